@@ -1,0 +1,457 @@
+"""Upstream provider secrets: the OS keyring first, the environment as a fallback.
+
+Secrets live in the OS keyring under service ``llmgw``, one entry per key, never in the database or the
+config file, and never in a log line or an error message. Entry names ("secret names"):
+
+    <provider>              first key of a provider (provider names match ``[a-z0-9_-]+``)
+    <provider>.2, .3, ...   further keys, read in order up to the first missing index
+    proxy-key               the legacy proxy key clients present to the gateway
+
+keyring has no portable "list entries" call, so an index entry (``__index__``: a JSON list of names, never
+values) is kept up to date by :func:`set_secret` and :func:`delete_secret`.
+
+Environment fallback, used for a provider only when the keyring holds none of its keys (or there is no
+keyring): ``LLMGW_<NAME>_API_KEY``, ``LLMGW_<NAME>_API_KEY_2``, ... and ``LLMGW_PROXY_KEY``.
+
+Every function here may block on D-Bus: call them at start-up or from a refresh thread, never per request.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import importlib
+import json
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal, TextIO
+
+import keyring
+from keyring.backend import KeyringBackend
+from keyring.errors import InitError, KeyringError, KeyringLocked, NoKeyringError
+
+__all__ = [
+    "PROXY_KEY_NAME",
+    "SERVICE",
+    "SecretBackendUnavailable",
+    "SecretInfo",
+    "check_provider_name",
+    "cmd_secret_delete",
+    "cmd_secret_list",
+    "cmd_secret_set",
+    "delete_secret",
+    "env_secrets",
+    "env_var_name",
+    "fingerprint",
+    "list_secrets",
+    "mask_secret",
+    "parse_secret_name",
+    "provider_keys",
+    "proxy_key",
+    "secret_name",
+    "set_secret",
+]
+
+SERVICE = "llmgw"
+PROXY_KEY_NAME = "proxy-key"
+PROXY_KEY_ENV = "LLMGW_PROXY_KEY"
+_INDEX_NAME = "__index__"
+_PROVIDER_RE = re.compile(r"[a-z0-9_-]+")
+_SECRET_RE = re.compile(r"(?P<provider>[a-z0-9_-]+)(?:\.(?P<index>[1-9][0-9]*))?")
+
+logger = logging.getLogger("llmgw.credentials")
+_index_lock = threading.Lock()  # serialises the index's read-modify-write within this process
+_warn_lock = threading.Lock()
+_warned_unavailable = False
+
+
+class SecretBackendUnavailable(Exception):
+    """No usable OS keyring: no backend at all, no D-Bus session, or a locked Secret Service collection."""
+
+    def __init__(self, reason: str, env_hint: str) -> None:
+        self.reason = reason
+        super().__init__(f"no OS keyring backend is available ({reason}); {env_hint}")
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    """One secret as `llmgw secret list` shows it: never the value, only a masked form."""
+
+    name: str
+    source: Literal["keyring", "env"]
+    masked: str
+
+
+def _keyring() -> KeyringBackend:
+    """The keyring backend in use; tests may monkeypatch this seam."""
+    return keyring.get_keyring()
+
+
+def check_provider_name(provider: str) -> str:
+    """Return ``provider`` if it is a valid provider name, else raise ValueError."""
+    if not _PROVIDER_RE.fullmatch(provider):
+        raise ValueError(f"invalid provider name {provider!r}: use lower-case letters, digits, '_' and '-'")
+    if provider in (PROXY_KEY_NAME, _INDEX_NAME):
+        raise ValueError(f"{provider!r} is reserved and cannot be used as a provider name")
+    return provider
+
+
+def secret_name(provider: str, index: int = 1) -> str:
+    """The secret name of a provider's ``index``-th key: ``openai``, ``openai.2``, ..."""
+    check_provider_name(provider)
+    if index < 1:
+        raise ValueError(f"key index must be 1 or more, got {index}")
+    return provider if index == 1 else f"{provider}.{index}"
+
+
+def parse_secret_name(name: str) -> tuple[str, int]:
+    """Split a secret name into (provider, index); ``proxy-key`` gives (``"proxy-key"``, 1).
+
+    Raises ValueError, with a message saying what is accepted, for any other shape.
+    """
+    if name == PROXY_KEY_NAME:
+        return name, 1
+    match = _SECRET_RE.fullmatch(name)
+    if match is None:
+        raise ValueError(
+            f"invalid secret name {name!r}: expected '{PROXY_KEY_NAME}', '<provider>' or '<provider>.N' "
+            "(N >= 2; provider names use lower-case letters, digits, '_' and '-')"
+        )
+    provider = check_provider_name(match["provider"])
+    index = int(match["index"] or 1)
+    if match["index"] is not None and index == 1:
+        raise ValueError(f"invalid secret name {name!r}: the first key is called {provider!r}, not '.1'")
+    return provider, index
+
+
+def env_var_name(provider: str, index: int = 1) -> str:
+    """The environment variable holding a provider's ``index``-th key (``LLMGW_MY_PROV_API_KEY_2``)."""
+    check_provider_name(provider)
+    if index < 1:
+        raise ValueError(f"key index must be 1 or more, got {index}")
+    base = "LLMGW_" + re.sub(r"[^A-Z0-9]", "_", provider.upper()) + "_API_KEY"
+    return base if index == 1 else f"{base}_{index}"
+
+
+def mask_secret(value: str) -> str:
+    """A display form: at most the first 3 and last 4 characters (``sk-…3f9a``); ``****`` if short."""
+    if len(value) < 12:
+        return "****"
+    return f"{value[:3]}…{value[-4:]}"
+
+
+def fingerprint(secret: str) -> str:
+    """First 12 hex digits of the SHA-256 of ``secret``: notices a changed secret without keeping it."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:12]
+
+
+def _env_hint(name: str | None) -> str:
+    if name is None:
+        return (
+            "set LLMGW_<PROVIDER>_API_KEY (and _2, _3 … for more keys) "
+            f"or {PROXY_KEY_ENV} in the environment instead"
+        )
+    provider, _ = parse_secret_name(name)
+    if provider == PROXY_KEY_NAME:
+        return f"set {PROXY_KEY_ENV} in the environment instead"
+    return f"set {env_var_name(provider)} (and _2, _3 … for more keys) in the environment instead"
+
+
+def _optional_error(module: str, attr: str) -> tuple[type[BaseException], ...]:
+    # secretstorage / jeepney errors can escape keyring's SecretService backend when the bus goes away.
+    try:
+        error = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return ()
+    return (error,) if isinstance(error, type) and issubclass(error, BaseException) else ()
+
+
+_BACKEND_ERRORS: tuple[type[BaseException], ...] = (
+    KeyringError,
+    OSError,
+    *_optional_error("secretstorage.exceptions", "SecretStorageException"),
+    *_optional_error("jeepney.wrappers", "DBusErrorResponse"),
+)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, NoKeyringError):
+        if sys.platform.startswith("linux") and not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            return "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set"
+        if sys.platform.startswith("linux"):
+            return "no Secret Service (e.g. gnome-keyring) or KWallet answers on the D-Bus session bus"
+        return "the keyring library found no usable backend"
+    if isinstance(exc, KeyringLocked):
+        return "the Secret Service collection is locked and could not be unlocked"
+    if isinstance(exc, InitError):
+        return f"the Secret Service could not be reached: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+@contextmanager
+def _backend_guard(name: str | None, secret: str = "") -> Iterator[None]:
+    """Turn any backend failure into SecretBackendUnavailable, with ``secret`` scrubbed from the reason."""
+    try:
+        yield
+    except _BACKEND_ERRORS as exc:
+        reason = _reason(exc)
+        if secret:
+            reason = reason.replace(secret, "****")
+        raise SecretBackendUnavailable(reason, _env_hint(name)) from None
+
+
+def _get(backend: KeyringBackend, name: str) -> str | None:
+    with _backend_guard(name):
+        return backend.get_password(SERVICE, name)
+
+
+def _probe(backend: KeyringBackend, provider: str) -> list[tuple[str, str]]:
+    """(name, value) of a provider's keys in the keyring, in order, up to the first missing index."""
+    found: list[tuple[str, str]] = []
+    while True:
+        name = secret_name(provider, len(found) + 1)
+        value = _get(backend, name)
+        if value is None:
+            return found
+        found.append((name, value))
+
+
+def _read_index(backend: KeyringBackend) -> list[str]:
+    with _backend_guard(None):
+        raw = backend.get_password(SERVICE, _INDEX_NAME)
+    try:
+        names = json.loads(raw) if raw else []
+    except ValueError:
+        names = []
+    return [n for n in names if isinstance(n, str) and _is_valid_name(n)] if isinstance(names, list) else []
+
+
+def _write_index(backend: KeyringBackend, names: Iterable[str]) -> None:
+    ordered = sorted(set(names), key=parse_secret_name)
+    with _backend_guard(None):
+        if ordered:
+            backend.set_password(SERVICE, _INDEX_NAME, json.dumps(ordered))
+        elif backend.get_password(SERVICE, _INDEX_NAME) is not None:
+            backend.delete_password(SERVICE, _INDEX_NAME)
+
+
+def _is_valid_name(name: str) -> bool:
+    try:
+        parse_secret_name(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _warn_unavailable_once(exc: SecretBackendUnavailable) -> None:
+    global _warned_unavailable
+    with _warn_lock:
+        if _warned_unavailable:
+            return
+        _warned_unavailable = True
+    logger.warning(
+        "OS keyring unavailable (%s); reading secrets from LLMGW_* environment variables", exc.reason
+    )
+
+
+def _env_keys(provider: str, environ: Mapping[str, str]) -> list[str]:
+    keys: list[str] = []
+    while value := environ.get(env_var_name(provider, len(keys) + 1)):
+        keys.append(value)
+    return keys
+
+
+def provider_keys(provider: str, environ: Mapping[str, str] | None = None) -> list[str]:
+    """A provider's keys in order: from the keyring, or, if it has none or is unavailable, the environment.
+
+    Never raises for a missing keyring: that is the fallback case, logged once per process.
+    Empty environment values count as missing.
+    """
+    check_provider_name(provider)
+    try:
+        keys = [value for _, value in _probe(_keyring(), provider)]
+    except SecretBackendUnavailable as exc:
+        _warn_unavailable_once(exc)
+        keys = []
+    return keys or _env_keys(provider, os.environ if environ is None else environ)
+
+
+def proxy_key(environ: Mapping[str, str] | None = None) -> str | None:
+    """The legacy proxy key: keyring entry ``proxy-key``, else ``LLMGW_PROXY_KEY``, else None."""
+    try:
+        value = _get(_keyring(), PROXY_KEY_NAME)
+    except SecretBackendUnavailable as exc:
+        _warn_unavailable_once(exc)
+        value = None
+    return value or (os.environ if environ is None else environ).get(PROXY_KEY_ENV) or None
+
+
+def set_secret(name: str, value: str) -> None:
+    """Store ``value`` under secret ``name`` in the OS keyring (replacing any previous value).
+
+    Raises ValueError for a bad name, an empty value, a value with a line break, or a gap
+    (``openai.3`` before ``openai.2`` exists: keys are read up to the first missing index);
+    SecretBackendUnavailable when there is no usable keyring.
+    """
+    provider, index = parse_secret_name(name)
+    if not value.strip():
+        raise ValueError("refusing to store an empty secret")
+    if "\n" in value or "\r" in value:
+        raise ValueError("refusing to store a secret containing a line break")
+    backend = _keyring()
+    if index > 1 and _get(backend, secret_name(provider, index - 1)) is None:
+        raise ValueError(f"set {secret_name(provider, index - 1)!r} first: keys are read up to the first gap")
+    with _index_lock:
+        with _backend_guard(name, secret=value):
+            backend.set_password(SERVICE, name, value)
+        _write_index(backend, [*_read_index(backend), name])
+
+
+def delete_secret(name: str) -> bool:
+    """Delete secret ``name`` from the OS keyring; False if it was not there.
+
+    Raises ValueError for a bad name, SecretBackendUnavailable when there is no usable keyring.
+    """
+    parse_secret_name(name)
+    backend = _keyring()
+    with _index_lock:
+        existed = _get(backend, name) is not None
+        if existed:
+            with _backend_guard(name):
+                backend.delete_password(SERVICE, name)
+        indexed = _read_index(backend)
+        if name in indexed:
+            _write_index(backend, [n for n in indexed if n != name])
+    return existed
+
+
+def list_secrets(providers: Iterable[str] = ()) -> list[SecretInfo]:
+    """Secrets in the keyring (indexed, or found by probing ``providers`` and ``proxy-key``), masked.
+
+    Raises SecretBackendUnavailable when there is no usable keyring, even though environment secrets
+    exist: callers wanting those anyway use :func:`env_secrets` (as ``llmgw secret list`` does).
+    """
+    backend = _keyring()
+    found: dict[str, str] = {}
+    for name in _read_index(backend):
+        if (value := _get(backend, name)) is not None:
+            found[name] = value
+    for provider in providers:
+        found.update(_probe(backend, check_provider_name(provider)))
+    if (value := _get(backend, PROXY_KEY_NAME)) is not None:
+        found[PROXY_KEY_NAME] = value
+    return [
+        SecretInfo(name, "keyring", mask_secret(found[name])) for name in sorted(found, key=parse_secret_name)
+    ]
+
+
+def env_secrets(providers: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> list[SecretInfo]:
+    """Secrets the environment supplies for ``providers`` and the proxy key, masked (no keyring access)."""
+    env = os.environ if environ is None else environ
+    infos: list[SecretInfo] = []
+    if value := env.get(PROXY_KEY_ENV):
+        infos.append(SecretInfo(PROXY_KEY_NAME, "env", mask_secret(value)))
+    for provider in sorted(set(providers)):
+        for i, value in enumerate(_env_keys(check_provider_name(provider), env), start=1):
+            infos.append(SecretInfo(secret_name(provider, i), "env", mask_secret(value)))
+    return sorted(infos, key=lambda info: parse_secret_name(info.name))
+
+
+def _effective(keyring_infos: list[SecretInfo], env_infos: list[SecretInfo]) -> list[SecretInfo]:
+    """Merge: an env secret shows only where it is in effect (its provider has no keyring key)."""
+    in_keyring = {parse_secret_name(info.name)[0] for info in keyring_infos}
+    merged = keyring_infos + [i for i in env_infos if parse_secret_name(i.name)[0] not in in_keyring]
+    return sorted(merged, key=lambda info: parse_secret_name(info.name))
+
+
+def _print_table(infos: list[SecretInfo], out: TextIO) -> None:
+    width = max(len(info.name) for info in infos)
+    for info in infos:
+        print(f"{info.name:<{width}}  {info.source:<7}  {info.masked}", file=out)
+
+
+def cmd_secret_set(name: str, *, stdin: TextIO, tty: bool, out: TextIO | None = None) -> int:
+    """`llmgw secret set NAME`: read the value (hidden prompt on a TTY, else stdin), store it.
+
+    The value never comes from argv. Exit codes: 0 stored, 1 bad name or empty/invalid value,
+    2 no usable keyring.
+    """
+    out = sys.stdout if out is None else out
+    try:
+        parse_secret_name(name)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if tty:
+        try:
+            value = getpass.getpass(f"Secret for {name!r} (input hidden): ")
+        except EOFError:
+            value = ""
+    else:
+        value = stdin.read()
+        value = value[:-2] if value.endswith("\r\n") else value.removesuffix("\n")
+    try:
+        set_secret(name, value)
+    except SecretBackendUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}; nothing stored", file=sys.stderr)
+        return 1
+    print(f"stored {name!r} ({mask_secret(value)}) in the OS keyring, service {SERVICE!r}", file=out)
+    return 0
+
+
+def cmd_secret_list(providers: Iterable[str], out: TextIO) -> int:
+    """`llmgw secret list`: name, source and masked value of each secret in effect; never a value.
+
+    Without a usable keyring, the environment's secrets are still listed, then exit code 2.
+    """
+    providers = list(providers)
+    env_infos = env_secrets(providers)
+    try:
+        infos = _effective(list_secrets(providers), env_infos)
+    except SecretBackendUnavailable as exc:
+        if env_infos:
+            _print_table(env_infos, out)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if infos:
+        _print_table(infos, out)
+    else:
+        print(f"no secrets in the OS keyring (service {SERVICE!r}) or the environment", file=out)
+    return 0
+
+
+def cmd_secret_delete(name: str, out: TextIO) -> int:
+    """`llmgw secret delete NAME`. Exit codes: 0 deleted, 1 bad name or not found, 2 no usable keyring."""
+    try:
+        provider, index = parse_secret_name(name)
+        existed = delete_secret(name)
+        orphan = provider != PROXY_KEY_NAME and _get(_keyring(), secret_name(provider, index + 1)) is not None
+    except SecretBackendUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not existed:
+        print(f"no secret {name!r} in the OS keyring (service {SERVICE!r})", file=out)
+        return 1
+    print(f"deleted {name!r} from the OS keyring", file=out)
+    if orphan:
+        print(
+            f"note: {secret_name(provider, index + 1)!r} and later keys are now ignored "
+            f"until {name!r} is set again",
+            file=out,
+        )
+    return 0

@@ -1,0 +1,101 @@
+"""GET /v1/models and /v1/models/{id}: aliases plus every provider's models, as `provider/model` ids.
+
+A provider's models are its allow-list when it has one, else its upstream's own `/models` answer,
+cached for `server.models_cache_ttl` seconds. An upstream that cannot list is left out (and logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from llmgw.errors import GatewayError, ModelNotFound
+from llmgw.gateway import Gateway
+from llmgw.proxy import JSON, error_response, new_request_id
+from llmgw.upstream import Upstream
+
+log = logging.getLogger("llmgw.models")
+_CREATED = 0  # OpenAI's `created`: we do not know when an upstream model was made
+
+
+class ModelCache:
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, list[str]]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def models_of(self, up: Upstream) -> list[str]:
+        if up.config.models is not None:
+            return list(up.config.models)
+        hit = self._entries.get(up.name)
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        async with self._locks.setdefault(up.name, asyncio.Lock()):
+            hit = self._entries.get(up.name)
+            if hit and time.monotonic() - hit[0] < self.ttl:
+                return hit[1]
+            ids = await self._fetch(up)
+            if ids is not None:
+                self._entries[up.name] = (time.monotonic(), ids)
+                return ids
+            return hit[1] if hit else []  # stale beats nothing
+
+    @staticmethod
+    async def _fetch(up: Upstream) -> list[str] | None:
+        picked = up.keys.acquire()
+        if picked is None:
+            return None
+        try:
+            resp = await up.send(up.adapter.list_models(picked[1]))
+            raw = await up.read(resp, 8 * 1024 * 1024, up.config.chunk_timeout)
+            if resp.status_code != 200:
+                log.warning("provider %s: listing models answered HTTP %d", up.name, resp.status_code)
+                return None
+            return up.adapter.model_ids(orjson.loads(raw))
+        except (GatewayError, orjson.JSONDecodeError) as exc:
+            log.warning("provider %s: listing models failed: %s", up.name, exc)
+            return None
+
+
+def _entry(model_id: str, owner: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": _CREATED, "owned_by": owner}
+
+
+async def _all_models(gw: Gateway, cache: ModelCache) -> list[dict[str, Any]]:
+    out = [_entry(alias, "llmgw") for alias in gw.catalog.aliases]
+    listings = await asyncio.gather(*(cache.models_of(up) for up in gw.upstreams.values()))
+    for up, ids in zip(gw.upstreams.values(), listings, strict=True):
+        out.extend(_entry(f"{up.name}/{m}", up.name) for m in ids)
+    return out
+
+
+async def list_models(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    try:
+        gw.auth.check(request.headers)
+    except GatewayError as exc:
+        return error_response(exc, new_request_id())
+    data = await _all_models(gw, request.app.state.model_cache)
+    return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON)
+
+
+async def get_model(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    model_id: str = request.path_params["model_id"]
+    try:
+        gw.auth.check(request.headers)
+        if model_id in gw.catalog.aliases:
+            return Response(orjson.dumps(_entry(model_id, "llmgw")), media_type=JSON)
+        provider, _, upstream_model = model_id.partition("/")
+        up = gw.upstreams.get(provider)
+        if up is not None and upstream_model in await request.app.state.model_cache.models_of(up):
+            return Response(orjson.dumps(_entry(model_id, provider)), media_type=JSON)
+        raise ModelNotFound(f"The model `{model_id}` does not exist on this gateway.", param="model")
+    except GatewayError as exc:
+        return error_response(exc, new_request_id())

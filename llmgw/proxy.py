@@ -1,0 +1,313 @@
+"""The request hot path for OpenAI-format endpoints, top to bottom:
+
+auth → read and check the body → route the model → pick a key → send upstream (retrying on the next
+key or fallback while nothing has reached the client) → relay the answer → record usage.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from llmgw.catalog import Target
+from llmgw.errors import (
+    GatewayError,
+    InvalidRequest,
+    NoUsableKey,
+    PayloadTooLarge,
+    RateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from llmgw.gateway import Gateway
+from llmgw.openai_stream import OpenAIStreamRelay
+from llmgw.providers import Endpoint
+from llmgw.store import UsageRow
+from llmgw.upstream import Upstream
+from llmgw.usage import Usage, openai_usage
+
+ENDPOINTS = {
+    "/v1/chat/completions": Endpoint.CHAT,
+    "/v1/completions": Endpoint.COMPLETIONS,
+    "/v1/embeddings": Endpoint.EMBEDDINGS,
+}
+_REQUIRED = {Endpoint.CHAT: "messages", Endpoint.COMPLETIONS: "prompt", Endpoint.EMBEDDINGS: "input"}
+ERROR_BODY_LIMIT = 64 * 1024
+JSON = "application/json"
+
+
+def new_request_id() -> str:
+    return "req_" + os.urandom(12).hex()
+
+
+def error_response(exc: GatewayError, request_id: str) -> Response:
+    return Response(
+        exc.openai_json(), exc.status, headers={**exc.headers, "x-request-id": request_id}, media_type=JSON
+    )
+
+
+async def relay(request: Request) -> Response:
+    """POST /v1/chat/completions, /v1/completions and /v1/embeddings."""
+    gw: Gateway = request.app.state.gateway
+    started = time.perf_counter()
+    endpoint = ENDPOINTS[request.url.path]
+    row = UsageRow(request_id=new_request_id(), created_at=time.time(), endpoint=request.url.path, attempts=0)
+    try:
+        gw.auth.check(request.headers)
+        body = await read_json(request, gw.config.server.max_body_bytes)
+        row.model_requested = check_body(body, endpoint)
+        targets = gw.catalog.resolve(row.model_requested)
+        stream = endpoint.streams and body.get("stream") is True
+        row.streamed = stream
+        wants_usage = False
+        if stream:
+            options = body.get("stream_options") or {}
+            if not isinstance(options, dict):
+                raise InvalidRequest("`stream_options` must be an object.", param="stream_options")
+            wants_usage = options.get("include_usage") is True
+            body["stream_options"] = {**options, "include_usage": True}
+        return await forward(gw, endpoint, body, targets, row, started, stream, wants_usage)
+    except GatewayError as exc:
+        row.status = exc.status
+        row.error_type = row.error_type or exc.code or exc.type
+        gw.finish(row, started)
+        return error_response(exc, row.request_id)
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object; 413 past `limit` bytes (checked before and while reading)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
+        chunks.append(chunk)
+    try:
+        body = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc.msg}.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
+
+
+def check_body(body: dict[str, Any], endpoint: Endpoint) -> str:
+    """The requested model; 400 for what no upstream could accept."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("`model` is required and must be a non-empty string.", param="model")
+    field = _REQUIRED[endpoint]
+    value = body.get(field)
+    if value is None:
+        raise InvalidRequest(f"`{field}` is required.", param=field)
+    if endpoint is Endpoint.CHAT:
+        if not isinstance(value, list) or not value:
+            raise InvalidRequest("`messages` must be a non-empty array.", param="messages")
+        for i, m in enumerate(value):
+            if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+                raise InvalidRequest(
+                    f"`messages[{i}]` must be an object with a string `role`.", param="messages"
+                )
+    if "stream" in body and not isinstance(body["stream"], bool | None):
+        raise InvalidRequest("`stream` must be a boolean.", param="stream")
+    return model
+
+
+async def forward(
+    gw: Gateway,
+    endpoint: Endpoint,
+    body: dict[str, Any],
+    targets: tuple[Target, ...],
+    row: UsageRow,
+    started: float,
+    stream: bool,
+    wants_usage: bool,
+) -> Response:
+    """Try the targets' keys in order until one upstream answers; raise the most telling error."""
+    server = gw.config.server
+    deadline = started + server.retry_deadline
+    last: GatewayError | None = None
+    for target in targets:
+        up = gw.upstreams[target.provider]
+        tried: set[int] = set()
+        while row.attempts < server.max_attempts and (not row.attempts or time.perf_counter() < deadline):
+            picked = up.keys.acquire(exclude=frozenset(tried))
+            if picked is None:
+                break
+            index, key = picked
+            tried.add(index)
+            row.attempts += 1
+            row.provider, row.model_upstream, row.key_index = target.provider, target.model, index
+            req = up.adapter.build(endpoint, body, target.model, key)
+            try:
+                resp = await up.send(req)
+                if resp.status_code < 400:
+                    up.keys.succeeded(index)
+                    if stream and resp.headers.get("content-type", "").startswith("text/event-stream"):
+                        return await stream_response(gw, up, resp, row, started, wants_usage)
+                    return await plain_response(gw, up, resp, row, started, key)
+                err = await upstream_error(up, resp, key)
+            except (UpstreamTimeout, UpstreamUnavailable) as exc:
+                last = exc
+                break  # the provider itself is failing: go to the next fallback
+            if resp.status_code == 429:
+                up.keys.rate_limited(index, retry_after(resp.headers))
+            elif resp.status_code in (401, 403):
+                up.keys.rejected(index, resp.status_code)
+            elif resp.status_code < 500:
+                raise err  # the upstream says the request itself is wrong: the client should know
+            last = err
+    raise final_error(gw, targets, last)
+
+
+def final_error(gw: Gateway, targets: tuple[Target, ...], last: GatewayError | None) -> GatewayError:
+    """What the client gets when no attempt succeeded."""
+    pools = [gw.upstreams[t.provider].keys for t in targets]
+    waits = [w for w in (p.soonest() for p in pools) if w is not None]
+    if isinstance(last, UpstreamTimeout | UpstreamUnavailable):
+        return last
+    if last is not None and last.status >= 500:
+        return last
+    if waits:
+        after = max(1, math.ceil(min(waits)))
+        return RateLimited(
+            f"Every upstream key for this model is rate limited; retry after {after}s.",
+            headers={"retry-after": str(after)},
+        )
+    names = ", ".join(sorted({t.provider for t in targets}))
+    return NoUsableKey(f"No usable upstream API key for provider(s) {names}; ask an administrator.")
+
+
+_KEYISH = re.compile(r"\b(?:sk|pk|rk|key|api)[-_][A-Za-z0-9_\-*.]{6,}|[A-Za-z0-9_\-]*\*{4,}[A-Za-z0-9_\-]*")
+
+
+def scrub(text: str, key: str) -> str:
+    """Remove our upstream key, and anything that looks like a (masked) key, from upstream text."""
+    return _KEYISH.sub("[redacted]", text.replace(key, "[redacted]"))
+
+
+class UpstreamStatusError(GatewayError):
+    """An upstream error answer, passed on with its status and a scrubbed message."""
+
+    def __init__(self, status: int, message: str, type_: str, param: str | None, code: str | None):
+        super().__init__(message, param=param)
+        self.status = status
+        self.type = type_
+        self.code = code
+
+
+async def upstream_error(up: Upstream, resp: httpx.Response, key: str) -> UpstreamStatusError:
+    raw = await up.read(resp, ERROR_BODY_LIMIT, up.config.chunk_timeout)
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        payload = None
+    err = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(err, dict):
+        message = str(err.get("message") or "")
+        type_ = str(err.get("type") or "upstream_error")
+        param = err.get("param") if isinstance(err.get("param"), str) else None
+        code = err.get("code") if isinstance(err.get("code"), str) else None
+    else:
+        message, type_, param, code = raw.decode("utf-8", "replace")[:2000], "upstream_error", None, None
+    message = f"Upstream provider '{up.name}' answered {resp.status_code}: {scrub(message, key)}".rstrip(": ")
+    return UpstreamStatusError(resp.status_code, message, type_, param, code)
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare from LLM APIs; the escalating default applies
+
+
+def _apply(row: UsageRow, usage: Usage | None) -> None:
+    if usage is not None:
+        row.prompt_tokens = usage.prompt_tokens
+        row.completion_tokens = usage.completion_tokens
+        row.total_tokens = usage.total_tokens
+        row.cached_tokens = usage.cached_tokens
+
+
+async def plain_response(
+    gw: Gateway, up: Upstream, resp: httpx.Response, row: UsageRow, started: float, key: str
+) -> Response:
+    content = await up.read(resp, gw.config.server.max_body_bytes * 8, up.config.first_byte_timeout)
+    row.status = resp.status_code
+    try:
+        _apply(row, openai_usage(orjson.loads(content)))
+    except orjson.JSONDecodeError:
+        row.error_type = "upstream_invalid_json"
+    gw.finish(row, started)
+    media = resp.headers.get("content-type", JSON)
+    return Response(content, resp.status_code, headers={"x-request-id": row.request_id}, media_type=media)
+
+
+async def stream_response(
+    gw: Gateway, up: Upstream, resp: httpx.Response, row: UsageRow, started: float, wants_usage: bool
+) -> Response:
+    """Relay an SSE stream; the first chunk is awaited here, so a dead upstream can still be retried."""
+    relay = OpenAIStreamRelay(wants_usage)
+    chunks = up.chunks(resp)
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = b""
+    except GatewayError:
+        await resp.aclose()
+        raise
+    row.status = resp.status_code
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            out = relay.feed(first)
+            if out:
+                row.ttft_ms = round((time.perf_counter() - started) * 1000, 2)
+                yield out
+            async for chunk in chunks:
+                out = relay.feed(chunk)
+                if out:
+                    if row.ttft_ms is None:
+                        row.ttft_ms = round((time.perf_counter() - started) * 1000, 2)
+                    yield out
+            if tail := relay.flush():
+                yield tail
+        except GatewayError as exc:
+            # Headers are gone already: tell the client in-stream, then close.
+            row.error_type = exc.code or exc.type
+            yield b"data: " + exc.openai_json() + b"\n\n"
+        except BaseException:
+            row.client_closed = True  # cancelled by the server because the client went away
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await resp.aclose()
+            _apply(row, relay.usage)
+            if relay.usage is None and relay.content_events:
+                row.completion_tokens = relay.content_events  # ~1 token per chunk: an estimate
+                row.tokens_estimated = True
+            gw.finish(row, started)
+
+    return StreamingResponse(
+        body(),
+        resp.status_code,
+        headers={"x-request-id": row.request_id, "cache-control": "no-cache", "x-accel-buffering": "no"},
+        media_type="text/event-stream",
+    )

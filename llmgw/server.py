@@ -1,0 +1,76 @@
+"""`llmgw serve`: hypercorn on uvloop, with a clean stop on SIGTERM/SIGINT.
+
+On a signal hypercorn stops accepting, gives in-flight requests `server.shutdown_grace` seconds,
+cancels what is left (each such stream still writes its ledger row), then the app's lifespan
+shutdown flushes every pending ledger row to SQLite before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+
+from llmgw.app import create_app
+from llmgw.settings import Config
+
+log = logging.getLogger("llmgw")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    # httpx and aiohttp log request URLs and headers at DEBUG; keep them quiet whatever our level.
+    for noisy in ("httpx", "httpcore", "aiohttp", "hypercorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def hypercorn_config(config: Config) -> HypercornConfig:
+    hc = HypercornConfig()
+    host = config.server.host
+    hc.bind = [f"[{host}]:{config.server.port}" if ":" in host else f"{host}:{config.server.port}"]
+    hc.graceful_timeout = config.server.shutdown_grace
+    hc.accesslog = None  # llmgw.access writes one richer line per request
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.keep_alive_timeout = 75
+    hc.h11_max_incomplete_size = 64 * 1024
+    return hc
+
+
+def run(config: Config, proxy_key: str | None) -> int:
+    """Serve until SIGTERM/SIGINT; returns the exit code."""
+    app = create_app(config, proxy_key)
+    hc = hypercorn_config(config)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except NotImplementedError:  # Windows
+                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+        log.info("llmgw listening on http://%s (auth %s)", hc.bind[0], "on" if proxy_key else "OFF")
+        await serve(app, hc, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        log.info("llmgw stopped")
+
+    _runner()(main())
+    return 0
+
+
+def _runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    try:
+        import uvloop
+    except ImportError:  # Windows: the default loop
+        return asyncio.run
+    return uvloop.run

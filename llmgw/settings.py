@@ -1,0 +1,253 @@
+"""Configuration: every setting in one table, loaded from TOML with `LLMGW_*` environment overrides.
+
+Precedence: built-in default < config file < environment. The config file is `--config FILE`, else
+`$LLMGW_CONFIG`, else `llmgw.toml` in the user config dir (absent is fine: the defaults run a gateway
+on loopback with no providers). Errors are collected as located `ConfigError` messages, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from llmgw.errors import ConfigError
+
+APP_NAME = "llmgw"
+PROVIDER_NAME = re.compile(r"^[a-z0-9_-]+$")
+RESERVED_PROVIDER_NAMES = frozenset({"proxy-key"})
+
+ProviderType = Literal["openai", "openrouter", "openai-compatible"]
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "openrouter": "https://openrouter.ai/api/v1",
+}
+
+
+def default_database() -> str:
+    return str(Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "llmgw.db")
+
+
+def default_config_file() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "llmgw.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One row of the settings table: where it lives, its default, and what it does."""
+
+    section: str  # "server" or "providers.NAME"
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str | None:
+        """Environment override; only [server] settings have one (providers are named by the file)."""
+        return f"LLMGW_{self.name.upper()}" if self.section == "server" else None
+
+
+# The one table. docs/CONFIGURATION.md is checked against it by tests/test_docs.py.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("server", "host", "127.0.0.1", "Address to listen on. Loopback by default."),
+    Setting("server", "port", 4000, "TCP port to listen on."),
+    Setting("server", "auth_mode", "legacy", "Client authentication: legacy (one shared proxy key)."),
+    Setting("server", "database", "<user data dir>/llmgw.db", "SQLite file for the usage ledger."),
+    Setting("server", "log_level", "info", "debug, info, warning or error."),
+    Setting("server", "max_body_bytes", 16 * 1024 * 1024, "Largest request body accepted (413 above)."),
+    Setting(
+        "server", "retry_deadline", 60.0, "Seconds after arrival past which no new upstream attempt starts."
+    ),
+    Setting("server", "max_attempts", 5, "Most upstream attempts (keys and fallbacks) for one request."),
+    Setting("server", "shutdown_grace", 30.0, "Seconds in-flight requests get to finish on SIGTERM/SIGINT."),
+    Setting("server", "models_cache_ttl", 300.0, "Seconds an upstream /models listing is cached."),
+    Setting("server", "key_refresh_interval", 60.0, "Seconds between re-reads of provider keys (0: never)."),
+    Setting("providers.NAME", "type", None, "openai | openrouter | openai-compatible (required)."),
+    Setting("providers.NAME", "base_url", "per type", "Upstream API root; required for openai-compatible."),
+    Setting(
+        "providers.NAME", "models", None, "Allow-list of upstream model names; unset: any, listed upstream."
+    ),
+    Setting("providers.NAME", "headers", {}, "Extra headers sent upstream (values masked by config check)."),
+    Setting("providers.NAME", "connect_timeout", 10.0, "Seconds to open a connection to the upstream."),
+    Setting("providers.NAME", "first_byte_timeout", 600.0, "Seconds to wait for the upstream's response."),
+    Setting("providers.NAME", "chunk_timeout", 120.0, "Seconds allowed between two chunks of a stream."),
+    Setting("providers.NAME", "max_connections", 100, "Connection pool size towards this upstream."),
+    Setting(
+        "providers.NAME", "http_referer", None, "OpenRouter only: HTTP-Referer sent for app attribution."
+    ),
+    Setting("providers.NAME", "x_title", None, "OpenRouter only: X-Title sent for app attribution."),
+)
+
+
+def _default(section: str, name: str) -> Any:
+    return next(s.default for s in SETTINGS if s.section == section and s.name == name)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    host: str = _default("server", "host")
+    port: int = Field(_default("server", "port"), ge=0, le=65535)
+    auth_mode: Literal["legacy", "users", "both"] = _default("server", "auth_mode")
+    database: str = Field(default_factory=default_database)
+    log_level: Literal["debug", "info", "warning", "error"] = _default("server", "log_level")
+    max_body_bytes: int = Field(_default("server", "max_body_bytes"), gt=0)
+    retry_deadline: float = Field(_default("server", "retry_deadline"), gt=0)
+    max_attempts: int = Field(_default("server", "max_attempts"), ge=1, le=50)
+    shutdown_grace: float = Field(_default("server", "shutdown_grace"), ge=0)
+    models_cache_ttl: float = Field(_default("server", "models_cache_ttl"), ge=0)
+    key_refresh_interval: float = Field(_default("server", "key_refresh_interval"), ge=0)
+
+    @field_validator("auth_mode")
+    @classmethod
+    def _only_legacy_for_now(cls, v: str) -> str:
+        if v != "legacy":
+            raise ValueError(f"auth_mode {v!r} is not available in this version; use 'legacy'")
+        return v
+
+
+class ProviderConfig(_Strict):
+    type: ProviderType
+    base_url: str | None = None
+    models: tuple[str, ...] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    connect_timeout: float = Field(_default("providers.NAME", "connect_timeout"), gt=0)
+    first_byte_timeout: float = Field(_default("providers.NAME", "first_byte_timeout"), gt=0)
+    chunk_timeout: float = Field(_default("providers.NAME", "chunk_timeout"), gt=0)
+    max_connections: int = Field(_default("providers.NAME", "max_connections"), ge=1)
+    http_referer: str | None = None
+    x_title: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/") if v else v
+
+    @property
+    def url(self) -> str:
+        """The effective base URL (validated to exist by `load`)."""
+        return self.base_url or DEFAULT_BASE_URLS[self.type]
+
+
+class AliasConfig(_Strict):
+    model: str
+    fallbacks: tuple[str, ...] = ()
+
+
+class Config(_Strict):
+    server: ServerConfig = Field(default_factory=lambda: ServerConfig())
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[str, AliasConfig] = Field(default_factory=dict)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _alias_shorthand(cls, v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {k: {"model": t} if isinstance(t, str) else t for k, t in v.items()}
+        return v
+
+
+@dataclass(slots=True)
+class Loaded:
+    """A validated configuration and where it came from."""
+
+    config: Config
+    source: Path | None
+    env_overrides: dict[str, str] = field(default_factory=dict)
+
+
+def config_path(cli_path: str | None, environ: Mapping[str, str]) -> tuple[Path, bool]:
+    """The file to read, and whether it was named explicitly (then it must exist)."""
+    if cli_path:
+        return Path(cli_path), True
+    if environ.get("LLMGW_CONFIG"):
+        return Path(environ["LLMGW_CONFIG"]), True
+    return default_config_file(), False
+
+
+def load(cli_path: str | None = None, environ: Mapping[str, str] | None = None) -> Loaded:
+    """Read, merge and validate the configuration; raise ConfigError with every problem located."""
+    env = os.environ if environ is None else environ
+    path, explicit = config_path(cli_path, env)
+    raw: dict[str, Any] = {}
+    source: Path | None = None
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        source = path
+    elif explicit:
+        raise ConfigError(f"{path}: config file not found")
+
+    overrides = {s.env: env[s.env] for s in SETTINGS if s.env and s.env in env}
+    if overrides:
+        server = raw.setdefault("server", {})
+        if not isinstance(server, dict):
+            raise ConfigError(f"{path}: [server] must be a table")
+        for s in SETTINGS:
+            if s.env in overrides:
+                server[s.name] = overrides[s.env]
+
+    where = str(source) if source else "defaults"
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_located(where, err, overrides) for err in exc.errors())) from None
+    problems = _cross_check(config)
+    if problems:
+        raise ConfigError("\n".join(f"{where}: {p}" for p in problems))
+    return Loaded(config, source, overrides)
+
+
+def _located(where: str, err: Mapping[str, Any], overrides: Mapping[str, str]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        msg = "unknown setting"
+    elif err["type"] == "literal_error" and "type" in loc[-1:]:
+        msg = f"unknown provider type {err.get('input')!r}; expected openai, openrouter or openai-compatible"
+    key = ".".join(loc)
+    if len(loc) == 2 and loc[0] == "server" and f"LLMGW_{loc[1].upper()}" in overrides:
+        return f"environment LLMGW_{loc[1].upper()}: {msg}"
+    if loc and loc[0] == "providers" and len(loc) >= 2:
+        key = f"[providers.{loc[1]}]" + (f" {'.'.join(loc[2:])}" if len(loc) > 2 else "")
+    elif loc and loc[0] in ("server", "models") and len(loc) >= 2:
+        key = f"[{loc[0]}] {'.'.join(loc[1:])}"
+    return f"{where}: {key}: {msg}"
+
+
+def _cross_check(config: Config) -> list[str]:
+    problems: list[str] = []
+    for name, p in config.providers.items():
+        if not PROVIDER_NAME.match(name) or name in RESERVED_PROVIDER_NAMES:
+            problems.append(
+                f"[providers.{name}]: provider names must match [a-z0-9_-]+ and not be 'proxy-key'"
+            )
+        if p.type == "openai-compatible" and not p.base_url:
+            problems.append(f"[providers.{name}] base_url: required for type 'openai-compatible'")
+        if p.type != "openrouter" and (p.http_referer or p.x_title):
+            problems.append(f"[providers.{name}]: http_referer and x_title apply to type 'openrouter' only")
+    for alias, target in config.models.items():
+        if "/" in alias and alias.split("/", 1)[0] in config.providers:
+            problems.append(f"[models] {alias}: an alias may not shadow provider {alias.split('/', 1)[0]!r}")
+        for ref in (target.model, *target.fallbacks):
+            prov, _, upstream = ref.partition("/")
+            if prov not in config.providers or not upstream:
+                problems.append(f"[models] {alias}: {ref!r} points nowhere (expected PROVIDER/model)")
+            elif (allowed := config.providers[prov].models) is not None and upstream not in allowed:
+                problems.append(f"[models] {alias}: {upstream!r} is not in [providers.{prov}] models")
+    return problems

@@ -1,0 +1,95 @@
+"""One pooled HTTP client per provider, and the mapping of transport failures to gateway errors.
+
+httpx is the client API; its transport is aiohttp's (httpx-aiohttp), which measured ~4x the
+throughput of httpx's own transport here (docs/PERFORMANCE.md). Timeouts: connect through the
+transport; first byte and between chunks with asyncio deadlines, because a non-stream answer may
+legitimately take minutes while a stalled stream should be cut much sooner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from llmgw.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
+from llmgw.keypool import KeyPool
+from llmgw.providers import ProviderAdapter, UpstreamRequest
+from llmgw.settings import ProviderConfig
+
+
+def transport_error(exc: BaseException, provider: str) -> GatewayError:
+    """A gateway error for a transport failure; never includes request headers (our key is there)."""
+    # httpx-aiohttp re-raises aiohttp errors as httpx ones, not always aptly (a dropped connection
+    # becomes ConnectTimeout), so classify by the original aiohttp error where there is one.
+    cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) and exc.__cause__ else exc
+    if isinstance(cause, aiohttp.ConnectionTimeoutError | httpx.ConnectTimeout):
+        return UpstreamTimeout(f"Timed out connecting to provider '{provider}'.")
+    if isinstance(cause, TimeoutError | httpx.TimeoutException):
+        return UpstreamTimeout(f"Provider '{provider}' did not answer in time.")
+    if isinstance(cause, aiohttp.ClientConnectorError | httpx.ConnectError):
+        return UpstreamUnavailable(f"Cannot connect to provider '{provider}'.")
+    return UpstreamUnavailable(f"Connection to provider '{provider}' failed ({type(cause).__name__}).")
+
+
+class Upstream:
+    """A provider at run time: its adapter, its keys and its connection pool."""
+
+    def __init__(self, name: str, config: ProviderConfig, adapter: ProviderAdapter, keys: KeyPool) -> None:
+        self.name = name
+        self.config = config
+        self.adapter = adapter
+        self.keys = keys
+        limits = httpx.Limits(max_connections=config.max_connections, keepalive_expiry=60)
+        self._client = httpx.AsyncClient(
+            transport=AiohttpTransport(limits=limits, trust_env=False),
+            timeout=httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0),
+        )
+
+    async def send(self, req: UpstreamRequest) -> httpx.Response:
+        """Send and wait for the response head within first_byte_timeout; the body is not read yet."""
+        request = self._client.build_request(req.method, req.url, headers=req.headers, content=req.content)
+        try:
+            async with asyncio.timeout(self.config.first_byte_timeout):
+                return await self._client.send(request, stream=True)
+        except (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise transport_error(exc, self.name) from None
+
+    async def chunks(
+        self, response: httpx.Response, first_timeout: float | None = None
+    ) -> AsyncIterator[bytes]:
+        """The body as it arrives, each piece within chunk_timeout (the first within first_timeout)."""
+        it = response.aiter_raw().__aiter__()
+        timeout = first_timeout if first_timeout is not None else self.config.chunk_timeout
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    chunk = await it.__anext__()
+            except StopAsyncIteration:
+                return
+            except (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise transport_error(exc, self.name) from None
+            timeout = self.config.chunk_timeout
+            yield chunk
+
+    async def read(self, response: httpx.Response, limit: int, seconds: float) -> bytes:
+        """The whole body (at most `limit` bytes kept), within `seconds` overall."""
+        parts: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(seconds):
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                    if size <= limit:
+                        parts.append(chunk)
+        except (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise transport_error(exc, self.name) from None
+        finally:
+            await response.aclose()
+        return b"".join(parts)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

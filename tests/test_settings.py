@@ -1,0 +1,114 @@
+"""Configuration loading: defaults, env overrides, and located errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmgw.errors import ConfigError
+from llmgw.settings import SETTINGS, load
+
+
+def write(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "llmgw.toml"
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
+def test_defaults_without_any_file(tmp_path: Path) -> None:
+    loaded = load(None, {"LLMGW_CONFIG": ""} | {"HOME": str(tmp_path)})
+    s = loaded.config.server
+    assert (s.host, s.port, s.auth_mode) == ("127.0.0.1", 4000, "legacy")
+    assert s.database.endswith("llmgw.db")
+    assert loaded.config.providers == {}
+
+
+def test_full_example(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[server]
+port = 4100
+[providers.openai]
+type = "openai"
+[providers.or]
+type = "openrouter"
+x_title = "My app"
+[providers.local]
+type = "openai-compatible"
+base_url = "http://127.0.0.1:8000/v1/"
+models = ["llama"]
+chunk_timeout = 5
+[models]
+fast = "local/llama"
+smart = { model = "openai/gpt-4o", fallbacks = ["or/openai/gpt-4o"] }
+""",
+    )
+    c = load(path, {}).config
+    assert c.server.port == 4100
+    assert c.providers["openai"].url == "https://api.openai.com/v1"
+    assert c.providers["or"].url == "https://openrouter.ai/api/v1"
+    assert c.providers["local"].url == "http://127.0.0.1:8000/v1"
+    assert c.providers["local"].chunk_timeout == 5.0
+    assert c.models["fast"].model == "local/llama"
+    assert c.models["smart"].fallbacks == ("or/openai/gpt-4o",)
+
+
+def test_env_overrides_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nport = 4100\n")
+    c = load(path, {"LLMGW_PORT": "4200", "LLMGW_HOST": "::1"}).config
+    assert (c.server.port, c.server.host) == (4200, "::1")
+
+
+def test_config_env_var_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nport = 4321\n")
+    assert load(None, {"LLMGW_CONFIG": path}).config.server.port == 4321
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ("[server]\nprot = 1\n", {}, "[server] prot: unknown setting"),
+        ("[server]\nport = 'x'\n", {}, "[server] port:"),
+        ("[server]\nport = 70000\n", {}, "[server] port: Input should be less than or equal to 65535"),
+        ("", {"LLMGW_PORT": "abc"}, "environment LLMGW_PORT:"),
+        ("[providers.a]\ntype = 'azure'\n", {}, "[providers.a] type: unknown provider type 'azure'"),
+        ("[providers.a]\ntype = 'openai'\ntimeout = 3\n", {}, "[providers.a] timeout: unknown setting"),
+        ("[providers.a]\ntype = 'openai-compatible'\n", {}, "[providers.a] base_url: required"),
+        ("[providers.a]\ntype = 'openai'\nbase_url = 'ftp://x'\n", {}, "[providers.a] base_url: Value error"),
+        ("[providers.A]\ntype = 'openai'\n", {}, "[providers.A]: provider names must match"),
+        ("[providers.proxy-key]\ntype = 'openai'\n", {}, "provider names must match"),
+        ("[models]\nfast = 'nowhere/x'\n", {}, "[models] fast: 'nowhere/x' points nowhere"),
+        ("[providers.a]\ntype='openai'\n[models]\nf = 'a'\n", {}, "[models] f: 'a' points nowhere"),
+        (
+            "[providers.a]\ntype='openai'\nmodels=['m']\n[models]\nf = 'a/other'\n",
+            {},
+            "'other' is not in [providers.a] models",
+        ),
+        ("[providers.a]\ntype='openai'\nx_title='t'\n", {}, "apply to type 'openrouter' only"),
+        ("[server]\nauth_mode = 'users'\n", {}, "auth_mode 'users' is not available"),
+        ("[server\n", {}, "invalid TOML"),
+    ],
+)
+def test_errors_are_located(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
+    path = write(tmp_path, toml)
+    with pytest.raises(ConfigError) as info:
+        load(path, env)
+    assert message in str(info.value)
+    if not env:
+        assert str(info.value).startswith(path)
+
+
+def test_named_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load(str(tmp_path / "missing.toml"), {})
+
+
+def test_every_setting_has_help_and_docs() -> None:
+    docs = (Path(__file__).parents[1] / "docs" / "CONFIGURATION.md").read_text(encoding="utf-8")
+    for s in SETTINGS:
+        assert s.help
+        assert f"`{s.name}`" in docs, f"docs/CONFIGURATION.md misses {s.section}.{s.name}"
+        if s.env:
+            assert f"`{s.env}`" in docs, f"docs/CONFIGURATION.md misses {s.env}"

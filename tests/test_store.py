@@ -1,0 +1,219 @@
+"""Tests for llmgw.store against real SQLite files."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmgw.store import Store, UsageRow
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "nested" / "dir" / "llmgw.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    with Store.open(db_path) as s:
+        yield s
+
+
+def raw(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Query the file through a separate plain sqlite3 connection."""
+    with closing(sqlite3.connect(db_path)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def row(request_id: str, **fields: Any) -> UsageRow:
+    fields.setdefault("created_at", 1_000.0)
+    fields.setdefault("status", 200)
+    return UsageRow(request_id=request_id, endpoint="/v1/chat/completions", **fields)
+
+
+def test_open_creates_parent_dirs_and_records_migration(store: Store, db_path: Path) -> None:
+    assert db_path.exists()
+    applied = raw(db_path, "SELECT migration_set, name FROM _sqlite_migrations")
+    assert applied == [("llmgw", "m001_requests")]
+
+
+def test_reopen_is_idempotent(db_path: Path) -> None:
+    with Store.open(db_path) as s:
+        s.insert_requests([row("a")])
+    with Store.open(db_path) as s:
+        assert [r["request_id"] for r in s.recent_requests(10)] == ["a"]
+    assert raw(db_path, "SELECT COUNT(*) FROM _sqlite_migrations") == [(1,)]
+
+
+def test_pragmas_are_set(store: Store) -> None:
+    assert store.pragmas() == {
+        "journal_mode": "wal",
+        "busy_timeout": 5000,
+        "foreign_keys": 1,
+        "synchronous": 1,  # NORMAL
+    }
+
+
+def test_schema_matches_usage_row(store: Store, db_path: Path) -> None:
+    # PRAGMA table_info: (cid, name, type, notnull, dflt_value, pk)
+    info = {r[1]: r for r in raw(db_path, "PRAGMA table_info(requests)")}
+    assert list(info) == [f.name for f in dataclasses.fields(UsageRow)]
+    assert info["request_id"][5] == 1
+    not_null = {name for name, r in info.items() if r[3]}
+    assert not_null == {
+        "created_at",
+        "endpoint",
+        "status",
+        "streamed",
+        "client_closed",
+        "tokens_estimated",
+        "attempts",
+    }
+    assert info["attempts"][4] == "1"
+    indexed = {r[0] for r in raw(db_path, "SELECT sql FROM sqlite_master WHERE type = 'index'") if r[0]}
+    assert any("(created_at)" in sql for sql in indexed)
+    assert any("(model_requested)" in sql for sql in indexed)
+
+
+def test_insert_round_trip(store: Store) -> None:
+    full = row(
+        "r1",
+        provider="openai",
+        model_requested="gpt-4o",
+        model_upstream="gpt-4o-2024-08-06",
+        key_index=2,
+        prompt_tokens=10,
+        completion_tokens=5,
+        total_tokens=15,
+        cached_tokens=3,
+        streamed=True,
+        client_closed=True,
+        latency_ms=12.5,
+        ttft_ms=3.25,
+        attempts=2,
+        user_id=7,
+        api_key_id=9,
+    )
+    store.insert_requests([full])
+    assert store.recent_requests(1) == [dataclasses.asdict(full)]
+
+
+def test_duplicate_request_id_replaces_without_failing_batch(store: Store) -> None:
+    store.insert_requests([row("a", status=500), row("b"), row("a", status=200)])
+    got = {r["request_id"]: r["status"] for r in store.recent_requests(10)}
+    assert got == {"a": 200, "b": 200}
+
+
+def test_empty_batch_is_noop(store: Store) -> None:
+    store.insert_requests([])
+    assert store.recent_requests(10) == []
+
+
+def test_recent_requests_newest_first_and_limited(store: Store) -> None:
+    store.insert_requests([row(f"r{i}", created_at=float(i)) for i in range(5)])
+    assert [r["request_id"] for r in store.recent_requests(3)] == ["r4", "r3", "r2"]
+
+
+def test_usage_summary_math(store: Store) -> None:
+    store.insert_requests(
+        [
+            row("1", provider="openai", model_requested="gpt", prompt_tokens=10, completion_tokens=5,
+                total_tokens=15, cached_tokens=2),
+            row("2", provider="openai", model_requested="gpt", prompt_tokens=None, completion_tokens=None),
+            row("3", provider="openai", model_requested="gpt", status=502, error_type="upstream_error"),
+            row("4", provider="anthropic", model_requested="claude", prompt_tokens=7, completion_tokens=1,
+                total_tokens=8),
+            row("5", provider="anthropic", model_requested="claude", status=200, error_type="stream_aborted"),
+            row("6", provider=None, model_requested="nope", status=404),
+        ]
+    )  # fmt: skip
+    summary = store.usage_summary(None)
+    assert (summary.requests, summary.errors) == (6, 3)
+    assert (summary.prompt_tokens, summary.completion_tokens) == (17, 6)
+    assert (summary.total_tokens, summary.cached_tokens) == (23, 2)
+    by = {(m.provider, m.model): m for m in summary.by_model}
+    assert set(by) == {("openai", "gpt"), ("anthropic", "claude"), (None, "nope")}
+    gpt = by["openai", "gpt"]
+    assert (gpt.requests, gpt.errors, gpt.prompt_tokens, gpt.cached_tokens) == (3, 1, 10, 2)
+    claude = by["anthropic", "claude"]
+    assert (claude.requests, claude.errors, claude.total_tokens, claude.cached_tokens) == (2, 1, 8, 0)
+    assert (by[None, "nope"].requests, by[None, "nope"].errors) == (1, 1)
+
+
+def test_usage_summary_empty(store: Store) -> None:
+    summary = store.usage_summary(None)
+    assert summary.to_json() == {
+        "requests": 0,
+        "errors": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "total_tokens": 0,
+        "cached_tokens": 0,
+        "since": None,
+        "by_model": [],
+    }
+
+
+def test_usage_summary_since_filter(store: Store) -> None:
+    store.insert_requests(
+        [
+            row("old", created_at=100.0, prompt_tokens=1),
+            row("edge", created_at=200.0, prompt_tokens=10),
+            row("new", created_at=300.0, prompt_tokens=100),
+        ]
+    )
+    assert store.usage_summary(None).prompt_tokens == 111
+    assert store.usage_summary(200.0).prompt_tokens == 110  # inclusive bound
+    assert store.usage_summary(201.0).prompt_tokens == 100
+    assert store.usage_summary(301.0).requests == 0
+
+
+def test_by_model_sorted_by_requests_desc_and_json_shape(store: Store) -> None:
+    rows = [row(f"a{i}", provider="p", model_requested="a") for i in range(1)]
+    rows += [row(f"b{i}", provider="p", model_requested="b") for i in range(3)]
+    rows += [row(f"c{i}", provider="q", model_requested="c") for i in range(2)]
+    store.insert_requests(rows)
+    data = store.usage_summary(0.0).to_json()
+    assert data["since"] == "1970-01-01T00:00:00+00:00"
+    assert [(m["model"], m["requests"]) for m in data["by_model"]] == [("b", 3), ("c", 2), ("a", 1)]
+    assert set(data["by_model"][0]) == {
+        "provider",
+        "model",
+        "requests",
+        "errors",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cached_tokens",
+    }
+
+
+def test_connection_usable_from_other_thread(store: Store) -> None:
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            store.insert_requests([row("t")])
+        except BaseException as exc:  # surfaced by the assert below
+            errors.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    thread.join()
+    assert errors == []
+    assert store.usage_summary(None).requests == 1
+
+
+def test_close_is_idempotent(db_path: Path) -> None:
+    s = Store.open(db_path)
+    s.close()
+    s.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        s.recent_requests(1)
