@@ -71,6 +71,12 @@ class RateLimited(GatewayError):
     code = "rate_limit_exceeded"
 
 
+class InternalError(GatewayError):
+    status = 500
+    type = "api_error"
+    code = "internal_error"
+
+
 class NoUsableKey(GatewayError):
     status = 503
     type = "api_error"

@@ -6,6 +6,7 @@ key or fallback while nothing has reached the client) → relay the answer → r
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -22,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from llmgw.catalog import Target
 from llmgw.errors import (
     GatewayError,
+    InternalError,
     InvalidRequest,
     NoUsableKey,
     PayloadTooLarge,
@@ -36,13 +38,16 @@ from llmgw.store import UsageRow
 from llmgw.upstream import Upstream
 from llmgw.usage import Usage, openai_usage
 
+log = logging.getLogger("llmgw")
+
 ENDPOINTS = {
     "/v1/chat/completions": Endpoint.CHAT,
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
 }
 _REQUIRED = {Endpoint.CHAT: "messages", Endpoint.COMPLETIONS: "prompt", Endpoint.EMBEDDINGS: "input"}
-ERROR_BODY_LIMIT = 64 * 1024
+ERROR_BODY_LIMIT = 64 * 1024  # an error body past this is cut: it is only a message
+RESPONSE_LIMIT = 256 * 1024 * 1024  # a non-stream answer past this is refused, never cut
 JSON = "application/json"
 
 
@@ -78,10 +83,18 @@ async def relay(request: Request) -> Response:
             body["stream_options"] = {**options, "include_usage": True}
         return await forward(gw, endpoint, body, targets, row, started, stream, wants_usage)
     except GatewayError as exc:
-        row.status = exc.status
-        row.error_type = row.error_type or exc.code or exc.type
-        gw.finish(row, started)
-        return error_response(exc, row.request_id)
+        return failed(gw, row, started, exc)
+    except Exception:
+        # A bug of ours: the client still gets its error format and the request its ledger row.
+        log.exception("request %s failed unexpectedly", row.request_id)
+        return failed(gw, row, started, InternalError("The gateway failed to handle this request."))
+
+
+def failed(gw: Gateway, row: UsageRow, started: float, exc: GatewayError) -> Response:
+    row.status = exc.status
+    row.error_type = row.error_type or exc.code or exc.type
+    gw.finish(row, started)
+    return error_response(exc, row.request_id)
 
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
@@ -211,7 +224,7 @@ class UpstreamStatusError(GatewayError):
 
 
 async def upstream_error(up: Upstream, resp: httpx.Response, key: str) -> UpstreamStatusError:
-    raw = await up.read(resp, ERROR_BODY_LIMIT, up.config.chunk_timeout)
+    raw = await up.read(resp, ERROR_BODY_LIMIT, up.config.chunk_timeout, truncate=True)
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -249,7 +262,7 @@ def _apply(row: UsageRow, usage: Usage | None) -> None:
 async def plain_response(
     gw: Gateway, up: Upstream, resp: httpx.Response, row: UsageRow, started: float, key: str
 ) -> Response:
-    content = await up.read(resp, gw.config.server.max_body_bytes * 8, up.config.first_byte_timeout)
+    content = await up.read(resp, RESPONSE_LIMIT, up.config.first_byte_timeout)
     row.status = resp.status_code
     try:
         _apply(row, openai_usage(orjson.loads(content)))

@@ -75,16 +75,22 @@ class Upstream:
             timeout = self.config.chunk_timeout
             yield chunk
 
-    async def read(self, response: httpx.Response, limit: int, seconds: float) -> bytes:
-        """The whole body (at most `limit` bytes kept), within `seconds` overall."""
+    async def read(
+        self, response: httpx.Response, limit: int, seconds: float, *, truncate: bool = False
+    ) -> bytes:
+        """The whole body within `seconds`; past `limit` bytes: cut there if `truncate`, else an error."""
         parts: list[bytes] = []
         size = 0
         try:
             async with asyncio.timeout(seconds):
                 async for chunk in response.aiter_raw():
                     size += len(chunk)
-                    if size <= limit:
-                        parts.append(chunk)
+                    if size > limit:
+                        if not truncate:
+                            raise UpstreamUnavailable(f"Provider '{self.name}' sent more than {limit} bytes.")
+                        parts.append(chunk[: limit - (size - len(chunk))])
+                        break
+                    parts.append(chunk)
         except (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise transport_error(exc, self.name) from None
         finally:
