@@ -61,6 +61,7 @@ class LedgerWriter:
         self._closed = False
         self._pending = 0
         self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
 
     def start(self) -> None:
         """Start the writer thread; rows recorded before this are written once it runs."""
@@ -82,6 +83,8 @@ class LedgerWriter:
             self._pending += 1
             if not self._closed:
                 self._queue.put(row)
+                if self._queue.qsize() >= self._max_batch:  # a full batch: write it now
+                    self._wake.set()
                 return
         self._write([row], retries=0)
 
@@ -97,6 +100,7 @@ class LedgerWriter:
                 return
             self._closed = True
             self._queue.put(None)
+            self._wake.set()
             thread = self._thread
         if thread is None:
             self._run()  # never started: flush in the caller's thread
@@ -115,11 +119,15 @@ class LedgerWriter:
             if first is None:
                 return
             batch = [first]
-            deadline = time.monotonic() + self._max_delay
+            # Sleep through the batching window instead of waking for every row (each wake is a
+            # futex round trip and a GIL hand-off with the event loop's thread); close() or a full
+            # batch cuts the sleep short.
+            self._wake.wait(self._max_delay)
+            if not self._closed:
+                self._wake.clear()
             while len(batch) < self._max_batch:
-                wait = deadline - time.monotonic()
                 try:
-                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:

@@ -44,17 +44,18 @@ class Upstream:
         self.adapter = adapter
         self.keys = keys
         limits = httpx.Limits(max_connections=config.max_connections, keepalive_expiry=60)
-        self._client = httpx.AsyncClient(
-            transport=AiohttpTransport(limits=limits, trust_env=False),
-            timeout=httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0),
-        )
+        self._transport = AiohttpTransport(limits=limits, trust_env=False)
+        timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0)
+        self._extensions = {"timeout": timeout.as_dict()}
 
     async def send(self, req: UpstreamRequest) -> httpx.Response:
         """Send and wait for the response head within first_byte_timeout; the body is not read yet."""
-        request = self._client.build_request(req.method, req.url, headers=req.headers, content=req.content)
+        request = httpx.Request(
+            req.method, req.url, headers=req.headers, content=req.content, extensions=self._extensions
+        )
         try:
             async with asyncio.timeout(self.config.first_byte_timeout):
-                return await self._client.send(request, stream=True)
+                return await self._transport.handle_async_request(request)
         except (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise transport_error(exc, self.name) from None
 
@@ -98,4 +99,4 @@ class Upstream:
         return b"".join(parts)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()

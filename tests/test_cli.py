@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -126,6 +127,25 @@ def test_sigterm_lets_streams_finish_and_flushes_every_row(fake: FakeOpenAI, tmp
         assert row["status"] == 200
     assert ledger_row(gw.db_path, stream_id, timeout=0.1)["completion_tokens"] >= 200
     assert "llmgw stopped" in gw.log()
+
+
+def test_disconnected_streams_are_recorded_at_once(fake: FakeOpenAI, tmp_path: Path) -> None:
+    """A client that leaves mid-stream gets its row now, not at garbage collection or shutdown."""
+    env = {"LLMGW_PROXY_KEY": PROXY_KEY, "LLMGW_UP_API_KEY": UPSTREAM_KEY, "DBUS_SESSION_BUS_ADDRESS": ""}
+    gw = GatewayProcess(tmp_path, provider("up", fake.base_url), env).start()
+    ids = []
+    body = {"model": "up/drip-20", "messages": USER, "stream": True}
+    with contextlib.ExitStack() as open_streams:
+        for _ in range(10):
+            c = open_streams.enter_context(
+                httpx.Client(base_url=gw.base_url, headers={"authorization": f"Bearer {PROXY_KEY}"})
+            )
+            s = open_streams.enter_context(c.stream("POST", "/v1/chat/completions", json=body))
+            ids.append(s.headers["x-request-id"])
+            next(s.iter_lines())
+    # every client has gone; stop at once: each row must already be on its way to the ledger
+    assert gw.stop() == 0
+    assert "dropped" not in gw.log()
 
 
 def test_usage_summary(fake: FakeOpenAI, tmp_path: Path) -> None:
