@@ -25,6 +25,7 @@ __all__ = [
     "Proc",
     "WrkResult",
     "cpu_seconds",
+    "cpu_times",
     "free_port",
     "pinned",
     "post",
@@ -68,11 +69,16 @@ def pinned(cpu: int | None, argv: Sequence[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *argv] if cpu is not None else list(argv)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads included (/proc/PID/stat utime + stime)."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, all its threads included (/proc/PID/stat utime, stime)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; fields[0] is the state
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads included."""
+    return sum(cpu_times(pid))
 
 
 def rss_bytes(pid: int) -> int:
