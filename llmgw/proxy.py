@@ -259,6 +259,8 @@ def _apply(row: UsageRow, usage: Usage | None) -> None:
         row.completion_tokens = usage.completion_tokens
         row.total_tokens = usage.total_tokens
         row.cached_tokens = usage.cached_tokens
+        row.cache_write_tokens = usage.cache_write_tokens
+        row.reasoning_tokens = usage.reasoning_tokens
 
 
 async def plain_response(

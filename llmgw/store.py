@@ -51,6 +51,8 @@ class UsageRow:
     attempts: int = 1
     user_id: int | None = None
     api_key_id: int | None = None
+    cache_write_tokens: int | None = None  # written to a prompt cache (Anthropic); part of prompt_tokens
+    reasoning_tokens: int | None = None  # part of completion_tokens
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(UsageRow))
@@ -142,6 +144,13 @@ def m001_requests(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE INDEX idx_requests_created_at ON requests (created_at)")
     db.execute("CREATE INDEX idx_requests_model_requested ON requests (model_requested)")
+
+
+@migrations()
+def m002_token_details(db: sqlite_utils.Database) -> None:
+    """Cache-write and reasoning token counts, for Anthropic and Gemini usage."""
+    db.execute("ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER")
+    db.execute("ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER")
 
 
 _PRAGMAS = (

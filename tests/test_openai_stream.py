@@ -8,7 +8,7 @@ import random
 import pytest
 
 from llmgw.openai_stream import OpenAIStreamRelay
-from llmgw.usage import Usage, openai_usage
+from llmgw.usage import Usage, anthropic_usage, gemini_usage, openai_usage
 from tests.fakes.fixtures import fixtures_dir
 
 
@@ -64,7 +64,9 @@ def test_client_not_asking_for_usage_sees_no_trace_of_it(case: str, seed: int) -
 def test_usage_of_recorded_text_stream() -> None:
     relay = OpenAIStreamRelay(client_wants_usage=False)
     run(relay, recorded("chat.stream_text"), 0)
-    assert relay.usage == Usage(prompt_tokens=78, completion_tokens=9, total_tokens=87, cached_tokens=0)
+    assert relay.usage == Usage(
+        prompt_tokens=78, completion_tokens=9, total_tokens=87, cached_tokens=0, reasoning_tokens=0
+    )
     assert relay.content_events == 8  # the recording carries its 9 tokens in 8 text chunks
 
 
@@ -97,6 +99,10 @@ def test_broken_usage_json_is_passed_on_untouched() -> None:
     [
         ({"usage": {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}}, Usage(2, 3, 5, None)),
         (
+            {"usage": {"completion_tokens": 9, "completion_tokens_details": {"reasoning_tokens": 7}}},
+            Usage(None, 9, None, None, None, 7),
+        ),
+        (
             {"usage": {"prompt_tokens": 2, "prompt_tokens_details": {"cached_tokens": 1}}},
             Usage(2, None, 2, 1),
         ),
@@ -108,3 +114,51 @@ def test_broken_usage_json_is_passed_on_untouched() -> None:
 )
 def test_openai_usage_table(payload: object, want: Usage | None) -> None:
     assert openai_usage(payload) == want
+
+
+@pytest.mark.parametrize(
+    ("payload", "want"),
+    [
+        # recorded: anthropic messages.tool_call (no caching)
+        ({"input_tokens": 423, "output_tokens": 202, "cache_read_input_tokens": 0}, Usage(423, 202, 625, 0)),
+        (
+            {
+                "input_tokens": 10,
+                "cache_read_input_tokens": 100,
+                "cache_creation_input_tokens": 50,
+                "output_tokens": 5,
+            },
+            Usage(160, 5, 165, 100, 50, None),
+        ),
+        ({"output_tokens": 62}, Usage(None, 62, 62, None)),  # a message_delta carries only output
+        (None, None),
+    ],
+)
+def test_anthropic_usage_table(payload: object, want: Usage | None) -> None:
+    assert anthropic_usage(payload) == want
+
+
+@pytest.mark.parametrize(
+    ("payload", "want"),
+    [
+        (
+            {"usageMetadata": {"promptTokenCount": 8, "candidatesTokenCount": 3, "totalTokenCount": 11}},
+            Usage(8, 3, 11, None),
+        ),
+        (
+            {
+                "usageMetadata": {
+                    "promptTokenCount": 20,
+                    "cachedContentTokenCount": 12,
+                    "candidatesTokenCount": 4,
+                    "thoughtsTokenCount": 30,
+                    "totalTokenCount": 54,
+                }
+            },
+            Usage(20, 34, 54, 12, None, 30),
+        ),
+        ({"candidates": []}, None),
+    ],
+)
+def test_gemini_usage_table(payload: object, want: Usage | None) -> None:
+    assert gemini_usage(payload) == want
