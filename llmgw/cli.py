@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from llmgw import __version__, credentials
+from llmgw import credentials, version
 from llmgw.errors import ConfigError
 from llmgw.settings import Config, Loaded, ServerConfig, load
 
@@ -19,7 +19,7 @@ SENSITIVE_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password"
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="llmgw", description="A self-hosted LLM gateway.")
-    p.add_argument("--version", action="version", version=f"llmgw {__version__}")
+    p.add_argument("--version", action=version.VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the gateway")

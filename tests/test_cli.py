@@ -38,8 +38,18 @@ def llmgw(
 
 
 def test_version() -> None:
+    """The package version, then the checkout's git revision (a commit hash, never a tag name)."""
+    import re
+
     r = llmgw("--version")
-    assert r.returncode == 0 and r.stdout.strip() == f"llmgw {__version__}"
+    assert r.returncode == 0, r.stderr
+    pattern = rf"llmgw {re.escape(__version__)}(?: \(git ([0-9a-f]{{7,40}})(?:-dirty)?\))?"
+    match = re.fullmatch(pattern, r.stdout.strip())
+    assert match, r.stdout
+    checkout = Path(__file__).resolve().parents[1]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True)
+    if head.returncode == 0:  # a git checkout with git at hand: its revision must be the one shown
+        assert match[1] and head.stdout.startswith(match[1]), (r.stdout, head.stdout)
 
 
 def test_config_check_prints_effective_config_with_secrets_masked(tmp_path: Path) -> None:
