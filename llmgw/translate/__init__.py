@@ -1,0 +1,1 @@
+"""Pure translators between the OpenAI, Anthropic and Gemini wire formats."""

@@ -1,0 +1,557 @@
+"""Anthropic Messages ⇄ Gemini `generateContent` / `countTokens`, as pure functions over JSON dicts.
+
+Anthropic Messages JSON is the hub for chat: Anthropic clients' requests come here as they are, OpenAI
+clients' after `openai_request_to_anthropic`; Gemini's answers go back as Anthropic messages.
+Embeddings live in `gemini_embeddings.py`.
+
+Request decisions (Anthropic → Gemini):
+
+- `model` goes in the URL and `stream` picks `:streamGenerateContent?alt=sse`: both are the caller's.
+- `system` (string or text blocks) → `systemInstruction.parts`. Roles: user → `user`, assistant → `model`.
+  Consecutive same-role messages are merged into one content (Gemini has answered 400 to turns that
+  do not alternate); a message left with no parts (e.g. only another provider's thinking) is left
+  out, as Gemini rejects empty `parts`.
+- Images: base64 → `inlineData`; `url` → `fileData` whose `mimeType` (required by Gemini) comes from the
+  URL's extension (.png .jpg .jpeg .gif .webp, the types Anthropic accepts); any other URL is a 400
+  rather than a guessed type. `data:` URLs become `inlineData`. PDF documents map the same way
+  (`application/pdf`), plain-text documents become text. Files-API sources are a 400.
+- `tool_use` → `functionCall {name, args, id}`; `tool_result` → `functionResponse {id, name, response}`
+  with the name of the earlier `tool_use` of that id (none → 400). Ids are sent on both, so parallel
+  calls stay paired. Gemini's convention for `response`: `{"output": text}`, or `{"error": text}` when
+  `is_error`. Images / PDFs inside a tool result follow the `functionResponse` as sibling parts of
+  the same turn (every multimodal Gemini model reads those; `functionResponse.parts` is Gemini 3 only).
+- Thinking: Gemini signs parts with `thoughtSignature` and wants each signature back on the part it
+  came with (Gemini 3 rejects function calls without theirs). The response side therefore encodes
+  them in thinking-block signatures (see `THOUGHT_SIGNATURE_PREFIX` / `PART_SIGNATURE_PREFIX`), and
+  the request side rebuilds the exact parts. Thinking blocks without our prefix (another provider's
+  reasoning) and `redacted_thinking` are dropped: Gemini cannot verify or use them.
+- `tools` → one `functionDeclarations` tool. `input_schema` goes to `parametersJsonSchema` (full JSON
+  Schema, mutually exclusive with the OpenAPI-subset `parameters`), so nothing is lossily converted;
+  only the top-level `$schema` keyword is removed. Server tools (`type` other than custom) are a 400.
+- `tool_choice`: auto → AUTO, any → ANY, none → NONE, tool → ANY + `allowedFunctionNames`.
+  `disable_parallel_tool_use` has no Gemini equivalent and is dropped (the model may still call
+  several tools; each becomes its own `tool_use`).
+- `max_tokens` → `maxOutputTokens`, `temperature` (same scale on Anthropic's 0-1), `top_p` → `topP`,
+  `top_k` → `topK`, `stop_sequences` → `stopSequences`.
+- `thinking`: enabled → `thinkingConfig {thinkingBudget, includeThoughts}` (`display: "omitted"` →
+  `includeThoughts: false`); adaptive → `includeThoughts` only (the model's dynamic budget); disabled →
+  no `thinkingConfig`, as when absent: thoughts are not returned, and a budget of 0 is rejected by the
+  models that cannot stop thinking (2.5 Pro, Gemini 3), which the translator cannot tell apart.
+- `output_config.format` (JSON schema) → `responseMimeType: application/json` + `responseJsonSchema`;
+  `output_config.effort` is dropped (a hint; the answer stays correct).
+- Dropped, the result staying correct: `metadata` (no Gemini field), `cache_control` (Gemini caches
+  implicitly), `service_tier`, `inference_geo`, `speed`, `citations` on text. `mcp_servers` and
+  `container` need Anthropic's servers: 400. Unknown block types and roles: 400 naming the field.
+
+Response decisions (Gemini → Anthropic): see `gemini_response_to_anthropic`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from llmgw.errors import InvalidRequest, UpstreamUnavailable
+
+__all__ = [
+    "PART_SIGNATURE_PREFIX",
+    "THOUGHT_SIGNATURE_PREFIX",
+    "anthropic_count_tokens_to_gemini",
+    "anthropic_request_to_gemini",
+    "gemini_count_tokens_to_anthropic",
+    "gemini_finish_to_anthropic",
+    "gemini_model_name",
+    "gemini_parts_to_blocks",
+    "gemini_response_to_anthropic",
+    "gemini_usage_to_anthropic",
+    "new_tool_use_id",
+]
+
+JSON = dict[str, Any]
+
+# A thinking block made from a `thought: true` part; its own signature (possibly empty) follows.
+THOUGHT_SIGNATURE_PREFIX: Final = "gemini:thought:"
+# A thinking block with no text carrying the signature of the next, non-thought part (text or call).
+PART_SIGNATURE_PREFIX: Final = "gemini:part:"
+
+_ROLES: Final = {"user": "user", "assistant": "model"}
+_IMAGE_TYPES: Final = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+_DOCUMENT_TYPES: Final = {".pdf": "application/pdf"}
+_REFUSALS: Final = frozenset(
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "MODEL_ARMOR",
+    }
+)
+_ANTHROPIC_ONLY: Final = ("mcp_servers", "container")
+_GENERATION_FIELDS: Final = (
+    ("max_tokens", "maxOutputTokens"),
+    ("temperature", "temperature"),
+    ("top_p", "topP"),
+    ("top_k", "topK"),
+    ("stop_sequences", "stopSequences"),
+)
+
+
+# ---- request: Anthropic → Gemini ------------------------------------------------------------------
+
+
+def anthropic_request_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
+    """The Gemini `generateContent` body for an Anthropic Messages request (model and stream excluded)."""
+    for key in _ANTHROPIC_ONLY:
+        if body.get(key):
+            raise _invalid(key, "needs Anthropic's servers; a Gemini model cannot honour it")
+    out: JSON = {"contents": _contents(body.get("messages"))}
+    system = _system_instruction(body.get("system"))
+    if system is not None:
+        out["systemInstruction"] = system
+    declarations = _function_declarations(body.get("tools"))
+    if declarations:
+        out["tools"] = [{"functionDeclarations": declarations}]
+    tool_config = _tool_config(body.get("tool_choice"), [d["name"] for d in declarations])
+    if tool_config is not None:
+        out["toolConfig"] = tool_config
+    generation = _generation_config(body)
+    if generation:
+        out["generationConfig"] = generation
+    return out
+
+
+def anthropic_count_tokens_to_gemini(body: dict[str, Any], *, model: str) -> dict[str, Any]:
+    """The Gemini `countTokens` body for an Anthropic `count_tokens` request.
+
+    The whole prompt goes as a `generateContentRequest`, so the system instruction and the tool
+    declarations are counted, as Anthropic counts them.
+    """
+    return {
+        "generateContentRequest": {"model": gemini_model_name(model), **anthropic_request_to_gemini(body)}
+    }
+
+
+def gemini_model_name(model: str) -> str:
+    """Gemini's resource name for a model id (`gemini-2.5-flash` → `models/gemini-2.5-flash`)."""
+    return model if model.startswith("models/") else f"models/{model}"
+
+
+def _contents(messages: Any) -> list[JSON]:
+    if not isinstance(messages, list):
+        raise _invalid("messages", "must be a list of messages")
+    names: dict[str, str] = {}  # tool_use id → tool name, from the turns read so far
+    contents: list[JSON] = []
+    for i, message in enumerate(messages):
+        path = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise _invalid(path, "must be a message object")
+        role = message.get("role")
+        if role not in _ROLES:
+            raise _invalid(f"{path}.role", f"unsupported role {role!r}; expected 'user' or 'assistant'")
+        content = message.get("content")
+        if isinstance(content, str):
+            parts = [{"text": content}] if content else []
+        elif isinstance(content, list):
+            parts = _parts(content, path, role, names)
+        else:
+            raise _invalid(f"{path}.content", "must be a string or a list of content blocks")
+        if not parts:
+            continue
+        if contents and contents[-1]["role"] == _ROLES[role]:
+            contents[-1]["parts"].extend(parts)  # Gemini may reject same-role turns in a row
+        else:
+            contents.append({"role": _ROLES[role], "parts": parts})
+    return contents
+
+
+def _parts(blocks: list[Any], path: str, role: str, names: dict[str, str]) -> list[JSON]:
+    parts: list[JSON] = []
+    pending: str | None = None  # a Gemini signature waiting for the next non-thought part
+    for j, block in enumerate(blocks):
+        bpath = f"{path}.content[{j}]"
+        if not isinstance(block, dict):
+            raise _invalid(bpath, "must be a content block object")
+        kind = block.get("type")
+        if kind == "text":
+            part: JSON = {"text": _str(block, "text", bpath)}
+        elif kind in ("image", "document") and role == "user":
+            part = _media_part(block, bpath)
+        elif kind == "tool_use" and role == "assistant":
+            part = _function_call(block, bpath, names)
+        elif kind == "tool_result" and role == "user":
+            parts.extend(_function_response(block, bpath, names))
+            continue
+        elif kind in ("thinking", "redacted_thinking") and role == "assistant":
+            signature = block.get("signature")
+            signature = signature if isinstance(signature, str) else ""
+            if signature.startswith(PART_SIGNATURE_PREFIX):
+                if pending is not None:
+                    parts.append({"text": "", "thoughtSignature": pending})
+                pending = signature.removeprefix(PART_SIGNATURE_PREFIX)
+            elif kind == "thinking" and signature.startswith(THOUGHT_SIGNATURE_PREFIX):
+                if pending is not None:
+                    parts.append({"text": "", "thoughtSignature": pending})
+                    pending = None
+                parts.append(_thought_part(block, signature.removeprefix(THOUGHT_SIGNATURE_PREFIX), bpath))
+            continue  # anything else is another provider's reasoning, which Gemini cannot use
+        else:
+            raise _invalid(f"{bpath}.type", f"unsupported content block type {kind!r} in a {role} message")
+        if pending is not None:
+            part["thoughtSignature"] = pending
+            pending = None
+        parts.append(part)
+    if pending is not None:  # the signature of an empty text part: rebuild that part
+        parts.append({"text": "", "thoughtSignature": pending})
+    return parts
+
+
+def _thought_part(block: JSON, signature: str, path: str) -> JSON:
+    part: JSON = {"text": _str(block, "thinking", path), "thought": True}
+    if signature:
+        part["thoughtSignature"] = signature
+    return part
+
+
+def _media_part(block: JSON, path: str) -> JSON:
+    source = block.get("source")
+    spath = f"{path}.source"
+    if not isinstance(source, dict):
+        raise _invalid(spath, "must be an object")
+    kind = source.get("type")
+    if kind == "base64":
+        return {
+            "inlineData": {"mimeType": _str(source, "media_type", spath), "data": _str(source, "data", spath)}
+        }
+    if kind == "url":
+        types = _IMAGE_TYPES if block.get("type") == "image" else _DOCUMENT_TYPES
+        return _url_part(_str(source, "url", spath), types, f"{spath}.url")
+    if kind == "text" and block.get("type") == "document":
+        return {"text": _str(source, "data", spath)}
+    raise _invalid(f"{spath}.type", f"unsupported source type {kind!r} for a Gemini model")
+
+
+def _url_part(url: str, types: dict[str, str], path: str) -> JSON:
+    if url.startswith("data:"):
+        head, sep, data = url[5:].partition(",")
+        media_type, _, encoding = head.partition(";")
+        if not sep or encoding != "base64" or not media_type:
+            raise _invalid(path, "a data: URL must look like data:<media type>;base64,<data>")
+        return {"inlineData": {"mimeType": media_type, "data": data}}
+    mime = types.get(PurePosixPath(urlsplit(url).path).suffix.lower())
+    if mime is None:
+        known = ", ".join(types)
+        raise _invalid(
+            path, f"Gemini needs the media type of a URL, told by its extension ({known}); send base64"
+        )
+    return {"fileData": {"mimeType": mime, "fileUri": url}}
+
+
+def _function_call(block: JSON, path: str, names: dict[str, str]) -> JSON:
+    call_id, name = _str(block, "id", path), _str(block, "name", path)
+    args = block.get("input", {})
+    if not isinstance(args, dict):
+        raise _invalid(f"{path}.input", "must be an object")
+    names[call_id] = name
+    return {"functionCall": {"name": name, "args": args, "id": call_id}}
+
+
+def _function_response(block: JSON, path: str, names: dict[str, str]) -> list[JSON]:
+    call_id = _str(block, "tool_use_id", path)
+    name = names.get(call_id)
+    if name is None:
+        raise _invalid(f"{path}.tool_use_id", f"no earlier tool_use block has the id {call_id!r}")
+    content = block.get("content", "")
+    texts: list[str] = []
+    media: list[JSON] = []
+    if isinstance(content, str):
+        texts.append(content)
+    elif isinstance(content, list):
+        for k, item in enumerate(content):
+            ipath = f"{path}.content[{k}]"
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind == "text":
+                texts.append(_str(item, "text", ipath))
+            elif kind in ("image", "document"):
+                media.append(_media_part(item, ipath))
+            else:
+                raise _invalid(f"{ipath}.type", f"unsupported tool result block type {kind!r}")
+    else:
+        raise _invalid(f"{path}.content", "must be a string or a list of content blocks")
+    # Gemini's convention: "output" for a result, "error" for a failure; {} when there is no text
+    is_error = bool(block.get("is_error"))
+    result = {"error" if is_error else "output": "\n".join(texts)} if texts or is_error else {}
+    response = {"id": call_id, "name": name, "response": result}
+    return [{"functionResponse": response}, *media]
+
+
+def _system_instruction(system: Any) -> JSON | None:
+    if system is None:
+        return None
+    if isinstance(system, str):
+        parts = [{"text": system}] if system else []
+    elif isinstance(system, list):
+        parts = []
+        for i, block in enumerate(system):
+            if not isinstance(block, dict) or block.get("type") != "text":
+                raise _invalid(f"system[{i}].type", "only text blocks can form a system prompt")
+            parts.append({"text": _str(block, "text", f"system[{i}]")})
+    else:
+        raise _invalid("system", "must be a string or a list of text blocks")
+    return {"parts": parts} if parts else None
+
+
+def _function_declarations(tools: Any) -> list[JSON]:
+    if tools is None:
+        return []
+    if not isinstance(tools, list):
+        raise _invalid("tools", "must be a list of tools")
+    declarations: list[JSON] = []
+    for i, tool in enumerate(tools):
+        path = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            raise _invalid(path, "must be a tool object")
+        if tool.get("type") not in (None, "custom"):
+            raise _invalid(f"{path}.type", f"Anthropic server tool {tool['type']!r} has no Gemini equivalent")
+        declaration: JSON = {"name": _str(tool, "name", path)}
+        if tool.get("description") is not None:
+            declaration["description"] = _str(tool, "description", path)
+        declaration["parametersJsonSchema"] = _json_schema(tool.get("input_schema"), f"{path}.input_schema")
+        declarations.append(declaration)
+    return declarations
+
+
+def _json_schema(schema: Any, path: str) -> JSON:
+    if not isinstance(schema, dict):
+        raise _invalid(path, "must be a JSON Schema object")
+    return {k: v for k, v in schema.items() if k != "$schema"}  # a meta keyword, no constraint
+
+
+def _tool_config(choice: Any, tool_names: list[str]) -> JSON | None:
+    if choice is None:
+        return None
+    if not isinstance(choice, dict):
+        raise _invalid("tool_choice", "must be an object")
+    kind = choice.get("type")
+    config: JSON
+    if kind == "auto":
+        config = {"mode": "AUTO"}
+    elif kind == "none":
+        config = {"mode": "NONE"}
+    elif kind == "any":
+        config = {"mode": "ANY"}
+    elif kind == "tool":
+        name = _str(choice, "name", "tool_choice")
+        if name not in tool_names:
+            raise _invalid("tool_choice.name", f"no tool named {name!r} in tools")
+        config = {"mode": "ANY", "allowedFunctionNames": [name]}
+    else:
+        raise _invalid("tool_choice.type", f"unsupported tool_choice type {kind!r}")
+    if not tool_names:
+        if kind == "any":
+            raise _invalid("tool_choice", "'any' needs at least one tool")
+        return None  # auto / none without tools: nothing to configure
+    return {"functionCallingConfig": config}
+
+
+def _generation_config(body: JSON) -> JSON:
+    config: JSON = {
+        gemini: body[anthropic] for anthropic, gemini in _GENERATION_FIELDS if body.get(anthropic) is not None
+    }
+    thinking = _thinking_config(body.get("thinking"))
+    if thinking is not None:
+        config["thinkingConfig"] = thinking
+    output = body.get("output_config")
+    if output is not None:
+        if not isinstance(output, dict):
+            raise _invalid("output_config", "must be an object")
+        fmt = output.get("format")
+        if fmt is not None:
+            if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+                raise _invalid("output_config.format.type", "only 'json_schema' is supported")
+            config["responseMimeType"] = "application/json"
+            config["responseJsonSchema"] = _json_schema(fmt.get("schema"), "output_config.format.schema")
+    return config
+
+
+def _thinking_config(thinking: Any) -> JSON | None:
+    if thinking is None:
+        return None
+    if not isinstance(thinking, dict):
+        raise _invalid("thinking", "must be an object")
+    kind = thinking.get("type")
+    include = thinking.get("display") != "omitted"
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or isinstance(budget, bool):
+            raise _invalid("thinking.budget_tokens", "must be an integer")
+        return {"thinkingBudget": budget, "includeThoughts": include}
+    if kind == "adaptive":
+        return {"includeThoughts": include}
+    if kind == "disabled":
+        return None
+    raise _invalid("thinking.type", f"unsupported thinking type {kind!r}")
+
+
+def _str(obj: JSON, key: str, path: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise _invalid(f"{path}.{key}", "must be a string")
+    return value
+
+
+def _invalid(param: str, problem: str) -> InvalidRequest:
+    return InvalidRequest(f"{param}: {problem}", param=param)
+
+
+# ---- response: Gemini → Anthropic -----------------------------------------------------------------
+
+
+def gemini_response_to_anthropic(
+    resp: dict[str, Any], *, model: str, message_id: str | None = None
+) -> dict[str, Any]:
+    """The Anthropic `message` for a Gemini `generateContent` answer (its first candidate).
+
+    - `id`: `message_id` when given, else `msg_` + Gemini's `responseId`, else a generated `msg_…`.
+    - `model`: the name the client asked for. `stop_sequence` is always null: Gemini reports a
+      matched stop sequence as a plain STOP, so `stop_reason` is `end_turn` then.
+    - A prompt Gemini blocked (no candidates, `promptFeedback.blockReason`) becomes a `refusal`
+      message with empty content, as Anthropic reports its own refusals (HTTP 200); no candidates
+      and no block reason is an unreadable answer (502).
+    - A candidate without content (e.g. MAX_TOKENS spent on thinking) gives empty content.
+    """
+    candidates = resp.get("candidates")
+    if not candidates:
+        feedback = resp.get("promptFeedback")
+        if not (isinstance(feedback, dict) and feedback.get("blockReason")):
+            raise UpstreamUnavailable("Gemini answered with no candidate and no promptFeedback.blockReason")
+        blocks: list[JSON] = []
+        stop_reason = "refusal"
+    else:
+        candidate = candidates[0] if isinstance(candidates, list) else None
+        if not isinstance(candidate, dict):
+            raise UpstreamUnavailable("Gemini's candidates are not a list of objects")
+        content = candidate.get("content")
+        blocks = gemini_parts_to_blocks(content.get("parts") if isinstance(content, dict) else None)
+        has_call = any(b["type"] == "tool_use" for b in blocks)
+        stop_reason = gemini_finish_to_anthropic(candidate.get("finishReason"), tool_use=has_call)
+    response_id = resp.get("responseId")
+    if message_id is None:
+        message_id = f"msg_{response_id}" if isinstance(response_id, str) and response_id else _new_id("msg_")
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": blocks,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": gemini_usage_to_anthropic(resp.get("usageMetadata")),
+    }
+
+
+def gemini_parts_to_blocks(parts: Any) -> list[dict[str, Any]]:
+    """Anthropic content blocks for Gemini parts, in order.
+
+    `text` → text block (empty ones dropped); `thought: true` → thinking block whose signature is
+    `THOUGHT_SIGNATURE_PREFIX` + the part's `thoughtSignature`; a non-thought part's signature
+    becomes a preceding thinking block with no text and `PART_SIGNATURE_PREFIX` + signature;
+    `functionCall` → `tool_use` (its `id`, else a generated `toolu_…`). Parts Anthropic cannot hold
+    (generated images, code execution) are dropped with their signatures.
+    """
+    blocks: list[JSON] = []
+    for part in parts if isinstance(parts, list) else ():
+        if not isinstance(part, dict):
+            continue
+        signature = part.get("thoughtSignature")
+        signature = signature if isinstance(signature, str) else ""
+        text = part.get("text")
+        call = part.get("functionCall")
+        if part.get("thought") is True:
+            thinking = text if isinstance(text, str) else ""
+            blocks.append(
+                {"type": "thinking", "thinking": thinking, "signature": THOUGHT_SIGNATURE_PREFIX + signature}
+            )
+            continue
+        if not isinstance(call, dict) and not isinstance(text, str):
+            continue
+        if signature:
+            blocks.append(
+                {"type": "thinking", "thinking": "", "signature": PART_SIGNATURE_PREFIX + signature}
+            )
+        if isinstance(call, dict):
+            call_id, name, args = call.get("id"), call.get("name"), call.get("args")
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": call_id if isinstance(call_id, str) and call_id else new_tool_use_id(),
+                    "name": name if isinstance(name, str) else "",
+                    "input": args if isinstance(args, dict) else {},
+                }
+            )
+        elif text:
+            blocks.append({"type": "text", "text": text})
+    return blocks
+
+
+def gemini_finish_to_anthropic(reason: str | None, *, tool_use: bool = False) -> str:
+    """Anthropic's `stop_reason` for a Gemini `finishReason`.
+
+    MAX_TOKENS → max_tokens; SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII and the image /
+    Model Armor blocks → refusal; anything else (STOP, OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, none)
+    → tool_use when the answer holds a function call (`tool_use=True`), else end_turn.
+    """
+    if reason == "MAX_TOKENS":
+        return "max_tokens"
+    if reason in _REFUSALS:
+        return "refusal"
+    return "tool_use" if tool_use else "end_turn"
+
+
+def gemini_usage_to_anthropic(usage_metadata: Any) -> dict[str, Any]:
+    """Anthropic `usage` for Gemini `usageMetadata` (missing counts are 0).
+
+    input = prompt - cached, cache read = cached, cache write = 0 (Gemini bills none),
+    output = candidates + thoughts.
+    """
+    meta = usage_metadata if isinstance(usage_metadata, dict) else {}
+    prompt, cached = _count(meta.get("promptTokenCount")), _count(meta.get("cachedContentTokenCount"))
+    output = _count(meta.get("candidatesTokenCount")) + _count(meta.get("thoughtsTokenCount"))
+    return {
+        "input_tokens": max(prompt - cached, 0),
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": cached,
+        "output_tokens": output,
+    }
+
+
+def gemini_count_tokens_to_anthropic(resp: dict[str, Any]) -> dict[str, Any]:
+    """Anthropic's `count_tokens` answer for a Gemini `countTokens` answer."""
+    total = resp.get("totalTokens")
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise UpstreamUnavailable("Gemini's countTokens answer has no totalTokens")
+    return {"input_tokens": total}
+
+
+def new_tool_use_id() -> str:
+    """A fresh Anthropic-style tool_use id, for function calls Gemini sent without one."""
+    return _new_id("toolu_")
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:24]
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
