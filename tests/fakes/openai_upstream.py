@@ -619,7 +619,16 @@ class FakeOpenAI:
                 cached = prompt_tokens // 128 * 128 if digest in self._seen_prompts else 0
                 self._seen_prompts.add(digest)
         tools = body.get("tools")
-        if chat and "tool" in str(body.get("model")) and isinstance(tools, list) and tools:
+        messages = body.get("messages") or [{}]
+        answering_results = isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+        # a model answers in words once it has the tool results it asked for
+        if (
+            chat
+            and "tool" in str(body.get("model"))
+            and isinstance(tools, list)
+            and tools
+            and not answering_results
+        ):
             function = tools[0].get("function", {}) if isinstance(tools[0], dict) else {}
             arguments = _dumps(_arguments_for(function.get("parameters"), text)).decode()
             call = ("call_" + uuid.uuid4().hex[:24], str(function.get("name", "tool")), arguments)
