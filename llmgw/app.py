@@ -52,6 +52,8 @@ def create_app(config: Config, proxy_key: str | None) -> Starlette:
         Route("/v1/chat/completions", relay, methods=["POST"]),
         Route("/v1/completions", relay, methods=["POST"]),
         Route("/v1/embeddings", relay, methods=["POST"]),
+        Route("/v1/messages", relay, methods=["POST"]),
+        Route("/v1/messages/count_tokens", relay, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
     ]

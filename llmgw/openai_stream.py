@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from llmgw.errors import GatewayError
 from llmgw.usage import Usage, openai_usage
 
 # Structural JSON: inside a string the quotes would be escaped, so these cannot match string content.
@@ -42,6 +43,10 @@ class OpenAIStreamRelay:
         if complete.count(b"\n\n") == 1:
             return self._event(complete)
         return b"".join(self._event(e + b"\n\n") for e in complete[:-2].split(b"\n\n"))
+
+    @staticmethod
+    def error_event(exc: GatewayError) -> bytes:
+        return openai_error_event(exc)
 
     def flush(self) -> bytes:
         """Whatever trailing partial event the upstream left (passed on unchanged)."""
@@ -98,3 +103,8 @@ def _carries_output(event: bytes) -> bool:
 def _data_of(event: bytes) -> bytes | None:
     lines = [ln[5:].lstrip(b" ") for ln in event.split(b"\n") if ln.startswith(b"data:")]
     return b"\n".join(lines) if lines else None
+
+
+def openai_error_event(exc: GatewayError) -> bytes:
+    """An OpenAI-format error in a stream whose headers are already sent (the SDKs raise on it)."""
+    return b"data: " + exc.openai_json() + b"\n\n"

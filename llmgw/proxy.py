@@ -1,7 +1,8 @@
-"""The request hot path for OpenAI-format endpoints, top to bottom:
+"""The request hot path, top to bottom, for both client dialects (OpenAI and Anthropic):
 
-auth → read and check the body → route the model → pick a key → send upstream (retrying on the next
-key or fallback while nothing has reached the client) → relay the answer → record usage.
+auth → read and check the body → route the model → bridge to the upstream's dialect → pick a key →
+send upstream (retrying on the next key or fallback while nothing has reached the client) → relay the
+answer, translated back where needed → record usage. Errors answer in the client's dialect.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from llmgw.bridge import Bridge, ClientDialect, Context, bridge_for
 from llmgw.catalog import Target
 from llmgw.errors import (
     GatewayError,
@@ -34,20 +37,31 @@ from llmgw.errors import (
     UpstreamUnavailable,
 )
 from llmgw.gateway import Gateway
-from llmgw.openai_stream import OpenAIStreamRelay
-from llmgw.providers import Endpoint
+from llmgw.providers import Operation, Unsupported
 from llmgw.store import UsageRow
+from llmgw.token_count import count_anthropic_request
+from llmgw.translate.error_dialects import anthropic_error_body, parse_upstream_error
 from llmgw.upstream import Upstream
-from llmgw.usage import Usage, openai_usage
+from llmgw.usage import Usage
 
 log = logging.getLogger("llmgw")
 
+
+@dataclass(frozen=True, slots=True)
+class ClientEndpoint:
+    dialect: ClientDialect
+    op: Operation
+    required: str  # the body field besides `model` every request must have
+
+
 ENDPOINTS = {
-    "/v1/chat/completions": Endpoint.CHAT,
-    "/v1/completions": Endpoint.COMPLETIONS,
-    "/v1/embeddings": Endpoint.EMBEDDINGS,
+    "/v1/chat/completions": ClientEndpoint("openai", Operation.CHAT, "messages"),
+    "/v1/completions": ClientEndpoint("openai", Operation.COMPLETIONS, "prompt"),
+    "/v1/embeddings": ClientEndpoint("openai", Operation.EMBEDDINGS, "input"),
+    "/v1/messages": ClientEndpoint("anthropic", Operation.CHAT, "messages"),
+    "/v1/messages/count_tokens": ClientEndpoint("anthropic", Operation.COUNT_TOKENS, "messages"),
 }
-_REQUIRED = {Endpoint.CHAT: "messages", Endpoint.COMPLETIONS: "prompt", Endpoint.EMBEDDINGS: "input"}
+ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")  # part of an Anthropic request's meaning
 ERROR_BODY_LIMIT = 64 * 1024  # an error body past this is cut: it is only a message
 RESPONSE_LIMIT = 256 * 1024 * 1024  # a non-stream answer past this is refused, never cut
 JSON = "application/json"
@@ -57,46 +71,91 @@ def new_request_id() -> str:
     return "req_" + os.urandom(12).hex()
 
 
-def error_response(exc: GatewayError, request_id: str) -> Response:
-    return Response(
-        exc.openai_json(), exc.status, headers={**exc.headers, "x-request-id": request_id}, media_type=JSON
-    )
+def error_response(exc: GatewayError, request_id: str, dialect: ClientDialect = "openai") -> Response:
+    if dialect == "anthropic":
+        body = orjson.dumps(
+            anthropic_error_body(exc.status, exc.message, getattr(exc, "anthropic_type", None))
+        )
+    else:
+        body = exc.openai_json()
+    return Response(body, exc.status, headers={**exc.headers, "x-request-id": request_id}, media_type=JSON)
 
 
 async def relay(request: Request) -> Response:
-    """POST /v1/chat/completions, /v1/completions and /v1/embeddings."""
+    """Every model-calling endpoint: OpenAI's chat, completions, embeddings; Anthropic's messages."""
     gw: Gateway = request.app.state.gateway
     started = time.perf_counter()
-    endpoint = ENDPOINTS[request.url.path]
-    row = UsageRow(request_id=new_request_id(), created_at=time.time(), endpoint=request.url.path, attempts=0)
+    path: str = request.scope["path"]
+    endpoint = ENDPOINTS[path]
+    row = UsageRow(request_id=new_request_id(), created_at=time.time(), endpoint=path, attempts=0)
     try:
         gw.auth.check(request.headers)
         body = await read_json(request, gw.config.server.max_body_bytes)
         row.model_requested = check_body(body, endpoint)
         targets = gw.catalog.resolve(row.model_requested)
-        stream = endpoint.streams and body.get("stream") is True
+        stream = endpoint.op in STREAMING and body.get("stream") is True
         row.streamed = stream
         wants_usage = False
-        if stream:
+        if stream and endpoint.dialect == "openai":
             options = body.get("stream_options") or {}
             if not isinstance(options, dict):
                 raise InvalidRequest("`stream_options` must be an object.", param="stream_options")
             wants_usage = options.get("include_usage") is True
-            body["stream_options"] = {**options, "include_usage": True}
-        return await forward(gw, endpoint, body, targets, row, started, stream, wants_usage)
+        ctx = Context(
+            client_model=row.model_requested,
+            wants_usage=wants_usage,
+            default_max_tokens=gw.config.server.default_max_tokens,
+            encoding_format=body.get("encoding_format") if endpoint.op is Operation.EMBEDDINGS else None,
+        )
+        if endpoint.op is Operation.COUNT_TOKENS:
+            local = count_locally(gw, targets[0], body, row)
+            if local is not None:
+                gw.finish(row, started)
+                return local
+        client_headers = {h: v for h in ANTHROPIC_HEADERS if (v := request.headers.get(h))}
+        call = Call(endpoint, body, stream, ctx, client_headers)
+        return await forward(gw, call, targets, row, started)
     except GatewayError as exc:
-        return failed(gw, row, started, exc)
+        return failed(gw, row, started, exc, endpoint.dialect)
     except Exception:
         # A bug of ours: the client still gets its error format and the request its ledger row.
         log.exception("request %s failed unexpectedly", row.request_id)
-        return failed(gw, row, started, InternalError("The gateway failed to handle this request."))
+        err = InternalError("The gateway failed to handle this request.")
+        return failed(gw, row, started, err, endpoint.dialect)
 
 
-def failed(gw: Gateway, row: UsageRow, started: float, exc: GatewayError) -> Response:
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A checked client request, ready to be bridged to any target."""
+
+    endpoint: ClientEndpoint
+    body: dict[str, Any]
+    stream: bool
+    ctx: Context
+    client_headers: dict[str, str]
+
+
+STREAMING = frozenset({Operation.CHAT, Operation.COMPLETIONS})
+
+
+def failed(gw: Gateway, row: UsageRow, started: float, exc: GatewayError, dialect: ClientDialect) -> Response:
     row.status = exc.status
     row.error_type = row.error_type or exc.code or exc.type
     gw.finish(row, started)
-    return error_response(exc, row.request_id)
+    return error_response(exc, row.request_id, dialect)
+
+
+def count_locally(gw: Gateway, target: Target, body: dict[str, Any], row: UsageRow) -> Response | None:
+    """count_tokens for an OpenAI-format upstream, which has no such endpoint: an offline tokenizer."""
+    up = gw.upstreams[target.provider]
+    if up.adapter.dialect != "openai":
+        return None
+    row.provider, row.model_upstream = target.provider, target.model
+    tokens = count_anthropic_request(body)
+    row.status, row.prompt_tokens = 200, tokens
+    return Response(
+        orjson.dumps({"input_tokens": tokens}), media_type=JSON, headers={"x-request-id": row.request_id}
+    )
 
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
@@ -120,16 +179,16 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     return body
 
 
-def check_body(body: dict[str, Any], endpoint: Endpoint) -> str:
+def check_body(body: dict[str, Any], endpoint: ClientEndpoint) -> str:
     """The requested model; 400 for what no upstream could accept."""
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest("`model` is required and must be a non-empty string.", param="model")
-    field = _REQUIRED[endpoint]
+    field = endpoint.required
     value = body.get(field)
     if value is None:
         raise InvalidRequest(f"`{field}` is required.", param=field)
-    if endpoint is Endpoint.CHAT:
+    if field == "messages":
         if not isinstance(value, list) or not value:
             raise InvalidRequest("`messages` must be a non-empty array.", param="messages")
         for i, m in enumerate(value):
@@ -137,20 +196,19 @@ def check_body(body: dict[str, Any], endpoint: Endpoint) -> str:
                 raise InvalidRequest(
                     f"`messages[{i}]` must be an object with a string `role`.", param="messages"
                 )
+    if endpoint.dialect == "anthropic" and endpoint.op is Operation.CHAT:
+        max_tokens = body.get("max_tokens")
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise InvalidRequest(
+                "`max_tokens` is required and must be a positive integer.", param="max_tokens"
+            )
     if "stream" in body and not isinstance(body["stream"], bool | None):
         raise InvalidRequest("`stream` must be a boolean.", param="stream")
     return model
 
 
 async def forward(
-    gw: Gateway,
-    endpoint: Endpoint,
-    body: dict[str, Any],
-    targets: tuple[Target, ...],
-    row: UsageRow,
-    started: float,
-    stream: bool,
-    wants_usage: bool,
+    gw: Gateway, call: Call, targets: tuple[Target, ...], row: UsageRow, started: float
 ) -> Response:
     """Try the targets' keys in order until one upstream answers; raise the most telling error."""
     server = gw.config.server
@@ -158,6 +216,10 @@ async def forward(
     last: GatewayError | None = None
     for target in targets:
         up = gw.upstreams[target.provider]
+        bridge = bridge_for(
+            call.endpoint.dialect, call.endpoint.op, up.adapter.dialect, call.ctx, up.config.type
+        )
+        upstream_body = bridge.request(call.body, target.model, call.stream)
         tried: set[int] = set()
         while row.attempts < server.max_attempts and (not row.attempts or time.perf_counter() < deadline):
             picked = up.keys.acquire(exclude=frozenset(tried))
@@ -167,23 +229,33 @@ async def forward(
             tried.add(index)
             row.attempts += 1
             row.provider, row.model_upstream, row.key_index = target.provider, target.model, index
-            req = up.adapter.build(endpoint, body, target.model, key)
+            try:
+                req = up.adapter.build(
+                    call.endpoint.op,
+                    upstream_body,
+                    target.model,
+                    key,
+                    stream=call.stream,
+                    client_headers=call.client_headers,
+                )
+            except Unsupported as exc:
+                raise InvalidRequest(str(exc), param="model") from None
             try:
                 resp = await up.send(req)
                 if resp.status_code < 400:
                     up.keys.succeeded(index)
-                    if stream and resp.headers.get("content-type", "").startswith("text/event-stream"):
-                        return await stream_response(gw, up, resp, row, started, wants_usage)
-                    return await plain_response(gw, up, resp, row, started, key)
+                    if call.stream and resp.headers.get("content-type", "").startswith("text/event-stream"):
+                        return await stream_response(gw, up, resp, row, started, bridge)
+                    return await plain_response(gw, up, resp, row, started, bridge, call.endpoint.dialect)
                 err = await upstream_error(up, resp, key)
             except (UpstreamTimeout, UpstreamUnavailable) as exc:
                 last = exc
                 break  # the provider itself is failing: go to the next fallback
-            if resp.status_code == 429:
-                up.keys.rate_limited(index, retry_after(resp.headers))
-            elif resp.status_code in (401, 403):
+            if err.status == 429:
+                up.keys.rate_limited(index, retry_after(resp.headers) or err.retry_after)
+            elif err.auth_failure:
                 up.keys.rejected(index, resp.status_code)
-            elif resp.status_code < 500:
+            elif err.status < 500:
                 raise err  # the upstream says the request itself is wrong: the client should know
             last = err
     raise final_error(gw, targets, last)
@@ -223,24 +295,21 @@ class UpstreamStatusError(GatewayError):
         self.status = status
         self.type = type_
         self.code = code
+        self.auth_failure = status in (401, 403)
+        self.anthropic_type: str | None = None  # set when the upstream spoke Anthropic: keep its type
+        self.retry_after: float | None = None  # from the body (Gemini's RetryInfo), when no header said it
 
 
 async def upstream_error(up: Upstream, resp: httpx.Response, key: str) -> UpstreamStatusError:
     raw = await up.read(resp, ERROR_BODY_LIMIT, up.config.chunk_timeout, truncate=True)
-    try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        payload = None
-    err = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(err, dict):
-        message = str(err.get("message") or "")
-        type_ = str(err.get("type") or "upstream_error")
-        param = err.get("param") if isinstance(err.get("param"), str) else None
-        code = err.get("code") if isinstance(err.get("code"), str) else None
-    else:
-        message, type_, param, code = raw.decode("utf-8", "replace")[:2000], "upstream_error", None, None
-    message = f"Upstream provider '{up.name}' answered {resp.status_code}: {scrub(message, key)}".rstrip(": ")
-    return UpstreamStatusError(resp.status_code, message, type_, param, code)
+    parsed = parse_upstream_error(up.adapter.dialect, resp.status_code, raw)
+    message = f"Upstream provider '{up.name}' answered {resp.status_code}: {scrub(parsed.message, key)}"
+    err = UpstreamStatusError(resp.status_code, message.rstrip(": "), parsed.type, parsed.param, parsed.code)
+    err.auth_failure = err.auth_failure or parsed.auth_failure
+    err.retry_after = parsed.retry_after
+    if up.adapter.dialect == "anthropic":
+        err.anthropic_type = parsed.type
+    return err
 
 
 def retry_after(headers: httpx.Headers) -> float | None:
@@ -264,24 +333,33 @@ def _apply(row: UsageRow, usage: Usage | None) -> None:
 
 
 async def plain_response(
-    gw: Gateway, up: Upstream, resp: httpx.Response, row: UsageRow, started: float, key: str
+    gw: Gateway,
+    up: Upstream,
+    resp: httpx.Response,
+    row: UsageRow,
+    started: float,
+    bridge: Bridge,
+    dialect: ClientDialect,
 ) -> Response:
-    content = await up.read(resp, RESPONSE_LIMIT, up.config.first_byte_timeout)
+    raw = await up.read(resp, RESPONSE_LIMIT, up.config.first_byte_timeout)
     row.status = resp.status_code
     try:
-        _apply(row, openai_usage(orjson.loads(content)))
-    except orjson.JSONDecodeError:
-        row.error_type = "upstream_invalid_json"
+        content, usage = bridge.response(raw)
+    except GatewayError as exc:
+        row.error_type = exc.code or exc.type
+        row.status = exc.status
+        gw.finish(row, started)
+        return error_response(exc, row.request_id, dialect)
+    _apply(row, usage)
     gw.finish(row, started)
-    media = resp.headers.get("content-type", JSON)
-    return Response(content, resp.status_code, headers={"x-request-id": row.request_id}, media_type=media)
+    return Response(content, resp.status_code, headers={"x-request-id": row.request_id}, media_type=JSON)
 
 
 async def stream_response(
-    gw: Gateway, up: Upstream, resp: httpx.Response, row: UsageRow, started: float, wants_usage: bool
+    gw: Gateway, up: Upstream, resp: httpx.Response, row: UsageRow, started: float, bridge: Bridge
 ) -> Response:
     """Relay an SSE stream; the first chunk is awaited here, so a dead upstream can still be retried."""
-    relay = OpenAIStreamRelay(wants_usage)
+    relay = bridge.stream()
     chunks = up.chunks(resp)
     try:
         first = await anext(chunks)
@@ -309,7 +387,7 @@ async def stream_response(
         except GatewayError as exc:
             # Headers are gone already: tell the client in-stream, then close.
             row.error_type = exc.code or exc.type
-            yield b"data: " + exc.openai_json() + b"\n\n"
+            yield relay.error_event(exc)
         except BaseException:
             row.client_closed = True  # cancelled by the server because the client went away
             raise
@@ -317,8 +395,10 @@ async def stream_response(
             with anyio.CancelScope(shield=True):
                 await resp.aclose()
             _apply(row, relay.usage)
-            if relay.usage is None and relay.content_events:
-                row.completion_tokens = relay.content_events  # ~1 token per chunk: an estimate
+            if not relay.saw_done and relay.content_events > (row.completion_tokens or 0):
+                # Cut short before the final usage: ~1 token per chunk seen, marked as an estimate.
+                row.completion_tokens = relay.content_events
+                row.total_tokens = (row.prompt_tokens or 0) + relay.content_events
                 row.tokens_estimated = True
             gw.finish(row, started)
 

@@ -24,10 +24,12 @@ APP_NAME = "llmgw"
 PROVIDER_NAME = re.compile(r"^[a-z0-9_-]+$")
 RESERVED_PROVIDER_NAMES = frozenset({"proxy-key"})
 
-ProviderType = Literal["openai", "openrouter", "openai-compatible"]
+ProviderType = Literal["openai", "openrouter", "openai-compatible", "anthropic", "gemini"]
 DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
     "openrouter": "https://openrouter.ai/api/v1",
+    "anthropic": "https://api.anthropic.com/v1",
+    "gemini": "https://generativelanguage.googleapis.com/v1beta",
 }
 
 
@@ -69,7 +71,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "shutdown_grace", 30.0, "Seconds in-flight requests get to finish on SIGTERM/SIGINT."),
     Setting("server", "models_cache_ttl", 300.0, "Seconds an upstream /models listing is cached."),
     Setting("server", "key_refresh_interval", 60.0, "Seconds between re-reads of provider keys (0: never)."),
-    Setting("providers.NAME", "type", None, "openai | openrouter | openai-compatible (required)."),
+    Setting(
+        "server",
+        "default_max_tokens",
+        4096,
+        "max_tokens sent to an Anthropic upstream when an OpenAI client set none.",
+    ),
+    Setting(
+        "providers.NAME",
+        "type",
+        None,
+        "openai | openrouter | openai-compatible | anthropic | gemini (required).",
+    ),
     Setting("providers.NAME", "base_url", "per type", "Upstream API root; required for openai-compatible."),
     Setting(
         "providers.NAME", "models", None, "Allow-list of upstream model names; unset: any, listed upstream."
@@ -106,6 +119,7 @@ class ServerConfig(_Strict):
     shutdown_grace: float = Field(_default("server", "shutdown_grace"), ge=0)
     models_cache_ttl: float = Field(_default("server", "models_cache_ttl"), ge=0)
     key_refresh_interval: float = Field(_default("server", "key_refresh_interval"), ge=0)
+    default_max_tokens: int = Field(_default("server", "default_max_tokens"), ge=1)
 
     @field_validator("auth_mode")
     @classmethod
@@ -219,7 +233,10 @@ def _located(where: str, err: Mapping[str, Any], overrides: Mapping[str, str]) -
     if err["type"] == "extra_forbidden":
         msg = "unknown setting"
     elif err["type"] == "literal_error" and "type" in loc[-1:]:
-        msg = f"unknown provider type {err.get('input')!r}; expected openai, openrouter or openai-compatible"
+        msg = (
+            f"unknown provider type {err.get('input')!r}; "
+            "expected openai, openrouter, openai-compatible, anthropic or gemini"
+        )
     key = ".".join(loc)
     if len(loc) == 2 and loc[0] == "server" and f"LLMGW_{loc[1].upper()}" in overrides:
         return f"environment LLMGW_{loc[1].upper()}: {msg}"

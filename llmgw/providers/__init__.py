@@ -1,12 +1,28 @@
 """Provider adapters: how one upstream API family is addressed. HTTP details only, no I/O."""
 
-from llmgw.providers.base import Endpoint, ProviderAdapter, UpstreamRequest
+from llmgw.providers.anthropic import Anthropic
+from llmgw.providers.base import Dialect, Operation, ProviderAdapter, Unsupported, UpstreamRequest
+from llmgw.providers.gemini import Gemini
 from llmgw.providers.openai_compat import OpenAICompatible
 from llmgw.settings import ProviderConfig
 
-__all__ = ["Endpoint", "OpenAICompatible", "ProviderAdapter", "UpstreamRequest", "adapter_for"]
+__all__ = [
+    "Anthropic",
+    "Dialect",
+    "Gemini",
+    "OpenAICompatible",
+    "Operation",
+    "ProviderAdapter",
+    "Unsupported",
+    "UpstreamRequest",
+    "adapter_for",
+]
 
 
 def adapter_for(name: str, config: ProviderConfig) -> ProviderAdapter:
-    """The adapter for a configured provider (Anthropic and Gemini adapters arrive with their issue)."""
+    """The adapter for a configured provider type."""
+    if config.type == "anthropic":
+        return Anthropic(name, config)
+    if config.type == "gemini":
+        return Gemini(name, config)
     return OpenAICompatible(name, config)

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+Dialect = Literal["openai", "anthropic", "gemini"]
 
 
-class Endpoint(Enum):
-    """A client-facing endpoint, by the path below /v1 that OpenAI-format upstreams also use."""
+class Operation(Enum):
+    """What a request asks an upstream to do, whatever the wire format."""
 
-    CHAT = "chat/completions"
-    COMPLETIONS = "completions"
+    CHAT = "chat"  # OpenAI chat completions, Anthropic messages, Gemini generateContent
+    COMPLETIONS = "completions"  # OpenAI legacy text completions
     EMBEDDINGS = "embeddings"
-
-    @property
-    def streams(self) -> bool:
-        return self is not Endpoint.EMBEDDINGS
+    COUNT_TOKENS = "count_tokens"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,15 +27,31 @@ class UpstreamRequest:
     content: bytes | None = None
 
 
+class Unsupported(Exception):
+    """The provider type has no such operation; the caller turns this into a 400."""
+
+
 class ProviderAdapter(Protocol):
     """Builds upstream requests for one provider. Pure: no network, no clock."""
 
     name: str
+    dialect: Dialect
 
     def build(
-        self, endpoint: Endpoint, body: dict[str, Any], upstream_model: str, key: str
+        self,
+        op: Operation,
+        body: dict[str, Any],
+        upstream_model: str,
+        key: str,
+        *,
+        stream: bool = False,
+        client_headers: Mapping[str, str] | None = None,
     ) -> UpstreamRequest:
-        """The upstream request for a client body, with `model` rewritten and our key attached."""
+        """The upstream request for a body already in this provider's dialect, with our key attached.
+
+        `client_headers` holds the few client headers the dialect defines as part of the request
+        (Anthropic's `anthropic-version` / `anthropic-beta`); nothing else of the client's is sent.
+        """
         ...
 
     def list_models(self, key: str) -> UpstreamRequest:

@@ -1,0 +1,209 @@
+"""How a request in the client's dialect reaches an upstream of another dialect, and back.
+
+Anthropic Messages is the hub: an OpenAI client's chat request for an Anthropic upstream is
+translated once (openai → anthropic), for a Gemini upstream twice (openai → anthropic → gemini), and
+answers and streams come back the same way in reverse. Same dialect on both sides means passthrough:
+the body goes upstream unchanged but for `model`, and the answer's bytes come back untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from llmgw.errors import GatewayError, InvalidRequest, UpstreamUnavailable
+from llmgw.openai_stream import OpenAIStreamRelay
+from llmgw.providers import Dialect, Operation
+from llmgw.stream_relays import (
+    AnthropicPassthroughRelay,
+    StreamTranslator,
+    anthropic_client_relay,
+    openai_client_relay,
+)
+from llmgw.translate import gemini as gem
+from llmgw.translate import gemini_embeddings as gem_emb
+from llmgw.translate import openai_anthropic as oa
+from llmgw.translate.streams import AnthropicToOpenAIStream, GeminiToAnthropicStream, OpenAIToAnthropicStream
+from llmgw.usage import Usage, anthropic_usage, gemini_usage, openai_usage
+
+ClientDialect = Literal["openai", "anthropic"]
+
+
+class StreamRelay(Protocol):
+    saw_done: bool
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def content_events(self) -> int: ...
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+    def error_event(self, exc: GatewayError) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the translations need to know about the client's request."""
+
+    client_model: str  # the name the client asked for: answers carry it back
+    wants_usage: bool = False  # OpenAI clients: stream_options.include_usage
+    default_max_tokens: int = 4096
+    encoding_format: str | None = None  # embeddings
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamUnavailable("The upstream answered with invalid JSON.") from None
+
+
+class Bridge:
+    """Passthrough: same dialect on both sides."""
+
+    def __init__(
+        self, client: ClientDialect, op: Operation, upstream: Dialect, ctx: Context, provider_type: str = ""
+    ) -> None:
+        self.client, self.op, self.upstream, self.ctx = client, op, upstream, ctx
+        self.provider_type = provider_type
+
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        if stream and self.upstream == "openai":
+            options = body.get("stream_options") or {}
+            return {**body, "stream_options": {**options, "include_usage": True}}
+        return body
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        """The client's answer body and the usage it reports."""
+        payload = _json(raw)
+        if self.upstream == "anthropic":
+            usage = anthropic_usage(payload.get("usage") if isinstance(payload, dict) else None)
+        else:
+            usage = openai_usage(payload)
+        return raw, usage
+
+    def stream(self) -> StreamRelay:
+        if self.upstream == "anthropic":
+            return AnthropicPassthroughRelay()
+        return OpenAIStreamRelay(self.ctx.wants_usage)
+
+
+class OpenAIToAnthropic(Bridge):
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        body = {k: v for k, v in body.items() if k != "stream_options"}
+        return oa.openai_request_to_anthropic(body, default_max_tokens=self.ctx.default_max_tokens)
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        message = _json(raw)
+        out = oa.anthropic_response_to_openai(message, model=self.ctx.client_model)
+        return orjson.dumps(out), anthropic_usage(message.get("usage"))
+
+    def stream(self) -> StreamRelay:
+        model = self.ctx.client_model
+        return openai_client_relay([AnthropicToOpenAIStream(model, include_usage=self.ctx.wants_usage)])
+
+
+class OpenAIToGemini(Bridge):
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        if self.op is Operation.EMBEDDINGS:
+            return gem_emb.openai_embeddings_to_gemini(body, model=upstream_model)
+        body = {k: v for k, v in body.items() if k != "stream_options"}
+        hub = oa.openai_request_to_anthropic(body, default_max_tokens=self.ctx.default_max_tokens)
+        return gem.anthropic_request_to_gemini(hub)
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        payload = _json(raw)
+        if self.op is Operation.EMBEDDINGS:
+            out = gem_emb.gemini_embeddings_to_openai(
+                payload, model=self.ctx.client_model, encoding_format=self.ctx.encoding_format
+            )
+            return orjson.dumps(out), openai_usage(out)
+        message = gem.gemini_response_to_anthropic(payload, model=self.ctx.client_model)
+        out = oa.anthropic_response_to_openai(message, model=self.ctx.client_model)
+        return orjson.dumps(out), gemini_usage(payload)
+
+    def stream(self) -> StreamRelay:
+        model = self.ctx.client_model
+        chain: list[StreamTranslator] = [
+            GeminiToAnthropicStream(model),
+            AnthropicToOpenAIStream(model, include_usage=self.ctx.wants_usage),
+        ]
+        return openai_client_relay(chain)
+
+
+class AnthropicToOpenAI(Bridge):
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        # OpenAI's own API refuses max_tokens on reasoning models; compatible servers often know only it.
+        if self.provider_type == "openai":
+            out = oa.anthropic_request_to_openai(body, max_tokens_field="max_completion_tokens")
+        else:
+            out = oa.anthropic_request_to_openai(body, max_tokens_field="max_tokens")
+        if stream:
+            out["stream_options"] = {"include_usage": True}
+        return out
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        payload = _json(raw)
+        out = oa.openai_response_to_anthropic(payload, model=self.ctx.client_model)
+        return orjson.dumps(out), openai_usage(payload)
+
+    def stream(self) -> StreamRelay:
+        return anthropic_client_relay([OpenAIToAnthropicStream(self.ctx.client_model)])
+
+
+class AnthropicToGemini(Bridge):
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        if self.op is Operation.COUNT_TOKENS:
+            return gem.anthropic_count_tokens_to_gemini(body, model=upstream_model)
+        return gem.anthropic_request_to_gemini(body)
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        payload = _json(raw)
+        if self.op is Operation.COUNT_TOKENS:
+            return orjson.dumps(gem.gemini_count_tokens_to_anthropic(payload)), None
+        out = gem.gemini_response_to_anthropic(payload, model=self.ctx.client_model)
+        return orjson.dumps(out), gemini_usage(payload)
+
+    def stream(self) -> StreamRelay:
+        return anthropic_client_relay([GeminiToAnthropicStream(self.ctx.client_model)])
+
+
+_BRIDGES: dict[tuple[ClientDialect, Operation, Dialect], type[Bridge]] = {
+    ("openai", Operation.CHAT, "openai"): Bridge,
+    ("openai", Operation.COMPLETIONS, "openai"): Bridge,
+    ("openai", Operation.EMBEDDINGS, "openai"): Bridge,
+    ("openai", Operation.CHAT, "anthropic"): OpenAIToAnthropic,
+    ("openai", Operation.CHAT, "gemini"): OpenAIToGemini,
+    ("openai", Operation.EMBEDDINGS, "gemini"): OpenAIToGemini,
+    ("anthropic", Operation.CHAT, "anthropic"): Bridge,
+    ("anthropic", Operation.COUNT_TOKENS, "anthropic"): Bridge,
+    ("anthropic", Operation.CHAT, "openai"): AnthropicToOpenAI,
+    ("anthropic", Operation.CHAT, "gemini"): AnthropicToGemini,
+    ("anthropic", Operation.COUNT_TOKENS, "gemini"): AnthropicToGemini,
+}
+
+_NAMES = {"openai": "OpenAI-format", "anthropic": "Anthropic", "gemini": "Gemini"}
+_OPS = {
+    Operation.CHAT: "chat",
+    Operation.COMPLETIONS: "legacy completions (/v1/completions)",
+    Operation.EMBEDDINGS: "embeddings",
+    Operation.COUNT_TOKENS: "token counting",
+}
+
+
+def bridge_for(
+    client: ClientDialect, op: Operation, upstream: Dialect, ctx: Context, provider_type: str = ""
+) -> Bridge:
+    """The bridge for this pair; 400 when the upstream's API cannot do what was asked."""
+    cls = _BRIDGES.get((client, op, upstream))
+    if cls is None:
+        raise InvalidRequest(
+            f"{_OPS[op].capitalize()} is not available from {_NAMES[upstream]} providers.", param="model"
+        )
+    return cls(client, op, upstream, ctx, provider_type)
