@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
+import httpx
 import pytest
 from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam
@@ -183,3 +184,28 @@ def test_serve_chat_with_the_openai_sdk_then_sigterm_flushes_the_ledger(
         row = ledger_row(gw.db_path, request_id, timeout=0.1)  # on disk already: flushed on SIGTERM
         assert row["status"] == 200 and row["provider"] == name and row["streamed"] == streamed_row
         assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0
+
+
+def test_anthropic_messages_and_offline_count_tokens_in_the_binary(tmp_path: Path) -> None:
+    """The frozen binary carries the translators and the tokenizer data (no download at run time)."""
+    binary = _binary()
+    env = _env(LLMGW_PROXY_KEY=PROXY_KEY, **{env_var("oaibin"): "sk-upstream-1"})
+    if LINUX:
+        env["DBUS_SESSION_BUS_ADDRESS"] = ""
+    with FakeOpenAI(accepted_keys=("sk-upstream-1",)) as fake:
+        gw = gateway(binary, tmp_path, provider("oaibin", fake.base_url), env).start()
+        try:
+            headers = {"x-api-key": PROXY_KEY, "anthropic-version": "2023-06-01"}
+            body = {"model": "oaibin/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello, world!"}]}
+            counted = httpx.post(
+                f"{gw.base_url}/v1/messages/count_tokens", json=body, headers=headers, timeout=30
+            )
+            assert counted.status_code == 200, counted.text
+            assert counted.json()["input_tokens"] > 4
+            answer = httpx.post(
+                f"{gw.base_url}/v1/messages", json={**body, "max_tokens": 50}, headers=headers, timeout=30
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["type"] == "message" and answer.json()["content"][0]["text"]
+        finally:
+            gw.stop()
