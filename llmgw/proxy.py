@@ -91,7 +91,7 @@ async def relay(request: Request) -> Response:
     try:
         gw.auth.check(request.headers)
         body = await read_json(request, gw.config.server.max_body_bytes)
-        row.model_requested = check_body(body, endpoint)
+        row.model_requested = check_body(body, endpoint, gw.config.server.max_image_bytes)
         targets = gw.catalog.resolve(row.model_requested)
         stream = endpoint.op in STREAMING and body.get("stream") is True
         row.streamed = stream
@@ -179,7 +179,7 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     return body
 
 
-def check_body(body: dict[str, Any], endpoint: ClientEndpoint) -> str:
+def check_body(body: dict[str, Any], endpoint: ClientEndpoint, limit: int) -> str:
     """The requested model; 400 for what no upstream could accept."""
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
@@ -196,6 +196,7 @@ def check_body(body: dict[str, Any], endpoint: ClientEndpoint) -> str:
                 raise InvalidRequest(
                     f"`messages[{i}]` must be an object with a string `role`.", param="messages"
                 )
+        check_images(value, limit)
     if endpoint.dialect == "anthropic" and endpoint.op is Operation.CHAT:
         max_tokens = body.get("max_tokens")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
@@ -205,6 +206,28 @@ def check_body(body: dict[str, Any], endpoint: ClientEndpoint) -> str:
     if "stream" in body and not isinstance(body["stream"], bool | None):
         raise InvalidRequest("`stream` must be a boolean.", param="stream")
     return model
+
+
+def check_images(messages: list[Any], limit: int) -> None:
+    """400 for an inline image over `limit` bytes decoded, in either dialect's message format."""
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for j, part in enumerate(content):
+            if not isinstance(part, dict):
+                continue
+            data = ""
+            if part.get("type") == "image_url" and isinstance(part.get("image_url"), dict):
+                url = part["image_url"].get("url")
+                data = url.partition(",")[2] if isinstance(url, str) and url.startswith("data:") else ""
+            elif part.get("type") == "image" and isinstance(part.get("source"), dict):
+                data = part["source"].get("data") if part["source"].get("type") == "base64" else ""
+            if isinstance(data, str) and len(data) * 3 // 4 > limit:
+                raise InvalidRequest(
+                    f"`messages[{i}].content[{j}]`: the image is larger than {limit} bytes.",
+                    param=f"messages[{i}].content[{j}]",
+                )
 
 
 async def forward(

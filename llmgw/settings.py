@@ -65,6 +65,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "log_level", "info", "debug, info, warning or error."),
     Setting("server", "max_body_bytes", 16 * 1024 * 1024, "Largest request body accepted (413 above)."),
     Setting(
+        "server", "max_image_bytes", 5 * 1024 * 1024, "Largest inline (base64) image, decoded (400 above)."
+    ),
+    Setting(
         "server", "retry_deadline", 60.0, "Seconds after arrival past which no new upstream attempt starts."
     ),
     Setting("server", "max_attempts", 5, "Most upstream attempts (keys and fallbacks) for one request."),
@@ -114,6 +117,7 @@ class ServerConfig(_Strict):
     database: str = Field(default_factory=default_database)
     log_level: Literal["debug", "info", "warning", "error"] = _default("server", "log_level")
     max_body_bytes: int = Field(_default("server", "max_body_bytes"), gt=0)
+    max_image_bytes: int = Field(_default("server", "max_image_bytes"), gt=0)
     retry_deadline: float = Field(_default("server", "retry_deadline"), gt=0)
     max_attempts: int = Field(_default("server", "max_attempts"), ge=1, le=50)
     shutdown_grace: float = Field(_default("server", "shutdown_grace"), ge=0)

@@ -63,7 +63,7 @@ def gw(
     fake_gemini: FakeGemini,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[GatewayProcess]:
-    config = ""
+    config = "max_image_bytes = 4000\n"
     for prefix in ("", "rl-"):  # rl-*: their keys get rate limited, so the others stay usable
         config += (
             f'\n[providers.{prefix}oai]\ntype = "openai-compatible"\nbase_url = "{fake.base_url}"\n'
@@ -556,4 +556,42 @@ def test_thinking_passthrough_and_translated(ant: anthropic.Anthropic, oai: open
     )
     assert done.choices[0].message.model_extra and done.choices[0].message.model_extra.get(
         "reasoning_content"
+    )
+
+
+def test_image_too_large_is_a_400_in_each_dialect(gw: GatewayProcess) -> None:
+    big = base64.b64encode(b"\x89PNG" + b"\0" * 5000).decode()  # over this gateway's max_image_bytes
+    openai_body = {
+        "model": "ant/vision-model",
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{big}"}}],
+            }
+        ],
+    }
+    r = httpx.post(
+        f"{gw.base_url}/v1/chat/completions",
+        json=openai_body,
+        headers={"authorization": f"Bearer {PROXY_KEY}"},
+    )
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages[0].content[0]"
+    assert "larger than 4000 bytes" in r.json()["error"]["message"]
+    anthropic_body = {
+        "model": "oai/vision-model",
+        "max_tokens": 10,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": big}}
+                ],
+            }
+        ],
+    }
+    r = httpx.post(f"{gw.base_url}/v1/messages", json=anthropic_body, headers={"x-api-key": PROXY_KEY})
+    assert r.status_code == 400 and r.json()["type"] == "error"
+    assert (
+        r.json()["error"]["type"] == "invalid_request_error"
+        and "larger than 4000 bytes" in r.json()["error"]["message"]
     )
