@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from llmgw.providers.base import Dialect, Operation, Unsupported, UpstreamRequest
+from llmgw.providers.base import Dialect, Operation, Unsupported, UpstreamRequest, listed_ids
 from llmgw.providers.openai_compat import USER_AGENT
 from llmgw.settings import ProviderConfig
 
@@ -54,7 +54,4 @@ class Anthropic:
         return UpstreamRequest("GET", f"{self._root}/models?limit=1000", headers)
 
     def model_ids(self, payload: Any) -> list[str]:
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if not isinstance(data, list):
-            return []
-        return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        return listed_ids(payload)

@@ -61,3 +61,11 @@ class ProviderAdapter(Protocol):
     def model_ids(self, payload: Any) -> list[str]:
         """Model ids out of the upstream's model-list answer."""
         ...
+
+
+def listed_ids(payload: Any) -> list[str]:
+    """Model ids of a `{"data": [{"id": …}, …]}` listing (OpenAI's and Anthropic's shape)."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        return []
+    return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]

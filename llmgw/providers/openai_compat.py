@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from llmgw import __version__
-from llmgw.providers.base import Dialect, Operation, Unsupported, UpstreamRequest
+from llmgw.providers.base import Dialect, Operation, Unsupported, UpstreamRequest, listed_ids
 from llmgw.settings import ProviderConfig
 
 USER_AGENT = f"llmgw/{__version__}"
@@ -59,7 +59,4 @@ class OpenAICompatible:
         return UpstreamRequest("GET", f"{self._root}/models", headers)
 
     def model_ids(self, payload: Any) -> list[str]:
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if not isinstance(data, list):
-            return []
-        return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        return listed_ids(payload)

@@ -441,7 +441,7 @@ def _openai_tools(body: JSON, out: JSON) -> None:
 
 # --- Anthropic response → OpenAI response ---------------------------------------------------------
 
-_FINISH_REASONS: Final = {
+FINISH_REASONS: Final = {  # Anthropic stop_reason → OpenAI finish_reason (streams use it too)
     "end_turn": "stop",
     "stop_sequence": "stop",
     "pause_turn": "stop",
@@ -462,7 +462,7 @@ def anthropic_response_to_openai(
     none), `tool_use` → `tool_calls` (compact JSON `arguments`), `thinking` → `message.reasoning_content`
     (the field DeepSeek-, vLLM- and OpenRouter-style clients read). `redacted_thinking` and server-tool
     blocks (never asked for by an OpenAI client) carry nothing an OpenAI client can read: dropped.
-    `stop_reason` → `finish_reason` by `_FINISH_REASONS` (pause_turn → stop: the turn ended without a
+    `stop_reason` → `finish_reason` by `FINISH_REASONS` (pause_turn → stop: the turn ended without a
     tool call for the client to run). Usage: `prompt_tokens` counts fresh, cache-read and cache-write
     input; `cached_tokens` the cache reads; `reasoning_tokens` Anthropic's `thinking_tokens` if given.
     """
@@ -489,7 +489,7 @@ def anthropic_response_to_openai(
     if calls:
         message["tool_calls"] = calls
     stop_reason = msg.get("stop_reason")
-    finish = _FINISH_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
+    finish = FINISH_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
     msg_id = msg.get("id")
     suffix = msg_id.removeprefix("msg_") if isinstance(msg_id, str) and msg_id else uuid.uuid4().hex[:24]
     out: JSON = {

@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 
 from llmgw.translate.error_dialects import Dialect, parse_upstream_error
+from llmgw.translate.openai_anthropic import FINISH_REASONS
 from llmgw.usage import Usage, anthropic_usage
 
 AnthropicEvent = dict[str, Any]
@@ -46,16 +47,6 @@ OpenAIChunk = dict[str, Any]
 _EMPTY_BLOCKS: dict[str, dict[str, str]] = {
     "text": {"type": "text", "text": ""},
     "thinking": {"type": "thinking", "thinking": "", "signature": ""},
-}
-
-_FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
 }
 
 
@@ -287,7 +278,7 @@ class AnthropicToOpenAIStream:
         if self._finished:
             return []
         self._finished = True
-        reason = _FINISH_REASONS.get(stop_reason) if isinstance(stop_reason, str) else None
+        reason = FINISH_REASONS.get(stop_reason) if isinstance(stop_reason, str) else None
         if reason is None:
             reason = "tool_calls" if self._tools else "stop"
         return [self._chunk({}, reason)]
