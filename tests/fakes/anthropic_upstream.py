@@ -31,14 +31,13 @@ from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from .fake_server import (
-    DRIP_CHUNKS,
     FakeServer,
     Scenario,
     dumps,
     estimate_tokens,
-    filler_words,
     parse_scenario,
     random_id,
+    reply_words,
     sample_arguments,
     split_words,
 )
@@ -59,7 +58,6 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: 
 _ERROR_MESSAGES = {403: "Your API key does not have permission to use the specified resource.",
                    413: "Request exceeds the maximum allowed number of bytes.",
                    500: "Internal server error", 529: "Overloaded"}  # fmt: skip
-_BEHAVIOR = re.compile(r"ok|429(?::(\d+))?|[45]\d\d")
 _THINKING_DOCS = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
 
 
@@ -636,13 +634,7 @@ def build_reply(body: dict[str, Any], scenario: Scenario, usage: _Usage) -> _Rep
             )
         usage.output = sum(len(b.pieces) for b in blocks) + 8
         return _Reply(blocks, "tool_use", usage)
-    kind, count = scenario.kind, int(scenario.value)
-    if kind in ("stall", "reset", "midstream"):
-        pieces = filler_words(count + 3)
-    elif kind == "drip":
-        pieces = filler_words(DRIP_CHUNKS)
-    else:
-        pieces = split_words(f"Echo: {text}" if text else "Echo.")
+    kind, pieces = scenario.kind, reply_words(scenario, text)
     stop_reason, stop_sequence = "end_turn", None
     for sequence in body.get("stop_sequences") or []:
         joined = "".join(pieces)
@@ -784,12 +776,7 @@ class FakeAnthropic(FakeServer):
         cache_min_tokens: int = 1024,
         record: bool = True,
     ) -> None:
-        super().__init__(record=record)
-        self.accepted_keys = frozenset(accepted_keys)
-        self.key_behaviors = dict(key_behaviors or {})
-        for key, behavior in self.key_behaviors.items():
-            if not _BEHAVIOR.fullmatch(behavior):
-                raise ValueError(f"unknown behaviour {behavior!r} for key {key!r}")
+        super().__init__(accepted_keys, key_behaviors, record=record)
         self.bearer_keys = bearer_keys
         self._cache = _PromptCache(cache_min_tokens)
 
@@ -843,7 +830,7 @@ class FakeAnthropic(FakeServer):
         except ValueError as exc:
             problem = f"The request body is not valid JSON: {exc}"
         model = parsed.get("model") if isinstance(parsed, dict) else None
-        self.record(request, raw, parsed, key, model if isinstance(model, str) else None)
+        self.record_request(request, raw, parsed, key, model if isinstance(model, str) else None)
         if not key or (x_api_key is None and not self.bearer_keys):
             return self._error(401, "x-api-key header is required")
         behavior = self.key_behaviors.get(key)

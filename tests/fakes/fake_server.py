@@ -2,7 +2,7 @@
 recording, client-disconnect tracking, the magic model names and the streaming faults they select.
 
 A fake subclasses :class:`FakeServer`, adds its routes in ``routes()`` and records each request with
-``record()``. Magic model names (see :func:`parse_scenario`), common to every fake:
+``record_request()``. Magic model names (see :func:`parse_scenario`), common to every fake:
 
 - ``slow-<s>``: wait ``s`` seconds before the response headers;
 - ``stall-<k>``: stream ``k`` content events, then stall forever (non-stream: stall before headers);
@@ -10,7 +10,9 @@ A fake subclasses :class:`FakeServer`, adds its routes in ``routes()`` and recor
 - ``drip-<ms>``: stream ``DRIP_CHUNKS`` content events, ``ms`` apart (client-disconnect tests);
 - ``error-mid-stream-<k>``: ``k`` content events, then the provider's in-stream error, if it has one.
 
-Each fake maps its own fixed names (``fail-500``, ``rate-limited`` ...) to error statuses.
+Each fake maps its own fixed names (``fail-500``, ``rate-limited`` ...) to error statuses. Keys: each
+fake accepts ``accepted_keys`` and answers a key in ``key_behaviors`` as told (``"ok"``, ``"429"``,
+``"429:<retry-after>"`` or a 4xx/5xx status; a fake may allow more, see ``key_behavior_pattern``).
 """
 
 from __future__ import annotations
@@ -25,16 +27,17 @@ import string
 import struct
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
 __all__ = [
     "DRIP_CHUNKS",
+    "NORMAL",
     "FakeServer",
     "RecordedRequest",
     "Scenario",
@@ -43,6 +46,7 @@ __all__ = [
     "filler_words",
     "parse_scenario",
     "random_id",
+    "reply_words",
     "sample_arguments",
     "split_words",
 ]
@@ -122,6 +126,17 @@ def parse_scenario(model: str, fixed: Mapping[str, Scenario]) -> Scenario:
     return Scenario(kind, value)
 
 
+def reply_words(scenario: Scenario, text: str) -> list[str]:
+    """The pieces of a text answer: filler for the stream faults (``k`` + 3 for ``stall``, ``reset`` and
+    ``midstream``, so the fault strikes mid-answer; ``DRIP_CHUNKS`` for ``drip``), else an echo of
+    ``text``."""
+    if scenario.kind in ("stall", "reset", "midstream"):
+        return filler_words(int(scenario.value) + 3)
+    if scenario.kind == "drip":
+        return filler_words(DRIP_CHUNKS)
+    return split_words(f"Echo: {text}" if text else "Echo.")
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
     """One request as a fake received it; ``headers`` look up case-insensitively. ``model`` comes from
@@ -139,11 +154,23 @@ class RecordedRequest:
 
 
 class FakeServer:
-    """Lifecycle and recording; subclasses add ``routes()``. ``record=False`` keeps nothing."""
+    """Lifecycle, keys and recording; subclasses add ``routes()``. ``record=False`` keeps nothing."""
 
     name = "fake"
+    key_behavior_pattern: ClassVar[re.Pattern[str]] = re.compile(r"ok|429(?::(\d+))?|[45]\d\d")
 
-    def __init__(self, *, record: bool = True) -> None:
+    def __init__(
+        self,
+        accepted_keys: Iterable[str] = (),
+        key_behaviors: Mapping[str, str] | None = None,
+        *,
+        record: bool = True,
+    ) -> None:
+        self.accepted_keys = frozenset(accepted_keys)
+        self.key_behaviors = dict(key_behaviors or {})
+        for key, behavior in self.key_behaviors.items():
+            if not self.key_behavior_pattern.fullmatch(behavior):
+                raise ValueError(f"unknown behaviour {behavior!r} for key {key!r}")
         self.record_requests = record
         self._lock = threading.Lock()
         self._disconnected = threading.Condition(self._lock)
@@ -265,7 +292,7 @@ class FakeServer:
             self._disconnected.wait_for(lambda: len(self._disconnects) >= count, timeout)
             return list(self._disconnects)
 
-    def record(
+    def record_request(
         self, request: web.Request, raw: bytes, parsed: Any, api_key: str | None, model: str | None
     ) -> None:
         """Keep ``request`` (and remember its model for disconnect tracking)."""

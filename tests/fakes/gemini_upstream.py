@@ -33,13 +33,12 @@ from typing import Any
 from aiohttp import web
 
 from .fake_server import (
-    DRIP_CHUNKS,
     FakeServer,
     Scenario,
     dumps,
     estimate_tokens,
-    filler_words,
     parse_scenario,
+    reply_words,
     sample_arguments,
     split_words,
 )
@@ -73,7 +72,6 @@ _MESSAGES = {
     503: "The model is overloaded. Please try again later.",
     504: "The request timed out. Please try again.",
 }
-_BEHAVIOR = re.compile(r"ok|429(?::(\d+))?|[45]\d\d")
 _PKG = "type.googleapis.com/google.ai.generativelanguage.v1beta."
 _JSON = "application/json; charset=UTF-8"
 
@@ -442,13 +440,7 @@ def build_reply(req: dict[str, Any], model: str, scenario: Scenario) -> _Reply:
         # signatures come with function calls of a thinking model (and with every Gemini 3 answer)
         signature = _signature(text) if thought else ""
         return _Reply(thoughts, [], calls, "STOP", prompt_tokens(req), signature, len(thought))
-    kind, count = scenario.kind, int(scenario.value)
-    if kind in ("stall", "reset", "midstream"):
-        pieces = filler_words(count + 3)
-    elif kind == "drip":
-        pieces = filler_words(DRIP_CHUNKS)
-    else:
-        pieces = split_words(f"Echo: {text}" if text else "Echo.")
+    kind, pieces = scenario.kind, reply_words(scenario, text)
     finish, limit = "STOP", config.get("max_output_tokens")
     if kind == "normal" and limit is not None and 0 < int(limit) < len(pieces):
         pieces, finish = pieces[: int(limit)], "MAX_TOKENS"
@@ -605,12 +597,7 @@ class FakeGemini(FakeServer):
         *,
         record: bool = True,
     ) -> None:
-        super().__init__(record=record)
-        self.accepted_keys = frozenset(accepted_keys)
-        self.key_behaviors = dict(key_behaviors or {})
-        for key, behavior in self.key_behaviors.items():
-            if not _BEHAVIOR.fullmatch(behavior):
-                raise ValueError(f"unknown behaviour {behavior!r} for key {key!r}")
+        super().__init__(accepted_keys, key_behaviors, record=record)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/{version:v1beta|v1}/models/{target}", self._post)
@@ -638,7 +625,7 @@ class FakeGemini(FakeServer):
             parsed = json.loads(raw) if raw else {}
         except ValueError as exc:
             problem = f"Invalid JSON payload received. {exc}."
-        self.record(request, raw, parsed, key, model)
+        self.record_request(request, raw, parsed, key, model)
         if not key:
             return self._error(403)
         behavior = self.key_behaviors.get(key)

@@ -29,43 +29,39 @@ import re
 import signal
 import socket
 import struct
-import threading
 import time
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from types import TracebackType
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from multidict import CIMultiDictProxy
 
+from .fake_server import DRIP_CHUNKS as DRIP_CHUNKS
+from .fake_server import (
+    NORMAL,
+    FakeServer,
+    RecordedRequest,
+    Scenario,
+    dumps,
+    estimate_tokens,
+    filler_words,
+    parse_scenario,
+    reply_words,
+)
 from .fixtures import load_json, load_sse
 
 __all__ = ["FakeOpenAI", "RecordedRequest", "Scenario", "scenario_for"]
 
 DEFAULT_KEY = "sk-upstream-1"
-DRIP_CHUNKS = 200
-_WORDS = ("The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".")
 _OBFUSCATION = "HM7mrUsjkauU6fTnsoHbCduGPpSoOYcXbxcY"
 _INVALID_JSON = object()
-_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_MODEL = web.RequestKey("model", str)
 _SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
-
-
-def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _error(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-def _tokens(text: str) -> int:
-    """A tiktoken-free estimate: about four characters a token."""
-    return (len(text) + 3) // 4
 
 
 def _text_of(content: Any) -> str:
@@ -76,26 +72,6 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _split(text: str) -> list[str]:
-    """Word pieces with their leading space, as OpenAI streams them; ``"".join`` gives ``text`` back."""
-    return re.findall(r"\s*\S+(?:\s+$)?", text)
-
-
-def _words(n: int) -> list[str]:
-    return [_WORDS[i % len(_WORDS)] for i in range(n)]
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    """What a model name asks the fake to do: ``normal``, ``error`` (value = status), ``slow``, ``chunks``,
-    ``stall``, ``reset`` or ``drip``."""
-
-    kind: str
-    value: float = 0.0
-    retry_after: int | None = None
-
-
-_NORMAL = Scenario("normal")
 _FIXED = {
     "fail-500": Scenario("error", 500),
     "fail-503": Scenario("error", 503),
@@ -103,42 +79,23 @@ _FIXED = {
     "bad-request": Scenario("error", 400),
     "not-found": Scenario("error", 404),
 }
-_MAGIC = re.compile(r"(slow|chunks|stall|reset|drip|status)-(\d+(?:\.\d+)?)")
+_OWN_MAGIC = re.compile(r"(chunks|status)-(\d+(?:\.\d+)?)")
 
 
 @functools.lru_cache(maxsize=4096)
 def scenario_for(model: str) -> Scenario:
-    """The scenario a (possibly magic) model name selects."""
-    if (fixed := _FIXED.get(model)) is not None:
-        return fixed
-    match = _MAGIC.fullmatch(model)
+    """The scenario a (possibly magic) model name selects: those of ``fake_server`` except
+    ``error-mid-stream-<k>`` (OpenAI has no in-stream error), plus ``chunks-<n>`` and ``status-<code>``."""
+    match = _OWN_MAGIC.fullmatch(model)
     if match is None:
-        return _NORMAL
+        scenario = parse_scenario(model, _FIXED)
+        return NORMAL if scenario.kind == "midstream" else scenario
     kind, value = match.group(1), float(match.group(2))
+    if not value.is_integer():
+        return NORMAL
     if kind == "status":
-        return Scenario("error", value) if value.is_integer() and 400 <= value <= 599 else _NORMAL
-    if kind in ("chunks", "stall", "reset") and not value.is_integer():
-        return _NORMAL
+        return Scenario("error", value) if 400 <= value <= 599 else NORMAL
     return Scenario(kind, value)
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedRequest:
-    """One request as the fake received it; ``headers`` look up case-insensitively."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    json: Any
-    api_key: str | None
-    received_at: float = field(default_factory=time.monotonic)
-
-    @property
-    def model(self) -> str | None:
-        model = self.json.get("model") if isinstance(self.json, dict) else None
-        return model if isinstance(model, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +173,6 @@ def error_payload(
     return _error(f"The fake upstream answered {status}.", "invalid_request_error")
 
 
-_BEHAVIOR = re.compile(r"ok|quota|429(?::(\d+))?|[45]\d\d")
-
-
 @dataclass(frozen=True, slots=True)
 class _Reply:
     pieces: list[str]
@@ -228,7 +182,7 @@ class _Reply:
     tool: tuple[str, str, str] | None = None  # (call id, function name, arguments)
 
 
-class FakeOpenAI:
+class FakeOpenAI(FakeServer):
     """The fake upstream, run by ``start()`` in a background thread with its own event loop.
 
     ``accepted_keys`` are the bearer keys it accepts (any other gets OpenAI's 401). ``key_behaviors`` maps
@@ -237,6 +191,9 @@ class FakeOpenAI:
     ``"401"``, ``"403"``, ``"500"``. ``models`` replaces the recorded ``GET /v1/models`` listing.
     ``record=False`` keeps neither requests nor disconnects (the benchmark CLI).
     """
+
+    name = "fake-openai"
+    key_behavior_pattern = re.compile(r"ok|quota|429(?::(\d+))?|[45]\d\d")
 
     def __init__(
         self,
@@ -247,13 +204,8 @@ class FakeOpenAI:
         accept_any_key: bool = False,
         record: bool = True,
     ) -> None:
-        self.accepted_keys = frozenset(accepted_keys)
-        self.key_behaviors = dict(key_behaviors or {})
-        for key, behavior in self.key_behaviors.items():
-            if not _BEHAVIOR.fullmatch(behavior):
-                raise ValueError(f"unknown behaviour {behavior!r} for key {key!r}")
+        super().__init__(accepted_keys, key_behaviors, record=record)
         self.accept_any_key = accept_any_key
-        self.record = record
         t = _templates()
         listing: dict[str, Any] = (
             t.models
@@ -266,144 +218,31 @@ class FakeOpenAI:
             }
         )
         self._models = {m["id"]: m for m in listing["data"]}
-        self._models_body = _dumps(listing)
+        self._models_body = dumps(listing)
         self._embedding = struct.unpack(f"<{len(t.embedding) // 4}f", t.embedding)
-        self._lock = threading.Lock()
-        self._disconnected = threading.Condition(self._lock)
-        self._requests: list[RecordedRequest] = []
-        self._disconnects: list[tuple[str, float]] = []
         self._seen_prompts: set[int] = set()
         self._prebuilt: dict[tuple[Any, ...], Any] = {}
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self.port = 0
 
-    # -- lifecycle ------------------------------------------------------------------------------
+    @property
+    def record(self) -> bool:
+        """Whether requests and disconnects are kept: ``record_requests``, by this fake's older name."""
+        return self.record_requests
+
+    @record.setter
+    def record(self, value: bool) -> None:
+        self.record_requests = value
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> FakeOpenAI:
-        """Bind 127.0.0.1 on an ephemeral port and serve from a background thread."""
-        if self._thread is not None:
-            raise RuntimeError("FakeOpenAI already started")
-        sock = socket.create_server(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                asyncio.run(self._serve(sock, ready.set))
-            except BaseException as exc:  # surfaced to start() below
-                failure.append(exc)
-                ready.set()
-
-        self._stopping = False
-        self._thread = threading.Thread(target=run, name=f"fake-openai-{self.port}", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if failure or not ready.is_set():
-            self._thread.join(1)
-            self._thread = None
-            sock.close()
-            raise RuntimeError("FakeOpenAI failed to start") from (failure[0] if failure else None)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, drop open connections and join the thread."""
-        thread, loop, event = self._thread, self._loop, self._stop_event
-        if thread is None:
-            return
-        self._stopping = True
-        if loop is not None and event is not None:
-            with contextlib.suppress(RuntimeError):  # loop already closed
-                loop.call_soon_threadsafe(event.set)
-        thread.join(10)
-        self._thread = self._loop = self._stop_event = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self if self._thread is not None else self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._watch_disconnects])
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_get("/v1/models/{model:.+}", self._retrieve_model)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        return app
-
-    async def _serve(self, sock: socket.socket, on_ready: Callable[[], None]) -> None:
-        """Serve on ``sock`` until ``_stop_event`` is set; ``handler_cancellation`` turns a client going
-        away into a ``CancelledError`` in its handler, which is how disconnects are seen at once."""
-        runner = web.AppRunner(
-            self.make_app(), access_log=None, shutdown_timeout=0.05, handler_cancellation=True
-        )
-        await runner.setup()
-        try:
-            await web.SockSite(runner, sock).start()
-            self._loop, self._stop_event = asyncio.get_running_loop(), asyncio.Event()
-            on_ready()
-            await self._stop_event.wait()
-        finally:
-            self._stopping = True
-            # Stop accepting, then let accepts under way finish: a connection accepted after the asyncio
-            # Server closed leaks its socket (a ResourceWarning), so close it through aiohttp instead.
-            asyncio.get_running_loop().remove_reader(sock.fileno())
-            for _ in range(3):
-                await asyncio.sleep(0)
-            await runner.cleanup()
-            sock.close()
-
-    # -- recording ------------------------------------------------------------------------------
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """A snapshot of every request received so far."""
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def disconnects(self) -> list[tuple[str, float]]:
-        """(model, monotonic time) for each client that went away before its response finished."""
-        with self._lock:
-            return list(self._disconnects)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._disconnects.clear()
-
-    def wait_for_disconnects(self, count: int = 1, timeout: float = 1.0) -> list[tuple[str, float]]:
-        """Block until ``count`` disconnects were recorded (or ``timeout``); return them."""
-        with self._disconnected:
-            self._disconnected.wait_for(lambda: len(self._disconnects) >= count, timeout)
-            return list(self._disconnects)
-
-    def _client_gone(self, model: str | None) -> None:
-        if self.record and model is not None and not self._stopping:
-            with self._disconnected:
-                self._disconnects.append((model, time.monotonic()))
-                self._disconnected.notify_all()
-
-    @web.middleware
-    async def _watch_disconnects(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
-        # handler_cancellation: a client going away cancels its handler, wherever it is waiting
-        try:
-            return await handler(request)
-        except asyncio.CancelledError:
-            self._client_gone(request.get(_MODEL))
-            raise
 
     # -- request prologue: record, authenticate, parse ------------------------------------------
 
@@ -418,22 +257,10 @@ class FakeOpenAI:
                 parsed = json.loads(raw)
             except ValueError:
                 parsed = _INVALID_JSON
-        if self.record:
-            recorded = RecordedRequest(
-                request.method,
-                request.path,
-                dict(request.query),
-                request.headers,
-                raw,
-                None if parsed is _INVALID_JSON else parsed,
-                key,
-            )
-            with self._lock:
-                self._requests.append(recorded)
         model = parsed.get("model") if isinstance(parsed, dict) else None
-        if isinstance(model, str):
-            request[_MODEL] = model
-        denied = self._authenticate(key, request.get(_MODEL))
+        model = model if isinstance(model, str) else None
+        self.record_request(request, raw, None if parsed is _INVALID_JSON else parsed, key, model)
+        denied = self._authenticate(key, model)
         if denied is not None:
             return denied
         if request.method == "POST" and not isinstance(parsed, dict):
@@ -478,7 +305,7 @@ class FakeOpenAI:
     # -- responses ------------------------------------------------------------------------------
 
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
-        body = payload if isinstance(payload, bytes) else _dumps(payload)
+        body = payload if isinstance(payload, bytes) else dumps(payload)
         all_headers = {"x-request-id": f"req_{uuid.uuid4().hex}", "openai-processing-ms": "1"}
         if headers:
             all_headers.update(headers)
@@ -579,12 +406,8 @@ class FakeOpenAI:
         options = options if isinstance(options, dict) else {}
         include_usage = options.get("include_usage") is True
         obfuscate = chat and options.get("include_obfuscation", True) is not False
-        if scenario.kind == "slow":
-            await asyncio.sleep(scenario.value)
-        if not stream and scenario.kind == "stall":
-            await asyncio.get_running_loop().create_future()
-        if not stream and scenario.kind == "reset":
-            return self._reset(request)
+        if await self.before_headers(request, scenario, stream):
+            return web.Response(status=500)
         cache_key = (chat, model, stream, include_usage, obfuscate)
         if scenario.kind == "chunks" and cache_key in self._prebuilt:
             built = self._prebuilt[cache_key]
@@ -595,26 +418,29 @@ class FakeOpenAI:
             if stream:
                 built = render(cid, int(time.time()), model, reply, include_usage, obfuscate)
             else:
-                built = _dumps((_chat_body if chat else _text_body)(cid, int(time.time()), model, reply))
+                built = dumps((_chat_body if chat else _text_body)(cid, int(time.time()), model, reply))
             if scenario.kind == "chunks":
                 self._prebuilt[cache_key] = built
         if not stream:
             return self._json(200, built)
-        return await self._stream(request, model, built, scenario)
+        events, prefix = built
+        headers = {**_SSE_HEADERS, "x-request-id": f"req_{uuid.uuid4().hex}"}
+        # stall/reset/drip count (and drip paces) every event from the first content chunk on
+        return await self.stream(request, model, events, range(prefix, len(events)), scenario, headers)
 
     def _reply(self, body: dict[str, Any], scenario: Scenario, *, chat: bool) -> _Reply:
         if chat:
             messages = [m for m in body["messages"] if isinstance(m, dict)]
-            prompt_tokens = 3 + sum(3 + _tokens(_text_of(m.get("content"))) for m in messages)
+            prompt_tokens = 3 + sum(3 + estimate_tokens(_text_of(m.get("content"))) for m in messages)
             users = [m for m in messages if m.get("role") == "user"] or messages
             text = _text_of(users[-1].get("content")) if users else ""
         else:
             prompt = body["prompt"]
             text = prompt if isinstance(prompt, str) else " ".join(p for p in prompt if isinstance(p, str))
-            prompt_tokens = max(1, _tokens(text))
+            prompt_tokens = max(1, estimate_tokens(text))
         cached = 0
         if prompt_tokens >= 1024:  # OpenAI caches repeated prompts of 1024+ tokens, in 128-token steps
-            digest = zlib.crc32(_dumps(body.get("messages", body.get("prompt"))))
+            digest = zlib.crc32(dumps(body.get("messages", body.get("prompt"))))
             with self._lock:
                 cached = prompt_tokens // 128 * 128 if digest in self._seen_prompts else 0
                 self._seen_prompts.add(digest)
@@ -630,55 +456,15 @@ class FakeOpenAI:
             and not answering_results
         ):
             function = tools[0].get("function", {}) if isinstance(tools[0], dict) else {}
-            arguments = _dumps(_arguments_for(function.get("parameters"), text)).decode()
+            arguments = dumps(_arguments_for(function.get("parameters"), text)).decode()
             call = ("call_" + uuid.uuid4().hex[:24], str(function.get("name", "tool")), arguments)
             return _Reply(re.findall(r"\W+|\w+", arguments), "tool_calls", prompt_tokens, cached, call)
-        kind, count = scenario.kind, int(scenario.value)
-        if kind == "chunks":
-            pieces = _words(count)
-        elif kind in ("stall", "reset"):
-            pieces = _words(count + 3)
-        elif kind == "drip":
-            pieces = _words(DRIP_CHUNKS)
-        else:
-            pieces = _split(f"Echo: {text}" if text else "Echo.")
+        kind = scenario.kind
+        pieces = filler_words(int(scenario.value)) if kind == "chunks" else reply_words(scenario, text)
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         if isinstance(limit, int) and 0 < limit < len(pieces) and kind not in ("stall", "reset", "drip"):
             return _Reply(pieces[:limit], "length", prompt_tokens, cached)
         return _Reply(pieces, "stop", prompt_tokens, cached)
-
-    def _reset(self, request: web.Request) -> web.Response:
-        """Abort the connection with a TCP RST (SO_LINGER 0), sending nothing more."""
-        transport = request.transport
-        if transport is not None:
-            sock = transport.get_extra_info("socket")
-            with contextlib.suppress(OSError, AttributeError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            transport.abort()
-        return web.Response(status=500)
-
-    async def _stream(
-        self, request: web.Request, model: str, built: tuple[list[bytes], int], scenario: Scenario
-    ) -> web.StreamResponse:
-        events, prefix = built
-        response = web.StreamResponse(headers={**_SSE_HEADERS, "x-request-id": f"req_{uuid.uuid4().hex}"})
-        stop_after = prefix + int(scenario.value) if scenario.kind in ("stall", "reset") else len(events)
-        delay = scenario.value / 1000 if scenario.kind == "drip" else 0.0
-        try:
-            await response.prepare(request)
-            for index, event in enumerate(events[:stop_after]):
-                if delay and index > prefix:
-                    await asyncio.sleep(delay)
-                await response.write(event)
-            if scenario.kind == "stall":
-                await asyncio.get_running_loop().create_future()
-            elif scenario.kind == "reset":
-                self._reset(request)
-                return response
-            await response.write_eof()
-        except ConnectionError:
-            self._client_gone(model)
-        return response
 
     # -- embeddings -----------------------------------------------------------------------------
 
@@ -711,7 +497,7 @@ class FakeOpenAI:
             {"object": "embedding", "index": index, "embedding": self._vector(text, dimensions, encoding)}
             for index, text in enumerate(items)
         ]
-        tokens = sum(max(1, _tokens(text)) for text in items)
+        tokens = sum(max(1, estimate_tokens(text)) for text in items)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return self._json(200, {"object": "list", "data": data, "model": model, "usage": usage})
 
@@ -790,7 +576,7 @@ def _chat_events(
             chunk["usage"] = usage
         if obfuscate:
             chunk["obfuscation"] = _OBFUSCATION[: 1 + index * 7 % 15]
-        return b"data: " + _dumps(chunk) + b"\n\n"
+        return b"data: " + dumps(chunk) + b"\n\n"
 
     first = dict(recorded[0]["choices"][0]["delta"])
     if reply.tool:
@@ -850,7 +636,7 @@ def _text_events(
         chunk["model"] = model
         if include_usage:
             chunk["usage"] = usage_value
-        return b"data: " + _dumps(chunk) + b"\n\n"
+        return b"data: " + dumps(chunk) + b"\n\n"
 
     def choice(text: str, finish: str | None) -> list[Any]:
         return [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}]
