@@ -62,6 +62,7 @@ class GatewayProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._log.close()  # or a ResourceWarning hides this failure behind another one
                 raise RuntimeError(f"gateway exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
