@@ -83,9 +83,8 @@ class Gateway:
         row.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         self.ledger.record(row)
         access_log.info(
-            "%s %s %s %d model=%s provider=%s key=%s attempts=%d latency_ms=%.1f%s%s",
+            "%s POST %s %d model=%s provider=%s key=%s attempts=%d latency_ms=%.1f%s%s",
             row.request_id,
-            "POST" if row.endpoint != "/v1/models" else "GET",
             row.endpoint,
             row.status,
             row.model_requested,

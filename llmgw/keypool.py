@@ -98,11 +98,3 @@ class KeyPool:
             log.info("provider %s: key list changed (%d keys)", self.provider, len(fresh))
         self._keys = fresh
         self._next = self._next % len(fresh) if fresh else 0
-
-    def state(self, now: float | None = None) -> list[dict[str, object]]:
-        """Per-key status for `config check` and health output; never the secret."""
-        now = time.monotonic() if now is None else now
-        return [
-            {"index": i + 1, "rejected": k.rejected, "cooling_for": round(max(0.0, k.cool_until - now), 1)}
-            for i, k in enumerate(self._keys)
-        ]

@@ -66,8 +66,3 @@ def test_refresh_keeps_state_of_unchanged_keys_and_handles_shrinking() -> None:
     assert pool.acquire(10.0) is None  # b kept its cool-down
     pool.refresh([])
     assert pool.acquire(10.0) is None and pool.soonest(10.0) is None and len(pool) == 0
-
-
-def test_state_never_shows_secrets() -> None:
-    pool = KeyPool("p", ["sk-very-secret"])
-    assert "sk-very-secret" not in repr(pool.state(0.0))
