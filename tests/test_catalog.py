@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from llmgw.catalog import Catalog, Target
 from llmgw.errors import ModelNotFound
+from llmgw.relay.catalog import Catalog, Target
 from llmgw.settings import Config
 
 CONFIG = Config.model_validate(

@@ -15,8 +15,8 @@ import keyring.backends.fail
 import pytest
 from keyring.errors import KeyringLocked, PasswordSetError
 
-from llmgw import credentials
-from llmgw.credentials import (
+from llmgw.services import credentials
+from llmgw.services.credentials import (
     PROXY_KEY_NAME,
     SecretBackendUnavailable,
     SecretInfo,

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from llmgw.keypool import MAX_COOLDOWN, KeyPool
+from llmgw.relay.keypool import MAX_COOLDOWN, KeyPool
 
 
 def test_round_robin() -> None:

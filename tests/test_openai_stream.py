@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from llmgw.openai_stream import OpenAIStreamRelay
-from llmgw.usage import Usage, anthropic_usage, gemini_usage, openai_usage
+from llmgw.relay.streams.passthrough import OpenAIStreamRelay
+from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage
 from tests.fakes.fixtures import fixtures_dir
 
 

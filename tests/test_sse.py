@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from llmgw.sse import OPENAI_DONE, SSEDecoder, SSEEvent, encode_anthropic, encode_openai
+from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, SSEEvent, encode_anthropic, encode_openai
 from tests.fakes.fixtures import fixtures_dir, load_sse_events
 
 RECORDED = [

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from llmgw.store import Store, UsageRow
+from llmgw.storage.requests import Store, UsageRow
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import TypeAdapter
 
-from llmgw.sse import OPENAI_DONE, SSEDecoder, SSEEvent, encode_anthropic, encode_openai
+from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, SSEEvent, encode_anthropic, encode_openai
 from llmgw.translate.anthropic_openai import openai_response_to_anthropic
 from llmgw.translate.gemini import (
     PART_SIGNATURE_PREFIX,
@@ -36,7 +36,7 @@ from llmgw.translate.openai_anthropic import anthropic_response_to_openai
 from llmgw.translate.stream_anthropic import AnthropicEventWriter
 from llmgw.translate.stream_openai import _JSONEnd
 from llmgw.translate.streams import AnthropicToOpenAIStream, GeminiToAnthropicStream, OpenAIToAnthropicStream
-from llmgw.usage import Usage
+from llmgw.translate.usage import Usage
 from tests.fakes.fixtures import fixtures_dir
 
 Event = dict[str, Any]

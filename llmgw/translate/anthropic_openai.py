@@ -59,7 +59,7 @@ from llmgw.translate.json_fields import (
     positive_int,
     string,
 )
-from llmgw.usage import openai_usage
+from llmgw.translate.usage import openai_usage
 
 __all__ = ["anthropic_request_to_openai", "budget_effort", "openai_response_to_anthropic"]
 

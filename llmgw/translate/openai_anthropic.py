@@ -73,7 +73,7 @@ from llmgw.translate.json_fields import (
     positive_int,
     string,
 )
-from llmgw.usage import anthropic_usage
+from llmgw.translate.usage import anthropic_usage
 
 __all__ = [
     "EFFORT_BUDGET",

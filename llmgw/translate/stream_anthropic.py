@@ -39,7 +39,7 @@ import orjson
 
 from llmgw.translate.error_dialects import Dialect, parse_upstream_error
 from llmgw.translate.openai_anthropic import FINISH_REASONS
-from llmgw.usage import Usage, anthropic_usage
+from llmgw.translate.usage import Usage, anthropic_usage
 
 AnthropicEvent = dict[str, Any]
 OpenAIChunk = dict[str, Any]

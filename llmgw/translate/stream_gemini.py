@@ -39,7 +39,7 @@ from llmgw.translate.gemini import (
     new_tool_use_id,
 )
 from llmgw.translate.stream_anthropic import AnthropicEvent, AnthropicEventWriter
-from llmgw.usage import Usage, gemini_usage
+from llmgw.translate.usage import Usage, gemini_usage
 
 
 class GeminiToAnthropicStream:

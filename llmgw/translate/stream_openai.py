@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 
 from llmgw.translate.stream_anthropic import AnthropicEvent, AnthropicEventWriter, new_id
-from llmgw.usage import Usage, openai_usage
+from llmgw.translate.usage import Usage, openai_usage
 
 _PENDING, _LIVE, _DONE = 0, 1, 2
 _JSON_SIGNIFICANT = re.compile(r'[\\"{}\[\]]')

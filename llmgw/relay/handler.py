@@ -24,8 +24,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from llmgw.bridge import Bridge, ClientDialect, Context, bridge_for
-from llmgw.catalog import Target
 from llmgw.errors import (
     GatewayError,
     InternalError,
@@ -36,13 +34,15 @@ from llmgw.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from llmgw.gateway import Gateway
 from llmgw.providers import Operation, Unsupported
-from llmgw.store import UsageRow
-from llmgw.token_count import count_anthropic_request
+from llmgw.relay.bridge import Bridge, ClientDialect, Context, bridge_for
+from llmgw.relay.catalog import Target
+from llmgw.relay.runtime import Gateway
+from llmgw.relay.token_count import count_anthropic_request
+from llmgw.relay.upstream import Upstream
+from llmgw.storage.requests import UsageRow
 from llmgw.translate.error_dialects import anthropic_error_body, parse_upstream_error
-from llmgw.upstream import Upstream
-from llmgw.usage import Usage
+from llmgw.translate.usage import Usage
 
 log = logging.getLogger("llmgw")
 

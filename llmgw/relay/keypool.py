@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from llmgw.credentials import fingerprint
+from llmgw.services.credentials import fingerprint
 
 log = logging.getLogger("llmgw.keys")
 

@@ -10,8 +10,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from llmgw import credentials, version
+from llmgw import version
 from llmgw.errors import ConfigError
+from llmgw.services import credentials
 from llmgw.settings import Config, Loaded, ServerConfig, load
 
 SENSITIVE_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
@@ -92,7 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
     config = _with_server_overrides(
         load(args.config), host=args.host, port=args.port, log_level=args.log_level
     )
-    from llmgw.server import run, setup_logging  # the server stack is only imported when serving
+    from llmgw.relay.server import run, setup_logging  # the server stack is only imported when serving
 
     setup_logging(config.server.log_level)
     if args.no_auth:
@@ -176,8 +177,8 @@ def _secret(args: argparse.Namespace) -> int:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    from llmgw.ledger import format_usage_table, parse_since
-    from llmgw.store import Store
+    from llmgw.storage.requests import Store
+    from llmgw.storage.writer import format_usage_table, parse_since
 
     config = load(args.config).config
     try:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from llmgw.store import ModelUsage, Store, UsageRow, UsageSummary
+from llmgw.storage.requests import ModelUsage, Store, UsageRow, UsageSummary
 
 __all__ = ["LedgerWriter", "format_usage_table", "parse_since"]
 

@@ -10,15 +10,15 @@ import asyncio
 import logging
 import time
 
-from llmgw import credentials
-from llmgw.auth import LegacyAuth
-from llmgw.catalog import Catalog
-from llmgw.keypool import KeyPool
-from llmgw.ledger import LedgerWriter
 from llmgw.providers import adapter_for
+from llmgw.relay.auth import LegacyAuth
+from llmgw.relay.catalog import Catalog
+from llmgw.relay.keypool import KeyPool
+from llmgw.relay.upstream import Upstream
+from llmgw.services import credentials
 from llmgw.settings import Config
-from llmgw.store import Store, UsageRow
-from llmgw.upstream import Upstream
+from llmgw.storage.requests import Store, UsageRow
+from llmgw.storage.writer import LedgerWriter
 
 access_log = logging.getLogger("llmgw.access")
 log = logging.getLogger("llmgw")

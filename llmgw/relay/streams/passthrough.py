@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from llmgw.errors import GatewayError
-from llmgw.usage import Usage, openai_usage
+from llmgw.translate.usage import Usage, openai_usage
 
 # Structural JSON: inside a string the quotes would be escaped, so these cannot match string content.
 _NULL_USAGE = (b',"usage":null', b', "usage": null')

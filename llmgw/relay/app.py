@@ -11,9 +11,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from llmgw.errors import InvalidRequest
-from llmgw.gateway import Gateway
-from llmgw.model_list import ModelCache, get_model, list_models
-from llmgw.proxy import JSON, error_response, new_request_id, relay
+from llmgw.relay.handler import JSON, error_response, new_request_id, relay
+from llmgw.relay.model_list import ModelCache, get_model, list_models
+from llmgw.relay.runtime import Gateway
 from llmgw.settings import Config
 
 

@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from llmgw.errors import GatewayError, ModelNotFound
-from llmgw.gateway import Gateway
-from llmgw.proxy import JSON, error_response, new_request_id
-from llmgw.upstream import Upstream
+from llmgw.relay.handler import JSON, error_response, new_request_id
+from llmgw.relay.runtime import Gateway
+from llmgw.relay.upstream import Upstream
 
 log = logging.getLogger("llmgw.models")
 _CREATED = 0  # OpenAI's `created`: we do not know when an upstream model was made

@@ -14,9 +14,9 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from llmgw.errors import GatewayError, InvalidRequest, UpstreamUnavailable
-from llmgw.openai_stream import OpenAIStreamRelay
 from llmgw.providers import Dialect, Operation
-from llmgw.stream_relays import (
+from llmgw.relay.streams.passthrough import OpenAIStreamRelay
+from llmgw.relay.streams.translating import (
     AnthropicPassthroughRelay,
     StreamTranslator,
     anthropic_client_relay,
@@ -26,7 +26,7 @@ from llmgw.translate import gemini as gem
 from llmgw.translate import gemini_embeddings as gem_emb
 from llmgw.translate import openai_anthropic as oa
 from llmgw.translate.streams import AnthropicToOpenAIStream, GeminiToAnthropicStream, OpenAIToAnthropicStream
-from llmgw.usage import Usage, anthropic_usage, gemini_usage, openai_usage
+from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage
 
 ClientDialect = Literal["openai", "anthropic"]
 

@@ -17,7 +17,7 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 
-from llmgw.app import create_app
+from llmgw.relay.app import create_app
 from llmgw.settings import Config
 
 log = logging.getLogger("llmgw")

@@ -16,8 +16,8 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from llmgw.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
-from llmgw.keypool import KeyPool
 from llmgw.providers import ProviderAdapter, UpstreamRequest
+from llmgw.relay.keypool import KeyPool
 from llmgw.settings import ProviderConfig
 
 

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 import orjson
 
 from llmgw.errors import GatewayError, UpstreamUnavailable
-from llmgw.openai_stream import openai_error_event
-from llmgw.sse import OPENAI_DONE, SSEDecoder, encode_anthropic, encode_openai
+from llmgw.relay.streams.passthrough import openai_error_event
+from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, encode_anthropic, encode_openai
 from llmgw.translate.error_dialects import anthropic_error_body
-from llmgw.usage import Usage, anthropic_usage
+from llmgw.translate.usage import Usage, anthropic_usage
 
 
 class StreamTranslator(Protocol):

@@ -1,0 +1,2 @@
+"""The hot path: one client request in, one upstream call (with retries) out, the answer relayed back,
+the usage recorded. Nothing here imports the CLI, the keyring or (later) the portal."""
