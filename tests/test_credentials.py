@@ -26,7 +26,6 @@ from llmgw.services.credentials import (
     delete_secret,
     env_secrets,
     env_var_name,
-    fingerprint,
     list_secrets,
     mask_secret,
     parse_secret_name,
@@ -109,7 +108,7 @@ def test_invalid_names_rejected(name: str, capsys: pytest.CaptureFixture[str]) -
     assert SECRET_A not in captured.out + captured.err
 
 
-# --- masking and fingerprints -------------------------------------------------------------------------
+# --- masking -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -124,15 +123,6 @@ def test_invalid_names_rejected(name: str, capsys: pytest.CaptureFixture[str]) -
 )
 def test_mask_secret(value: str, masked: str) -> None:
     assert mask_secret(value) == masked
-
-
-def test_fingerprint() -> None:
-    fp = fingerprint(SECRET_A)
-    assert len(fp) == 12
-    assert int(fp, 16) >= 0
-    assert fp == fingerprint(SECRET_A)
-    assert fp != fingerprint(SECRET_B)
-    assert fp not in SECRET_A
 
 
 # --- no keyring backend -------------------------------------------------------------------------------

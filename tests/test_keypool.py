@@ -6,7 +6,10 @@ import logging
 
 import pytest
 
-from llmgw.relay.keypool import MAX_COOLDOWN, KeyPool
+from llmgw.relay.keypool import MAX_COOLDOWN, KeyPool, fingerprint
+
+SECRET_A = "sk-test-AAAA-0123456789-first"
+SECRET_B = "sk-test-BBBB-0123456789-second"
 
 
 def test_round_robin() -> None:
@@ -66,3 +69,12 @@ def test_refresh_keeps_state_of_unchanged_keys_and_handles_shrinking() -> None:
     assert pool.acquire(10.0) is None  # b kept its cool-down
     pool.refresh([])
     assert pool.acquire(10.0) is None and pool.soonest(10.0) is None and len(pool) == 0
+
+
+def test_fingerprint() -> None:
+    fp = fingerprint(SECRET_A)
+    assert len(fp) == 12
+    assert int(fp, 16) >= 0
+    assert fp == fingerprint(SECRET_A)
+    assert fp != fingerprint(SECRET_B)
+    assert fp not in SECRET_A

@@ -115,7 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    return run(config, proxy_key)
+    return run(config, proxy_key, credentials.KeyringKeySource())
 
 
 def mask_header(name: str, value: str) -> str:

@@ -11,9 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from llmgw.errors import InvalidRequest
-from llmgw.relay.handler import JSON, error_response, new_request_id, relay
+from llmgw.relay.handler import handle
 from llmgw.relay.model_list import ModelCache, get_model, list_models
-from llmgw.relay.runtime import Gateway
+from llmgw.relay.responses import JSON, error_response, new_request_id
+from llmgw.relay.runtime import Gateway, KeySource
 from llmgw.settings import Config
 
 
@@ -33,12 +34,12 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
     return error_response(err, new_request_id())
 
 
-def create_app(config: Config, proxy_key: str | None) -> Starlette:
+def create_app(config: Config, proxy_key: str | None, key_source: KeySource) -> Starlette:
     """The ASGI app; the gateway (ledger, upstream clients) is built when the server starts it."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        gw = Gateway.start(config, proxy_key)
+        gw = Gateway.start(config, proxy_key, key_source)
         app.state.gateway = gw
         app.state.model_cache = ModelCache(config.server.models_cache_ttl)
         gw.start_key_refresh()
@@ -49,11 +50,11 @@ def create_app(config: Config, proxy_key: str | None) -> Starlette:
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/v1/chat/completions", relay, methods=["POST"]),
-        Route("/v1/completions", relay, methods=["POST"]),
-        Route("/v1/embeddings", relay, methods=["POST"]),
-        Route("/v1/messages", relay, methods=["POST"]),
-        Route("/v1/messages/count_tokens", relay, methods=["POST"]),
+        Route("/v1/chat/completions", handle, methods=["POST"]),
+        Route("/v1/completions", handle, methods=["POST"]),
+        Route("/v1/embeddings", handle, methods=["POST"]),
+        Route("/v1/messages", handle, methods=["POST"]),
+        Route("/v1/messages/count_tokens", handle, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
     ]

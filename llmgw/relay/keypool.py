@@ -8,16 +8,20 @@ never retried. The pool holds secrets in memory only; logs name keys by 1-based 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
-
-from llmgw.services.credentials import fingerprint
 
 log = logging.getLogger("llmgw.keys")
 
 BASE_COOLDOWN = 1.0
 MAX_COOLDOWN = 60.0
+
+
+def fingerprint(secret: str) -> str:
+    """First 12 hex digits of the SHA-256 of `secret`: notices a changed secret without keeping it."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:12]
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from llmgw.errors import GatewayError, ModelNotFound
-from llmgw.relay.handler import JSON, error_response, new_request_id
+from llmgw.relay.responses import JSON, error_response, new_request_id
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
 

@@ -1,27 +1,39 @@
 """The gateway at run time: configuration, routing, upstreams, auth and the ledger, in one object.
 
 Built once at start-up (`Gateway.start`) and closed once at shutdown (`Gateway.close`), so the hot path
-only reads from it. Also writes the one access-log line per request.
+only reads from it. Where upstream keys come from is given to it (a `KeySource`): the OS keyring and
+the environment when serving (`llmgw.services.credentials`), a plain mapping in tests. So the hot path
+never imports the keyring.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from typing import Protocol
 
 from llmgw.providers import adapter_for
 from llmgw.relay.auth import LegacyAuth
 from llmgw.relay.catalog import Catalog
 from llmgw.relay.keypool import KeyPool
+from llmgw.relay.record import Recorder
 from llmgw.relay.upstream import Upstream
-from llmgw.services import credentials
 from llmgw.settings import Config
-from llmgw.storage.requests import Store, UsageRow
+from llmgw.storage.requests import Store
 from llmgw.storage.writer import LedgerWriter
 
-access_log = logging.getLogger("llmgw.access")
 log = logging.getLogger("llmgw")
+
+
+class KeySource(Protocol):
+    """Upstream API keys by provider name. `keys` may block (a keyring read): it is called at start-up
+    and from a worker thread, never on the request path."""
+
+    def keys(self, provider: str) -> list[str]: ...
+
+    def how_to_add(self, provider: str) -> str:
+        """What an administrator runs or sets to give `provider` a key (for the start-up warning)."""
+        ...
 
 
 class Gateway:
@@ -32,34 +44,32 @@ class Gateway:
         store: Store,
         ledger: LedgerWriter,
         upstreams: dict[str, Upstream],
+        key_source: KeySource,
     ):
         self.config = config
         self.store = store
         self.catalog = Catalog(config)
         self.auth = auth
         self.ledger = ledger
+        self.recorder = Recorder(ledger)
         self.upstreams = upstreams
+        self.key_source = key_source
         self._refresher: asyncio.Task[None] | None = None
 
     @classmethod
-    def start(cls, config: Config, proxy_key: str | None) -> Gateway:
-        """Open the ledger and build every provider's client; reads the keys from the keyring."""
+    def start(cls, config: Config, proxy_key: str | None, key_source: KeySource) -> Gateway:
+        """Open the ledger and build every provider's client with its keys from `key_source`."""
         store = Store.open(config.server.database)
         ledger = LedgerWriter(store)
         ledger.start()
         upstreams = {
-            name: Upstream(name, p, adapter_for(name, p), KeyPool(name, credentials.provider_keys(name)))
+            name: Upstream(name, p, adapter_for(name, p), KeyPool(name, key_source.keys(name)))
             for name, p in config.providers.items()
         }
         for name, up in upstreams.items():
             if not len(up.keys):
-                log.warning(
-                    "provider %s has no API key: set one with `llmgw secret set %s` or %s",
-                    name,
-                    name,
-                    credentials.env_var_name(name),
-                )
-        return cls(config, LegacyAuth(proxy_key), store, ledger, upstreams)
+                log.warning("provider %s has no API key: %s", name, key_source.how_to_add(name))
+        return cls(config, LegacyAuth(proxy_key), store, ledger, upstreams, key_source)
 
     def start_key_refresh(self) -> None:
         interval = self.config.server.key_refresh_interval
@@ -72,29 +82,11 @@ class Gateway:
             await asyncio.sleep(interval)
             for name, up in self.upstreams.items():
                 try:
-                    keys = await asyncio.to_thread(credentials.provider_keys, name)
+                    keys = await asyncio.to_thread(self.key_source.keys, name)
                 except Exception as exc:  # a keyring hiccup must not stop the refresher
                     log.warning("re-reading keys of provider %s failed: %s", name, type(exc).__name__)
                     continue
                 up.keys.refresh(keys)
-
-    def finish(self, row: UsageRow, started: float) -> None:
-        """Record a finished request in the ledger and write its access-log line."""
-        row.latency_ms = round((time.perf_counter() - started) * 1000, 2)
-        self.ledger.record(row)
-        access_log.info(
-            "%s POST %s %d model=%s provider=%s key=%s attempts=%d latency_ms=%.1f%s%s",
-            row.request_id,
-            row.endpoint,
-            row.status,
-            row.model_requested,
-            row.provider,
-            row.key_index,
-            row.attempts,
-            row.latency_ms,
-            f" error={row.error_type}" if row.error_type else "",
-            " client_closed" if row.client_closed else "",
-        )
 
     async def close(self) -> None:
         if self._refresher:

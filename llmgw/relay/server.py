@@ -18,6 +18,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 
 from llmgw.relay.app import create_app
+from llmgw.relay.runtime import KeySource
 from llmgw.settings import Config
 
 log = logging.getLogger("llmgw")
@@ -47,9 +48,9 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     return hc
 
 
-def run(config: Config, proxy_key: str | None) -> int:
+def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
     """Serve until SIGTERM/SIGINT; returns the exit code."""
-    app = create_app(config, proxy_key)
+    app = create_app(config, proxy_key, key_source)
     hc = hypercorn_config(config)
 
     async def main() -> None:

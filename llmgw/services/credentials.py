@@ -19,7 +19,6 @@ Every function here may block on D-Bus: call them at start-up or from a refresh 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import importlib
 import json
 import logging
@@ -39,6 +38,7 @@ from keyring.errors import InitError, KeyringError, KeyringLocked, NoKeyringErro
 __all__ = [
     "PROXY_KEY_NAME",
     "SERVICE",
+    "KeyringKeySource",
     "SecretBackendUnavailable",
     "SecretInfo",
     "check_provider_name",
@@ -48,7 +48,6 @@ __all__ = [
     "delete_secret",
     "env_secrets",
     "env_var_name",
-    "fingerprint",
     "list_secrets",
     "mask_secret",
     "parse_secret_name",
@@ -144,11 +143,6 @@ def mask_secret(value: str) -> str:
     if len(value) < 12:
         return "****"
     return f"{value[:3]}…{value[-4:]}"
-
-
-def fingerprint(secret: str) -> str:
-    """First 12 hex digits of the SHA-256 of ``secret``: notices a changed secret without keeping it."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:12]
 
 
 def _env_hint(name: str | None) -> str:
@@ -280,6 +274,16 @@ def provider_keys(provider: str, environ: Mapping[str, str] | None = None) -> li
         _warn_unavailable_once(exc)
         keys = []
     return keys or _env_keys(provider, os.environ if environ is None else environ)
+
+
+class KeyringKeySource:
+    """Provider keys for the running gateway (`llmgw.relay.runtime.KeySource`): :func:`provider_keys`."""
+
+    def keys(self, provider: str) -> list[str]:
+        return provider_keys(provider)
+
+    def how_to_add(self, provider: str) -> str:
+        return f"set one with `llmgw secret set {provider}` or {env_var_name(provider)}"
 
 
 def proxy_key(environ: Mapping[str, str] | None = None) -> str | None:

@@ -1,0 +1,170 @@
+"""The retry loop: try each target's keys in order until one upstream answers.
+
+Nothing has reached the client while this runs, so retrying is safe: a 429 cools the key and tries the
+next, 401/403 excludes it, 5xx tries the next key, connect errors and timeouts move to the next
+fallback, any other 4xx goes back to the client. What no attempt could answer becomes the most telling
+error (`final_error`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.responses import Response
+
+from llmgw.errors import (
+    GatewayError,
+    InvalidRequest,
+    NoUsableKey,
+    RateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from llmgw.providers import Operation, Unsupported
+from llmgw.relay.bridge import ClientDialect, Context, bridge_for
+from llmgw.relay.catalog import Target
+from llmgw.relay.responses import plain_response, stream_response
+from llmgw.relay.runtime import Gateway
+from llmgw.relay.upstream import Upstream
+from llmgw.storage.requests import UsageRow
+from llmgw.translate.error_dialects import parse_upstream_error
+
+ERROR_BODY_LIMIT = 64 * 1024  # an error body past this is cut: it is only a message
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEndpoint:
+    dialect: ClientDialect
+    op: Operation
+    required: str  # the body field besides `model` every request must have
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A checked client request, ready to be bridged to any target."""
+
+    endpoint: ClientEndpoint
+    body: dict[str, Any]
+    stream: bool
+    ctx: Context
+    client_headers: dict[str, str]
+
+
+async def forward(
+    gw: Gateway, call: Call, targets: tuple[Target, ...], row: UsageRow, started: float
+) -> Response:
+    """Try the targets' keys in order until one upstream answers; raise the most telling error."""
+    server = gw.config.server
+    deadline = started + server.retry_deadline
+    last: GatewayError | None = None
+    for target in targets:
+        up = gw.upstreams[target.provider]
+        bridge = bridge_for(
+            call.endpoint.dialect, call.endpoint.op, up.adapter.dialect, call.ctx, up.config.type
+        )
+        upstream_body = bridge.request(call.body, target.model, call.stream)
+        tried: set[int] = set()
+        while row.attempts < server.max_attempts and (not row.attempts or time.perf_counter() < deadline):
+            picked = up.keys.acquire(exclude=frozenset(tried))
+            if picked is None:
+                break
+            index, key = picked
+            tried.add(index)
+            row.attempts += 1
+            row.provider, row.model_upstream, row.key_index = target.provider, target.model, index
+            try:
+                req = up.adapter.build(
+                    call.endpoint.op,
+                    upstream_body,
+                    target.model,
+                    key,
+                    stream=call.stream,
+                    client_headers=call.client_headers,
+                )
+            except Unsupported as exc:
+                raise InvalidRequest(str(exc), param="model") from None
+            try:
+                resp = await up.send(req)
+                if resp.status_code < 400:
+                    up.keys.succeeded(index)
+                    if call.stream and resp.headers.get("content-type", "").startswith("text/event-stream"):
+                        return await stream_response(gw, up, resp, row, started, bridge)
+                    return await plain_response(gw, up, resp, row, started, bridge, call.endpoint.dialect)
+                err = await upstream_error(up, resp, key)
+            except (UpstreamTimeout, UpstreamUnavailable) as exc:
+                last = exc
+                break  # the provider itself is failing: go to the next fallback
+            if err.status == 429:
+                up.keys.rate_limited(index, retry_after(resp.headers) or err.retry_after)
+            elif err.auth_failure:
+                up.keys.rejected(index, resp.status_code)
+            elif err.status < 500:
+                raise err  # the upstream says the request itself is wrong: the client should know
+            last = err
+    raise final_error(gw, targets, last)
+
+
+def final_error(gw: Gateway, targets: tuple[Target, ...], last: GatewayError | None) -> GatewayError:
+    """What the client gets when no attempt succeeded."""
+    pools = [gw.upstreams[t.provider].keys for t in targets]
+    waits = [w for w in (p.soonest() for p in pools) if w is not None]
+    if isinstance(last, UpstreamTimeout | UpstreamUnavailable):
+        return last
+    if last is not None and last.status >= 500:
+        return last
+    if waits:
+        after = max(1, math.ceil(min(waits)))
+        return RateLimited(
+            f"Every upstream key for this model is rate limited; retry after {after}s.",
+            headers={"retry-after": str(after)},
+        )
+    names = ", ".join(sorted({t.provider for t in targets}))
+    return NoUsableKey(f"No usable upstream API key for provider(s) {names}; ask an administrator.")
+
+
+_KEYISH = re.compile(r"\b(?:sk|pk|rk|key|api)[-_][A-Za-z0-9_\-*.]{6,}|[A-Za-z0-9_\-]*\*{4,}[A-Za-z0-9_\-]*")
+
+
+def scrub(text: str, key: str) -> str:
+    """Remove our upstream key, and anything that looks like a (masked) key, from upstream text."""
+    return _KEYISH.sub("[redacted]", text.replace(key, "[redacted]"))
+
+
+class UpstreamStatusError(GatewayError):
+    """An upstream error answer, passed on with its status and a scrubbed message."""
+
+    def __init__(self, status: int, message: str, type_: str, param: str | None, code: str | None):
+        super().__init__(message, param=param)
+        self.status = status
+        self.type = type_
+        self.code = code
+        self.auth_failure = status in (401, 403)
+        self.anthropic_type: str | None = None  # set when the upstream spoke Anthropic: keep its type
+        self.retry_after: float | None = None  # from the body (Gemini's RetryInfo), when no header said it
+
+
+async def upstream_error(up: Upstream, resp: httpx.Response, key: str) -> UpstreamStatusError:
+    raw = await up.read(resp, ERROR_BODY_LIMIT, up.config.chunk_timeout, truncate=True)
+    parsed = parse_upstream_error(up.adapter.dialect, resp.status_code, raw)
+    message = f"Upstream provider '{up.name}' answered {resp.status_code}: {scrub(parsed.message, key)}"
+    err = UpstreamStatusError(resp.status_code, message.rstrip(": "), parsed.type, parsed.param, parsed.code)
+    err.auth_failure = err.auth_failure or parsed.auth_failure
+    err.retry_after = parsed.retry_after
+    if up.adapter.dialect == "anthropic":
+        err.anthropic_type = parsed.type
+    return err
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare from LLM APIs; the escalating default applies
