@@ -15,14 +15,12 @@ import keyring.backends.fail
 import pytest
 from keyring.errors import KeyringLocked, PasswordSetError
 
+from llmgw.cli.secret import cmd_secret_delete, cmd_secret_list, cmd_secret_set
 from llmgw.services import credentials
 from llmgw.services.credentials import (
     PROXY_KEY_NAME,
     SecretBackendUnavailable,
     SecretInfo,
-    cmd_secret_delete,
-    cmd_secret_list,
-    cmd_secret_set,
     delete_secret,
     env_secrets,
     env_var_name,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from llmgw.storage.requests import ModelUsage, Store, UsageRow, UsageSummary
-from llmgw.storage.writer import LedgerWriter, format_usage_table, parse_since
+from llmgw.cli.usage import format_usage_table, parse_since
+from llmgw.storage import LedgerWriter, ModelUsage, Store, UsageRow, UsageSummary
 
 
 def row(request_id: str, **fields: Any) -> UsageRow:

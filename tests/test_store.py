@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from llmgw.storage.requests import Store, UsageRow
+from llmgw.storage import Store, UsageRow
 
 
 @pytest.fixture

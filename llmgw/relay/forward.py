@@ -31,7 +31,7 @@ from llmgw.relay.catalog import Target
 from llmgw.relay.responses import plain_response, stream_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
-from llmgw.storage.requests import UsageRow
+from llmgw.storage import UsageRow
 from llmgw.translate.error_dialects import parse_upstream_error
 
 ERROR_BODY_LIMIT = 64 * 1024  # an error body past this is cut: it is only a message

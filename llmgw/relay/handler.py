@@ -23,7 +23,7 @@ from llmgw.relay.forward import Call, ClientEndpoint, forward
 from llmgw.relay.responses import JSON, error_response, new_request_id
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
-from llmgw.storage.requests import UsageRow
+from llmgw.storage import UsageRow
 
 log = logging.getLogger("llmgw")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from llmgw.storage.requests import UsageRow
-from llmgw.storage.writer import LedgerWriter
+from llmgw.storage import LedgerWriter, UsageRow
 
 access_log = logging.getLogger("llmgw.access")
 

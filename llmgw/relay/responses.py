@@ -18,7 +18,7 @@ from llmgw.errors import GatewayError
 from llmgw.relay.bridge import Bridge, ClientDialect
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
-from llmgw.storage.requests import UsageRow
+from llmgw.storage import UsageRow
 from llmgw.translate.error_dialects import anthropic_error_body
 from llmgw.translate.usage import Usage
 

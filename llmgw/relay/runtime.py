@@ -19,8 +19,7 @@ from llmgw.relay.keypool import KeyPool
 from llmgw.relay.record import Recorder
 from llmgw.relay.upstream import Upstream
 from llmgw.settings import Config
-from llmgw.storage.requests import Store
-from llmgw.storage.writer import LedgerWriter
+from llmgw.storage import LedgerWriter, Store
 
 log = logging.getLogger("llmgw")
 

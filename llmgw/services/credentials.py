@@ -18,7 +18,6 @@ Every function here may block on D-Bus: call them at start-up or from a refresh 
 
 from __future__ import annotations
 
-import getpass
 import importlib
 import json
 import logging
@@ -29,7 +28,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import Literal
 
 import keyring
 from keyring.backend import KeyringBackend
@@ -42,12 +41,11 @@ __all__ = [
     "SecretBackendUnavailable",
     "SecretInfo",
     "check_provider_name",
-    "cmd_secret_delete",
-    "cmd_secret_list",
-    "cmd_secret_set",
     "delete_secret",
+    "effective_secrets",
     "env_secrets",
     "env_var_name",
+    "has_secret",
     "list_secrets",
     "mask_secret",
     "parse_secret_name",
@@ -367,95 +365,15 @@ def env_secrets(providers: Iterable[str] = (), environ: Mapping[str, str] | None
     return sorted(infos, key=lambda info: parse_secret_name(info.name))
 
 
-def _effective(keyring_infos: list[SecretInfo], env_infos: list[SecretInfo]) -> list[SecretInfo]:
-    """Merge: an env secret shows only where it is in effect (its provider has no keyring key)."""
+def effective_secrets(keyring_infos: list[SecretInfo], env_infos: list[SecretInfo]) -> list[SecretInfo]:
+    """Merge the two listings: an env secret shows only where it is in effect (its provider has no
+    keyring key)."""
     in_keyring = {parse_secret_name(info.name)[0] for info in keyring_infos}
     merged = keyring_infos + [i for i in env_infos if parse_secret_name(i.name)[0] not in in_keyring]
     return sorted(merged, key=lambda info: parse_secret_name(info.name))
 
 
-def _print_table(infos: list[SecretInfo], out: TextIO) -> None:
-    width = max(len(info.name) for info in infos)
-    for info in infos:
-        print(f"{info.name:<{width}}  {info.source:<7}  {info.masked}", file=out)
-
-
-def cmd_secret_set(name: str, *, stdin: TextIO, tty: bool, out: TextIO | None = None) -> int:
-    """`llmgw secret set NAME`: read the value (hidden prompt on a TTY, else stdin), store it.
-
-    The value never comes from argv. Exit codes: 0 stored, 1 bad name or empty/invalid value,
-    2 no usable keyring.
-    """
-    out = sys.stdout if out is None else out
-    try:
-        parse_secret_name(name)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if tty:
-        try:
-            value = getpass.getpass(f"Secret for {name!r} (input hidden): ")
-        except EOFError:
-            value = ""
-    else:
-        value = stdin.read()
-        value = value[:-2] if value.endswith("\r\n") else value.removesuffix("\n")
-    try:
-        set_secret(name, value)
-    except SecretBackendUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"error: {exc}; nothing stored", file=sys.stderr)
-        return 1
-    print(f"stored {name!r} ({mask_secret(value)}) in the OS keyring, service {SERVICE!r}", file=out)
-    return 0
-
-
-def cmd_secret_list(providers: Iterable[str], out: TextIO) -> int:
-    """`llmgw secret list`: name, source and masked value of each secret in effect; never a value.
-
-    Without a usable keyring, the environment's secrets are still listed, then exit code 2.
-    """
-    providers = list(providers)
-    env_infos = env_secrets(providers)
-    try:
-        infos = _effective(list_secrets(providers), env_infos)
-    except SecretBackendUnavailable as exc:
-        if env_infos:
-            _print_table(env_infos, out)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if infos:
-        _print_table(infos, out)
-    else:
-        print(f"no secrets in the OS keyring (service {SERVICE!r}) or the environment", file=out)
-    return 0
-
-
-def cmd_secret_delete(name: str, out: TextIO) -> int:
-    """`llmgw secret delete NAME`. Exit codes: 0 deleted, 1 bad name or not found, 2 no usable keyring."""
-    try:
-        provider, index = parse_secret_name(name)
-        existed = delete_secret(name)
-        orphan = provider != PROXY_KEY_NAME and _get(_keyring(), secret_name(provider, index + 1)) is not None
-    except SecretBackendUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if not existed:
-        print(f"no secret {name!r} in the OS keyring (service {SERVICE!r})", file=out)
-        return 1
-    print(f"deleted {name!r} from the OS keyring", file=out)
-    if orphan:
-        print(
-            f"note: {secret_name(provider, index + 1)!r} and later keys are now ignored "
-            f"until {name!r} is set again",
-            file=out,
-        )
-    return 0
+def has_secret(name: str) -> bool:
+    """Whether the OS keyring holds secret ``name``; raises SecretBackendUnavailable without a keyring."""
+    parse_secret_name(name)
+    return _get(_keyring(), name) is not None

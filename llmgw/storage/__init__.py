@@ -1,3 +1,9 @@
-"""Every SQL statement llmgw runs: the database, its migrations, the ledger writer thread, request rows.
+"""Every SQL statement llmgw runs: the database and its migrations, one module per table, the ledger's
+writer thread. Callers hold a `Store` (and the writer) and see only the names below: the seam for a
+PostgreSQL store later."""
 
-The seam for a PostgreSQL store later: callers see only this package's public names."""
+from llmgw.storage.database import Store
+from llmgw.storage.requests import ModelUsage, Totals, UsageRow, UsageSummary
+from llmgw.storage.writer import LedgerWriter
+
+__all__ = ["LedgerWriter", "ModelUsage", "Store", "Totals", "UsageRow", "UsageSummary"]

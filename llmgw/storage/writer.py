@@ -1,21 +1,17 @@
-"""The usage ledger: a single writer thread that batches usage rows into the store, off the event loop.
-
-Also the two helpers behind `llmgw usage`: `parse_since()` for `--since` and `format_usage_table()`.
-"""
+"""The usage ledger's writer: a single thread that batches usage rows into the store, off the event loop."""
 
 from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
-from llmgw.storage.requests import ModelUsage, Store, UsageRow, UsageSummary
+from llmgw.storage.database import Store
+from llmgw.storage.requests import UsageRow
 
-__all__ = ["LedgerWriter", "format_usage_table", "parse_since"]
+__all__ = ["LedgerWriter"]
 
 logger = logging.getLogger("llmgw.ledger")
 
@@ -170,61 +166,3 @@ class LedgerWriter:
             except Exception:
                 dropped.append(row)
         return dropped
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_since(text: str, now: float) -> float:
-    """Turn a `--since` value into unix seconds: a duration back from `now` or an ISO-8601 date/datetime.
-
-    Durations: `90s`, `30m`, `24h`, `7d`. Dates and datetimes: `2026-11-01`, `2026-11-01T12:00:00`,
-    with or without `Z` or an offset; a naive value is taken as UTC. Raises ValueError otherwise.
-    """
-    value = text.strip()
-    if match := _DURATION.fullmatch(value.lower()):
-        return now - float(match[1]) * _UNIT_SECONDS[match[2]]
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(
-            f"invalid since value {text!r}: expected a duration (90s, 30m, 24h, 7d) "
-            "or an ISO-8601 date or datetime (2026-11-01, 2026-11-01T12:00:00Z)"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
-
-
-_HEADERS = ("provider", "model", "requests", "errors", "prompt", "completion", "total", "cached")
-
-
-def _cells(provider: str, model: str, usage: ModelUsage | UsageSummary) -> list[str]:
-    numbers = (
-        usage.requests,
-        usage.errors,
-        usage.prompt_tokens,
-        usage.completion_tokens,
-        usage.total_tokens,
-        usage.cached_tokens,
-    )
-    return [provider, model, *(f"{n:,}" for n in numbers)]
-
-
-def format_usage_table(summary: UsageSummary) -> str:
-    """Render a summary as aligned columns, one line per (provider, model) and a totals line."""
-    body = [_cells(m.provider or "-", m.model or "-", m) for m in summary.by_model]
-    total = _cells("total", "", summary)
-    table = [list(_HEADERS), *body, total]
-    widths = [max(len(row[i]) for row in table) for i in range(len(_HEADERS))]
-
-    def line(row: list[str]) -> str:
-        # Text columns left-aligned, numbers right-aligned.
-        cells = [
-            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(cells).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(table[0]), rule, *(line(r) for r in body), rule, line(total)])

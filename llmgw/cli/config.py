@@ -1,0 +1,65 @@
+"""`llmgw config check`: the effective configuration, secrets masked, or a located error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from llmgw.services import credentials
+from llmgw.settings import Loaded, load
+
+SENSITIVE_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    config = sub.add_parser("config", help="inspect the configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_sub.add_parser("check", help="validate and print the effective configuration")
+    check.add_argument("--config", metavar="FILE")
+
+
+def mask_header(name: str, value: str) -> str:
+    return "****" if any(w in name.lower() for w in SENSITIVE_HEADER_WORDS) else value
+
+
+def describe(loaded: Loaded) -> str:
+    """The effective configuration as TOML, secrets masked, with where keys come from."""
+    c = loaded.config
+    lines = [f"# source: {loaded.source or 'built-in defaults (no config file)'}"]
+    if loaded.env_overrides:
+        lines.append(f"# environment overrides: {', '.join(sorted(loaded.env_overrides))}")
+    lines.append("[server]")
+    lines += [f"{k} = {json.dumps(v)}" for k, v in c.server.model_dump().items()]
+    for name, p in c.providers.items():
+        lines += ["", f"[providers.{name}]"]
+        for k, v in p.model_dump(exclude_none=True).items():
+            if k == "headers":
+                v = {h: mask_header(h, hv) for h, hv in v.items()}
+                lines.append(
+                    f"headers = {{{', '.join(f'{json.dumps(h)} = {json.dumps(hv)}' for h, hv in v.items())}}}"
+                )
+            else:
+                lines.append(f"{k} = {json.dumps(list(v) if isinstance(v, tuple) else v)}")
+        if p.base_url is None:
+            lines.append(f"# base_url (default) = {json.dumps(p.url)}")
+        keys = credentials.provider_keys(name)
+        lines.append(
+            f"# api keys: {len(keys)}"
+            if keys
+            else f"# api keys: NONE (llmgw secret set {name}, or {credentials.env_var_name(name)})"
+        )
+    if c.models:
+        lines += ["", "[models]"]
+        for alias, a in c.models.items():
+            fb = f", fallbacks = {json.dumps(list(a.fallbacks))}" if a.fallbacks else ""
+            lines.append(f"{json.dumps(alias)} = {{ model = {json.dumps(a.model)}{fb} }}")
+    lines += ["", f"# proxy key: {'configured' if credentials.proxy_key() else 'NOT configured'}"]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load(args.config)
+    print(describe(loaded))
+    print("\nconfiguration OK", file=sys.stderr)
+    return 0

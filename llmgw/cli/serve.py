@@ -1,0 +1,72 @@
+"""`llmgw serve`: run the gateway; refuses to start without a way for clients to authenticate."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+from typing import Any
+
+from llmgw.services import credentials
+from llmgw.settings import Config, Loaded, ServerConfig, load
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument(
+        "--config", metavar="FILE", help="config file (default: $LLMGW_CONFIG, then user config dir)"
+    )
+    serve.add_argument("--host", help="listen address (overrides [server] host)")
+    serve.add_argument("--port", type=int, help="listen port (overrides [server] port)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--no-auth", action="store_true", help="accept clients without a key (only on a loopback address)"
+    )
+
+
+def _with_server_overrides(loaded: Loaded, **overrides: Any) -> Config:
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return loaded.config
+    server = ServerConfig.model_validate({**loaded.config.server.model_dump(), **given})
+    return loaded.config.model_copy(update={"server": server})
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _with_server_overrides(
+        load(args.config), host=args.host, port=args.port, log_level=args.log_level
+    )
+    # The server stack is only imported when serving.
+    from llmgw.relay.server import run as run_server
+    from llmgw.relay.server import setup_logging
+
+    setup_logging(config.server.log_level)
+    if args.no_auth:
+        if not is_loopback(config.server.host):
+            print(
+                f"llmgw: refusing --no-auth on {config.server.host}: without a key the gateway may only "
+                "listen on a loopback address (127.0.0.1, ::1, localhost).",
+                file=sys.stderr,
+            )
+            return 2
+        proxy_key = None
+    else:
+        proxy_key = credentials.proxy_key()
+        if proxy_key is None:
+            print(
+                "llmgw: no proxy key configured, so clients could not authenticate.\n"
+                "  Set one:  llmgw secret set proxy-key   (or the LLMGW_PROXY_KEY environment variable)\n"
+                "  or run without authentication on loopback:  llmgw serve --no-auth",
+                file=sys.stderr,
+            )
+            return 2
+    return run_server(config, proxy_key, credentials.KeyringKeySource())

@@ -1,0 +1,83 @@
+"""`llmgw usage`: the ledger summarised by provider and model, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from datetime import UTC, datetime
+
+from llmgw.services import usage as usage_service
+from llmgw.services.usage import Totals, UsageSummary
+from llmgw.settings import load
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    usage = sub.add_parser("usage", help="summarise the usage ledger")
+    usage.add_argument("--since", help="a duration (30m, 24h, 7d) or a date/time (2026-11-01)")
+    usage.add_argument("--json", action="store_true", help="machine-readable output")
+    usage.add_argument("--config", metavar="FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load(args.config).config
+    try:
+        since = parse_since(args.since, time.time()) if args.since else None
+    except ValueError as exc:
+        print(f"llmgw: --since: {exc}", file=sys.stderr)
+        return 2
+    summary = usage_service.summary(config, since)
+    print(json.dumps(summary.to_json(), indent=2) if args.json else format_usage_table(summary))
+    return 0
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str, now: float) -> float:
+    """Turn a `--since` value into unix seconds: a duration back from `now` or an ISO-8601 date/datetime.
+
+    Durations: `90s`, `30m`, `24h`, `7d`. Dates and datetimes: `2026-11-01`, `2026-11-01T12:00:00`,
+    with or without `Z` or an offset; a naive value is taken as UTC. Raises ValueError otherwise.
+    """
+    value = text.strip()
+    if match := _DURATION.fullmatch(value.lower()):
+        return now - float(match[1]) * _UNIT_SECONDS[match[2]]
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"invalid since value {text!r}: expected a duration (90s, 30m, 24h, 7d) "
+            "or an ISO-8601 date or datetime (2026-11-01, 2026-11-01T12:00:00Z)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+_HEADERS = ("provider", "model", "requests", "errors", "prompt", "completion", "total", "cached")
+
+
+def _cells(provider: str, model: str, usage: Totals) -> list[str]:
+    return [provider, model, *(f"{n:,}" for n in usage.counters().values())]
+
+
+def format_usage_table(summary: UsageSummary) -> str:
+    """Render a summary as aligned columns, one line per (provider, model) and a totals line."""
+    body = [_cells(m.provider or "-", m.model or "-", m) for m in summary.by_model]
+    total = _cells("total", "", summary)
+    table = [list(_HEADERS), *body, total]
+    widths = [max(len(row[i]) for row in table) for i in range(len(_HEADERS))]
+
+    def line(row: list[str]) -> str:
+        # Text columns left-aligned, numbers right-aligned.
+        cells = [
+            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(table[0]), rule, *(line(r) for r in body), rule, line(total)])

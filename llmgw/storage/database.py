@@ -1,0 +1,96 @@
+"""The store: one SQLite file opened with its pragmas and migrations, and the one object every caller
+of storage holds. Its methods take the lock and the transaction; each table's SQL lives in its own
+module (`requests.py` …). A PostgreSQL store will implement the same public methods later.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import sqlite_utils
+
+from llmgw.storage import requests
+from llmgw.storage.migrations import migrations
+from llmgw.storage.requests import UsageRow, UsageSummary
+
+__all__ = ["Store"]
+
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",  # safe with WAL: a power cut may lose the last commits, never corrupt
+)
+
+
+class Store:
+    """The SQLite store. Thread-safe: one connection, serialised by a lock."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        """Wrap an open database; use `Store.open()` rather than calling this directly."""
+        self._db = db
+        # One connection is shared by the ledger writer thread and readers on other threads;
+        # the lock keeps one thread's transaction from swallowing another thread's statements.
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: str | Path) -> Self:
+        """Open (creating if needed) the SQLite file at `path`, set pragmas and apply migrations."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False)
+        try:
+            for pragma in _PRAGMAS:
+                conn.execute(pragma)
+            # Plugins are off: nothing outside llmgw should touch the gateway's connection.
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            migrations.apply(db)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(db)
+
+    def insert_requests(self, rows: Sequence[UsageRow]) -> None:
+        """Insert a batch of ledger rows in one transaction; a repeated request_id replaces the older row."""
+        if not rows:
+            return
+        with self._lock, self._db.atomic():
+            requests.insert(self._db, rows)
+
+    def usage_summary(self, since: float | None = None) -> UsageSummary:
+        """Sum requests, errors and tokens since `since` (unix seconds; None = all time)."""
+        with self._lock:
+            return requests.summary(self._db, since)
+
+    def recent_requests(self, limit: int) -> list[dict[str, Any]]:
+        """Return the newest `limit` rows as dicts keyed by column name, booleans as `bool`."""
+        with self._lock:
+            return requests.recent(self._db, limit)
+
+    def pragmas(self) -> dict[str, Any]:
+        """Return the connection settings `open()` applies, as SQLite reports them (for diagnostics)."""
+        names = ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
+        with self._lock:
+            return {name: self._db.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
