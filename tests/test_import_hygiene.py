@@ -1,0 +1,49 @@
+"""What importing a part of llmgw loads, checked at run time in a fresh interpreter (the static
+boundaries are import-linter contracts in pyproject.toml, run by scripts/check)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("keyring", "secretstorage", "jeepney", "textual", "tui", "llmgw_tui", "llmgw.services.credentials")
+
+
+def loaded_after(*modules: str) -> list[str]:
+    """Every module loaded after importing `modules` (a package: with all its submodules)."""
+    code = (
+        "import importlib, json, pkgutil, sys\n"
+        f"for name in {list(modules)!r}:\n"
+        "    m = importlib.import_module(name)\n"
+        "    for info in pkgutil.walk_packages(getattr(m, '__path__', []), name + '.'):\n"
+        "        importlib.import_module(info.name)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return list(json.loads(out))
+
+
+def heavy(loaded: list[str]) -> list[str]:
+    return [m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+
+
+def test_the_hot_path_loads_no_keyring_and_no_textual() -> None:
+    loaded = loaded_after("llmgw.relay.app", "llmgw.relay.server", "llmgw.relay.handler")
+    assert "llmgw.relay.forward" in loaded  # the check looked at the real hot path
+    assert heavy(loaded) == []
+
+
+@pytest.mark.parametrize("package", ["llmgw.translate", "llmgw.providers"])
+def test_pure_packages_load_no_http_and_no_sql(package: str) -> None:
+    loaded = loaded_after(package)
+    assert f"{package}.{'usage' if package.endswith('translate') else 'gemini'}" in loaded
+    assert [m for m in loaded if m.split(".")[0] in {"httpx", "starlette", "sqlite3", "sqlite_utils"}] == []
+
+
+def test_the_cli_loads_no_textual() -> None:
+    loaded = loaded_after("llmgw.cli")
+    assert "llmgw.cli.serve" in loaded
+    assert [m for m in loaded if m.split(".")[0] in {"textual", "tui", "llmgw_tui"}] == []
