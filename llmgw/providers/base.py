@@ -1,13 +1,20 @@
-"""The adapter interface every provider type implements."""
+"""The adapter interface every provider type implements, and the base class the three types share."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal
+
+import orjson
+
+from llmgw import __version__
+from llmgw.settings import ProviderConfig
 
 Dialect = Literal["openai", "anthropic", "gemini"]
+USER_AGENT = f"llmgw/{__version__}"
 
 
 class Operation(Enum):
@@ -31,11 +38,46 @@ class Unsupported(Exception):
     """The provider type has no such operation; the caller turns this into a 400."""
 
 
-class ProviderAdapter(Protocol):
-    """Builds upstream requests for one provider. Pure: no network, no clock."""
+def listed_ids(payload: Any) -> list[str]:
+    """Model ids of a `{"data": [{"id": …}, …]}` listing (OpenAI's and Anthropic's shape)."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        return []
+    return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
-    name: str
-    dialect: Dialect
+
+class ProviderAdapter(ABC):
+    """How one upstream API family is addressed. Pure: no network, no clock.
+
+    What every provider type shares lives here: JSON bodies POSTed under the provider's root URL, base
+    headers built once (only the key differs between requests), a model listing by GET. A type says
+    how a key is presented (`auth_headers`), and where an operation (`paths`, or `url`) and the model
+    (`body`) go."""
+
+    dialect: ClassVar[Dialect]
+    family: ClassVar[str]  # in messages: "OpenAI wire format", "Anthropic", "Gemini"
+    paths: ClassVar[Mapping[Operation, str]] = {}  # operation → path under the root URL
+    models_path: ClassVar[str]  # the model listing, under the root URL
+
+    def __init__(self, name: str, config: ProviderConfig) -> None:
+        self.name = name
+        self._root = config.url
+        self._headers = {"content-type": "application/json", "user-agent": USER_AGENT, **config.headers}
+        self._urls = {op: f"{self._root}/{path}" for op, path in self.paths.items()}
+
+    def url(self, op: Operation, upstream_model: str, stream: bool) -> str | None:
+        """Where `op` goes; None if this API has no such operation."""
+        return self._urls.get(op)
+
+    @abstractmethod
+    def auth_headers(self, key: str, client_headers: Mapping[str, str] | None) -> dict[str, str]:
+        """The base headers with `key` attached; `client_headers` holds the few client headers the
+        dialect defines as part of the request (Anthropic's `anthropic-version` / `anthropic-beta`);
+        nothing else of the client's is sent."""
+
+    def body(self, body: dict[str, Any], upstream_model: str) -> dict[str, Any]:
+        """The body sent: only `model` changes; every other field passes as is."""
+        return {**body, "model": upstream_model}
 
     def build(
         self,
@@ -47,25 +89,19 @@ class ProviderAdapter(Protocol):
         stream: bool = False,
         client_headers: Mapping[str, str] | None = None,
     ) -> UpstreamRequest:
-        """The upstream request for a body already in this provider's dialect, with our key attached.
-
-        `client_headers` holds the few client headers the dialect defines as part of the request
-        (Anthropic's `anthropic-version` / `anthropic-beta`); nothing else of the client's is sent.
-        """
-        ...
+        """The upstream request for a body already in this provider's dialect, with our key attached."""
+        url = self.url(op, upstream_model, stream)
+        if url is None:
+            raise Unsupported(f"provider '{self.name}' ({self.family}) has no {op.value} endpoint")
+        content = orjson.dumps(self.body(body, upstream_model))
+        return UpstreamRequest("POST", url, self.auth_headers(key, client_headers), content)
 
     def list_models(self, key: str) -> UpstreamRequest:
         """The request that lists the upstream's models."""
-        ...
+        headers = self.auth_headers(key, None)
+        del headers["content-type"]  # a GET has no body
+        return UpstreamRequest("GET", f"{self._root}/{self.models_path}", headers)
 
     def model_ids(self, payload: Any) -> list[str]:
         """Model ids out of the upstream's model-list answer."""
-        ...
-
-
-def listed_ids(payload: Any) -> list[str]:
-    """Model ids of a `{"data": [{"id": …}, …]}` listing (OpenAI's and Anthropic's shape)."""
-    data = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(data, list):
-        return []
-    return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        return listed_ids(payload)

@@ -8,49 +8,29 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-
-from llmgw.providers.base import Dialect, Operation, Unsupported, UpstreamRequest
-from llmgw.providers.openai_compat import USER_AGENT
-from llmgw.settings import ProviderConfig
+from llmgw.providers.base import Operation, ProviderAdapter
 
 
-class Gemini:
-    dialect: Dialect = "gemini"
+class Gemini(ProviderAdapter):
+    dialect = "gemini"
+    family = "Gemini"
+    models_path = "models?pageSize=1000"
 
-    def __init__(self, name: str, config: ProviderConfig) -> None:
-        self.name = name
-        self._root = config.url
-        self._headers = {"content-type": "application/json", "user-agent": USER_AGENT, **config.headers}
-
-    def _url(self, op: Operation, model: str, stream: bool) -> str:
-        base = f"{self._root}/models/{quote(model, safe='-._~')}"
+    def url(self, op: Operation, upstream_model: str, stream: bool) -> str | None:
+        base = f"{self._root}/models/{quote(upstream_model, safe='-._~')}"
         if op is Operation.CHAT:
             return f"{base}:streamGenerateContent?alt=sse" if stream else f"{base}:generateContent"
         if op is Operation.COUNT_TOKENS:
             return f"{base}:countTokens"
         if op is Operation.EMBEDDINGS:
             return f"{base}:batchEmbedContents"
-        raise Unsupported(f"provider '{self.name}' (Gemini) has no {op.value} endpoint")
+        return None
 
-    def build(
-        self,
-        op: Operation,
-        body: dict[str, Any],
-        upstream_model: str,
-        key: str,
-        *,
-        stream: bool = False,
-        client_headers: Mapping[str, str] | None = None,
-    ) -> UpstreamRequest:
-        # The model is in the URL; the translated body carries none.
-        headers = {**self._headers, "x-goog-api-key": key}
-        return UpstreamRequest("POST", self._url(op, upstream_model, stream), headers, orjson.dumps(body))
+    def auth_headers(self, key: str, client_headers: Mapping[str, str] | None) -> dict[str, str]:
+        return {**self._headers, "x-goog-api-key": key}
 
-    def list_models(self, key: str) -> UpstreamRequest:
-        return UpstreamRequest(
-            "GET", f"{self._root}/models?pageSize=1000", {"user-agent": USER_AGENT, "x-goog-api-key": key}
-        )
+    def body(self, body: dict[str, Any], upstream_model: str) -> dict[str, Any]:
+        return body  # the model is in the URL; the translated body carries none
 
     def model_ids(self, payload: Any) -> list[str]:
         models = payload.get("models") if isinstance(payload, dict) else None
