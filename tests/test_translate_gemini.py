@@ -21,19 +21,21 @@ from anthropic.types import Message
 from openai.types import CreateEmbeddingResponse
 
 from llmgw.errors import InvalidRequest, UpstreamUnavailable
-from llmgw.translate.gemini import (
-    PART_SIGNATURE_PREFIX,
-    THOUGHT_SIGNATURE_PREFIX,
+from llmgw.translate.anthropic_to_gemini import (
     anthropic_count_tokens_to_gemini,
     anthropic_request_to_gemini,
-    gemini_count_tokens_to_anthropic,
-    gemini_finish_to_anthropic,
     gemini_model_name,
+)
+from llmgw.translate.gemini_to_anthropic import (
+    PART_SIGNATURE_PREFIX,
+    THOUGHT_SIGNATURE_PREFIX,
+    gemini_count_tokens_to_anthropic,
     gemini_parts_to_blocks,
     gemini_response_to_anthropic,
-    gemini_usage_to_anthropic,
 )
-from llmgw.translate.gemini_embeddings import gemini_embeddings_to_openai, openai_embeddings_to_gemini
+from llmgw.translate.gemini_to_openai import gemini_embeddings_to_openai
+from llmgw.translate.hub import gemini_finish_to_anthropic, gemini_usage_to_anthropic
+from llmgw.translate.openai_to_gemini import openai_embeddings_to_gemini
 from tests.fakes.fixtures import load_json, load_request, load_sse
 
 TOOLU = re.compile(r"^toolu_[0-9a-f]{24}$")

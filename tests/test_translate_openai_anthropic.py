@@ -18,11 +18,13 @@ from openai.types.chat import ChatCompletion, CompletionCreateParams
 from pydantic import TypeAdapter
 
 from llmgw.errors import InvalidRequest, UpstreamUnavailable
-from llmgw.translate.openai_anthropic import (
-    EFFORT_BUDGET,
+from llmgw.translate.anthropic_to_openai import (
     anthropic_request_to_openai,
     anthropic_response_to_openai,
     budget_effort,
+)
+from llmgw.translate.openai_to_anthropic import (
+    EFFORT_BUDGET,
     openai_request_to_anthropic,
     openai_response_to_anthropic,
 )
