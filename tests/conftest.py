@@ -13,6 +13,9 @@ import pytest
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway_process import GatewayProcess, free_port
 
+# The payload helpers assert inside them: keep pytest's detailed assertion messages there too.
+pytest.register_assert_rewrite("tests.gemini_payloads", "tests.openai_anthropic_payloads")
+
 PROXY_KEY = "llmgw-test-proxy-key-0123456789"
 UPSTREAM_KEY = "sk-upstream-1"
 ALLOW = 'models = ["gpt-4o-mini"]'

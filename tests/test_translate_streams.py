@@ -26,16 +26,17 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import TypeAdapter
 
 from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, SSEEvent, encode_anthropic, encode_openai
-from llmgw.translate.anthropic_openai import openai_response_to_anthropic
-from llmgw.translate.gemini import (
+from llmgw.translate.anthropic_to_openai import anthropic_response_to_openai
+from llmgw.translate.gemini_to_anthropic import (
     PART_SIGNATURE_PREFIX,
     THOUGHT_SIGNATURE_PREFIX,
     gemini_response_to_anthropic,
 )
-from llmgw.translate.openai_anthropic import anthropic_response_to_openai
-from llmgw.translate.stream_anthropic import AnthropicEventWriter
-from llmgw.translate.stream_openai import _JSONEnd
-from llmgw.translate.streams import AnthropicToOpenAIStream, GeminiToAnthropicStream, OpenAIToAnthropicStream
+from llmgw.translate.openai_to_anthropic import openai_response_to_anthropic
+from llmgw.translate.streams.anthropic_events import AnthropicEventWriter
+from llmgw.translate.streams.anthropic_to_openai import AnthropicToOpenAIStream
+from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
+from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream, _JSONEnd
 from llmgw.translate.usage import Usage
 from tests.fakes.fixtures import fixtures_dir
 

@@ -22,10 +22,15 @@ from llmgw.relay.streams.translating import (
     anthropic_client_relay,
     openai_client_relay,
 )
-from llmgw.translate import gemini as gem
-from llmgw.translate import gemini_embeddings as gem_emb
-from llmgw.translate import openai_anthropic as oa
-from llmgw.translate.streams import AnthropicToOpenAIStream, GeminiToAnthropicStream, OpenAIToAnthropicStream
+from llmgw.translate.anthropic_to_gemini import anthropic_count_tokens_to_gemini, anthropic_request_to_gemini
+from llmgw.translate.anthropic_to_openai import anthropic_request_to_openai, anthropic_response_to_openai
+from llmgw.translate.gemini_to_anthropic import gemini_count_tokens_to_anthropic, gemini_response_to_anthropic
+from llmgw.translate.gemini_to_openai import gemini_embeddings_to_openai
+from llmgw.translate.openai_to_anthropic import openai_request_to_anthropic, openai_response_to_anthropic
+from llmgw.translate.openai_to_gemini import openai_embeddings_to_gemini
+from llmgw.translate.streams.anthropic_to_openai import AnthropicToOpenAIStream
+from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
+from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream
 from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage
 
 ClientDialect = Literal["openai", "anthropic"]
@@ -97,11 +102,11 @@ class Bridge:
 class OpenAIToAnthropic(Bridge):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
         body = {k: v for k, v in body.items() if k != "stream_options"}
-        return oa.openai_request_to_anthropic(body, default_max_tokens=self.ctx.default_max_tokens)
+        return openai_request_to_anthropic(body, default_max_tokens=self.ctx.default_max_tokens)
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
         message = _json(raw)
-        out = oa.anthropic_response_to_openai(message, model=self.ctx.client_model)
+        out = anthropic_response_to_openai(message, model=self.ctx.client_model)
         return orjson.dumps(out), anthropic_usage(message.get("usage"))
 
     def stream(self) -> StreamRelay:
@@ -112,20 +117,20 @@ class OpenAIToAnthropic(Bridge):
 class OpenAIToGemini(Bridge):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
         if self.op is Operation.EMBEDDINGS:
-            return gem_emb.openai_embeddings_to_gemini(body, model=upstream_model)
+            return openai_embeddings_to_gemini(body, model=upstream_model)
         body = {k: v for k, v in body.items() if k != "stream_options"}
-        hub = oa.openai_request_to_anthropic(body, default_max_tokens=self.ctx.default_max_tokens)
-        return gem.anthropic_request_to_gemini(hub)
+        hub = openai_request_to_anthropic(body, default_max_tokens=self.ctx.default_max_tokens)
+        return anthropic_request_to_gemini(hub)
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
         payload = _json(raw)
         if self.op is Operation.EMBEDDINGS:
-            out = gem_emb.gemini_embeddings_to_openai(
+            out = gemini_embeddings_to_openai(
                 payload, model=self.ctx.client_model, encoding_format=self.ctx.encoding_format
             )
             return orjson.dumps(out), openai_usage(out)
-        message = gem.gemini_response_to_anthropic(payload, model=self.ctx.client_model)
-        out = oa.anthropic_response_to_openai(message, model=self.ctx.client_model)
+        message = gemini_response_to_anthropic(payload, model=self.ctx.client_model)
+        out = anthropic_response_to_openai(message, model=self.ctx.client_model)
         return orjson.dumps(out), gemini_usage(payload)
 
     def stream(self) -> StreamRelay:
@@ -141,16 +146,16 @@ class AnthropicToOpenAI(Bridge):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
         # OpenAI's own API refuses max_tokens on reasoning models; compatible servers often know only it.
         if self.provider_type == "openai":
-            out = oa.anthropic_request_to_openai(body, max_tokens_field="max_completion_tokens")
+            out = anthropic_request_to_openai(body, max_tokens_field="max_completion_tokens")
         else:
-            out = oa.anthropic_request_to_openai(body, max_tokens_field="max_tokens")
+            out = anthropic_request_to_openai(body, max_tokens_field="max_tokens")
         if stream:
             out["stream_options"] = {"include_usage": True}
         return out
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
         payload = _json(raw)
-        out = oa.openai_response_to_anthropic(payload, model=self.ctx.client_model)
+        out = openai_response_to_anthropic(payload, model=self.ctx.client_model)
         return orjson.dumps(out), openai_usage(payload)
 
     def stream(self) -> StreamRelay:
@@ -160,14 +165,14 @@ class AnthropicToOpenAI(Bridge):
 class AnthropicToGemini(Bridge):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
         if self.op is Operation.COUNT_TOKENS:
-            return gem.anthropic_count_tokens_to_gemini(body, model=upstream_model)
-        return gem.anthropic_request_to_gemini(body)
+            return anthropic_count_tokens_to_gemini(body, model=upstream_model)
+        return anthropic_request_to_gemini(body)
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
         payload = _json(raw)
         if self.op is Operation.COUNT_TOKENS:
-            return orjson.dumps(gem.gemini_count_tokens_to_anthropic(payload)), None
-        out = gem.gemini_response_to_anthropic(payload, model=self.ctx.client_model)
+            return orjson.dumps(gemini_count_tokens_to_anthropic(payload)), None
+        out = gemini_response_to_anthropic(payload, model=self.ctx.client_model)
         return orjson.dumps(out), gemini_usage(payload)
 
     def stream(self) -> StreamRelay:

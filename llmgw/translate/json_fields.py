@@ -1,7 +1,7 @@
 """Reading a client's JSON field by field, with a 400 that names the field path; compact JSON out.
 
-Shared by the OpenAI ⇄ Anthropic translators. A path reads like the field it names:
-`messages[2].content[0].type`; it is the message's prefix and the error's `param`.
+Shared by the OpenAI → Anthropic and Anthropic → OpenAI request translators. A path reads like the field
+it names: `messages[2].content[0].type`; it is the message's prefix and the error's `param`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,18 @@ from typing import Any
 
 from llmgw.errors import InvalidRequest
 
-__all__ = ["JSON", "arr", "bad", "boolean", "compact_json", "number", "obj", "positive_int", "string"]
+__all__ = [
+    "JSON",
+    "arr",
+    "bad",
+    "boolean",
+    "compact_json",
+    "copy_sampling",
+    "number",
+    "obj",
+    "positive_int",
+    "string",
+]
 
 JSON = dict[str, Any]
 
@@ -60,3 +71,13 @@ def boolean(value: Any, path: str) -> bool:
 def compact_json(value: Any) -> str:
     """JSON without spaces, non-ASCII kept: how OpenAI writes tool-call `arguments`."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def copy_sampling(body: JSON, out: JSON) -> None:
+    """`temperature`, `top_p`, `top_k` (numbers) and `stream` (a boolean), checked: both dialects name
+    them alike (`top_k` is an extension on the OpenAI side, passed on all the same)."""
+    for key in ("temperature", "top_p", "top_k"):
+        if body.get(key) is not None:
+            out[key] = number(body[key], key)
+    if body.get("stream") is not None:
+        out["stream"] = boolean(body["stream"], "stream")

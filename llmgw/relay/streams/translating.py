@@ -20,7 +20,7 @@ from llmgw.translate.usage import Usage, anthropic_usage
 
 
 class StreamTranslator(Protocol):
-    """One step of a translation chain (see llmgw/translate/streams.py)."""
+    """One step of a translation chain (see llmgw/translate/streams/)."""
 
     @property
     def usage(self) -> Usage | None: ...

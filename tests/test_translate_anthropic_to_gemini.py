@@ -1,4 +1,4 @@
-"""Anthropic ⇄ Gemini and OpenAI embeddings ⇄ Gemini translators, against recorded traffic.
+"""Anthropic → Gemini requests (llmgw.translate.anthropic_to_gemini), against recorded traffic.
 
 Expected values are written by hand from the recorded Gemini / Anthropic / OpenAI payloads in
 `shared/fixtures/providers` and from the published API references, never from the translators'
@@ -7,70 +7,31 @@ own output.
 
 from __future__ import annotations
 
-import base64
 import copy
-import json
-import re
-import struct
 from typing import Any
 
-import httpx2
-import openai
 import pytest
-from anthropic.types import Message
-from openai.types import CreateEmbeddingResponse
 
-from llmgw.errors import InvalidRequest, UpstreamUnavailable
-from llmgw.translate.gemini import (
-    PART_SIGNATURE_PREFIX,
-    THOUGHT_SIGNATURE_PREFIX,
+from llmgw.errors import InvalidRequest
+from llmgw.translate.anthropic_to_gemini import (
     anthropic_count_tokens_to_gemini,
     anthropic_request_to_gemini,
-    gemini_count_tokens_to_anthropic,
-    gemini_finish_to_anthropic,
     gemini_model_name,
-    gemini_parts_to_blocks,
-    gemini_response_to_anthropic,
-    gemini_usage_to_anthropic,
 )
-from llmgw.translate.gemini_embeddings import gemini_embeddings_to_openai, openai_embeddings_to_gemini
-from tests.fakes.fixtures import load_json, load_request, load_sse
-
-TOOLU = re.compile(r"^toolu_[0-9a-f]{24}$")
-MSG = re.compile(r"^msg_[0-9a-f]{24}$")
-
-
-def recorded_body(provider: str, case: str) -> dict[str, Any]:
-    body: dict[str, Any] = load_request(provider, case)["body"]
-    return body
-
-
-def snake_to_camel(value: Any) -> Any:
-    """Proto JSON accepts snake_case and camelCase field names alike; compare in camelCase."""
-    if isinstance(value, dict):
-        return {
-            re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): snake_to_camel(v) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [snake_to_camel(v) for v in value]
-    return value
-
-
-def openapi_to_json_schema(schema: Any) -> Any:
-    """Gemini's OpenAPI-subset `parameters` spell types in upper case; JSON Schema in lower case."""
-    if isinstance(schema, dict):
-        return {k: v.lower() if k == "type" else openapi_to_json_schema(v) for k, v in schema.items()}
-    return schema
-
-
-def valid_message(message: dict[str, Any]) -> dict[str, Any]:
-    Message.model_validate(message)
-    return message
-
-
-def user(text: str) -> dict[str, Any]:
-    return {"role": "user", "content": text}
-
+from llmgw.translate.gemini_to_anthropic import (
+    PART_SIGNATURE_PREFIX,
+    THOUGHT_SIGNATURE_PREFIX,
+    gemini_response_to_anthropic,
+)
+from tests.fakes.fixtures import load_json
+from tests.gemini_payloads import (
+    SIGNED_ANSWER,
+    TOOLU,
+    openapi_to_json_schema,
+    recorded_body,
+    snake_to_camel,
+    user,
+)
 
 # ---- requests: what real Gemini clients sent, from an Anthropic request of the same meaning ------
 
@@ -445,64 +406,6 @@ def test_parallel_calls_keep_ids_and_names_paired() -> None:
     assert got["tools"][0]["functionDeclarations"][1] == {
         "name": "get_time",
         "parametersJsonSchema": {"type": "object", "properties": {}},
-    }
-
-
-# A Gemini 3 answer shaped as the thought-signature guide describes: a thought summary, a signed first
-# call, an unsigned parallel call.
-SIGNED_ANSWER: dict[str, Any] = {
-    "candidates": [
-        {
-            "content": {
-                "role": "model",
-                "parts": [
-                    {"text": "Two cities: call the tool twice.", "thought": True},
-                    {
-                        "functionCall": {"name": "get_weather", "args": {"city": "Paris"}, "id": "c1"},
-                        "thoughtSignature": "SIG1",
-                    },
-                    {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}, "id": "c2"}},
-                ],
-            },
-            "finishReason": "STOP",
-        }
-    ],
-    "usageMetadata": {
-        "promptTokenCount": 100,
-        "cachedContentTokenCount": 60,
-        "candidatesTokenCount": 20,
-        "thoughtsTokenCount": 50,
-        "totalTokenCount": 170,
-    },
-    "responseId": "abc_123",
-}
-
-
-def test_signed_answer_becomes_anthropic_message() -> None:
-    got = valid_message(gemini_response_to_anthropic(SIGNED_ANSWER, model="gemini-3-pro"))
-    assert got == {
-        "id": "msg_abc_123",
-        "type": "message",
-        "role": "assistant",
-        "model": "gemini-3-pro",
-        "content": [
-            {
-                "type": "thinking",
-                "thinking": "Two cities: call the tool twice.",
-                "signature": "gemini:thought:",
-            },
-            {"type": "thinking", "thinking": "", "signature": "gemini:part:SIG1"},
-            {"type": "tool_use", "id": "c1", "name": "get_weather", "input": {"city": "Paris"}},
-            {"type": "tool_use", "id": "c2", "name": "get_weather", "input": {"city": "Rome"}},
-        ],
-        "stop_reason": "tool_use",
-        "stop_sequence": None,
-        "usage": {
-            "input_tokens": 40,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 60,
-            "output_tokens": 70,
-        },
     }
 
 
@@ -887,161 +790,6 @@ def test_requests_gemini_cannot_take_are_400s_naming_the_field(body: dict[str, A
     assert caught.value.message.startswith(f"{param}: ")
 
 
-# ---- responses -----------------------------------------------------------------------------------
-
-
-def test_recorded_text_answer() -> None:
-    got = valid_message(gemini_response_to_anthropic(load_json("gemini", "generate.text"), model="flash"))
-    assert got == {
-        "id": "msg_bzlXaa_EE_aHqtsPi_zw8Ao",
-        "type": "message",
-        "role": "assistant",
-        "model": "flash",
-        "content": [{"type": "text", "text": "Hello! How can I help you today?"}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        # promptTokenCount 9; candidatesTokenCount 9 + thoughtsTokenCount 34
-        "usage": {
-            "input_tokens": 9,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "output_tokens": 43,
-        },
-    }
-
-
-def test_recorded_tool_call_answer() -> None:
-    got = valid_message(gemini_response_to_anthropic(load_json("gemini", "generate.tool_call"), model="g"))
-    [call] = got["content"]
-    assert TOOLU.match(call["id"]) and MSG.match(got["id"])  # no functionCall.id, no responseId recorded
-    assert call == {
-        "type": "tool_use",
-        "id": call["id"],
-        "name": "get_capital",
-        "input": {"country": "France"},
-    }
-    assert got["stop_reason"] == "tool_use"
-    assert got["usage"] == {
-        "input_tokens": 23,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "output_tokens": 5,
-    }
-
-
-def test_recorded_image_answer() -> None:
-    got = valid_message(
-        gemini_response_to_anthropic(load_json("gemini", "generate.image"), model="g", message_id="msg_mine")
-    )
-    assert got["id"] == "msg_mine"
-    assert got["content"] == [{"type": "text", "text": "The fruit in the image is a kiwi."}]
-    assert got["usage"]["input_tokens"] == 3367 and got["usage"]["output_tokens"] == 9
-
-
-def test_recorded_stream_chunks_give_text_blocks() -> None:
-    chunks = [json.loads(data) for data in load_sse("gemini", "generate.stream_text")]
-    blocks = [b for c in chunks for b in gemini_parts_to_blocks(c["candidates"][0]["content"]["parts"])]
-    assert blocks == [
-        {"type": "text", "text": "The"},
-        {"type": "text", "text": " capital of France"},
-        {"type": "text", "text": " is Paris.\n"},
-    ]
-    assert gemini_usage_to_anthropic(chunks[-1]["usageMetadata"])["output_tokens"] == 8
-
-
-def test_blocked_prompt_is_an_empty_refusal() -> None:
-    resp = {
-        "promptFeedback": {"blockReason": "SAFETY"},
-        "usageMetadata": {"promptTokenCount": 7, "totalTokenCount": 7},
-    }
-    got = valid_message(gemini_response_to_anthropic(resp, model="g"))
-    assert (got["content"], got["stop_reason"], got["usage"]["input_tokens"]) == ([], "refusal", 7)
-
-
-@pytest.mark.parametrize(
-    "resp", [{}, {"candidates": []}, {"promptFeedback": {}}, {"candidates": ["x"]}, {"candidates": {"0": {}}}]
-)
-def test_answers_without_a_usable_candidate_are_upstream_errors(resp: dict[str, Any]) -> None:
-    with pytest.raises(UpstreamUnavailable):
-        gemini_response_to_anthropic(resp, model="g")
-
-
-def test_thinking_spent_all_tokens() -> None:
-    resp = {
-        "candidates": [{"content": {"role": "model"}, "finishReason": "MAX_TOKENS"}],
-        "usageMetadata": {"promptTokenCount": 5, "thoughtsTokenCount": 64, "totalTokenCount": 69},
-    }
-    got = valid_message(gemini_response_to_anthropic(resp, model="g"))
-    assert (got["content"], got["stop_reason"], got["usage"]["output_tokens"]) == ([], "max_tokens", 64)
-    assert valid_message(gemini_response_to_anthropic({"candidates": [{}]}, model="g"))["usage"] == {
-        "input_tokens": 0,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "output_tokens": 0,
-    }
-
-
-def test_parts_anthropic_cannot_hold_are_dropped_with_their_signatures() -> None:
-    parts = [
-        "junk",
-        {"inlineData": {"mimeType": "image/png", "data": "iVBOR"}, "thoughtSignature": "IMG"},
-        {"executableCode": {"language": "PYTHON", "code": "print(1)"}},
-        {"text": ""},
-        {"text": "", "thoughtSignature": "END"},
-        {"thought": True, "thoughtSignature": "T"},
-        {"functionCall": {"name": 5, "args": "x", "id": ""}},
-    ]
-    blocks = gemini_parts_to_blocks(parts)
-    assert blocks[:3] == [
-        {"type": "thinking", "thinking": "", "signature": "gemini:part:END"},
-        {"type": "thinking", "thinking": "", "signature": "gemini:thought:T"},
-        {"type": "tool_use", "id": blocks[2]["id"], "name": "", "input": {}},
-    ]
-    assert TOOLU.match(blocks[2]["id"]) and len(blocks) == 3
-    assert gemini_parts_to_blocks(None) == []
-
-
-@pytest.mark.parametrize(
-    ("reason", "tool_use", "stop"),
-    [
-        ("STOP", False, "end_turn"),
-        ("STOP", True, "tool_use"),
-        (None, False, "end_turn"),
-        (None, True, "tool_use"),
-        ("MAX_TOKENS", False, "max_tokens"),
-        ("MAX_TOKENS", True, "max_tokens"),
-        ("SAFETY", False, "refusal"),
-        ("RECITATION", False, "refusal"),
-        ("BLOCKLIST", False, "refusal"),
-        ("PROHIBITED_CONTENT", True, "refusal"),
-        ("SPII", False, "refusal"),
-        ("IMAGE_SAFETY", False, "refusal"),
-        ("LANGUAGE", False, "end_turn"),
-        ("OTHER", False, "end_turn"),
-        ("MALFORMED_FUNCTION_CALL", False, "end_turn"),
-        ("FINISH_REASON_UNSPECIFIED", False, "end_turn"),
-    ],
-)
-def test_finish_reasons(reason: str | None, tool_use: bool, stop: str) -> None:
-    assert gemini_finish_to_anthropic(reason, tool_use=tool_use) == stop
-
-
-def test_finish_reason_default_is_no_tool_use() -> None:
-    assert gemini_finish_to_anthropic("STOP") == "end_turn"
-
-
-def test_usage_with_cache_and_junk() -> None:
-    assert gemini_usage_to_anthropic(
-        {"promptTokenCount": 1000, "cachedContentTokenCount": 800, "candidatesTokenCount": True}
-    ) == {
-        "input_tokens": 200,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 800,
-        "output_tokens": 0,
-    }
-    assert gemini_usage_to_anthropic(None)["input_tokens"] == 0
-
-
 # ---- count_tokens --------------------------------------------------------------------------------
 
 
@@ -1065,148 +813,5 @@ def test_count_tokens_request_matches_recorded_and_keeps_system_and_tools() -> N
     ]
 
 
-def test_count_tokens_answer() -> None:
-    assert gemini_count_tokens_to_anthropic(load_json("gemini", "count_tokens.default")) == {
-        "input_tokens": 5
-    }
-
-
-@pytest.mark.parametrize("resp", [{}, {"totalTokens": None}, {"totalTokens": "5"}, {"totalTokens": True}])
-def test_count_tokens_without_total_is_an_upstream_error(resp: dict[str, Any]) -> None:
-    with pytest.raises(UpstreamUnavailable):
-        gemini_count_tokens_to_anthropic(resp)
-
-
 def test_model_name() -> None:
     assert gemini_model_name("gemini-2.5-flash") == gemini_model_name("models/gemini-2.5-flash")
-
-
-# ---- embeddings ----------------------------------------------------------------------------------
-
-
-def test_embeddings_request_matches_recorded_request() -> None:
-    want = recorded_body("gemini", "embed.default")
-    got = openai_embeddings_to_gemini(
-        {"model": "x", "input": "Hello, world!", "encoding_format": "base64", "user": "u"},
-        model="gemini-embedding-2-preview",
-    )
-    # pydantic-ai also chose a taskType; OpenAI has none, so Gemini's default applies
-    assert got == {"requests": [{k: v for k, v in r.items() if k != "taskType"} for r in want["requests"]]}
-
-
-def test_embeddings_request_for_several_inputs_with_dimensions() -> None:
-    got = openai_embeddings_to_gemini(
-        {"input": ["a", "b"], "dimensions": 256}, model="models/text-embedding-004"
-    )
-    assert got == {
-        "requests": [
-            {
-                "model": "models/text-embedding-004",
-                "content": {"parts": [{"text": t}]},
-                "outputDimensionality": 256,
-            }
-            for t in ("a", "b")
-        ]
-    }
-
-
-@pytest.mark.parametrize(
-    ("body", "param"),
-    [
-        ({"input": [1, 2, 3]}, "input"),
-        ({"input": [[1, 2], [3]]}, "input"),
-        ({"input": []}, "input"),
-        ({"input": ["a", 1]}, "input"),
-        ({"input": [True]}, "input"),
-        ({}, "input"),
-        ({"input": "a", "encoding_format": "int8"}, "encoding_format"),
-        ({"input": "a", "dimensions": 0}, "dimensions"),
-        ({"input": "a", "dimensions": "256"}, "dimensions"),
-        ({"input": "a", "dimensions": True}, "dimensions"),
-    ],
-)
-def test_bad_embeddings_requests_are_400s(body: dict[str, Any], param: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        openai_embeddings_to_gemini(body, model="m")
-    assert (caught.value.status, caught.value.param) == (400, param)
-
-
-def test_embeddings_answer_as_floats() -> None:
-    values = load_json("gemini", "embed.default")["embeddings"][0]["values"]
-    got = gemini_embeddings_to_openai(
-        load_json("gemini", "embed.default"),
-        model="gemini-embedding-2-preview",
-        encoding_format=None,
-        prompt_tokens=4,
-    )
-    CreateEmbeddingResponse.model_validate(got)
-    assert got == {
-        "object": "list",
-        "data": [{"object": "embedding", "index": 0, "embedding": values}],
-        "model": "gemini-embedding-2-preview",
-        "usage": {"prompt_tokens": 4, "total_tokens": 4},
-    }
-
-
-def decode_openai_base64(data: str) -> list[float]:
-    """How OpenAI's base64 embeddings read: little-endian float32."""
-    raw = base64.b64decode(data)
-    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
-
-
-def test_openai_base64_format_is_little_endian_float32() -> None:
-    [item] = load_json("openai", "embeddings.default")["data"]
-    floats = decode_openai_base64(item["embedding"])
-    assert len(floats) == 1536  # text-embedding-3-small's dimensions
-    assert all(-1 < v < 1 for v in floats) and abs(sum(v * v for v in floats) - 1) < 1e-3  # unit length
-
-
-def test_embeddings_answer_as_base64() -> None:
-    values = load_json("gemini", "embed.default")["embeddings"][0]["values"]
-    got = gemini_embeddings_to_openai(
-        load_json("gemini", "embed.default"), model="m", encoding_format="base64"
-    )
-    decoded = decode_openai_base64(got["data"][0]["embedding"])
-    assert len(decoded) == len(values) == 3072
-    assert decoded == pytest.approx(values, rel=1e-6, abs=1e-9)
-    assert got["usage"] == {"prompt_tokens": 0, "total_tokens": 0}
-    got["data"][0]["embedding"] = decoded
-    CreateEmbeddingResponse.model_validate(got)
-
-
-def test_openai_sdk_reads_our_base64_embeddings() -> None:
-    """The OpenAI SDK asks for base64 by default and decodes it itself: end to end through it."""
-    gemini_answer = load_json("gemini", "embed.default")
-    sent: list[dict[str, Any]] = []
-
-    def upstream(request: httpx2.Request) -> httpx2.Response:
-        body = json.loads(request.content)
-        sent.append(openai_embeddings_to_gemini(body, model="gemini-embedding-2-preview"))
-        answer = gemini_embeddings_to_openai(
-            gemini_answer, model=body["model"], encoding_format=body.get("encoding_format"), prompt_tokens=4
-        )
-        return httpx2.Response(200, json=answer)
-
-    with httpx2.Client(transport=httpx2.MockTransport(upstream)) as http:
-        client = openai.OpenAI(api_key="k", base_url="http://llmgw.test/v1", http_client=http)
-        got = client.embeddings.create(model="gemini-embedding", input="Hello, world!")
-    assert sent[0]["requests"][0]["content"] == {"parts": [{"text": "Hello, world!"}]}
-    assert got.data[0].embedding == pytest.approx(
-        gemini_answer["embeddings"][0]["values"], rel=1e-6, abs=1e-9
-    )
-    assert (got.model, got.usage.prompt_tokens, got.usage.total_tokens) == ("gemini-embedding", 4, 4)
-
-
-@pytest.mark.parametrize(
-    "resp",
-    [
-        {},
-        {"embeddings": {}},
-        {"embeddings": ["x"]},
-        {"embeddings": [{"values": ["0.1"]}]},
-        {"embeddings": [{}]},
-    ],
-)
-def test_unreadable_embeddings_answers_are_upstream_errors(resp: dict[str, Any]) -> None:
-    with pytest.raises(UpstreamUnavailable):
-        gemini_embeddings_to_openai(resp, model="m", encoding_format="float")

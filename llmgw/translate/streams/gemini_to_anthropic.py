@@ -1,7 +1,8 @@
 """Gemini `streamGenerateContent?alt=sse` chunks → Anthropic stream events, for any client of Gemini.
 
 Each chunk is a whole `GenerateContentResponse` holding only the new parts. The blocks are those of the
-non-stream translation (`llmgw.translate.gemini.gemini_parts_to_blocks`), whose helpers this reuses:
+non-stream translation (`llmgw.translate.gemini_to_anthropic.gemini_parts_to_blocks`), whose signature
+encoding and `hub` mappings this reuses:
 - Text parts → a `text` block; consecutive `thought: true` parts → one `thinking` block.
 - Signatures, as the non-stream side encodes them for the request side to put back on their parts: a
   thinking block from thought parts closes with a `signature_delta` of `THOUGHT_SIGNATURE_PREFIX` + the
@@ -31,33 +32,24 @@ from typing import Any
 
 import orjson
 
-from llmgw.translate.gemini import (
-    PART_SIGNATURE_PREFIX,
-    THOUGHT_SIGNATURE_PREFIX,
-    gemini_finish_to_anthropic,
-    gemini_usage_to_anthropic,
-    new_tool_use_id,
-)
-from llmgw.translate.stream_anthropic import AnthropicEvent, AnthropicEventWriter
-from llmgw.translate.usage import Usage, gemini_usage
+from llmgw.translate.gemini_to_anthropic import PART_SIGNATURE_PREFIX, THOUGHT_SIGNATURE_PREFIX
+from llmgw.translate.hub import gemini_finish_to_anthropic, gemini_usage_to_anthropic, new_id
+from llmgw.translate.streams.anthropic_events import AnthropicEvent, ToAnthropicStream
+from llmgw.translate.usage import gemini_usage
+
+__all__ = ["GeminiToAnthropicStream"]
 
 
-class GeminiToAnthropicStream:
+class GeminiToAnthropicStream(ToAnthropicStream):
     """Gemini stream chunks (parsed) → Anthropic stream events."""
 
     def __init__(self, model: str, message_id: str | None = None) -> None:
-        self._w = AnthropicEventWriter(model, message_id)
-        self._id_given = message_id is not None
-        self._usage: Usage | None = None
+        super().__init__(model, message_id)
         self._meta: Any = None  # the last usageMetadata
         self._finish_reason: str | None = None
         self._blocked = False
         self._thought_open = False  # a thinking block of thought parts is open, not yet signed
-        self.output_events = 0  # parts that carried text, thoughts or a function call
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._usage
+        # output_events counts parts that carried text, thoughts or a function call
 
     def feed(self, chunk: Mapping[str, Any]) -> list[AnthropicEvent]:
         """The events for one upstream chunk."""
@@ -93,12 +85,6 @@ class GeminiToAnthropicStream:
             self._end()
         return w.take()
 
-    def finish(self) -> list[AnthropicEvent]:
-        """At upstream end of stream: whatever closing events are missing."""
-        if not self._w.ended:
-            self._end()
-        return self._w.take()
-
     def _part(self, part: Mapping[str, Any]) -> None:
         w = self._w
         signature = part.get("thoughtSignature")
@@ -121,7 +107,7 @@ class GeminiToAnthropicStream:
         if isinstance(call, Mapping):
             call_id, name, args = call.get("id"), call.get("name"), call.get("args")
             w.tool_use(
-                call_id if isinstance(call_id, str) and call_id else new_tool_use_id(),
+                call_id if isinstance(call_id, str) and call_id else new_id("toolu_"),
                 name if isinstance(name, str) else "",
             )
             w.tool_input(orjson.dumps(args if isinstance(args, dict) else {}).decode())

@@ -1,9 +1,8 @@
-"""Anthropic stream events, the hub of stream translation: writing them, and reading them as OpenAI chunks.
+"""Anthropic stream events → OpenAI `chat.completion.chunk`s: OpenAI clients of Anthropic-format streams.
 
-`AnthropicEventWriter` builds a well-formed Anthropic event sequence for the translators that produce
-one (`message_start` first, one content block open at a time, indices 0, 1, 2… in order, every block
-stopped, `message_delta` then `message_stop` last). `AnthropicToOpenAIStream` turns Anthropic events into
-OpenAI `chat.completion.chunk`s. Pure and synchronous.
+The events come from an Anthropic upstream, or from `GeminiToAnthropicStream` for a Gemini one. The
+completion assembled from the chunks is the one `anthropic_response_to_openai` gives for the same answer
+whole. Pure and synchronous.
 
 Mapping decisions (Anthropic → OpenAI):
 - `thinking_delta` → `delta.reasoning_content` (the DeepSeek / vLLM field); signatures and
@@ -24,132 +23,26 @@ Mapping decisions (Anthropic → OpenAI):
   `arguments` (compact JSON), not always byte for byte.
 - An `error` event → an OpenAI error chunk `{"error": {message, type, param, code}}`, typed by
   `error_dialects`; the stream ends there.
-- The translator never writes `data: [DONE]`: the caller sends `llmgw.sse.OPENAI_DONE` after `finish()`.
+- The translator never writes `data: [DONE]`: the caller sends `llmgw.relay.streams.sse.OPENAI_DONE`
+  after `finish()`.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from llmgw.translate.error_dialects import Dialect, parse_upstream_error
-from llmgw.translate.openai_anthropic import FINISH_REASONS
+from llmgw.translate.error_dialects import parse_upstream_error
+from llmgw.translate.hub import OPENAI_FINISH_REASONS, new_id, openai_usage_from_anthropic
 from llmgw.translate.usage import Usage, anthropic_usage
 
-AnthropicEvent = dict[str, Any]
+__all__ = ["AnthropicToOpenAIStream", "OpenAIChunk"]
+
 OpenAIChunk = dict[str, Any]
-
-_EMPTY_BLOCKS: dict[str, dict[str, str]] = {
-    "text": {"type": "text", "text": ""},
-    "thinking": {"type": "thinking", "thinking": "", "signature": ""},
-}
-
-
-def new_id(prefix: str) -> str:
-    """A fresh identifier in the style of the dialect (`msg_…`, `toolu_…`, `chatcmpl-…`)."""
-    return prefix + uuid.uuid4().hex[:24]
-
-
-class AnthropicEventWriter:
-    """Builds a well-formed Anthropic event sequence; events collect until `take()`."""
-
-    def __init__(self, model: str, message_id: str | None = None) -> None:
-        self.model = model
-        self.message_id = message_id or new_id("msg_")
-        self.started = False
-        self.ended = False  # `message_stop` or `error` written: nothing more may follow
-        self.tool_blocks = 0
-        self._index = -1
-        self._open: str | None = None  # the type of the open block
-        self._out: list[AnthropicEvent] = []
-
-    def take(self) -> list[AnthropicEvent]:
-        out, self._out = self._out, []
-        return out
-
-    def start(self, input_tokens: int = 0) -> None:
-        """`message_start` (once). The real usage comes in `message_delta`, which the SDKs let override it."""
-        if self.started:
-            return
-        self.started = True
-        message: dict[str, Any] = {
-            "id": self.message_id,
-            "type": "message",
-            "role": "assistant",
-            "model": self.model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens, "output_tokens": 0},
-        }
-        self._out.append({"type": "message_start", "message": message})
-
-    def text(self, text: str) -> None:
-        self._delta("text", {"type": "text_delta", "text": text})
-
-    def thinking(self, text: str) -> None:
-        self._delta("thinking", {"type": "thinking_delta", "thinking": text})
-
-    def signature(self, signature: str) -> None:
-        """Sign the open thinking block (or a new, empty one) and close it."""
-        self._delta("thinking", {"type": "signature_delta", "signature": signature})
-        self.close_block()
-
-    def tool_use(self, tool_id: str, name: str) -> None:
-        """Open a `tool_use` block; its input follows as `tool_input` pieces."""
-        self._open_block({"type": "tool_use", "id": tool_id, "name": name, "input": {}})
-        self.tool_blocks += 1
-
-    def tool_input(self, partial_json: str) -> None:
-        """A piece of the open `tool_use` block's input JSON."""
-        self._out.append(
-            {
-                "type": "content_block_delta",
-                "index": self._index,
-                "delta": {"type": "input_json_delta", "partial_json": partial_json},
-            }
-        )
-
-    def close_block(self) -> None:
-        if self._open is not None:
-            self._out.append({"type": "content_block_stop", "index": self._index})
-            self._open = None
-
-    def end(self, stop_reason: str, usage: dict[str, Any]) -> None:
-        """Close the open block, then `message_delta` (stop reason, final usage) and `message_stop`."""
-        if self.ended:
-            return
-        self.start()
-        self.close_block()
-        delta = {"stop_reason": stop_reason, "stop_sequence": None}
-        self._out.append({"type": "message_delta", "delta": delta, "usage": usage})
-        self._out.append({"type": "message_stop"})
-        self.ended = True
-
-    def upstream_error(self, dialect: Dialect, payload: Mapping[str, Any]) -> None:
-        """The upstream's in-stream error object as an Anthropic `error` event (typed as `error_dialects`
-        does for the whole gateway); like Anthropic's, the stream ends there: no block stops, no
-        `message_stop`."""
-        if not self.ended:
-            self._out.append(parse_upstream_error(dialect, 200, orjson.dumps(dict(payload))).anthropic_body())
-            self.ended = True
-
-    def _delta(self, kind: str, delta: dict[str, Any]) -> None:
-        if self._open != kind:
-            self._open_block(dict(_EMPTY_BLOCKS[kind]))
-        self._out.append({"type": "content_block_delta", "index": self._index, "delta": delta})
-
-    def _open_block(self, block: dict[str, Any]) -> None:
-        self.start()
-        self.close_block()
-        self._index += 1
-        self._open = block["type"]
-        self._out.append({"type": "content_block_start", "index": self._index, "content_block": block})
 
 
 @dataclass(slots=True)
@@ -278,7 +171,7 @@ class AnthropicToOpenAIStream:
         if self._finished:
             return []
         self._finished = True
-        reason = FINISH_REASONS.get(stop_reason) if isinstance(stop_reason, str) else None
+        reason = OPENAI_FINISH_REASONS.get(stop_reason) if isinstance(stop_reason, str) else None
         if reason is None:
             reason = "tool_calls" if self._tools else "stop"
         return [self._chunk({}, reason)]
@@ -294,20 +187,8 @@ class AnthropicToOpenAIStream:
         return self._chunk({"tool_calls": [call]})
 
     def _usage_chunk(self) -> OpenAIChunk:
-        u = self.usage or Usage()
-        prompt, completion = u.prompt_tokens or 0, u.completion_tokens or 0
-        usage: dict[str, Any] = {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": u.cached_tokens or 0},
-        }
-        details = self._raw_usage.get("output_tokens_details")
-        thinking = details.get("thinking_tokens") if isinstance(details, Mapping) else None
-        if isinstance(thinking, int) and not isinstance(thinking, bool):
-            usage["completion_tokens_details"] = {"reasoning_tokens": thinking}
         chunk = self._envelope([])
-        chunk["usage"] = usage
+        chunk["usage"] = openai_usage_from_anthropic(self._raw_usage)
         return chunk
 
     def _envelope(self, choices: list[dict[str, Any]]) -> OpenAIChunk:

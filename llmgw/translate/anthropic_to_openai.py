@@ -1,9 +1,12 @@
-"""Anthropic Messages ⇄ OpenAI Chat Completions for an Anthropic client and an OpenAI-format upstream.
+"""Anthropic Messages → OpenAI Chat Completions: requests, and answers back to OpenAI clients. Pure.
 
-The other half of the hub (OpenAI client ⇄ Anthropic upstream) is `openai_anthropic.py`, which also
-re-exports this module's two functions. Pure functions over JSON.
+An Anthropic client's request becomes an OpenAI request here, for an OpenAI-format upstream; an
+Anthropic-format answer (from an Anthropic upstream, or a Gemini one through `gemini_to_anthropic`)
+becomes the `chat.completion` its OpenAI client expects. The other direction is `openai_to_anthropic.py`.
+Requests are checked as they are translated (400 naming the field path); an unreadable upstream answer
+is a 502 (`UpstreamUnavailable`).
 
-Request decisions (Anthropic → OpenAI):
+Request decisions (Anthropic request → OpenAI request):
 
 - `system` (a string, or text blocks joined by a blank line) → one system message, first; a
   `role: "system"` message inside `messages` → a system message at its place.
@@ -38,30 +41,30 @@ Request decisions (Anthropic → OpenAI):
   `context_management`, `diagnostics`, `user_profile_id`, `workspace_id`. `container` and
   `mcp_servers` need Anthropic's servers → 400; any other field → 400.
 
-Response decisions (OpenAI → Anthropic): see `openai_response_to_anthropic`.
+Answer decisions (Anthropic message → OpenAI `chat.completion`): see `anthropic_response_to_openai`.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
+import time
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 from llmgw.errors import UpstreamUnavailable
+from llmgw.translate.hub import OPENAI_FINISH_REASONS, new_id, openai_usage_from_anthropic
 from llmgw.translate.json_fields import (
     JSON,
     arr,
     bad,
     boolean,
     compact_json,
-    number,
+    copy_sampling,
     obj,
     positive_int,
     string,
 )
-from llmgw.translate.usage import openai_usage
 
-__all__ = ["anthropic_request_to_openai", "budget_effort", "openai_response_to_anthropic"]
+__all__ = ["anthropic_request_to_openai", "anthropic_response_to_openai", "budget_effort"]
 
 _HANDLED: Final = frozenset(
     {
@@ -99,7 +102,7 @@ _EFFORTS: Final = frozenset({"low", "medium", "high", "xhigh", "max"})
 
 
 def budget_effort(budget: int) -> Literal["low", "medium", "high"]:
-    """The `reasoning_effort` for a thinking budget: the inverse of `openai_anthropic.EFFORT_BUDGET`
+    """The `reasoning_effort` for a thinking budget: the inverse of `openai_to_anthropic.EFFORT_BUDGET`
     (a test keeps them in step), capped at "high", the highest every reasoning server accepts."""
     if budget < 4096:
         return "low"
@@ -157,11 +160,7 @@ def anthropic_request_to_openai(
         ]
         if stops:
             out["stop"] = stops
-    for key in ("temperature", "top_p", "top_k"):
-        if body.get(key) is not None:
-            out[key] = number(body[key], key)
-    if body.get("stream") is not None:
-        out["stream"] = boolean(body["stream"], "stream")
+    copy_sampling(body, out)
     _tools(body, out)
     _reasoning(body, out)
     if body.get("metadata") is not None:
@@ -356,102 +355,58 @@ def _reasoning(body: JSON, out: JSON) -> None:
         }
 
 
-# --- OpenAI response → Anthropic response ---------------------------------------------------------
-
-_STOP_REASONS: Final = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "function_call": "tool_use",
-    "content_filter": "refusal",
-}
+# --- Anthropic response → OpenAI response ---------------------------------------------------------
 
 
-def openai_response_to_anthropic(resp: dict[str, Any], *, model: str) -> dict[str, Any]:
-    """The Anthropic message for an OpenAI `chat.completion` (choice 0: `n` is never above 1 here).
+def anthropic_response_to_openai(
+    msg: Mapping[str, Any], *, model: str, created: int | None = None
+) -> dict[str, Any]:
+    """The OpenAI `chat.completion` for an Anthropic message.
 
-    `model` is the name the client asked for; `id` is `msg_` + the completion id without `chatcmpl-`.
-    Blocks in order: `reasoning_content` (or a string `reasoning`) → a `thinking` block with an empty
-    signature (it only has to come back through `anthropic_request_to_openai`, which drops thinking; a
-    real Anthropic upstream would reject it, but that client then talks to Anthropic directly), the
-    text (or the `refusal`), then `tool_calls` → `tool_use` (a call without id gets a `toolu_` id).
-    Arguments that are not a JSON object are kept as `{"_raw": "<the arguments>"}` so the client sees
-    what the model wrote and can answer the call with an error, instead of the whole turn failing.
-    `finish_reason` → `stop_reason` by `_STOP_REASONS`; `stop` is end_turn, as which stop sequence
-    matched is unknown (`stop_sequence` is null), and tool_use whenever the answer calls tools (some
-    compatible servers say "stop" there); a refusal → refusal. Usage: `input_tokens` = prompt - cached,
-    `cache_read_input_tokens` = cached, `cache_creation_input_tokens` = 0 (OpenAI does not report
-    writes), `output_tokens` = completion; reasoning tokens → `output_tokens_details.thinking_tokens`.
+    `model` is the name the client asked for; `created` defaults to now. `id` is `chatcmpl-` + the
+    message id without its `msg_`. Text blocks are joined into `message.content` (null when there are
+    none), `tool_use` → `tool_calls` (compact JSON `arguments`), `thinking` → `message.reasoning_content`
+    (the field DeepSeek-, vLLM- and OpenRouter-style clients read). `redacted_thinking` and server-tool
+    blocks (never asked for by an OpenAI client) carry nothing an OpenAI client can read: dropped.
+    `stop_reason` → `finish_reason` by `hub.OPENAI_FINISH_REASONS` (pause_turn → stop: the turn ended
+    without a tool call for the client to run). Usage (`hub.openai_usage_from_anthropic`): `prompt_tokens`
+    counts fresh, cache-read and cache-write input; `cached_tokens` the cache reads; `reasoning_tokens`
+    Anthropic's `thinking_tokens` if given.
     """
-    choices = resp.get("choices")
-    choice = choices[0] if isinstance(choices, list) and choices else None
-    message = choice.get("message") if isinstance(choice, dict) else None
-    if not isinstance(choice, dict) or not isinstance(message, dict):
-        raise UpstreamUnavailable("The OpenAI-format answer has no choices[0].message.")
-    blocks: list[JSON] = []
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
-        blocks.append({"type": "thinking", "thinking": reasoning, "signature": ""})
-    content = message.get("content")
-    if isinstance(content, list):  # some compatible servers answer with text parts
-        content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    refusal = message.get("refusal")
-    refused = not content and isinstance(refusal, str) and bool(refusal)
-    if content or refused:
-        blocks.append({"type": "text", "text": content or refusal})
-    for call in message.get("tool_calls") or []:
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise UpstreamUnavailable("The OpenAI-format answer has a tool call without a function name.")
-        call_id = call.get("id")
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call_id if isinstance(call_id, str) and call_id else "toolu_" + uuid.uuid4().hex[:24],
-                "name": function["name"],
-                "input": _call_input(function.get("arguments")),
-            }
-        )
-    finish = choice.get("finish_reason")
-    stop_reason = _STOP_REASONS.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
-    if any(b["type"] == "tool_use" for b in blocks):
-        stop_reason = "tool_use"
-    elif refused:
-        stop_reason = "refusal"
-    resp_id = resp.get("id")
-    suffix = (
-        resp_id.removeprefix("chatcmpl-") if isinstance(resp_id, str) and resp_id else uuid.uuid4().hex[:24]
-    )
-    usage = openai_usage(resp)
-    prompt = (usage.prompt_tokens if usage else None) or 0
-    cached = (usage.cached_tokens if usage else None) or 0
-    out_usage: JSON = {
-        "input_tokens": max(prompt - cached, 0),
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": cached,
-        "output_tokens": (usage.completion_tokens if usage else None) or 0,
-    }
-    if usage is not None and usage.reasoning_tokens is not None:
-        out_usage["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
-    return {
-        "id": "msg_" + suffix,
-        "type": "message",
-        "role": "assistant",
+    content = msg.get("content")
+    if not isinstance(content, list):
+        raise UpstreamUnavailable("The Anthropic answer has no content list.")
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[JSON] = []
+    for block in content:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            texts.append(str(block.get("text", "")))
+        elif kind == "thinking":
+            thoughts.append(str(block.get("thinking", "")))
+        elif kind == "tool_use":
+            if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
+                raise UpstreamUnavailable("The Anthropic answer has a tool_use block without id or name.")
+            function = {"name": block["name"], "arguments": compact_json(block.get("input", {}))}
+            calls.append({"id": block["id"], "type": "function", "function": function})
+    message: JSON = {"role": "assistant", "content": "".join(texts) if texts else None, "refusal": None}
+    if thoughts:
+        message["reasoning_content"] = "".join(thoughts)
+    if calls:
+        message["tool_calls"] = calls
+    stop_reason = msg.get("stop_reason")
+    finish = OPENAI_FINISH_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
+    msg_id = msg.get("id")
+    out: JSON = {
+        "id": "chatcmpl-" + msg_id.removeprefix("msg_")
+        if isinstance(msg_id, str) and msg_id
+        else new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": int(time.time()) if created is None else created,
         "model": model,
-        "content": blocks,
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": out_usage,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
     }
-
-
-def _call_input(arguments: Any) -> JSON:
-    if isinstance(arguments, dict):  # a few compatible servers send the object itself
-        return arguments
-    if not isinstance(arguments, str) or not arguments.strip():
-        return {}
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
-        return {"_raw": arguments}
-    return parsed if isinstance(parsed, dict) else {"_raw": arguments}
+    if isinstance(msg.get("usage"), dict):
+        out["usage"] = openai_usage_from_anthropic(msg["usage"])
+    return out

@@ -1,14 +1,13 @@
-"""OpenAI Chat Completions ⇄ Anthropic Messages: requests and non-stream responses, as pure functions.
+"""OpenAI Chat Completions → Anthropic Messages: requests, and answers back to Anthropic clients. Pure.
 
-Anthropic Messages JSON is the hub: an OpenAI client reaches an Anthropic (or, through it, Gemini)
-upstream with `openai_request_to_anthropic` + `anthropic_response_to_openai`; an Anthropic client
-reaches an OpenAI-format upstream with `anthropic_request_to_openai` + `openai_response_to_anthropic`.
-Requests are checked as they are translated: what cannot be carried without changing its meaning is a
-400 (`InvalidRequest`, its `param` the field path, e.g. `messages[2].content[0].type`). An unreadable
-upstream answer is a 502 (`UpstreamUnavailable`).
+Anthropic Messages JSON is the hub: an OpenAI client's request becomes an Anthropic request here (for an
+Anthropic upstream, or through `anthropic_to_gemini` for a Gemini one), and an OpenAI-format upstream's
+answer becomes the Anthropic message its Anthropic client expects. The other direction is
+`anthropic_to_openai.py`. Requests are checked as they are translated: what cannot be carried without
+changing its meaning is a 400 (`InvalidRequest`, its `param` the field path, e.g.
+`messages[2].content[0].type`). An unreadable upstream answer is a 502 (`UpstreamUnavailable`).
 
-Request decisions (OpenAI → Anthropic):
-
+Request decisions (OpenAI request → Anthropic request):
 - `system` / `developer` messages, wherever they stand, → top-level `system`: a string for one plain
   text, text blocks when there are several or any carries a cache marker (`cache_control`, or OpenAI's
   `prompt_cache_breakpoint` → `{"type": "ephemeral"}`). No user or assistant message left → 400.
@@ -44,45 +43,36 @@ Request decisions (OpenAI → Anthropic):
   forced tool use or a changed temperature, budgeted thinking on models that only think adaptively,
   a conversation that starts with the assistant.
 
-The Anthropic-client half (`anthropic_request_to_openai`, `openai_response_to_anthropic`) lives in
-`anthropic_openai.py` with its own decisions, and is re-exported here. Response decisions (Anthropic →
-OpenAI): see `anthropic_response_to_openai`.
+Answer decisions (OpenAI `chat.completion` → Anthropic message): see `openai_response_to_anthropic`.
 """
 
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from typing import Any, Final
 
 from llmgw.errors import UpstreamUnavailable
-from llmgw.translate.anthropic_openai import (
-    anthropic_request_to_openai,
-    budget_effort,
-    openai_response_to_anthropic,
+from llmgw.translate.hub import (
+    AnthropicMessage,
+    ContentBlock,
+    anthropic_message,
+    anthropic_stop_reason,
+    anthropic_usage_from_openai,
+    new_id,
 )
 from llmgw.translate.json_fields import (
     JSON,
     arr,
     bad,
     boolean,
-    compact_json,
-    number,
+    copy_sampling,
     obj,
     positive_int,
     string,
 )
-from llmgw.translate.usage import anthropic_usage
+from llmgw.translate.usage import openai_usage
 
-__all__ = [
-    "EFFORT_BUDGET",
-    "anthropic_request_to_openai",
-    "anthropic_response_to_openai",
-    "budget_effort",
-    "openai_request_to_anthropic",
-    "openai_response_to_anthropic",
-]
+__all__ = ["EFFORT_BUDGET", "openai_request_to_anthropic", "openai_response_to_anthropic"]
 
 # reasoning_effort → thinking.budget_tokens. 1024 is Anthropic's minimum budget; 24576 + a 4096-token
 # answer still fits the smallest output limit of a thinking model (32000, Opus 4 / 4.1).
@@ -194,11 +184,7 @@ def openai_request_to_anthropic(body: dict[str, Any], *, default_max_tokens: int
         sequences = [string(s, f"stop[{i}]") for i, s in enumerate(arr(stop, "stop"))]
         if sequences:
             out["stop_sequences"] = sequences
-    for key in ("temperature", "top_p", "top_k"):
-        if body.get(key) is not None:
-            out[key] = number(body[key], key)
-    if body.get("stream") is not None:
-        out["stream"] = boolean(body["stream"], "stream")
+    copy_sampling(body, out)
     _openai_tools(body, out)
     for key in ("user", "safety_identifier"):
         if body.get(key) is not None:
@@ -439,77 +425,72 @@ def _openai_tools(body: JSON, out: JSON) -> None:
         out["tool_choice"] = tool_choice
 
 
-# --- Anthropic response → OpenAI response ---------------------------------------------------------
-
-FINISH_REASONS: Final = {  # Anthropic stop_reason → OpenAI finish_reason (streams use it too)
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
+# --- OpenAI response → Anthropic response ---------------------------------------------------------
 
 
-def anthropic_response_to_openai(
-    msg: dict[str, Any], *, model: str, created: int | None = None
-) -> dict[str, Any]:
-    """The OpenAI `chat.completion` for an Anthropic message.
+def openai_response_to_anthropic(resp: dict[str, Any], *, model: str) -> AnthropicMessage:
+    """The Anthropic message for an OpenAI `chat.completion` (choice 0: `n` is never above 1 here).
 
-    `model` is the name the client asked for; `created` defaults to now. `id` is `chatcmpl-` + the
-    message id without its `msg_`. Text blocks are joined into `message.content` (null when there are
-    none), `tool_use` → `tool_calls` (compact JSON `arguments`), `thinking` → `message.reasoning_content`
-    (the field DeepSeek-, vLLM- and OpenRouter-style clients read). `redacted_thinking` and server-tool
-    blocks (never asked for by an OpenAI client) carry nothing an OpenAI client can read: dropped.
-    `stop_reason` → `finish_reason` by `FINISH_REASONS` (pause_turn → stop: the turn ended without a
-    tool call for the client to run). Usage: `prompt_tokens` counts fresh, cache-read and cache-write
-    input; `cached_tokens` the cache reads; `reasoning_tokens` Anthropic's `thinking_tokens` if given.
+    `model` is the name the client asked for; `id` is `msg_` + the completion id without `chatcmpl-`.
+    Blocks in order: `reasoning_content` (or a string `reasoning`) → a `thinking` block with an empty
+    signature (it only has to come back through `anthropic_request_to_openai`, which drops thinking; a
+    real Anthropic upstream would reject it, but that client then talks to Anthropic directly), the
+    text (or the `refusal`), then `tool_calls` → `tool_use` (a call without id gets a `toolu_` id).
+    Arguments that are not a JSON object are kept as `{"_raw": "<the arguments>"}` so the client sees
+    what the model wrote and can answer the call with an error, instead of the whole turn failing.
+    `finish_reason` → `stop_reason` by `hub.ANTHROPIC_STOP_REASONS`; `stop` is end_turn, as which stop
+    sequence matched is unknown (`stop_sequence` is null), and tool_use whenever the answer calls tools
+    (some compatible servers say "stop" there); a refusal → refusal. Usage
+    (`hub.anthropic_usage_from_openai`): `input_tokens` = prompt - cached, `cache_read_input_tokens` =
+    cached, `cache_creation_input_tokens` = 0 (OpenAI does not report writes), `output_tokens` =
+    completion; reasoning tokens → `output_tokens_details.thinking_tokens`.
     """
-    content = msg.get("content")
-    if not isinstance(content, list):
-        raise UpstreamUnavailable("The Anthropic answer has no content list.")
-    texts: list[str] = []
-    thoughts: list[str] = []
-    calls: list[JSON] = []
-    for block in content:
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            texts.append(str(block.get("text", "")))
-        elif kind == "thinking":
-            thoughts.append(str(block.get("thinking", "")))
-        elif kind == "tool_use":
-            if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
-                raise UpstreamUnavailable("The Anthropic answer has a tool_use block without id or name.")
-            function = {"name": block["name"], "arguments": compact_json(block.get("input", {}))}
-            calls.append({"id": block["id"], "type": "function", "function": function})
-    message: JSON = {"role": "assistant", "content": "".join(texts) if texts else None, "refusal": None}
-    if thoughts:
-        message["reasoning_content"] = "".join(thoughts)
-    if calls:
-        message["tool_calls"] = calls
-    stop_reason = msg.get("stop_reason")
-    finish = FINISH_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
-    msg_id = msg.get("id")
-    suffix = msg_id.removeprefix("msg_") if isinstance(msg_id, str) and msg_id else uuid.uuid4().hex[:24]
-    out: JSON = {
-        "id": "chatcmpl-" + suffix,
-        "object": "chat.completion",
-        "created": int(time.time()) if created is None else created,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-    }
-    usage = anthropic_usage(msg.get("usage"))
-    if usage is not None:
-        prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
-        out["usage"] = {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
-        }
-        details = msg["usage"].get("output_tokens_details")
-        thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
-        if isinstance(thinking, int) and not isinstance(thinking, bool):
-            out["usage"]["completion_tokens_details"] = {"reasoning_tokens": thinking}
-    return out
+    choices = resp.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(choice, dict) or not isinstance(message, dict):
+        raise UpstreamUnavailable("The OpenAI-format answer has no choices[0].message.")
+    blocks: list[ContentBlock] = []
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        blocks.append({"type": "thinking", "thinking": reasoning, "signature": ""})
+    content: Any = message.get("content")  # a string, or text parts from some compatible servers
+    if isinstance(content, list):
+        content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    refusal: Any = message.get("refusal")
+    refused = not content and isinstance(refusal, str) and bool(refusal)
+    if content or refused:
+        blocks.append({"type": "text", "text": content or refusal})
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise UpstreamUnavailable("The OpenAI-format answer has a tool call without a function name.")
+        call_id = call.get("id")
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call_id if isinstance(call_id, str) and call_id else new_id("toolu_"),
+                "name": function["name"],
+                "input": _call_input(function.get("arguments")),
+            }
+        )
+    has_calls = any(b["type"] == "tool_use" for b in blocks)
+    stop_reason = anthropic_stop_reason(choice.get("finish_reason"), tool_use=has_calls, refusal=refused)
+    resp_id = resp.get("id")
+    message_id = (
+        "msg_" + resp_id.removeprefix("chatcmpl-") if isinstance(resp_id, str) and resp_id else new_id("msg_")
+    )
+    usage = anthropic_usage_from_openai(openai_usage(resp))
+    return anthropic_message(message_id, model, blocks, stop_reason, usage)
+
+
+def _call_input(arguments: Any) -> JSON:
+    if isinstance(arguments, dict):  # a few compatible servers send the object itself
+        return arguments
+    if not isinstance(arguments, str) or not arguments.strip():
+        return {}
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return {"_raw": arguments}
+    return parsed if isinstance(parsed, dict) else {"_raw": arguments}

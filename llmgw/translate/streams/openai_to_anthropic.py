@@ -1,7 +1,7 @@
 """OpenAI `chat.completion.chunk`s → Anthropic stream events: Anthropic clients of OpenAI-format upstreams.
 
-The message assembled from the events is the one `anthropic_openai.openai_response_to_anthropic` gives
-for the same answer whole. Mapping decisions:
+The message assembled from the events is the one `openai_response_to_anthropic` gives for the same
+answer whole. Mapping decisions:
 - `message_start` goes out with the first chunk (id `msg_` + the chunk id without `chatcmpl-`), with
   `input_tokens: 0`: OpenAI reports usage only in its last chunk. The real numbers are in
   `message_delta.usage` (`input_tokens` = prompt - cached, `cache_read_input_tokens` = cached,
@@ -24,8 +24,9 @@ for the same answer whole. Mapping decisions:
   Arguments that start as an object but end malformed (cut by `length`) stream as they are.
 - Only choice 0 is translated (Anthropic has no `n`).
 - `stop_reason`: `tool_use` when a call was made (some servers say "stop" then); else `refusal` for a
-  refusal without text; else by `finish_reason`: `length` → `max_tokens`, `content_filter` → `refusal`,
-  anything else (`stop`, none) → `end_turn`.
+  refusal without text; else by `finish_reason` (`hub.anthropic_stop_reason`): `length` → `max_tokens`,
+  `content_filter` → `refusal`, anything else (`stop`, none) → `end_turn`, `tool_calls` and
+  `function_call` included when no call came (there is no `tool_use` block to answer).
 - `message_delta` + `message_stop` go out with the usage chunk (`choices: []`) that follows the finish
   reason, or at `finish()` when the upstream sends none.
 - An error chunk (`{"error": ...}`) → an Anthropic `error` event typed by `error_dialects`, which
@@ -41,12 +42,14 @@ from typing import Any
 
 import orjson
 
-from llmgw.translate.stream_anthropic import AnthropicEvent, AnthropicEventWriter, new_id
-from llmgw.translate.usage import Usage, openai_usage
+from llmgw.translate.hub import anthropic_stop_reason, anthropic_usage_from_openai, new_id
+from llmgw.translate.streams.anthropic_events import AnthropicEvent, ToAnthropicStream
+from llmgw.translate.usage import openai_usage
+
+__all__ = ["OpenAIToAnthropicStream"]
 
 _PENDING, _LIVE, _DONE = 0, 1, 2
 _JSON_SIGNIFICANT = re.compile(r'[\\"{}\[\]]')
-_STOP_REASONS = {"length": "max_tokens", "content_filter": "refusal"}
 
 
 class _JSONEnd:
@@ -103,24 +106,18 @@ class _ToolCall:
         return self.json.first not in ("", "{")
 
 
-class OpenAIToAnthropicStream:
+class OpenAIToAnthropicStream(ToAnthropicStream):
     """OpenAI stream chunks (parsed) → Anthropic stream events."""
 
     def __init__(self, model: str, message_id: str | None = None) -> None:
-        self._w = AnthropicEventWriter(model, message_id)
-        self._id_given = message_id is not None
-        self._usage: Usage | None = None
+        super().__init__(model, message_id)
         self._finish_reason: str | None = None
         self._text = self._refusal = False  # text / refusal pieces seen
         self._calls: dict[int, _ToolCall] = {}
         self._last_index = -1
         self._pending: list[_ToolCall] = []  # calls waiting for their block, in order of appearance
         self._live: _ToolCall | None = None  # the call whose block is open
-        self.output_events = 0  # chunks that carried text, reasoning, or a piece of a tool call
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._usage
+        # output_events counts chunks that carried text, reasoning, or a piece of a tool call
 
     def feed(self, chunk: Mapping[str, Any]) -> list[AnthropicEvent]:
         """The events for one upstream chunk."""
@@ -146,12 +143,6 @@ class OpenAIToAnthropicStream:
         if has_usage and not choices and self._finish_reason is not None:
             self._end()  # the include_usage chunk: the upstream's last
         return w.take()
-
-    def finish(self) -> list[AnthropicEvent]:
-        """At upstream end of stream: whatever closing events are missing."""
-        if not self._w.ended:
-            self._end()
-        return self._w.take()
 
     def _choice(self, choice: Mapping[str, Any]) -> None:
         delta = choice.get("delta")
@@ -255,25 +246,10 @@ class OpenAIToAnthropicStream:
 
     def _end(self) -> None:
         self._settle_calls()
-        if self._w.tool_blocks:
-            stop = "tool_use"
-        elif self._refusal and not self._text:
-            stop = "refusal"
-        else:
-            stop = _STOP_REASONS.get(self._finish_reason or "", "end_turn")
-        self._w.end(stop, _anthropic_usage(self._usage))
-
-
-def _anthropic_usage(usage: Usage | None) -> dict[str, Any]:
-    """OpenAI usage as Anthropic's (as `openai_response_to_anthropic`): input excludes cache reads."""
-    u = usage or Usage()
-    prompt, cached = u.prompt_tokens or 0, u.cached_tokens or 0
-    fields: dict[str, Any] = {
-        "input_tokens": max(prompt - cached, 0),
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": cached,
-        "output_tokens": u.completion_tokens or 0,
-    }
-    if u.reasoning_tokens is not None:
-        fields["output_tokens_details"] = {"thinking_tokens": u.reasoning_tokens}
-    return fields
+        calls = self._w.tool_blocks > 0
+        stop = anthropic_stop_reason(
+            self._finish_reason, tool_use=calls, refusal=self._refusal and not self._text
+        )
+        if stop == "tool_use" and not calls:  # finish_reason tool_calls, but no call came: nothing to answer
+            stop = "end_turn"
+        self._w.end(stop, anthropic_usage_from_openai(self._usage))

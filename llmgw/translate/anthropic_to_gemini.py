@@ -1,8 +1,9 @@
-"""Anthropic Messages ⇄ Gemini `generateContent` / `countTokens`, as pure functions over JSON dicts.
+"""Anthropic Messages → Gemini: `generateContent` and `countTokens` requests, as pure functions over JSON.
 
 Anthropic Messages JSON is the hub for chat: Anthropic clients' requests come here as they are, OpenAI
-clients' after `openai_request_to_anthropic`; Gemini's answers go back as Anthropic messages.
-Embeddings live in `gemini_embeddings.py`.
+clients' after `openai_request_to_anthropic`. Gemini's answers go back in `gemini_to_anthropic.py`;
+embeddings are `openai_to_gemini.py` / `gemini_to_openai.py`. A request Gemini cannot take is a 400
+naming the field.
 
 Request decisions (Anthropic → Gemini):
 
@@ -42,39 +43,19 @@ Request decisions (Anthropic → Gemini):
 - Dropped, the result staying correct: `metadata` (no Gemini field), `cache_control` (Gemini caches
   implicitly), `service_tier`, `inference_geo`, `speed`, `citations` on text. `mcp_servers` and
   `container` need Anthropic's servers: 400. Unknown block types and roles: 400 naming the field.
-
-Response decisions (Gemini → Anthropic): see `gemini_response_to_anthropic`.
 """
 
 from __future__ import annotations
 
-import uuid
 from pathlib import PurePosixPath
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from llmgw.errors import InvalidRequest, UpstreamUnavailable
+from llmgw.errors import InvalidRequest
+from llmgw.translate.gemini_to_anthropic import PART_SIGNATURE_PREFIX, THOUGHT_SIGNATURE_PREFIX
+from llmgw.translate.json_fields import JSON
 
-__all__ = [
-    "PART_SIGNATURE_PREFIX",
-    "THOUGHT_SIGNATURE_PREFIX",
-    "anthropic_count_tokens_to_gemini",
-    "anthropic_request_to_gemini",
-    "gemini_count_tokens_to_anthropic",
-    "gemini_finish_to_anthropic",
-    "gemini_model_name",
-    "gemini_parts_to_blocks",
-    "gemini_response_to_anthropic",
-    "gemini_usage_to_anthropic",
-    "new_tool_use_id",
-]
-
-JSON = dict[str, Any]
-
-# A thinking block made from a `thought: true` part; its own signature (possibly empty) follows.
-THOUGHT_SIGNATURE_PREFIX: Final = "gemini:thought:"
-# A thinking block with no text carrying the signature of the next, non-thought part (text or call).
-PART_SIGNATURE_PREFIX: Final = "gemini:part:"
+__all__ = ["anthropic_count_tokens_to_gemini", "anthropic_request_to_gemini", "gemini_model_name"]
 
 _ROLES: Final = {"user": "user", "assistant": "model"}
 _IMAGE_TYPES: Final = {
@@ -85,19 +66,6 @@ _IMAGE_TYPES: Final = {
     ".webp": "image/webp",
 }
 _DOCUMENT_TYPES: Final = {".pdf": "application/pdf"}
-_REFUSALS: Final = frozenset(
-    {
-        "SAFETY",
-        "RECITATION",
-        "BLOCKLIST",
-        "PROHIBITED_CONTENT",
-        "SPII",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "IMAGE_RECITATION",
-        "MODEL_ARMOR",
-    }
-)
 _ANTHROPIC_ONLY: Final = ("mcp_servers", "container")
 _GENERATION_FIELDS: Final = (
     ("max_tokens", "maxOutputTokens"),
@@ -106,9 +74,6 @@ _GENERATION_FIELDS: Final = (
     ("top_k", "topK"),
     ("stop_sequences", "stopSequences"),
 )
-
-
-# ---- request: Anthropic → Gemini ------------------------------------------------------------------
 
 
 def anthropic_request_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
@@ -413,145 +378,3 @@ def _str(obj: JSON, key: str, path: str) -> str:
 
 def _invalid(param: str, problem: str) -> InvalidRequest:
     return InvalidRequest(f"{param}: {problem}", param=param)
-
-
-# ---- response: Gemini → Anthropic -----------------------------------------------------------------
-
-
-def gemini_response_to_anthropic(
-    resp: dict[str, Any], *, model: str, message_id: str | None = None
-) -> dict[str, Any]:
-    """The Anthropic `message` for a Gemini `generateContent` answer (its first candidate).
-
-    - `id`: `message_id` when given, else `msg_` + Gemini's `responseId`, else a generated `msg_…`.
-    - `model`: the name the client asked for. `stop_sequence` is always null: Gemini reports a
-      matched stop sequence as a plain STOP, so `stop_reason` is `end_turn` then.
-    - A prompt Gemini blocked (no candidates, `promptFeedback.blockReason`) becomes a `refusal`
-      message with empty content, as Anthropic reports its own refusals (HTTP 200); no candidates
-      and no block reason is an unreadable answer (502).
-    - A candidate without content (e.g. MAX_TOKENS spent on thinking) gives empty content.
-    """
-    candidates = resp.get("candidates")
-    if not candidates:
-        feedback = resp.get("promptFeedback")
-        if not (isinstance(feedback, dict) and feedback.get("blockReason")):
-            raise UpstreamUnavailable("Gemini answered with no candidate and no promptFeedback.blockReason")
-        blocks: list[JSON] = []
-        stop_reason = "refusal"
-    else:
-        candidate = candidates[0] if isinstance(candidates, list) else None
-        if not isinstance(candidate, dict):
-            raise UpstreamUnavailable("Gemini's candidates are not a list of objects")
-        content = candidate.get("content")
-        blocks = gemini_parts_to_blocks(content.get("parts") if isinstance(content, dict) else None)
-        has_call = any(b["type"] == "tool_use" for b in blocks)
-        stop_reason = gemini_finish_to_anthropic(candidate.get("finishReason"), tool_use=has_call)
-    response_id = resp.get("responseId")
-    if message_id is None:
-        message_id = f"msg_{response_id}" if isinstance(response_id, str) and response_id else _new_id("msg_")
-    return {
-        "id": message_id,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": blocks,
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": gemini_usage_to_anthropic(resp.get("usageMetadata")),
-    }
-
-
-def gemini_parts_to_blocks(parts: Any) -> list[dict[str, Any]]:
-    """Anthropic content blocks for Gemini parts, in order.
-
-    `text` → text block (empty ones dropped); `thought: true` → thinking block whose signature is
-    `THOUGHT_SIGNATURE_PREFIX` + the part's `thoughtSignature`; a non-thought part's signature
-    becomes a preceding thinking block with no text and `PART_SIGNATURE_PREFIX` + signature;
-    `functionCall` → `tool_use` (its `id`, else a generated `toolu_…`). Parts Anthropic cannot hold
-    (generated images, code execution) are dropped with their signatures.
-    """
-    blocks: list[JSON] = []
-    for part in parts if isinstance(parts, list) else ():
-        if not isinstance(part, dict):
-            continue
-        signature = part.get("thoughtSignature")
-        signature = signature if isinstance(signature, str) else ""
-        text = part.get("text")
-        call = part.get("functionCall")
-        if part.get("thought") is True:
-            thinking = text if isinstance(text, str) else ""
-            blocks.append(
-                {"type": "thinking", "thinking": thinking, "signature": THOUGHT_SIGNATURE_PREFIX + signature}
-            )
-            continue
-        if not isinstance(call, dict) and not isinstance(text, str):
-            continue
-        if signature:
-            blocks.append(
-                {"type": "thinking", "thinking": "", "signature": PART_SIGNATURE_PREFIX + signature}
-            )
-        if isinstance(call, dict):
-            call_id, name, args = call.get("id"), call.get("name"), call.get("args")
-            blocks.append(
-                {
-                    "type": "tool_use",
-                    "id": call_id if isinstance(call_id, str) and call_id else new_tool_use_id(),
-                    "name": name if isinstance(name, str) else "",
-                    "input": args if isinstance(args, dict) else {},
-                }
-            )
-        elif text:
-            blocks.append({"type": "text", "text": text})
-    return blocks
-
-
-def gemini_finish_to_anthropic(reason: str | None, *, tool_use: bool = False) -> str:
-    """Anthropic's `stop_reason` for a Gemini `finishReason`.
-
-    MAX_TOKENS → max_tokens; SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII and the image /
-    Model Armor blocks → refusal; anything else (STOP, OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, none)
-    → tool_use when the answer holds a function call (`tool_use=True`), else end_turn.
-    """
-    if reason == "MAX_TOKENS":
-        return "max_tokens"
-    if reason in _REFUSALS:
-        return "refusal"
-    return "tool_use" if tool_use else "end_turn"
-
-
-def gemini_usage_to_anthropic(usage_metadata: Any) -> dict[str, Any]:
-    """Anthropic `usage` for Gemini `usageMetadata` (missing counts are 0).
-
-    input = prompt - cached, cache read = cached, cache write = 0 (Gemini bills none),
-    output = candidates + thoughts.
-    """
-    meta = usage_metadata if isinstance(usage_metadata, dict) else {}
-    prompt, cached = _count(meta.get("promptTokenCount")), _count(meta.get("cachedContentTokenCount"))
-    output = _count(meta.get("candidatesTokenCount")) + _count(meta.get("thoughtsTokenCount"))
-    return {
-        "input_tokens": max(prompt - cached, 0),
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": cached,
-        "output_tokens": output,
-    }
-
-
-def gemini_count_tokens_to_anthropic(resp: dict[str, Any]) -> dict[str, Any]:
-    """Anthropic's `count_tokens` answer for a Gemini `countTokens` answer."""
-    total = resp.get("totalTokens")
-    if not isinstance(total, int) or isinstance(total, bool):
-        raise UpstreamUnavailable("Gemini's countTokens answer has no totalTokens")
-    return {"input_tokens": total}
-
-
-def new_tool_use_id() -> str:
-    """A fresh Anthropic-style tool_use id, for function calls Gemini sent without one."""
-    return _new_id("toolu_")
-
-
-def _new_id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:24]
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0

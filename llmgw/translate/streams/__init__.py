@@ -1,0 +1,20 @@
+"""Stream translation, with Anthropic stream events as the hub. Pure and synchronous.
+
+Every upstream stream becomes Anthropic events; for OpenAI clients those become OpenAI chunks:
+
+    OpenAI-format upstream ──OpenAIToAnthropicStream──┐
+    Gemini upstream ────────GeminiToAnthropicStream───┼──► Anthropic events ──► Anthropic client
+    Anthropic upstream ───────────────────────────────┘          │
+                                                                 └─AnthropicToOpenAIStream──► OpenAI client
+
+One translator a module, named by direction (`openai_to_anthropic`, `gemini_to_anthropic`,
+`anthropic_to_openai`); the two that write Anthropic events share `anthropic_events`. Each translator
+takes the parsed upstream events one at a time (`feed`; the caller skips OpenAI's `[DONE]`) and returns
+the events to send; `finish()`, at the upstream's end of stream, returns whatever closing events are
+missing, so even a cut stream ends well formed. An upstream error becomes an error event in the client's
+dialect and ends the stream (nothing follows it, `finish()` included). `usage` is the normalised usage
+seen so far (`llmgw.translate.usage.Usage`, None before any), `output_events` the number of upstream
+deltas that carried output (to estimate tokens when a stream is cut). Decode the upstream with
+`llmgw.relay.streams.sse.SSEDecoder`, encode the output with `encode_anthropic` / `encode_openai`
+(+ `OPENAI_DONE`). The mapping decisions are listed in each module's docstring.
+"""
