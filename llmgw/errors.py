@@ -1,16 +1,21 @@
-"""One error hierarchy, rendered once in the caller's dialect (OpenAI error JSON for now).
+"""Every exception of the package, in one hierarchy.
 
 Exception
 ├── ConfigError                  bad configuration: a located message, never a traceback
-└── GatewayError                 answered to a client with `status` and OpenAI error JSON
+├── SecretBackendUnavailable     no usable OS keyring (the CLI says so; environment secrets still work)
+├── Unsupported                  a provider type has no such operation (the relay answers 400)
+└── GatewayError                 answered to a client with `status` and an error body in its dialect
     ├── InvalidRequest           400 malformed JSON, missing or wrong fields
-    ├── PayloadTooLarge          413 body over server.max_body_bytes
     ├── Unauthenticated          401 missing or wrong gateway key
     ├── ModelNotFound            404 no alias, provider or allowed model of that name
+    ├── PayloadTooLarge          413 body over server.max_body_bytes
     ├── RateLimited              429 every upstream key is cooling down (carries Retry-After)
-    ├── NoUsableKey              503 a provider has no key, or all were rejected upstream
+    ├── InternalError            500 a failure of the gateway itself while handling the request
     ├── UpstreamUnavailable      502 connect error, reset, or an unreadable upstream answer
-    └── UpstreamTimeout          504 first-byte or between-chunk timeout
+    ├── NoUsableKey              503 a provider has no key, or all were rejected upstream
+    ├── TokenizerUnavailable     503 no offline tokenizer to count tokens with
+    ├── UpstreamTimeout          504 first-byte or between-chunk timeout
+    └── UpstreamStatusError      the upstream's own 4xx/5xx answer, passed on with a scrubbed message
 """
 
 from __future__ import annotations
@@ -22,6 +27,18 @@ import orjson
 
 class ConfigError(Exception):
     """Configuration is invalid; the message says where and why."""
+
+
+class SecretBackendUnavailable(Exception):
+    """No usable OS keyring: no backend at all, no D-Bus session, or a locked Secret Service collection."""
+
+    def __init__(self, reason: str, env_hint: str) -> None:
+        self.reason = reason
+        super().__init__(f"no OS keyring backend is available ({reason}); {env_hint}")
+
+
+class Unsupported(Exception):
+    """The provider type has no such operation; the caller turns this into a 400."""
 
 
 class GatewayError(Exception):
@@ -93,3 +110,22 @@ class UpstreamTimeout(GatewayError):
     status = 504
     type = "api_error"
     code = "upstream_timeout"
+
+
+class TokenizerUnavailable(GatewayError):
+    status = 503
+    type = "api_error"
+    code = "tokenizer_unavailable"
+
+
+class UpstreamStatusError(GatewayError):
+    """An upstream error answer, passed on with its status and a scrubbed message."""
+
+    def __init__(self, status: int, message: str, type_: str, param: str | None, code: str | None):
+        super().__init__(message, param=param)
+        self.status = status
+        self.type = type_
+        self.code = code
+        self.auth_failure = status in (401, 403)
+        self.anthropic_type: str | None = None  # set when the upstream spoke Anthropic: keep its type
+        self.retry_after: float | None = None  # from the body (Gemini's RetryInfo), when no header said it

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from llmgw.providers.base import Dialect, Operation, Unsupported, UpstreamRequest, listed_ids
+from llmgw.errors import Unsupported
+from llmgw.providers.base import Dialect, Operation, UpstreamRequest, listed_ids
 from llmgw.providers.openai_compat import USER_AGENT
 from llmgw.settings import ProviderConfig
 

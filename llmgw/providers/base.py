@@ -27,10 +27,6 @@ class UpstreamRequest:
     content: bytes | None = None
 
 
-class Unsupported(Exception):
-    """The provider type has no such operation; the caller turns this into a 400."""
-
-
 class ProviderAdapter(Protocol):
     """Builds upstream requests for one provider. Pure: no network, no clock."""
 

@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 import orjson
 
-from llmgw.providers.base import Dialect, Operation, Unsupported, UpstreamRequest
+from llmgw.errors import Unsupported
+from llmgw.providers.base import Dialect, Operation, UpstreamRequest
 from llmgw.providers.openai_compat import USER_AGENT
 from llmgw.settings import ProviderConfig
 

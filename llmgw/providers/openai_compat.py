@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 
 from llmgw import __version__
-from llmgw.providers.base import Dialect, Operation, Unsupported, UpstreamRequest, listed_ids
+from llmgw.errors import Unsupported
+from llmgw.providers.base import Dialect, Operation, UpstreamRequest, listed_ids
 from llmgw.settings import ProviderConfig
 
 USER_AGENT = f"llmgw/{__version__}"

@@ -22,10 +22,12 @@ from llmgw.errors import (
     InvalidRequest,
     NoUsableKey,
     RateLimited,
+    Unsupported,
+    UpstreamStatusError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from llmgw.providers import Operation, Unsupported
+from llmgw.providers import Operation
 from llmgw.relay.bridge import ClientDialect, Context, bridge_for
 from llmgw.relay.catalog import Target
 from llmgw.relay.responses import plain_response, stream_response
@@ -133,19 +135,6 @@ _KEYISH = re.compile(r"\b(?:sk|pk|rk|key|api)[-_][A-Za-z0-9_\-*.]{6,}|[A-Za-z0-9
 def scrub(text: str, key: str) -> str:
     """Remove our upstream key, and anything that looks like a (masked) key, from upstream text."""
     return _KEYISH.sub("[redacted]", text.replace(key, "[redacted]"))
-
-
-class UpstreamStatusError(GatewayError):
-    """An upstream error answer, passed on with its status and a scrubbed message."""
-
-    def __init__(self, status: int, message: str, type_: str, param: str | None, code: str | None):
-        super().__init__(message, param=param)
-        self.status = status
-        self.type = type_
-        self.code = code
-        self.auth_failure = status in (401, 403)
-        self.anthropic_type: str | None = None  # set when the upstream spoke Anthropic: keep its type
-        self.retry_after: float | None = None  # from the body (Gemini's RetryInfo), when no header said it
 
 
 async def upstream_error(up: Upstream, resp: httpx.Response, key: str) -> UpstreamStatusError:
