@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from llmgw.translate.error_dialects import UpstreamError
+
 
 class ConfigError(Exception):
     """Configuration is invalid; the message says where and why."""
@@ -119,13 +121,11 @@ class TokenizerUnavailable(GatewayError):
 
 
 class UpstreamStatusError(GatewayError):
-    """An upstream error answer, passed on with its status and a scrubbed message."""
+    """An upstream's error answer, passed on: status, type, code and param are the upstream's own."""
 
-    def __init__(self, status: int, message: str, type_: str, param: str | None, code: str | None):
-        super().__init__(message, param=param)
-        self.status = status
-        self.type = type_
-        self.code = code
-        self.auth_failure = status in (401, 403)
-        self.anthropic_type: str | None = None  # set when the upstream spoke Anthropic: keep its type
-        self.retry_after: float | None = None  # from the body (Gemini's RetryInfo), when no header said it
+    def __init__(self, upstream: UpstreamError) -> None:
+        super().__init__(upstream.message, param=upstream.param)
+        self.upstream = upstream  # as read, with its message scrubbed of our key by the caller
+        self.status = upstream.status
+        self.type = upstream.type
+        self.code = upstream.code

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -102,8 +102,8 @@ async def forward(
                 last = exc
                 break  # the provider itself is failing: go to the next fallback
             if err.status == 429:
-                up.keys.rate_limited(index, retry_after(resp.headers) or err.retry_after)
-            elif err.auth_failure:
+                up.keys.rate_limited(index, retry_after(resp.headers) or err.upstream.retry_after)
+            elif err.upstream.auth_failure:
                 up.keys.rejected(index, resp.status_code)
             elif err.status < 500:
                 raise err  # the upstream says the request itself is wrong: the client should know
@@ -141,12 +141,7 @@ async def upstream_error(up: Upstream, resp: httpx.Response, key: str) -> Upstre
     raw = await up.read(resp, ERROR_BODY_LIMIT, up.config.chunk_timeout, truncate=True)
     parsed = parse_upstream_error(up.adapter.dialect, resp.status_code, raw)
     message = f"Upstream provider '{up.name}' answered {resp.status_code}: {scrub(parsed.message, key)}"
-    err = UpstreamStatusError(resp.status_code, message.rstrip(": "), parsed.type, parsed.param, parsed.code)
-    err.auth_failure = err.auth_failure or parsed.auth_failure
-    err.retry_after = parsed.retry_after
-    if up.adapter.dialect == "anthropic":
-        err.anthropic_type = parsed.type
-    return err
+    return UpstreamStatusError(replace(parsed, message=message.rstrip(": ")))
 
 
 def retry_after(headers: httpx.Headers) -> float | None:

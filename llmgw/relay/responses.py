@@ -14,7 +14,7 @@ import orjson
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from llmgw.errors import GatewayError
+from llmgw.errors import GatewayError, UpstreamStatusError
 from llmgw.relay.bridge import Bridge, ClientDialect
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
@@ -32,9 +32,12 @@ def new_request_id() -> str:
 
 def error_response(exc: GatewayError, request_id: str, dialect: ClientDialect = "openai") -> Response:
     if dialect == "anthropic":
-        body = orjson.dumps(
-            anthropic_error_body(exc.status, exc.message, getattr(exc, "anthropic_type", None))
+        kept = (
+            exc.upstream.type
+            if isinstance(exc, UpstreamStatusError) and exc.upstream.dialect == "anthropic"
+            else None
         )
+        body = orjson.dumps(anthropic_error_body(exc.status, exc.message, kept))
     else:
         body = exc.openai_json()
     return Response(body, exc.status, headers={**exc.headers, "x-request-id": request_id}, media_type=JSON)
