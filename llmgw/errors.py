@@ -1,4 +1,5 @@
-"""Every exception of the package, in one hierarchy.
+"""Every exception of the package, in one hierarchy; and `render`, the one place an error becomes the
+bytes a client gets, in its dialect (OpenAI or Anthropic error JSON, as a body or an in-stream event).
 
 Exception
 ├── ConfigError                  bad configuration: a located message, never a traceback
@@ -20,11 +21,14 @@ Exception
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
-from llmgw.translate.error_dialects import UpstreamError
+from llmgw.sse_encoders import encode_anthropic, encode_openai
+from llmgw.translate.error_dialects import UpstreamError, anthropic_error_body, openai_error_body
+
+ClientDialect = Literal["openai", "anthropic"]
 
 
 class ConfigError(Exception):
@@ -55,10 +59,8 @@ class GatewayError(Exception):
         self.headers = headers or {}
 
     def openai_body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-
-    def openai_json(self) -> bytes:
-        return orjson.dumps(self.openai_body())
+        """This error as an OpenAI client gets it (see `error_body`)."""
+        return error_body(self, "openai")
 
 
 class InvalidRequest(GatewayError):
@@ -129,3 +131,27 @@ class UpstreamStatusError(GatewayError):
         self.status = upstream.status
         self.type = upstream.type
         self.code = upstream.code
+
+
+def error_body(err: GatewayError | UpstreamError, dialect: ClientDialect) -> dict[str, Any]:
+    """The error object a client of `dialect` gets for `err`: what `render` encodes, and what the stream
+    translators (which hand events on as dicts) emit for an error event inside an upstream's stream."""
+    if isinstance(err, UpstreamError):
+        # An upstream's in-stream error event: its own type is kept for a client of its own dialect only.
+        return err.anthropic_body() if dialect == "anthropic" else err.openai_body()
+    if dialect == "anthropic":
+        if isinstance(err, UpstreamStatusError):
+            return err.upstream.anthropic_body()  # an Anthropic upstream's type kept, others by status
+        return anthropic_error_body(err.status, err.message)
+    # OpenAI clients get `type` as it is: the gateway's own, or an upstream's whatever its dialect.
+    return openai_error_body(err.status, err.message, type_=err.type, code=err.code, param=err.param)
+
+
+def render(err: GatewayError | UpstreamError, dialect: ClientDialect, *, stream: bool = False) -> bytes:
+    """`err` as the bytes a client of `dialect` gets: the JSON body of an error response, or with `stream`
+    an error event for a stream whose headers are already sent (OpenAI `data: {...}`, Anthropic
+    `event: error`; the SDKs of both raise on it)."""
+    body = error_body(err, dialect)
+    if not stream:
+        return orjson.dumps(body)
+    return encode_anthropic(body) if dialect == "anthropic" else encode_openai(body)

@@ -9,11 +9,11 @@ the body goes upstream unchanged but for `model`, and the answer's bytes come ba
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import orjson
 
-from llmgw.errors import GatewayError, InvalidRequest, UpstreamUnavailable
+from llmgw.errors import ClientDialect, GatewayError, InvalidRequest, UpstreamUnavailable
 from llmgw.providers import Dialect, Operation
 from llmgw.relay.streams.passthrough import OpenAIStreamRelay
 from llmgw.relay.streams.translating import (
@@ -27,8 +27,6 @@ from llmgw.translate import gemini_embeddings as gem_emb
 from llmgw.translate import openai_anthropic as oa
 from llmgw.translate.streams import AnthropicToOpenAIStream, GeminiToAnthropicStream, OpenAIToAnthropicStream
 from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage
-
-ClientDialect = Literal["openai", "anthropic"]
 
 
 class StreamRelay(Protocol):

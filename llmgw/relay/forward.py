@@ -18,6 +18,7 @@ import httpx
 from starlette.responses import Response
 
 from llmgw.errors import (
+    ClientDialect,
     GatewayError,
     InvalidRequest,
     NoUsableKey,
@@ -28,7 +29,7 @@ from llmgw.errors import (
     UpstreamUnavailable,
 )
 from llmgw.providers import Operation
-from llmgw.relay.bridge import ClientDialect, Context, bridge_for
+from llmgw.relay.bridge import Context, bridge_for
 from llmgw.relay.catalog import Target
 from llmgw.relay.responses import plain_response, stream_response
 from llmgw.relay.runtime import Gateway

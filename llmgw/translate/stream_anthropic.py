@@ -37,6 +37,7 @@ from typing import Any
 
 import orjson
 
+from llmgw.errors import error_body
 from llmgw.translate.error_dialects import Dialect, parse_upstream_error
 from llmgw.translate.openai_anthropic import FINISH_REASONS
 from llmgw.translate.usage import Usage, anthropic_usage
@@ -136,7 +137,9 @@ class AnthropicEventWriter:
         does for the whole gateway); like Anthropic's, the stream ends there: no block stops, no
         `message_stop`."""
         if not self.ended:
-            self._out.append(parse_upstream_error(dialect, 200, orjson.dumps(dict(payload))).anthropic_body())
+            self._out.append(
+                error_body(parse_upstream_error(dialect, 200, orjson.dumps(dict(payload))), "anthropic")
+            )
             self.ended = True
 
     def _delta(self, kind: str, delta: dict[str, Any]) -> None:
@@ -188,7 +191,7 @@ class AnthropicToOpenAIStream:
             return []
         if kind == "error":
             self._ended = True
-            return [parse_upstream_error("anthropic", 200, orjson.dumps(dict(event))).openai_body()]
+            return [error_body(parse_upstream_error("anthropic", 200, orjson.dumps(dict(event))), "openai")]
         out: list[OpenAIChunk] = []
         if kind == "message_start":
             message = event.get("message")
