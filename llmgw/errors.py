@@ -17,6 +17,12 @@ Exception
     ├── TokenizerUnavailable     503 no offline tokenizer to count tokens with
     ├── UpstreamTimeout          504 first-byte or between-chunk timeout
     └── UpstreamStatusError      the upstream's own 4xx/5xx answer, passed on with a scrubbed message
+
+Rendering: `render(err, dialect, stream=)` gives the bytes, `error_body` the object (the stream translators
+emit it as an event dict). The gateway's own errors have one type per dialect (Anthropic's by status). An
+upstream's error keeps its type for an Anthropic client only if the upstream spoke Anthropic; an OpenAI
+client gets an upstream answer's type whatever its dialect, but an in-stream error's type only from an
+OpenAI upstream. That asymmetry is what clients have always seen; it is kept so no byte changes.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ class Unsupported(Exception):
 
 
 class GatewayError(Exception):
+    """An error answered to the client: `status`, and the OpenAI `type` / `code` / `param` of its body."""
+
     status = 500
     type = "api_error"
     code: str | None = None
