@@ -1,30 +1,61 @@
-"""One error hierarchy, rendered once in the caller's dialect (OpenAI error JSON for now).
+"""Every exception of the package, in one hierarchy; and `render`, the one place an error becomes the
+bytes a client gets, in its dialect (OpenAI or Anthropic error JSON, as a body or an in-stream event).
 
 Exception
 ├── ConfigError                  bad configuration: a located message, never a traceback
-└── GatewayError                 answered to a client with `status` and OpenAI error JSON
+├── SecretBackendUnavailable     no usable OS keyring (the CLI says so; environment secrets still work)
+├── Unsupported                  a provider type has no such operation (the relay answers 400)
+└── GatewayError                 answered to a client with `status` and an error body in its dialect
     ├── InvalidRequest           400 malformed JSON, missing or wrong fields
-    ├── PayloadTooLarge          413 body over server.max_body_bytes
     ├── Unauthenticated          401 missing or wrong gateway key
     ├── ModelNotFound            404 no alias, provider or allowed model of that name
+    ├── PayloadTooLarge          413 body over server.max_body_bytes
     ├── RateLimited              429 every upstream key is cooling down (carries Retry-After)
-    ├── NoUsableKey              503 a provider has no key, or all were rejected upstream
+    ├── InternalError            500 a failure of the gateway itself while handling the request
     ├── UpstreamUnavailable      502 connect error, reset, or an unreadable upstream answer
-    └── UpstreamTimeout          504 first-byte or between-chunk timeout
+    ├── NoUsableKey              503 a provider has no key, or all were rejected upstream
+    ├── TokenizerUnavailable     503 no offline tokenizer to count tokens with
+    ├── UpstreamTimeout          504 first-byte or between-chunk timeout
+    └── UpstreamStatusError      the upstream's own 4xx/5xx answer, passed on with a scrubbed message
+
+Rendering: `render(err, dialect, stream=)` gives the bytes, `error_body` the object (the stream translators
+emit it as an event dict). The gateway's own errors have one type per dialect (Anthropic's by status). An
+upstream's error keeps its type for an Anthropic client only if the upstream spoke Anthropic; an OpenAI
+client gets an upstream answer's type whatever its dialect, but an in-stream error's type only from an
+OpenAI upstream. That asymmetry is what clients have always seen; it is kept so no byte changes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+
+from llmgw.sse_encoders import encode_anthropic, encode_openai
+from llmgw.translate.error_dialects import UpstreamError, anthropic_error_body, openai_error_body
+
+ClientDialect = Literal["openai", "anthropic"]
 
 
 class ConfigError(Exception):
     """Configuration is invalid; the message says where and why."""
 
 
+class SecretBackendUnavailable(Exception):
+    """No usable OS keyring: no backend at all, no D-Bus session, or a locked Secret Service collection."""
+
+    def __init__(self, reason: str, env_hint: str) -> None:
+        self.reason = reason
+        super().__init__(f"no OS keyring backend is available ({reason}); {env_hint}")
+
+
+class Unsupported(Exception):
+    """The provider type has no such operation; the caller turns this into a 400."""
+
+
 class GatewayError(Exception):
+    """An error answered to the client: `status`, and the OpenAI `type` / `code` / `param` of its body."""
+
     status = 500
     type = "api_error"
     code: str | None = None
@@ -36,10 +67,8 @@ class GatewayError(Exception):
         self.headers = headers or {}
 
     def openai_body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-
-    def openai_json(self) -> bytes:
-        return orjson.dumps(self.openai_body())
+        """This error as an OpenAI client gets it (see `error_body`)."""
+        return error_body(self, "openai")
 
 
 class InvalidRequest(GatewayError):
@@ -93,3 +122,44 @@ class UpstreamTimeout(GatewayError):
     status = 504
     type = "api_error"
     code = "upstream_timeout"
+
+
+class TokenizerUnavailable(GatewayError):
+    status = 503
+    type = "api_error"
+    code = "tokenizer_unavailable"
+
+
+class UpstreamStatusError(GatewayError):
+    """An upstream's error answer, passed on: status, type, code and param are the upstream's own."""
+
+    def __init__(self, upstream: UpstreamError) -> None:
+        super().__init__(upstream.message, param=upstream.param)
+        self.upstream = upstream  # as read, with its message scrubbed of our key by the caller
+        self.status = upstream.status
+        self.type = upstream.type
+        self.code = upstream.code
+
+
+def error_body(err: GatewayError | UpstreamError, dialect: ClientDialect) -> dict[str, Any]:
+    """The error object a client of `dialect` gets for `err`: what `render` encodes, and what the stream
+    translators (which hand events on as dicts) emit for an error event inside an upstream's stream."""
+    if isinstance(err, UpstreamError):
+        # An upstream's in-stream error event: its own type is kept for a client of its own dialect only.
+        return err.anthropic_body() if dialect == "anthropic" else err.openai_body()
+    if dialect == "anthropic":
+        if isinstance(err, UpstreamStatusError):
+            return err.upstream.anthropic_body()  # an Anthropic upstream's type kept, others by status
+        return anthropic_error_body(err.status, err.message)
+    # OpenAI clients get `type` as it is: the gateway's own, or an upstream's whatever its dialect.
+    return openai_error_body(err.status, err.message, type_=err.type, code=err.code, param=err.param)
+
+
+def render(err: GatewayError | UpstreamError, dialect: ClientDialect, *, stream: bool = False) -> bytes:
+    """`err` as the bytes a client of `dialect` gets: the JSON body of an error response, or with `stream`
+    an error event for a stream whose headers are already sent (OpenAI `data: {...}`, Anthropic
+    `event: error`; the SDKs of both raise on it)."""
+    body = error_body(err, dialect)
+    if not stream:
+        return orjson.dumps(body)
+    return encode_anthropic(body) if dialect == "anthropic" else encode_openai(body)

@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from llmgw import __version__
-from llmgw.providers import Operation, Unsupported, adapter_for
+from llmgw.errors import Unsupported
+from llmgw.providers import Operation, adapter_for
 from llmgw.settings import ProviderConfig
 
 KEY = "sk-upstream-secret"

@@ -1,7 +1,7 @@
 """Provider adapters: how one upstream API family is addressed. HTTP details only, no I/O."""
 
 from llmgw.providers.anthropic import Anthropic
-from llmgw.providers.base import Dialect, Operation, ProviderAdapter, Unsupported, UpstreamRequest
+from llmgw.providers.base import Dialect, Operation, ProviderAdapter, UpstreamRequest
 from llmgw.providers.gemini import Gemini
 from llmgw.providers.openai_compat import OpenAICompatible
 from llmgw.settings import ProviderConfig
@@ -13,7 +13,6 @@ __all__ = [
     "OpenAICompatible",
     "Operation",
     "ProviderAdapter",
-    "Unsupported",
     "UpstreamRequest",
     "adapter_for",
 ]

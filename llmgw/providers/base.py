@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 import orjson
 
 from llmgw import __version__
+from llmgw.errors import Unsupported
 from llmgw.settings import ProviderConfig
 
 Dialect = Literal["openai", "anthropic", "gemini"]
@@ -32,10 +33,6 @@ class UpstreamRequest:
     url: str
     headers: dict[str, str]
     content: bytes | None = None
-
-
-class Unsupported(Exception):
-    """The provider type has no such operation; the caller turns this into a 400."""
 
 
 def listed_ids(payload: Any) -> list[str]:

@@ -9,11 +9,11 @@ the body goes upstream unchanged but for `model`, and the answer's bytes come ba
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import orjson
 
-from llmgw.errors import GatewayError, InvalidRequest, UpstreamUnavailable
+from llmgw.errors import ClientDialect, GatewayError, InvalidRequest, UpstreamUnavailable
 from llmgw.providers import Dialect, Operation
 from llmgw.relay.streams.passthrough import OpenAIStreamRelay
 from llmgw.relay.streams.translating import (
@@ -32,8 +32,6 @@ from llmgw.translate.streams.anthropic_to_openai import AnthropicToOpenAIStream
 from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
 from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream
 from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage
-
-ClientDialect = Literal["openai", "anthropic"]
 
 
 class StreamRelay(Protocol):

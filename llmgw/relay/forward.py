@@ -11,22 +11,25 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 from starlette.responses import Response
 
 from llmgw.errors import (
+    ClientDialect,
     GatewayError,
     InvalidRequest,
     NoUsableKey,
     RateLimited,
+    Unsupported,
+    UpstreamStatusError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from llmgw.providers import Operation, Unsupported
-from llmgw.relay.bridge import ClientDialect, Context, bridge_for
+from llmgw.providers import Operation
+from llmgw.relay.bridge import Context, bridge_for
 from llmgw.relay.catalog import Target
 from llmgw.relay.responses import plain_response, stream_response
 from llmgw.relay.runtime import Gateway
@@ -100,8 +103,8 @@ async def forward(
                 last = exc
                 break  # the provider itself is failing: go to the next fallback
             if err.status == 429:
-                up.keys.rate_limited(index, retry_after(resp.headers) or err.retry_after)
-            elif err.auth_failure:
+                up.keys.rate_limited(index, retry_after(resp.headers) or err.upstream.retry_after)
+            elif err.upstream.auth_failure:
                 up.keys.rejected(index, resp.status_code)
             elif err.status < 500:
                 raise err  # the upstream says the request itself is wrong: the client should know
@@ -135,29 +138,11 @@ def scrub(text: str, key: str) -> str:
     return _KEYISH.sub("[redacted]", text.replace(key, "[redacted]"))
 
 
-class UpstreamStatusError(GatewayError):
-    """An upstream error answer, passed on with its status and a scrubbed message."""
-
-    def __init__(self, status: int, message: str, type_: str, param: str | None, code: str | None):
-        super().__init__(message, param=param)
-        self.status = status
-        self.type = type_
-        self.code = code
-        self.auth_failure = status in (401, 403)
-        self.anthropic_type: str | None = None  # set when the upstream spoke Anthropic: keep its type
-        self.retry_after: float | None = None  # from the body (Gemini's RetryInfo), when no header said it
-
-
 async def upstream_error(up: Upstream, resp: httpx.Response, key: str) -> UpstreamStatusError:
     raw = await up.read(resp, ERROR_BODY_LIMIT, up.config.chunk_timeout, truncate=True)
     parsed = parse_upstream_error(up.adapter.dialect, resp.status_code, raw)
     message = f"Upstream provider '{up.name}' answered {resp.status_code}: {scrub(parsed.message, key)}"
-    err = UpstreamStatusError(resp.status_code, message.rstrip(": "), parsed.type, parsed.param, parsed.code)
-    err.auth_failure = err.auth_failure or parsed.auth_failure
-    err.retry_after = parsed.retry_after
-    if up.adapter.dialect == "anthropic":
-        err.anthropic_type = parsed.type
-    return err
+    return UpstreamStatusError(replace(parsed, message=message.rstrip(": ")))
 
 
 def retry_after(headers: httpx.Headers) -> float | None:

@@ -15,9 +15,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from llmgw.errors import GatewayError, InternalError, InvalidRequest, PayloadTooLarge
+from llmgw.errors import ClientDialect, GatewayError, InternalError, InvalidRequest, PayloadTooLarge
 from llmgw.providers import Operation
-from llmgw.relay.bridge import ClientDialect, Context
+from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
 from llmgw.relay.forward import Call, ClientEndpoint, forward
 from llmgw.relay.responses import JSON, error_response, new_request_id

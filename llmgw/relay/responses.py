@@ -10,16 +10,14 @@ from collections.abc import AsyncIterator
 
 import anyio
 import httpx
-import orjson
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from llmgw.errors import GatewayError
-from llmgw.relay.bridge import Bridge, ClientDialect
+from llmgw.errors import ClientDialect, GatewayError, render
+from llmgw.relay.bridge import Bridge
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
 from llmgw.storage import UsageRow
-from llmgw.translate.error_dialects import anthropic_error_body
 from llmgw.translate.usage import Usage
 
 RESPONSE_LIMIT = 256 * 1024 * 1024  # a non-stream answer past this is refused, never cut
@@ -31,13 +29,9 @@ def new_request_id() -> str:
 
 
 def error_response(exc: GatewayError, request_id: str, dialect: ClientDialect = "openai") -> Response:
-    if dialect == "anthropic":
-        body = orjson.dumps(
-            anthropic_error_body(exc.status, exc.message, getattr(exc, "anthropic_type", None))
-        )
-    else:
-        body = exc.openai_json()
-    return Response(body, exc.status, headers={**exc.headers, "x-request-id": request_id}, media_type=JSON)
+    return Response(
+        render(exc, dialect), exc.status, headers={**exc.headers, "x-request-id": request_id}, media_type=JSON
+    )
 
 
 def apply_usage(row: UsageRow, usage: Usage | None) -> None:

@@ -21,19 +21,13 @@ import orjson
 import tiktoken
 from tiktoken_ext import openai_public  # type: ignore[import-untyped]
 
-from llmgw.errors import GatewayError
+from llmgw.errors import TokenizerUnavailable
 
 # From tiktoken_ext/openai_public.py (o200k_base's expected_hash).
 O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
 IMAGE_TOKENS = 1600  # what Anthropic bills a ~1.15 MP image; the size is not decoded here
 MESSAGE_OVERHEAD = 4  # role and separators per message, as in OpenAI's chat format
 REQUEST_OVERHEAD = 3
-
-
-class TokenizerUnavailable(GatewayError):
-    status = 503
-    type = "api_error"
-    code = "tokenizer_unavailable"
 
 
 _lock = threading.Lock()

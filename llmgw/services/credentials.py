@@ -34,6 +34,8 @@ import keyring
 from keyring.backend import KeyringBackend
 from keyring.errors import InitError, KeyringError, KeyringLocked, NoKeyringError
 
+from llmgw.errors import SecretBackendUnavailable
+
 __all__ = [
     "PROXY_KEY_NAME",
     "SERVICE",
@@ -66,14 +68,6 @@ logger = logging.getLogger("llmgw.credentials")
 _index_lock = threading.Lock()  # serialises the index's read-modify-write within this process
 _warn_lock = threading.Lock()
 _warned_unavailable = False
-
-
-class SecretBackendUnavailable(Exception):
-    """No usable OS keyring: no backend at all, no D-Bus session, or a locked Secret Service collection."""
-
-    def __init__(self, reason: str, env_hint: str) -> None:
-        self.reason = reason
-        super().__init__(f"no OS keyring backend is available ({reason}); {env_hint}")
 
 
 @dataclass(frozen=True)

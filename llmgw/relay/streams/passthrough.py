@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from llmgw.errors import GatewayError
+from llmgw.errors import GatewayError, render
 from llmgw.translate.usage import Usage, openai_usage
 
 # Structural JSON: inside a string the quotes would be escaped, so these cannot match string content.
@@ -46,7 +46,7 @@ class OpenAIStreamRelay:
 
     @staticmethod
     def error_event(exc: GatewayError) -> bytes:
-        return openai_error_event(exc)
+        return render(exc, "openai", stream=True)
 
     def flush(self) -> bytes:
         """Whatever trailing partial event the upstream left (passed on unchanged)."""
@@ -103,8 +103,3 @@ def _carries_output(event: bytes) -> bool:
 def _data_of(event: bytes) -> bytes | None:
     lines = [ln[5:].lstrip(b" ") for ln in event.split(b"\n") if ln.startswith(b"data:")]
     return b"\n".join(lines) if lines else None
-
-
-def openai_error_event(exc: GatewayError) -> bytes:
-    """An OpenAI-format error in a stream whose headers are already sent (the SDKs raise on it)."""
-    return b"data: " + exc.openai_json() + b"\n\n"

@@ -1,4 +1,5 @@
-"""Server-sent events: an incremental decoder for upstream streams, and the encoders for each dialect.
+"""Server-sent events: an incremental decoder for upstream streams, and the encoders for each dialect
+(kept in `llmgw/sse_encoders.py`, which `errors.render` shares).
 
 The decoder follows the WHATWG event-stream rules: `\\n`, `\\r\\n` and `\\r` line ends (a `\\r\\n`
 may be split across two network chunks), `data:` lines joined with `\\n`, `event:` and `id:` fields,
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from llmgw.sse_encoders import encode_anthropic, encode_openai
 
 __all__ = ["OPENAI_DONE", "SSEDecoder", "SSEEvent", "encode_anthropic", "encode_openai"]
 
@@ -105,13 +108,3 @@ class SSEDecoder:
         elif field == "id" and "\0" not in value:
             self._id = value
         # `retry` and unknown fields are ignored, as the standard says
-
-
-def encode_anthropic(event: dict[str, Any]) -> bytes:
-    """An Anthropic stream event: `event: <type>` and one compact `data:` line."""
-    return b"event: " + str(event["type"]).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
-
-
-def encode_openai(chunk: dict[str, Any]) -> bytes:
-    """An OpenAI stream chunk (or error object) as one `data:` event."""
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"

@@ -7,15 +7,13 @@ and `usage` / `content_events` for the ledger. Pure and synchronous, like the tr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import orjson
 
-from llmgw.errors import GatewayError, UpstreamUnavailable
-from llmgw.relay.streams.passthrough import openai_error_event
+from llmgw.errors import ClientDialect, GatewayError, UpstreamUnavailable, render
 from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, encode_anthropic, encode_openai
-from llmgw.translate.error_dialects import anthropic_error_body
 from llmgw.translate.usage import Usage, anthropic_usage
 
 
@@ -31,10 +29,6 @@ class StreamTranslator(Protocol):
     def feed(self, item: dict[str, Any]) -> list[dict[str, Any]]: ...
 
     def finish(self) -> list[dict[str, Any]]: ...
-
-
-def anthropic_error_event(exc: GatewayError) -> bytes:
-    return encode_anthropic(anthropic_error_body(exc.status, exc.message))
 
 
 class AnthropicPassthroughRelay:
@@ -87,24 +81,18 @@ class AnthropicPassthroughRelay:
 
     @staticmethod
     def error_event(exc: GatewayError) -> bytes:
-        return anthropic_error_event(exc)
+        return render(exc, "anthropic", stream=True)
 
 
 class TranslatingRelay:
     """Upstream SSE → a chain of stream translators → the client's SSE."""
 
-    def __init__(
-        self,
-        chain: Sequence[StreamTranslator],
-        encode: Callable[[dict[str, Any]], bytes],
-        done: bytes | None,
-        error_event: Callable[[GatewayError], bytes],
-    ) -> None:
+    def __init__(self, chain: Sequence[StreamTranslator], dialect: ClientDialect) -> None:
         self._decoder = SSEDecoder()
         self._chain = chain
-        self._encode = encode
-        self._done = done
-        self.error_event = error_event
+        self._dialect = dialect
+        self._encode = encode_anthropic if dialect == "anthropic" else encode_openai
+        self._done = OPENAI_DONE if dialect == "openai" else None
         self.saw_done = False
 
     @property
@@ -114,6 +102,9 @@ class TranslatingRelay:
     @property
     def content_events(self) -> int:
         return self._chain[0].output_events
+
+    def error_event(self, exc: GatewayError) -> bytes:
+        return render(exc, self._dialect, stream=True)
 
     def _through(self, items: list[dict[str, Any]], start: int) -> list[dict[str, Any]]:
         for step in self._chain[start:]:
@@ -151,8 +142,8 @@ class TranslatingRelay:
 
 
 def openai_client_relay(chain: Sequence[StreamTranslator]) -> TranslatingRelay:
-    return TranslatingRelay(chain, encode_openai, OPENAI_DONE, openai_error_event)
+    return TranslatingRelay(chain, "openai")
 
 
 def anthropic_client_relay(chain: Sequence[StreamTranslator]) -> TranslatingRelay:
-    return TranslatingRelay(chain, encode_anthropic, None, anthropic_error_event)
+    return TranslatingRelay(chain, "anthropic")

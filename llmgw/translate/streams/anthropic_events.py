@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from llmgw.errors import error_body
 from llmgw.translate.error_dialects import Dialect, parse_upstream_error
 from llmgw.translate.hub import AnthropicUsage, new_id
 from llmgw.translate.usage import Usage
@@ -109,7 +110,9 @@ class AnthropicEventWriter:
         does for the whole gateway); like Anthropic's, the stream ends there: no block stops, no
         `message_stop`."""
         if not self.ended:
-            self._out.append(parse_upstream_error(dialect, 200, orjson.dumps(dict(payload))).anthropic_body())
+            self._out.append(
+                error_body(parse_upstream_error(dialect, 200, orjson.dumps(dict(payload))), "anthropic")
+            )
             self.ended = True
 
     def _delta(self, kind: str, delta: dict[str, Any]) -> None:

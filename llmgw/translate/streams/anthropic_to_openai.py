@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from llmgw.errors import error_body
 from llmgw.translate.error_dialects import parse_upstream_error
 from llmgw.translate.hub import OPENAI_FINISH_REASONS, new_id, openai_usage_from_anthropic
 from llmgw.translate.usage import Usage, anthropic_usage
@@ -81,7 +82,7 @@ class AnthropicToOpenAIStream:
             return []
         if kind == "error":
             self._ended = True
-            return [parse_upstream_error("anthropic", 200, orjson.dumps(dict(event))).openai_body()]
+            return [error_body(parse_upstream_error("anthropic", 200, orjson.dumps(dict(event))), "openai")]
         out: list[OpenAIChunk] = []
         if kind == "message_start":
             message = event.get("message")
