@@ -147,7 +147,8 @@ class Upstreams:
         answer = self.handler(request)
         response = await answer if inspect.isawaitable(answer) else answer
         if response.is_stream_consumed:
-            # httpx.Response(json=...) reads its body at once; a real transport leaves it to be read.
+            # httpx.Response(json=...) reads its body at once, and Upstream reads with aiter_raw,
+            # which refuses a read body: answer as a real transport does, body not read yet.
             return httpx.Response(
                 response.status_code, headers=response.headers, stream=httpx.ByteStream(response.content)
             )
@@ -164,7 +165,9 @@ class Upstreams:
 
 
 @dataclass
-class Gateway:
+class Running:
+    """A gateway running in process: its client side, its upstreams, its ledger file."""
+
     client: httpx.AsyncClient
     upstreams: Upstreams
     db: Path
@@ -238,7 +241,7 @@ async def gateway(
     keys: dict[str, list[str]] | None = None,
     server: dict[str, Any] | None = None,
     providers: dict[str, dict[str, Any]] | None = None,
-) -> AsyncIterator[Gateway]:
+) -> AsyncIterator[Running]:
     """The app with its lifespan running; on exit the lifespan has shut down and the ledger is written."""
     upstreams = Upstreams(handler)
     given = keys if keys is not None else {"oai": OAI_KEYS, "ant": ANT_KEYS, "backup": BACKUP_KEYS}
@@ -248,7 +251,7 @@ async def gateway(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://llmgw.test") as client,
     ):
-        yield Gateway(client, upstreams, tmp_path / "llmgw.db")
+        yield Running(client, upstreams, tmp_path / "llmgw.db")
 
 
 def openai_err(r: httpx.Response, status: int) -> dict[str, Any]:
