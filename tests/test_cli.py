@@ -156,6 +156,9 @@ def test_disconnected_streams_are_recorded_at_once(fake: FakeOpenAI, tmp_path: P
     # every client has gone; stop at once: each row must already be on its way to the ledger
     assert gw.stop() == 0
     assert "dropped" not in gw.log()
+    for rid in ids:
+        row = ledger_row(gw.db_path, rid, timeout=0)  # the gateway has exited: no row now, none ever
+        assert (row["status"], row["streamed"], row["client_closed"]) == (200, 1, 1), rid
 
 
 def test_usage_summary(fake: FakeOpenAI, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -202,6 +203,18 @@ def check_openai(chunks: Sequence[Event], include_usage: bool) -> None:
                 seen.append(call["index"])
 
 
+_GENERATED_TOOL_ID = re.compile(r"toolu_[0-9a-f]{24}")
+
+
+def numbered_tool_ids(items: Sequence[Event]) -> list[Event]:
+    """`items` with each generated tool_use id (Gemini 2.0 sends none) named by its order of
+    appearance: two translations of one stream differ in these random ids only."""
+    names: dict[str, str] = {}
+    text = _GENERATED_TOOL_ID.sub(lambda m: names.setdefault(m[0], f"toolu_{len(names)}"), json.dumps(items))
+    renamed: list[Event] = json.loads(text)
+    return renamed
+
+
 # ---- every recorded stream, in random splits, is well formed in the target dialect --------------------
 
 
@@ -218,7 +231,11 @@ def test_openai_recordings_become_well_formed_anthropic_streams(case: str, seed:
 def test_gemini_recordings_become_well_formed_anthropic_and_openai_streams(case: str, seed: int) -> None:
     events = gemini_to_anthropic(payloads(recorded("gemini", case, seed)))
     check_anthropic(events)
-    check_openai(anthropic_to_openai(events), include_usage=True)
+    whole = gemini_to_anthropic(payloads(recorded("gemini", case)))
+    assert numbered_tool_ids(events) == numbered_tool_ids(whole)
+    chunks = anthropic_to_openai(events)
+    check_openai(chunks, include_usage=True)
+    assert numbered_tool_ids(chunks) == numbered_tool_ids(anthropic_to_openai(whole))
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,12 +35,20 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
     return error_response(err, new_request_id())
 
 
-def create_app(config: Config, proxy_key: str | None, key_source: KeySource) -> Starlette:
-    """The ASGI app; the gateway (ledger, upstream clients) is built when the server starts it."""
+def create_app(
+    config: Config,
+    proxy_key: str | None,
+    key_source: KeySource,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The ASGI app; the gateway (ledger, upstream clients) is built when the server starts it.
+
+    `transport` replaces the providers' own connections (`Gateway.start`): tests answer upstream
+    requests in process with it."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        gw = Gateway.start(config, proxy_key, key_source)
+        gw = Gateway.start(config, proxy_key, key_source, transport)
         app.state.gateway = gw
         app.state.model_cache = ModelCache(config.server.models_cache_ttl)
         gw.start_key_refresh()

@@ -12,6 +12,8 @@ import asyncio
 import logging
 from typing import Protocol
 
+import httpx
+
 from llmgw.providers import adapter_for
 from llmgw.relay.auth import LegacyAuth
 from llmgw.relay.catalog import Catalog
@@ -56,13 +58,22 @@ class Gateway:
         self._refresher: asyncio.Task[None] | None = None
 
     @classmethod
-    def start(cls, config: Config, proxy_key: str | None, key_source: KeySource) -> Gateway:
-        """Open the ledger and build every provider's client with its keys from `key_source`."""
+    def start(
+        cls,
+        config: Config,
+        proxy_key: str | None,
+        key_source: KeySource,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Gateway:
+        """Open the ledger and build every provider's client with its keys from `key_source`.
+
+        `transport`, when given, carries every provider's requests (tests answer them in process);
+        else each provider has its own connection pool."""
         store = Store.open(config.server.database)
         ledger = LedgerWriter(store)
         ledger.start()
         upstreams = {
-            name: Upstream(name, p, adapter_for(name, p), KeyPool(name, key_source.keys(name)))
+            name: Upstream(name, p, adapter_for(name, p), KeyPool(name, key_source.keys(name)), transport)
             for name, p in config.providers.items()
         }
         for name, up in upstreams.items():

@@ -3,7 +3,8 @@
 httpx is the client API; its transport is aiohttp's (httpx-aiohttp), which measured ~4x the
 throughput of httpx's own transport here (docs/PERFORMANCE.md). Timeouts: connect through the
 transport; first byte and between chunks with asyncio deadlines, because a non-stream answer may
-legitimately take minutes while a stalled stream should be cut much sooner.
+legitimately take minutes while a stalled stream should be cut much sooner. Tests may give another
+transport (`httpx.MockTransport`): the same deadlines and error mapping then apply to its answers.
 """
 
 from __future__ import annotations
@@ -38,13 +39,24 @@ def transport_error(exc: BaseException, provider: str) -> GatewayError:
 class Upstream:
     """A provider at run time: its adapter, its keys and its connection pool."""
 
-    def __init__(self, name: str, config: ProviderConfig, adapter: ProviderAdapter, keys: KeyPool) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: ProviderConfig,
+        adapter: ProviderAdapter,
+        keys: KeyPool,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """`transport`: where requests go instead of a pool of our own (a test seam); not closed here."""
         self.name = name
         self.config = config
         self.adapter = adapter
         self.keys = keys
-        limits = httpx.Limits(max_connections=config.max_connections, keepalive_expiry=60)
-        self._transport = AiohttpTransport(limits=limits, trust_env=False)
+        self._owns_transport = transport is None
+        if transport is None:
+            limits = httpx.Limits(max_connections=config.max_connections, keepalive_expiry=60)
+            transport = AiohttpTransport(limits=limits, trust_env=False)
+        self._transport = transport
         timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0)
         self._extensions = {"timeout": timeout.as_dict()}
 
@@ -99,4 +111,5 @@ class Upstream:
         return b"".join(parts)
 
     async def aclose(self) -> None:
-        await self._transport.aclose()
+        if self._owns_transport:
+            await self._transport.aclose()
