@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 import orjson
 
+from llmgw.error_dialects import UpstreamError, anthropic_error_body, openai_error_body
 from llmgw.sse_encoders import encode_anthropic, encode_openai
-from llmgw.translate.error_dialects import UpstreamError, anthropic_error_body, openai_error_body
 
 ClientDialect = Literal["openai", "anthropic"]
 

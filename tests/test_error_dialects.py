@@ -9,8 +9,7 @@ import pytest
 from anthropic.types import ErrorResponse
 from openai.types import ErrorObject
 
-from llmgw.errors import InvalidRequest
-from llmgw.translate.error_dialects import (
+from llmgw.error_dialects import (
     MESSAGE_LIMIT,
     Dialect,
     UpstreamError,
@@ -20,6 +19,7 @@ from llmgw.translate.error_dialects import (
     openai_error_type,
     parse_upstream_error,
 )
+from llmgw.errors import InvalidRequest
 from tests.fakes.fixtures import case_status, fixtures_dir, load_manifest
 
 # Anthropic's error page (platform.claude.com/docs/en/api/errors), status by status.

@@ -16,6 +16,7 @@ from anthropic.types import ErrorResponse
 from openai.types import ErrorObject
 
 from llmgw import errors
+from llmgw.error_dialects import Dialect, parse_upstream_error
 from llmgw.errors import (
     ClientDialect,
     GatewayError,
@@ -34,7 +35,6 @@ from llmgw.errors import (
     render,
 )
 from llmgw.relay.forward import upstream_error
-from llmgw.translate.error_dialects import Dialect, parse_upstream_error
 
 # class, status, OpenAI type, OpenAI code, Anthropic type
 GATEWAY_ERRORS: list[tuple[type[GatewayError], int, str, str | None, str]] = [

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from starlette.responses import Response
 
+from llmgw.error_dialects import parse_upstream_error
 from llmgw.errors import (
     ClientDialect,
     GatewayError,
@@ -35,7 +36,6 @@ from llmgw.relay.responses import plain_response, stream_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
 from llmgw.storage import UsageRow
-from llmgw.translate.error_dialects import parse_upstream_error
 
 ERROR_BODY_LIMIT = 64 * 1024  # an error body past this is cut: it is only a message
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from llmgw.error_dialects import Dialect, parse_upstream_error
 from llmgw.errors import error_body
-from llmgw.translate.error_dialects import Dialect, parse_upstream_error
 from llmgw.translate.hub import AnthropicUsage, new_id
 from llmgw.translate.usage import Usage
 

@@ -36,8 +36,8 @@ from typing import Any
 
 import orjson
 
+from llmgw.error_dialects import parse_upstream_error
 from llmgw.errors import error_body
-from llmgw.translate.error_dialects import parse_upstream_error
 from llmgw.translate.hub import OPENAI_FINISH_REASONS, new_id, openai_usage_from_anthropic
 from llmgw.translate.usage import Usage, anthropic_usage
 
