@@ -9,15 +9,15 @@ the body goes upstream unchanged but for `model`, and the answer's bytes come ba
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
-from llmgw.errors import ClientDialect, GatewayError, InvalidRequest, UpstreamUnavailable
+from llmgw.errors import ClientDialect, InvalidRequest, UpstreamUnavailable
 from llmgw.providers import Dialect, Operation
-from llmgw.relay.streams.passthrough import OpenAIStreamRelay
+from llmgw.relay.streams import StreamRelay
+from llmgw.relay.streams.passthrough import AnthropicPassthroughRelay, OpenAIPassthroughRelay
 from llmgw.relay.streams.translating import (
-    AnthropicPassthroughRelay,
     StreamTranslator,
     anthropic_client_relay,
     openai_client_relay,
@@ -32,22 +32,6 @@ from llmgw.translate.streams.anthropic_to_openai import AnthropicToOpenAIStream
 from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
 from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream
 from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage
-
-
-class StreamRelay(Protocol):
-    saw_done: bool
-
-    @property
-    def usage(self) -> Usage | None: ...
-
-    @property
-    def content_events(self) -> int: ...
-
-    def feed(self, chunk: bytes) -> bytes: ...
-
-    def flush(self) -> bytes: ...
-
-    def error_event(self, exc: GatewayError) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +78,7 @@ class Bridge:
     def stream(self) -> StreamRelay:
         if self.upstream == "anthropic":
             return AnthropicPassthroughRelay()
-        return OpenAIStreamRelay(self.ctx.wants_usage)
+        return OpenAIPassthroughRelay(self.ctx.wants_usage)
 
 
 class OpenAIToAnthropic(Bridge):

@@ -1,1 +1,31 @@
-"""Stream relays: upstream SSE bytes in, the client's SSE bytes out, usage read on the way. Pure."""
+"""Stream relays: upstream SSE bytes in, the client's SSE bytes out, usage read on the way. Pure.
+
+`passthrough.py` for the same dialect on both sides, `translating.py` for the others; `sse.py` decodes.
+Every relay has the shape of `StreamRelay`."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from llmgw.errors import GatewayError
+from llmgw.translate.usage import Usage
+
+
+class StreamRelay(Protocol):
+    """`feed(bytes) -> bytes` for each upstream piece, `flush() -> bytes` at the upstream's end of
+    stream, `error_event(exc) -> bytes` for a failure after the headers went out; `usage`,
+    `content_events` and `saw_done` for the ledger."""
+
+    saw_done: bool
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def content_events(self) -> int: ...
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+    def error_event(self, exc: GatewayError) -> bytes: ...

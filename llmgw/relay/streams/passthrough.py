@@ -1,9 +1,14 @@
-"""Relays an OpenAI-format SSE stream to the client event by event, picking up usage on the way.
+"""The relays for the paths where client and upstream speak the same dialect: bytes pass through, read
+only for usage on the way.
 
-The gateway always asks the upstream for `stream_options.include_usage`; when the client did not, this
-removes what that option adds (the `"usage": null` on every chunk and the final `choices: []` usage
-chunk) so the client sees exactly the stream it asked for. Events pass through byte for byte
-otherwise. Pure and synchronous: `feed` bytes in, bytes out.
+OpenAI → OpenAI, event by event: the gateway always asks the upstream for
+`stream_options.include_usage`; when the client did not, this removes what that option adds (the
+`"usage": null` on every chunk and the final `choices: []` usage chunk) so the client sees exactly the
+stream it asked for. Events pass through byte for byte otherwise.
+
+Anthropic → Anthropic: the bytes pass unchanged; events are decoded only to read usage.
+
+Pure and synchronous: `feed` bytes in, bytes out.
 """
 
 from __future__ import annotations
@@ -13,14 +18,15 @@ from typing import Any
 import orjson
 
 from llmgw.errors import GatewayError, render
-from llmgw.translate.usage import Usage, openai_usage
+from llmgw.relay.streams.sse import SSEDecoder
+from llmgw.translate.usage import Usage, anthropic_usage, openai_usage
 
 # Structural JSON: inside a string the quotes would be escaped, so these cannot match string content.
 _NULL_USAGE = (b',"usage":null', b', "usage": null')
 _HAS_USAGE = (b'"usage":{', b'"usage": {')
 
 
-class OpenAIStreamRelay:
+class OpenAIPassthroughRelay:
     def __init__(self, client_wants_usage: bool) -> None:
         self.client_wants_usage = client_wants_usage
         self.usage: Usage | None = None
@@ -103,3 +109,56 @@ def _carries_output(event: bytes) -> bool:
 def _data_of(event: bytes) -> bytes | None:
     lines = [ln[5:].lstrip(b" ") for ln in event.split(b"\n") if ln.startswith(b"data:")]
     return b"\n".join(lines) if lines else None
+
+
+class AnthropicPassthroughRelay:
+    """Anthropic → Anthropic: bytes pass unchanged; events are decoded only to read usage."""
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self._start: Usage | None = None
+        self._final: Usage | None = None
+        self.content_events = 0
+        self.saw_done = False
+
+    @property
+    def usage(self) -> Usage | None:
+        if self._start is None:
+            return self._final
+        if self._final is None:
+            return self._start
+        # message_start has the input side, message_delta the (cumulative) output side.
+        merged = Usage(**{f: getattr(self._final, f) or getattr(self._start, f) for f in Usage.__slots__})
+        if merged.prompt_tokens is not None:
+            merged.total_tokens = merged.prompt_tokens + (merged.completion_tokens or 0)
+        return merged
+
+    def feed(self, chunk: bytes) -> bytes:
+        for event in self._decoder.feed(chunk):
+            self._observe(event.event, event.data)
+        return chunk
+
+    def flush(self) -> bytes:
+        for event in self._decoder.flush():
+            self._observe(event.event, event.data)
+        return b""
+
+    def _observe(self, name: str | None, data: str) -> None:
+        if name == "content_block_delta":
+            self.content_events += 1
+        elif name in ("message_start", "message_delta", "message_stop"):
+            try:
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return
+            if name == "message_start":
+                message = payload.get("message") if isinstance(payload, dict) else None
+                self._start = anthropic_usage(message.get("usage") if isinstance(message, dict) else None)
+            elif name == "message_delta":
+                self._final = anthropic_usage(payload.get("usage") if isinstance(payload, dict) else None)
+            else:
+                self.saw_done = True
+
+    @staticmethod
+    def error_event(exc: GatewayError) -> bytes:
+        return render(exc, "anthropic", stream=True)

@@ -1,20 +1,15 @@
-"""Stream relays for the paths that are not OpenAI → OpenAI (that one is `openai_stream.py`).
-
-Every relay has the same shape: `feed(bytes) -> bytes` for each upstream piece, `flush() -> bytes` at
-the upstream's end of stream, `error_event(exc) -> bytes` for a failure after the headers went out,
-and `usage` / `content_events` for the ledger. Pure and synchronous, like the translators they drive.
-"""
+"""The relay for every path where client and upstream speak different dialects: upstream SSE → a chain
+of stream translators (llmgw/translate/streams/) → the client's SSE. Pure and synchronous, like the
+translators it drives."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import orjson
-
 from llmgw.errors import ClientDialect, GatewayError, UpstreamUnavailable, render
 from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, encode_anthropic, encode_openai
-from llmgw.translate.usage import Usage, anthropic_usage
+from llmgw.translate.usage import Usage
 
 
 class StreamTranslator(Protocol):
@@ -29,59 +24,6 @@ class StreamTranslator(Protocol):
     def feed(self, item: dict[str, Any]) -> list[dict[str, Any]]: ...
 
     def finish(self) -> list[dict[str, Any]]: ...
-
-
-class AnthropicPassthroughRelay:
-    """Anthropic → Anthropic: bytes pass unchanged; events are decoded only to read usage."""
-
-    def __init__(self) -> None:
-        self._decoder = SSEDecoder()
-        self._start: Usage | None = None
-        self._final: Usage | None = None
-        self.content_events = 0
-        self.saw_done = False
-
-    @property
-    def usage(self) -> Usage | None:
-        if self._start is None:
-            return self._final
-        if self._final is None:
-            return self._start
-        # message_start has the input side, message_delta the (cumulative) output side.
-        merged = Usage(**{f: getattr(self._final, f) or getattr(self._start, f) for f in Usage.__slots__})
-        if merged.prompt_tokens is not None:
-            merged.total_tokens = merged.prompt_tokens + (merged.completion_tokens or 0)
-        return merged
-
-    def feed(self, chunk: bytes) -> bytes:
-        for event in self._decoder.feed(chunk):
-            self._observe(event.event, event.data)
-        return chunk
-
-    def flush(self) -> bytes:
-        for event in self._decoder.flush():
-            self._observe(event.event, event.data)
-        return b""
-
-    def _observe(self, name: str | None, data: str) -> None:
-        if name == "content_block_delta":
-            self.content_events += 1
-        elif name in ("message_start", "message_delta", "message_stop"):
-            try:
-                payload = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                return
-            if name == "message_start":
-                message = payload.get("message") if isinstance(payload, dict) else None
-                self._start = anthropic_usage(message.get("usage") if isinstance(message, dict) else None)
-            elif name == "message_delta":
-                self._final = anthropic_usage(payload.get("usage") if isinstance(payload, dict) else None)
-            else:
-                self.saw_done = True
-
-    @staticmethod
-    def error_event(exc: GatewayError) -> bytes:
-        return render(exc, "anthropic", stream=True)
 
 
 class TranslatingRelay:

@@ -1,4 +1,4 @@
-"""OpenAIStreamRelay against OpenAI's recorded streams (made with include_usage=true)."""
+"""OpenAIPassthroughRelay against OpenAI's recorded streams (made with include_usage=true)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from llmgw.relay.streams.passthrough import OpenAIStreamRelay
+from llmgw.relay.streams.passthrough import OpenAIPassthroughRelay
 from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage
 from tests.fakes.fixtures import fixtures_dir
 
@@ -16,7 +16,7 @@ def recorded(case: str) -> bytes:
     return (fixtures_dir() / "openai" / f"{case}.sse").read_bytes()
 
 
-def run(relay: OpenAIStreamRelay, raw: bytes, seed: int) -> bytes:
+def run(relay: OpenAIPassthroughRelay, raw: bytes, seed: int) -> bytes:
     """Feed `raw` in random pieces, as a network would deliver it."""
     rng = random.Random(seed)
     out, i = [], 0
@@ -36,7 +36,7 @@ def payloads(stream: bytes) -> list[str]:
 @pytest.mark.parametrize("seed", range(5))
 def test_client_asked_for_usage_gets_the_stream_byte_for_byte(case: str, seed: int) -> None:
     raw = recorded(case)
-    relay = OpenAIStreamRelay(client_wants_usage=True)
+    relay = OpenAIPassthroughRelay(client_wants_usage=True)
     assert run(relay, raw, seed) == raw
     assert relay.saw_done
     assert relay.usage is not None and relay.usage.total_tokens
@@ -46,7 +46,7 @@ def test_client_asked_for_usage_gets_the_stream_byte_for_byte(case: str, seed: i
 @pytest.mark.parametrize("seed", range(5))
 def test_client_not_asking_for_usage_sees_no_trace_of_it(case: str, seed: int) -> None:
     raw = recorded(case)
-    relay = OpenAIStreamRelay(client_wants_usage=False)
+    relay = OpenAIPassthroughRelay(client_wants_usage=False)
     out = run(relay, raw, seed)
     got, want = payloads(out), payloads(raw)
     assert got[-1] == "[DONE]"
@@ -62,7 +62,7 @@ def test_client_not_asking_for_usage_sees_no_trace_of_it(case: str, seed: int) -
 
 
 def test_usage_of_recorded_text_stream() -> None:
-    relay = OpenAIStreamRelay(client_wants_usage=False)
+    relay = OpenAIPassthroughRelay(client_wants_usage=False)
     run(relay, recorded("chat.stream_text"), 0)
     assert relay.usage == Usage(
         prompt_tokens=78, completion_tokens=9, total_tokens=87, cached_tokens=0, reasoning_tokens=0
@@ -74,21 +74,21 @@ def test_usage_on_a_content_chunk_is_stripped_but_chunk_kept() -> None:
     # Some OpenAI-compatible servers attach usage to the last content chunk instead of a separate one.
     event = {"id": "x", "choices": [{"index": 0, "delta": {"content": "hi"}}], "usage": {"prompt_tokens": 3}}
     raw = b"data: " + json.dumps(event).encode() + b"\n\ndata: [DONE]\n\n"
-    relay = OpenAIStreamRelay(client_wants_usage=False)
+    relay = OpenAIPassthroughRelay(client_wants_usage=False)
     got = payloads(run(relay, raw, 1))
     assert json.loads(got[0]) == {"id": "x", "choices": [{"index": 0, "delta": {"content": "hi"}}]}
     assert relay.usage == Usage(3, None, 3, None)
 
 
 def test_crlf_and_partial_tail() -> None:
-    relay = OpenAIStreamRelay(client_wants_usage=True)
+    relay = OpenAIPassthroughRelay(client_wants_usage=True)
     out = relay.feed(b'data: {"a":1}\r\n\r\ndata: {"b"')
     assert out == b'data: {"a":1}\n\n'
     assert relay.flush() == b'data: {"b"'
 
 
 def test_broken_usage_json_is_passed_on_untouched() -> None:
-    relay = OpenAIStreamRelay(client_wants_usage=False)
+    relay = OpenAIPassthroughRelay(client_wants_usage=False)
     raw = b'data: {"usage":{"prompt_tokens":1\n\n'
     assert relay.feed(raw) == raw
     assert relay.usage is None
