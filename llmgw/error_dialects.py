@@ -18,8 +18,13 @@ Decisions:
   for the status. OpenRouter's `metadata.raw` (what the provider behind it said) is appended to its
   message, and Anthropic's `request_id` kept. A body that is not one of these gives its text, cut
   to `MESSAGE_LIMIT` characters.
-- `auth_failure`: the key was refused. Status 401 or 403, or Gemini's `API_KEY_INVALID` reason,
-  which it sends with HTTP 400 INVALID_ARGUMENT.
+- `auth_failure`: a verdict about the key itself, which retires it (`relay.keypool`): status 401,
+  Gemini's `API_KEY_*` reasons (`API_KEY_INVALID` comes with HTTP 400 INVALID_ARGUMENT,
+  `API_KEY_SERVICE_BLOCKED` with 403), Anthropic's `authentication_error`, OpenAI's `invalid_api_key`.
+  A 403 by itself is not: OpenRouter answers 403 to input its moderation flagged, and Anthropic's
+  `permission_error` is about the resource asked for.
+- `key_wide`: the whole key or account is out, not one model's quota: OpenAI's `insufficient_quota`,
+  `billing_hard_limit_reached`, Anthropic's `billing_error`.
 - `retry_after`: seconds from Gemini's `RetryInfo.retryDelay` ("58s"), for key cool-downs; the
   other dialects send a `retry-after` header instead, which is the caller's to read.
 - An error inside a 200 stream has no HTTP status of its own: give the status as 200 and it is taken
@@ -83,7 +88,8 @@ GRPC_HTTP_STATUS: Final = {
     "UNAVAILABLE": 503,
     "DEADLINE_EXCEEDED": 504,
 }
-_AUTH_REASONS: Final = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED"})
+_KEY_VERDICTS: Final = frozenset({"authentication_error", "invalid_api_key"})  # types and codes
+_ACCOUNT_OUT: Final = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_error"})
 _DELAY: Final = re.compile(r"(\d+(?:\.\d+)?)s")
 
 
@@ -139,6 +145,7 @@ class UpstreamError:
     code: str | None = None
     param: str | None = None
     auth_failure: bool = False
+    key_wide: bool = False
     retry_after: float | None = None
     request_id: str | None = None
 
@@ -173,7 +180,7 @@ def parse_upstream_error(dialect: Dialect, status: int, body: bytes) -> Upstream
     else:
         message = _cut(text) if text else f"upstream answered HTTP {status} without a message"
     status = status if status >= 400 else 500
-    return UpstreamError(dialect, status, message, _type_for(dialect, status), auth_failure=_auth(status))
+    return UpstreamError(dialect, status, message, _type_for(dialect, status), auth_failure=status == 401)
 
 
 def _from_error_object(
@@ -206,6 +213,7 @@ def _from_error_object(
     else:
         code_text = reason or grpc
     param = error.get("param")
+    labels = {type_, code_text}
     return UpstreamError(
         dialect,
         status,
@@ -213,7 +221,10 @@ def _from_error_object(
         type_,
         code=code_text,
         param=param if isinstance(param, str) else None,
-        auth_failure=_auth(status) or reason in _AUTH_REASONS,
+        auth_failure=status == 401
+        or bool(labels & _KEY_VERDICTS)
+        or (reason is not None and reason.startswith("API_KEY_")),
+        key_wide=bool(labels & _ACCOUNT_OUT),
         retry_after=float(match[1]) if match else None,
         request_id=request_id,
     )
@@ -221,10 +232,6 @@ def _from_error_object(
 
 def _type_for(dialect: Dialect, status: int) -> str:
     return anthropic_error_type(status) if dialect == "anthropic" else openai_error_type(status)
-
-
-def _auth(status: int) -> bool:
-    return status in (401, 403)
 
 
 def _cut(text: str) -> str:

@@ -262,3 +262,63 @@ def test_gemini_retry_delay_without_seconds_is_ignored() -> None:
     body = {"error": {"code": 429, "message": "m", "status": "RESOURCE_EXHAUSTED", "details": [info, 7]}}
     err = parse_upstream_error("gemini", 429, json.dumps(body).encode())
     assert err.retry_after is None and err.code == "RESOURCE_EXHAUSTED"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "status", "body", "verdict", "key_wide"),
+    [
+        ("openai", 401, b"Unauthorized", True, False),
+        ("openai", 403, b"Forbidden", False, False),
+        ("openai", 403, b'{"error": {"code": 403, "message": "Your input was flagged"}}', False, False),
+        ("openai", 400, b'{"error": {"message": "bad key", "code": "invalid_api_key"}}', True, False),
+        (
+            "anthropic",
+            403,
+            b'{"type": "error", "error": {"type": "permission_error", "message": "no"}}',
+            False,
+            False,
+        ),
+        (
+            "anthropic",
+            401,
+            b'{"type": "error", "error": {"type": "authentication_error", "message": "x"}}',
+            True,
+            False,
+        ),
+        (
+            "anthropic",
+            402,
+            b'{"type": "error", "error": {"type": "billing_error", "message": "x"}}',
+            False,
+            True,
+        ),
+        (
+            "gemini",
+            403,
+            b'{"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "blocked",'
+            b' "details": [{"reason": "API_KEY_SERVICE_BLOCKED"}]}}',
+            True,
+            False,
+        ),
+        (
+            "gemini",
+            403,
+            b'{"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "no"}}',
+            False,
+            False,
+        ),
+    ],
+)
+def test_verdicts_about_the_key_and_account_wide_errors(
+    dialect: Dialect, status: int, body: bytes, verdict: bool, key_wide: bool
+) -> None:
+    """Only a verdict about the key retires it; a 403 about the request or resource does not."""
+    err = parse_upstream_error(dialect, status, body)
+    assert (err.auth_failure, err.key_wide) == (verdict, key_wide)
+
+
+def test_insufficient_quota_is_account_wide() -> None:
+    err = parse_upstream_error("openai", 429, raw("openai", "chat.error_429"))
+    assert err.key_wide and not err.auth_failure
+    assert not parse_upstream_error("gemini", 429, raw("gemini", "generate.error_429")).key_wide
+    assert not parse_upstream_error("anthropic", 429, raw("anthropic", "messages.error_429")).key_wide
