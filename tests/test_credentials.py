@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import pathlib
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -428,3 +429,21 @@ def test_proxy_key(secret_service: None) -> None:
     finally:
         assert delete_secret(PROXY_KEY_NAME) is True
     assert proxy_key(environ) == "sk-proxy-from-env"
+
+
+@pytest.mark.keyring
+def test_keyring_source_reread_raises_on_a_blip_of_the_real_secret_service(
+    provider: str, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    """The gateway's refresh must tell "cannot read the keyring now" from "no keys": a Secret Service
+    gone for a moment raises (the gateway keeps its keys) instead of giving the environment's."""
+    set_secret(provider, SECRET_A)
+    monkeypatch.setenv(env_var_name(provider), "sk-from-the-environment")
+    source = credentials.KeyringKeySource()
+    assert source.keys(provider) == [SECRET_A]
+    bus = os.environ["DBUS_SESSION_BUS_ADDRESS"]
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'gone'}")  # the bus is away
+    with pytest.raises(SecretBackendUnavailable):
+        source.reread(provider)
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+    assert source.reread(provider) == [SECRET_A]

@@ -1,7 +1,7 @@
 """Provider adapters: how one upstream API family is addressed. HTTP details only, no I/O."""
 
 from llmgw.providers.anthropic import Anthropic
-from llmgw.providers.base import Dialect, Operation, ProviderAdapter, UpstreamRequest
+from llmgw.providers.base import Dialect, Operation, ProviderAdapter, UpstreamRequest, is_header_value
 from llmgw.providers.gemini import Gemini
 from llmgw.providers.openai_compat import OpenAICompatible
 from llmgw.settings import ProviderConfig
@@ -15,6 +15,7 @@ __all__ = [
     "ProviderAdapter",
     "UpstreamRequest",
     "adapter_for",
+    "is_header_value",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,13 @@ from llmgw.settings import ProviderConfig
 
 Dialect = Literal["openai", "anthropic", "gemini"]
 USER_AGENT = f"llmgw/{__version__}"
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]+")
+
+
+def is_header_value(value: str) -> bool:
+    """Whether `value` can be sent as an API key in a header: visible ASCII only (RFC 9110 `VCHAR`;
+    a CR, a space, a tab or an accent would fail, or worse split, the request)."""
+    return _HEADER_VALUE.fullmatch(value) is not None
 
 
 class Operation(Enum):

@@ -1,13 +1,15 @@
 """The retry loop: try each target's keys in order until one upstream answers.
 
-Nothing has reached the client while this runs, so retrying is safe: a 429 cools the key and tries the
-next, 401/403 excludes it, 5xx tries the next key, connect errors and timeouts move to the next
-fallback, any other 4xx goes back to the client. What no attempt could answer becomes the most telling
-error (`final_error`).
+Nothing has reached the client while this runs, so retrying is safe: a 429 cools the key (for the model,
+or wholly if the account is out) and tries the next, a verdict about the key (401, …) retires it, 5xx
+tries the next key, connect errors and timeouts move to the next fallback, any other 4xx (a 403 too)
+goes back to the client. What each error means for a key is `relay.keypool`'s docstring. What no
+attempt could answer becomes the most telling error (`final_error`).
 """
 
 from __future__ import annotations
 
+import email.utils
 import math
 import re
 import time
@@ -32,6 +34,7 @@ from llmgw.errors import (
 from llmgw.providers import Operation
 from llmgw.relay.bridge import Context, bridge_for
 from llmgw.relay.catalog import Target
+from llmgw.relay.keypool import Key
 from llmgw.relay.responses import plain_response, stream_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
@@ -65,27 +68,27 @@ async def forward(
     server = gw.config.server
     deadline = started + server.retry_deadline
     last: GatewayError | None = None
+    limited: UpstreamStatusError | None = None  # the last 429, the upstream's own words
     for target in targets:
         up = gw.upstreams[target.provider]
         bridge = bridge_for(
             call.endpoint.dialect, call.endpoint.op, up.adapter.dialect, call.ctx, up.config.type
         )
         upstream_body = bridge.request(call.body, target.model, call.stream)
-        tried: set[int] = set()
+        tried: set[Key] = set()
         while row.attempts < server.max_attempts and (not row.attempts or time.perf_counter() < deadline):
-            picked = up.keys.acquire(exclude=frozenset(tried))
-            if picked is None:
+            key = up.keys.acquire(target.model, exclude=tried)
+            if key is None:
                 break
-            index, key = picked
-            tried.add(index)
+            tried.add(key)  # the key itself, not its place: a key refresh may run while we wait
             row.attempts += 1
-            row.provider, row.model_upstream, row.key_index = target.provider, target.model, index
+            row.provider, row.model_upstream, row.key_index = target.provider, target.model, key.number
             try:
                 req = up.adapter.build(
                     call.endpoint.op,
                     upstream_body,
                     target.model,
-                    key,
+                    key.secret,
                     stream=call.stream,
                     client_headers=call.client_headers,
                 )
@@ -94,38 +97,49 @@ async def forward(
             try:
                 resp = await up.send(req)
                 if resp.status_code < 400:
-                    up.keys.succeeded(index)
+                    up.keys.succeeded(key, target.model)
                     if call.stream and resp.headers.get("content-type", "").startswith("text/event-stream"):
                         return await stream_response(gw, up, resp, row, started, bridge)
                     return await plain_response(gw, up, resp, row, started, bridge, call.endpoint.dialect)
-                err = await upstream_error(up, resp, key)
+                err = await upstream_error(up, resp, key.secret)
             except (UpstreamTimeout, UpstreamUnavailable) as exc:
                 last = exc
                 break  # the provider itself is failing: go to the next fallback
             if err.status == 429:
-                up.keys.rate_limited(index, retry_after(resp.headers) or err.upstream.retry_after)
+                wait = retry_after(resp.headers)
+                wait = err.upstream.retry_after if wait is None else wait  # Retry-After: 0 is a wait too
+                up.keys.rate_limited(key, target.model, wait, key_wide=err.upstream.key_wide)
+                limited = err
             elif err.upstream.auth_failure:
-                up.keys.rejected(index, resp.status_code)
+                up.keys.rejected(key, resp.status_code)
             elif err.status < 500:
                 raise err  # the upstream says the request itself is wrong: the client should know
             last = err
-    raise final_error(gw, targets, last)
+    raise final_error(gw, targets, last, limited)
 
 
-def final_error(gw: Gateway, targets: tuple[Target, ...], last: GatewayError | None) -> GatewayError:
-    """What the client gets when no attempt succeeded."""
-    pools = [gw.upstreams[t.provider].keys for t in targets]
-    waits = [w for w in (p.soonest() for p in pools) if w is not None]
+def final_error(
+    gw: Gateway,
+    targets: tuple[Target, ...],
+    last: GatewayError | None,
+    limited: UpstreamStatusError | None = None,
+) -> GatewayError:
+    """What the client gets when no attempt succeeded. The gateway answers 429 itself only while an
+    upstream-stated wait holds every usable key of every target; else a 429 is the upstream's own."""
     if isinstance(last, UpstreamTimeout | UpstreamUnavailable):
         return last
     if last is not None and last.status >= 500:
         return last
-    if waits:
-        after = max(1, math.ceil(min(waits)))
+    now = time.monotonic()
+    waits = [w for t in targets for w in gw.upstreams[t.provider].keys.waits(t.model, now)]
+    if waits and None not in waits:
+        after = max(1, math.ceil(min(w for w in waits if w is not None)))
         return RateLimited(
             f"Every upstream key for this model is rate limited; retry after {after}s.",
             headers={"retry-after": str(after)},
         )
+    if limited is not None:
+        return limited
     names = ", ".join(sorted({t.provider for t in targets}))
     return NoUsableKey(f"No usable upstream API key for provider(s) {names}; ask an administrator.")
 
@@ -145,11 +159,25 @@ async def upstream_error(up: Upstream, resp: httpx.Response, key: str) -> Upstre
     return UpstreamStatusError(replace(parsed, message=message.rstrip(": ")))
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
+def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """The wait an upstream states in its headers, in seconds: `retry-after-ms` (OpenAI, Anthropic),
+    `Retry-After` as seconds or as an HTTP date (RFC 9110); None if it states none."""
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
     value = headers.get("retry-after")
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        return None  # an HTTP date: rare from LLM APIs; the escalating default applies
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None  # not an HTTP date (those are GMT)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

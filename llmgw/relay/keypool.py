@@ -1,22 +1,47 @@
 """Upstream API keys of one provider, used in rotation, with cool-downs and exclusions.
 
-A 429 cools a key for the upstream's Retry-After, or for an escalating default (1 s, 2 s, 4 s … 60 s).
-A 401/403 takes the key out until its secret changes: `refresh` (fed by a periodic re-read of the
-keyring) compares fingerprints, so a rotated secret is picked up without a restart and the old one is
-never retried. The pool holds secrets in memory only; logs name keys by 1-based index.
+What an upstream's error means for the key it was sent with (read from the body by
+`llmgw.error_dialects`, acted on by `relay.forward`):
+
+- A verdict about the key retires it until its secret changes (`UpstreamError.auth_failure`): HTTP
+  401, Gemini's `API_KEY_*` reasons (API_KEY_INVALID comes with 400), Anthropic's
+  `authentication_error`, OpenAI's `invalid_api_key`. A 403 alone is not one: OpenRouter answers 403 to
+  input its moderation flagged, Anthropic's `permission_error` is about a resource. It goes back to
+  the client, and no other key is tried.
+- A 429 cools the pair (key, model): Gemini's quotas are per model, Anthropic's rate limits per model
+  class, OpenAI's per model. It cools the whole key when the error says the account is out of money
+  or quota (`UpstreamError.key_wide`: OpenAI `insufficient_quota`, billing errors).
+- For how long: the wait the upstream states (Retry-After in seconds or as an HTTP date,
+  retry-after-ms, Gemini's RetryInfo), at most an hour; else the gateway's guess, escalating per
+  (key, model) — 1 s, 2 s, 4 s … 60 s — and reset by a success.
+- A stated wait keeps the key out for that model until it ends; when one holds every usable key of
+  every target, the gateway answers 429 itself, with Retry-After = what remains. A guessed wait only
+  orders the keys: free keys round-robin first, then the cooling ones by which frees first. The
+  gateway never refuses a request on its own guess.
+
+`refresh` (fed by a periodic re-read of the keyring) compares fingerprints, so a rotated secret is
+picked up without a restart, the old one is never retried, and an unchanged key keeps its state.
+Requests hold the `Key` object, not its position, so a refresh meanwhile cannot misdirect a report.
+A key an HTTP header cannot carry (a CR, a space, non-ASCII) is left out with one log line. The pool
+holds secrets in memory only; logs name keys by number (`openai.N`, `LLMGW_OPENAI_API_KEY_N`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from llmgw.providers import is_header_value
 
 log = logging.getLogger("llmgw.keys")
 
 BASE_COOLDOWN = 1.0
-MAX_COOLDOWN = 60.0
+MAX_COOLDOWN = 60.0  # the longest guess
+MAX_STATED = 3600.0  # the longest upstream-stated wait honoured
 
 
 def fingerprint(secret: str) -> str:
@@ -25,12 +50,26 @@ def fingerprint(secret: str) -> str:
 
 
 @dataclass(slots=True)
-class _Key:
-    secret: str
+class _CoolDown:
+    until: float = 0.0
+    stated: bool = False  # the upstream said how long; else it is the gateway's guess
+    strikes: int = 0  # consecutive guesses, for escalation
+
+
+@dataclass(eq=False, slots=True)
+class Key:
+    """One key of a pool, as a request holds it (by identity: a refresh may move or drop it meanwhile)."""
+
+    number: int  # 1-based place in its source (keyring `openai.N`): for logs and the ledger
+    secret: str = field(repr=False)
     fingerprint: str
-    cool_until: float = 0.0
-    strikes: int = 0  # consecutive 429s without a Retry-After, for escalation
     rejected: bool = False
+    cooling: dict[str | None, _CoolDown] = field(default_factory=dict)  # by model; None: the whole key
+
+    def blocking(self, model: str | None, now: float) -> list[_CoolDown]:
+        """The cool-downs running now that apply to `model` (None: only the key-wide one)."""
+        scopes = (None,) if model is None else (None, model)
+        return [c for s in scopes if (c := self.cooling.get(s)) is not None and c.until > now]
 
 
 class KeyPool:
@@ -38,67 +77,106 @@ class KeyPool:
 
     def __init__(self, provider: str, secrets: list[str]) -> None:
         self.provider = provider
-        self._keys = [_Key(s, fingerprint(s)) for s in secrets]
+        self._keys: list[Key] = []
         self._next = 0
+        self._unfit: set[str] = set()  # fingerprints of keys already logged as left out
+        self._loaded = False
+        self.refresh(secrets)
 
     def __len__(self) -> int:
         return len(self._keys)
 
     def acquire(
-        self, now: float | None = None, exclude: frozenset[int] = frozenset()
-    ) -> tuple[int, str] | None:
-        """The next usable key as (1-based index, secret), skipping `exclude`; None if there is none."""
+        self, model: str | None = None, now: float | None = None, exclude: Collection[Key] = ()
+    ) -> Key | None:
+        """The key to try next for `model`, skipping `exclude`; None if every other key is rejected or
+        waiting as its upstream said."""
         now = time.monotonic() if now is None else now
         n = len(self._keys)
+        guessed: Key | None = None
+        guessed_until = math.inf
         for step in range(n):
             i = (self._next + step) % n
             k = self._keys[i]
-            if not k.rejected and k.cool_until <= now and (i + 1) not in exclude:
+            if k.rejected or k in exclude:
+                continue
+            blocking = k.blocking(model, now)
+            if not blocking:
                 self._next = (i + 1) % n
-                return i + 1, k.secret
-        return None
+                return k
+            until = max(c.until for c in blocking)
+            if not any(c.stated for c in blocking) and until < guessed_until:
+                guessed, guessed_until = k, until
+        return guessed
 
-    def soonest(self, now: float | None = None) -> float | None:
-        """Seconds until a cooling key is usable again; None if no key will ever be (all rejected)."""
+    def waits(self, model: str, now: float | None = None) -> list[float | None]:
+        """Per usable (not rejected) key: seconds left of an upstream-stated wait for `model`, or None
+        if it has none running (it may be tried)."""
         now = time.monotonic() if now is None else now
-        waits = [max(0.0, k.cool_until - now) for k in self._keys if not k.rejected]
-        return min(waits) if waits else None
+        out: list[float | None] = []
+        for k in self._keys:
+            if not k.rejected:
+                stated = [c.until for c in k.blocking(model, now) if c.stated]
+                out.append(max(stated) - now if stated else None)
+        return out
 
-    def rate_limited(self, index: int, retry_after: float | None, now: float | None = None) -> float:
-        """Cool key `index`; returns the cool-down applied."""
+    def rate_limited(
+        self, key: Key, model: str, wait: float | None, *, key_wide: bool = False, now: float | None = None
+    ) -> float:
+        """Cool `key` for `model` (or every model if `key_wide`): `wait` seconds if the upstream stated
+        it, else the next guess. Returns the cool-down applied."""
         now = time.monotonic() if now is None else now
-        k = self._keys[index - 1]
-        if retry_after is not None and retry_after >= 0:
-            wait = min(retry_after, 3600.0)
-        else:
-            wait = min(BASE_COOLDOWN * 2**k.strikes, MAX_COOLDOWN)
-            k.strikes += 1
-        k.cool_until = max(k.cool_until, now + wait)
-        return wait
+        c = key.cooling.setdefault(None if key_wide else model, _CoolDown())
+        if wait is not None and wait >= 0:
+            applied = min(wait, MAX_STATED)
+            c.until, c.stated = now + applied, True  # the upstream's latest word, even if shorter
+            return applied
+        applied = min(BASE_COOLDOWN * 2.0 ** min(c.strikes, 16), MAX_COOLDOWN)
+        c.strikes += 1
+        if not (c.stated and c.until > now):  # a guess never shortens what the upstream said
+            c.until, c.stated = now + applied, False
+        return applied
 
-    def rejected(self, index: int, status: int) -> None:
-        """The upstream refused key `index` (401/403): out until its secret changes. Logged once."""
-        k = self._keys[index - 1]
-        if not k.rejected:
-            k.rejected = True
+    def rejected(self, key: Key, status: int) -> None:
+        """The upstream refused `key` itself: out until its secret changes. Logged once."""
+        if not key.rejected:
+            key.rejected = True
             log.warning(
                 "provider %s key #%d rejected by upstream (HTTP %d); disabled until its secret changes",
                 self.provider,
-                index,
+                key.number,
                 status,
             )
 
-    def succeeded(self, index: int) -> None:
-        self._keys[index - 1].strikes = 0
+    def succeeded(self, key: Key, model: str) -> None:
+        """`key` answered for `model`: its cool-downs there and key-wide are over, the guesses reset."""
+        key.cooling.pop(model, None)
+        key.cooling.pop(None, None)
 
     def refresh(self, secrets: list[str]) -> None:
         """Adopt a re-read key list; keys whose secret is unchanged keep their state."""
         old = {k.fingerprint: k for k in self._keys}
-        fresh: list[_Key] = []
-        for s in secrets:
-            fp = fingerprint(s)
-            fresh.append(old.get(fp) or _Key(s, fp))
-        if [k.fingerprint for k in fresh] != [k.fingerprint for k in self._keys]:
+        fresh: list[Key] = []
+        seen: set[str] = set()
+        for number, secret in enumerate(secrets, start=1):
+            fp = fingerprint(secret)
+            if not is_header_value(secret):
+                if fp not in self._unfit:
+                    self._unfit.add(fp)
+                    log.warning(
+                        "provider %s key #%d contains characters an HTTP header cannot carry (only visible "
+                        "ASCII: no spaces, line breaks or accents); left out until it is replaced",
+                        self.provider,
+                        number,
+                    )
+                continue
+            if fp in seen:
+                continue  # the same secret twice would only be tried twice
+            seen.add(fp)
+            key = old.get(fp) or Key(number, secret, fp)
+            key.number = number
+            fresh.append(key)
+        if self._loaded and [k.fingerprint for k in fresh] != [k.fingerprint for k in self._keys]:
             log.info("provider %s: key list changed (%d keys)", self.provider, len(fresh))
-        self._keys = fresh
+        self._keys, self._loaded = fresh, True
         self._next = self._next % len(fresh) if fresh else 0

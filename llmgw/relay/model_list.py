@@ -48,11 +48,11 @@ class ModelCache:
 
     @staticmethod
     async def _fetch(up: Upstream) -> list[str] | None:
-        picked = up.keys.acquire()
-        if picked is None:
+        key = up.keys.acquire()
+        if key is None:
             return None
         try:
-            resp = await up.send(up.adapter.list_models(picked[1]))
+            resp = await up.send(up.adapter.list_models(key.secret))
             raw = await up.read(resp, 8 * 1024 * 1024, up.config.chunk_timeout)
             if resp.status_code != 200:
                 log.warning("provider %s: listing models answered HTTP %d", up.name, resp.status_code)

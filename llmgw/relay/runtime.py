@@ -27,10 +27,17 @@ log = logging.getLogger("llmgw")
 
 
 class KeySource(Protocol):
-    """Upstream API keys by provider name. `keys` may block (a keyring read): it is called at start-up
-    and from a worker thread, never on the request path."""
+    """Upstream API keys by provider name. Both reads may block (a keyring read): they are called at
+    start-up and from a worker thread, never on the request path."""
 
-    def keys(self, provider: str) -> list[str]: ...
+    def keys(self, provider: str) -> list[str]:
+        """The keys at start-up: whatever can be found (a fallback stands in for an unreadable store)."""
+        ...
+
+    def reread(self, provider: str) -> list[str]:
+        """The keys now, for the periodic refresh; raises if the store cannot be read, and the gateway
+        then keeps the keys it has."""
+        ...
 
     def how_to_add(self, provider: str) -> str:
         """What an administrator runs or sets to give `provider` a key (for the start-up warning)."""
@@ -56,6 +63,7 @@ class Gateway:
         self.upstreams = upstreams
         self.key_source = key_source
         self._refresher: asyncio.Task[None] | None = None
+        self._reread_failing = False
 
     @classmethod
     def start(
@@ -87,16 +95,33 @@ class Gateway:
             self._refresher = asyncio.get_running_loop().create_task(self._refresh_keys(interval))
 
     async def _refresh_keys(self, interval: float) -> None:
-        # Keyring reads are D-Bus round trips: done in a thread, never on the request path.
         while True:
             await asyncio.sleep(interval)
-            for name, up in self.upstreams.items():
-                try:
-                    keys = await asyncio.to_thread(self.key_source.keys, name)
-                except Exception as exc:  # a keyring hiccup must not stop the refresher
-                    log.warning("re-reading keys of provider %s failed: %s", name, type(exc).__name__)
-                    continue
-                up.keys.refresh(keys)
+            await self.refresh_keys()
+
+    async def refresh_keys(self) -> None:
+        """Re-read every provider's keys once. A provider whose keys cannot be read keeps its pool as
+        it is (rejected and cooling keys included); the outage is logged once, not every round."""
+        failed: list[str] = []
+        reason = ""
+        for name, up in self.upstreams.items():
+            try:
+                # Keyring reads are D-Bus round trips: done in a thread, never on the request path.
+                keys = await asyncio.to_thread(self.key_source.reread, name)
+            except Exception as exc:  # a keyring hiccup must not stop the refresher
+                failed.append(name)
+                reason = getattr(exc, "reason", None) or type(exc).__name__
+                continue
+            up.keys.refresh(keys)
+        if failed and not self._reread_failing:
+            log.warning(
+                "could not re-read the keys of provider(s) %s (%s); keeping the current keys",
+                ", ".join(failed),
+                reason,
+            )
+        elif self._reread_failing and not failed:
+            log.info("provider keys can be re-read again")
+        self._reread_failing = bool(failed)
 
     async def close(self) -> None:
         if self._refresher:

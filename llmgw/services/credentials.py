@@ -35,6 +35,7 @@ from keyring.backend import KeyringBackend
 from keyring.errors import InitError, KeyringError, KeyringLocked, NoKeyringError
 
 from llmgw.errors import SecretBackendUnavailable
+from llmgw.providers import is_header_value
 
 __all__ = [
     "PROXY_KEY_NAME",
@@ -253,26 +254,49 @@ def _env_keys(provider: str, environ: Mapping[str, str]) -> list[str]:
     return keys
 
 
-def provider_keys(provider: str, environ: Mapping[str, str] | None = None) -> list[str]:
+def provider_keys(
+    provider: str, environ: Mapping[str, str] | None = None, *, fallback: bool = True
+) -> list[str]:
     """A provider's keys in order: from the keyring, or, if it has none or is unavailable, the environment.
 
-    Never raises for a missing keyring: that is the fallback case, logged once per process.
+    With ``fallback`` (the default) never raises for a missing keyring: that is the fallback case,
+    logged once per process. Without it, an unreadable keyring raises SecretBackendUnavailable.
     Empty environment values count as missing.
     """
     check_provider_name(provider)
     try:
         keys = [value for _, value in _probe(_keyring(), provider)]
     except SecretBackendUnavailable as exc:
+        if not fallback:
+            raise
         _warn_unavailable_once(exc)
         keys = []
     return keys or _env_keys(provider, os.environ if environ is None else environ)
 
 
 class KeyringKeySource:
-    """Provider keys for the running gateway (`llmgw.relay.runtime.KeySource`): :func:`provider_keys`."""
+    """Provider keys for the running gateway (`llmgw.relay.runtime.KeySource`): :func:`provider_keys`.
+
+    At start-up the environment stands in for an unreadable keyring. Once the keyring has been read,
+    a re-read that cannot read it raises, so the gateway keeps the keys (and their state) it has: a
+    locked collection for a moment must not swap the keys for the environment's, or for none."""
+
+    def __init__(self) -> None:
+        self._keyring_read = False
 
     def keys(self, provider: str) -> list[str]:
-        return provider_keys(provider)
+        try:
+            found = provider_keys(provider, fallback=False)
+        except SecretBackendUnavailable as exc:
+            _warn_unavailable_once(exc)
+            return _env_keys(provider, os.environ)
+        self._keyring_read = True
+        return found
+
+    def reread(self, provider: str) -> list[str]:
+        if not self._keyring_read:  # no keyring so far (environment only): nothing better to keep
+            return self.keys(provider)
+        return provider_keys(provider, fallback=False)
 
     def how_to_add(self, provider: str) -> str:
         return f"set one with `llmgw secret set {provider}` or {env_var_name(provider)}"
@@ -291,7 +315,8 @@ def proxy_key(environ: Mapping[str, str] | None = None) -> str | None:
 def set_secret(name: str, value: str) -> None:
     """Store ``value`` under secret ``name`` in the OS keyring (replacing any previous value).
 
-    Raises ValueError for a bad name, an empty value, a value with a line break, or a gap
+    Raises ValueError for a bad name, an empty value, a value with a line break, a provider key that
+    is not visible ASCII (it goes in an HTTP header), or a gap
     (``openai.3`` before ``openai.2`` exists: keys are read up to the first missing index);
     SecretBackendUnavailable when there is no usable keyring.
     """
@@ -300,6 +325,11 @@ def set_secret(name: str, value: str) -> None:
         raise ValueError("refusing to store an empty secret")
     if "\n" in value or "\r" in value:
         raise ValueError("refusing to store a secret containing a line break")
+    if provider != PROXY_KEY_NAME and not is_header_value(value):
+        raise ValueError(
+            "refusing to store a provider key with characters other than visible ASCII (a space, a tab, "
+            "an accent…): it travels in an HTTP header, which cannot carry them"
+        )
     backend = _keyring()
     if index > 1 and _get(backend, secret_name(provider, index - 1)) is None:
         raise ValueError(f"set {secret_name(provider, index - 1)!r} first: keys are read up to the first gap")
