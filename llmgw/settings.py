@@ -62,6 +62,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "port", 4000, "TCP port to listen on."),
     Setting("server", "auth_mode", "legacy", "Client authentication: legacy (one shared proxy key)."),
     Setting("server", "database", "<user data dir>/llmgw.db", "SQLite file for the usage ledger."),
+    Setting(
+        "server",
+        "database_busy_timeout",
+        5.0,
+        "Seconds a ledger write waits for another process's lock on the database before its rows go to "
+        "the spool file.",
+    ),
+    Setting(
+        "server",
+        "ledger_queue_rows",
+        10_000,
+        "Most ledger rows waiting in memory for the database; past it rows go straight to the spool file.",
+    ),
     Setting("server", "log_level", "info", "debug, info, warning or error."),
     Setting("server", "max_body_bytes", 16 * 1024 * 1024, "Largest request body accepted (413 above)."),
     Setting(
@@ -115,6 +128,8 @@ class ServerConfig(_Strict):
     port: int = Field(_default("server", "port"), ge=0, le=65535)
     auth_mode: Literal["legacy", "users", "both"] = _default("server", "auth_mode")
     database: str = Field(default_factory=default_database)
+    database_busy_timeout: float = Field(_default("server", "database_busy_timeout"), ge=0)
+    ledger_queue_rows: int = Field(_default("server", "ledger_queue_rows"), ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = _default("server", "log_level")
     max_body_bytes: int = Field(_default("server", "max_body_bytes"), gt=0)
     max_image_bytes: int = Field(_default("server", "max_image_bytes"), gt=0)

@@ -169,10 +169,13 @@ def test_usage_summary(fake: FakeOpenAI, tmp_path: Path) -> None:
             httpx.post(
                 f"{gw.base_url}/v1/chat/completions", json={"model": model, "messages": USER}, headers=headers
             )
+        for _ in range(3):  # counted apart, not as requests
+            httpx.post(f"{gw.base_url}/v1/chat/completions", json={"model": "up/a", "messages": USER})
     r = llmgw("usage", "--json", "--config", str(gw.config_path))
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["requests"] == 4 and data["errors"] == 1
+    assert data["auth_failures"] == 3
     assert data["total_tokens"] == data["prompt_tokens"] + data["completion_tokens"] > 0
     by_model = {m["model"]: m for m in data["by_model"]}
     assert by_model["up/a"]["requests"] == 2 and by_model["up/a"]["provider"] == "up"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -14,11 +15,37 @@ from typing import Any
 import pytest
 
 from llmgw.cli.usage import format_usage_table, parse_since
-from llmgw.storage import LedgerWriter, ModelUsage, Store, UsageRow, UsageSummary
+from llmgw.storage import LedgerWriter, ModelUsage, Spool, Store, UsageRow, UsageSummary
 
 
 def row(request_id: str, **fields: Any) -> UsageRow:
     return UsageRow(request_id=request_id, endpoint="/v1/chat/completions", status=200, **fields)
+
+
+def spooled_ids(spool: Spool) -> list[str]:
+    """The request ids in a spool file, in order."""
+    if not spool.path.exists():
+        return []
+    lines = spool.path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["request_id"] for line in lines if "request_id" in line]
+
+
+def wait_until_written(writer: LedgerWriter) -> None:
+    deadline = time.monotonic() + 10.0
+    while writer.pending() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert writer.pending() == 0
+
+
+def hold_write_lock(db: Path) -> sqlite3.Connection:
+    """Another process's connection holding the database's write lock."""
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def ids_in(store: Store) -> list[str]:
+    return sorted(r["request_id"] for r in store.recent_requests(100_000))
 
 
 @pytest.fixture
@@ -95,20 +122,22 @@ def test_close_without_start_flushes(store: Store) -> None:
     assert store.usage_summary(None).requests == 1
 
 
-def test_record_after_close_writes_synchronously(store: Store) -> None:
+def test_record_after_close_goes_to_the_spool(store: Store) -> None:
     writer = LedgerWriter(store)
     writer.start()
     writer.close()
     writer.close()  # idempotent
-    writer.record(row("late"))
-    assert store.usage_summary(None).requests == 1
+    writer.record(row("late"))  # never a database write in the caller's thread (the event loop)
+    assert spooled_ids(writer.spool) == ["late"]
     with pytest.raises(RuntimeError):
         writer.start()
+    assert LedgerWriter(store).replay_spool() == 1
+    assert store.usage_summary(None).requests == 1
 
 
 def test_write_failures_are_retried(flaky: FlakyStore, caplog: pytest.LogCaptureFixture) -> None:
     flaky.failures = 2
-    writer = LedgerWriter(flaky, backoff=0.001)
+    writer = LedgerWriter(flaky, backoff=0.001, retry_window=5.0)
     writer.start()
     for i in range(5):
         writer.record(row(f"r{i}"))
@@ -121,25 +150,29 @@ def test_write_failures_are_retried(flaky: FlakyStore, caplog: pytest.LogCapture
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-def test_persistent_failure_logs_dropped_count_and_thread_survives(
+def test_persistent_failure_spools_the_batch_and_the_thread_survives(
     flaky: FlakyStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # 3 attempts of the batch + 3 single-row salvage attempts fail; the later row succeeds.
-    flaky.failures = 6
-    writer = LedgerWriter(flaky, retries=2, backoff=0.0, max_delay=0.01)
+    flaky.failures = 3
+    writer = LedgerWriter(flaky, retry_window=0.0, max_delay=0.01)
     for i in range(3):
         writer.record(row(f"lost{i}"))  # queued before start(), so they form one batch
     with caplog.at_level(logging.WARNING, logger="llmgw.ledger"):
         writer.start()
-        deadline = time.monotonic() + 5.0
-        while writer.pending() and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_until_written(writer)
+        assert spooled_ids(writer.spool) == ["lost0", "lost1", "lost2"]
+        flaky.failures = 0
         writer.record(row("kept"))
+        wait_until_written(writer)
+        deadline = time.monotonic() + 10.0
+        while writer.spool.waiting() and time.monotonic() < deadline:
+            time.sleep(0.005)
         writer.close()
-    assert [r["request_id"] for r in flaky.recent_requests(10)] == ["kept"]
-    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1
-    assert "dropped 3 usage rows" in errors[0]
+    # The database took a write again, so the writer drained the spool into it: nothing was lost.
+    assert sorted(r["request_id"] for r in flaky.recent_requests(10)) == ["kept", "lost0", "lost1", "lost2"]
+    assert not writer.spool.waiting()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("spooled 3 usage rows" in r.getMessage() for r in caplog.records)
 
 
 def test_record_is_cheap(store: Store) -> None:
@@ -151,6 +184,176 @@ def test_record_is_cheap(store: Store) -> None:
     per_call = (time.perf_counter() - started) / len(rows)
     assert per_call < 20e-6  # generous bound for slow CI; typically well under 1 µs
     writer.close()
+
+
+# -- the spool: rows the database cannot take in time ---------------------------------------------
+
+
+@pytest.fixture
+def impatient(tmp_path: Path) -> Iterator[Store]:
+    """A store that gives up on a lock after 50 ms."""
+    with Store.open(tmp_path / "llmgw.db", busy_timeout=0.05) as s:
+        yield s
+
+
+def test_rows_go_to_the_spool_while_another_process_holds_the_lock(impatient: Store) -> None:
+    holder = hold_write_lock(impatient.path)
+    writer = LedgerWriter(impatient, max_delay=0.01, retry_window=0.1)
+    writer.start()
+    for i in range(20):
+        writer.record(row(f"r{i:02}"))
+    writer.close()
+    holder.rollback()
+    holder.close()
+    assert writer.pending() == 0
+    assert ids_in(impatient) == []
+    assert sorted(spooled_ids(writer.spool)) == [f"r{i:02}" for i in range(20)]
+    # The next start replays the spool into the database, then removes it.
+    assert LedgerWriter(impatient).replay_spool() == 20
+    assert ids_in(impatient) == [f"r{i:02}" for i in range(20)]
+    assert not writer.spool.waiting()
+
+
+def test_a_full_queue_spills_to_the_spool(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    writer = LedgerWriter(store, max_queue=5)  # not started: the queue only fills
+    with caplog.at_level(logging.WARNING, logger="llmgw.ledger"):
+        for i in range(12):
+            writer.record(row(f"r{i:02}"))
+    assert writer.pending() == 5
+    assert spooled_ids(writer.spool) == [f"r{i:02}" for i in range(5, 12)]
+    assert len(caplog.records) == 1  # at a bounded rate, not one line per row
+    assert "queue is full" in caplog.records[0].getMessage()
+    writer.close()
+    assert LedgerWriter(store).replay_spool() == 7
+    assert ids_in(store) == [f"r{i:02}" for i in range(12)]
+
+
+def test_replay_is_idempotent(store: Store) -> None:
+    spool = Spool(Path(f"{store.path}.spool"))
+    store.insert_requests([row("a", prompt_tokens=1), row("b")])
+    spool.append([row("a", prompt_tokens=1), row("b"), row("c", streamed=True)])  # written and spooled
+    assert spool.replay(store) == 3
+    got = store.recent_requests(10)
+    assert sorted(r["request_id"] for r in got) == ["a", "b", "c"]
+    assert {r["request_id"]: r["streamed"] for r in got}["c"] is True
+    assert not spool.waiting()
+    assert spool.replay(store) == 0
+
+
+def test_a_torn_last_line_is_skipped_and_the_rest_replayed(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = Spool(Path(f"{store.path}.spool"))
+    spool.append([row("a"), row("b")])
+    with spool.path.open("ab") as f:
+        f.write(b'{"request_id": "torn", "endpo')  # a crash in the middle of a write
+    spool.append([row("d")])  # starts on a line of its own
+    with caplog.at_level(logging.WARNING, logger="llmgw.ledger"):
+        assert spool.replay(store) == 3
+    assert ids_in(store) == ["a", "b", "d"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "line 3" in warnings[0]
+    assert not spool.waiting()
+
+
+def test_a_replay_that_cannot_get_the_lock_keeps_the_spool(impatient: Store) -> None:
+    spool = Spool(Path(f"{impatient.path}.spool"))
+    spool.append([row("a")])
+    holder = hold_write_lock(impatient.path)
+    try:
+        assert spool.replay(impatient) == 0
+        assert spool.waiting()
+        spool.append([row("b")])  # rows spooled meanwhile join it
+    finally:
+        holder.rollback()
+        holder.close()
+    assert spool.replay(impatient) == 2
+    assert ids_in(impatient) == ["a", "b"]
+    assert not spool.waiting()
+
+
+class StuckStore(Store):
+    """A real store whose inserts hang until released, as a stalled disk would."""
+
+    release: threading.Event
+
+    def insert_requests(self, rows: Sequence[UsageRow]) -> None:
+        self.release.wait(10.0)
+        super().insert_requests(rows)
+
+
+def test_a_writer_stuck_past_the_close_timeout_spools_what_it_holds(tmp_path: Path) -> None:
+    store = StuckStore.open(tmp_path / "llmgw.db")
+    store.release = threading.Event()
+    writer = LedgerWriter(store, max_batch=2, max_delay=0.0)
+    writer.start()
+    for i in range(5):
+        writer.record(row(f"r{i}"))
+    writer.close(timeout=0.2)
+    assert writer.pending() == 0
+    assert sorted(spooled_ids(writer.spool)) == [f"r{i}" for i in range(5)]
+    store.release.set()  # the stuck write lands after all: the replay must not double it
+    deadline = time.monotonic() + 10.0
+    while not ids_in(store) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert LedgerWriter(store).replay_spool() == 5
+    assert ids_in(store) == [f"r{i}" for i in range(5)]
+    store.close()
+
+
+class PickyStore(Store):
+    """A real store that refuses one row for a reason of its own (not a lock)."""
+
+    def insert_requests(self, rows: Sequence[UsageRow]) -> None:
+        if any(r.request_id == "bad" for r in rows):
+            raise sqlite3.IntegrityError("CHECK constraint failed")
+        super().insert_requests(rows)
+
+
+def test_a_row_the_database_refuses_is_kept_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with PickyStore.open(tmp_path / "llmgw.db") as store:
+        writer = LedgerWriter(store, retry_window=0.0)
+        for request_id in ("good1", "bad", "good2"):
+            writer.record(row(request_id))
+        with caplog.at_level(logging.WARNING, logger="llmgw.ledger"):
+            writer.close()
+        assert ids_in(store) == ["good1", "good2"]
+        assert not writer.spool.waiting()  # a poison row is not replayed at every start
+        kept = writer.spool.rejected.read_text(encoding="utf-8").splitlines()
+        assert [json.loads(line)["request_id"] for line in kept] == ["bad"]
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1 and "bad" in errors[0] and str(writer.spool.rejected) in errors[0]
+
+
+# -- failed authentications: counted per minute, not one row each ---------------------------------
+
+
+def test_auth_failures_are_counted_per_minute(store: Store) -> None:
+    minute = 1_800_000_000.0 - 1_800_000_000.0 % 60
+    writer = LedgerWriter(store, max_delay=0.01)
+    writer.start()
+    for at in (minute + 1, minute + 2, minute + 59, minute + 60, minute + 119):
+        writer.record_auth_failure(at)
+    writer.close()
+    assert store.auth_failure_count(None) == 5
+    assert store.auth_failure_count(minute + 60) == 2
+    assert ids_in(store) == []
+
+
+def test_auth_failure_counts_survive_a_lock_and_replay_once(impatient: Store) -> None:
+    holder = hold_write_lock(impatient.path)
+    writer = LedgerWriter(impatient, max_delay=0.01, retry_window=0.0)
+    writer.start()
+    for _ in range(7):
+        writer.record_auth_failure(1_800_000_000.0)
+    writer.close()
+    holder.rollback()
+    holder.close()
+    text = writer.spool.path.read_text(encoding="utf-8")
+    writer.spool.path.write_text(text + text, encoding="utf-8")  # spooled twice: still counted once
+    assert LedgerWriter(impatient).replay_spool() == 0  # no request rows, only counts
+    assert impatient.auth_failure_count(None) == 7
+    assert not writer.spool.waiting()
 
 
 def test_invalid_max_batch(store: Store) -> None:

@@ -41,7 +41,11 @@ def row(request_id: str, **fields: Any) -> UsageRow:
 def test_open_creates_parent_dirs_and_records_migration(store: Store, db_path: Path) -> None:
     assert db_path.exists()
     applied = raw(db_path, "SELECT migration_set, name FROM _sqlite_migrations")
-    assert applied == [("llmgw", "m001_requests"), ("llmgw", "m002_token_details")]
+    assert applied == [
+        ("llmgw", "m001_requests"),
+        ("llmgw", "m002_token_details"),
+        ("llmgw", "m003_auth_failures"),
+    ]
 
 
 def test_reopen_is_idempotent(db_path: Path) -> None:
@@ -49,7 +53,7 @@ def test_reopen_is_idempotent(db_path: Path) -> None:
         s.insert_requests([row("a")])
     with Store.open(db_path) as s:
         assert [r["request_id"] for r in s.recent_requests(10)] == ["a"]
-    assert raw(db_path, "SELECT COUNT(*) FROM _sqlite_migrations") == [(2,)]
+    assert raw(db_path, "SELECT COUNT(*) FROM _sqlite_migrations") == [(3,)]
 
 
 def test_pragmas_are_set(store: Store) -> None:
@@ -156,6 +160,7 @@ def test_usage_summary_empty(store: Store) -> None:
         "completion_tokens": 0,
         "total_tokens": 0,
         "cached_tokens": 0,
+        "auth_failures": 0,
         "since": None,
         "by_model": [],
     }

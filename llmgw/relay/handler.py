@@ -15,7 +15,14 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from llmgw.errors import ClientDialect, GatewayError, InternalError, InvalidRequest, PayloadTooLarge
+from llmgw.errors import (
+    ClientDialect,
+    GatewayError,
+    InternalError,
+    InvalidRequest,
+    PayloadTooLarge,
+    Unauthenticated,
+)
 from llmgw.providers import Operation
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
@@ -49,6 +56,10 @@ async def handle(request: Request) -> Response:
     row = UsageRow(request_id=new_request_id(), created_at=time.time(), endpoint=path, attempts=0)
     try:
         gw.auth.check(request.headers)
+    except Unauthenticated as exc:  # counted, not recorded: see record.AuthFailures
+        gw.auth_failures.failed(request.client.host if request.client else None)
+        return error_response(exc, row.request_id, endpoint.dialect)
+    try:
         body = await read_json(request, gw.config.server.max_body_bytes)
         row.model_requested = check_body(body, endpoint, gw.config.server.max_image_bytes)
         targets = gw.catalog.resolve(row.model_requested)

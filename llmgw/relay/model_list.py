@@ -15,7 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from llmgw.errors import GatewayError, ModelNotFound
+from llmgw.errors import GatewayError, ModelNotFound, Unauthenticated
 from llmgw.relay.responses import JSON, error_response, new_request_id
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
@@ -79,7 +79,8 @@ async def list_models(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     try:
         gw.auth.check(request.headers)
-    except GatewayError as exc:
+    except Unauthenticated as exc:
+        gw.auth_failures.failed(request.client.host if request.client else None)
         return error_response(exc, new_request_id())
     data = await _all_models(gw, request.app.state.model_cache)
     return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON)
@@ -97,5 +98,8 @@ async def get_model(request: Request) -> Response:
         if up is not None and upstream_model in await request.app.state.model_cache.models_of(up):
             return Response(orjson.dumps(_entry(model_id, provider)), media_type=JSON)
         raise ModelNotFound(f"The model `{model_id}` does not exist on this gateway.", param="model")
+    except Unauthenticated as exc:
+        gw.auth_failures.failed(request.client.host if request.client else None)
+        return error_response(exc, new_request_id())
     except GatewayError as exc:
         return error_response(exc, new_request_id())

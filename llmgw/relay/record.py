@@ -1,12 +1,18 @@
-"""The end of every request: its ledger row queued for the writer thread, and one access-log line."""
+"""The end of every request: its ledger row queued for the writer thread, and one access-log line.
+
+A request refused for a missing or wrong key gets neither (a flood of wrong keys would fill both): it
+is counted, per minute in the ledger, and reported in at most one warning a minute.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from llmgw.storage import LedgerWriter, UsageRow
 
+log = logging.getLogger("llmgw")
 access_log = logging.getLogger("llmgw.access")
 
 
@@ -31,3 +37,40 @@ class Recorder:
             f" error={row.error_type}" if row.error_type else "",
             " client_closed" if row.client_closed else "",
         )
+
+
+class AuthFailures:
+    """Requests refused for a missing or wrong key: `total` in memory, per-minute counts through the
+    ledger writer (they outlive the process), and a warning at most every `interval` seconds."""
+
+    def __init__(self, ledger: LedgerWriter, interval: float = 60.0) -> None:
+        self.ledger = ledger
+        self.interval = interval
+        self.total = 0
+        self._unreported = 0
+        self._last_from: str | None = None
+        self._reported = time.monotonic()  # the start of the current report's window
+        self._quiet_until = -math.inf  # the first failure is reported at once
+
+    def failed(self, client_host: str | None) -> None:
+        """Count one refused request from `client_host` (never the key it presented)."""
+        self.total += 1
+        self._unreported += 1
+        self._last_from = client_host
+        self.ledger.record_auth_failure()
+        if time.monotonic() >= self._quiet_until:
+            self.report()
+
+    def report(self) -> None:
+        """Log the failures not yet reported, if any (also called at shutdown)."""
+        now = time.monotonic()
+        if self._unreported:
+            log.warning(
+                "%d requests failed authentication in the last %d s (last from %s)",
+                self._unreported,
+                math.ceil(now - self._reported),
+                self._last_from or "an unknown address",
+            )
+        self._unreported = 0
+        self._reported = now
+        self._quiet_until = now + self.interval

@@ -18,7 +18,7 @@ from llmgw.providers import adapter_for
 from llmgw.relay.auth import LegacyAuth
 from llmgw.relay.catalog import Catalog
 from llmgw.relay.keypool import KeyPool
-from llmgw.relay.record import Recorder
+from llmgw.relay.record import AuthFailures, Recorder
 from llmgw.relay.upstream import Upstream
 from llmgw.settings import Config
 from llmgw.storage import LedgerWriter, Store
@@ -60,6 +60,7 @@ class Gateway:
         self.auth = auth
         self.ledger = ledger
         self.recorder = Recorder(ledger)
+        self.auth_failures = AuthFailures(ledger)
         self.upstreams = upstreams
         self.key_source = key_source
         self._refresher: asyncio.Task[None] | None = None
@@ -77,8 +78,9 @@ class Gateway:
 
         `transport`, when given, carries every provider's requests (tests answer them in process);
         else each provider has its own connection pool."""
-        store = Store.open(config.server.database)
-        ledger = LedgerWriter(store)
+        store = Store.open(config.server.database, busy_timeout=config.server.database_busy_timeout)
+        ledger = LedgerWriter(store, max_queue=config.server.ledger_queue_rows)
+        ledger.replay_spool()  # rows an earlier run could not write, before serving
         ledger.start()
         upstreams = {
             name: Upstream(name, p, adapter_for(name, p), KeyPool(name, key_source.keys(name)), transport)
@@ -128,5 +130,9 @@ class Gateway:
             self._refresher.cancel()
         for up in self.upstreams.values():
             await up.aclose()
-        await asyncio.to_thread(self.ledger.close)
-        self.store.close()
+        self.auth_failures.report()
+        # In worker threads: either may wait out another process's lock, and the event loop must not.
+        # The store is closed only once the writer has stopped (or its rows are spooled).
+        busy = self.config.server.database_busy_timeout
+        await asyncio.to_thread(self.ledger.close, 2 * busy + 5.0)
+        await asyncio.to_thread(self.store.close)

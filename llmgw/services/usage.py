@@ -9,6 +9,9 @@ __all__ = ["ModelUsage", "Totals", "UsageSummary", "summary"]
 
 
 def summary(config: Config, since: float | None) -> UsageSummary:
-    """Requests, errors and tokens since `since` (unix seconds; None = all time), by provider and model."""
+    """Requests, errors and tokens since `since` (unix seconds; None = all time), by provider and model,
+    and how many requests failed authentication."""
     with Store.open(config.server.database) as store:
-        return store.usage_summary(since)
+        out = store.usage_summary(since)
+        out.auth_failures = store.auth_failure_count(since)
+        return out

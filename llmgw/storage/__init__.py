@@ -1,9 +1,10 @@
 """Every SQL statement llmgw runs: the database and its migrations, one module per table, the ledger's
-writer thread. Callers hold a `Store` (and the writer) and see only the names below: the seam for a
-PostgreSQL store later."""
+writer thread and its spool file. Callers hold a `Store` (and the writer) and see only the names below:
+the seam for a PostgreSQL store later."""
 
 from llmgw.storage.database import Store
 from llmgw.storage.requests import ModelUsage, Totals, UsageRow, UsageSummary
+from llmgw.storage.spool import Spool
 from llmgw.storage.writer import LedgerWriter
 
-__all__ = ["LedgerWriter", "ModelUsage", "Store", "Totals", "UsageRow", "UsageSummary"]
+__all__ = ["LedgerWriter", "ModelUsage", "Spool", "Store", "Totals", "UsageRow", "UsageSummary"]

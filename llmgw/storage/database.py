@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import sqlite_utils
 
-from llmgw.storage import requests
+from llmgw.storage import auth_failures, requests
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import UsageRow, UsageSummary
 
@@ -23,7 +23,6 @@ __all__ = ["Store"]
 
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
-    "PRAGMA busy_timeout=5000",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",  # safe with WAL: a power cut may lose the last commits, never corrupt
 )
@@ -32,21 +31,26 @@ _PRAGMAS = (
 class Store:
     """The SQLite store. Thread-safe: one connection, serialised by a lock."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
         """Wrap an open database; use `Store.open()` rather than calling this directly."""
         self._db = db
+        self.path = path
         # One connection is shared by the ledger writer thread and readers on other threads;
         # the lock keeps one thread's transaction from swallowing another thread's statements.
         self._lock = threading.Lock()
         self._closed = False
 
     @classmethod
-    def open(cls, path: str | Path) -> Self:
-        """Open (creating if needed) the SQLite file at `path`, set pragmas and apply migrations."""
+    def open(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
+        """Open (creating if needed) the SQLite file at `path`, set pragmas and apply migrations.
+
+        `busy_timeout`: seconds a statement waits for another connection's lock (another process
+        writing the same file) before it fails with "database is locked"."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, check_same_thread=False)
         try:
+            conn.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
             for pragma in _PRAGMAS:
                 conn.execute(pragma)
             # Plugins are off: nothing outside llmgw should touch the gateway's connection.
@@ -55,7 +59,7 @@ class Store:
         except BaseException:
             conn.close()
             raise
-        return cls(db)
+        return cls(db, path)
 
     def insert_requests(self, rows: Sequence[UsageRow]) -> None:
         """Insert a batch of ledger rows in one transaction; a repeated request_id replaces the older row."""
@@ -63,6 +67,19 @@ class Store:
             return
         with self._lock, self._db.atomic():
             requests.insert(self._db, rows)
+
+    def add_auth_failures(self, run: str, counts: Sequence[tuple[int, int]]) -> None:
+        """Store a gateway run's running counts of failed authentications, as (minute, count) pairs."""
+        if not counts:
+            return
+        with self._lock, self._db.atomic():
+            auth_failures.add(self._db, run, counts)
+
+    def auth_failure_count(self, since: float | None = None) -> int:
+        """Requests refused for a missing or wrong key since `since` (unix seconds; None = all time),
+        to the minute."""
+        with self._lock:
+            return auth_failures.count(self._db, since)
 
     def usage_summary(self, since: float | None = None) -> UsageSummary:
         """Sum requests, errors and tokens since `since` (unix seconds; None = all time)."""

@@ -48,3 +48,18 @@ def m002_token_details(db: sqlite_utils.Database) -> None:
     """Cache-write and reasoning token counts, for Anthropic and Gemini usage."""
     db.execute("ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER")
     db.execute("ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER")
+
+
+@migrations()
+def m003_auth_failures(db: sqlite_utils.Database) -> None:
+    """Requests refused for a missing or wrong key, counted per minute rather than one row each."""
+    db.execute(
+        """
+        CREATE TABLE auth_failures (
+            minute INTEGER NOT NULL,
+            run TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (minute, run)
+        )
+        """
+    )

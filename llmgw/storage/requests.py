@@ -96,11 +96,17 @@ class UsageSummary(Totals):
 
     since: float | None
     by_model: list[ModelUsage] = dataclasses.field(default_factory=list)
+    auth_failures: int = 0  # requests refused for a missing or wrong key: no rows, only this count
 
     def to_json(self) -> dict[str, Any]:
         """Return the summary as a JSON-ready dict; `since` is ISO-8601 UTC or None."""
         since = None if self.since is None else datetime.fromtimestamp(self.since, UTC).isoformat()
-        return {**self.counters(), "since": since, "by_model": [m.to_json() for m in self.by_model]}
+        return {
+            **self.counters(),
+            "auth_failures": self.auth_failures,
+            "since": since,
+            "by_model": [m.to_json() for m in self.by_model],
+        }
 
 
 _SUMMARY_SQL = """
