@@ -26,6 +26,7 @@ from llmgw.translate.usage import Usage
 RESPONSE_LIMIT = 256 * 1024 * 1024  # a non-stream answer past this is refused, never cut
 JSON = "application/json"
 CUT_SHORT = "The upstream stream ended before the answer was complete."
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its answer
 
 log = logging.getLogger("llmgw")
 
@@ -210,3 +211,36 @@ class WatchedStreamingResponse(StreamingResponse):
             # generator (its upstream response, its ledger row) would wait for the garbage collector.
             await self.body_iterator.aclose()  # type: ignore[attr-defined]
             await self.on_close(not sent)
+
+
+async def unless_client_leaves(receive: Receive, answer: Awaitable[Response]) -> Response | None:
+    """`answer`'s response, or None when the client went away first: then `answer` (the upstream
+    call, the wait for a stream's first event) is cancelled at once, its upstream response closed."""
+    current = asyncio.current_task()
+    assert current is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        current.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await answer
+    except asyncio.CancelledError:
+        if gone and current.uncancel() == 0:
+            return None  # the client left: not an error of ours
+        raise
+    finally:
+        watcher.cancel()
+
+
+def client_left(gw: Gateway, row: UsageRow, started: float) -> Response:
+    """The end of a request whose client left before its answer: recorded as nginx's 499 (client
+    closed request); the response goes nowhere."""
+    row.status, row.client_closed = CLIENT_CLOSED_REQUEST, True
+    gw.recorder.finish(row, started)
+    return Response(status_code=CLIENT_CLOSED_REQUEST, headers={"x-request-id": row.request_id})
