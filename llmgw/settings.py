@@ -81,6 +81,12 @@ SETTINGS: tuple[Setting, ...] = (
         "server", "max_image_bytes", 5 * 1024 * 1024, "Largest inline (base64) image, decoded (400 above)."
     ),
     Setting(
+        "server",
+        "max_event_bytes",
+        16 * 1024 * 1024,
+        "Largest single event of an upstream stream (the attempt fails with a 502 or an error event above).",
+    ),
+    Setting(
         "server", "retry_deadline", 60.0, "Seconds after arrival past which no new upstream attempt starts."
     ),
     Setting("server", "max_attempts", 5, "Most upstream attempts (keys and fallbacks) for one request."),
@@ -133,6 +139,7 @@ class ServerConfig(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = _default("server", "log_level")
     max_body_bytes: int = Field(_default("server", "max_body_bytes"), gt=0)
     max_image_bytes: int = Field(_default("server", "max_image_bytes"), gt=0)
+    max_event_bytes: int = Field(_default("server", "max_event_bytes"), gt=0)
     retry_deadline: float = Field(_default("server", "retry_deadline"), gt=0)
     max_attempts: int = Field(_default("server", "max_attempts"), ge=1, le=50)
     shutdown_grace: float = Field(_default("server", "shutdown_grace"), ge=0)

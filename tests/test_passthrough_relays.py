@@ -84,7 +84,14 @@ def test_crlf_and_partial_tail() -> None:
     relay = OpenAIPassthroughRelay(client_wants_usage=True)
     out = relay.feed(b'data: {"a":1}\r\n\r\ndata: {"b"')
     assert out == b'data: {"a":1}\n\n'
-    assert relay.flush() == b'data: {"b"'
+    assert relay.flush() == b""  # a half event at the end of a cut stream is dropped, never passed on
+    assert not relay.saw_done
+
+
+def test_a_whole_last_event_without_its_blank_line_is_passed_on() -> None:
+    relay = OpenAIPassthroughRelay(client_wants_usage=True)
+    assert relay.feed(b'data: {"a":1}\n\ndata: [DONE]') == b'data: {"a":1}\n\n'
+    assert relay.flush() == b"data: [DONE]\n\n" and relay.saw_done
 
 
 def test_broken_usage_json_is_passed_on_untouched() -> None:

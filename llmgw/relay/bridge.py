@@ -75,10 +75,11 @@ class Bridge:
             usage = openai_usage(payload)
         return raw, usage
 
-    def stream(self) -> StreamRelay:
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        """The relay for a stream answer; one upstream event may hold `max_event_bytes`."""
         if self.upstream == "anthropic":
-            return AnthropicPassthroughRelay()
-        return OpenAIPassthroughRelay(self.ctx.wants_usage)
+            return AnthropicPassthroughRelay(max_event_bytes)
+        return OpenAIPassthroughRelay(self.ctx.wants_usage, max_event_bytes)
 
 
 class OpenAIToAnthropic(Bridge):
@@ -91,9 +92,10 @@ class OpenAIToAnthropic(Bridge):
         out = anthropic_response_to_openai(message, model=self.ctx.client_model)
         return orjson.dumps(out), anthropic_usage(message.get("usage"))
 
-    def stream(self) -> StreamRelay:
+    def stream(self, max_event_bytes: int) -> StreamRelay:
         model = self.ctx.client_model
-        return openai_client_relay([AnthropicToOpenAIStream(model, include_usage=self.ctx.wants_usage)])
+        chain = [AnthropicToOpenAIStream(model, include_usage=self.ctx.wants_usage)]
+        return openai_client_relay(chain, max_event_bytes)
 
 
 class OpenAIToGemini(Bridge):
@@ -115,13 +117,13 @@ class OpenAIToGemini(Bridge):
         out = anthropic_response_to_openai(message, model=self.ctx.client_model)
         return orjson.dumps(out), gemini_usage(payload)
 
-    def stream(self) -> StreamRelay:
+    def stream(self, max_event_bytes: int) -> StreamRelay:
         model = self.ctx.client_model
         chain: list[StreamTranslator] = [
             GeminiToAnthropicStream(model),
             AnthropicToOpenAIStream(model, include_usage=self.ctx.wants_usage),
         ]
-        return openai_client_relay(chain)
+        return openai_client_relay(chain, max_event_bytes)
 
 
 class AnthropicToOpenAI(Bridge):
@@ -140,8 +142,8 @@ class AnthropicToOpenAI(Bridge):
         out = openai_response_to_anthropic(payload, model=self.ctx.client_model)
         return orjson.dumps(out), openai_usage(payload)
 
-    def stream(self) -> StreamRelay:
-        return anthropic_client_relay([OpenAIToAnthropicStream(self.ctx.client_model)])
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return anthropic_client_relay([OpenAIToAnthropicStream(self.ctx.client_model)], max_event_bytes)
 
 
 class AnthropicToGemini(Bridge):
@@ -157,8 +159,8 @@ class AnthropicToGemini(Bridge):
         out = gemini_response_to_anthropic(payload, model=self.ctx.client_model)
         return orjson.dumps(out), gemini_usage(payload)
 
-    def stream(self) -> StreamRelay:
-        return anthropic_client_relay([GeminiToAnthropicStream(self.ctx.client_model)])
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return anthropic_client_relay([GeminiToAnthropicStream(self.ctx.client_model)], max_event_bytes)
 
 
 _BRIDGES: dict[tuple[ClientDialect, Operation, Dialect], type[Bridge]] = {

@@ -1,27 +1,34 @@
 """The answer going back: a whole body, or an SSE stream relayed as it arrives; errors in the
-client's dialect. Every path ends in `Gateway.finish`, which records the request's ledger row."""
+client's dialect; a client that leaves, before its answer or during its stream. Every path ends in
+`Recorder.finish`, which records the request's ledger row, once."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 import httpx
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from llmgw.errors import ClientDialect, GatewayError, render
+from llmgw.errors import ClientDialect, GatewayError, InternalError, UpstreamUnavailable, render
 from llmgw.relay.bridge import Bridge
 from llmgw.relay.runtime import Gateway
+from llmgw.relay.streams import StreamRelay
 from llmgw.relay.upstream import Upstream
 from llmgw.storage import UsageRow
 from llmgw.translate.usage import Usage
 
 RESPONSE_LIMIT = 256 * 1024 * 1024  # a non-stream answer past this is refused, never cut
 JSON = "application/json"
+CUT_SHORT = "The upstream stream ended before the answer was complete."
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its answer
+
+log = logging.getLogger("llmgw")
 
 
 def new_request_id() -> str:
@@ -70,68 +77,115 @@ async def plain_response(
 async def stream_response(
     gw: Gateway, up: Upstream, resp: httpx.Response, row: UsageRow, started: float, bridge: Bridge
 ) -> Response:
-    """Relay an SSE stream; the first chunk is awaited here, so a dead upstream can still be retried."""
-    stream_relay = bridge.stream()
+    """Relay an SSE stream. Nothing is committed until the relay has bytes for the client, so an
+    upstream that fails, sends garbage or an endless event before that can still be retried (502)."""
+    relay = bridge.stream(gw.config.server.max_event_bytes)
     chunks = up.chunks(resp)
+    first, at_end = b"", False
     try:
-        first = await anext(chunks)
-    except StopAsyncIteration:
-        first = b""
-    except GatewayError:
-        await resp.aclose()
+        async for chunk in chunks:
+            if first := relay.feed(chunk):
+                break
+        else:
+            at_end = True
+            first = relay.flush()
+            if not first:
+                check_end(relay)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await resp.aclose()
         raise
     row.status = resp.status_code
+    recorded = False
+
+    async def done(client_gone: bool) -> None:
+        """Release the upstream response and record the row, once, however the stream ended."""
+        nonlocal recorded
+        if recorded:
+            return
+        recorded = True
+        row.client_closed = row.client_closed or client_gone
+        with anyio.CancelScope(shield=True):
+            await resp.aclose()
+        apply_usage(row, relay.usage)
+        if relay.upstream_error is not None and row.error_type is None:
+            row.error_type = relay.upstream_error  # the upstream's own error event, passed on
+        if not relay.saw_done and relay.content_events > (row.completion_tokens or 0):
+            # Cut short before the final usage: ~1 token per chunk seen, marked as an estimate.
+            row.completion_tokens = relay.content_events
+            row.total_tokens = (row.prompt_tokens or 0) + relay.content_events
+            row.tokens_estimated = True
+        gw.recorder.finish(row, started)
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            out = stream_relay.feed(first)
-            if out:
+            if first:
                 row.ttft_ms = round((time.perf_counter() - started) * 1000, 2)
-                yield out
-            async for chunk in chunks:
-                out = stream_relay.feed(chunk)
-                if out:
-                    if row.ttft_ms is None:
-                        row.ttft_ms = round((time.perf_counter() - started) * 1000, 2)
-                    yield out
-            if tail := stream_relay.flush():
-                yield tail
+                yield first
+            if not at_end:
+                async for chunk in chunks:
+                    if out := relay.feed(chunk):
+                        if row.ttft_ms is None:
+                            row.ttft_ms = round((time.perf_counter() - started) * 1000, 2)
+                        yield out
+                if tail := relay.flush():
+                    yield tail
+            check_end(relay)
         except GatewayError as exc:
             # Headers are gone already: tell the client in-stream, then close.
             row.error_type = exc.code or exc.type
-            yield stream_relay.error_event(exc)
+            yield relay.error_event(exc)
+        except Exception:
+            log.exception("request %s: relaying the stream failed", row.request_id)
+            err = InternalError("The gateway failed to relay this stream.")
+            row.error_type = err.code
+            yield relay.error_event(err)
         except BaseException:
             row.client_closed = True  # cancelled by the server because the client went away
             raise
         finally:
-            with anyio.CancelScope(shield=True):
-                await resp.aclose()
-            apply_usage(row, stream_relay.usage)
-            if not stream_relay.saw_done and stream_relay.content_events > (row.completion_tokens or 0):
-                # Cut short before the final usage: ~1 token per chunk seen, marked as an estimate.
-                row.completion_tokens = stream_relay.content_events
-                row.total_tokens = (row.prompt_tokens or 0) + stream_relay.content_events
-                row.tokens_estimated = True
-            gw.recorder.finish(row, started)
+            await done(False)
 
     return WatchedStreamingResponse(
         body(),
         resp.status_code,
         headers={"x-request-id": row.request_id, "cache-control": "no-cache", "x-accel-buffering": "no"},
         media_type="text/event-stream",
+        on_close=done,
     )
+
+
+def check_end(relay: StreamRelay) -> None:
+    """At the upstream's end of stream: an error unless it ended the stream itself, so a cut stream
+    never looks complete to the client (or to the ledger)."""
+    if not relay.saw_done and relay.upstream_error is None:
+        raise UpstreamUnavailable(CUT_SHORT)
 
 
 class WatchedStreamingResponse(StreamingResponse):
     """A StreamingResponse that streams in the request's own task, with one plain task watching for
     the client going away (cheaper than Starlette's anyio task group: ~10% CPU per stream), and that
-    always closes its body iterator, so the upstream response is released and the row recorded now."""
+    always closes its body iterator, so the upstream response is released and the row recorded now.
+    `on_close(client_gone)` runs last, whatever happened: it finishes a stream whose body never
+    started (the client left while the response started)."""
+
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        status_code: int,
+        headers: dict[str, str],
+        media_type: str,
+        on_close: Callable[[bool], Awaitable[None]],
+    ) -> None:
+        super().__init__(content, status_code, headers=headers, media_type=media_type)
+        self.on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         current = asyncio.current_task()
         assert current is not None
         streaming = True
         gone = False
+        sent = False
 
         async def watch() -> None:
             nonlocal gone
@@ -145,6 +199,7 @@ class WatchedStreamingResponse(StreamingResponse):
         try:
             await self.stream_response(send)
             streaming = False
+            sent = True
         except asyncio.CancelledError:
             streaming = False
             if gone and current.uncancel() == 0:
@@ -155,3 +210,37 @@ class WatchedStreamingResponse(StreamingResponse):
             # Starlette never closes the body iterator when sending is cancelled; left alone, the
             # generator (its upstream response, its ledger row) would wait for the garbage collector.
             await self.body_iterator.aclose()  # type: ignore[attr-defined]
+            await self.on_close(not sent)
+
+
+async def unless_client_leaves(receive: Receive, answer: Awaitable[Response]) -> Response | None:
+    """`answer`'s response, or None when the client went away first: then `answer` (the upstream
+    call, the wait for a stream's first event) is cancelled at once, its upstream response closed."""
+    current = asyncio.current_task()
+    assert current is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        current.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await answer
+    except asyncio.CancelledError:
+        if gone and current.uncancel() == 0:
+            return None  # the client left: not an error of ours
+        raise
+    finally:
+        watcher.cancel()
+
+
+def client_left(gw: Gateway, row: UsageRow, started: float) -> Response:
+    """The end of a request whose client left before its answer: recorded as nginx's 499 (client
+    closed request); the response goes nowhere."""
+    row.status, row.client_closed = CLIENT_CLOSED_REQUEST, True
+    gw.recorder.finish(row, started)
+    return Response(status_code=CLIENT_CLOSED_REQUEST, headers={"x-request-id": row.request_id})

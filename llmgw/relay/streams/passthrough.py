@@ -8,6 +8,11 @@ stream it asked for. Events pass through byte for byte otherwise.
 
 Anthropic → Anthropic: the bytes pass unchanged; events are decoded only to read usage.
 
+Both pass whole events only (line ends made `\n` where the upstream used `\r`): at the upstream's end
+of stream an unterminated last event goes on only if whole, never half of one. `saw_done` says the
+upstream ended its stream itself (OpenAI: `[DONE]`, or the usage chunk after the finish reason;
+Anthropic: `message_stop`), `upstream_error` that it ended it with an error event instead.
+
 Pure and synchronous: `feed` bytes in, bytes out.
 """
 
@@ -18,34 +23,33 @@ from typing import Any
 import orjson
 
 from llmgw.errors import GatewayError, render
-from llmgw.relay.streams.sse import SSEDecoder
+from llmgw.relay.streams.sse import DEFAULT_MAX_EVENT_BYTES, EventSplitter, SSEDecoder, whole_last_event
 from llmgw.translate.usage import Usage, anthropic_usage, openai_usage
 
 # Structural JSON: inside a string the quotes would be escaped, so these cannot match string content.
 _NULL_USAGE = (b',"usage":null', b', "usage": null')
 _HAS_USAGE = (b'"usage":{', b'"usage": {')
+_FINISHED = (b'"finish_reason":"', b'"finish_reason": "')
+_DONE = (b"data: [DONE]", b"data:[DONE]")
+_ERROR = (b'data: {"error"', b'data:{"error"')
 
 
 class OpenAIPassthroughRelay:
-    def __init__(self, client_wants_usage: bool) -> None:
+    def __init__(self, client_wants_usage: bool, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self.client_wants_usage = client_wants_usage
         self.usage: Usage | None = None
         self.events = 0  # data events relayed, the usage chunk excluded
         self.content_events = 0  # chunks that carried generated text or tool-call pieces
         self.saw_done = False
-        self._buf = b""
+        self.upstream_error: str | None = None
+        self._finished = False  # a chunk carried a finish_reason
+        self._splitter = EventSplitter(max_event_bytes)
 
     def feed(self, chunk: bytes) -> bytes:
         """Bytes to send to the client for this piece of upstream stream (complete events only)."""
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n")
-        buf = self._buf + chunk if self._buf else chunk
-        end = buf.rfind(b"\n\n")
-        if end < 0:
-            self._buf = buf
+        complete = self._splitter.feed(chunk)
+        if not complete:
             return b""
-        self._buf = buf[end + 2 :]
-        complete = buf[: end + 2]
         if complete.count(b"\n\n") == 1:
             return self._event(complete)
         return b"".join(self._event(e + b"\n\n") for e in complete[:-2].split(b"\n\n"))
@@ -55,14 +59,24 @@ class OpenAIPassthroughRelay:
         return render(exc, "openai", stream=True)
 
     def flush(self) -> bytes:
-        """Whatever trailing partial event the upstream left (passed on unchanged)."""
-        rest, self._buf = self._buf, b""
-        return rest
+        """At the upstream's end of stream: its unterminated last event if whole, never half of one.
+        The stream ended properly with `[DONE]`, or with the usage chunk after the finish reason."""
+        rest = self._splitter.rest()
+        whole = whole_last_event(rest) if rest.strip() else None
+        out = self._event(whole) if whole is not None else b""
+        if self._finished and self.usage is not None:
+            self.saw_done = True
+        return out
 
     def _event(self, event: bytes) -> bytes:
-        if event.startswith(b"data: [DONE]") or event.startswith(b"data:[DONE]"):
+        if event.startswith(_DONE):
             self.saw_done = True
             return event
+        if event.startswith(_ERROR):
+            self._upstream_error(event)
+            return event
+        if any(m in event for m in _FINISHED):
+            self._finished = True
         if any(m in event for m in _HAS_USAGE):
             return self._usage_event(event)
         self.events += 1
@@ -73,6 +87,16 @@ class OpenAIPassthroughRelay:
                 if m in event:
                     event = event.replace(m, b"")
         return event
+
+    def _upstream_error(self, event: bytes) -> None:
+        """The upstream's in-stream error: it ends the stream; the ledger gets its code or type."""
+        try:
+            payload = orjson.loads(_data_of(event) or b"")
+        except orjson.JSONDecodeError:
+            payload = None
+        error = payload.get("error") if isinstance(payload, dict) else None
+        kind = (error.get("code") or error.get("type")) if isinstance(error, dict) else None
+        self.upstream_error = str(kind or "upstream_error")
 
     def _usage_event(self, event: bytes) -> bytes:
         data = _data_of(event)
@@ -112,14 +136,16 @@ def _data_of(event: bytes) -> bytes | None:
 
 
 class AnthropicPassthroughRelay:
-    """Anthropic → Anthropic: bytes pass unchanged; events are decoded only to read usage."""
+    """Anthropic → Anthropic: whole events pass unchanged; they are decoded only to read usage."""
 
-    def __init__(self) -> None:
-        self._decoder = SSEDecoder()
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._splitter = EventSplitter(max_event_bytes)
+        self._decoder = SSEDecoder(max_event_bytes)
         self._start: Usage | None = None
         self._final: Usage | None = None
         self.content_events = 0
-        self.saw_done = False
+        self.saw_done = False  # `message_stop` came
+        self.upstream_error: str | None = None
 
     @property
     def usage(self) -> Usage | None:
@@ -134,28 +160,39 @@ class AnthropicPassthroughRelay:
         return merged
 
     def feed(self, chunk: bytes) -> bytes:
-        for event in self._decoder.feed(chunk):
-            self._observe(event.event, event.data)
-        return chunk
+        complete = self._splitter.feed(chunk)
+        if complete:
+            for event in self._decoder.feed(complete):
+                self._observe(event.event, event.data)
+        return complete
 
     def flush(self) -> bytes:
-        for event in self._decoder.flush():
+        """At the upstream's end of stream: its unterminated last event if whole, never half of one."""
+        rest = self._splitter.rest()
+        whole = whole_last_event(rest) if rest.strip() else None
+        if whole is None:
+            return b""
+        for event in self._decoder.feed(whole):
             self._observe(event.event, event.data)
-        return b""
+        return whole
 
     def _observe(self, name: str | None, data: str) -> None:
         if name == "content_block_delta":
             self.content_events += 1
-        elif name in ("message_start", "message_delta", "message_stop"):
+        elif name in ("message_start", "message_delta", "message_stop", "error"):
             try:
                 payload = orjson.loads(data)
             except orjson.JSONDecodeError:
-                return
+                payload = None
             if name == "message_start":
                 message = payload.get("message") if isinstance(payload, dict) else None
                 self._start = anthropic_usage(message.get("usage") if isinstance(message, dict) else None)
             elif name == "message_delta":
                 self._final = anthropic_usage(payload.get("usage") if isinstance(payload, dict) else None)
+            elif name == "error":
+                error = payload.get("error") if isinstance(payload, dict) else None
+                kind = error.get("type") if isinstance(error, dict) else None
+                self.upstream_error = str(kind or "upstream_error")
             else:
                 self.saw_done = True
 

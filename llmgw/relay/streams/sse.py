@@ -4,7 +4,10 @@
 The decoder follows the WHATWG event-stream rules: `\\n`, `\\r\\n` and `\\r` line ends (a `\\r\\n`
 may be split across two network chunks), `data:` lines joined with `\\n`, `event:` and `id:` fields,
 `:` comment lines, one optional space after the colon. It works on bytes and decodes each complete
-line, so a UTF-8 character split across chunks is never broken. Pure and synchronous.
+line, so a UTF-8 character split across chunks is never broken. `EventSplitter` cuts the same bytes
+into whole events for the relays that pass them on. Both cost time linear in the stream's length
+however it is sliced, and both cap one event at `server.max_event_bytes`: an upstream that never ends
+its event fails with `UpstreamUnavailable` instead of growing a buffer. Pure and synchronous.
 """
 
 from __future__ import annotations
@@ -14,11 +17,22 @@ from typing import Any
 
 import orjson
 
+from llmgw.errors import UpstreamUnavailable
 from llmgw.sse_encoders import encode_anthropic, encode_openai
 
-__all__ = ["OPENAI_DONE", "SSEDecoder", "SSEEvent", "encode_anthropic", "encode_openai"]
+__all__ = [
+    "DEFAULT_MAX_EVENT_BYTES",
+    "OPENAI_DONE",
+    "EventSplitter",
+    "SSEDecoder",
+    "SSEEvent",
+    "encode_anthropic",
+    "encode_openai",
+    "whole_last_event",
+]
 
 OPENAI_DONE = b"data: [DONE]\n\n"
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024  # server.max_event_bytes's default (llmgw/settings.py)
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -40,15 +54,32 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    """Turns arbitrary slices of an event stream into complete events."""
+    """Turns arbitrary slices of an event stream into complete events.
 
-    __slots__ = ("_buf", "_data", "_event", "_id", "_skip_lf", "_started")
+    Linear in the stream's length however it is sliced: an unfinished line is kept as a list of
+    pieces, joined once when its line end comes. One event (its data lines and the line being read)
+    may hold `max_event_bytes`; past that `feed` raises `UpstreamUnavailable`."""
 
-    def __init__(self) -> None:
-        self._buf = b""  # the incomplete last line
+    __slots__ = (
+        "_data",
+        "_data_size",
+        "_event",
+        "_id",
+        "_max",
+        "_pending",
+        "_pending_size",
+        "_skip_lf",
+        "_started",
+    )
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._max = max_event_bytes
+        self._pending: list[bytes] = []  # the pieces of the incomplete last line
+        self._pending_size = 0
         self._skip_lf = False  # the previous slice ended with `\r`: a leading `\n` belongs to it
         self._started = False  # past the first bytes, where a byte-order mark may be
         self._data: list[str] = []
+        self._data_size = 0
         self._event: str | None = None
         self._id: str | None = None
 
@@ -63,37 +94,48 @@ class SSEDecoder:
         if b"\r" in data:
             self._skip_lf = data.endswith(b"\r")
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buf = self._buf + data if self._buf else data
         if not self._started:
-            if _BOM.startswith(buf):  # all of it may still be a byte-order mark
-                self._buf = buf
+            data = b"".join(self._pending) + data  # at most the 2 bytes of a partial byte-order mark
+            self._pending, self._pending_size = [], 0
+            if _BOM.startswith(data):  # all of it may still be a byte-order mark
+                self._pending.append(data)
                 return []
             self._started = True
-            buf = buf.removeprefix(_BOM)
-        end = buf.rfind(b"\n")
+            data = data.removeprefix(_BOM)
+        end = data.rfind(b"\n")
         if end < 0:
-            self._buf = buf
+            self._pending.append(data)
+            self._pending_size += len(data)
+            self._check()
             return []
-        self._buf = buf[end + 1 :]
+        lines = b"".join((*self._pending, data[:end])) if self._pending else data[:end]
+        rest = data[end + 1 :]
+        self._pending, self._pending_size = ([rest], len(rest)) if rest else ([], 0)
         events: list[SSEEvent] = []
-        for line in buf[:end].split(b"\n"):
+        for line in lines.split(b"\n"):
             self._line(line, events)
+        self._check()
         return events
 
     def flush(self) -> list[SSEEvent]:
         """At the end of the stream: the last event even if no blank line closed it."""
         events: list[SSEEvent] = []
-        rest, self._buf = self._buf, b""
+        rest = b"".join(self._pending)
+        self._pending, self._pending_size = [], 0
         if rest and self._started:
             self._line(rest, events)
         self._line(b"", events)
         return events
 
+    def _check(self) -> None:
+        if self._data_size + self._pending_size > self._max:
+            raise event_too_large(self._max)
+
     def _line(self, raw: bytes, events: list[SSEEvent]) -> None:
         if not raw:
             if self._data:
                 events.append(SSEEvent(self._event, "\n".join(self._data), self._id))
-            self._data, self._event, self._id = [], None, None
+            self._data, self._data_size, self._event, self._id = [], 0, None, None
             return
         if raw[:1] == b":":
             return  # a comment (keep-alive)
@@ -103,8 +145,80 @@ class SSEDecoder:
             value = value[1:]
         if field == "data":
             self._data.append(value)
+            self._data_size += len(raw)
+            self._check()
         elif field == "event":
             self._event = value
         elif field == "id" and "\0" not in value:
             self._id = value
         # `retry` and unknown fields are ignored, as the standard says
+
+
+class EventSplitter:
+    """Cuts a byte stream into whole events, for the relays that pass bytes on: `feed` gives the
+    events a slice completed (each up to and including its blank line, line ends made `\n`), `rest`
+    the unterminated tail at the end of the stream. Linear however the stream is sliced: the tail is
+    a list of pieces joined once; past `max_event_bytes` of it, `feed` raises `UpstreamUnavailable`."""
+
+    __slots__ = ("_max", "_pending", "_size", "_skip_lf")
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._max = max_event_bytes
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._skip_lf = False  # the previous slice ended with `\r`: a leading `\n` belongs to it
+
+    def feed(self, data: bytes) -> bytes:
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[:1] == b"\n":
+                data = data[1:]
+        if b"\r" in data:
+            self._skip_lf = data.endswith(b"\r")
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not data:
+            return b""
+        end = data.rfind(b"\n\n")
+        if end >= 0:
+            end += 2
+        elif data[:1] == b"\n" and self._pending and self._pending[-1].endswith(b"\n"):
+            end = 1  # the blank line straddles the two slices
+        else:
+            self._pending.append(data)
+            self._size += len(data)
+            if self._size > self._max:
+                raise event_too_large(self._max)
+            return b""
+        complete = b"".join((*self._pending, data[:end])) if self._pending else data[:end]
+        rest = data[end:]
+        self._pending, self._size = ([rest], len(rest)) if rest else ([], 0)
+        if self._size > self._max:
+            raise event_too_large(self._max)
+        return complete
+
+    def rest(self) -> bytes:
+        """The bytes after the last complete event (at the end of the stream)."""
+        rest = b"".join(self._pending)
+        self._pending, self._size = [], 0
+        return rest
+
+
+def whole_last_event(rest: bytes) -> bytes | None:
+    """The unterminated last event of a stream, terminated, if it is whole (its data is JSON, or
+    OpenAI's `[DONE]`); None for a half event, which is never passed on."""
+    events = SSEDecoder().feed(rest.rstrip(b"\n") + b"\n\n")
+    if len(events) != 1:
+        return None
+    data = events[0].data.strip()
+    if data != "[DONE]":
+        try:
+            orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return None
+    return rest.rstrip(b"\n") + b"\n\n"
+
+
+def event_too_large(limit: int) -> UpstreamUnavailable:
+    return UpstreamUnavailable(
+        f"The upstream sent a stream event larger than {limit} bytes (server.max_event_bytes)."
+    )

@@ -8,8 +8,17 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from llmgw.errors import ClientDialect, GatewayError, UpstreamUnavailable, render
-from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, encode_anthropic, encode_openai
+from llmgw.relay.streams.sse import (
+    DEFAULT_MAX_EVENT_BYTES,
+    OPENAI_DONE,
+    SSEDecoder,
+    SSEEvent,
+    encode_anthropic,
+    encode_openai,
+)
 from llmgw.translate.usage import Usage
+
+UNREADABLE = "The upstream sent a stream event the gateway could not read."
 
 
 class StreamTranslator(Protocol):
@@ -21,21 +30,37 @@ class StreamTranslator(Protocol):
     @property
     def output_events(self) -> int: ...
 
+    @property
+    def ended(self) -> bool: ...
+
     def feed(self, item: dict[str, Any]) -> list[dict[str, Any]]: ...
 
     def finish(self) -> list[dict[str, Any]]: ...
 
 
 class TranslatingRelay:
-    """Upstream SSE → a chain of stream translators → the client's SSE."""
+    """Upstream SSE → a chain of stream translators → the client's SSE.
 
-    def __init__(self, chain: Sequence[StreamTranslator], dialect: ClientDialect) -> None:
-        self._decoder = SSEDecoder()
+    The upstream ended its stream properly when OpenAI's `[DONE]` came or the chain's first step saw
+    its dialect's last event (`ended`: Anthropic's `message_stop`, Gemini's chunk with `finishReason`,
+    OpenAI's usage chunk after the finish reason). Only then does `flush` write the closing events
+    (and `[DONE]`); a stream cut before gets none, and the caller ends it with an error event. Anything
+    a translator raises on an event is the upstream's fault: `UpstreamUnavailable`."""
+
+    def __init__(
+        self,
+        chain: Sequence[StreamTranslator],
+        dialect: ClientDialect,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
+        self._decoder = SSEDecoder(max_event_bytes)
         self._chain = chain
         self._dialect = dialect
         self._encode = encode_anthropic if dialect == "anthropic" else encode_openai
-        self._done = OPENAI_DONE if dialect == "openai" else None
+        self._done = OPENAI_DONE if dialect == "openai" else b""
+        self._upstream_done = False  # OpenAI's `[DONE]` came
         self.saw_done = False
+        self.upstream_error: str | None = None  # the code or type of an error event, as the client got it
 
     @property
     def usage(self) -> Usage | None:
@@ -49,43 +74,62 @@ class TranslatingRelay:
         return render(exc, self._dialect, stream=True)
 
     def _through(self, items: list[dict[str, Any]], start: int) -> list[dict[str, Any]]:
-        for step in self._chain[start:]:
-            items = [out for item in items for out in step.feed(item)]
+        try:
+            for step in self._chain[start:]:
+                items = [out for item in items for out in step.feed(item)]
+        except Exception as exc:  # a bad shape (an `index` that is a list...): the upstream's garbage
+            raise UpstreamUnavailable(UNREADABLE) from exc
         return items
+
+    def _translate(self, event: SSEEvent, *, whole: bool = True) -> list[dict[str, Any]]:
+        """The client's events for one upstream event; a `whole=False` one that is not JSON is
+        dropped (the half event a cut stream ends with)."""
+        if event.data.strip() == "[DONE]":
+            self._upstream_done = True
+            return []
+        try:
+            item = event.json()
+        except ValueError:
+            if not whole:
+                return []
+            raise UpstreamUnavailable(UNREADABLE) from None
+        return self._through([item], 0) if isinstance(item, dict) else []
+
+    def _encode_all(self, out: list[dict[str, Any]]) -> bytes:
+        for o in out:
+            error = o.get("error")
+            if isinstance(error, dict) and self.upstream_error is None:
+                self.upstream_error = str(error.get("code") or error.get("type") or "upstream_error")
+        return b"".join(self._encode(o) for o in out)
 
     def feed(self, chunk: bytes) -> bytes:
         out: list[dict[str, Any]] = []
         for event in self._decoder.feed(chunk):
-            if event.data.strip() == "[DONE]":
-                continue
-            try:
-                item = event.json()
-            except ValueError:
-                raise UpstreamUnavailable("The upstream sent an unreadable stream event.") from None
-            if isinstance(item, dict):
-                out.extend(self._through([item], 0))
-        return b"".join(self._encode(o) for o in out)
+            out.extend(self._translate(event))
+        return self._encode_all(out)
 
     def flush(self) -> bytes:
-        leftovers: list[dict[str, Any]] = []
+        out: list[dict[str, Any]] = []
         for event in self._decoder.flush():
-            if event.data.strip() != "[DONE]":
-                try:
-                    item = event.json()
-                except ValueError:
-                    continue
-                if isinstance(item, dict):
-                    leftovers.extend(self._through([item], 0))
-        out = leftovers
+            out.extend(self._translate(event, whole=False))
+        if not (self._upstream_done or self._chain[0].ended):
+            return self._encode_all(out)  # cut short: no closing events make it look complete
         for i, step in enumerate(self._chain):
-            out.extend(self._through(step.finish(), i + 1))
+            try:
+                closing = step.finish()
+            except Exception as exc:
+                raise UpstreamUnavailable(UNREADABLE) from exc
+            out.extend(self._through(closing, i + 1))
+        tail = self._encode_all(out)
+        if self.upstream_error is not None:
+            return tail  # the upstream's error event ended the stream: nothing follows it
         self.saw_done = True
-        return b"".join(self._encode(o) for o in out) + (self._done or b"")
+        return tail + self._done
 
 
-def openai_client_relay(chain: Sequence[StreamTranslator]) -> TranslatingRelay:
-    return TranslatingRelay(chain, "openai")
+def openai_client_relay(chain: Sequence[StreamTranslator], max_event_bytes: int) -> TranslatingRelay:
+    return TranslatingRelay(chain, "openai", max_event_bytes)
 
 
-def anthropic_client_relay(chain: Sequence[StreamTranslator]) -> TranslatingRelay:
-    return TranslatingRelay(chain, "anthropic")
+def anthropic_client_relay(chain: Sequence[StreamTranslator], max_event_bytes: int) -> TranslatingRelay:
+    return TranslatingRelay(chain, "anthropic", max_event_bytes)

@@ -141,6 +141,11 @@ class ToAnthropicStream:
     def usage(self) -> Usage | None:
         return self._usage
 
+    @property
+    def ended(self) -> bool:
+        """The upstream ended its stream itself (its last event, or an error): not cut short."""
+        return self._w.ended
+
     def finish(self) -> list[AnthropicEvent]:
         """At upstream end of stream: whatever closing events are missing."""
         if not self._w.ended:

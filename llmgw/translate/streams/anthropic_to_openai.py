@@ -75,6 +75,11 @@ class AnthropicToOpenAIStream:
         """What the upstream reported so far (`message_delta` counts override `message_start`'s)."""
         return anthropic_usage(self._raw_usage) if self._raw_usage else None
 
+    @property
+    def ended(self) -> bool:
+        """The upstream ended its stream itself (`message_stop` or an `error` event): not cut short."""
+        return self._ended
+
     def feed(self, event: Mapping[str, Any]) -> list[OpenAIChunk]:
         """The chunks for one Anthropic event (`ping` and anything after the end give none)."""
         kind = event.get("type")
