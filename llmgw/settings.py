@@ -67,6 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "server", "max_image_bytes", 5 * 1024 * 1024, "Largest inline (base64) image, decoded (400 above)."
     ),
+    Setting("server", "body_timeout", 30.0, "Seconds a request body may take to arrive in full (408 after)."),
     Setting(
         "server", "retry_deadline", 60.0, "Seconds after arrival past which no new upstream attempt starts."
     ),
@@ -118,6 +119,7 @@ class ServerConfig(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = _default("server", "log_level")
     max_body_bytes: int = Field(_default("server", "max_body_bytes"), gt=0)
     max_image_bytes: int = Field(_default("server", "max_image_bytes"), gt=0)
+    body_timeout: float = Field(_default("server", "body_timeout"), gt=0)
     retry_deadline: float = Field(_default("server", "retry_deadline"), gt=0)
     max_attempts: int = Field(_default("server", "max_attempts"), ge=1, le=50)
     shutdown_grace: float = Field(_default("server", "shutdown_grace"), ge=0)
