@@ -127,6 +127,80 @@ def test_body_not_finished_in_body_timeout_gets_408(gw: GatewayProcess, path: st
     assert row["status"] == 408 and row["error_type"] == "request_timeout"
 
 
+# -- headers --------------------------------------------------------------------------------------
+
+
+def test_too_many_headers_get_431(gw: GatewayProcess) -> None:
+    many = {f"x-h{i}": "v" for i in range(150)}
+    r = httpx.post(f"{gw.base_url}/v1/chat/completions", json={}, headers={**AUTH, **many})
+    assert r.status_code == 431 and r.json()["error"]["code"] == "request_header_fields_too_large"
+    r = httpx.post(f"{gw.base_url}/v1/messages", json={}, headers={**AUTH, **many})
+    assert r.status_code == 431 and r.json()["type"] == "error"
+    # 5,000 tiny headers: still under the HTTP layer's head limit, so llmgw itself must count them
+    extra = b"".join(b"x-h%d: v\r\n" % i for i in range(5000))
+    with socket.create_connection(("127.0.0.1", gw.port)) as s:
+        s.sendall(head("/v1/chat/completions", 2, extra=extra) + b"{}")
+        status, _, body = read_answer(s)
+    assert status == 431 and b"request_header_fields_too_large" in body
+    # under the limit: served
+    fine = {f"x-h{i}": "v" for i in range(60)}
+    body_ok = {"model": "up/gpt-4o-mini", "messages": USER}
+    assert httpx.post(f"{gw.base_url}/v1/chat/completions", json=body_ok, headers={**AUTH, **fine}).is_success
+
+
+def test_headers_over_the_total_size_get_431(gw: GatewayProcess) -> None:
+    r = httpx.post(f"{gw.base_url}/v1/chat/completions", json={}, headers={**AUTH, "x-big": "a" * 40_000})
+    assert r.status_code == 431 and "header" in r.json()["error"]["message"]
+    # far past it the HTTP layer (h11) refuses the head itself, before llmgw sees a request: 431 too
+    with socket.create_connection(("127.0.0.1", gw.port)) as s:
+        s.sendall(head("/v1/chat/completions", 2, extra=b"x-big: " + b"a" * 300_000 + b"\r\n") + b"{}")
+        status, _, _ = read_answer(s)
+    assert status == 431
+
+
+# -- methods and paths ----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_405_says_allow_in_the_paths_dialect(tmp_path: Path) -> None:
+    async with gateway(tmp_path, lambda r: openai_chat()) as gw_:
+        c = gw_.client
+        r = await c.get("/v1/messages")
+        anthropic_err(r, 405, "invalid_request_error")
+        assert r.headers["allow"] == "POST"
+        r = await c.delete("/v1/messages/count_tokens")
+        anthropic_err(r, 405, "invalid_request_error")
+        assert r.headers["allow"] == "POST"
+        r = await c.get("/v1/chat/completions")
+        openai_err(r, 405, "method_not_allowed")
+        assert r.headers["allow"] == "POST"
+        r = await c.post("/v1/models", json={})
+        openai_err(r, 405, "method_not_allowed")
+        assert r.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.anyio
+async def test_404_in_the_paths_dialect(tmp_path: Path) -> None:
+    async with gateway(tmp_path, lambda r: openai_chat()) as gw_:
+        anthropic_err(await gw_.client.get("/v1/messages/batches"), 404, "not_found_error")
+        openai_err(await gw_.client.get("/v1/nothing"), 404, "unknown_url")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["/v1/chat/completions/", "/v1/messages/", "/healthz/", "/v1/models/x/"])
+async def test_trailing_slash_never_reflects_host(tmp_path: Path, path: str) -> None:
+    async with gateway(tmp_path, lambda r: openai_chat()) as gw_:
+        headers = {**AUTH, "host": "evil.example"}
+        r = await gw_.client.post(path, json={"model": "oai/x", "messages": USER}, headers=headers)
+        assert "location" not in r.headers and "evil.example" not in r.text
+        assert r.status_code in (404, 405), r.text
+        if path == "/v1/chat/completions/":
+            message = openai_err(r, 404, "unknown_url")
+            assert "/v1/chat/completions" in message  # the canonical path, named
+        if path == "/v1/messages/":
+            anthropic_err(r, 404, "not_found_error")
+
+
 # -- the model string and the access log ----------------------------------------------------------
 
 
@@ -196,3 +270,52 @@ def test_recorder_line_is_one_line_whatever_the_row_holds(caplog: pytest.LogCapt
         Recorder(Ledger()).finish(row, time.perf_counter())  # type: ignore[arg-type]
     (message,) = [rec.getMessage() for rec in caplog.records]
     assert message.splitlines() == [message] and message.isascii() and "\x00" not in message
+
+
+# -- --no-auth: Host and Origin -------------------------------------------------------------------
+
+
+def test_no_auth_refuses_foreign_host_and_origin(fake: FakeOpenAI, tmp_path: Path) -> None:
+    env = {"LLMGW_UP_API_KEY": UPSTREAM_KEY, "DBUS_SESSION_BUS_ADDRESS": ""}
+    body = orjson.dumps({"model": "up/gpt-4o-mini", "messages": USER})
+    ant = orjson.dumps({"model": "up/gpt-4o-mini", "max_tokens": 16, "messages": USER})
+    with GatewayProcess(tmp_path, provider("up", fake.base_url), env, args=("--no-auth",)) as g:
+        url = g.base_url
+        plain = {"content-type": "text/plain"}  # what a web page may send without a preflight
+        r = httpx.post(
+            f"{url}/v1/chat/completions", content=body, headers={**plain, "origin": "https://evil.example"}
+        )
+        assert "Origin" in openai_err(r, 403, "forbidden")
+        r = httpx.post(
+            f"{url}/v1/chat/completions", content=body, headers={**plain, "host": f"evil.example:{g.port}"}
+        )
+        assert "Host" in openai_err(r, 403, "forbidden")
+        r = httpx.post(f"{url}/v1/messages", content=ant, headers={"origin": "null"})
+        anthropic_err(r, 403, "permission_error")
+        for ok in (
+            {},
+            {"host": f"localhost:{g.port}"},
+            {"host": f"[::1]:{g.port}"},
+            {"host": "127.0.0.1"},
+            {"origin": f"http://localhost:{g.port}"},
+            {"origin": f"http://127.0.0.1:{g.port}"},
+            {"origin": "http://[::1]:8080"},
+        ):
+            r = httpx.post(f"{url}/v1/chat/completions", content=body, headers=ok)
+            assert r.status_code == 200, (ok, r.text)
+        assert "refused" in g.log()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"origin": "https://evil.example"}, 200),
+        ({"host": "evil.example"}, 200),
+    ],
+)
+async def test_with_auth_host_and_origin_change_nothing(
+    tmp_path: Path, headers: dict[str, str], status: int
+) -> None:
+    async with gateway(tmp_path, lambda r: openai_chat()) as g:
+        assert (await g.chat("oai/gpt-4o-mini", headers=headers)).status_code == status
