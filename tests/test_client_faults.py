@@ -5,9 +5,13 @@ access log). Nothing a client sends may forge an access-log line or reach the le
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +22,11 @@ import orjson
 import pytest
 
 from llmgw.relay.record import Recorder
+from llmgw.services import credentials
 from llmgw.storage import UsageRow
 from tests.conftest import PROXY_KEY, UPSTREAM_KEY, provider
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.gateway_process import GatewayProcess
+from tests.gateway_process import GatewayProcess, free_port
 from tests.test_relay_inprocess import gateway, openai_chat, openai_error
 
 USER = [{"role": "user", "content": "What is the capital of France?"}]
@@ -319,3 +324,66 @@ async def test_with_auth_host_and_origin_change_nothing(
 ) -> None:
     async with gateway(tmp_path, lambda r: openai_chat()) as g:
         assert (await g.chat("oai/gpt-4o-mini", headers=headers)).status_code == status
+
+
+# -- the proxy key's alphabet ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", ["clé-secrète-123456", "with space inside", "tab\tinside-123", "ключ-1234567"]
+)
+def test_secret_set_refuses_a_proxy_key_outside_visible_ascii(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_keyring() -> Any:
+        raise AssertionError("the keyring must not be touched")
+
+    monkeypatch.setattr(credentials, "_keyring", no_keyring)
+    from llmgw.cli.secret import cmd_secret_set
+
+    assert cmd_secret_set("proxy-key", stdin=io.StringIO(value + "\n"), tty=False, out=io.StringIO()) == 1
+    err = capsys.readouterr().err
+    assert "visible ASCII" in err and "nothing stored" in err and value not in err
+
+
+@pytest.mark.keyring
+@pytest.mark.skipif(
+    os.environ.get("LLMGW_KEYRING_SESSION") != "1",
+    reason="touches the shared 'proxy-key' entry: only in the throwaway keyring of scripts/with-keyring",
+)
+def test_secret_set_proxy_key_refused_in_a_real_keyring() -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("LLMGW_")}
+    r = subprocess.run(
+        [sys.executable, "-m", "llmgw", "secret", "set", "proxy-key"],
+        env=base,
+        input="pässwort-1234567\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1 and "visible ASCII" in r.stderr, r.stderr
+    assert credentials.proxy_key({}) is None
+
+
+def test_serve_refuses_a_proxy_key_outside_visible_ascii(tmp_path: Path) -> None:
+    (tmp_path / "empty.toml").write_text("")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("LLMGW_")}
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmgw",
+            "serve",
+            "--config",
+            str(tmp_path / "empty.toml"),
+            "--port",
+            str(free_port()),
+        ],
+        env={**base, "DBUS_SESSION_BUS_ADDRESS": "", "LLMGW_PROXY_KEY": "clé-secrète-123456"},
+        capture_output=True,
+        text=True,
+        timeout=15,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "configuration error" in r.stderr and "LLMGW_PROXY_KEY" in r.stderr and "visible ASCII" in r.stderr
+    assert "clé" not in r.stderr and "Traceback" not in r.stderr

@@ -34,7 +34,7 @@ import keyring
 from keyring.backend import KeyringBackend
 from keyring.errors import InitError, KeyringError, KeyringLocked, NoKeyringError
 
-from llmgw.errors import SecretBackendUnavailable
+from llmgw.errors import ConfigError, SecretBackendUnavailable
 
 __all__ = [
     "PROXY_KEY_NAME",
@@ -43,6 +43,7 @@ __all__ = [
     "SecretBackendUnavailable",
     "SecretInfo",
     "check_provider_name",
+    "check_proxy_key",
     "delete_secret",
     "effective_secrets",
     "env_secrets",
@@ -278,14 +279,39 @@ class KeyringKeySource:
         return f"set one with `llmgw secret set {provider}` or {env_var_name(provider)}"
 
 
+def check_proxy_key(value: str) -> None:
+    """ValueError unless every character of ``value`` is visible ASCII (0x21-0x7E).
+
+    Clients send the key in a header, which servers read as latin-1 bytes, and a Bearer token ends at
+    whitespace: a key with other characters could never be presented intact, so it could never match.
+    """
+    if not all("!" <= c <= "~" for c in value):
+        raise ValueError(
+            "a proxy key may only use visible ASCII characters (0x21-0x7E: letters, digits, punctuation; "
+            "no spaces), or no client could ever present it"
+        )
+
+
 def proxy_key(environ: Mapping[str, str] | None = None) -> str | None:
-    """The legacy proxy key: keyring entry ``proxy-key``, else ``LLMGW_PROXY_KEY``, else None."""
+    """The legacy proxy key: keyring entry ``proxy-key``, else ``LLMGW_PROXY_KEY``, else None.
+
+    Raises ConfigError, never showing the value, when the key in effect is outside the accepted alphabet.
+    """
     try:
         value = _get(_keyring(), PROXY_KEY_NAME)
     except SecretBackendUnavailable as exc:
         _warn_unavailable_once(exc)
         value = None
-    return value or (os.environ if environ is None else environ).get(PROXY_KEY_ENV) or None
+    source = f"the OS keyring's {PROXY_KEY_NAME!r}"
+    if not value:
+        value = (os.environ if environ is None else environ).get(PROXY_KEY_ENV) or None
+        source = PROXY_KEY_ENV
+    if value is not None:
+        try:
+            check_proxy_key(value)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    return value
 
 
 def set_secret(name: str, value: str) -> None:
@@ -300,6 +326,8 @@ def set_secret(name: str, value: str) -> None:
         raise ValueError("refusing to store an empty secret")
     if "\n" in value or "\r" in value:
         raise ValueError("refusing to store a secret containing a line break")
+    if provider == PROXY_KEY_NAME:
+        check_proxy_key(value)
     backend = _keyring()
     if index > 1 and _get(backend, secret_name(provider, index - 1)) is None:
         raise ValueError(f"set {secret_name(provider, index - 1)!r} first: keys are read up to the first gap")
