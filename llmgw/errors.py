@@ -8,9 +8,15 @@ Exception
 └── GatewayError                 answered to a client with `status` and an error body in its dialect
     ├── InvalidRequest           400 malformed JSON, missing or wrong fields
     ├── Unauthenticated          401 missing or wrong gateway key
+    ├── Forbidden                403 without auth: a Host or Origin that is not loopback
     ├── ModelNotFound            404 no alias, provider or allowed model of that name
+    ├── UnknownEndpoint          404 no such path
+    ├── MethodNotAllowed         405 a path that exists, another method (carries Allow)
+    ├── RequestTimeout           408 body not complete within server.body_timeout
     ├── PayloadTooLarge          413 body over server.max_body_bytes
+    ├── HeadersTooLarge          431 more headers than server.max_header_count, or past max_header_bytes
     ├── RateLimited              429 every upstream key is cooling down (carries Retry-After)
+    ├── ClientClosed             499 the client left before its body arrived (recorded, never sent)
     ├── InternalError            500 a failure of the gateway itself while handling the request
     ├── UpstreamUnavailable      502 connect error, reset, or an unreadable upstream answer
     ├── NoUsableKey              503 a provider has no key, or all were rejected upstream
@@ -74,6 +80,44 @@ class GatewayError(Exception):
 class InvalidRequest(GatewayError):
     status = 400
     type = "invalid_request_error"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    type = "invalid_request_error"
+    code = "forbidden"
+
+
+class UnknownEndpoint(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "unknown_url"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class RequestTimeout(GatewayError):
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class HeadersTooLarge(GatewayError):
+    status = 431
+    type = "invalid_request_error"
+    code = "request_header_fields_too_large"
+
+
+class ClientClosed(GatewayError):
+    """The client went away mid-request: nginx's 499 "client closed request", for the ledger only."""
+
+    status = 499
+    type = "invalid_request_error"
+    code = "client_closed"
 
 
 class PayloadTooLarge(GatewayError):

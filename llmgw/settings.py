@@ -80,6 +80,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "server", "max_image_bytes", 5 * 1024 * 1024, "Largest inline (base64) image, decoded (400 above)."
     ),
+    Setting("server", "body_timeout", 30.0, "Seconds a request body may take to arrive in full (408 after)."),
+    Setting("server", "max_header_count", 100, "Most request headers accepted (431 above)."),
+    Setting(
+        "server", "max_header_bytes", 32 * 1024, "Largest total size of the request headers (431 above)."
+    ),
     Setting(
         "server",
         "max_event_bytes",
@@ -140,6 +145,9 @@ class ServerConfig(_Strict):
     max_body_bytes: int = Field(_default("server", "max_body_bytes"), gt=0)
     max_image_bytes: int = Field(_default("server", "max_image_bytes"), gt=0)
     max_event_bytes: int = Field(_default("server", "max_event_bytes"), gt=0)
+    body_timeout: float = Field(_default("server", "body_timeout"), gt=0)
+    max_header_count: int = Field(_default("server", "max_header_count"), ge=1)
+    max_header_bytes: int = Field(_default("server", "max_header_bytes"), ge=1024)
     retry_deadline: float = Field(_default("server", "retry_deadline"), gt=0)
     max_attempts: int = Field(_default("server", "max_attempts"), ge=1, le=50)
     shutdown_grace: float = Field(_default("server", "shutdown_grace"), ge=0)

@@ -7,11 +7,14 @@ from contextlib import asynccontextmanager
 
 import httpx
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from llmgw.errors import InvalidRequest
+from llmgw.errors import MethodNotAllowed, UnknownEndpoint
+from llmgw.relay.guard import RequestGuard, path_dialect
 from llmgw.relay.handler import handle
 from llmgw.relay.model_list import ModelCache, get_model, list_models
 from llmgw.relay.responses import JSON, error_response, new_request_id
@@ -24,15 +27,23 @@ async def healthz(request: Request) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    err = InvalidRequest(f"Unknown endpoint {request.method} {request.url.path}.")
-    err.status, err.code = 404, "unknown_url"
-    return error_response(err, new_request_id())
+    path: str = request.scope["path"]
+    message = f"Unknown endpoint {request.method} {path[:200]}."
+    if path.endswith("/") and path != "/":
+        # No redirect: Starlette's would build its Location from the client's Host header.
+        message += f" Did you mean {path.rstrip('/')[:200]}?"
+    return error_response(UnknownEndpoint(message), new_request_id(), path_dialect(path))
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
-    err = InvalidRequest(f"Method {request.method} is not allowed on {request.url.path}.")
-    err.status, err.code = 405, "method_not_allowed"
-    return error_response(err, new_request_id())
+    path: str = request.scope["path"]
+    allowed = (exc.headers or {}).get("Allow", "") if isinstance(exc, HTTPException) else ""
+    allow = ", ".join(sorted(m.strip() for m in allowed.split(",") if m.strip()))
+    err = MethodNotAllowed(
+        f"Method {request.method} is not allowed on {path[:200]}; use {allow or 'another method'}.",
+        headers={"allow": allow} if allow else None,
+    )
+    return error_response(err, new_request_id(), path_dialect(path))
 
 
 def create_app(
@@ -67,6 +78,17 @@ def create_app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
     ]
-    return Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={404: not_found, 405: method_not_allowed}
+    guard = Middleware(
+        RequestGuard,
+        max_count=config.server.max_header_count,
+        max_bytes=config.server.max_header_bytes,
+        loopback_only=proxy_key is None,  # --no-auth: web pages must not reach it (Host and Origin)
     )
+    app = Starlette(
+        routes=routes,
+        middleware=[guard],
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: method_not_allowed},
+    )
+    app.router.redirect_slashes = False  # the trailing-slash redirect reflects Host; 404 names the path
+    return app

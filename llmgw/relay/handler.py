@@ -7,20 +7,24 @@ back, translated where needed (`responses`) → usage recorded. Errors answer in
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import time
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from llmgw.errors import (
+    ClientClosed,
     ClientDialect,
     GatewayError,
     InternalError,
     InvalidRequest,
     PayloadTooLarge,
+    RequestTimeout,
     Unauthenticated,
 )
 from llmgw.providers import Operation
@@ -46,6 +50,11 @@ ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")  # part of an Anthro
 
 STREAMING = frozenset({Operation.CHAT, Operation.COMPLETIONS})
 
+# Real model ids stay well under 100 characters (`openrouter/meta-llama/llama-3.1-405b-instruct:free`);
+# the bound keeps what the client chose out of the ledger and the logs at any size.
+MODEL_MAX_CHARS = 256
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 
 async def handle(request: Request) -> Response:
     """Every model-calling endpoint: OpenAI's chat, completions, embeddings; Anthropic's messages."""
@@ -60,7 +69,7 @@ async def handle(request: Request) -> Response:
         gw.auth_failures.failed(request.client.host if request.client else None)
         return error_response(exc, row.request_id, endpoint.dialect)
     try:
-        body = await read_json(request, gw.config.server.max_body_bytes)
+        body = await read_json(request, gw.config.server.max_body_bytes, gw.config.server.body_timeout)
         row.model_requested = check_body(body, endpoint, gw.config.server.max_image_bytes)
         targets = gw.catalog.resolve(row.model_requested)
         stream = endpoint.op in STREAMING and body.get("stream") is True
@@ -86,6 +95,8 @@ async def handle(request: Request) -> Response:
         call = Call(endpoint, body, stream, ctx, client_headers)
         answer = await unless_client_leaves(request.receive, forward(gw, call, targets, row, started))
         return answer if answer is not None else client_left(gw, row, started)
+    except ClientClosed:  # gone while sending its body
+        return client_left(gw, row, started)
     except GatewayError as exc:
         return failed(gw, row, started, exc, endpoint.dialect)
     except Exception:
@@ -115,18 +126,27 @@ def count_locally(gw: Gateway, target: Target, body: dict[str, Any], row: UsageR
     )
 
 
-async def read_json(request: Request, limit: int) -> dict[str, Any]:
-    """The body as a JSON object; 413 past `limit` bytes (checked before and while reading)."""
+async def read_json(request: Request, limit: int, deadline: float) -> dict[str, Any]:
+    """The body as a JSON object; 413 past `limit` bytes (checked before and while reading), 408 when
+    it is not complete within `deadline` seconds, `ClientClosed` when the client leaves mid-body."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"Request body is larger than the {limit} bytes this gateway accepts."
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"The request body did not arrive in full within {deadline:g} s.") from None
+    except ClientDisconnect:
+        raise ClientClosed("The client closed the connection before its request body arrived.") from None
     try:
         body = orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:
@@ -141,6 +161,10 @@ def check_body(body: dict[str, Any], endpoint: ClientEndpoint, limit: int) -> st
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest("`model` is required and must be a non-empty string.", param="model")
+    if len(model) > MODEL_MAX_CHARS:
+        raise InvalidRequest(f"`model` is longer than {MODEL_MAX_CHARS} characters.", param="model")
+    if CONTROL_CHARS.search(model):
+        raise InvalidRequest("`model` must not contain control characters.", param="model")
     field = endpoint.required
     value = body.get(field)
     if value is None:

@@ -6,6 +6,7 @@ is counted, per minute in the ledger, and reported in at most one warning a minu
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -14,6 +15,17 @@ from llmgw.storage import LedgerWriter, UsageRow
 
 log = logging.getLogger("llmgw")
 access_log = logging.getLogger("llmgw.access")
+
+
+def log_value(value: str | None) -> str:
+    """`value` as one space-free token of a log line: as it is when it is plain visible ASCII, else
+    JSON-quoted with every control, space, quote and non-ASCII character escaped, so a value the client
+    (or an upstream) chose can neither end the line nor forge a field."""
+    if value is None:
+        return "None"
+    if value and value.isascii() and value.isprintable() and " " not in value and '"' not in value:
+        return value
+    return json.dumps(value)  # ensure_ascii: \n, \u2028, \x85 … all escaped
 
 
 class Recorder:
@@ -29,12 +41,12 @@ class Recorder:
             row.request_id,
             row.endpoint,
             row.status,
-            row.model_requested,
-            row.provider,
+            log_value(row.model_requested),
+            log_value(row.provider),
             row.key_index,
             row.attempts,
             row.latency_ms,
-            f" error={row.error_type}" if row.error_type else "",
+            f" error={log_value(row.error_type)}" if row.error_type else "",
             " client_closed" if row.client_closed else "",
         )
 

@@ -15,7 +15,7 @@ import httpx
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from llmgw.errors import ClientDialect, GatewayError, InternalError, UpstreamUnavailable, render
+from llmgw.errors import ClientClosed, ClientDialect, GatewayError, InternalError, UpstreamUnavailable, render
 from llmgw.relay.bridge import Bridge
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.streams import StreamRelay
@@ -26,7 +26,6 @@ from llmgw.translate.usage import Usage
 RESPONSE_LIMIT = 256 * 1024 * 1024  # a non-stream answer past this is refused, never cut
 JSON = "application/json"
 CUT_SHORT = "The upstream stream ended before the answer was complete."
-CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its answer
 
 log = logging.getLogger("llmgw")
 
@@ -241,6 +240,6 @@ async def unless_client_leaves(receive: Receive, answer: Awaitable[Response]) ->
 def client_left(gw: Gateway, row: UsageRow, started: float) -> Response:
     """The end of a request whose client left before its answer: recorded as nginx's 499 (client
     closed request); the response goes nowhere."""
-    row.status, row.client_closed = CLIENT_CLOSED_REQUEST, True
+    row.status, row.client_closed, row.error_type = ClientClosed.status, True, ClientClosed.code
     gw.recorder.finish(row, started)
-    return Response(status_code=CLIENT_CLOSED_REQUEST, headers={"x-request-id": row.request_id})
+    return Response(status_code=ClientClosed.status, headers={"x-request-id": row.request_id})

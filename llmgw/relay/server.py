@@ -44,7 +44,9 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     hc.accesslog = None  # llmgw.access writes one richer line per request
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.keep_alive_timeout = 75
-    hc.h11_max_incomplete_size = 64 * 1024
+    # h11 refuses a longer head itself (431, empty body); below that, relay/guard.py answers 431 with
+    # a body for more than max_header_count headers or more than max_header_bytes of them.
+    hc.h11_max_incomplete_size = max(64 * 1024, config.server.max_header_bytes + 16 * 1024)
     return hc
 
 

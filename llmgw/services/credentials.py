@@ -34,7 +34,7 @@ import keyring
 from keyring.backend import KeyringBackend
 from keyring.errors import InitError, KeyringError, KeyringLocked, NoKeyringError
 
-from llmgw.errors import SecretBackendUnavailable
+from llmgw.errors import ConfigError, SecretBackendUnavailable
 from llmgw.providers import is_header_value
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "SecretBackendUnavailable",
     "SecretInfo",
     "check_provider_name",
+    "check_proxy_key",
     "delete_secret",
     "effective_secrets",
     "env_secrets",
@@ -302,14 +303,39 @@ class KeyringKeySource:
         return f"set one with `llmgw secret set {provider}` or {env_var_name(provider)}"
 
 
+def check_proxy_key(value: str) -> None:
+    """ValueError unless every character of ``value`` is visible ASCII (0x21-0x7E).
+
+    Clients send the key in a header, which servers read as latin-1 bytes, and a Bearer token ends at
+    whitespace: a key with other characters could never be presented intact, so it could never match.
+    """
+    if not all("!" <= c <= "~" for c in value):
+        raise ValueError(
+            "a proxy key may only use visible ASCII characters (0x21-0x7E: letters, digits, punctuation; "
+            "no spaces), or no client could ever present it"
+        )
+
+
 def proxy_key(environ: Mapping[str, str] | None = None) -> str | None:
-    """The legacy proxy key: keyring entry ``proxy-key``, else ``LLMGW_PROXY_KEY``, else None."""
+    """The legacy proxy key: keyring entry ``proxy-key``, else ``LLMGW_PROXY_KEY``, else None.
+
+    Raises ConfigError, never showing the value, when the key in effect is outside the accepted alphabet.
+    """
     try:
         value = _get(_keyring(), PROXY_KEY_NAME)
     except SecretBackendUnavailable as exc:
         _warn_unavailable_once(exc)
         value = None
-    return value or (os.environ if environ is None else environ).get(PROXY_KEY_ENV) or None
+    source = f"the OS keyring's {PROXY_KEY_NAME!r}"
+    if not value:
+        value = (os.environ if environ is None else environ).get(PROXY_KEY_ENV) or None
+        source = PROXY_KEY_ENV
+    if value is not None:
+        try:
+            check_proxy_key(value)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    return value
 
 
 def set_secret(name: str, value: str) -> None:
@@ -325,7 +351,9 @@ def set_secret(name: str, value: str) -> None:
         raise ValueError("refusing to store an empty secret")
     if "\n" in value or "\r" in value:
         raise ValueError("refusing to store a secret containing a line break")
-    if provider != PROXY_KEY_NAME and not is_header_value(value):
+    if provider == PROXY_KEY_NAME:
+        check_proxy_key(value)
+    elif not is_header_value(value):
         raise ValueError(
             "refusing to store a provider key with characters other than visible ASCII (a space, a tab, "
             "an accent…): it travels in an HTTP header, which cannot carry them"
