@@ -68,6 +68,8 @@ class Key:
 
     def blocking(self, model: str | None, now: float) -> list[_CoolDown]:
         """The cool-downs running now that apply to `model` (None: only the key-wide one)."""
+        if not self.cooling:  # the usual case, on every request: nothing to build
+            return []
         scopes = (None,) if model is None else (None, model)
         return [c for s in scopes if (c := self.cooling.get(s)) is not None and c.until > now]
 

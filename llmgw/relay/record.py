@@ -36,6 +36,8 @@ class Recorder:
         """Record a finished request in the ledger and write its access-log line."""
         row.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         self.ledger.record(row)
+        if not access_log.isEnabledFor(logging.INFO):
+            return  # the escaping below is not free; at `warning` nobody reads it
         access_log.info(
             "%s POST %s %d model=%s provider=%s key=%s attempts=%d latency_ms=%.1f%s%s",
             row.request_id,
