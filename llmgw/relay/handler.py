@@ -31,7 +31,7 @@ from llmgw.providers import Operation
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
 from llmgw.relay.forward import Call, ClientEndpoint, forward
-from llmgw.relay.responses import JSON, client_left, error_response, new_request_id, unless_client_leaves
+from llmgw.relay.responses import JSON, ClientWatch, client_left, error_response, new_request_id
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
 from llmgw.storage import UsageRow
@@ -93,8 +93,15 @@ async def handle(request: Request) -> Response:
                 return local
         client_headers = {h: v for h in ANTHROPIC_HEADERS if (v := request.headers.get(h))}
         call = Call(endpoint, body, stream, ctx, client_headers)
-        answer = await unless_client_leaves(request.receive, forward(gw, call, targets, row, started))
-        return answer if answer is not None else client_left(gw, row, started)
+        watch = ClientWatch(request.receive)
+        try:
+            return await forward(gw, call, targets, row, started)
+        except asyncio.CancelledError:
+            if not watch.client_left():
+                raise
+            return client_left(gw, row, started)  # the upstream call was cancelled with it
+        finally:
+            watch.stop()
     except ClientClosed:  # gone while sending its body
         return client_left(gw, row, started)
     except GatewayError as exc:

@@ -102,6 +102,9 @@ class KeyPool:
             k = self._keys[i]
             if k.rejected or k in exclude:
                 continue
+            if not k.cooling:  # the usual case, inlined: this runs for every request
+                self._next = (i + 1) % n
+                return k
             blocking = k.blocking(model, now)
             if not blocking:
                 self._next = (i + 1) % n
