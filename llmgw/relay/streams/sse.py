@@ -53,6 +53,16 @@ class SSEEvent:
             raise ValueError(f"SSE {name} data is not valid JSON ({exc}): {self.data[:200]!r}") from None
 
 
+def lf_only(data: bytes, skip_lf: bool) -> tuple[bytes, bool]:
+    """`data` with every line end made `\n`, and whether it ended in a `\r`: then a `\n` starting the
+    next slice belongs to that `\r` (`skip_lf`, passed back in) and is dropped."""
+    if skip_lf and data[:1] == b"\n":
+        data = data[1:]
+    if b"\r" not in data:
+        return data, False
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n"), data.endswith(b"\r")
+
+
 class SSEDecoder:
     """Turns arbitrary slices of an event stream into complete events.
 
@@ -87,13 +97,7 @@ class SSEDecoder:
         """The events completed by this slice of the stream, in order."""
         if not data:
             return []
-        if self._skip_lf:
-            self._skip_lf = False
-            if data[:1] == b"\n":
-                data = data[1:]
-        if b"\r" in data:
-            self._skip_lf = data.endswith(b"\r")
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        data, self._skip_lf = lf_only(data, self._skip_lf)
         if not self._started:
             data = b"".join(self._pending) + data  # at most the 2 bytes of a partial byte-order mark
             self._pending, self._pending_size = [], 0
@@ -169,13 +173,7 @@ class EventSplitter:
         self._skip_lf = False  # the previous slice ended with `\r`: a leading `\n` belongs to it
 
     def feed(self, data: bytes) -> bytes:
-        if self._skip_lf:
-            self._skip_lf = False
-            if data[:1] == b"\n":
-                data = data[1:]
-        if b"\r" in data:
-            self._skip_lf = data.endswith(b"\r")
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        data, self._skip_lf = lf_only(data, self._skip_lf)
         if not data:
             return b""
         end = data.rfind(b"\n\n")
