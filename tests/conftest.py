@@ -13,6 +13,9 @@ import pytest
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway_process import GatewayProcess, free_port
 
+# Fails the run if the test process reads anything beside the checkout (a fresh clone has nothing there).
+pytest_plugins = ("tests.checkout_guard",)
+
 # The payload helpers assert inside them: keep pytest's detailed assertion messages there too.
 pytest.register_assert_rewrite("tests.gemini_payloads", "tests.openai_anthropic_payloads")
 

@@ -28,9 +28,13 @@ def test_readme_has_exactly_the_two_commands() -> None:
     assert readme_commands() == ["scripts/serve --no-auth", "scripts/test"]
 
 
-def test_ci_runs_the_readme_test_command() -> None:
+def test_ci_runs_the_readme_test_command_in_a_fresh_clone() -> None:
+    """As a user would: a clone of its own in an empty temporary directory, nothing beside it."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert re.search(r"^scripts/test$", ci, re.M)
+    clone = re.search(r'^git clone .*\. "\$(\w+)/llmgw"$', ci, re.M)
+    assert clone, 'no `git clone . "$DIR/llmgw"` in .ci/run'
+    assert re.search(rf"^{clone[1]}=\$\(mktemp -d\)$", ci, re.M)
+    assert re.search(rf'^\(cd "\${clone[1]}/llmgw" && {readme_commands()[1]}\)$', ci, re.M)
 
 
 def test_readme_serve_command_runs_on_embedded_defaults(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 usage mappings), against recorded traffic.
 
 Expected values are written by hand from the recorded Gemini / Anthropic / OpenAI payloads in
-`shared/fixtures/providers` and from the published API references, never from the translators'
+`tests/fixtures/providers` and from the published API references, never from the translators'
 own output.
 """
 

@@ -1,7 +1,7 @@
 """A fake Anthropic upstream: the Messages API (``POST /v1/messages``, ``/v1/messages/count_tokens``) on
 127.0.0.1, validating requests as strictly as the real API and answering in its wire format.
 
-Payloads are shaped from ``shared/fixtures/providers/anthropic``. Validation mirrors the ``anthropic``
+Payloads are shaped from ``tests/fixtures/providers/anthropic``. Validation mirrors the ``anthropic``
 SDK's request types (pydantic models with ``extra="forbid"``, so errors read like the real API's:
 ``max_tokens: Field required``, ``foo: Extra inputs are not permitted``,
 ``tools.0.custom.input_schema: Field required``) plus the semantic rules the API enforces (tool_use /

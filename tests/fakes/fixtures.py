@@ -1,14 +1,13 @@
-"""Loading helpers for the recorded provider payloads in ``shared/fixtures/providers``.
+"""Loading helpers for the recorded provider payloads in ``tests/fixtures/providers``.
 
-The fixtures live outside the repository (``<X>/shared`` beside the clone ``<X>/main``), so the
-directory is found at run time: ``LLMGW_FIXTURES_DIR`` first, then upwards from the repository root.
+They live in the repository, so a fresh clone has them; ``tests/fixtures/providers/README.md`` names
+where each was recorded and its licence.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,7 @@ __all__ = [
     "load_sse_events",
 ]
 
-ENV_VAR = "LLMGW_FIXTURES_DIR"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,23 +35,9 @@ class SSEEvent:
     data: str
 
 
-@functools.cache
 def fixtures_dir() -> Path:
     """The ``providers`` directory holding ``openai/``, ``anthropic/`` and ``gemini/``."""
-    override = os.environ.get(ENV_VAR)
-    if override:
-        base = Path(override).expanduser().resolve()
-        for candidate in (base, base / "providers", base / "fixtures" / "providers"):
-            if (candidate / "openai" / "manifest.json").is_file():
-                return candidate
-        raise FileNotFoundError(f"{ENV_VAR}={override} holds no openai/manifest.json")
-    for parent in (_REPO_ROOT, *_REPO_ROOT.parents):
-        candidate = parent / "shared" / "fixtures" / "providers"
-        if (candidate / "openai" / "manifest.json").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"shared/fixtures/providers not found above {_REPO_ROOT}; set {ENV_VAR} to its location"
-    )
+    return FIXTURES_DIR
 
 
 @functools.cache

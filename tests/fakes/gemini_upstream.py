@@ -2,7 +2,7 @@
 ``countTokens``, ``batchEmbedContents`` and ``models`` on 127.0.0.1 (under ``/v1beta`` and ``/v1``),
 validating requests as strictly as the real API and answering in its wire format.
 
-Payloads are shaped from ``shared/fixtures/providers/gemini``. Validation follows the API's proto
+Payloads are shaped from ``tests/fixtures/providers/gemini``. Validation follows the API's proto
 schema the way Google's JSON front end does: field names in lowerCamelCase or snake_case, a single
 value accepted for a repeated field, enum names in any case, and every unknown field reported as
 ``Invalid JSON payload received. Unknown name "x" at 'path': Cannot find field.`` (with a

@@ -1,6 +1,6 @@
 """A fake OpenAI upstream: a real aiohttp server on 127.0.0.1 speaking the OpenAI wire format.
 
-Every payload is shaped from the recorded traffic in ``shared/fixtures/providers/openai``. One fake
+Every payload is shaped from the recorded traffic in ``tests/fixtures/providers/openai``. One fake
 serves every fault test through magic model names; any other name is served normally:
 
 - ``fail-500``, ``fail-503``, ``status-<code>``: that status with OpenAI's error JSON;
