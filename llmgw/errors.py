@@ -4,6 +4,7 @@ bytes a client gets, in its dialect (OpenAI or Anthropic error JSON, as a body o
 Exception
 ├── ConfigError                  bad configuration: a located message, never a traceback
 ├── SecretBackendUnavailable     no usable OS keyring (the CLI says so; environment secrets still work)
+├── DatabaseInUse                another `llmgw serve` holds the database's serve lock
 ├── Unsupported                  a provider type has no such operation (the relay answers 400)
 └── GatewayError                 answered to a client with `status` and an error body in its dialect
     ├── InvalidRequest           400 malformed JSON, missing or wrong fields
@@ -53,6 +54,21 @@ class SecretBackendUnavailable(Exception):
     def __init__(self, reason: str, env_hint: str) -> None:
         self.reason = reason
         super().__init__(f"no OS keyring backend is available ({reason}); {env_hint}")
+
+
+class DatabaseInUse(Exception):
+    """Another `llmgw serve` runs on this database file: budgets, rate limits and key state live in one
+    server's memory, so a second one would enforce its own."""
+
+    def __init__(self, database: str, pid: int | None, address: str | None) -> None:
+        self.database = database
+        self.pid = pid
+        self.address = address
+        holder = f"pid {pid if pid is not None else '?'}, {address or 'address unknown'}"
+        super().__init__(
+            f"another llmgw serve ({holder}) is already using {database}; "
+            "stop it or give this one another database"
+        )
 
 
 class Unsupported(Exception):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from llmgw.errors import ConfigError
 
@@ -31,6 +32,34 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     "anthropic": "https://api.anthropic.com/v1",
     "gemini": "https://generativelanguage.googleapis.com/v1beta",
 }
+# Providers known by name: each is served without a [providers] table (type = its name, default URL),
+# and its table, when it has one, may leave `type` out.
+WELL_KNOWN_PROVIDERS: tuple[ProviderType, ...] = ("openai", "anthropic", "gemini", "openrouter")
+# A full endpoint pasted where the API root belongs: refused, with the root it contains.
+_ENDPOINT = re.compile(
+    r"/(?:chat/completions|completions|embeddings|messages(?:/count_tokens)?|models(?:/[^/]+:\w+)?)$"
+)
+_GEMINI_VERSION = re.compile(r"/v1(?:alpha|beta)?$")
+
+
+def effective_base_url(type_: str, base_url: str) -> str:
+    """The API root requests go to, from a `base_url` as users copy it from an SDK's docs.
+
+    The Anthropic SDKs' base URL has no `/v1` and google-genai's no version (they append them), while
+    llmgw's roots include them: the missing part is added. OpenAI-format URLs keep their path (compatible
+    servers mount the API anywhere), except an empty one on `openai` and `openrouter`, which has one place.
+    """
+    url = base_url.rstrip("/")
+    path = urllib.parse.urlsplit(url).path
+    if type_ == "anthropic" and not path.endswith("/v1"):
+        return url + "/v1"
+    if type_ == "gemini" and not _GEMINI_VERSION.search(path):
+        return url + "/v1beta"
+    if type_ == "openai" and not path:
+        return url + "/v1"
+    if type_ == "openrouter" and path in ("", "/api"):
+        return url.removesuffix("/api") + "/api/v1"
+    return url
 
 
 def default_database() -> str:
@@ -174,18 +203,37 @@ class ProviderConfig(_Strict):
     max_connections: int = Field(_default("providers.NAME", "max_connections"), ge=1)
     http_referer: str | None = None
     x_title: str | None = None
+    _implicit: bool = PrivateAttr(False)  # not settable from a file: only `implicit()` makes one
+
+    @classmethod
+    def implicit(cls, name: ProviderType) -> ProviderConfig:
+        """The provider a well-known name stands for when the configuration has no table for it."""
+        p = cls(type=name)
+        p._implicit = True
+        return p
+
+    @property
+    def is_implicit(self) -> bool:
+        """Served because its name is well known, not because the configuration has its table."""
+        return self._implicit
 
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^https?://[^/\s]+", v):
+        if v is None:
+            return v
+        if not re.match(r"^https?://[^/\s]+", v):
             raise ValueError("must be an http:// or https:// URL")
-        return v.rstrip("/") if v else v
+        v = v.rstrip("/")
+        if endpoint := _ENDPOINT.search(v):
+            raise ValueError(f"this is an endpoint, not the API root: use {v[: endpoint.start()]!r}")
+        return v
 
     @property
     def url(self) -> str:
-        """The effective base URL (validated to exist by `load`)."""
-        return self.base_url or DEFAULT_BASE_URLS[self.type]
+        """The effective base URL: `base_url` completed as `effective_base_url` says, or the type's default
+        (validated to exist by `load`)."""
+        return effective_base_url(self.type, self.base_url) if self.base_url else DEFAULT_BASE_URLS[self.type]
 
 
 class AliasConfig(_Strict):
@@ -197,6 +245,16 @@ class Config(_Strict):
     server: ServerConfig = Field(default_factory=lambda: ServerConfig())
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, AliasConfig] = Field(default_factory=dict)
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _type_from_name(cls, v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {
+                k: {"type": k, **t} if k in WELL_KNOWN_PROVIDERS and isinstance(t, Mapping) else t
+                for k, t in v.items()
+            }
+        return v
 
     @field_validator("models", mode="before")
     @classmethod
@@ -255,10 +313,21 @@ def load(cli_path: str | None = None, environ: Mapping[str, str] | None = None) 
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError("\n".join(_located(where, err, overrides) for err in exc.errors())) from None
-    problems = _cross_check(config)
+    configured = set(config.providers)
+    config = with_implicit_providers(config)
+    problems = _cross_check(config, configured)
     if problems:
         raise ConfigError("\n".join(f"{where}: {p}" for p in problems))
     return Loaded(config, source, overrides)
+
+
+def with_implicit_providers(config: Config) -> Config:
+    """`config` with every well-known provider it has no table for, marked implicit (after its own)."""
+    missing = [name for name in WELL_KNOWN_PROVIDERS if name not in config.providers]
+    if not missing:
+        return config
+    implicit = {name: ProviderConfig.implicit(name) for name in missing}
+    return config.model_copy(update={"providers": {**config.providers, **implicit}})
 
 
 def _located(where: str, err: Mapping[str, Any], overrides: Mapping[str, str]) -> str:
@@ -281,7 +350,7 @@ def _located(where: str, err: Mapping[str, Any], overrides: Mapping[str, str]) -
     return f"{where}: {key}: {msg}"
 
 
-def _cross_check(config: Config) -> list[str]:
+def _cross_check(config: Config, configured: set[str]) -> list[str]:
     problems: list[str] = []
     for name, p in config.providers.items():
         if not PROVIDER_NAME.match(name) or name in RESERVED_PROVIDER_NAMES:
@@ -293,7 +362,8 @@ def _cross_check(config: Config) -> list[str]:
         if p.type != "openrouter" and (p.http_referer or p.x_title):
             problems.append(f"[providers.{name}]: http_referer and x_title apply to type 'openrouter' only")
     for alias, target in config.models.items():
-        if "/" in alias and alias.split("/", 1)[0] in config.providers:
+        # An alias named like an implicit provider's model wins over it (routes that name elsewhere).
+        if "/" in alias and alias.split("/", 1)[0] in configured:
             problems.append(f"[models] {alias}: an alias may not shadow provider {alias.split('/', 1)[0]!r}")
         for ref in (target.model, *target.fallbacks):
             prov, _, upstream = ref.partition("/")

@@ -218,6 +218,9 @@ class Keys:
     def reread(self, provider: str) -> list[str]:
         return self.keys(provider)
 
+    def origin(self, provider: str) -> str:
+        return "the test's mapping"
+
     def how_to_add(self, provider: str) -> str:
         return f"give the test a key for {provider}"
 

@@ -21,7 +21,10 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
     s = loaded.config.server
     assert (s.host, s.port, s.auth_mode) == ("127.0.0.1", 4000, "legacy")
     assert s.database.endswith("llmgw.db")
-    assert loaded.config.providers == {}
+    # the well-known providers by name, served once a key for them exists
+    providers = loaded.config.providers
+    assert list(providers) == ["openai", "anthropic", "gemini", "openrouter"]
+    assert all(p.is_implicit and p.type == name for name, p in providers.items())
 
 
 def test_full_example(tmp_path: Path) -> None:
@@ -112,3 +115,64 @@ def test_every_setting_has_help_and_docs() -> None:
         assert f"`{s.name}`" in docs, f"docs/CONFIGURATION.md misses {s.section}.{s.name}"
         if s.env:
             assert f"`{s.env}`" in docs, f"docs/CONFIGURATION.md misses {s.env}"
+
+
+# -- base URLs as users copy them ----------------------------------------------------------------
+
+ANTHROPIC = "https://api.anthropic.com"
+GEMINI = "https://generativelanguage.googleapis.com"
+
+
+@pytest.mark.parametrize(
+    ("type_", "given", "effective"),
+    [
+        # The Anthropic SDK's base URL has no /v1 (it appends /v1/messages): both spellings work.
+        ("anthropic", ANTHROPIC, f"{ANTHROPIC}/v1"),
+        ("anthropic", f"{ANTHROPIC}/", f"{ANTHROPIC}/v1"),
+        ("anthropic", f"{ANTHROPIC}/v1", f"{ANTHROPIC}/v1"),
+        ("anthropic", f"{ANTHROPIC}/v1/", f"{ANTHROPIC}/v1"),
+        ("anthropic", "https://api.deepseek.com/anthropic", "https://api.deepseek.com/anthropic/v1"),
+        # google-genai's base URL has no version (it appends /v1beta); /v1 and /v1beta are kept.
+        ("gemini", GEMINI, f"{GEMINI}/v1beta"),
+        ("gemini", f"{GEMINI}/", f"{GEMINI}/v1beta"),
+        ("gemini", f"{GEMINI}/v1beta/", f"{GEMINI}/v1beta"),
+        ("gemini", f"{GEMINI}/v1", f"{GEMINI}/v1"),
+        ("gemini", f"{GEMINI}/v1alpha", f"{GEMINI}/v1alpha"),
+        # OpenAI-format roots: only an empty path is completed (compatible servers have other paths).
+        ("openai", "https://api.openai.com", "https://api.openai.com/v1"),
+        ("openai", "https://api.openai.com/", "https://api.openai.com/v1"),
+        ("openai", "https://api.openai.com/v1/", "https://api.openai.com/v1"),
+        ("openai", "https://proxy.example/openai", "https://proxy.example/openai"),
+        ("openrouter", "https://openrouter.ai", "https://openrouter.ai/api/v1"),
+        ("openrouter", "https://openrouter.ai/api", "https://openrouter.ai/api/v1"),
+        ("openrouter", "https://openrouter.ai/api/v1/", "https://openrouter.ai/api/v1"),
+        ("openai-compatible", "http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("openai-compatible", "https://api.groq.com/openai/v1/", "https://api.groq.com/openai/v1"),
+    ],
+)
+def test_base_urls_are_accepted_as_the_sdks_spell_them(
+    tmp_path: Path, type_: str, given: str, effective: str
+) -> None:
+    path = write(tmp_path, f"[providers.p]\ntype = '{type_}'\nbase_url = '{given}'\n")
+    p = load(path, {}).config.providers["p"]
+    assert p.url == effective
+    assert p.base_url == given.rstrip("/")  # what the user wrote stays visible (config check)
+
+
+@pytest.mark.parametrize(
+    ("type_", "given", "right"),
+    [
+        ("anthropic", f"{ANTHROPIC}/v1/messages", f"{ANTHROPIC}/v1"),
+        ("openai", "https://api.openai.com/v1/chat/completions", "https://api.openai.com/v1"),
+        ("openai-compatible", "http://127.0.0.1:8000/v1/embeddings", "http://127.0.0.1:8000/v1"),
+        ("gemini", f"{GEMINI}/v1beta/models/gemini-2.0-flash:generateContent", f"{GEMINI}/v1beta"),
+    ],
+)
+def test_an_endpoint_pasted_as_base_url_is_refused_with_the_root(
+    tmp_path: Path, type_: str, given: str, right: str
+) -> None:
+    path = write(tmp_path, f"[providers.p]\ntype = '{type_}'\nbase_url = '{given}'\n")
+    with pytest.raises(ConfigError) as info:
+        load(path, {})
+    assert f"{path}: [providers.p] base_url:" in str(info.value)
+    assert f"use {right!r}" in str(info.value)

@@ -31,8 +31,14 @@ def describe(loaded: Loaded) -> str:
         lines.append(f"# environment overrides: {', '.join(sorted(loaded.env_overrides))}")
     lines.append("[server]")
     lines += [f"{k} = {json.dumps(v)}" for k, v in c.server.model_dump().items()]
+    keyless: list[str] = []
     for name, p in c.providers.items():
-        lines += ["", f"[providers.{name}]"]
+        keys = credentials.provider_keys(name)
+        if p.is_implicit and not keys:
+            keyless.append(name)
+            continue
+        mark = f"  # implicit: a key for {name} exists" if p.is_implicit else ""
+        lines += ["", f"[providers.{name}]{mark}"]
         for k, v in p.model_dump(exclude_none=True).items():
             if k == "headers":
                 v = {h: mask_header(h, hv) for h, hv in v.items()}
@@ -43,12 +49,19 @@ def describe(loaded: Loaded) -> str:
                 lines.append(f"{k} = {json.dumps(list(v) if isinstance(v, tuple) else v)}")
         if p.base_url is None:
             lines.append(f"# base_url (default) = {json.dumps(p.url)}")
-        keys = credentials.provider_keys(name)
+        elif p.url != p.base_url:
+            lines.append(f"# effective base_url = {json.dumps(p.url)} (completed)")
         lines.append(
             f"# api keys: {len(keys)}"
             if keys
             else f"# api keys: NONE (llmgw secret set {name}, or {credentials.env_var_name(name)})"
         )
+    if keyless:
+        lines += [
+            "",
+            f"# known by name, no key: {', '.join(keyless)} "
+            "(llmgw secret set NAME, or LLMGW_NAME_API_KEY, serves one without a [providers] table)",
+        ]
     if c.models:
         lines += ["", "[models]"]
         for alias, a in c.models.items():

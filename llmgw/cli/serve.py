@@ -7,6 +7,7 @@ import ipaddress
 import sys
 from typing import Any
 
+from llmgw.errors import DatabaseInUse
 from llmgw.services import credentials
 from llmgw.settings import Config, Loaded, ServerConfig, load
 
@@ -69,4 +70,8 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    return run_server(config, proxy_key, credentials.KeyringKeySource())
+    try:
+        return run_server(config, proxy_key, credentials.KeyringKeySource())
+    except DatabaseInUse as exc:
+        print(f"llmgw: {exc}", file=sys.stderr)
+        return 2

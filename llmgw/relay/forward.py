@@ -140,7 +140,11 @@ def final_error(
         )
     if limited is not None:
         return limited
-    names = ", ".join(sorted({t.provider for t in targets}))
+    providers = sorted({t.provider for t in targets})
+    keyless = [p for p in providers if not len(gw.upstreams[p].keys)]
+    if keyless == providers:  # none has a key at all: say what gives it one
+        return NoUsableKey(" ".join(gw.no_key_hint(p) for p in keyless))
+    names = ", ".join(providers)
     return NoUsableKey(f"No usable upstream API key for provider(s) {names}; ask an administrator.")
 
 

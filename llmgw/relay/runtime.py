@@ -39,9 +39,29 @@ class KeySource(Protocol):
         then keeps the keys it has."""
         ...
 
-    def how_to_add(self, provider: str) -> str:
-        """What an administrator runs or sets to give `provider` a key (for the start-up warning)."""
+    def origin(self, provider: str) -> str:
+        """Where the keys the last read for `provider` returned came from (the start-up line): "the OS
+        keyring", "LLMGW_OPENAI_API_KEY, LLMGW_OPENAI_API_KEY_2" …"""
         ...
+
+    def how_to_add(self, provider: str) -> str:
+        """What an administrator runs or sets to give `provider` a key, as an imperative clause
+        ("run `llmgw secret set openai` or set LLMGW_OPENAI_API_KEY"): the start-up line and the error of
+        a request for a provider without a key say it."""
+        ...
+
+
+def log_keys(up: Upstream, key_source: KeySource) -> None:
+    """One line per provider at start-up: its key count and where the keys came from, or what to do.
+    A configured provider without a key is a warning; a well-known one served by name only is not
+    (most installations use some of them only)."""
+    n = len(up.keys)
+    what = f"provider {up.name} ({up.config.type})"
+    if n:
+        log.info("%s: %d key%s from %s", what, n, "" if n == 1 else "s", key_source.origin(up.name))
+    else:
+        level = logging.INFO if up.config.is_implicit else logging.WARNING
+        log.log(level, "%s: no key: %s", what, key_source.how_to_add(up.name))
 
 
 class Gateway:
@@ -86,10 +106,13 @@ class Gateway:
             name: Upstream(name, p, adapter_for(name, p), KeyPool(name, key_source.keys(name)), transport)
             for name, p in config.providers.items()
         }
-        for name, up in upstreams.items():
-            if not len(up.keys):
-                log.warning("provider %s has no API key: %s", name, key_source.how_to_add(name))
+        for up in upstreams.values():
+            log_keys(up, key_source)
         return cls(config, LegacyAuth(proxy_key), store, ledger, upstreams, key_source)
+
+    def no_key_hint(self, provider: str) -> str:
+        """What a request for `provider`, which has no key at all, is told."""
+        return f"No API key for provider '{provider}': {self.key_source.how_to_add(provider)}."
 
     def start_key_refresh(self) -> None:
         interval = self.config.server.key_refresh_interval

@@ -16,10 +16,12 @@ from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
+from starlette.applications import Starlette
 
 from llmgw.relay.app import create_app
 from llmgw.relay.runtime import KeySource
 from llmgw.settings import Config
+from llmgw.storage import hold_serve_lock
 
 log = logging.getLogger("llmgw")
 
@@ -51,10 +53,15 @@ def hypercorn_config(config: Config) -> HypercornConfig:
 
 
 def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
-    """Serve until SIGTERM/SIGINT; returns the exit code."""
-    app = create_app(config, proxy_key, key_source)
+    """Serve until SIGTERM/SIGINT; returns the exit code. Raises DatabaseInUse, before binding and
+    before the database is opened, when another `llmgw serve` holds the database's serve lock."""
     hc = hypercorn_config(config)
+    with hold_serve_lock(config.server.database, f"http://{hc.bind[0]}"):
+        _serve(create_app(config, proxy_key, key_source), hc, proxy_key)
+    return 0
 
+
+def _serve(app: Starlette, hc: HypercornConfig, proxy_key: str | None) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -68,7 +75,6 @@ def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
         log.info("llmgw stopped")
 
     _runner()(main())
-    return 0
 
 
 def _runner() -> Callable[[Coroutine[Any, Any, None]], None]:

@@ -280,27 +280,45 @@ class KeyringKeySource:
 
     At start-up the environment stands in for an unreadable keyring. Once the keyring has been read,
     a re-read that cannot read it raises, so the gateway keeps the keys (and their state) it has: a
-    locked collection for a moment must not swap the keys for the environment's, or for none."""
+    locked collection for a moment must not swap the keys for the environment's, or for none.
+    `origin` says where the last read of a provider found its keys (the gateway's start-up line)."""
 
     def __init__(self) -> None:
         self._keyring_read = False
+        self._origins: dict[str, str] = {}
 
     def keys(self, provider: str) -> list[str]:
         try:
-            found = provider_keys(provider, fallback=False)
+            return self._read(provider)
         except SecretBackendUnavailable as exc:
             _warn_unavailable_once(exc)
-            return _env_keys(provider, os.environ)
-        self._keyring_read = True
-        return found
+            return self._from_env(provider)
 
     def reread(self, provider: str) -> list[str]:
         if not self._keyring_read:  # no keyring so far (environment only): nothing better to keep
             return self.keys(provider)
-        return provider_keys(provider, fallback=False)
+        return self._read(provider)
+
+    def origin(self, provider: str) -> str:
+        return self._origins.get(provider, "nowhere")
 
     def how_to_add(self, provider: str) -> str:
-        return f"set one with `llmgw secret set {provider}` or {env_var_name(provider)}"
+        return f"run `llmgw secret set {provider}` or set {env_var_name(provider)}"
+
+    def _read(self, provider: str) -> list[str]:
+        """The keyring's keys, else the environment's (raises when the keyring cannot be read)."""
+        found = [value for _, value in _probe(_keyring(), check_provider_name(provider))]
+        self._keyring_read = True
+        if not found:
+            return self._from_env(provider)
+        self._origins[provider] = "the OS keyring"
+        return found
+
+    def _from_env(self, provider: str) -> list[str]:
+        found = _env_keys(provider, os.environ)
+        names = [env_var_name(provider, i) for i in range(1, len(found) + 1)]
+        self._origins[provider] = ", ".join(names) or "nowhere"
+        return found
 
 
 def check_proxy_key(value: str) -> None:

@@ -1,10 +1,20 @@
 """Every SQL statement llmgw runs: the database and its migrations, one module per table, the ledger's
-writer thread and its spool file. Callers hold a `Store` (and the writer) and see only the names below:
-the seam for a PostgreSQL store later."""
+writer thread and its spool file, and the lock that keeps one server per database. Callers hold a
+`Store` (and the writer) and see only the names below: the seam for a PostgreSQL store later."""
 
 from llmgw.storage.database import Store
 from llmgw.storage.requests import ModelUsage, Totals, UsageRow, UsageSummary
+from llmgw.storage.serve_lock import hold_serve_lock
 from llmgw.storage.spool import Spool
 from llmgw.storage.writer import LedgerWriter
 
-__all__ = ["LedgerWriter", "ModelUsage", "Spool", "Store", "Totals", "UsageRow", "UsageSummary"]
+__all__ = [
+    "LedgerWriter",
+    "ModelUsage",
+    "Spool",
+    "Store",
+    "Totals",
+    "UsageRow",
+    "UsageSummary",
+    "hold_serve_lock",
+]
