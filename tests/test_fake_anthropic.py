@@ -474,3 +474,20 @@ def test_sdk_raises_the_in_stream_error_and_disconnects_are_seen(
                 break  # leave mid-stream: the fake sees the client go
     (gone,) = fake.wait_for_disconnects(1, timeout=2)
     assert gone[0] == "drip-20"
+
+
+def test_a_read_the_file_prompt_calls_claude_codes_read_tool(fake: FakeAnthropic) -> None:
+    read = {
+        "name": "Read",
+        "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}},
+    }
+    ask = [{"role": "user", "content": "Please read the file /tmp/w/notes.txt"}]
+    body = {"model": "claude-haiku-4-5", "max_tokens": 100, "messages": ask, "tools": [read]}
+    called = post(fake, body).json()
+    use = called["content"][-1]
+    assert called["stop_reason"] == "tool_use"
+    assert (use["type"], use["name"], use["input"]) == ("tool_use", "Read", {"file_path": "/tmp/w/notes.txt"})
+    result = {"type": "tool_result", "tool_use_id": use["id"], "content": "1\tThe word is TEAL."}
+    turns = [*ask, {"role": "assistant", "content": called["content"]}, {"role": "user", "content": [result]}]
+    answer = post(fake, {**body, "messages": turns}).json()
+    assert answer["stop_reason"] == "end_turn" and "TEAL" in answer["content"][0]["text"]

@@ -500,3 +500,23 @@ def test_schema_follows_the_sdk_types() -> None:
         ("SafetySetting", types.SafetySetting),
     ]:
         assert set(PROTO[message]) - wire_only <= set(sdk.model_fields), message
+
+
+def test_a_read_the_file_prompt_calls_claude_codes_read_tool(fake: FakeGemini) -> None:
+    schema = {"type": "object", "properties": {"file_path": {"type": "string"}}}
+    ask = {"role": "user", "parts": [{"text": "Read the file /tmp/w/notes.txt and answer."}]}
+    tools = [{"functionDeclarations": [{"name": "Read", "parametersJsonSchema": schema}]}]
+    called = post(
+        fake, "generateContent", {"contents": [ask], "tools": tools}, model="gemini-2.0-flash"
+    ).json()
+    call = called["candidates"][0]["content"]["parts"][0]["functionCall"]
+    assert call == {"name": "Read", "args": {"file_path": "/tmp/w/notes.txt"}}
+    turns = [
+        ask,
+        {"role": "model", "parts": [{"functionCall": call}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "Read", "response": {"output": "TEAL"}}}]},
+    ]
+    answer = post(
+        fake, "generateContent", {"contents": turns, "tools": tools}, model="gemini-2.0-flash"
+    ).json()
+    assert "TEAL" in answer["candidates"][0]["content"]["parts"][0]["text"]

@@ -323,3 +323,59 @@ def test_client_disconnect_is_recorded(fake: FakeOpenAI) -> None:
     assert len(disconnects) == 1
     model, at = disconnects[0]
     assert model == "drip-50" and 0 <= at - closed_at < 1.0
+
+
+READ_TOOL: Any = {
+    "type": "function",
+    "function": {
+        "name": "Read",
+        "parameters": {
+            "type": "object",
+            "properties": {"file_path": {"type": "string"}},
+            "required": ["file_path"],
+        },
+    },
+}
+
+
+def test_a_read_the_file_prompt_calls_claude_codes_read_tool_then_echoes_its_result(fake: FakeOpenAI) -> None:
+    ask = [{"role": "user", "content": "Read the file /tmp/w/notes.txt."}]
+    body = {"model": "gpt-4o-mini", "messages": ask, "tools": [READ_TOOL]}
+    called = httpx.post(f"{fake.base_url}/chat/completions", json=body, headers=AUTH, timeout=5).json()
+    call = called["choices"][0]["message"]["tool_calls"][0]
+    assert called["choices"][0]["finish_reason"] == "tool_calls"
+    assert call["function"] == {"name": "Read", "arguments": '{"file_path":"/tmp/w/notes.txt"}'}
+    turns = [
+        *ask,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call["id"], "content": "1\tThe word is TEAL."},
+        {"role": "user", "content": "Thanks."},
+    ]
+    answer = httpx.post(
+        f"{fake.base_url}/chat/completions", json={**body, "messages": turns}, headers=AUTH, timeout=5
+    ).json()
+    assert answer["choices"][0]["message"]["content"] == "Echo: 1\tThe word is TEAL. Thanks."
+    plain = httpx.post(
+        f"{fake.base_url}/chat/completions", json={**body, "tools": [TOOLS[0]]}, headers=AUTH, timeout=5
+    ).json()
+    assert "tool_calls" not in plain["choices"][0]["message"]  # no Read tool offered: words
+
+
+@pytest.mark.parametrize(
+    ("model", "refused"), [("gpt-4o-mini", True), ("gpt-3.5-turbo", True), ("o4-mini", False)]
+)
+def test_reasoning_effort_is_refused_for_a_model_without_reasoning(
+    fake: FakeOpenAI, model: str, refused: bool
+) -> None:
+    body = {"model": model, "messages": HI, "reasoning_effort": "high"}
+    response = httpx.post(f"{fake.base_url}/chat/completions", json=body, headers=AUTH, timeout=5)
+    if not refused:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "message": "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+        "type": "invalid_request_error",
+        "param": "reasoning_effort",
+        "code": "unsupported_parameter",
+    }

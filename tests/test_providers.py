@@ -92,6 +92,19 @@ def test_anthropic_version_and_beta_travel_from_the_client_and_nothing_else() ->
     assert "authorization" not in req.headers
 
 
+def test_anthropic_beta_query_travels_to_anthropic_only() -> None:
+    """The Anthropic SDK's beta client (Claude Code) posts to `/v1/messages?beta=true`: the API takes its
+    beta-only body fields (`context_management` ...) there only."""
+    query = {"beta": "true", "other": "x"}
+    for op, path in ((Operation.CHAT, "messages"), (Operation.COUNT_TOKENS, "messages/count_tokens")):
+        req = adapter("anthropic").build(op, {}, "m", KEY, client_query=query)
+        assert req.url.endswith(f"/{path}?beta=true")
+        assert adapter("anthropic").build(op, {}, "m", KEY).url.endswith(f"/{path}")
+    assert "beta" not in adapter("openai").build(Operation.CHAT, {}, "m", KEY, client_query=query).url
+    stream = adapter("gemini").build(Operation.CHAT, {}, "g", KEY, stream=True, client_query=query)
+    assert stream.url.endswith(":streamGenerateContent?alt=sse")
+
+
 def test_openrouter_attribution_headers() -> None:
     a = adapter("openrouter", http_referer="https://team.test", x_title="Team")
     req = a.build(Operation.CHAT, {}, "m", KEY)

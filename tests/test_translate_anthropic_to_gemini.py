@@ -676,7 +676,7 @@ TOOL_USE = {"type": "tool_use", "id": "t1", "name": "get_time", "input": {}}
 BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
     ({"messages": "hi"}, "messages"),
     ({"messages": ["hi"]}, "messages[0]"),
-    ({"messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
+    ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
     ({"messages": [{"role": "user", "content": 3}]}, "messages[0].content"),
     ({"messages": [_msg("hi")]}, "messages[0].content[0]"),
     ({"messages": [_msg({"type": "audio"})]}, "messages[0].content[0].type"),

@@ -18,6 +18,9 @@ class Anthropic(ProviderAdapter):
         Operation.COUNT_TOKENS: "messages/count_tokens",
     }
     models_path = "models?limit=1000"
+    # The SDK's beta client (Claude Code's) posts to `messages?beta=true`; the API takes beta-only body
+    # fields (`context_management` ...) there only.
+    query_names = ("beta",)
 
     def auth_headers(self, key: str, client_headers: Mapping[str, str] | None) -> dict[str, str]:
         client = client_headers or {}

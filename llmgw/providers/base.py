@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlencode
 
 import orjson
 
@@ -63,6 +64,7 @@ class ProviderAdapter(ABC):
     family: ClassVar[str]  # in messages: "OpenAI wire format", "Anthropic", "Gemini"
     paths: ClassVar[Mapping[Operation, str]] = {}  # operation → path under the root URL
     models_path: ClassVar[str]  # the model listing, under the root URL
+    query_names: ClassVar[tuple[str, ...]] = ()  # client query parameters that are part of a request
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         self.name = name
@@ -93,11 +95,16 @@ class ProviderAdapter(ABC):
         *,
         stream: bool = False,
         client_headers: Mapping[str, str] | None = None,
+        client_query: Mapping[str, str] | None = None,
     ) -> UpstreamRequest:
-        """The upstream request for a body already in this provider's dialect, with our key attached."""
+        """The upstream request for a body already in this provider's dialect, with our key attached;
+        of `client_query`, only the parameters this API defines as part of a request (`query_names`)."""
         url = self.url(op, upstream_model, stream)
         if url is None:
             raise Unsupported(f"provider '{self.name}' ({self.family}) has no {op.value} endpoint")
+        query = {k: v for k in self.query_names if client_query and (v := client_query.get(k))}
+        if query:
+            url += ("&" if "?" in url else "?") + urlencode(query)
         content = orjson.dumps(self.body(body, upstream_model))
         return UpstreamRequest("POST", url, self.auth_headers(key, client_headers), content)
 

@@ -8,6 +8,7 @@ the body goes upstream unchanged but for `model`, and the answer's bytes come ba
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +27,16 @@ from llmgw.translate.anthropic_to_gemini import anthropic_count_tokens_to_gemini
 from llmgw.translate.anthropic_to_openai import anthropic_request_to_openai, anthropic_response_to_openai
 from llmgw.translate.gemini_to_anthropic import gemini_count_tokens_to_anthropic, gemini_response_to_anthropic
 from llmgw.translate.gemini_to_openai import gemini_embeddings_to_openai
+from llmgw.translate.hub import lift_system_messages
+from llmgw.translate.model_traits import gemini_thinks, openai_reasons
 from llmgw.translate.openai_to_anthropic import openai_request_to_anthropic, openai_response_to_anthropic
 from llmgw.translate.openai_to_gemini import openai_embeddings_to_gemini
 from llmgw.translate.streams.anthropic_to_openai import AnthropicToOpenAIStream
 from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
 from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream
 from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage
+
+log = logging.getLogger("llmgw")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +69,14 @@ class Bridge:
         if stream and self.upstream == "openai":
             options = body.get("stream_options") or {}
             return {**body, "stream_options": {**options, "include_usage": True}}
+        if self.upstream == "anthropic":
+            return lift_system_messages(body)  # the same body unless it holds system messages
         return body
+
+    def noted(self, notes: list[str], upstream_model: str) -> None:
+        """Log what the translation dropped as a preference the model cannot take."""
+        for note in notes:
+            log.debug("%s → %s: %s", self.ctx.client_model, upstream_model, note)
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
         """The client's answer body and the usage it reports."""
@@ -104,7 +116,10 @@ class OpenAIToGemini(Bridge):
             return openai_embeddings_to_gemini(body, model=upstream_model)
         body = {k: v for k, v in body.items() if k != "stream_options"}
         hub = openai_request_to_anthropic(body, default_max_tokens=self.ctx.default_max_tokens)
-        return anthropic_request_to_gemini(hub)
+        notes: list[str] = []
+        out = anthropic_request_to_gemini(hub, thinking=gemini_thinks(upstream_model), notes=notes)
+        self.noted(notes, upstream_model)
+        return out
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
         payload = _json(raw)
@@ -128,11 +143,19 @@ class OpenAIToGemini(Bridge):
 
 class AnthropicToOpenAI(Bridge):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        notes: list[str] = []
         # OpenAI's own API refuses max_tokens on reasoning models; compatible servers often know only it.
+        # Which models reason is known for OpenAI's own; other servers get reasoning_effort as asked.
         if self.provider_type == "openai":
-            out = anthropic_request_to_openai(body, max_tokens_field="max_completion_tokens")
+            out = anthropic_request_to_openai(
+                body,
+                max_tokens_field="max_completion_tokens",
+                reasoning=openai_reasons(upstream_model),
+                notes=notes,
+            )
         else:
             out = anthropic_request_to_openai(body, max_tokens_field="max_tokens")
+        self.noted(notes, upstream_model)
         if stream:
             out["stream_options"] = {"include_usage": True}
         return out
@@ -148,9 +171,13 @@ class AnthropicToOpenAI(Bridge):
 
 class AnthropicToGemini(Bridge):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        thinks = gemini_thinks(upstream_model)
         if self.op is Operation.COUNT_TOKENS:
-            return anthropic_count_tokens_to_gemini(body, model=upstream_model)
-        return anthropic_request_to_gemini(body)
+            return anthropic_count_tokens_to_gemini(body, model=upstream_model, thinking=thinks)
+        notes: list[str] = []
+        out = anthropic_request_to_gemini(body, thinking=thinks, notes=notes)
+        self.noted(notes, upstream_model)
+        return out
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
         payload = _json(raw)

@@ -13,7 +13,7 @@ import email.utils
 import math
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -59,6 +59,7 @@ class Call:
     stream: bool
     ctx: Context
     client_headers: dict[str, str]
+    client_query: dict[str, str] = field(default_factory=dict)
 
 
 async def forward(
@@ -91,6 +92,7 @@ async def forward(
                     key.secret,
                     stream=call.stream,
                     client_headers=call.client_headers,
+                    client_query=call.client_query,
                 )
             except Unsupported as exc:
                 raise InvalidRequest(str(exc), param="model") from None

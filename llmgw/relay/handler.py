@@ -47,6 +47,7 @@ ENDPOINTS = {
     "/v1/messages/count_tokens": ClientEndpoint("anthropic", Operation.COUNT_TOKENS, "messages"),
 }
 ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")  # part of an Anthropic request's meaning
+ANTHROPIC_QUERY = ("beta",)  # `?beta=true`, from the SDK's beta client: beta-only body fields need it
 
 STREAMING = frozenset({Operation.CHAT, Operation.COMPLETIONS})
 
@@ -92,7 +93,12 @@ async def handle(request: Request) -> Response:
                 gw.recorder.finish(row, started)
                 return local
         client_headers = {h: v for h in ANTHROPIC_HEADERS if (v := request.headers.get(h))}
-        call = Call(endpoint, body, stream, ctx, client_headers)
+        client_query = (
+            {q: v for q in ANTHROPIC_QUERY if (v := request.query_params.get(q))}
+            if endpoint.dialect == "anthropic"
+            else {}
+        )
+        call = Call(endpoint, body, stream, ctx, client_headers, client_query)
         watch = ClientWatch(request.receive)
         try:
             return await forward(gw, call, targets, row, started)

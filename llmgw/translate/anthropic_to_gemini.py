@@ -9,6 +9,12 @@ Request decisions (Anthropic → Gemini):
 
 - `model` goes in the URL and `stream` picks `:streamGenerateContent?alt=sse`: both are the caller's.
 - `system` (string or text blocks) → `systemInstruction.parts`. Roles: user → `user`, assistant → `model`.
+- A `role: "system"` message inside `messages` (Claude Code sends them to models it does not know) →
+  more `systemInstruction` parts, after `system`'s, in the order they came. Gemini has one system
+  instruction and no system turns; a system message applies from where it stands on, and what follows
+  it is only the answer being generated, which the instruction governs. Sending it as a user turn
+  instead would keep its place but hand the system's words to the user. Text only (string or text
+  blocks); other blocks → 400.
   Consecutive same-role messages are merged into one content (Gemini has answered 400 to turns that
   do not alternate); a message left with no parts (e.g. only another provider's thinking) is left
   out, as Gemini rejects empty `parts`.
@@ -38,6 +44,9 @@ Request decisions (Anthropic → Gemini):
   `includeThoughts: false`); adaptive → `includeThoughts` only (the model's dynamic budget); disabled →
   no `thinkingConfig`, as when absent: thoughts are not returned, and a budget of 0 is rejected by the
   models that cannot stop thinking (2.5 Pro, Gemini 3), which the translator cannot tell apart.
+  Only thinking models take a `thinkingConfig` (`thinking=False`: the bridge asks
+  `model_traits.gemini_thinks`); for the others `thinking` is checked, then dropped with a note: a
+  preference the model cannot take, which changes nothing about its answer.
 - `output_config.format` (JSON schema) → `responseMimeType: application/json` + `responseJsonSchema`;
   `output_config.effort` is dropped (a hint; the answer stays correct).
 - Dropped, the result staying correct: `metadata` (no Gemini field), `cache_control` (Gemini caches
@@ -76,15 +85,21 @@ _GENERATION_FIELDS: Final = (
 )
 
 
-def anthropic_request_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
-    """The Gemini `generateContent` body for an Anthropic Messages request (model and stream excluded)."""
+def anthropic_request_to_gemini(
+    body: dict[str, Any], *, thinking: bool = True, notes: list[str] | None = None
+) -> dict[str, Any]:
+    """The Gemini `generateContent` body for an Anthropic Messages request (model and stream excluded).
+
+    `thinking=False`: the target model does not think, so no `thinkingConfig` is sent; what was dropped
+    for that is appended to `notes`.
+    """
     for key in _ANTHROPIC_ONLY:
         if body.get(key):
             raise _invalid(key, "needs Anthropic's servers; a Gemini model cannot honour it")
-    out: JSON = {"contents": _contents(body.get("messages"))}
-    system = _system_instruction(body.get("system"))
-    if system is not None:
-        out["systemInstruction"] = system
+    system_parts = _system_parts(body.get("system"), "system")
+    out: JSON = {"contents": _contents(body.get("messages"), system_parts)}
+    if system_parts:
+        out["systemInstruction"] = {"parts": system_parts}
     declarations = _function_declarations(body.get("tools"))
     if declarations:
         out["tools"] = [{"functionDeclarations": declarations}]
@@ -92,20 +107,25 @@ def anthropic_request_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
     if tool_config is not None:
         out["toolConfig"] = tool_config
     generation = _generation_config(body)
+    if not thinking and "thinkingConfig" in generation:
+        del generation["thinkingConfig"]
+        if notes is not None:
+            notes.append("thinking dropped: the model does not think (no thinkingConfig)")
     if generation:
         out["generationConfig"] = generation
     return out
 
 
-def anthropic_count_tokens_to_gemini(body: dict[str, Any], *, model: str) -> dict[str, Any]:
+def anthropic_count_tokens_to_gemini(
+    body: dict[str, Any], *, model: str, thinking: bool = True
+) -> dict[str, Any]:
     """The Gemini `countTokens` body for an Anthropic `count_tokens` request.
 
     The whole prompt goes as a `generateContentRequest`, so the system instruction and the tool
     declarations are counted, as Anthropic counts them.
     """
-    return {
-        "generateContentRequest": {"model": gemini_model_name(model), **anthropic_request_to_gemini(body)}
-    }
+    request = anthropic_request_to_gemini(body, thinking=thinking)
+    return {"generateContentRequest": {"model": gemini_model_name(model), **request}}
 
 
 def gemini_model_name(model: str) -> str:
@@ -113,7 +133,8 @@ def gemini_model_name(model: str) -> str:
     return model if model.startswith("models/") else f"models/{model}"
 
 
-def _contents(messages: Any) -> list[JSON]:
+def _contents(messages: Any, system_parts: list[JSON]) -> list[JSON]:
+    """The conversation's contents; its system messages' text goes to `system_parts`."""
     if not isinstance(messages, list):
         raise _invalid("messages", "must be a list of messages")
     names: dict[str, str] = {}  # tool_use id → tool name, from the turns read so far
@@ -123,8 +144,13 @@ def _contents(messages: Any) -> list[JSON]:
         if not isinstance(message, dict):
             raise _invalid(path, "must be a message object")
         role = message.get("role")
+        if role == "system":
+            system_parts.extend(_system_parts(message.get("content"), f"{path}.content"))
+            continue
         if role not in _ROLES:
-            raise _invalid(f"{path}.role", f"unsupported role {role!r}; expected 'user' or 'assistant'")
+            raise _invalid(
+                f"{path}.role", f"unsupported role {role!r}; expected 'user', 'assistant' or 'system'"
+            )
         content = message.get("content")
         if isinstance(content, str):
             parts = [{"text": content}] if content else []
@@ -261,20 +287,22 @@ def _function_response(block: JSON, path: str, names: dict[str, str]) -> list[JS
     return [{"functionResponse": response}, *media]
 
 
-def _system_instruction(system: Any) -> JSON | None:
-    if system is None:
-        return None
-    if isinstance(system, str):
-        parts = [{"text": system}] if system else []
-    elif isinstance(system, list):
-        parts = []
-        for i, block in enumerate(system):
-            if not isinstance(block, dict) or block.get("type") != "text":
-                raise _invalid(f"system[{i}].type", "only text blocks can form a system prompt")
-            parts.append({"text": _str(block, "text", f"system[{i}]")})
-    else:
-        raise _invalid("system", "must be a string or a list of text blocks")
-    return {"parts": parts} if parts else None
+def _system_parts(content: Any, path: str) -> list[JSON]:
+    """The text parts of `system` or of a system message (empty texts left out: Gemini refuses them)."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    if not isinstance(content, list):
+        raise _invalid(path, "must be a string or a list of text blocks")
+    parts: list[JSON] = []
+    for i, block in enumerate(content):
+        if not isinstance(block, dict) or block.get("type") != "text":
+            raise _invalid(f"{path}[{i}].type", "only text blocks can form a system prompt")
+        text = _str(block, "text", f"{path}[{i}]")
+        if text:
+            parts.append({"text": text})
+    return parts
 
 
 def _function_declarations(tools: Any) -> list[JSON]:

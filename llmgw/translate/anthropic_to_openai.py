@@ -35,7 +35,10 @@ Request decisions (Anthropic request → OpenAI request):
   OpenRouter, llama.cpp and others take it; OpenAI answers a clear 400 rather than sampling otherwise).
 - `thinking` enabled → `reasoning_effort` by `budget_effort`; disabled / adaptive → nothing (the
   upstream's default). `output_config.effort` → `reasoning_effort` (the same names) and wins over a
-  budget; `output_config.format` → `response_format` json_schema (name "output", strict).
+  budget; `output_config.format` → `response_format` json_schema (name "output", strict). For a model
+  that takes no reasoning parameters (`reasoning=False`: the bridge asks `model_traits.openai_reasons`
+  for OpenAI's own models) both are checked, then dropped with a note: they state a preference such a
+  model cannot take, and OpenAI refuses `reasoning_effort` there.
 - `metadata.user_id` → `user`. `cache_control` markers are dropped everywhere (OpenAI caches prefixes
   by itself). Dropped, the answer staying correct: `service_tier`, `inference_geo`, `speed`,
   `context_management`, `diagnostics`, `user_profile_id`, `workspace_id`. `container` and
@@ -112,12 +115,18 @@ def budget_effort(budget: int) -> Literal["low", "medium", "high"]:
 
 
 def anthropic_request_to_openai(
-    body: dict[str, Any], *, max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    body: dict[str, Any],
+    *,
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
+    reasoning: bool = True,
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
     """The OpenAI Chat Completions request for an Anthropic Messages request (`model` unchanged).
 
     `max_tokens_field` names the field `max_tokens` goes to: "max_completion_tokens" for OpenAI
-    itself, the default "max_tokens" for other OpenAI-compatible servers.
+    itself, the default "max_tokens" for other OpenAI-compatible servers. `reasoning=False`: the
+    target model takes no reasoning parameters, so `reasoning_effort` is not sent; what was dropped
+    for that is appended to `notes`.
     """
     for key, value in body.items():
         if key in _HANDLED or key in _DROPPED or (key in _NEEDS_ANTHROPIC and value is None):
@@ -163,6 +172,10 @@ def anthropic_request_to_openai(
     copy_sampling(body, out)
     _tools(body, out)
     _reasoning(body, out)
+    if not reasoning and "reasoning_effort" in out:
+        effort = out.pop("reasoning_effort")
+        if notes is not None:
+            notes.append(f"reasoning_effort {effort!r} dropped: the model takes no reasoning parameters")
     if body.get("metadata") is not None:
         user_id = obj(body["metadata"], "metadata").get("user_id")
         if user_id is not None:

@@ -27,6 +27,7 @@ __all__ = [
     "anthropic_usage_from_openai",
     "gemini_finish_to_anthropic",
     "gemini_usage_to_anthropic",
+    "lift_system_messages",
     "new_id",
     "openai_usage_from_anthropic",
 ]
@@ -93,6 +94,35 @@ def anthropic_message(
         "stop_sequence": None,
         "usage": usage,
     }
+
+
+def lift_system_messages(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` for Anthropic's own API, which refuses a `role: "system"` message inside `messages`
+    (Claude Code sends them to models it does not know, e.g. behind an alias): their content joins
+    `system` as text blocks, after its own, in order, blocks kept as sent (`cache_control` included).
+    Anthropic has one system prompt, and what follows a system message is only the answer being
+    generated, which `system` governs; as a user turn it would speak with the user's voice (the same
+    choice as for Gemini). Returns `body` itself when it has none, so a passthrough stays byte-exact."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not any(
+        isinstance(m, dict) and m.get("role") == "system" for m in messages
+    ):
+        return body
+    system = body.get("system")
+    blocks: list[Any] = (
+        list(system) if isinstance(system, list) else [{"type": "text", "text": system}] if system else []
+    )
+    kept: list[Any] = []
+    for message in messages:
+        if not (isinstance(message, dict) and message.get("role") == "system"):
+            kept.append(message)
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            blocks.extend(content)  # not text? Anthropic's 400 then names the block in `system`
+        elif content:
+            blocks.append({"type": "text", "text": content})
+    return {**body, "system": blocks, "messages": kept}
 
 
 # ---- usage ------------------------------------------------------------------------------------------

@@ -10,6 +10,11 @@ A fake subclasses :class:`FakeServer`, adds its routes in ``routes()`` and recor
 - ``drip-<ms>``: stream ``DRIP_CHUNKS`` content events, ``ms`` apart (client-disconnect tests);
 - ``error-mid-stream-<k>``: ``k`` content events, then the provider's in-stream error, if it has one.
 
+Scripted tool use, in every fake and for any model name (the Claude Code test's tool loop): when the
+last user turn asks to ``Read the file /absolute/path`` and carries no tool result, and the request
+offers a ``Read`` tool taking ``file_path`` (Claude Code's), the answer is a call of that tool (see
+:func:`scripted_read`); the turn that carries its result is answered with an echo of that result.
+
 Each fake maps its own fixed names (``fail-500``, ``rate-limited`` ...) to error statuses. Keys: each
 fake accepts ``accepted_keys`` and answers a key in ``key_behaviors`` as told (``"ok"``, ``"429"``,
 ``"429:<retry-after>"`` or a 4xx/5xx status; a fake may allow more, see ``key_behavior_pattern``).
@@ -48,6 +53,7 @@ __all__ = [
     "random_id",
     "reply_words",
     "sample_arguments",
+    "scripted_read",
     "split_words",
 ]
 
@@ -96,6 +102,20 @@ def sample_arguments(schema: Any, text: str) -> dict[str, Any]:
         kind = str(prop.get("type", "string")).lower() if isinstance(prop, dict) else "string"
         result[name] = samples.get(kind, text or "value")
     return result
+
+
+_READ_PROMPT = re.compile(r"\bread the file (/\S+?)[.,;:!?]?(?:\s|$)", re.IGNORECASE)
+
+
+def scripted_read(text: str, tools: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The arguments of a ``Read`` call when ``text`` (the last user turn's) asks to read a file by its
+    absolute path and ``tools`` (name → JSON schema of its input) offers ``Read`` with ``file_path``."""
+    schema = tools.get("Read")
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    match = _READ_PROMPT.search(text)
+    if match is None or not isinstance(properties, dict) or "file_path" not in properties:
+        return None
+    return {"file_path": match.group(1)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ Magic model names (see ``fake_server``): ``fail-500`` (INTERNAL), ``unavailable`
 ``rate-limited`` (429, retryDelay 3s), ``bad-request`` (400 ``generate.error_400.json``),
 ``not-found`` (404), ``slow-<s>``, ``stall-<k>``, ``reset-<k>``, ``drip-<ms>`` and
 ``error-mid-stream-<k>``. A request with ``tools`` whose model name contains ``tool`` gets a
-``functionCall`` (two when it contains ``parallel``).
+``functionCall`` (two when it contains ``parallel``); a ``Read the file /path`` prompt with Claude Code's
+``Read`` tool gets a call of it (``fake_server.scripted_read``), and the turn carrying its result an echo.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .fake_server import (
     parse_scenario,
     reply_words,
     sample_arguments,
+    scripted_read,
     split_words,
 )
 from .fixtures import load_json
@@ -417,7 +419,8 @@ def build_reply(req: dict[str, Any], model: str, scenario: Scenario) -> _Reply:
         for p in c["parts"]
         if "function_response" in p
     ]
-    text = _text_of(users[-1:]) or " ".join(json.dumps(a) for a in answers)
+    # an answer to function results quotes them (and the user's words that came with them)
+    text = " ".join([*(json.dumps(a) for a in answers), _text_of(users[-1:])]).strip()
     config = req.get("generation_config") or {}
     thinking = config.get("thinking_config") or {}
     # 2.5 and 3 models think unless given a zero budget; the thoughts are shown only when asked for
@@ -430,10 +433,12 @@ def build_reply(req: dict[str, Any], model: str, scenario: Scenario) -> _Reply:
     mode = ((req.get("tool_config") or {}).get("function_calling_config") or {}).get("mode", "AUTO")
     last_parts = ((req.get("contents") or [{}])[-1] or {}).get("parts") or []
     answering_results = any("function_response" in p or "functionResponse" in p for p in last_parts)
+    schemas = {d["name"]: d.get("parameters") or d.get("parameters_json_schema") for d in declarations}
+    read = scripted_read(text, schemas) if mode != "NONE" else None
     # a model answers in words once it has the function results it asked for
-    if declarations and "tool" in model and mode != "NONE" and not answering_results:
-        calls = []
-        for n in range(2 if "parallel" in model else 1):
+    if (read is not None or (declarations and "tool" in model and mode != "NONE")) and not answering_results:
+        calls = [{"name": "Read", "args": read}] if read is not None else []
+        for n in range(0 if read is not None else 2 if "parallel" in model else 1):
             declaration = declarations[n % len(declarations)]
             schema = declaration.get("parameters") or declaration.get("parameters_json_schema")
             calls.append({"name": declaration["name"], "args": sample_arguments(schema, text)})

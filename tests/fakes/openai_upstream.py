@@ -12,7 +12,10 @@ serves every fault test through magic model names; any other name is served norm
 - ``reset-<k>``: stream ``k`` content chunks, then reset the TCP connection (non-stream: at once).
 - ``drip-<ms>``: stream 200 content chunks, ``ms`` apart (client-disconnect tests).
 
-A chat request with ``tools`` whose model name contains ``tool`` is answered with a tool call.
+A chat request with ``tools`` whose model name contains ``tool`` is answered with a tool call; a ``Read
+the file /path`` prompt with Claude Code's ``Read`` tool, with a call of it (``fake_server.scripted_read``),
+and the turn carrying its result with an echo of that result. ``reasoning_effort`` for a ``gpt-4*`` or
+``gpt-3.5*`` model is refused, as OpenAI refuses it.
 ``python -m tests.fakes.openai_upstream --port 9100`` serves in the foreground (benchmarks).
 """
 
@@ -49,6 +52,7 @@ from .fake_server import (
     filler_words,
     parse_scenario,
     reply_words,
+    scripted_read,
 )
 from .fixtures import load_json, load_sse
 
@@ -79,6 +83,8 @@ _FIXED = {
     "bad-request": Scenario("error", 400),
     "not-found": Scenario("error", 404),
 }
+# OpenAI's chat models that take no reasoning parameters (other names, the fake's magic ones included, do)
+_NOT_REASONING = ("gpt-4", "gpt-3.5", "chatgpt-4o")
 _OWN_MAGIC = re.compile(r"(chunks|status)-(\d+(?:\.\d+)?)")
 
 
@@ -381,6 +387,12 @@ class FakeOpenAI(FakeServer):
                     "empty_array",
                 ),
             )
+        if "reasoning_effort" in body and model.startswith(_NOT_REASONING):
+            # the API's words for a parameter the model does not take
+            message = "Unsupported parameter: 'reasoning_effort' is not supported with this model."
+            return self._json(
+                400, _error(message, "invalid_request_error", "reasoning_effort", "unsupported_parameter")
+            )
         return await self._generate(request, body, model, chat=True)
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
@@ -447,6 +459,24 @@ class FakeOpenAI(FakeServer):
         tools = body.get("tools")
         messages = body.get("messages") or [{}]
         answering_results = isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+        # the tool results since the model's last turn (user text may follow them)
+        results = []
+        for message in reversed(messages if chat else []):
+            if not isinstance(message, dict) or message.get("role") == "assistant":
+                break
+            if message.get("role") == "tool":
+                results.insert(0, _text_of(message.get("content")))
+        functions = (
+            [t.get("function", {}) for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
+        )
+        named = {str(f.get("name")): f.get("parameters") for f in functions if isinstance(f, dict)}
+        read = scripted_read(text, named) if chat and not results else None
+        if read is not None:
+            arguments = dumps(read).decode()
+            call = ("call_" + uuid.uuid4().hex[:24], "Read", arguments)
+            return _Reply(re.findall(r"\W+|\w+", arguments), "tool_calls", prompt_tokens, cached, call)
+        if results:  # the answer quotes the results, and the user's words that came with them
+            text = " ".join(results if answering_results else [*results, text])
         # a model answers in words once it has the tool results it asked for
         if (
             chat
