@@ -45,6 +45,7 @@ def test_open_creates_parent_dirs_and_records_migration(store: Store, db_path: P
         ("llmgw", "m001_requests"),
         ("llmgw", "m002_token_details"),
         ("llmgw", "m003_auth_failures"),
+        ("llmgw", "m004_accounts"),
     ]
 
 
@@ -53,7 +54,7 @@ def test_reopen_is_idempotent(db_path: Path) -> None:
         s.insert_requests([row("a")])
     with Store.open(db_path) as s:
         assert [r["request_id"] for r in s.recent_requests(10)] == ["a"]
-    assert raw(db_path, "SELECT COUNT(*) FROM _sqlite_migrations") == [(3,)]
+    assert raw(db_path, "SELECT COUNT(*) FROM _sqlite_migrations") == [(4,)]
 
 
 def test_pragmas_are_set(store: Store) -> None:

@@ -14,7 +14,8 @@ from typing import Any, Self
 
 import sqlite_utils
 
-from llmgw.storage import auth_failures, requests
+from llmgw.storage import accounts, auth_failures, requests
+from llmgw.storage.accounts import ApiKeyRecord
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import UsageRow, UsageSummary
 
@@ -60,6 +61,23 @@ class Store:
             conn.close()
             raise
         return cls(db, path)
+
+    def api_key_records(self) -> list[ApiKeyRecord]:
+        """Every personal API key with its owner's state, for the running gateway's key index."""
+        with self._lock:
+            return accounts.api_key_records(self._db)
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process) has committed to the database."""
+        with self._lock:
+            return accounts.data_version(self._db)
+
+    def touch_api_keys(self, last_used: dict[int, float]) -> None:
+        """Record keys' last use in one transaction (batched by the caller: never a write per request)."""
+        if not last_used:
+            return
+        with self._lock, self._db.atomic():
+            accounts.touch_api_keys(self._db, last_used)
 
     def insert_requests(self, rows: Sequence[UsageRow]) -> None:
         """Insert a batch of ledger rows in one transaction; a repeated request_id replaces the older row."""

@@ -63,3 +63,70 @@ def m003_auth_failures(db: sqlite_utils.Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m004_accounts(db: sqlite_utils.Database) -> None:
+    """Users, their personal API keys, portal sessions and the audit log.
+
+    Names (`user_name`, `target_name`) are copied into the audit log, so it still reads after a user
+    is deleted; ledger rows keep `user_id` / `api_key_id` as plain numbers for the same reason."""
+    db.execute(
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'user')),
+            password_hash TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            public_id TEXT NOT NULL UNIQUE,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            revoked_at REAL,
+            last_used_at REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_api_keys_user_id ON api_keys (user_id)")
+    db.execute(
+        """
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            csrf_token TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_seen_at REAL NOT NULL,
+            client_address TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_sessions_user_id ON sessions (user_id)")
+    db.execute(
+        """
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            actor_user_id INTEGER,
+            actor_name TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target_type TEXT,
+            target_id TEXT,
+            target_name TEXT,
+            client_address TEXT,
+            detail TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_audit_log_at ON audit_log (at)")
