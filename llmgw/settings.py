@@ -7,6 +7,7 @@ on loopback with no providers). Errors are collected as located `ConfigError` me
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -87,6 +88,12 @@ class Setting:
 
 # The one table. docs/CONFIGURATION.md is checked against it by tests/test_docs.py.
 SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "server",
+        "env",
+        "development",
+        "development or production: production refuses to start with unsafe settings.",
+    ),
     Setting("server", "host", "127.0.0.1", "Address to listen on. Loopback by default."),
     Setting("server", "port", 4000, "TCP port to listen on."),
     Setting("server", "auth_mode", "legacy", "Client authentication: legacy (one shared proxy key)."),
@@ -134,6 +141,24 @@ SETTINGS: tuple[Setting, ...] = (
         "max_tokens sent to an Anthropic upstream when an OpenAI client set none.",
     ),
     Setting(
+        "server",
+        "cors_origins",
+        [],
+        "Origins (scheme://host[:port]) whose web pages may call /v1/*; empty: CORS off.",
+    ),
+    Setting(
+        "server",
+        "cookie_secure",
+        "auto",
+        "Mark the portal's cookies Secure (auto: in production only).",
+    ),
+    Setting(
+        "server",
+        "trusted_proxies",
+        [],
+        "Addresses or CIDRs of TLS-terminating reverse proxies whose X-Forwarded-* headers are believed.",
+    ),
+    Setting(
         "providers.NAME",
         "type",
         None,
@@ -163,7 +188,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# An origin as a browser sends it: scheme, host (name, IPv4 or [IPv6]) and a port only if not the default.
+_ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$")
+_ORIGIN_START = re.compile(r"^https?://[^/?#\s]+", re.I)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _comma_list(v: Any) -> Any:
+    """A list setting given as one string (its environment form): comma-separated, blanks dropped."""
+    return tuple(part.strip() for part in v.split(",") if part.strip()) if isinstance(v, str) else v
+
+
+def _origin(value: str) -> str:
+    """`value` as browsers send it in `Origin` (lower case, default port left out), or ValueError."""
+    match = _ORIGIN.match(value.lower())
+    if not match or (match[3] and not 0 < int(match[3]) < 65536):
+        start = _ORIGIN_START.match(value)
+        hint = f": use {start[0].lower()!r}" if start else ""
+        raise ValueError(f"{value!r} is not an origin (scheme://host[:port], no path){hint}")
+    scheme, host, port = match.groups()
+    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS[scheme] else "")
+
+
 class ServerConfig(_Strict):
+    env: Literal["development", "production"] = _default("server", "env")
     host: str = _default("server", "host")
     port: int = Field(_default("server", "port"), ge=0, le=65535)
     auth_mode: Literal["legacy", "users", "both"] = _default("server", "auth_mode")
@@ -183,6 +231,49 @@ class ServerConfig(_Strict):
     models_cache_ttl: float = Field(_default("server", "models_cache_ttl"), ge=0)
     key_refresh_interval: float = Field(_default("server", "key_refresh_interval"), ge=0)
     default_max_tokens: int = Field(_default("server", "default_max_tokens"), ge=1)
+    cors_origins: tuple[str, ...] = ()
+    cookie_secure: bool | None = None  # None: auto (see `secure_cookies`)
+    trusted_proxies: tuple[str, ...] = ()
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether the portal marks its cookies Secure: `cookie_secure`, or by default in production."""
+        return self.production if self.cookie_secure is None else self.cookie_secure
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _list_from_string(cls, v: Any) -> Any:
+        return _comma_list(v)
+
+    @field_validator("cookie_secure", mode="before")
+    @classmethod
+    def _auto(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and v.strip().lower() == "auto" else v
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if "*" in v:
+            if len(v) > 1:
+                raise ValueError("'*' must be the only origin when it is given")
+            return v
+        # Raised here, not per item, so that the error is located at the setting (and its env var).
+        return tuple(dict.fromkeys(_origin(o) for o in v))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        networks: list[str] = []
+        for item in v:
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return tuple(dict.fromkeys(networks))
 
     @field_validator("auth_mode")
     @classmethod

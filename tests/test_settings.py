@@ -176,3 +176,94 @@ def test_an_endpoint_pasted_as_base_url_is_refused_with_the_root(
         load(path, {})
     assert f"{path}: [providers.p] base_url:" in str(info.value)
     assert f"use {right!r}" in str(info.value)
+
+
+# -- production mode, CORS, cookies and proxies --------------------------------------------------
+
+
+def test_production_settings_default_to_development_with_cors_off(tmp_path: Path) -> None:
+    s = load(write(tmp_path, ""), {}).config.server
+    assert (s.env, s.cors_origins, s.cookie_secure, s.trusted_proxies) == ("development", (), None, ())
+    assert not s.production and not s.secure_cookies  # auto: Secure only in production
+
+
+def test_production_settings_from_the_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[server]\nenv = "production"\n'
+        'cors_origins = ["https://App.Example.com", "http://localhost:5173", "https://b.example:443"]\n'
+        'trusted_proxies = ["10.0.0.0/8", "127.0.0.1", "fd00::/8"]\n',
+    )
+    s = load(path, {}).config.server
+    assert s.production and s.secure_cookies and s.cookie_secure is None
+    # as browsers send an Origin: lower case, no default port
+    assert s.cors_origins == ("https://app.example.com", "http://localhost:5173", "https://b.example")
+    assert s.trusted_proxies == ("10.0.0.0/8", "127.0.0.1/32", "fd00::/8")
+
+
+def test_production_settings_from_the_environment(tmp_path: Path) -> None:
+    env = {
+        "LLMGW_ENV": "production",
+        "LLMGW_CORS_ORIGINS": "https://a.example, https://b.example",
+        "LLMGW_COOKIE_SECURE": "false",
+        "LLMGW_TRUSTED_PROXIES": "192.168.1.10,::1",
+    }
+    s = load(write(tmp_path, '[server]\ncors_origins = ["https://c.example"]\n'), env).config.server
+    assert s.env == "production" and s.cookie_secure is False and not s.secure_cookies
+    assert s.cors_origins == ("https://a.example", "https://b.example")
+    assert s.trusted_proxies == ("192.168.1.10/32", "::1/128")
+    s = load(
+        write(tmp_path, "[server]\ncookie_secure = true\n"), {"LLMGW_COOKIE_SECURE": "auto"}
+    ).config.server
+    assert s.cookie_secure is None
+    assert load(write(tmp_path, ""), {"LLMGW_CORS_ORIGINS": ""}).config.server.cors_origins == ()
+
+
+def test_a_wildcard_origin_is_a_setting_production_mode_refuses_later(tmp_path: Path) -> None:
+    """`*` loads (development allows it, with a warning): `llmgw serve` and `config check` refuse it
+    in production next to every other problem, not as a load error."""
+    env = {"LLMGW_ENV": "production", "LLMGW_CORS_ORIGINS": "*"}
+    assert load(write(tmp_path, ""), env).config.server.cors_origins == ("*",)
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ("[server]\nenv = 'prod'\n", {}, "[server] env: Input should be 'development' or 'production'"),
+        ("", {"LLMGW_ENV": "staging"}, "environment LLMGW_ENV: Input should be"),
+        (
+            "[server]\ncors_origins = ['https://app.example.com/']\n",
+            {},
+            "[server] cors_origins: Value error, 'https://app.example.com/' is not an origin "
+            "(scheme://host[:port], no path): use 'https://app.example.com'",
+        ),
+        (
+            "[server]\ncors_origins = ['https://app.example.com/v1']\n",
+            {},
+            "'https://app.example.com/v1' is not an origin (scheme://host[:port], no path): "
+            "use 'https://app.example.com'",
+        ),
+        ("[server]\ncors_origins = ['app.example.com']\n", {}, "'app.example.com' is not an origin"),
+        ("[server]\ncors_origins = ['null']\n", {}, "'null' is not an origin"),
+        ("[server]\ncors_origins = ['ftp://a.example']\n", {}, "'ftp://a.example' is not an origin"),
+        ("[server]\ncors_origins = ['*', 'https://a.example']\n", {}, "'*' must be the only origin"),
+        ("", {"LLMGW_CORS_ORIGINS": "https://a.example/"}, "environment LLMGW_CORS_ORIGINS: "),
+        (
+            "[server]\ntrusted_proxies = ['proxy.internal']\n",
+            {},
+            "[server] trusted_proxies: Value error, 'proxy.internal'",
+        ),
+        (
+            "",
+            {"LLMGW_TRUSTED_PROXIES": "10.0.0.300"},
+            "environment LLMGW_TRUSTED_PROXIES: Value error, '10.0.0.300'",
+        ),
+        ("[server]\ncookie_secure = 'maybe'\n", {}, "[server] cookie_secure:"),
+    ],
+)
+def test_production_settings_errors_are_located(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, toml), env)
+    assert message in str(info.value)
