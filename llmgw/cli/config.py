@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from llmgw.services import credentials
+from llmgw.services import credentials, production
 from llmgw.settings import Loaded, load
 
 SENSITIVE_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
@@ -30,7 +30,11 @@ def describe(loaded: Loaded) -> str:
     if loaded.env_overrides:
         lines.append(f"# environment overrides: {', '.join(sorted(loaded.env_overrides))}")
     lines.append("[server]")
-    lines += [f"{k} = {json.dumps(v)}" for k, v in c.server.model_dump().items()]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in c.server.model_dump(exclude={"cookie_secure"}).items()]
+    if c.server.cookie_secure is None:
+        lines.append(f"# cookie_secure (auto) = {json.dumps(c.server.secure_cookies)}")
+    else:
+        lines.append(f"cookie_secure = {json.dumps(c.server.cookie_secure)}")
     keyless: list[str] = []
     for name, p in c.providers.items():
         keys = credentials.provider_keys(name)
@@ -74,5 +78,17 @@ def describe(loaded: Loaded) -> str:
 def run(args: argparse.Namespace) -> int:
     loaded = load(args.config)
     print(describe(loaded))
+    config = loaded.config
+    # As `llmgw serve` (without --no-auth) would judge it: production refuses, development warns.
+    problems = production.production_problems(config, no_auth=False, proxy_key=credentials.proxy_key())
+    if problems:
+        print(
+            f"\nproduction mode: `llmgw serve` would refuse to start ({len(problems)} problems):\n"
+            + "\n".join(f"  - {p}" for p in problems),
+            file=sys.stderr,
+        )
+        return 2
+    for warning in production.start_warnings(config, no_auth=False):
+        print(f"warning: {warning}", file=sys.stderr)
     print("\nconfiguration OK", file=sys.stderr)
     return 0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import sys
 from typing import Any
 
 from llmgw.errors import DatabaseInUse
-from llmgw.services import credentials
+from llmgw.services import credentials, production
 from llmgw.settings import Config, Loaded, ServerConfig, load
 
 
@@ -42,6 +43,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def refuse_unsafe_production(config: Config, no_auth: bool) -> bool:
+    """True (after naming every problem on stderr) when production mode refuses `config`; in
+    development, its warnings are logged instead."""
+    proxy_key = credentials.proxy_key() if config.server.production and not no_auth else None
+    problems = production.production_problems(config, no_auth=no_auth, proxy_key=proxy_key)
+    if problems:
+        print(
+            "llmgw: refusing to start in production mode ([server] env, LLMGW_ENV):\n"
+            + "\n".join(f"  - {p}" for p in problems),
+            file=sys.stderr,
+        )
+        return True
+    for warning in production.start_warnings(config, no_auth=no_auth):
+        logging.getLogger("llmgw").warning("%s", warning)
+    return False
+
+
 def run(args: argparse.Namespace) -> int:
     config = _with_server_overrides(
         load(args.config), host=args.host, port=args.port, log_level=args.log_level
@@ -51,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from llmgw.relay.server import setup_logging
 
     setup_logging(config.server.log_level)
+    if refuse_unsafe_production(config, args.no_auth):
+        return 2
     if args.no_auth:
         if not is_loopback(config.server.host):
             print(
