@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from llmgw.errors import MethodNotAllowed, UnknownEndpoint
+from llmgw.relay.cors import CORS
 from llmgw.relay.guard import RequestGuard, path_dialect
 from llmgw.relay.handler import handle
 from llmgw.relay.model_list import ModelCache, get_model, list_models
@@ -84,9 +85,12 @@ def create_app(
         max_bytes=config.server.max_header_bytes,
         loopback_only=proxy_key is None,  # --no-auth: web pages must not reach it (Host and Origin)
     )
+    middleware = [guard]  # the guard first: nothing, a CORS preflight included, gets past its refusals
+    if config.server.cors_origins:  # not installed otherwise: no cost without CORS
+        middleware.append(Middleware(CORS, origins=config.server.cors_origins))
     app = Starlette(
         routes=routes,
-        middleware=[guard],
+        middleware=middleware,
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed},
     )
