@@ -244,3 +244,54 @@ def test_commands_work_while_serve_runs(fake: FakeOpenAI, tmp_path: Path) -> Non
     with sqlite3.connect(gw.db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NOT NULL").fetchone() == (1,)
 
+
+class MemoryKeyring:
+    """A keyring backend in a dict, for `llmgw secret set/delete` in process."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.entries[(service, username)]
+
+
+def test_provider_secret_changes_are_audited_never_their_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llmgw.services import credentials
+
+    backend = MemoryKeyring()
+    monkeypatch.setattr(credentials, "_keyring", lambda: backend)
+    monkeypatch.setattr("getpass.getuser", lambda: "tester")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[server]\ndatabase = "{tmp_path / "llmgw.db"}"\n', encoding="utf-8")
+    value = "sk-provider-secret-value-123"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(value + "\n"))
+    assert cli.main(["secret", "set", "openai", "--config", str(config)]) == 0
+    assert backend.entries[("llmgw", "openai")] == value
+    monkeypatch.setenv("LLMGW_CONFIG", str(config))
+    assert cli.main(["secret", "delete", "openai"]) == 0
+    assert cli.main(["secret", "delete", "openai"]) == 1  # nothing deleted: nothing audited
+    capsys.readouterr()
+    assert cli.main(["audit", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [(e["actor"], e["action"], e["target_type"], e["target"]) for e in entries] == [
+        ("cli:tester", "provider_secret.set", "secret", "openai"),
+        ("cli:tester", "provider_secret.deleted", "secret", "openai"),
+    ]
+    raw = b"".join(f.read_bytes() for f in tmp_path.glob("llmgw.db*"))
+    assert value.encode() not in raw
+
+    # The keyring change stands even when the audit log cannot take it: a warning, exit code 0.
+    monkeypatch.setenv("LLMGW_CONFIG", str(tmp_path / "broken.toml"))
+    (tmp_path / "broken.toml").write_text("[server\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(value + "\n"))
+    assert cli.main(["secret", "set", "openai"]) == 0
+    err = capsys.readouterr().err
+    assert "not written to the audit log" in err and value not in err
