@@ -334,3 +334,29 @@ def test_provider_secret_changes_are_audited(store: Store) -> None:
         (CLI.name, "provider_secret.deleted", "secret", "proxy-key"),
     ]
     assert audit.entries(store, CLI, since=time.time() + 60) == []
+
+
+def test_a_password_never_lands_on_a_user_who_took_a_deleted_users_id(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between reading bob and writing his new hash (the slow hash runs outside any transaction), bob
+    is deleted and eve created: SQLite gives her bob's id. The change must not reach her."""
+    bob = users.create_user(store, CLI, "bob", PW)
+    real = passwords.hash_password
+
+    def meanwhile(password: str) -> str:
+        with sqlite3.connect(store.path) as conn:
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("DELETE FROM users WHERE id = ?", (bob.id,))
+            conn.execute(
+                "INSERT INTO users (id, name, role, password_hash, created_at, updated_at) "
+                "VALUES (?, 'eve', 'user', 'eve-hash', 1, 1)",
+                (bob.id,),
+            )
+        return real(password)
+
+    monkeypatch.setattr(passwords, "hash_password", meanwhile)
+    with pytest.raises(AccountNotFound, match="no user 'bob'"):
+        users.set_password(store, CLI, "bob", "a new password here")
+    with store.accounts(write=False) as accounts:
+        assert accounts.password_hash(bob.id) == "eve-hash"

@@ -94,6 +94,13 @@ def _find(accounts: Accounts, name: str) -> UserRow:
     return row
 
 
+def _still_there(accounts: Accounts, row: UserRow) -> bool:
+    """Whether the user read in an earlier transaction is the one behind that id now (SQLite may give a
+    deleted user's id to the next user created)."""
+    now = accounts.user_by_id(row.id)
+    return now is not None and (now.name, now.created_at) == (row.name, row.created_at)
+
+
 def _keep_an_admin(accounts: Accounts, row: UserRow, doing: str) -> None:
     if row.role == "admin" and not row.disabled and accounts.active_admin_count() <= 1:
         raise AccountRuleViolation(
@@ -239,7 +246,7 @@ def set_password(
         me = audit.acting_user(accounts, actor)  # rights checked again: they may have changed meanwhile
         if me is not None and me.id != row.id and me.role != "admin":
             raise PermissionDenied("a user may change only their own password")
-        if accounts.user_by_id(row.id) is None:
+        if not _still_there(accounts, row):
             raise AccountNotFound(f"no user {name!r}")
         now = time.time()
         accounts.set_password_hash(row.id, new_hash, now)
@@ -268,7 +275,7 @@ def authenticate(store: Store, name: str, password: str, client_address: str | N
     rehash = passwords.hash_password(password) if ok and stored and passwords.needs_rehash(stored) else None
     with store.accounts() as accounts:
         if ok and row is not None:
-            if rehash is not None:
+            if rehash is not None and _still_there(accounts, row):
                 accounts.set_password_hash(row.id, rehash, time.time())
             actor = Actor.user(row.id, row.name, client_address)
             audit.write(
