@@ -5,6 +5,11 @@ Exception
 ├── ConfigError                  bad configuration: a located message, never a traceback
 ├── SecretBackendUnavailable     no usable OS keyring (the CLI says so; environment secrets still work)
 ├── DatabaseInUse                another `llmgw serve` holds the database's serve lock
+├── AccountError                 an account use case refused (the CLI exits 1; the portal shows the message)
+│   ├── AccountNotFound          no such user or key
+│   ├── PermissionDenied         the acting principal may not do that
+│   ├── InvalidAccountInput      a bad name, a password against the policy, a bad expiry
+│   └── AccountRuleViolation     the change would break a rule: the last active admin, a disabled owner
 ├── Unsupported                  a provider type has no such operation (the relay answers 400)
 └── GatewayError                 answered to a client with `status` and an error body in its dialect
     ├── InvalidRequest           400 malformed JSON, missing or wrong fields
@@ -69,6 +74,26 @@ class DatabaseInUse(Exception):
             f"another llmgw serve ({holder}) is already using {database}; "
             "stop it or give this one another database"
         )
+
+
+class AccountError(Exception):
+    """An account use case (`llmgw.services.users`, `.keys`) refused; the message is for people."""
+
+
+class AccountNotFound(AccountError):
+    """No user or key of that name or id."""
+
+
+class PermissionDenied(AccountError):
+    """The acting principal may not do this (a user acting on someone else, a disabled actor)."""
+
+
+class InvalidAccountInput(AccountError):
+    """A user name, key name, password or expiry that the rules do not accept."""
+
+
+class AccountRuleViolation(AccountError):
+    """The change would break an invariant: no active admin left, a key for a disabled owner."""
 
 
 class Unsupported(Exception):

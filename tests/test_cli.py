@@ -197,8 +197,12 @@ def test_provider_key_from_the_real_keyring(fake: FakeOpenAI, tmp_path: Path) ->
         pytest.skip("no D-Bus session (run under scripts/with-keyring)")
     name = f"kr-{uuid.uuid4().hex[:8]}"
     keyring_env = {"DBUS_SESSION_BUS_ADDRESS": os.environ["DBUS_SESSION_BUS_ADDRESS"]}
-    r = llmgw("secret", "set", name, stdin=UPSTREAM_KEY + "\n", env=keyring_env)
+    # The change is audited in the configured database: a throwaway one, not the user's.
+    (tmp_path / "audit.toml").write_text(f'[server]\ndatabase = "{tmp_path / "audit.db"}"\n')
+    audit_env = {**keyring_env, "LLMGW_CONFIG": str(tmp_path / "audit.toml")}
+    r = llmgw("secret", "set", name, stdin=UPSTREAM_KEY + "\n", env=audit_env)
     assert r.returncode == 0, r.stderr
+    assert "audit" not in r.stderr, r.stderr
     try:
         listed = llmgw("secret", "list", env=keyring_env)
         assert name in listed.stdout and UPSTREAM_KEY not in listed.stdout
@@ -214,4 +218,10 @@ def test_provider_key_from_the_real_keyring(fake: FakeOpenAI, tmp_path: Path) ->
             assert [q.api_key for q in fake.requests] == [UPSTREAM_KEY]
             assert UPSTREAM_KEY not in gw.log()
     finally:
-        assert llmgw("secret", "delete", name, env=keyring_env).returncode == 0
+        assert llmgw("secret", "delete", name, env=audit_env).returncode == 0
+    audited = llmgw("audit", "--json", env=audit_env)
+    assert [(e["action"], e["target"]) for e in json.loads(audited.stdout)] == [
+        ("provider_secret.set", name),
+        ("provider_secret.deleted", name),
+    ]
+    assert UPSTREAM_KEY not in audited.stdout

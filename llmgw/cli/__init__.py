@@ -1,5 +1,6 @@
-"""The `llmgw` command line: one module per command group (serve, config, secret, usage), each with
-`add_parser` and `run`. Argument parsing and messages only: the rules live in `llmgw.services`."""
+"""The `llmgw` command line: one module per command group (serve, config, secret, usage, user, key,
+audit), each with `add_parser` and `run`. Argument parsing and messages only: the rules live in
+`llmgw.services`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from llmgw import version
-from llmgw.cli import config, secret, serve, usage
+from llmgw.cli import audit, config, keys, secret, serve, usage, users
 from llmgw.errors import ConfigError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -16,6 +17,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "config": config.run,
     "secret": secret.run,
     "usage": usage.run,
+    "user": users.run,
+    "key": keys.run,
+    "audit": audit.run,
 }
 
 
@@ -23,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="llmgw", description="A self-hosted LLM gateway.")
     p.add_argument("--version", action=version.VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (serve, config, secret, usage):
+    for group in (serve, config, secret, usage, users, keys, audit):
         group.add_parser(sub)
     return p
 

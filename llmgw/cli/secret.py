@@ -1,5 +1,6 @@
 """`llmgw secret set|list|delete`: provider keys and the proxy key in the OS keyring. Parsing and
-messages only; the rules are `llmgw.services.credentials`'."""
+messages only; the rules are `llmgw.services.credentials`'. A change that succeeded is then written to
+the audit log of the configured database (the secret's name, never its value)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import argparse
 import getpass
 import sys
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Literal, TextIO
 
 from llmgw.errors import ConfigError
-from llmgw.services import credentials
+from llmgw.services import audit, credentials
+from llmgw.services.database import open_store
 from llmgw.settings import load
 
 
@@ -19,22 +21,40 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     secret_sub = secret.add_subparsers(dest="secret_command", required=True, metavar="ACTION")
     s_set = secret_sub.add_parser("set", help="store a secret (value read from a hidden prompt or stdin)")
     s_set.add_argument("name", help="PROVIDER, PROVIDER.2 … for more keys, or proxy-key")
+    s_set.add_argument("--config", metavar="FILE", help="whose database's audit log records the change")
     s_list = secret_sub.add_parser("list", help="list stored secrets, masked")
     s_list.add_argument("--config", metavar="FILE")
     s_del = secret_sub.add_parser("delete", help="delete a secret")
     s_del.add_argument("name")
+    s_del.add_argument("--config", metavar="FILE", help="whose database's audit log records the change")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.secret_command == "set":
-        return cmd_secret_set(args.name, stdin=sys.stdin, tty=sys.stdin.isatty())
+        code = cmd_secret_set(args.name, stdin=sys.stdin, tty=sys.stdin.isatty())
+        return _audited(code, args.config, args.name, "set")
     if args.secret_command == "delete":
-        return cmd_secret_delete(args.name, out=sys.stdout)
+        code = cmd_secret_delete(args.name, out=sys.stdout)
+        return _audited(code, args.config, args.name, "deleted")
     try:
         providers = list(load(args.config).config.providers)
     except ConfigError:
         providers = []  # listing secrets should not need a valid config
     return cmd_secret_list(providers, out=sys.stdout)
+
+
+def _audited(code: int, config_path: str | None, name: str, change: Literal["set", "deleted"]) -> int:
+    """After a keyring change that succeeded (`code` 0), its audit entry. The change has happened
+    whatever follows, so failing to record it is a warning and the exit code stays 0."""
+    if code != 0:
+        return code
+    try:
+        config = load(config_path).config
+        with open_store(config) as store:
+            audit.record_secret_change(store, audit.Actor.cli(), name, change)
+    except Exception as exc:  # a bad config, an unwritable or locked database: say so, keep the result
+        print(f"warning: the change was not written to the audit log: {exc}", file=sys.stderr)
+    return code
 
 
 def _print_table(infos: list[credentials.SecretInfo], out: TextIO) -> None:

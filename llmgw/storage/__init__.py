@@ -2,7 +2,7 @@
 writer thread and its spool file, and the lock that keeps one server per database. Callers hold a
 `Store` (and the writer) and see only the names below: the seam for a PostgreSQL store later."""
 
-from llmgw.storage.accounts import ApiKeyRecord
+from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, UserRow
 from llmgw.storage.database import Store
 from llmgw.storage.requests import ModelUsage, Totals, UsageRow, UsageSummary
 from llmgw.storage.serve_lock import hold_serve_lock
@@ -10,7 +10,10 @@ from llmgw.storage.spool import Spool
 from llmgw.storage.writer import LedgerWriter
 
 __all__ = [
+    "Accounts",
     "ApiKeyRecord",
+    "AuditRow",
+    "KeyRow",
     "LedgerWriter",
     "ModelUsage",
     "Spool",
@@ -18,5 +21,6 @@ __all__ = [
     "Totals",
     "UsageRow",
     "UsageSummary",
+    "UserRow",
     "hold_serve_lock",
 ]

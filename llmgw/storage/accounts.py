@@ -7,10 +7,20 @@ the rules about accounts (who may do what, hashing, audit entries) live in `llmg
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import sqlite_utils
 
-__all__ = ["ApiKeyRecord", "api_key_records", "data_version", "touch_api_keys"]
+__all__ = [
+    "Accounts",
+    "ApiKeyRecord",
+    "AuditRow",
+    "KeyRow",
+    "UserRow",
+    "api_key_records",
+    "data_version",
+    "touch_api_keys",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -70,3 +80,206 @@ def touch_api_keys(db: sqlite_utils.Database, last_used: dict[int, float]) -> No
         "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
         [(at, key_id) for key_id, at in last_used.items()],
     )
+
+
+# --- the account use cases' reads and writes, inside one transaction ------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UserRow:
+    """One user as stored (the password hash apart: `Accounts.password_hash`)."""
+
+    id: int
+    name: str
+    role: str  # "admin" or "user"
+    disabled: bool
+    has_password: bool
+    created_at: float
+    updated_at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyRow:
+    """One personal key with its owner, as listings show it: never the secret's hash."""
+
+    id: int
+    public_id: str
+    name: str
+    user_id: int
+    user_name: str
+    user_disabled: bool
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+    last_used_at: float | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One audit log entry. Names are copies: the entry still reads after its actor or target is gone."""
+
+    id: int
+    at: float
+    actor_user_id: int | None
+    actor_name: str
+    action: str
+    target_type: str | None
+    target_id: str | None
+    target_name: str | None
+    client_address: str | None
+    detail: str | None
+
+
+_USER_COLUMNS = "id, name, role, disabled, password_hash IS NOT NULL, created_at, updated_at"
+_KEY_SQL = """
+SELECT k.id, k.public_id, k.name, k.user_id, u.name, u.disabled, k.created_at, k.expires_at, k.revoked_at,
+       k.last_used_at
+FROM api_keys AS k JOIN users AS u ON u.id = k.user_id
+"""
+_AUDIT_COLUMNS = (
+    "id, at, actor_user_id, actor_name, action, target_type, target_id, target_name, client_address, detail"
+)
+
+
+def _user(r: tuple[Any, ...]) -> UserRow:
+    return UserRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6])
+
+
+def _key(r: tuple[Any, ...]) -> KeyRow:
+    return KeyRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9])
+
+
+class Accounts:
+    """The account tables seen from inside one transaction (`Store.accounts()`): what a use case reads
+    to check its rules and the changes it makes, its audit entry included, commit together or not at
+    all. Holds no state of its own."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._db = db
+
+    # users
+    def user_by_name(self, name: str) -> UserRow | None:
+        """The user of that name, compared without regard to case (the column is NOCASE)."""
+        r = self._db.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE name = ?", [name]).fetchone()
+        return None if r is None else _user(r)
+
+    def user_by_id(self, user_id: int) -> UserRow | None:
+        r = self._db.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", [user_id]).fetchone()
+        return None if r is None else _user(r)
+
+    def users(self) -> list[UserRow]:
+        rows = self._db.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY name").fetchall()
+        return [_user(r) for r in rows]
+
+    def key_counts(self) -> dict[int, int]:
+        """Keys per user id (every state)."""
+        rows = self._db.execute("SELECT user_id, COUNT(*) FROM api_keys GROUP BY user_id").fetchall()
+        return {user_id: n for user_id, n in rows}
+
+    def password_hash(self, user_id: int) -> str | None:
+        r = self._db.execute("SELECT password_hash FROM users WHERE id = ?", [user_id]).fetchone()
+        return None if r is None else r[0]
+
+    def active_admin_count(self) -> int:
+        n: int = self._db.execute(
+            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0"
+        ).fetchone()[0]
+        return n
+
+    def insert_user(self, name: str, role: str, password_hash: str, now: float) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at) "
+            "VALUES (?, ?, ?, 0, ?, ?)",
+            [name, role, password_hash, now, now],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def set_user_disabled(self, user_id: int, disabled: bool, now: float) -> None:
+        self._db.execute(
+            "UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?", [int(disabled), now, user_id]
+        )
+
+    def set_user_role(self, user_id: int, role: str, now: float) -> None:
+        self._db.execute("UPDATE users SET role = ?, updated_at = ? WHERE id = ?", [role, now, user_id])
+
+    def set_password_hash(self, user_id: int, password_hash: str, now: float) -> None:
+        self._db.execute(
+            "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", [password_hash, now, user_id]
+        )
+
+    def delete_user(self, user_id: int) -> None:
+        """Delete a user; their keys and sessions go with them (ON DELETE CASCADE, foreign_keys=ON)."""
+        self._db.execute("DELETE FROM users WHERE id = ?", [user_id])
+
+    def delete_sessions(self, user_id: int) -> int:
+        """End every portal session of a user; returns how many there were."""
+        return self._db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id]).rowcount
+
+    # keys
+    def insert_key(
+        self, public_id: str, user_id: int, name: str, secret_hash: str, now: float, expires_at: float | None
+    ) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO api_keys (public_id, user_id, name, secret_hash, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [public_id, user_id, name, secret_hash, now, expires_at],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def key_by_id(self, key_id: int) -> KeyRow | None:
+        r = self._db.execute(_KEY_SQL + " WHERE k.id = ?", [key_id]).fetchone()
+        return None if r is None else _key(r)
+
+    def key_by_public_id(self, public_id: str) -> KeyRow | None:
+        r = self._db.execute(_KEY_SQL + " WHERE k.public_id = ?", [public_id]).fetchone()
+        return None if r is None else _key(r)
+
+    def keys(self, user_id: int | None = None) -> list[KeyRow]:
+        """Every key (or one user's), oldest first."""
+        if user_id is None:
+            rows = self._db.execute(_KEY_SQL + " ORDER BY k.id").fetchall()
+        else:
+            rows = self._db.execute(_KEY_SQL + " WHERE k.user_id = ? ORDER BY k.id", [user_id]).fetchall()
+        return [_key(r) for r in rows]
+
+    def revoke_key(self, key_id: int, now: float) -> None:
+        self._db.execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now, key_id]
+        )
+
+    # audit
+    def add_audit(
+        self,
+        *,
+        at: float,
+        actor_user_id: int | None,
+        actor_name: str,
+        action: str,
+        target_type: str | None,
+        target_id: str | None,
+        target_name: str | None,
+        client_address: str | None,
+        detail: str | None,
+    ) -> None:
+        self._db.execute(
+            f"INSERT INTO audit_log ({_AUDIT_COLUMNS.removeprefix('id, ')}) VALUES ({', '.join('?' * 9)})",
+            [
+                at,
+                actor_user_id,
+                actor_name,
+                action,
+                target_type,
+                target_id,
+                target_name,
+                client_address,
+                detail,
+            ],
+        )
+
+    def audit(self, since: float | None = None) -> list[AuditRow]:
+        """Entries since `since` (unix seconds; None = all), oldest first."""
+        rows = self._db.execute(
+            f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE at >= ? ORDER BY at, id",
+            [since if since is not None else float("-inf")],
+        ).fetchall()
+        return [AuditRow(*r) for r in rows]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -15,7 +16,7 @@ from typing import Any, Self
 import sqlite_utils
 
 from llmgw.storage import accounts, auth_failures, requests
-from llmgw.storage.accounts import ApiKeyRecord
+from llmgw.storage.accounts import Accounts, ApiKeyRecord
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import UsageRow, UsageSummary
 
@@ -61,6 +62,25 @@ class Store:
             conn.close()
             raise
         return cls(db, path)
+
+    @contextmanager
+    def accounts(self, *, write: bool = True) -> Iterator[Accounts]:
+        """One account use case as one transaction: what it reads to check its rules and what it
+        writes, its audit entry included, commit together or roll back together on any exception.
+
+        `BEGIN IMMEDIATE` takes SQLite's write lock up front (waiting up to `busy_timeout` for another
+        process, e.g. a running `llmgw serve`), so a check such as "another active admin remains" still
+        holds when the change commits, whichever process writes next. `write=False`: a plain `BEGIN`,
+        one consistent snapshot for a listing, never waiting for writers."""
+        with self._lock:
+            conn = self._db.conn
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Accounts(self._db)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     def api_key_records(self) -> list[ApiKeyRecord]:
         """Every personal API key with its owner's state, for the running gateway's key index."""

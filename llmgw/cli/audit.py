@@ -1,0 +1,53 @@
+"""`llmgw audit [--since] [--json]`: the audit log, oldest first. Exit codes: 0, 2 bad --since or config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from llmgw.cli.tables import format_table, iso_time
+from llmgw.cli.usage import parse_since
+from llmgw.errors import AccountError
+from llmgw.services import audit
+from llmgw.services.database import open_store
+from llmgw.settings import load
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("audit", help="show the audit log: account, key and secret changes, logins")
+    p.add_argument("--since", help="a duration (30m, 24h, 7d) or a date/time (2026-11-01)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--config", metavar="FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load(args.config).config
+    try:
+        since = parse_since(args.since, time.time()) if args.since else None
+    except ValueError as exc:
+        print(f"llmgw: --since: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with open_store(config) as store:
+            entries = audit.entries(store, audit.Actor.cli(), since)
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([{**e.to_json(), "at": iso_time(e.at)} for e in entries], indent=2))
+    elif not entries:
+        print("no audit entries" + (" in that period" if since is not None else ""))
+    else:
+        rows = [[iso_time(e.at), e.actor, e.action, _target(e), e.client_address, e.detail] for e in entries]
+        print(format_table(("time", "actor", "action", "target", "client", "detail"), rows))
+    return 0
+
+
+def _target(entry: audit.AuditEntry) -> str | None:
+    if entry.target is None and entry.target_id is None:
+        return None
+    if entry.target_type == "key":
+        return f"key {entry.target_id} ({entry.target})"
+    return f"{entry.target_type} {entry.target or entry.target_id}"
