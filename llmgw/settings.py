@@ -89,7 +89,12 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("server", "host", "127.0.0.1", "Address to listen on. Loopback by default."),
     Setting("server", "port", 4000, "TCP port to listen on."),
-    Setting("server", "auth_mode", "legacy", "Client authentication: legacy (one shared proxy key)."),
+    Setting(
+        "server",
+        "auth_mode",
+        "legacy",
+        "Client authentication: legacy (one shared proxy key), users (personal API keys only) or both.",
+    ),
     Setting("server", "database", "<user data dir>/llmgw.db", "SQLite file for the usage ledger."),
     Setting(
         "server",
@@ -183,13 +188,6 @@ class ServerConfig(_Strict):
     models_cache_ttl: float = Field(_default("server", "models_cache_ttl"), ge=0)
     key_refresh_interval: float = Field(_default("server", "key_refresh_interval"), ge=0)
     default_max_tokens: int = Field(_default("server", "default_max_tokens"), ge=1)
-
-    @field_validator("auth_mode")
-    @classmethod
-    def _only_legacy_for_now(cls, v: str) -> str:
-        if v != "legacy":
-            raise ValueError(f"auth_mode {v!r} is not available in this version; use 'legacy'")
-        return v
 
 
 class ProviderConfig(_Strict):
