@@ -96,7 +96,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("server", "host", "127.0.0.1", "Address to listen on. Loopback by default."),
     Setting("server", "port", 4000, "TCP port to listen on."),
-    Setting("server", "auth_mode", "legacy", "Client authentication: legacy (one shared proxy key)."),
+    Setting(
+        "server",
+        "auth_mode",
+        "legacy",
+        "Client authentication: legacy (one shared proxy key), users (personal API keys only) or both.",
+    ),
     Setting("server", "database", "<user data dir>/llmgw.db", "SQLite file for the usage ledger."),
     Setting(
         "server",
@@ -274,13 +279,6 @@ class ServerConfig(_Strict):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
         return tuple(dict.fromkeys(networks))
-
-    @field_validator("auth_mode")
-    @classmethod
-    def _only_legacy_for_now(cls, v: str) -> str:
-        if v != "legacy":
-            raise ValueError(f"auth_mode {v!r} is not available in this version; use 'legacy'")
-        return v
 
 
 class ProviderConfig(_Strict):

@@ -97,14 +97,39 @@ def test_serve_refuses_without_a_proxy_key(tmp_path: Path) -> None:
     assert "LLMGW_PROXY_KEY" in r.stderr and "--no-auth" in r.stderr
 
 
+def test_both_auth_mode_refuses_without_a_proxy_key(tmp_path: Path) -> None:
+    (tmp_path / "empty.toml").write_text("")
+    r = llmgw("serve", "--config", str(tmp_path / "empty.toml"), env={"LLMGW_AUTH_MODE": "both"})
+    assert r.returncode == 2
+    assert "auth_mode 'both' needs one" in r.stderr and "llmgw secret set proxy-key" in r.stderr
+
+
+def test_users_auth_mode_serves_without_a_proxy_key(fake: FakeOpenAI, tmp_path: Path) -> None:
+    # No user and no key yet: it starts, says how to make one, and refuses every client meanwhile.
+    env = {"LLMGW_AUTH_MODE": "users", "LLMGW_UP_API_KEY": UPSTREAM_KEY, "DBUS_SESSION_BUS_ADDRESS": ""}
+    with GatewayProcess(tmp_path, provider("up", fake.base_url), env) as gw:
+        for headers in ({}, {"x-api-key": PROXY_KEY}, {"authorization": "Bearer llmgw-0123"}):
+            r = httpx.post(
+                f"{gw.base_url}/v1/chat/completions",
+                json={"model": "up/m", "messages": USER},
+                headers=headers,
+            )
+            assert r.status_code == 401
+        log = gw.log()
+    assert "auth users" in log
+    assert "no personal API keys yet" in log
+    assert "`llmgw user add NAME --admin`, then `llmgw key create NAME`" in log
+
+
 def test_no_auth_is_refused_off_loopback(tmp_path: Path) -> None:
     (tmp_path / "empty.toml").write_text("")
     r = llmgw("serve", "--config", str(tmp_path / "empty.toml"), "--no-auth", "--host", "0.0.0.0")
     assert r.returncode == 2 and "refusing --no-auth on 0.0.0.0" in r.stderr
 
 
-def test_no_auth_on_loopback_serves_without_a_key(fake: FakeOpenAI, tmp_path: Path) -> None:
-    env = {"LLMGW_UP_API_KEY": UPSTREAM_KEY, "DBUS_SESSION_BUS_ADDRESS": ""}
+@pytest.mark.parametrize("mode", ["legacy", "users"])
+def test_no_auth_on_loopback_serves_without_a_key(fake: FakeOpenAI, tmp_path: Path, mode: str) -> None:
+    env = {"LLMGW_UP_API_KEY": UPSTREAM_KEY, "DBUS_SESSION_BUS_ADDRESS": "", "LLMGW_AUTH_MODE": mode}
     with GatewayProcess(tmp_path, provider("up", fake.base_url), env, args=("--no-auth",)) as gw:
         r = httpx.post(f"{gw.base_url}/v1/chat/completions", json={"model": "up/m", "messages": USER})
         assert r.status_code == 200

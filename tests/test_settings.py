@@ -90,7 +90,7 @@ def test_config_env_var_names_the_file(tmp_path: Path) -> None:
             "'other' is not in [providers.a] models",
         ),
         ("[providers.a]\ntype='openai'\nx_title='t'\n", {}, "apply to type 'openrouter' only"),
-        ("[server]\nauth_mode = 'users'\n", {}, "auth_mode 'users' is not available"),
+        ("[server]\nauth_mode = 'admins'\n", {}, "[server] auth_mode: Input should be 'legacy', 'users'"),
         ("[server\n", {}, "invalid TOML"),
     ],
 )

@@ -1,4 +1,5 @@
-"""`llmgw serve`: run the gateway; refuses to start without a way for clients to authenticate."""
+"""`llmgw serve`: run the gateway; refuses to start without a way for clients to authenticate (the
+proxy key in `legacy` and `both` auth modes; `users` needs none, only personal keys)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from llmgw.errors import DatabaseInUse
 from llmgw.services import credentials, production
-from llmgw.settings import Config, Loaded, ServerConfig, load
+from llmgw.settings import Config, ServerConfig, load
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,12 +27,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
 
 
-def _with_server_overrides(loaded: Loaded, **overrides: Any) -> Config:
+def _with_server_overrides(config: Config, **overrides: Any) -> Config:
     given = {k: v for k, v in overrides.items() if v is not None}
     if not given:
-        return loaded.config
-    server = ServerConfig.model_validate({**loaded.config.server.model_dump(), **given})
-    return loaded.config.model_copy(update={"server": server})
+        return config
+    server = ServerConfig.model_validate({**config.server.model_dump(), **given})
+    return config.model_copy(update={"server": server})
 
 
 def is_loopback(host: str) -> bool:
@@ -62,7 +63,7 @@ def refuse_unsafe_production(config: Config, no_auth: bool) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     config = _with_server_overrides(
-        load(args.config), host=args.host, port=args.port, log_level=args.log_level
+        load(args.config).config, host=args.host, port=args.port, log_level=args.log_level
     )
     # The server stack is only imported when serving.
     from llmgw.relay.server import run as run_server
@@ -71,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(config.server.log_level)
     if refuse_unsafe_production(config, args.no_auth):
         return 2
+    mode = config.server.auth_mode
+    proxy_key: str | None = None
     if args.no_auth:
         if not is_loopback(config.server.host):
             print(
@@ -79,13 +82,16 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        proxy_key = None
-    else:
+        # No key of any kind: `legacy` without a proxy key is authentication off.
+        config = _with_server_overrides(config, auth_mode="legacy")
+    elif mode != "users":  # `users` takes personal keys only: the proxy key is not even read
         proxy_key = credentials.proxy_key()
         if proxy_key is None:
+            why = "clients could not authenticate" if mode == "legacy" else "auth_mode 'both' needs one"
             print(
-                "llmgw: no proxy key configured, so clients could not authenticate.\n"
+                f"llmgw: no proxy key configured, so {why}.\n"
                 "  Set one:  llmgw secret set proxy-key   (or the LLMGW_PROXY_KEY environment variable)\n"
+                '  or use personal API keys only:  [server] auth_mode = "users" (LLMGW_AUTH_MODE=users)\n'
                 "  or run without authentication on loopback:  llmgw serve --no-auth",
                 file=sys.stderr,
             )

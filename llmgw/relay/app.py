@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from llmgw.errors import MethodNotAllowed, UnknownEndpoint
+from llmgw.relay.auth import auth_enabled
 from llmgw.relay.cors import CORS
 from llmgw.relay.guard import RequestGuard, path_dialect
 from llmgw.relay.handler import handle
@@ -64,6 +65,7 @@ def create_app(
         app.state.gateway = gw
         app.state.model_cache = ModelCache(config.server.models_cache_ttl)
         gw.start_key_refresh()
+        gw.start_key_index_watch()
         try:
             yield
         finally:
@@ -83,7 +85,8 @@ def create_app(
         RequestGuard,
         max_count=config.server.max_header_count,
         max_bytes=config.server.max_header_bytes,
-        loopback_only=proxy_key is None,  # --no-auth: web pages must not reach it (Host and Origin)
+        # --no-auth: web pages must not reach it (Host and Origin)
+        loopback_only=not auth_enabled(config.server.auth_mode, proxy_key),
     )
     middleware = [guard]  # the guard first: nothing, a CORS preflight included, gets past its refusals
     if config.server.cors_origins:  # not installed otherwise: no cost without CORS

@@ -1,12 +1,31 @@
-"""Client authentication. Legacy mode: one shared proxy key, compared in constant time."""
+"""Client authentication, per `[server] auth_mode`: who is making this request.
+
+- `legacy`: one shared proxy key, compared in constant time (`LegacyAuth`); `None` = authentication
+  off (`--no-auth`, loopback only).
+- `users`: personal API keys only, found in memory by the key index (`llmgw.services.key_index`).
+- `both`: a value shaped like a personal token is checked as one and only as one; anything else only
+  against the proxy key, whose requests are the built-in `legacy` principal's.
+
+Every refusal tells the client the same thing (a revoked key is no different from a wrong one); the
+debug log says which it was.
+"""
 
 from __future__ import annotations
 
 import hmac
+import logging
+from typing import Protocol
 
 from starlette.datastructures import Headers
 
 from llmgw.errors import Unauthenticated
+from llmgw.services.key_index import ANONYMOUS, LEGACY, KeyIndex, Principal
+from llmgw.services.tokens import parse
+
+log = logging.getLogger("llmgw.auth")
+
+MISSING = "Missing API key: send `Authorization: Bearer <key>` or `x-api-key`."
+WRONG = "Incorrect API key provided."
 
 
 def presented_key(headers: Headers) -> str | None:
@@ -20,6 +39,15 @@ def presented_key(headers: Headers) -> str | None:
     return headers.get("x-api-key") or None
 
 
+class Auth(Protocol):
+    @property
+    def enabled(self) -> bool: ...
+
+    def check(self, headers: Headers) -> Principal:
+        """The principal of a request; raises `Unauthenticated`."""
+        ...
+
+
 class LegacyAuth:
     """Accepts exactly the configured proxy key; `None` means authentication is off (--no-auth)."""
 
@@ -30,11 +58,44 @@ class LegacyAuth:
     def enabled(self) -> bool:
         return self._key is not None
 
-    def check(self, headers: Headers) -> None:
+    def check(self, headers: Headers) -> Principal:
         if self._key is None:
-            return
+            return ANONYMOUS
         key = presented_key(headers)
         if key is None:
-            raise Unauthenticated("Missing API key: send `Authorization: Bearer <key>` or `x-api-key`.")
+            raise Unauthenticated(MISSING)
         if not hmac.compare_digest(key.encode(), self._key):
-            raise Unauthenticated("Incorrect API key provided.")
+            raise Unauthenticated(WRONG)
+        return LEGACY
+
+
+class PersonalKeyAuth:
+    """`users` mode (`proxy_key` None) and `both` mode (the proxy key given)."""
+
+    enabled = True
+
+    def __init__(self, index: KeyIndex, proxy_key: str | None) -> None:
+        self.index = index
+        self._proxy_key = proxy_key.encode() if proxy_key is not None else None
+
+    def check(self, headers: Headers) -> Principal:
+        key = presented_key(headers)
+        if key is None:
+            raise Unauthenticated(MISSING)
+        token = parse(key)
+        if token is None:
+            if self._proxy_key is not None and hmac.compare_digest(key.encode(), self._proxy_key):
+                return LEGACY
+            log.debug("refused a key that is not a personal API key")
+            raise Unauthenticated(WRONG)
+        found = self.index.identify(token)
+        if isinstance(found, str):
+            log.debug("refused personal API key %s: %s", token.public_id, found)
+            raise Unauthenticated(WRONG)
+        return found
+
+
+def auth_enabled(auth_mode: str, proxy_key: str | None) -> bool:
+    """Whether clients must present a key: always in `users` and `both`; in `legacy` when a proxy
+    key is set (`--no-auth` serves `legacy` without one)."""
+    return auth_mode != "legacy" or proxy_key is not None

@@ -65,10 +65,11 @@ async def handle(request: Request) -> Response:
     endpoint = ENDPOINTS[path]
     row = UsageRow(request_id=new_request_id(), created_at=time.time(), endpoint=path, attempts=0)
     try:
-        gw.auth.check(request.headers)
+        principal = gw.auth.check(request.headers)
     except Unauthenticated as exc:  # counted, not recorded: see record.AuthFailures
         gw.auth_failures.failed(request.client.host if request.client else None)
         return error_response(exc, row.request_id, endpoint.dialect)
+    row.user_id, row.api_key_id = principal.user_id, principal.api_key_id
     try:
         body = await read_json(request, gw.config.server.max_body_bytes, gw.config.server.body_timeout)
         row.model_requested = check_body(body, endpoint, gw.config.server.max_image_bytes)

@@ -15,15 +15,26 @@ from typing import Protocol
 import httpx
 
 from llmgw.providers import adapter_for
-from llmgw.relay.auth import LegacyAuth
+from llmgw.relay.auth import Auth, LegacyAuth, PersonalKeyAuth
 from llmgw.relay.catalog import Catalog
 from llmgw.relay.keypool import KeyPool
 from llmgw.relay.record import AuthFailures, Recorder
 from llmgw.relay.upstream import Upstream
+from llmgw.services.key_index import KeyIndex
 from llmgw.settings import Config
 from llmgw.storage import LedgerWriter, Store
 
 log = logging.getLogger("llmgw")
+
+# How often the personal-key index asks SQLite whether another process committed (one PRAGMA read,
+# off the event loop): a revoked key is refused within about this long.
+KEY_INDEX_POLL_INTERVAL = 0.25
+# How often keys' last use goes to the database (one batched UPDATE), besides at shutdown.
+LAST_USED_FLUSH_INTERVAL = 10.0
+NO_KEYS_HINT = (
+    "no personal API keys yet, so no client can authenticate with one: create a user and a key with "
+    "`llmgw user add NAME --admin`, then `llmgw key create NAME`"
+)
 
 
 class KeySource(Protocol):
@@ -68,7 +79,7 @@ class Gateway:
     def __init__(
         self,
         config: Config,
-        auth: LegacyAuth,
+        auth: Auth,
         store: Store,
         ledger: LedgerWriter,
         upstreams: dict[str, Upstream],
@@ -85,6 +96,9 @@ class Gateway:
         self.key_source = key_source
         self._refresher: asyncio.Task[None] | None = None
         self._reread_failing = False
+        self.key_index = auth.index if isinstance(auth, PersonalKeyAuth) else None
+        self._index_watch: asyncio.Task[None] | None = None
+        self._index_failing = False
 
     @classmethod
     def start(
@@ -108,7 +122,7 @@ class Gateway:
         }
         for up in upstreams.values():
             log_keys(up, key_source)
-        return cls(config, LegacyAuth(proxy_key), store, ledger, upstreams, key_source)
+        return cls(config, start_auth(config, proxy_key, store), store, ledger, upstreams, key_source)
 
     def no_key_hint(self, provider: str) -> str:
         """What a request for `provider`, which has no key at all, is told."""
@@ -148,9 +162,47 @@ class Gateway:
             log.info("provider keys can be re-read again")
         self._reread_failing = bool(failed)
 
+    def start_key_index_watch(self) -> None:
+        """Keep the personal-key index in step with the database (`users` and `both` modes only)."""
+        if self.key_index is not None:
+            self._index_watch = asyncio.get_running_loop().create_task(self._watch_key_index())
+
+    async def _watch_key_index(self) -> None:
+        index = self.key_index
+        assert index is not None
+        loop = asyncio.get_running_loop()
+        flushed = loop.time()
+        while True:
+            await asyncio.sleep(KEY_INDEX_POLL_INTERVAL)
+            try:
+                if await asyncio.to_thread(index.refresh):
+                    log.debug("personal API keys reloaded: %d", index.key_count)
+                if loop.time() - flushed >= LAST_USED_FLUSH_INTERVAL:
+                    flushed = loop.time()
+                    await self.flush_last_used()
+            except Exception as exc:  # e.g. the database briefly locked: keep the index, retry
+                if not self._index_failing:
+                    log.warning("could not re-read the personal API keys (%s); keeping the current ones", exc)
+                self._index_failing = True
+            else:
+                if self._index_failing:
+                    log.info("personal API keys can be re-read again")
+                self._index_failing = False
+
+    async def flush_last_used(self) -> None:
+        """Write the keys' last use gathered since the previous flush (one transaction, in a thread)."""
+        index = self.key_index
+        if index is None:
+            return
+        pending = index.take_last_used()
+        if pending:
+            await asyncio.to_thread(index.write_last_used, pending)
+
     async def close(self) -> None:
         if self._refresher:
             self._refresher.cancel()
+        if self._index_watch:
+            self._index_watch.cancel()
         for up in self.upstreams.values():
             await up.aclose()
         self.auth_failures.report()
@@ -158,4 +210,32 @@ class Gateway:
         # The store is closed only once the writer has stopped (or its rows are spooled).
         busy = self.config.server.database_busy_timeout
         await asyncio.to_thread(self.ledger.close, 2 * busy + 5.0)
+        try:
+            await self.flush_last_used()
+        except Exception as exc:  # a locked database must not stop the shutdown; it is only a hint
+            log.warning("could not record the personal API keys' last use (%s)", exc)
         await asyncio.to_thread(self.store.close)
+
+
+def start_auth(config: Config, proxy_key: str | None, store: Store) -> Auth:
+    """The client authentication of `config.server.auth_mode`; in `users` and `both` the key index,
+    loaded now. `users` ignores any proxy key; `both` needs one."""
+    mode = config.server.auth_mode
+    if mode == "legacy":
+        return LegacyAuth(proxy_key)
+    if mode == "both" and proxy_key is None:
+        raise ValueError("auth_mode 'both' needs a proxy key")
+    index = KeyIndex(store)
+    index.load()
+    if index.key_count:
+        log.info(
+            "auth_mode %s: %d personal API key%s of %d user%s",
+            mode,
+            index.key_count,
+            "" if index.key_count == 1 else "s",
+            index.user_count,
+            "" if index.user_count == 1 else "s",
+        )
+    else:
+        log.warning("auth_mode %s: %s", mode, NO_KEYS_HINT)
+    return PersonalKeyAuth(index, proxy_key if mode == "both" else None)

@@ -19,6 +19,7 @@ from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
 
 from llmgw.relay.app import create_app
+from llmgw.relay.auth import auth_enabled
 from llmgw.relay.runtime import KeySource
 from llmgw.settings import Config
 from llmgw.storage import hold_serve_lock
@@ -57,11 +58,14 @@ def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
     before the database is opened, when another `llmgw serve` holds the database's serve lock."""
     hc = hypercorn_config(config)
     with hold_serve_lock(config.server.database, f"http://{hc.bind[0]}"):
-        _serve(create_app(config, proxy_key, key_source), hc, proxy_key)
+        mode = config.server.auth_mode
+        _serve(
+            create_app(config, proxy_key, key_source), hc, mode if auth_enabled(mode, proxy_key) else "OFF"
+        )
     return 0
 
 
-def _serve(app: Starlette, hc: HypercornConfig, proxy_key: str | None) -> None:
+def _serve(app: Starlette, hc: HypercornConfig, auth: str) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -70,7 +74,7 @@ def _serve(app: Starlette, hc: HypercornConfig, proxy_key: str | None) -> None:
                 loop.add_signal_handler(sig, stop.set)
             except NotImplementedError:  # Windows
                 signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-        log.info("llmgw listening on http://%s (auth %s)", hc.bind[0], "on" if proxy_key else "OFF")
+        log.info("llmgw listening on http://%s (auth %s)", hc.bind[0], auth)
         await serve(app, hc, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
         log.info("llmgw stopped")
 
