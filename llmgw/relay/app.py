@@ -10,10 +10,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
 
 from llmgw.errors import MethodNotAllowed, UnknownEndpoint
+from llmgw.portal import Backend, create_portal
 from llmgw.relay.auth import auth_enabled
 from llmgw.relay.cors import CORS
 from llmgw.relay.guard import RequestGuard, path_dialect
@@ -64,6 +65,13 @@ def create_app(
         gw = Gateway.start(config, proxy_key, key_source, transport)
         app.state.gateway = gw
         app.state.model_cache = ModelCache(config.server.models_cache_ttl)
+        index = gw.key_index
+        portal.state.backend = Backend(
+            gw.store,
+            index.invalidate if index is not None else lambda: None,
+            secure_cookies=config.server.secure_cookies,
+            trusted_proxies=config.server.trusted_proxies,
+        )
         gw.start_key_refresh()
         gw.start_key_index_watch()
         try:
@@ -71,8 +79,11 @@ def create_app(
         finally:
             await gw.close()
 
+    portal = create_portal()
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/ui", lambda request: RedirectResponse("/ui/", status_code=308), methods=["GET"]),
+        Mount("/ui", app=portal),
         Route("/v1/chat/completions", handle, methods=["POST"]),
         Route("/v1/completions", handle, methods=["POST"]),
         Route("/v1/embeddings", handle, methods=["POST"]),

@@ -2,7 +2,7 @@
 writer thread and its spool file, and the lock that keeps one server per database. Callers hold a
 `Store` (and the writer) and see only the names below: the seam for a PostgreSQL store later."""
 
-from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, UserRow
+from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
 from llmgw.storage.database import Store
 from llmgw.storage.requests import ModelUsage, Totals, UsageRow, UsageSummary
 from llmgw.storage.serve_lock import hold_serve_lock
@@ -16,6 +16,7 @@ __all__ = [
     "KeyRow",
     "LedgerWriter",
     "ModelUsage",
+    "SessionRow",
     "Spool",
     "Store",
     "Totals",

@@ -16,6 +16,7 @@ __all__ = [
     "ApiKeyRecord",
     "AuditRow",
     "KeyRow",
+    "SessionRow",
     "UserRow",
     "api_key_records",
     "data_version",
@@ -130,6 +131,20 @@ class AuditRow:
     detail: str | None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One portal session with its user as they are now (never the session id: only its hash is
+    stored, and the caller holds it)."""
+
+    user_id: int
+    user_name: str
+    role: str
+    user_disabled: bool
+    csrf_token: str
+    created_at: float
+    last_seen_at: float
+
+
 _USER_COLUMNS = "id, name, role, disabled, password_hash IS NOT NULL, created_at, updated_at"
 _KEY_SQL = """
 SELECT k.id, k.public_id, k.name, k.user_id, u.name, u.disabled, k.created_at, k.expires_at, k.revoked_at,
@@ -214,6 +229,36 @@ class Accounts:
     def delete_sessions(self, user_id: int) -> int:
         """End every portal session of a user; returns how many there were."""
         return self._db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id]).rowcount
+
+    # sessions
+    def insert_session(
+        self, id_hash: str, user_id: int, csrf_token: str, now: float, client_address: str | None
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, client_address) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [id_hash, user_id, csrf_token, now, now, client_address],
+        )
+
+    def session(self, id_hash: str) -> SessionRow | None:
+        r = self._db.execute(
+            "SELECT s.user_id, u.name, u.role, u.disabled, s.csrf_token, s.created_at, s.last_seen_at "
+            "FROM sessions AS s JOIN users AS u ON u.id = s.user_id WHERE s.id_hash = ?",
+            [id_hash],
+        ).fetchone()
+        return None if r is None else SessionRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6])
+
+    def touch_session(self, id_hash: str, now: float) -> None:
+        self._db.execute("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", [now, id_hash])
+
+    def delete_session(self, id_hash: str) -> int:
+        return self._db.execute("DELETE FROM sessions WHERE id_hash = ?", [id_hash]).rowcount
+
+    def delete_stale_sessions(self, created_before: float, seen_before: float) -> int:
+        """Drop sessions past their absolute or idle expiry."""
+        return self._db.execute(
+            "DELETE FROM sessions WHERE created_at < ? OR last_seen_at < ?", [created_before, seen_before]
+        ).rowcount
 
     # keys
     def insert_key(

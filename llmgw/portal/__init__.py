@@ -1,0 +1,71 @@
+"""The web portal under /ui/: server-rendered pages (Jinja2), no JavaScript, for users (their keys,
+their password) and administrators (users, everyone's keys, the audit log). It reaches the database
+only through `llmgw.services`; the relay mounts it (`relay/app.py`) and gives it a `Backend` when
+the gateway starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from llmgw.portal import account_pages, admin_pages
+from llmgw.portal.web import Backend, PageError, SecurityHeaders, current_session, render
+
+__all__ = ["Backend", "create_portal"]
+
+
+async def _page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    if exc.status == 401:
+        return render(request, "login.html", None, {"error": exc.message}, 401)
+    session = None
+    if exc.status != 503:
+        try:
+            session = await current_session(request)
+        except PageError:
+            session = None
+    return render(request, "error.html", session, {"title": exc.title, "message": exc.message}, exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 405:
+        title, message = "Not allowed", "This page does not take that kind of request."
+    else:
+        title, message = "Not found", "There is nothing here, or it is not yours to see."
+    return await _page_error(request, PageError(status, title, message))
+
+
+def create_portal() -> Starlette:
+    """The portal app, to mount at /ui; `app.state.backend` is set when the gateway starts."""
+    routes = [
+        Route("/", account_pages.home, methods=["GET"]),
+        Route("/login", account_pages.login_page, methods=["GET"]),
+        Route("/login", account_pages.login, methods=["POST"]),
+        Route("/logout", account_pages.logout, methods=["POST"]),
+        Route("/keys", account_pages.keys_page, methods=["GET"]),
+        Route("/keys", account_pages.create_key, methods=["POST"]),
+        Route("/keys/{public_id}/revoke", account_pages.revoke_key, methods=["POST"]),
+        Route("/password", account_pages.password_page, methods=["GET"]),
+        Route("/password", account_pages.change_password, methods=["POST"]),
+        Route("/admin/users", admin_pages.users_page, methods=["GET"]),
+        Route("/admin/users", admin_pages.create_user, methods=["POST"]),
+        Route("/admin/users/{name}/{action}", admin_pages.user_action, methods=["POST"]),
+        Route("/admin/keys", admin_pages.keys_page, methods=["GET"]),
+        Route("/admin/audit", admin_pages.audit_page, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={PageError: _page_error, 404: _http_error, 405: _http_error},
+    )
+    app.router.redirect_slashes = False
+    return app

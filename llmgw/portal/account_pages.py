@@ -1,0 +1,157 @@
+"""The pages every user has: log in and out, their keys (create, revoke), their password."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from llmgw.errors import AccountError, AccountNotFound, InvalidAccountInput, PermissionDenied
+from llmgw.portal.web import (
+    PREFIX,
+    PageError,
+    backend,
+    checked_post,
+    clear_session_cookie,
+    client_address,
+    current_session,
+    field_text,
+    not_found,
+    read_form,
+    redirect,
+    render,
+    same_origin,
+    set_session_cookie,
+)
+from llmgw.services import keys, sessions, users
+from llmgw.services.audit import Actor
+from llmgw.services.sessions import Session
+
+LOGIN_FAILED = "Login failed: check your user name and password, then try again in a moment."
+_NOTICES = {
+    "revoked": "The key was revoked.",
+    "password": "Your password was changed. Log in with the new one.",
+    "logout": "You are logged out.",
+}
+
+
+async def home(request: Request) -> Response:
+    return redirect(f"{PREFIX}/keys" if await current_session(request) else f"{PREFIX}/login")
+
+
+async def login_page(request: Request) -> Response:
+    notice = _NOTICES.get(request.query_params.get("done", ""))
+    return render(request, "login.html", None, {"notice": notice})
+
+
+async def login(request: Request) -> Response:
+    """Check the form (rate-limited, one message for every failure); a new session id on success,
+    the one presented before (if any) ended: no fixation."""
+    b = backend(request)
+    if not same_origin(request):
+        raise PageError(403, "Request refused", "This form was not sent from this site's own page.")
+    form = await read_form(request)
+    name, password = field_text(form, "username").strip()[:64], field_text(form, "password")[:1024]
+    address = client_address(request)
+    user = None
+    if name and password and b.throttle.allowed(name, address):
+        user = await asyncio.to_thread(users.authenticate, b.store, name, password, address)
+        if user is None:
+            b.throttle.failed(name, address)
+    if user is None:
+        return render(request, "login.html", None, {"error": LOGIN_FAILED, "username": name}, status=400)
+    b.throttle.succeeded(name)
+    old = request.cookies.get(b.cookie_name)
+    if old:
+        await asyncio.to_thread(sessions.end, b.store, old, Actor.user(user.id, user.name, address))
+    session_id, _ = await asyncio.to_thread(sessions.start, b.store, user, address)
+    response = redirect(f"{PREFIX}/keys")
+    set_session_cookie(response, b, session_id)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    b = backend(request)
+    session, _ = await checked_post(request)
+    await asyncio.to_thread(sessions.end, b.store, request.cookies[b.cookie_name], session.actor)
+    response = redirect(f"{PREFIX}/login?done=logout")
+    clear_session_cookie(response, b)
+    return response
+
+
+async def _keys_page(request: Request, session: Session, *, status: int = 200, **context: object) -> Response:
+    b = backend(request)
+    mine = await asyncio.to_thread(keys.list_keys, b.store, session.actor, session.user_name)
+    notice = _NOTICES.get(request.query_params.get("done", ""))
+    return render(request, "keys.html", session, {"keys": mine, "notice": notice, **context}, status)
+
+
+async def keys_page(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return redirect(f"{PREFIX}/login")
+    return await _keys_page(request, session)
+
+
+async def create_key(request: Request) -> Response:
+    """The new key's token is on this response only (`Cache-Control: no-store`, as every page)."""
+    b = backend(request)
+    session, form = await checked_post(request)
+    name = field_text(form, "name").strip() or None
+    try:
+        new = await asyncio.to_thread(keys.create_key, b.store, session.actor, session.user_name, name)
+    except AccountError as exc:
+        return await _keys_page(request, session, status=400, error=str(exc))
+    b.changed()
+    return await _keys_page(request, session, new_key=new)
+
+
+async def revoke_key(request: Request) -> Response:
+    """Revoke one of one's own keys; an administrator, anyone's. Another user's key, like a missing
+    one, is a 404."""
+    b = backend(request)
+    session, form = await checked_post(request)
+    public_id = request.path_params["public_id"]
+    try:
+        if not session.is_admin:
+            own = await asyncio.to_thread(keys.list_keys, b.store, session.actor, session.user_name)
+            if public_id not in {k.public_id for k in own}:
+                raise not_found()
+        await asyncio.to_thread(keys.revoke_key, b.store, session.actor, public_id)
+    except (AccountNotFound, InvalidAccountInput) as exc:
+        raise not_found() from exc
+    b.changed()
+    back = "admin/keys" if field_text(form, "back") == "admin" and session.is_admin else "keys"
+    return redirect(f"{PREFIX}/{back}?done=revoked")
+
+
+async def password_page(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return redirect(f"{PREFIX}/login")
+    return render(request, "password.html", session)
+
+
+async def change_password(request: Request) -> Response:
+    """Change one's own password (the current one required); every session of the user ends, this
+    one included."""
+    b = backend(request)
+    session, form = await checked_post(request)
+    new, again = field_text(form, "new_password"), field_text(form, "new_password_again")
+    if new != again:
+        return render(request, "password.html", session, {"error": "The new passwords differ."}, 400)
+    try:
+        await asyncio.to_thread(
+            users.set_password,
+            b.store,
+            session.actor,
+            session.user_name,
+            new,
+            current_password=field_text(form, "current_password"),
+        )
+    except (InvalidAccountInput, PermissionDenied) as exc:
+        return render(request, "password.html", session, {"error": str(exc)}, 400)
+    response = redirect(f"{PREFIX}/login?done=password")
+    clear_session_cookie(response, b)
+    return response
