@@ -17,9 +17,10 @@ from starlette.testclient import TestClient
 
 from llmgw.portal.web import Backend
 from llmgw.relay.app import create_app
-from llmgw.services import keys, users
+from llmgw.services import keys, tokens, users
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store
+from llmgw.services.key_index import Principal
 from llmgw.services.login_throttle import LoginThrottle
 from llmgw.settings import Config
 
@@ -434,3 +435,32 @@ def test_logout_is_audited(client: TestClient, tmp_path: Path) -> None:
     with store_of(tmp_path) as store:
         actions = [e.action for e in audit.entries(store, Actor.cli())]
     assert actions[-1] == "session.revoked"
+
+
+def test_the_running_gateway_sees_portal_key_changes_at_once(app: Starlette, client: TestClient) -> None:
+    """The portal writes through the gateway's own connection, which `PRAGMA data_version` does not
+    count: it must tell the key index to reload."""
+    index = app.state.gateway.key_index
+    login(client, "bob", BOB_PW)
+    created = post(client, "/ui/keys", {"csrf_token": csrf(client), "name": "now"})
+    found = re.search(r'data-token="([^"]+)"', created.text)
+    assert found
+    parsed = tokens.parse(found.group(1))
+    assert parsed is not None
+    index.refresh()
+    assert isinstance(index.identify(parsed), Principal)
+    post(client, f"/ui/keys/{parsed.public_id}/revoke", {"csrf_token": csrf(client)})
+    index.refresh()
+    assert index.identify(parsed) == "revoked"
+
+
+def test_logging_in_again_drops_the_old_session_without_a_logout_entry(
+    client: TestClient, tmp_path: Path
+) -> None:
+    login(client, "bob", BOB_PW)
+    login(client, "alice", ADMIN_PW)
+    from llmgw.services import audit
+
+    with store_of(tmp_path) as store:
+        actions = [e.action for e in audit.entries(store, Actor.cli())]
+    assert "session.revoked" not in actions

@@ -15,16 +15,15 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from llmgw.errors import AccountError, AccountNotFound, PermissionDenied
 from llmgw.portal import account_pages, admin_pages
-from llmgw.portal.web import Backend, PageError, SecurityHeaders, current_session, render
+from llmgw.portal.web import Backend, PageError, SecurityHeaders, current_session, not_found, render
 
 __all__ = ["Backend", "create_portal"]
 
 
 async def _page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
-    if exc.status == 401:
-        return render(request, "login.html", None, {"error": exc.message}, 401)
     session = None
     if exc.status != 503:
         try:
@@ -41,6 +40,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     else:
         title, message = "Not found", "There is nothing here, or it is not yours to see."
     return await _page_error(request, PageError(status, title, message))
+
+
+async def _account_error(request: Request, exc: Exception) -> Response:
+    """A use case's refusal no page expected (the user was disabled or demoted a moment ago)."""
+    if isinstance(exc, AccountNotFound):
+        return await _page_error(request, not_found())
+    if isinstance(exc, PermissionDenied):
+        return await _page_error(request, PageError(403, "Not allowed", "You may not do that."))
+    return await _page_error(request, PageError(400, "Refused", str(exc)))
 
 
 def create_portal() -> Starlette:
@@ -65,7 +73,12 @@ def create_portal() -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={PageError: _page_error, 404: _http_error, 405: _http_error},
+        exception_handlers={
+            PageError: _page_error,
+            AccountError: _account_error,
+            404: _http_error,
+            405: _http_error,
+        },
     )
     app.router.redirect_slashes = False
     return app

@@ -24,7 +24,7 @@ from llmgw.services.audit import Actor
 from llmgw.services.users import User
 from llmgw.storage import Store
 
-__all__ = ["ABSOLUTE_TIMEOUT", "IDLE_TIMEOUT", "Session", "csrf_matches", "end", "resume", "start"]
+__all__ = ["ABSOLUTE_TIMEOUT", "IDLE_TIMEOUT", "Session", "csrf_matches", "discard", "end", "resume", "start"]
 
 IDLE_TIMEOUT = 30 * 60.0
 ABSOLUTE_TIMEOUT = 12 * 3600.0
@@ -108,6 +108,13 @@ def end(store: Store, session_id: str, actor: Actor) -> bool:
                 detail="logout",
             )
         return gone
+
+
+def discard(store: Store, session_id: str) -> None:
+    """Drop a session without an audit entry: the one a browser still held when it logged in again
+    (possibly someone else's, planted or left behind)."""
+    with store.accounts() as accounts:
+        accounts.delete_session(_hash(session_id))
 
 
 def csrf_matches(session: Session, token: str) -> bool:
