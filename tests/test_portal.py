@@ -339,10 +339,24 @@ def test_login_throttle_by_address_and_account() -> None:
     for _ in range(5):
         t.failed("carol", "10.0.0.3")
     assert not t.allowed("CAROL", "10.0.0.9")  # names compare without regard to case
-    t.succeeded("carol")
+    t.succeeded("carol", "10.0.0.3")
     assert t.allowed("carol", "10.0.0.9")
     now[0] += 3600
     assert t.allowed("x", "10.0.0.1")
+
+
+def test_login_throttle_forgets_old_failures_and_successes_do_not_count() -> None:
+    now = [0.0]
+    t = LoginThrottle(lambda: now[0])
+    for _ in range(30):  # thirty logins from one office address, each counted then given back
+        t.failed(f"user{_}", "10.0.0.1")
+        t.succeeded(f"user{_}", "10.0.0.1")
+    assert t.allowed("anyone", "10.0.0.1")
+    for _ in range(5):
+        t.failed("dave", "10.0.0.5")
+        now[0] += 2 * 24 * 3600  # a typo every other day
+    t.failed("dave", "10.0.0.5")
+    assert t.allowed("dave", "10.0.0.5")
 
 
 # --- another user's things, and the admin pages ---------------------------------------------------------

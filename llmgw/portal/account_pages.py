@@ -55,12 +55,11 @@ async def login(request: Request) -> Response:
     address = client_address(request)
     user = None
     if name and password and b.throttle.allowed(name, address):
+        b.throttle.failed(name, address)  # counted before the check: parallel guesses cannot slip past
         user = await asyncio.to_thread(users.authenticate, b.store, name, password, address)
-        if user is None:
-            b.throttle.failed(name, address)
     if user is None:
         return render(request, "login.html", None, {"error": LOGIN_FAILED, "username": name}, status=400)
-    b.throttle.succeeded(name)
+    b.throttle.succeeded(name, address)
     old = request.cookies.get(b.cookie_name)
     if old:
         await asyncio.to_thread(sessions.discard, b.store, old)
