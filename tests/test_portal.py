@@ -5,6 +5,7 @@ Origin, session fixation and revocation, the login rate limit, another user's id
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -478,3 +479,36 @@ def test_logging_in_again_drops_the_old_session_without_a_logout_entry(
     with store_of(tmp_path) as store:
         actions = [e.action for e in audit.entries(store, Actor.cli())]
     assert "session.revoked" not in actions
+
+
+# --- one's own recent usage -----------------------------------------------------------------------------
+
+
+def test_a_user_sees_only_their_own_recent_usage(client: TestClient, tmp_path: Path) -> None:
+    from llmgw.storage import UsageRow
+
+    now = time.time()
+    with store_of(tmp_path) as store:
+        ids = {u.name: u.id for u in users.list_users(store, Actor.cli())}
+        row = {"endpoint": "/v1/chat/completions", "status": 200, "created_at": now - 60}
+        store.insert_requests(
+            [
+                UsageRow(
+                    request_id="r1", user_id=ids["bob"], model_requested="bobs-model", prompt_tokens=42, **row
+                ),
+                UsageRow(request_id="r2", user_id=ids["alice"], model_requested="alices-model", **row),
+                UsageRow(request_id="r3", user_id=None, model_requested="legacy-model", **row),
+            ]
+        )
+    login(client, "bob", BOB_PW)
+    page = client.get("/ui/usage")
+    assert page.status_code == 200
+    assert "bobs-model" in page.text and "42" in page.text
+    assert "alices-model" not in page.text and "legacy-model" not in page.text
+    assert 'href="/ui/usage"' in client.get("/ui/keys").text
+
+
+def test_usage_page_empty_state_and_login_required(client: TestClient) -> None:
+    assert client.get("/ui/usage", follow_redirects=False).headers["location"] == "/ui/login"
+    login(client, "bob", BOB_PW)
+    assert "No requests with your keys" in client.get("/ui/usage").text

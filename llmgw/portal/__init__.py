@@ -61,6 +61,7 @@ def create_portal() -> Starlette:
         Route("/keys", account_pages.keys_page, methods=["GET"]),
         Route("/keys", account_pages.create_key, methods=["POST"]),
         Route("/keys/{public_id}/revoke", account_pages.revoke_key, methods=["POST"]),
+        Route("/usage", account_pages.usage_page, methods=["GET"]),
         Route("/password", account_pages.password_page, methods=["GET"]),
         Route("/password", account_pages.change_password, methods=["POST"]),
         Route("/admin/users", admin_pages.users_page, methods=["GET"]),

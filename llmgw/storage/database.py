@@ -129,6 +129,11 @@ class Store:
         with self._lock:
             return requests.recent(self._db, limit)
 
+    def recent_requests_of(self, user_id: int, since: float, limit: int) -> list[dict[str, Any]]:
+        """One user's newest `limit` rows since `since`, as `recent_requests` gives them."""
+        with self._lock:
+            return requests.recent_of_user(self._db, user_id, since, limit)
+
     def pragmas(self) -> dict[str, Any]:
         """Return the connection settings `open()` applies, as SQLite reports them (for diagnostics)."""
         names = ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")

@@ -150,3 +150,19 @@ def recent(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
         for column in _BOOL_COLUMNS:
             row[column] = bool(row[column])
     return rows
+
+
+def recent_of_user(db: sqlite_utils.Database, user_id: int, since: float, limit: int) -> list[dict[str, Any]]:
+    """One user's newest `limit` rows since `since`: a range of the created_at index, then the filter
+    (no index on user_id: the window bounds the scan)."""
+    rows = list(
+        db.query(
+            "SELECT * FROM requests WHERE created_at >= ? AND user_id = ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            [since, user_id, limit],
+        )
+    )
+    for row in rows:
+        for column in _BOOL_COLUMNS:
+            row[column] = bool(row[column])
+    return rows
