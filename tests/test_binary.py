@@ -209,3 +209,34 @@ def test_anthropic_messages_and_offline_count_tokens_in_the_binary(tmp_path: Pat
             assert answer.json()["type"] == "message" and answer.json()["content"][0]["text"]
         finally:
             gw.stop()
+
+
+def test_the_portal_is_in_the_binary_and_a_user_logs_in(tmp_path: Path) -> None:
+    """Templates and stylesheet bundled; a user made by the binary's own CLI logs in and mints a key."""
+    binary = _binary()
+    env = _env(DBUS_SESSION_BUS_ADDRESS="")
+    password = "correct horse battery"
+    gw = gateway(binary, tmp_path, 'auth_mode = "users"\n', env)
+    database = gw.db_path.as_posix() if WINDOWS else str(gw.db_path)
+    cli_config = tmp_path / "cli.toml"
+    cli_config.write_text(f'[server]\ndatabase = "{database}"\n', encoding="utf-8")
+    made = run("user", "add", "ada", "--password-stdin", "--config", str(cli_config), env=env, stdin=password)
+    assert made.returncode == 0, made.stderr
+    with gw, httpx.Client(base_url=gw.base_url, headers={"origin": gw.base_url}) as client:
+        assert "portal.css" in client.get("/ui/login").text
+        css = client.get("/ui/static/portal.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        login = client.post("/ui/login", data={"username": "ada", "password": password})
+        assert login.status_code == 303 and login.headers["location"] == "/ui/keys", login.text
+        keys = client.get("/ui/keys")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', keys.text)
+        assert csrf is not None
+        created = client.post("/ui/keys", data={"csrf_token": csrf[1], "name": "binary"})
+        token = re.search(r'data-token="(llmgw-[^"]+)"', created.text)
+        assert created.status_code == 200 and token is not None
+        chat = client.post(
+            "/v1/chat/completions",
+            headers={"authorization": f"Bearer {token[1]}"},
+            json={"model": "nowhere/m", "messages": [{"role": "user", "content": "Hi"}]},
+        )
+        assert chat.status_code == 404  # authenticated (a wrong key would be 401); no such provider

@@ -101,7 +101,7 @@ async def create_key(request: Request) -> Response:
         new = await asyncio.to_thread(keys.create_key, b.store, session.actor, session.user_name, name)
     except AccountError as exc:
         return await _keys_page(request, session, status=400, error=str(exc))
-    b.changed()
+    await b.changed()
     return await _keys_page(request, session, new_key=new)
 
 
@@ -115,7 +115,7 @@ async def revoke_key(request: Request) -> Response:
         await asyncio.to_thread(keys.revoke_key, b.store, session.actor, public_id)
     except (AccountNotFound, InvalidAccountInput) as exc:
         raise not_found() from exc
-    b.changed()
+    await b.changed()
     back = "admin/keys" if field_text(form, "back") == "admin" and session.is_admin else "keys"
     return redirect(f"{PREFIX}/{back}?done=revoked")
 

@@ -106,7 +106,7 @@ async def user_action(request: Request) -> Response:
         raise not_found() from exc
     except AccountError as exc:
         return await _users_page(request, session, 400, error=str(exc))
-    b.changed()
+    await b.changed()
     if name.lower() == session.user_name.lower() and action in ("disable", "delete", "role", "password"):
         return redirect(f"{PREFIX}/login")  # their own session ended with the change
     return redirect(f"{PREFIX}/admin/users?done={_DONE[action]}")

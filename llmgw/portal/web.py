@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,11 +63,13 @@ def not_found() -> PageError:
 
 @dataclass
 class Backend:
-    """What the portal runs on, set when the gateway starts: its store, the hook that makes the key
-    index reload after a change made through that same connection, and the cookie policy."""
+    """What the portal runs on, set when the gateway starts: its store, the hook that reloads the key
+    index after a change made through that same connection (which `data_version` does not count; so
+    a revoked key is refused, and a new one accepted, by the time the page answers), and the cookie
+    policy."""
 
     store: Store
-    changed: Callable[[], None]
+    changed: Callable[[], Awaitable[None]]
     secure_cookies: bool
     trusted_proxies: tuple[str, ...] = ()
     throttle: LoginThrottle = field(default_factory=LoginThrottle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -66,9 +67,14 @@ def create_app(
         app.state.gateway = gw
         app.state.model_cache = ModelCache(config.server.models_cache_ttl)
         index = gw.key_index
+
+        async def reload_keys() -> None:
+            if index is not None:
+                await asyncio.to_thread(index.load)
+
         portal.state.backend = Backend(
             gw.store,
-            index.invalidate if index is not None else lambda: None,
+            reload_keys,
             secure_cookies=config.server.secure_cookies,
             trusted_proxies=config.server.trusted_proxies,
         )
