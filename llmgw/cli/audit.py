@@ -8,7 +8,7 @@ import sys
 import time
 
 from llmgw.cli.tables import format_table, iso_time
-from llmgw.cli.usage import parse_since
+from llmgw.cli.usage import add_report_options, parse_since
 from llmgw.errors import AccountError
 from llmgw.services import audit
 from llmgw.services.database import open_store
@@ -16,10 +16,9 @@ from llmgw.settings import load
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("audit", help="show the audit log: account, key and secret changes, logins")
-    p.add_argument("--since", help="a duration (30m, 24h, 7d) or a date/time (2026-11-01)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--config", metavar="FILE")
+    add_report_options(
+        sub.add_parser("audit", help="show the audit log: account, key and secret changes, logins")
+    )
 
 
 def run(args: argparse.Namespace) -> int:

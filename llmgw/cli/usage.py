@@ -15,10 +15,14 @@ from llmgw.settings import load
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    usage = sub.add_parser("usage", help="summarise the usage ledger")
-    usage.add_argument("--since", help="a duration (30m, 24h, 7d) or a date/time (2026-11-01)")
-    usage.add_argument("--json", action="store_true", help="machine-readable output")
-    usage.add_argument("--config", metavar="FILE")
+    add_report_options(sub.add_parser("usage", help="summarise the usage ledger"))
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that report over time (`usage`, `audit`)."""
+    parser.add_argument("--since", help="a duration (30m, 24h, 7d) or a date/time (2026-11-01)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--config", metavar="FILE")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -109,6 +109,29 @@ def _keep_an_admin(accounts: Accounts, row: UserRow, doing: str) -> None:
         )
 
 
+def _audit_user(
+    accounts: Accounts,
+    actor: Actor,
+    action: str,
+    user_id: int,
+    name: str,
+    *,
+    detail: str | None = None,
+    at: float | None = None,
+) -> None:
+    """The audit entry of a change to user `name`, in the change's transaction."""
+    audit.write(
+        accounts, actor, action, target_type="user", target_id=user_id, target_name=name, detail=detail, at=at
+    )
+
+
+def _reread(accounts: Accounts, user_id: int) -> User:
+    """The user as the change just left them (same transaction: they exist)."""
+    row = accounts.user_by_id(user_id)
+    assert row is not None
+    return _user(row)
+
+
 def create_user(store: Store, actor: Actor, name: str, password: str, *, role: Role = "user") -> User:
     """A new active user with a password. Raises InvalidAccountInput for a bad name or password,
     AccountRuleViolation if the name is taken (names compare without regard to case)."""
@@ -121,19 +144,8 @@ def create_user(store: Store, actor: Actor, name: str, password: str, *, role: R
             raise AccountRuleViolation(f"a user {name!r} already exists")
         now = time.time()
         user_id = accounts.insert_user(name, role, password_hash, now)
-        audit.write(
-            accounts,
-            actor,
-            audit.USER_CREATED,
-            target_type="user",
-            target_id=user_id,
-            target_name=name,
-            detail=f"role {role}",
-            at=now,
-        )
-        row = accounts.user_by_id(user_id)
-        assert row is not None
-        return _user(row)
+        _audit_user(accounts, actor, audit.USER_CREATED, user_id, name, detail=f"role {role}", at=now)
+        return _reread(accounts, user_id)
 
 
 def list_users(store: Store, actor: Actor) -> list[User]:
@@ -156,12 +168,8 @@ def _set_disabled(store: Store, actor: Actor, name: str, disabled: bool) -> User
         now = time.time()
         accounts.set_user_disabled(row.id, disabled, now)
         action = audit.USER_DISABLED if disabled else audit.USER_ENABLED
-        audit.write(
-            accounts, actor, action, target_type="user", target_id=row.id, target_name=row.name, at=now
-        )
-        updated = accounts.user_by_id(row.id)
-        assert updated is not None
-        return UserChange(_user(updated), changed=True)
+        _audit_user(accounts, actor, action, row.id, row.name, at=now)
+        return UserChange(_reread(accounts, row.id), changed=True)
 
 
 def disable_user(store: Store, actor: Actor, name: str) -> UserChange:
@@ -183,15 +191,7 @@ def delete_user(store: Store, actor: Actor, name: str) -> DeletedUser:
         _keep_an_admin(accounts, row, "delete")
         keys = len(accounts.keys(row.id))
         accounts.delete_user(row.id)
-        audit.write(
-            accounts,
-            actor,
-            audit.USER_DELETED,
-            target_type="user",
-            target_id=row.id,
-            target_name=row.name,
-            detail=f"with {keys} key(s)",
-        )
+        _audit_user(accounts, actor, audit.USER_DELETED, row.id, row.name, detail=f"with {keys} key(s)")
         return DeletedUser(row.name, keys)
 
 
@@ -209,19 +209,9 @@ def set_role(store: Store, actor: Actor, name: str, role: Role) -> UserChange:
         now = time.time()
         accounts.set_user_role(row.id, role, now)
         accounts.delete_sessions(row.id)
-        audit.write(
-            accounts,
-            actor,
-            audit.USER_ROLE_CHANGED,
-            target_type="user",
-            target_id=row.id,
-            target_name=row.name,
-            detail=f"{row.role} -> {role}",
-            at=now,
-        )
-        updated = accounts.user_by_id(row.id)
-        assert updated is not None
-        return UserChange(_user(updated), changed=True)
+        detail = f"{row.role} -> {role}"
+        _audit_user(accounts, actor, audit.USER_ROLE_CHANGED, row.id, row.name, detail=detail, at=now)
+        return UserChange(_reread(accounts, row.id), changed=True)
 
 
 def set_password(
@@ -252,12 +242,8 @@ def set_password(
         accounts.set_password_hash(row.id, new_hash, now)
         accounts.delete_sessions(row.id)
         action = audit.USER_PASSWORD_CHANGED if own else audit.USER_PASSWORD_RESET
-        audit.write(
-            accounts, actor, action, target_type="user", target_id=row.id, target_name=row.name, at=now
-        )
-        updated = accounts.user_by_id(row.id)
-        assert updated is not None
-        return _user(updated)
+        _audit_user(accounts, actor, action, row.id, row.name, at=now)
+        return _reread(accounts, row.id)
 
 
 def authenticate(store: Store, name: str, password: str, client_address: str | None) -> User | None:
@@ -278,14 +264,7 @@ def authenticate(store: Store, name: str, password: str, client_address: str | N
             if rehash is not None and _still_there(accounts, row):
                 accounts.set_password_hash(row.id, rehash, time.time())
             actor = Actor.user(row.id, row.name, client_address)
-            audit.write(
-                accounts,
-                actor,
-                audit.LOGIN_SUCCEEDED,
-                target_type="user",
-                target_id=row.id,
-                target_name=row.name,
-            )
+            _audit_user(accounts, actor, audit.LOGIN_SUCCEEDED, row.id, row.name)
             return _user(row)
         reason = "unknown user name" if row is None else ("user disabled" if matched else "wrong password")
         audit.write(
