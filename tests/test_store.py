@@ -41,20 +41,24 @@ def row(request_id: str, **fields: Any) -> UsageRow:
 def test_open_creates_parent_dirs_and_records_migration(store: Store, db_path: Path) -> None:
     assert db_path.exists()
     applied = raw(db_path, "SELECT migration_set, name FROM _sqlite_migrations")
-    assert applied == [
+    assert applied[:5] == [
         ("llmgw", "m001_requests"),
         ("llmgw", "m002_token_details"),
         ("llmgw", "m003_auth_failures"),
         ("llmgw", "m004_accounts"),
+        ("llmgw", "m005_usage_source_and_cost"),
     ]
+    names = [name for _, name in applied]
+    assert names == sorted(names) and len(set(names)) == len(names)  # later steps: m006, m007 …
 
 
 def test_reopen_is_idempotent(db_path: Path) -> None:
     with Store.open(db_path) as s:
         s.insert_requests([row("a")])
+    applied = raw(db_path, "SELECT COUNT(*) FROM _sqlite_migrations")
     with Store.open(db_path) as s:
         assert [r["request_id"] for r in s.recent_requests(10)] == ["a"]
-    assert raw(db_path, "SELECT COUNT(*) FROM _sqlite_migrations") == [(4,)]
+    assert raw(db_path, "SELECT COUNT(*) FROM _sqlite_migrations") == applied
 
 
 def test_pragmas_are_set(store: Store) -> None:
@@ -80,6 +84,7 @@ def test_schema_matches_usage_row(store: Store, db_path: Path) -> None:
         "client_closed",
         "tokens_estimated",
         "attempts",
+        "usage_source",
     }
     assert info["attempts"][4] == "1"
     indexed = {r[0] for r in raw(db_path, "SELECT sql FROM sqlite_master WHERE type = 'index'") if r[0]}
@@ -223,3 +228,31 @@ def test_close_is_idempotent(db_path: Path) -> None:
     s.close()
     with pytest.raises(sqlite3.ProgrammingError):
         s.recent_requests(1)
+
+
+def test_m005_gives_older_rows_their_usage_source(tmp_path: Path) -> None:
+    """Rows written before m005 get `provider`, `estimated` or `none` from what they hold."""
+    import sqlite_utils
+
+    from llmgw.storage.migrations import migrations
+
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    migrations.apply(db, stop_before="m005_usage_source_and_cost")
+    base = {
+        "endpoint": "/v1/chat/completions",
+        "created_at": 1.0,
+        "streamed": 0,
+        "client_closed": 0,
+        "tokens_estimated": 0,
+    }
+    db["requests"].insert_all(
+        [
+            {**base, "request_id": "a", "status": 200, "prompt_tokens": 3, "completion_tokens": 4},
+            {**base, "request_id": "b", "status": 200, "prompt_tokens": 3, "tokens_estimated": 1},
+            {**base, "request_id": "c", "status": 502},
+        ]
+    )
+    migrations.apply(db)
+    sources = {r["request_id"]: r["usage_source"] for r in db["requests"].rows}
+    assert sources == {"a": "provider", "b": "estimated", "c": "none"}
+    assert {r["cost_usd"] for r in db["requests"].rows} == {None}

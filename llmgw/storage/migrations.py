@@ -130,3 +130,20 @@ def m004_accounts(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX idx_audit_log_at ON audit_log (at)")
+
+
+@migrations()
+def m005_usage_source_and_cost(db: sqlite_utils.Database) -> None:
+    """Where each row's token counts came from, its cost as priced when written, and an index for
+    per-user reports. Older rows get their source from what they hold; their cost stays unknown."""
+    db.execute("ALTER TABLE requests ADD COLUMN usage_source TEXT NOT NULL DEFAULT 'none'")
+    db.execute("ALTER TABLE requests ADD COLUMN cost_usd REAL")
+    db.execute(
+        """
+        UPDATE requests SET usage_source = CASE
+            WHEN tokens_estimated THEN 'estimated'
+            WHEN prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL THEN 'provider'
+            ELSE 'none' END
+        """
+    )
+    db.execute("CREATE INDEX idx_requests_user_created ON requests (user_id, created_at)")

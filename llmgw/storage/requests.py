@@ -44,6 +44,10 @@ class UsageRow:
     api_key_id: int | None = None
     cache_write_tokens: int | None = None  # written to a prompt cache (Anthropic); part of prompt_tokens
     reasoning_tokens: int | None = None  # part of completion_tokens
+    # Where the token counts came from: "provider" (the upstream reported them), "estimated" (counted
+    # locally, e.g. a stream cut before its usage) or "none" (nothing was generated, no counts).
+    usage_source: str = "none"
+    cost_usd: float | None = None  # priced when written (services.pricing); None = price unknown
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(UsageRow))
