@@ -86,6 +86,8 @@ class Setting:
         return f"LLMGW_{self.name.upper()}" if self.section == "server" else None
 
 
+PRICES_SECTION = 'prices."PROVIDER/MODEL"'
+
 # The one table. docs/CONFIGURATION.md is checked against it by tests/test_docs.py.
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -182,6 +184,15 @@ SETTINGS: tuple[Setting, ...] = (
         "providers.NAME", "http_referer", None, "OpenRouter only: HTTP-Referer sent for app attribution."
     ),
     Setting("providers.NAME", "x_title", None, "OpenRouter only: X-Title sent for app attribution."),
+    Setting(PRICES_SECTION, "input", None, "USD per million input tokens (required)."),
+    Setting(PRICES_SECTION, "output", None, "USD per million output tokens (required)."),
+    Setting(
+        PRICES_SECTION, "cached_input", "input", "USD per million input tokens read from a prompt cache."
+    ),
+    Setting(
+        PRICES_SECTION, "cache_write", "input", "USD per million input tokens written to a prompt cache."
+    ),
+    Setting(PRICES_SECTION, "reasoning", "output", "USD per million reasoning tokens."),
 )
 
 
@@ -325,6 +336,17 @@ class ProviderConfig(_Strict):
         return effective_base_url(self.type, self.base_url) if self.base_url else DEFAULT_BASE_URLS[self.type]
 
 
+class PriceConfig(_Strict):
+    """A model's price in USD per million tokens (`[prices."provider/model"]`); the optional rates
+    default to `input` (cache reads and writes) or `output` (reasoning)."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(None, ge=0)
+    cache_write: float | None = Field(None, ge=0)
+    reasoning: float | None = Field(None, ge=0)
+
+
 class AliasConfig(_Strict):
     model: str
     fallbacks: tuple[str, ...] = ()
@@ -334,6 +356,16 @@ class Config(_Strict):
     server: ServerConfig = Field(default_factory=lambda: ServerConfig())
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, AliasConfig] = Field(default_factory=dict)
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)
+
+    @field_validator("prices")
+    @classmethod
+    def _price_keys(cls, v: dict[str, PriceConfig]) -> dict[str, PriceConfig]:
+        for key in v:
+            provider, _, model = key.partition("/")
+            if not provider or not model:
+                raise ValueError(f'{key!r}: a price is named PROVIDER/model (e.g. "openai/gpt-4o")')
+        return v
 
     @field_validator("providers", mode="before")
     @classmethod
@@ -434,6 +466,8 @@ def _located(where: str, err: Mapping[str, Any], overrides: Mapping[str, str]) -
         return f"environment LLMGW_{loc[1].upper()}: {msg}"
     if loc and loc[0] == "providers" and len(loc) >= 2:
         key = f"[providers.{loc[1]}]" + (f" {'.'.join(loc[2:])}" if len(loc) > 2 else "")
+    elif loc and loc[0] == "prices" and len(loc) >= 2:
+        key = f'[prices."{loc[1]}"]' + (f" {'.'.join(loc[2:])}" if len(loc) > 2 else "")
     elif loc and loc[0] in ("server", "models") and len(loc) >= 2:
         key = f"[{loc[0]}] {'.'.join(loc[1:])}"
     return f"{where}: {key}: {msg}"
