@@ -207,8 +207,14 @@ def test_usage_summary(fake: FakeOpenAI, tmp_path: Path) -> None:
     assert by_model["nope/x"]["errors"] == 1 and by_model["nope/x"]["total_tokens"] == 0
     for m in data["by_model"]:
         assert {"requests", "errors", "prompt_tokens", "completion_tokens", "total_tokens"} <= set(m)
+    # `up` is openai-compatible with no configured price: its 3 answered requests are unpriced, not free
+    assert (data["cost_usd"], data["unpriced_requests"]) == (0.0, 3)
+    assert not by_model["up/a"]["priced"] and by_model["nope/x"]["priced"]  # nope/x used no tokens
+    assert data["by_source"]["provider"]["total_tokens"] == data["total_tokens"]
+    assert data["by_source"]["none"]["requests"] == 1
     table = llmgw("usage", "--since", "1h", "--config", str(gw.config_path))
     assert table.returncode == 0 and "up/a" in table.stdout
+    assert "? no price for up/a (2), up/b (1) requests" in table.stdout
     bad = llmgw("usage", "--since", "yesterday-ish", "--config", str(gw.config_path))
     assert bad.returncode == 2 and "--since" in bad.stderr
 

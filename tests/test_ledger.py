@@ -400,9 +400,10 @@ def test_format_usage_table() -> None:
         cached_tokens=0,
         by_model=[
             ModelUsage(provider="openai", model="gpt-4o", requests=1234, errors=2, prompt_tokens=1_500_000,
-                       completion_tokens=20, total_tokens=1_500_020),
+                       completion_tokens=20, total_tokens=1_500_020, cost_usd=3.7502),
             ModelUsage(provider=None, model="nope", requests=2, errors=1),
         ],
+        cost_usd=3.7502,
     )  # fmt: skip
     lines = format_usage_table(summary).splitlines()
     assert lines[0].split() == [
@@ -414,13 +415,73 @@ def test_format_usage_table() -> None:
         "completion",
         "total",
         "cached",
+        "cost",
     ]
-    assert lines[2].split() == ["openai", "gpt-4o", "1,234", "2", "1,500,000", "20", "1,500,020", "0"]
-    assert lines[3].split() == ["-", "nope", "2", "1", "0", "0", "0", "0"]
-    assert lines[-1].split() == ["total", "1,236", "3", "1,500,000", "20", "1,500,020", "0"]
+    assert lines[2].split() == [
+        "openai",
+        "gpt-4o",
+        "1,234",
+        "2",
+        "1,500,000",
+        "20",
+        "1,500,020",
+        "0",
+        "$3.7502",
+    ]
+    assert lines[3].split() == ["-", "nope", "2", "1", "0", "0", "0", "0", "$0.0000"]
+    assert lines[-1].split() == ["total", "1,236", "3", "1,500,000", "20", "1,500,020", "0", "$3.7502"]
     # Columns line up: every numeric cell ends at the same offset as its header.
-    header_ends = [lines[0].index(h) + len(h) for h in ("requests", "cached")]
+    header_ends = [lines[0].index(h) + len(h) for h in ("requests", "cost")]
     for line in (lines[2], lines[3], lines[-1]):
-        assert line.rstrip().endswith(("0", "4"))
+        assert line.rstrip().endswith(("0", "2"))
         assert len(line) == header_ends[1]
     assert lines[2].index("1,234") + len("1,234") == header_ends[0]
+
+
+def test_unpriced_models_are_flagged_never_shown_as_zero() -> None:
+    summary = UsageSummary(
+        since=None,
+        requests=5,
+        by_model=[
+            ModelUsage(provider="openai", model="gpt-4o", requests=2, cost_usd=0.5),
+            ModelUsage(provider="local", model="local/llama", requests=2, unpriced_requests=2),
+            ModelUsage(provider="work", model="work/gpt-x", requests=1, cost_usd=0.25, unpriced_requests=1),
+        ],
+        cost_usd=0.75,
+        unpriced_requests=3,
+    )
+    lines = format_usage_table(summary).splitlines()
+    assert lines[2].split()[-1] == "$0.5000"
+    assert lines[3].split()[-1] == "?"
+    assert lines[4].split()[-1] == "$0.2500+?"
+    assert lines[6].split()[-1] == "$0.7500+?"
+    assert "no price for local/llama (2), work/gpt-x (1) requests" in lines[-1]
+    assert summary.to_json()["by_model"][1] | {"cost_usd": 0.0} == summary.to_json()["by_model"][1]
+    assert [m["priced"] for m in summary.to_json()["by_model"]] == [True, False, False]
+
+
+def test_summary_by_usage_source_and_cost(store: Store) -> None:
+    failed = UsageRow(request_id="n1", endpoint="/v1/chat/completions", status=502, error_type="upstream")
+    rows = [
+        row("p1", usage_source="provider", prompt_tokens=10, completion_tokens=5, total_tokens=15),
+        row("p2", usage_source="provider", prompt_tokens=3, completion_tokens=2, total_tokens=5),
+        row("e1", usage_source="estimated", tokens_estimated=True, completion_tokens=7, total_tokens=7),
+        failed,
+    ]
+    rows[0].cost_usd, rows[1].cached_tokens, rows[2].cost_usd = 0.5, 1, 0.25
+    store.insert_requests(rows)
+    summary = store.usage_summary(None)
+    assert summary.cost_usd == pytest.approx(0.75)
+    assert summary.unpriced_requests == 1  # p2: used tokens, no price; n1 used none
+    data = summary.to_json()
+    assert data["by_source"]["provider"] == {
+        "requests": 2,
+        "errors": 0,
+        "prompt_tokens": 13,
+        "completion_tokens": 7,
+        "total_tokens": 20,
+        "cached_tokens": 1,
+    }
+    assert data["by_source"]["estimated"]["completion_tokens"] == 7
+    assert data["by_source"]["none"]["requests"] == 1 and data["by_source"]["none"]["errors"] == 1
+    assert data["requests"] == 4 and data["total_tokens"] == 27

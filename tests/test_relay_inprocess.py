@@ -225,7 +225,12 @@ class Keys:
         return f"give the test a key for {provider}"
 
 
-def config(tmp_path: Path, server: dict[str, Any], providers: dict[str, dict[str, Any]]) -> Config:
+def config(
+    tmp_path: Path,
+    server: dict[str, Any],
+    providers: dict[str, dict[str, Any]],
+    prices: dict[str, dict[str, float]] | None = None,
+) -> Config:
     base: dict[str, dict[str, Any]] = {
         "oai": {"type": "openai-compatible", "base_url": "http://oai.test/v1"},
         "ant": {"type": "anthropic", "base_url": "http://ant.test/v1", "models": ["claude-sonnet-4-5"]},
@@ -245,6 +250,7 @@ def config(tmp_path: Path, server: dict[str, Any], providers: dict[str, dict[str
                 "smart": {"model": "oai/gpt-4o-mini", "fallbacks": ["backup/gpt-4o-mini"]},
                 "claude": "ant/claude-sonnet-4-5",
             },
+            "prices": prices or {},
         }
     )
 
@@ -258,13 +264,14 @@ async def gateway(
     server: dict[str, Any] | None = None,
     providers: dict[str, dict[str, Any]] | None = None,
     source: KeySource | None = None,
+    prices: dict[str, dict[str, float]] | None = None,
 ) -> AsyncIterator[Running]:
     """The app with its lifespan running; on exit the lifespan has shut down and the ledger is written.
 
     Upstream keys come from `source` if given, else from `keys` (by default the module's keys)."""
     upstreams = Upstreams(handler)
     given = keys if keys is not None else {"oai": OAI_KEYS, "ant": ANT_KEYS, "backup": BACKUP_KEYS}
-    cfg = config(tmp_path, server or {}, providers or {})
+    cfg = config(tmp_path, server or {}, providers or {}, prices)
     app = create_app(cfg, PROXY_KEY, source or Keys(given), transport=httpx.MockTransport(upstreams))
     async with (
         app.router.lifespan_context(app),

@@ -62,17 +62,29 @@ def parse_since(text: str, now: float) -> float:
     return when.timestamp()
 
 
-_HEADERS = ("provider", "model", "requests", "errors", "prompt", "completion", "total", "cached")
+_HEADERS = ("provider", "model", "requests", "errors", "prompt", "completion", "total", "cached", "cost")
+UNPRICED = "?"  # a cost that is unknown in part or in full: never shown as 0
 
 
-def _cells(provider: str, model: str, usage: Totals) -> list[str]:
-    return [provider, model, *(f"{n:,}" for n in usage.counters().values())]
+def _cost(cost_usd: float, unpriced_requests: int) -> str:
+    """`$1.2345`; `?` when nothing of it is known, `$1.2345+?` when part is."""
+    if not unpriced_requests:
+        return f"${cost_usd:,.4f}"
+    return f"${cost_usd:,.4f}+{UNPRICED}" if cost_usd else UNPRICED
+
+
+def _cells(provider: str, model: str, usage: Totals, cost: str) -> list[str]:
+    return [provider, model, *(f"{n:,}" for n in usage.counters().values()), cost]
 
 
 def format_usage_table(summary: UsageSummary) -> str:
-    """Render a summary as aligned columns, one line per (provider, model) and a totals line."""
-    body = [_cells(m.provider or "-", m.model or "-", m) for m in summary.by_model]
-    total = _cells("total", "", summary)
+    """Render a summary as aligned columns, one line per (provider, model) and a totals line; below, a
+    note naming the models whose cost is unknown (used tokens, no price)."""
+    body = [
+        _cells(m.provider or "-", m.model or "-", m, _cost(m.cost_usd, m.unpriced_requests))
+        for m in summary.by_model
+    ]
+    total = _cells("total", "", summary, _cost(summary.cost_usd, summary.unpriced_requests))
     table = [list(_HEADERS), *body, total]
     widths = [max(len(row[i]) for row in table) for i in range(len(_HEADERS))]
 
@@ -84,4 +96,13 @@ def format_usage_table(summary: UsageSummary) -> str:
         return "  ".join(cells).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(table[0]), rule, *(line(r) for r in body), rule, line(total)])
+    lines = [line(table[0]), rule, *(line(r) for r in body), rule, line(total)]
+    unpriced = [m for m in summary.by_model if not m.priced]
+    if unpriced:
+        named = ", ".join(f"{m.model or '-'} ({m.unpriced_requests:,})" for m in unpriced)
+        lines += [
+            "",
+            f"{UNPRICED} no price for {named} requests: their cost is unknown, not 0. "
+            'Price a model with [prices."provider/model"] in the config (docs/CONFIGURATION.md).',
+        ]
+    return "\n".join(lines)

@@ -128,13 +128,17 @@ def failed(gw: Gateway, row: UsageRow, started: float, exc: GatewayError, dialec
 
 
 def count_locally(gw: Gateway, target: Target, body: dict[str, Any], row: UsageRow) -> Response | None:
-    """count_tokens for an OpenAI-format upstream, which has no such endpoint: an offline tokenizer."""
+    """count_tokens for an OpenAI-format upstream, which has no such endpoint: an offline tokenizer.
+
+    Its row, like that of a count the upstream answers, holds no tokens (`usage_source` "none", cost
+    0 where the model is priced): counting generates nothing and is not billed; the count is the
+    answer, not usage."""
     up = gw.upstreams[target.provider]
     if up.adapter.dialect != "openai":
         return None
     row.provider, row.model_upstream = target.provider, target.model
     tokens = count_anthropic_request(body)
-    row.status, row.prompt_tokens = 200, tokens
+    row.status = 200
     return Response(
         orjson.dumps({"input_tokens": tokens}), media_type=JSON, headers={"x-request-id": row.request_id}
     )

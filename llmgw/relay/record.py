@@ -11,6 +11,7 @@ import logging
 import math
 import time
 
+from llmgw.services.pricing import PriceTable
 from llmgw.storage import LedgerWriter, UsageRow
 
 log = logging.getLogger("llmgw")
@@ -29,12 +30,15 @@ def log_value(value: str | None) -> str:
 
 
 class Recorder:
-    def __init__(self, ledger: LedgerWriter) -> None:
+    def __init__(self, ledger: LedgerWriter, prices: PriceTable | None = None) -> None:
         self.ledger = ledger
+        self.prices = prices if prices is not None else PriceTable({})
 
     def finish(self, row: UsageRow, started: float) -> None:
-        """Record a finished request in the ledger and write its access-log line."""
+        """Record a finished request in the ledger and write its access-log line. The row's cost is
+        set first, before anything else reads it (what settles a budget runs right after `price`)."""
         row.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        self.price(row)
         self.ledger.record(row)
         if not access_log.isEnabledFor(logging.INFO):
             return  # the escaping below is not free; at `warning` nobody reads it
@@ -51,6 +55,14 @@ class Recorder:
             f" error={log_value(row.error_type)}" if row.error_type else "",
             " client_closed" if row.client_closed else "",
         )
+
+    def price(self, row: UsageRow) -> None:
+        """Set `row.cost_usd` from today's price of the model the upstream was asked for (None when it
+        has none: unknown, never 0), and keep `tokens_estimated` in step with `usage_source`. The cost
+        is stored with the row, so a later price change never rewrites it."""
+        row.tokens_estimated = row.usage_source == "estimated"
+        price = self.prices.lookup(row.provider, row.model_upstream or row.model_requested)
+        row.cost_usd = None if price is None else price.cost_usd(row)
 
 
 class AuthFailures:

@@ -42,7 +42,9 @@ def error_response(exc: GatewayError, request_id: str, dialect: ClientDialect = 
 
 
 def apply_usage(row: UsageRow, usage: Usage | None) -> None:
+    """The upstream's own counts into the row (`usage_source` "provider"); None changes nothing."""
     if usage is not None:
+        row.usage_source = "provider"
         row.prompt_tokens = usage.prompt_tokens
         row.completion_tokens = usage.completion_tokens
         row.total_tokens = usage.total_tokens
@@ -110,11 +112,7 @@ async def stream_response(
         apply_usage(row, relay.usage)
         if relay.upstream_error is not None and row.error_type is None:
             row.error_type = relay.upstream_error  # the upstream's own error event, passed on
-        if not relay.saw_done and relay.content_events > (row.completion_tokens or 0):
-            # Cut short before the final usage: ~1 token per chunk seen, marked as an estimate.
-            row.completion_tokens = relay.content_events
-            row.total_tokens = (row.prompt_tokens or 0) + relay.content_events
-            row.tokens_estimated = True
+        estimate_stream_usage(row, relay)
         gw.recorder.finish(row, started)
 
     async def body() -> AsyncIterator[bytes]:
@@ -153,6 +151,21 @@ async def stream_response(
         media_type="text/event-stream",
         on_close=done,
     )
+
+
+def estimate_stream_usage(row: UsageRow, relay: StreamRelay) -> None:
+    """A stream's counts are the provider's only when its final usage came and the upstream ended the
+    stream itself (every dialect's terminator follows its final usage). Otherwise (cut by the client,
+    the upstream or the gateway; ended by an error event; or complete but without usage) they are an
+    estimate: what usage came (Anthropic's `message_start` has the input side), and ~1 token per
+    content chunk seen where that is more output than it reported."""
+    if relay.saw_done and relay.usage is not None:
+        return
+    if relay.content_events > (row.completion_tokens or 0):
+        row.completion_tokens = relay.content_events
+        row.total_tokens = (row.prompt_tokens or 0) + relay.content_events
+    if row.prompt_tokens is not None or row.completion_tokens is not None:
+        row.usage_source = "estimated"
 
 
 def check_end(relay: StreamRelay) -> None:

@@ -21,6 +21,7 @@ from llmgw.relay.keypool import KeyPool
 from llmgw.relay.record import AuthFailures, Recorder
 from llmgw.relay.upstream import Upstream
 from llmgw.services.key_index import KeyIndex
+from llmgw.services.pricing import PriceTable, load_prices
 from llmgw.settings import Config
 from llmgw.storage import LedgerWriter, Store
 
@@ -84,13 +85,15 @@ class Gateway:
         ledger: LedgerWriter,
         upstreams: dict[str, Upstream],
         key_source: KeySource,
+        prices: PriceTable | None = None,
     ):
         self.config = config
+        self.prices = prices if prices is not None else load_prices(config)  # what each row costs
         self.store = store
         self.catalog = Catalog(config)
         self.auth = auth
         self.ledger = ledger
-        self.recorder = Recorder(ledger)
+        self.recorder = Recorder(ledger, self.prices)
         self.auth_failures = AuthFailures(ledger)
         self.upstreams = upstreams
         self.key_source = key_source

@@ -14,7 +14,9 @@ from typing import Any
 
 import sqlite_utils
 
-__all__ = ["COLUMNS", "ModelUsage", "Totals", "UsageRow", "UsageSummary"]
+__all__ = ["COLUMNS", "USAGE_SOURCES", "ModelUsage", "Totals", "UsageRow", "UsageSummary"]
+
+USAGE_SOURCES = ("provider", "estimated", "none")  # the values of `usage_source`
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -88,10 +90,25 @@ class ModelUsage(Totals):
 
     provider: str | None
     model: str | None
+    cost_usd: float = 0.0  # the sum of its rows' known costs
+    # Rows that used tokens (usage_source provider or estimated) but had no price when recorded.
+    unpriced_requests: int = 0
+
+    @property
+    def priced(self) -> bool:
+        """Whether `cost_usd` is the whole cost: no row that used tokens lacked a price."""
+        return self.unpriced_requests == 0
 
     def to_json(self) -> dict[str, Any]:
-        """Return a JSON-ready dict with `provider`, `model` and the counters."""
-        return {"provider": self.provider, "model": self.model, **self.counters()}
+        """Return a JSON-ready dict with `provider`, `model`, the counters and the cost."""
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            **self.counters(),
+            "cost_usd": self.cost_usd,
+            "priced": self.priced,
+            "unpriced_requests": self.unpriced_requests,
+        }
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -101,6 +118,10 @@ class UsageSummary(Totals):
     since: float | None
     by_model: list[ModelUsage] = dataclasses.field(default_factory=list)
     auth_failures: int = 0  # requests refused for a missing or wrong key: no rows, only this count
+    cost_usd: float = 0.0  # the sum of the known costs
+    unpriced_requests: int = 0  # rows that used tokens but had no price (see ModelUsage)
+    # The totals by where the token counts came from: "provider", "estimated", "none" (all three, always).
+    by_source: dict[str, Totals] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Return the summary as a JSON-ready dict; `since` is ISO-8601 UTC or None."""
@@ -110,6 +131,9 @@ class UsageSummary(Totals):
             "auth_failures": self.auth_failures,
             "since": since,
             "by_model": [m.to_json() for m in self.by_model],
+            "cost_usd": self.cost_usd,
+            "unpriced_requests": self.unpriced_requests,
+            "by_source": {name: totals.counters() for name, totals in self.by_source.items()},
         }
 
 
@@ -122,11 +146,27 @@ SELECT
     COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
     COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
     COALESCE(SUM(total_tokens), 0) AS total_tokens,
-    COALESCE(SUM(cached_tokens), 0) AS cached_tokens
+    COALESCE(SUM(cached_tokens), 0) AS cached_tokens,
+    COALESCE(SUM(cost_usd), 0.0) AS cost_usd,
+    SUM(cost_usd IS NULL AND usage_source != 'none') AS unpriced_requests
 FROM requests
 WHERE :since IS NULL OR created_at >= :since
 GROUP BY provider, model_requested
 ORDER BY requests DESC, provider, model_requested
+"""
+
+_BY_SOURCE_SQL = """
+SELECT
+    usage_source,
+    COUNT(*) AS requests,
+    SUM(status >= 400 OR error_type IS NOT NULL) AS errors,
+    COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
+    COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
+    COALESCE(SUM(total_tokens), 0) AS total_tokens,
+    COALESCE(SUM(cached_tokens), 0) AS cached_tokens
+FROM requests
+WHERE :since IS NULL OR created_at >= :since
+GROUP BY usage_source
 """
 
 
@@ -139,11 +179,18 @@ def insert(db: sqlite_utils.Database, rows: Sequence[UsageRow]) -> None:
 
 
 def summary(db: sqlite_utils.Database, since: float | None) -> UsageSummary:
-    """Sum requests, errors and tokens since `since` (unix seconds; None = all time)."""
+    """Sum requests, errors, tokens and known costs since `since` (unix seconds; None = all time), by
+    model and by usage source."""
     groups = [ModelUsage(**row) for row in db.query(_SUMMARY_SQL, {"since": since})]
     out = UsageSummary(since=since, by_model=groups)
     for group in groups:
         out.add(group)
+        out.cost_usd += group.cost_usd
+        out.unpriced_requests += group.unpriced_requests
+    out.by_source = {name: Totals() for name in USAGE_SOURCES}
+    for row in db.query(_BY_SOURCE_SQL, {"since": since}):
+        source = row.pop("usage_source")
+        out.by_source[source] = Totals(**row)
     return out
 
 
