@@ -897,8 +897,12 @@ class FakeAnthropic(FakeServer):
         mid, request_id = random_id("msg_01"), random_id("req_011C")
         headers = {**_templates()["headers"], "request-id": request_id}
         if not stream:
-            return self._json(200, message_body(mid, model, reply), headers)
+            message = message_body(mid, model, reply)
+            self.report_usage(model, message["usage"], stream=False)
+            return self._json(200, message, headers)
         events, content_at = stream_events(mid, model, reply)
         error = _event("error", error_body(529, request_id=request_id), 1)
         headers.update({"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"})
-        return await self.stream(request, model, events, content_at, scenario, headers, error)
+        # message_delta (before message_stop) carries the final, cumulative usage
+        final = (len(events) - 2, {**reply.usage.fields(), "output_tokens": reply.usage.output})
+        return await self.stream(request, model, events, content_at, scenario, headers, error, final)

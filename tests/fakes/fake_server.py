@@ -45,6 +45,7 @@ __all__ = [
     "NORMAL",
     "FakeServer",
     "RecordedRequest",
+    "ReportedUsage",
     "Scenario",
     "dumps",
     "estimate_tokens",
@@ -173,6 +174,17 @@ class RecordedRequest:
     received_at: float = field(default_factory=time.monotonic)
 
 
+@dataclass(frozen=True, slots=True)
+class ReportedUsage:
+    """The usage a fake reported, in its own wire format (OpenAI's ``usage``, Anthropic's ``usage``,
+    Gemini's ``usageMetadata``): a whole answer's when the fake returned it, a stream's final one once
+    the event carrying it was written (a stream cut before that reported none)."""
+
+    model: str | None
+    usage: dict[str, Any]
+    stream: bool
+
+
 class FakeServer:
     """Lifecycle, keys and recording; subclasses add ``routes()``. ``record=False`` keeps nothing."""
 
@@ -196,6 +208,7 @@ class FakeServer:
         self._disconnected = threading.Condition(self._lock)
         self._requests: list[RecordedRequest] = []
         self._disconnects: list[tuple[str, float]] = []
+        self._reported: list[ReportedUsage] = []
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -301,10 +314,22 @@ class FakeServer:
         with self._lock:
             return list(self._disconnects)
 
+    @property
+    def reported_usage(self) -> list[ReportedUsage]:
+        """A snapshot of every usage this fake reported (see :class:`ReportedUsage`)."""
+        with self._lock:
+            return list(self._reported)
+
+    def report_usage(self, model: str | None, usage: Mapping[str, Any], *, stream: bool) -> None:
+        if self.record_requests:
+            with self._lock:
+                self._reported.append(ReportedUsage(model, dict(usage), stream))
+
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
             self._disconnects.clear()
+            self._reported.clear()
 
     def wait_for_disconnects(self, count: int = 1, timeout: float = 1.0) -> list[tuple[str, float]]:
         """Block until ``count`` disconnects were recorded (or ``timeout``); return them."""
@@ -381,10 +406,13 @@ class FakeServer:
         scenario: Scenario,
         headers: Mapping[str, str],
         error_event: bytes | None = None,
+        final_usage: tuple[int, Mapping[str, Any]] | None = None,
     ) -> web.StreamResponse:
         """Write ``events`` one by one (each flushed), applying the stream faults. ``content_at`` are the
         indexes of the content events that ``stall-<k>``/``reset-<k>``/``error-mid-stream-<k>`` count
-        and ``drip-<ms>`` spaces out; ``error_event`` ends a ``midstream`` scenario."""
+        and ``drip-<ms>`` spaces out; ``error_event`` ends a ``midstream`` scenario. ``final_usage``:
+        the index of the event that carries the stream's final usage, and that usage, reported once
+        the event is written."""
         response = web.StreamResponse(headers=dict(headers))
         cut = len(events)
         if scenario.kind in ("stall", "reset", "midstream"):
@@ -397,6 +425,8 @@ class FakeServer:
                 if index in paced:
                     await asyncio.sleep(scenario.value / 1000)
                 await response.write(event)
+                if final_usage is not None and index == final_usage[0]:
+                    self.report_usage(model, final_usage[1], stream=True)
             if scenario.kind == "stall":
                 await asyncio.get_running_loop().create_future()
             elif scenario.kind == "reset":

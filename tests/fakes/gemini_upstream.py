@@ -778,9 +778,12 @@ class FakeGemini(FakeServer):
         reply = build_reply(req, model, scenario)
         rid = base64.urlsafe_b64encode(secrets.token_bytes(17)).decode()[:23]
         if not stream:
-            return self._json(200, response_body(reply, model, rid))
+            answer = response_body(reply, model, rid)
+            self.report_usage(model, answer["usageMetadata"], stream=False)
+            return self._json(200, answer)
         chunks, content_at = stream_chunks(reply, model, rid)
         error = status_body(503)
+        final = (len(chunks) - 1, chunks[-1]["usageMetadata"])  # the last chunk's: it has finishReason
         if request.query.get("alt") == "sse":
             events = [_sse(chunk) for chunk in chunks]
             return await self.stream(
@@ -791,11 +794,12 @@ class FakeGemini(FakeServer):
                 scenario,
                 {"Content-Type": "text/event-stream"},
                 _sse(error),
+                final,
             )
         # Without alt=sse the API streams one JSON array, element by element.
         pretty = [json.dumps(chunk, indent=2, ensure_ascii=False).encode() for chunk in chunks]
         events = [(b"[" if i == 0 else b"\n,\r\n") + p for i, p in enumerate(pretty)] + [b"\n]"]
         midstream = b"\n,\r\n" + json.dumps(error, indent=2).encode() + b"\n]"
         return await self.stream(
-            request, model, events, content_at, scenario, {"Content-Type": _JSON}, midstream
+            request, model, events, content_at, scenario, {"Content-Type": _JSON}, midstream, final
         )

@@ -434,11 +434,16 @@ class FakeOpenAI(FakeServer):
             if scenario.kind == "chunks":
                 self._prebuilt[cache_key] = built
         if not stream:
+            self.report_usage(model, json.loads(built)["usage"], stream=False)
             return self._json(200, built)
         events, prefix = built
         headers = {**_SSE_HEADERS, "x-request-id": f"req_{uuid.uuid4().hex}"}
+        # with include_usage the usage chunk comes last before [DONE]; without it, no usage is reported
+        final = (len(events) - 2, json.loads(events[-2][6:])["usage"]) if include_usage else None
         # stall/reset/drip count (and drip paces) every event from the first content chunk on
-        return await self.stream(request, model, events, range(prefix, len(events)), scenario, headers)
+        return await self.stream(
+            request, model, events, range(prefix, len(events)), scenario, headers, final_usage=final
+        )
 
     def _reply(self, body: dict[str, Any], scenario: Scenario, *, chat: bool) -> _Reply:
         if chat:
