@@ -169,6 +169,19 @@ def test_usage_summary_empty(store: Store) -> None:
         "auth_failures": 0,
         "since": None,
         "by_model": [],
+        "cost_usd": 0.0,
+        "unpriced_requests": 0,
+        "by_source": {
+            source: {
+                "requests": 0,
+                "errors": 0,
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "total_tokens": 0,
+                "cached_tokens": 0,
+            }
+            for source in ("provider", "estimated", "none")
+        },
     }
 
 
@@ -203,6 +216,9 @@ def test_by_model_sorted_by_requests_desc_and_json_shape(store: Store) -> None:
         "completion_tokens",
         "total_tokens",
         "cached_tokens",
+        "cost_usd",
+        "priced",
+        "unpriced_requests",
     }
 
 
