@@ -213,8 +213,8 @@ def test_random_batches_agree_with_the_raw_rows(store: Store) -> None:
     by_day = store.usage_rollups(since=None, until=None, dims=("day", "user"))
     raw_by_day = raw(
         store.path,
-        "SELECT CAST(created_at / 86400 AS INTEGER) * 86400, user_id, COUNT(*), COALESCE(SUM(total_tokens), 0) "
-        "FROM requests GROUP BY 1, 2 ORDER BY 1, COALESCE(user_id, 0)",
+        "SELECT CAST(created_at / 86400 AS INTEGER) * 86400, user_id, COUNT(*), "
+        "COALESCE(SUM(total_tokens), 0) FROM requests GROUP BY 1, 2 ORDER BY 1, COALESCE(user_id, 0)",
     )
     assert [(t.group[0], t.group[1], t.requests, t.total_tokens) for t in by_day] == raw_by_day
 
@@ -263,8 +263,8 @@ def test_m006_backfills_the_rows_already_there(db_path: Path) -> None:
 
 def test_purging_raw_rows_leaves_the_rollups_equal(store: Store) -> None:
     store.insert_requests(
-        [row(f"r{i}", created_at=T0 + i * 60, prompt_tokens=i, total_tokens=i, cost_usd=0.01, latency_ms=float(i))
-         for i in range(1200)]
+        [row(f"r{i}", created_at=T0 + i * 60, prompt_tokens=i, total_tokens=i, cost_usd=0.01,
+             latency_ms=float(i)) for i in range(1200)]
     )  # fmt: skip
     before = [counters(t) for t in store.usage_rollups(since=None, until=None, dims=("hour", "model"))]
     cutoff = T0 + 1000 * 60
