@@ -11,9 +11,15 @@ import httpx
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
 from llmgw.relay.metrics import MAX_LABEL_VALUES, OTHER
+from llmgw.settings import Config
 from tests.accounts_rows import add_key, add_user, create_schema
+from tests.conftest import PROXY_KEY as CONF_PROXY_KEY
+from tests.conftest import UPSTREAM_KEY, provider
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.gateway_process import GatewayProcess, free_port
 from tests.test_relay_inprocess import (
     PROXY_KEY,
     USER,
@@ -213,3 +219,44 @@ def test_scrape_time_is_a_snapshot() -> None:
     assert pool.states(now) == (1, 1, 1)
     assert pool.states(now + 11) == (2, 0, 1)
     assert pool.cooldowns_started == 1
+
+
+# -- the loopback-only listener -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:9464", "192.168.1.5:9464", "example.com:9464", "9464", "[::]:1"])
+def test_metrics_listen_must_be_loopback(listen: str) -> None:
+    with pytest.raises(ValidationError, match="metrics_listen"):
+        Config.model_validate({"server": {"metrics_listen": listen}})
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:9464", "[::1]:9464", "localhost:9464", ""])
+def test_metrics_listen_loopback_accepted(listen: str) -> None:
+    assert Config.model_validate({"server": {"metrics_listen": listen}}).server.metrics_listen == listen
+
+
+def test_the_loopback_listener_serves_metrics_without_a_key(fake: FakeOpenAI, tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "LLMGW_PROXY_KEY": CONF_PROXY_KEY,
+        "LLMGW_UP_API_KEY": UPSTREAM_KEY,
+        "DBUS_SESSION_BUS_ADDRESS": "",
+    }
+    toml = f'metrics_listen = "127.0.0.1:{port}"\n' + provider("up", fake.base_url)
+    with GatewayProcess(tmp_path, toml, env) as gw:
+        for _ in range(2):
+            r = httpx.post(
+                f"{gw.base_url}/v1/chat/completions",
+                json={"model": "up/gpt-4o-mini", "messages": USER},
+                headers={"authorization": f"Bearer {CONF_PROXY_KEY}"},
+            )
+            assert r.status_code == 200
+        open_scrape = httpx.get(f"http://127.0.0.1:{port}/metrics")
+        main_no_key = httpx.get(f"{gw.base_url}/metrics")
+        elsewhere = httpx.get(f"http://127.0.0.1:{port}/v1/models")
+    assert open_scrape.status_code == 200, open_scrape.text
+    m = parse(open_scrape.text)
+    assert value(m, "llmgw_requests_total", provider="up", model="gpt-4o-mini", status="200") == 2
+    assert main_no_key.status_code == 401  # the main port still wants an admin's key
+    assert elsewhere.status_code == 404  # only /metrics on that listener
+    assert f"metrics on http://127.0.0.1:{port}/metrics" in gw.log()
