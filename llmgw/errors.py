@@ -5,6 +5,7 @@ Exception
 ├── ConfigError                  bad configuration: a located message, never a traceback
 ├── SecretBackendUnavailable     no usable OS keyring (the CLI says so; environment secrets still work)
 ├── DatabaseInUse                another `llmgw serve` holds the database's serve lock
+├── DatabaseUnreadable           `llmgw db check` / `backup`: not a SQLite database, or damaged past reading
 ├── AccountError                 an account use case refused (the CLI exits 1; the portal shows the message)
 │   ├── AccountNotFound          no such user or key
 │   ├── PermissionDenied         the acting principal may not do that
@@ -74,6 +75,11 @@ class DatabaseInUse(Exception):
             f"another llmgw serve ({holder}) is already using {database}; "
             "stop it or give this one another database"
         )
+
+
+class DatabaseUnreadable(Exception):
+    """A database file SQLite cannot read (not a database, damaged), or a backup of it that failed;
+    the message is SQLite's."""
 
 
 class AccountError(Exception):

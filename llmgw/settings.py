@@ -178,6 +178,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Days the hourly usage rollups are kept (0: forever).",
     ),
     Setting(
+        "server",
+        "metrics_listen",
+        "",
+        "host:port of a loopback-only listener serving /metrics without a key (e.g. 127.0.0.1:9464); "
+        "empty: off.",
+    ),
+    Setting(
         "providers.NAME",
         "type",
         None,
@@ -264,6 +271,7 @@ class ServerConfig(_Strict):
     trusted_proxies: tuple[str, ...] = ()
     usage_retention_days: float = Field(_default("server", "usage_retention_days"), ge=0)
     rollup_retention_days: float = Field(_default("server", "rollup_retention_days"), ge=0)
+    metrics_listen: str = _default("server", "metrics_listen")
 
     @property
     def production(self) -> bool:
@@ -304,6 +312,34 @@ class ServerConfig(_Strict):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
         return tuple(dict.fromkeys(networks))
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _loopback_listen(cls, v: str) -> str:
+        v = v.strip()
+        if v:
+            metrics_address(v)  # raises with the reason
+        return v
+
+
+def metrics_address(listen: str) -> tuple[str, int]:
+    """`metrics_listen` ("127.0.0.1:9464", "[::1]:9464", "localhost:9464") as (host, port); raises
+    ValueError unless the host is a loopback address: the listener answers without a key."""
+    host, sep, port = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{listen!r} is not host:port (e.g. 127.0.0.1:9464)")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"{host!r} is not a loopback address: the metrics listener serves /metrics without a key, so it "
+            "may only listen on 127.0.0.1, ::1 or localhost (remote scrapers use /metrics on the main "
+            "port with an admin's API key)"
+        )
+    return host, int(port)
 
 
 class ProviderConfig(_Strict):

@@ -20,6 +20,7 @@ from llmgw.relay.auth import auth_enabled
 from llmgw.relay.cors import CORS
 from llmgw.relay.guard import RequestGuard, path_dialect
 from llmgw.relay.handler import handle
+from llmgw.relay.metrics_endpoint import protected_metrics
 from llmgw.relay.model_list import ModelCache, get_model, list_models
 from llmgw.relay.responses import JSON, error_response, new_request_id
 from llmgw.relay.runtime import Gateway, KeySource
@@ -89,6 +90,7 @@ def create_app(
     portal = create_portal()
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", protected_metrics, methods=["GET"]),
         Route("/ui", lambda request: RedirectResponse("/ui/", status_code=308), methods=["GET"]),
         Mount("/ui", app=portal),
         Route("/v1/chat/completions", handle, methods=["POST"]),

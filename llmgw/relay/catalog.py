@@ -36,6 +36,11 @@ class Catalog:
         return self._aliases
 
     @property
+    def allowed(self) -> dict[str, tuple[str, ...] | None]:
+        """Each provider's allow-list of upstream models (None: any)."""
+        return self._allowed
+
+    @property
     def providers(self) -> list[str]:
         return list(self._allowed)
 

@@ -105,8 +105,10 @@ async def forward(
                     return await plain_response(gw, up, resp, row, started, bridge, call.endpoint.dialect)
                 err = await upstream_error(up, resp, key.secret)
             except (UpstreamTimeout, UpstreamUnavailable) as exc:
+                gw.metrics.upstream_error(target.provider, target.model, exc.status, exc.code or exc.type)
                 last = exc
                 break  # the provider itself is failing: go to the next fallback
+            gw.metrics.upstream_error(target.provider, target.model, err.status, err.code or err.type)
             if err.status == 429:
                 wait = retry_after(resp.headers)
                 wait = err.upstream.retry_after if wait is None else wait  # Retry-After: 0 is a wait too

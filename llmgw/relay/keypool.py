@@ -83,6 +83,7 @@ class KeyPool:
         self._next = 0
         self._unfit: set[str] = set()  # fingerprints of keys already logged as left out
         self._loaded = False
+        self.cooldowns_started = 0  # cool-downs applied since start (for /metrics)
         self.refresh(secrets)
 
     def __len__(self) -> int:
@@ -132,6 +133,7 @@ class KeyPool:
         it, else the next guess. Returns the cool-down applied."""
         now = time.monotonic() if now is None else now
         c = key.cooling.setdefault(None if key_wide else model, _CoolDown())
+        self.cooldowns_started += 1
         if wait is not None and wait >= 0:
             applied = min(wait, MAX_STATED)
             c.until, c.stated = now + applied, True  # the upstream's latest word, even if shorter
@@ -141,6 +143,16 @@ class KeyPool:
         if not (c.stated and c.until > now):  # a guess never shortens what the upstream said
             c.until, c.stated = now + applied, False
         return applied
+
+    def states(self, now: float | None = None) -> tuple[int, int, int]:
+        """(usable, cooling, retired) key counts now: cooling = some cool-down running (for one model or
+        the whole key), retired = rejected by the upstream. For /metrics, at scrape time."""
+        now = time.monotonic() if now is None else now
+        retired = sum(1 for k in self._keys if k.rejected)
+        cooling = sum(
+            1 for k in self._keys if not k.rejected and any(c.until > now for c in k.cooling.values())
+        )
+        return len(self._keys) - retired - cooling, cooling, retired
 
     def rejected(self, key: Key, status: int) -> None:
         """The upstream refused `key` itself: out until its secret changes. Logged once."""

@@ -1,4 +1,5 @@
-"""The end of every request: its ledger row queued for the writer thread, and one access-log line.
+"""The end of every request: its ledger row queued for the writer thread, its metrics counted, and one
+access-log line.
 
 A request refused for a missing or wrong key gets neither (a flood of wrong keys would fill both): it
 is counted, per minute in the ledger, and reported in at most one warning a minute.
@@ -11,6 +12,7 @@ import logging
 import math
 import time
 
+from llmgw.relay.metrics import Metrics
 from llmgw.services.pricing import PriceTable
 from llmgw.storage import LedgerWriter, UsageRow
 
@@ -30,9 +32,12 @@ def log_value(value: str | None) -> str:
 
 
 class Recorder:
-    def __init__(self, ledger: LedgerWriter, prices: PriceTable | None = None) -> None:
+    def __init__(
+        self, ledger: LedgerWriter, prices: PriceTable | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.ledger = ledger
         self.prices = prices if prices is not None else PriceTable({})
+        self.metrics = metrics
 
     def finish(self, row: UsageRow, started: float) -> None:
         """Record a finished request in the ledger and write its access-log line. The row's cost is
@@ -40,6 +45,8 @@ class Recorder:
         row.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         self.price(row)
         self.ledger.record(row)
+        if self.metrics is not None:
+            self.metrics.request_finished(row)
         if not access_log.isEnabledFor(logging.INFO):
             return  # the escaping below is not free; at `warning` nobody reads it
         access_log.info(

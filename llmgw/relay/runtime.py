@@ -19,6 +19,7 @@ from llmgw.providers import adapter_for
 from llmgw.relay.auth import Auth, LegacyAuth, PersonalKeyAuth
 from llmgw.relay.catalog import Catalog
 from llmgw.relay.keypool import KeyPool
+from llmgw.relay.metrics import Metrics
 from llmgw.relay.record import AuthFailures, Recorder
 from llmgw.relay.upstream import Upstream
 from llmgw.services import retention
@@ -98,9 +99,11 @@ class Gateway:
         self.catalog = Catalog(config)
         self.auth = auth
         self.ledger = ledger
-        self.recorder = Recorder(ledger, self.prices)
         self.auth_failures = AuthFailures(ledger)
         self.upstreams = upstreams
+        pools = {name: up.keys for name, up in upstreams.items()}
+        self.metrics = Metrics(self.catalog, pools, ledger, lambda: self.auth_failures.total)
+        self.recorder = Recorder(ledger, self.prices, self.metrics)
         self.key_source = key_source
         self._refresher: asyncio.Task[None] | None = None
         self._reread_failing = False

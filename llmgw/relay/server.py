@@ -20,8 +20,9 @@ from starlette.applications import Starlette
 
 from llmgw.relay.app import create_app
 from llmgw.relay.auth import auth_enabled
+from llmgw.relay.metrics_endpoint import create_metrics_app
 from llmgw.relay.runtime import KeySource
-from llmgw.settings import Config
+from llmgw.settings import Config, metrics_address
 from llmgw.storage import hold_serve_lock
 
 log = logging.getLogger("llmgw")
@@ -53,19 +54,38 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     return hc
 
 
+def metrics_hypercorn_config(config: Config) -> HypercornConfig | None:
+    """The `metrics_listen` listener's hypercorn settings (None: off)."""
+    if not config.server.metrics_listen:
+        return None
+    host, port = metrics_address(config.server.metrics_listen)
+    hc = HypercornConfig()
+    hc.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    hc.graceful_timeout = 1.0  # a scrape is short; nothing to wait for
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    return hc
+
+
 def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
     """Serve until SIGTERM/SIGINT; returns the exit code. Raises DatabaseInUse, before binding and
     before the database is opened, when another `llmgw serve` holds the database's serve lock."""
     hc = hypercorn_config(config)
     with hold_serve_lock(config.server.database, f"http://{hc.bind[0]}"):
         mode = config.server.auth_mode
-        _serve(
-            create_app(config, proxy_key, key_source), hc, mode if auth_enabled(mode, proxy_key) else "OFF"
-        )
+        app = create_app(config, proxy_key, key_source)
+        mhc = metrics_hypercorn_config(config)
+        metrics = (create_metrics_app(app), mhc) if mhc is not None else None
+        _serve(app, hc, mode if auth_enabled(mode, proxy_key) else "OFF", metrics)
     return 0
 
 
-def _serve(app: Starlette, hc: HypercornConfig, auth: str) -> None:
+def _serve(
+    app: Starlette,
+    hc: HypercornConfig,
+    auth: str,
+    metrics: tuple[Starlette, HypercornConfig] | None = None,
+) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -75,7 +95,15 @@ def _serve(app: Starlette, hc: HypercornConfig, auth: str) -> None:
             except NotImplementedError:  # Windows
                 signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
         log.info("llmgw listening on http://%s (auth %s)", hc.bind[0], auth)
-        await serve(app, hc, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        if metrics is None:
+            await serve(app, hc, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        else:
+            metrics_app, mhc = metrics
+            log.info("metrics on http://%s/metrics (no key: loopback only)", mhc.bind[0])
+            # One task group: if either listener fails (its port taken), the other stops too.
+            async with asyncio.TaskGroup() as listeners:
+                listeners.create_task(serve(app, hc, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+                listeners.create_task(serve(metrics_app, mhc, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
         log.info("llmgw stopped")
 
     _runner()(main())

@@ -15,8 +15,10 @@ from typing import Any, Self
 
 import sqlite_utils
 
-from llmgw.storage import accounts, auth_failures, requests, rollups
+from llmgw.errors import DatabaseUnreadable
+from llmgw.storage import accounts, auth_failures, health, requests, rollups
 from llmgw.storage.accounts import Accounts, ApiKeyRecord
+from llmgw.storage.health import DbHealth
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import UsageRow, UsageSummary
 from llmgw.storage.rollups import RollupTotals
@@ -63,6 +65,34 @@ class Store:
             conn.close()
             raise
         return cls(db, path)
+
+    @classmethod
+    def open_read_only(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
+        """Open the existing SQLite file at `path` read-only: no migration, no pragma written, never
+        created (raises FileNotFoundError). For `llmgw db check` and `llmgw backup`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no database at {path}")
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
+        return cls(sqlite_utils.Database(conn, execute_plugins=False), path)
+
+    def health(self, *, quick: bool = False) -> DbHealth:
+        """Integrity, foreign keys, migrations applied and pending, journal mode, spool files."""
+        with self._lock:
+            try:
+                return health.health(self._db, self.path, quick=quick)
+            except sqlite3.DatabaseError as exc:  # not a database, or damaged past reading
+                raise DatabaseUnreadable(str(exc)) from exc
+
+    def backup(self, target: str | Path, *, overwrite: bool = False) -> None:
+        """A consistent copy of the database at `target`, taken while others keep writing (SQLite's
+        online backup API); raises FileExistsError if `target` exists and not `overwrite`."""
+        with self._lock:
+            try:
+                health.backup(self._db.conn, Path(target), overwrite=overwrite)
+            except sqlite3.DatabaseError as exc:
+                raise DatabaseUnreadable(str(exc)) from exc
 
     @contextmanager
     def accounts(self, *, write: bool = True) -> Iterator[Accounts]:

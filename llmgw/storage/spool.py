@@ -138,6 +138,13 @@ class Spool:
             if sync:
                 os.fsync(f.fileno())
 
+    def size(self) -> int:
+        """Bytes waiting in the spool file (0 without one)."""
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
     def waiting(self) -> bool:
         """Whether anything waits to be replayed."""
         return self.path.exists() or self._replaying.exists()
