@@ -4,6 +4,7 @@ writer thread and its spool file, and the lock that keeps one server per databas
 
 from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
 from llmgw.storage.database import Store
+from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
 from llmgw.storage.requests import ModelUsage, Totals, UsageRow, UsageSummary
 from llmgw.storage.serve_lock import hold_serve_lock
 from llmgw.storage.spool import Spool
@@ -15,8 +16,12 @@ __all__ = [
     "AuditRow",
     "KeyRow",
     "LedgerWriter",
+    "LimitRow",
+    "LimitValues",
     "ModelUsage",
+    "Scope",
     "SessionRow",
+    "Spend",
     "Spool",
     "Store",
     "Totals",
