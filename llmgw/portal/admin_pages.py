@@ -1,6 +1,6 @@
 """The administrators' pages: users (create, disable, enable, delete, reset a password, change a
-role) and their limits and their keys' (rate limits, spend budgets), everyone's keys, the audit log. Anyone else gets the 404 page: these pages do not exist for
-them."""
+role) with their and their keys' limits (rate limits, spend budgets), everyone's keys, the audit log.
+Anyone else gets the 404 page: these pages do not exist for them."""
 
 from __future__ import annotations
 
