@@ -148,8 +148,11 @@ async def test_requests_per_minute_on_a_rolling_window(tmp_path: Path, dialect: 
         assert "user ada has reached its limit of 2 requests per minute" in err["message"]
         if dialect == "openai":
             assert err["code"] == "gateway_rate_limit_exceeded"
-        assert refused.headers["retry-after"] == "30"  # the first request leaves the window then
+        # The first request leaves the window when its whole second has: 31 s from now.
+        assert refused.headers["retry-after"] == "31"
         clock.now += 30
+        assert (await post(running, key, dialect)).status_code == 429  # never early
+        clock.now += 1
         assert (await post(running, key, dialect)).status_code == 200
         assert (await post(running, key, dialect)).status_code == 429  # the second is still in it
 
@@ -167,8 +170,8 @@ async def test_tokens_per_minute_count_what_ended(tmp_path: Path) -> None:
         refused = await post(running, key, "openai")
         err = openai_err(refused, 429)
         assert f"key {key.public_id} has reached its limit of 30 tokens per minute" in err["message"]
-        assert refused.headers["retry-after"] == "50"  # then the first request's 22 leave: 22 < 30
-        clock.now += 50
+        assert refused.headers["retry-after"] == "51"  # then the first request's 22 leave: 22 < 30
+        clock.now += 51
         assert (await post(running, key, "openai")).status_code == 200
 
 
@@ -303,3 +306,24 @@ class _Tokens:
     def __init__(self, prompt: int, completion: int) -> None:
         self.prompt_tokens, self.completion_tokens = prompt, completion
         self.cached_tokens = self.cache_write_tokens = self.reasoning_tokens = None
+
+
+async def test_a_failed_request_gives_its_reservation_back(tmp_path: Path) -> None:
+    key = account(tmp_path)
+    set_limit(tmp_path, "ada", budget_usd=worst_case(OPENAI_BODY) * 1.2)  # one reservation at a time
+    failing = True
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if failing:
+            return httpx.Response(400, json={"error": {"message": "bad", "type": "invalid_request_error"}})
+        return answer(request)
+
+    async with gateway(tmp_path, flaky, server=USERS) as running:
+        gw_of(running).prices = PRICES
+        assert (await post(running, key, "openai")).status_code == 400
+        assert (await post(running, key, "openai")).status_code == 400  # the first one's given back
+        failing = False
+        assert (await post(running, key, "openai")).status_code == 200
+        assert gw_of(running).limits.spent("user", key.user_id)[1] == pytest.approx(
+            PRICE.cost_usd(_Tokens(14, 8))
+        )

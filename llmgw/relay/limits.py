@@ -3,8 +3,9 @@
 Each user and each personal key may have limits (`limits` table, `services/limits.py`); when both the
 user and the key of a request have some, both apply. Per subject:
 
-- requests per minute (rpm): the requests admitted in the last 60 s (a rolling window); at the limit a
-  request gets 429 with `Retry-After` = when the oldest of them leaves the window.
+- requests per minute (rpm): the requests admitted in the last 60 s (a rolling window, to the second:
+  one-second buckets, a request leaving it when its whole second has); at the limit a request gets
+  429 with `Retry-After` = when the oldest of them leaves the window.
 - tokens per minute (tpm): the tokens of the requests that ENDED in the last 60 s (their ledger counts);
   a request is admitted while that is under the limit. Tokens are known only at the end, so requests in
   flight together can overshoot a tpm limit by what they use; `Retry-After` = when enough leave the window.
@@ -58,30 +59,37 @@ PriceLookup = Callable[[str | None, str | None], Price | None]
 
 
 class Rolling:
-    """Amounts with their times, summed over the last `WINDOW` seconds."""
+    """Amounts summed over the last `WINDOW` seconds, in one-second buckets: at most 61 of them, what
+    the window spans. An amount leaves the window when its whole second has (up to 1 s late: never early, so
+    a limit is never exceeded by the rounding)."""
 
-    __slots__ = ("events", "total")
+    __slots__ = ("buckets", "total")
 
     def __init__(self) -> None:
-        self.events: deque[tuple[float, int]] = deque()
+        self.buckets: deque[list[int]] = deque()  # [second, amount], oldest first
         self.total = 0
 
     def prune(self, now: float) -> None:
-        events = self.events
-        while events and events[0][0] <= now - WINDOW:
-            self.total -= events.popleft()[1]
+        buckets = self.buckets
+        while buckets and buckets[0][0] + 1 <= now - WINDOW:
+            self.total -= buckets.popleft()[1]
 
     def add(self, now: float, amount: int) -> None:
-        self.events.append((now, amount))
+        second = int(now)
+        buckets = self.buckets
+        if buckets and buckets[-1][0] == second:
+            buckets[-1][1] += amount
+        else:
+            buckets.append([second, amount])
         self.total += amount
 
     def wait_below(self, limit: int, now: float) -> float:
-        """Seconds until the total drops under `limit` as events leave the window."""
+        """Seconds until the total drops under `limit` as buckets leave the window."""
         total = self.total
-        for at, amount in self.events:
+        for second, amount in self.buckets:
             total -= amount
             if total < limit:
-                return max(0.0, at + WINDOW - now)
+                return max(0.0, second + 1 + WINDOW - now)
         return WINDOW
 
 
