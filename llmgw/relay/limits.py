@@ -25,7 +25,8 @@ prompts, e.g. Anthropic's for tool use) plus `MEDIA_PART_TOKENS` per image, audi
 allowance: the one case the bound does not cover. The output cap is what the request asks for
 (`max_tokens`, `max_completion_tokens`), else `server.default_max_tokens`, which the bridge then SETS on
 the upstream request (`Context.output_cap`) so the bound holds; OpenAI `reasoning_effort` sent to an
-Anthropic model adds its thinking budget, as the translation does.
+Anthropic model adds its thinking budget, as the translation does, and OpenAI's `n` (choices) and
+`best_of` multiply it. Embeddings have no output.
 
 Spend is kept per subject for every request whatever the limits (so a budget set mid-month counts the
 month), loaded from the ledger at start (`load_spend`); nothing is reserved after a restart. Requests,
@@ -340,7 +341,7 @@ def _media_parts(items: list[Any], depth: int) -> int:
 def output_cap(body: dict[str, Any], dialect: str, chat: bool, default: int) -> int:
     """The most output tokens the request may produce upstream: its own maximum, else `default` (which
     the bridge then sets on the upstream request); plus the thinking budget an OpenAI
-    `reasoning_effort` adds for an Anthropic upstream. Embeddings produce none (`chat` False, no cap)."""
+    `reasoning_effort` adds for an Anthropic upstream; times OpenAI's `n` and `best_of`."""
     cap = default
     for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
         value = body.get(name)
@@ -350,8 +351,17 @@ def output_cap(body: dict[str, Any], dialect: str, chat: bool, default: int) -> 
             raise InvalidRequest(f"`{name}` must be a positive integer.", param=name)
         cap = value
         break
-    if dialect == "openai" and chat:
-        effort = body.get("reasoning_effort")
-        if isinstance(effort, str) and effort in EFFORT_BUDGET:
-            cap += EFFORT_BUDGET[effort]
+    if dialect == "openai":
+        if chat:
+            effort = body.get("reasoning_effort")
+            if isinstance(effort, str) and effort in EFFORT_BUDGET:
+                cap += EFFORT_BUDGET[effort]
+        # OpenAI generates (and bills) `n` choices, and `best_of` completions server-side, each up to the cap.
+        for name in ("n", "best_of"):
+            value = body.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 128:
+                raise InvalidRequest(f"`{name}` must be an integer from 1 to 128.", param=name)
+            cap *= value
     return cap
