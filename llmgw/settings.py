@@ -145,7 +145,8 @@ SETTINGS: tuple[Setting, ...] = (
         "server",
         "default_max_tokens",
         4096,
-        "max_tokens sent to an Anthropic upstream when an OpenAI client set none.",
+        "max_tokens sent to an Anthropic upstream when an OpenAI client set none; also the output cap "
+        "a request without one gets upstream when a spend budget applies to its user or key.",
     ),
     Setting(
         "server",

@@ -512,3 +512,57 @@ def test_usage_page_empty_state_and_login_required(client: TestClient) -> None:
     assert client.get("/ui/usage", follow_redirects=False).headers["location"] == "/ui/login"
     login(client, "bob", BOB_PW)
     assert "No requests with your keys" in client.get("/ui/usage").text
+
+
+def test_admin_sets_and_clears_limits_and_the_gateway_applies_them_at_once(
+    app: Starlette, client: TestClient, tmp_path: Path
+) -> None:
+    login(client, "alice", ADMIN_PW)
+    token = csrf(client, "/ui/admin/users")
+    assert "No limits set." in client.get("/ui/admin/users").text
+    form = {
+        "csrf_token": token,
+        "subject": "bob",
+        "rpm": "30",
+        "tpm": "",
+        "budget_usd": "2.5",
+        "period": "day",
+    }
+    r = post(client, "/ui/admin/limits", form)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/admin/users?done=limits"
+    page = client.get(r.headers["location"]).text
+    assert "The limits were saved" in page and "2.50 USD/day" in page
+    assert app.state.gateway.limits.subject_count == 1  # no poll needed: the portal reloads them
+    with store_of(tmp_path) as store:
+        key = keys.create_key(store, Actor.cli(), "bob", "laptop").key
+    r = post(
+        client,
+        "/ui/admin/limits",
+        {**form, "subject": key.public_id, "rpm": "", "budget_usd": "", "tpm": "900"},
+    )
+    assert r.status_code == 303
+    assert f"<code>{key.public_id}</code>" in client.get("/ui/admin/users").text
+    bad = post(client, "/ui/admin/limits", {**form, "rpm": "many"})
+    assert bad.status_code == 400 and "requests per minute must be a number" in bad.text
+    unknown = post(client, "/ui/admin/limits", {**form, "subject": "nobody"})
+    assert unknown.status_code == 400 and "no user or key &#39;nobody&#39;" in unknown.text
+    r = post(client, "/ui/admin/limits/bob/clear", {"csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/ui/admin/users?done=limits-cleared"
+    assert app.state.gateway.limits.subject_count == 1  # the key's remain
+    log = client.get("/ui/admin/audit").text
+    assert "limit.set" in log and "limit.cleared" in log
+
+
+def test_a_user_cannot_set_limits(client: TestClient, tmp_path: Path) -> None:
+    login(client, "bob", BOB_PW)
+    token = csrf(client)
+    form = {"csrf_token": token, "subject": "bob", "rpm": "", "tpm": "", "budget_usd": "", "period": "month"}
+    assert post(client, "/ui/admin/limits", form).status_code == 404
+    assert post(client, "/ui/admin/limits/bob/clear", {"csrf_token": token}).status_code == 404
+    without_csrf = {**form, "csrf_token": "wrong"}
+    login(client, "alice", ADMIN_PW)
+    assert post(client, "/ui/admin/limits", {**without_csrf, "rpm": "5"}).status_code == 403
+    with store_of(tmp_path) as store:
+        from llmgw.services import limits
+
+        assert limits.list_limits(store, Actor.cli()) == []

@@ -1,5 +1,6 @@
 """The `llmgw` command line: one module per command group (serve, config, secret, usage, user, key,
-audit, backup and db), each with `add_parser` and `run`. Argument parsing and messages only: the rules live in
+audit, limit, backup and db), each with `add_parser` and `run`. Argument parsing and messages only: the rules
+live in
 `llmgw.services`."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from llmgw import version
-from llmgw.cli import audit, config, db, keys, secret, serve, usage, users
+from llmgw.cli import audit, config, db, keys, limits, secret, serve, usage, users
 from llmgw.errors import ConfigError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -20,6 +21,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "user": users.run,
     "key": keys.run,
     "audit": audit.run,
+    "limit": limits.run,
     "backup": db.run_backup,
     "db": db.run,
 }
@@ -29,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="llmgw", description="A self-hosted LLM gateway.")
     p.add_argument("--version", action=version.VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (serve, config, secret, usage, users, keys, audit, db):
+    for group in (serve, config, secret, usage, users, keys, audit, limits, db):
         group.add_parser(sub)
     return p
 

@@ -67,6 +67,8 @@ def create_portal() -> Starlette:
         Route("/admin/users", admin_pages.users_page, methods=["GET"]),
         Route("/admin/users", admin_pages.create_user, methods=["POST"]),
         Route("/admin/users/{name}/{action}", admin_pages.user_action, methods=["POST"]),
+        Route("/admin/limits", admin_pages.set_limits, methods=["POST"]),
+        Route("/admin/limits/{subject}/clear", admin_pages.clear_limits, methods=["POST"]),
         Route("/admin/keys", admin_pages.keys_page, methods=["GET"]),
         Route("/admin/audit", admin_pages.audit_page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),

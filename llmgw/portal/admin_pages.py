@@ -1,6 +1,6 @@
 """The administrators' pages: users (create, disable, enable, delete, reset a password, change a
-role), everyone's keys, the audit log. Anyone else gets the 404 page: these pages do not exist for
-them."""
+role) with their and their keys' limits (rate limits, spend budgets), everyone's keys, the audit log.
+Anyone else gets the 404 page: these pages do not exist for them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from llmgw.errors import AccountError, AccountNotFound
+from llmgw.errors import AccountError, AccountNotFound, InvalidAccountInput
 from llmgw.portal.web import (
     PREFIX,
     backend,
@@ -20,7 +20,7 @@ from llmgw.portal.web import (
     redirect,
     render,
 )
-from llmgw.services import audit, keys, users
+from llmgw.services import audit, keys, limits, users
 from llmgw.services.sessions import Session
 
 _NOTICES = {
@@ -31,6 +31,8 @@ _NOTICES = {
     "role": "The role was changed.",
     "password": "The password was reset; the user's sessions ended.",
     "revoked": "The key was revoked.",
+    "limits": "The limits were saved; the gateway applies them at once.",
+    "limits-cleared": "The limits were removed.",
 }
 _DONE = {
     "disable": "disabled",
@@ -50,9 +52,12 @@ async def _admin(request: Request) -> Session:
 
 
 async def _users_page(request: Request, session: Session, status: int = 200, **context: object) -> Response:
-    everyone = await asyncio.to_thread(users.list_users, backend(request).store, session.actor)
+    store = backend(request).store
+    everyone = await asyncio.to_thread(users.list_users, store, session.actor)
+    limited = await asyncio.to_thread(limits.list_limits, store, session.actor)
     notice = _NOTICES.get(request.query_params.get("done", ""))
-    return render(request, "users.html", session, {"users": everyone, "notice": notice, **context}, status)
+    page = {"users": everyone, "limits": limited, "notice": notice, **context}
+    return render(request, "users.html", session, page, status)
 
 
 async def users_page(request: Request) -> Response:
@@ -124,3 +129,53 @@ async def audit_page(request: Request) -> Response:
     entries = await asyncio.to_thread(audit.entries, backend(request).store, session.actor)
     newest = list(reversed(entries[-AUDIT_ROWS:]))
     return render(request, "audit.html", session, {"entries": newest, "limit": AUDIT_ROWS})
+
+
+def _number(form_value: str, name: str, kind: type[int] | type[float]) -> int | float | None:
+    """A form's number; blank = no such limit."""
+    text = form_value.strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise InvalidAccountInput(f"{name} must be a number, or blank for none") from None
+
+
+async def set_limits(request: Request) -> Response:
+    """A user's or key's limits as the form states them (a blank field: no such limit)."""
+    b = backend(request)
+    session, form = await checked_post(request)
+    if not session.is_admin:
+        raise not_found()
+    try:
+        rpm = _number(field_text(form, "rpm"), "requests per minute", int)
+        tpm = _number(field_text(form, "tpm"), "tokens per minute", int)
+        budget = _number(field_text(form, "budget_usd"), "the budget", float)
+        await asyncio.to_thread(
+            limits.set_limits,
+            b.store,
+            session.actor,
+            field_text(form, "subject"),
+            rpm=None if rpm is None else int(rpm),
+            tpm=None if tpm is None else int(tpm),
+            budget_usd=budget,
+            period=field_text(form, "period") or "month",
+        )
+    except AccountError as exc:
+        return await _users_page(request, session, 400, error=str(exc))
+    await b.changed()
+    return redirect(f"{PREFIX}/admin/users?done=limits")
+
+
+async def clear_limits(request: Request) -> Response:
+    b = backend(request)
+    session, _ = await checked_post(request)
+    if not session.is_admin:
+        raise not_found()
+    try:
+        await asyncio.to_thread(limits.clear_limits, b.store, session.actor, request.path_params["subject"])
+    except AccountNotFound as exc:
+        raise not_found() from exc
+    await b.changed()
+    return redirect(f"{PREFIX}/admin/users?done=limits-cleared")

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from llmgw.relay.metrics import Metrics
 from llmgw.services.pricing import PriceTable
@@ -31,19 +32,30 @@ def log_value(value: str | None) -> str:
     return json.dumps(value)  # ensure_ascii: \n, \u2028, \x85 … all escaped
 
 
+_NO_PRICES = PriceTable({})
+
+
 class Recorder:
     def __init__(
-        self, ledger: LedgerWriter, prices: PriceTable | None = None, metrics: Metrics | None = None
+        self,
+        ledger: LedgerWriter,
+        prices: Callable[[], PriceTable] | None = None,
+        metrics: Metrics | None = None,
+        settle: Callable[[UsageRow], None] | None = None,
     ) -> None:
         self.ledger = ledger
-        self.prices = prices if prices is not None else PriceTable({})
+        # Read at each use: the gateway's table (tests swap it on a running gateway).
+        self.prices = prices if prices is not None else lambda: _NO_PRICES
         self.metrics = metrics
+        self.settle = settle  # the limiter's: the request's budget reservation becomes its exact cost
 
     def finish(self, row: UsageRow, started: float) -> None:
         """Record a finished request in the ledger and write its access-log line. The row's cost is
         set first, before anything else reads it (what settles a budget runs right after `price`)."""
         row.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         self.price(row)
+        if self.settle is not None:  # once the cost is known, before the row is queued
+            self.settle(row)
         self.ledger.record(row)
         if self.metrics is not None:
             self.metrics.request_finished(row)
@@ -68,7 +80,7 @@ class Recorder:
         has none: unknown, never 0), and keep `tokens_estimated` in step with `usage_source`. The cost
         is stored with the row, so a later price change never rewrites it."""
         row.tokens_estimated = row.usage_source == "estimated"
-        price = self.prices.lookup(row.provider, row.model_upstream or row.model_requested)
+        price = self.prices().lookup(row.provider, row.model_upstream or row.model_requested)
         row.cost_usd = None if price is None else price.cost_usd(row)
 
 

@@ -19,6 +19,7 @@ from llmgw.providers import adapter_for
 from llmgw.relay.auth import Auth, LegacyAuth, PersonalKeyAuth
 from llmgw.relay.catalog import Catalog
 from llmgw.relay.keypool import KeyPool
+from llmgw.relay.limits import Limiter
 from llmgw.relay.metrics import Metrics
 from llmgw.relay.record import AuthFailures, Recorder
 from llmgw.relay.upstream import Upstream
@@ -94,16 +95,18 @@ class Gateway:
         prices: PriceTable | None = None,
     ):
         self.config = config
-        self.prices = prices if prices is not None else load_prices(config)  # what each row costs
+        # What each row costs, and what budgets reserve and settle with; tests may give their own.
+        self.prices = prices if prices is not None else load_prices(config)
         self.store = store
         self.catalog = Catalog(config)
         self.auth = auth
         self.ledger = ledger
+        self.limits = Limiter()
         self.auth_failures = AuthFailures(ledger)
         self.upstreams = upstreams
         pools = {name: up.keys for name, up in upstreams.items()}
         self.metrics = Metrics(self.catalog, pools, ledger, lambda: self.auth_failures.total)
-        self.recorder = Recorder(ledger, self.prices, self.metrics)
+        self.recorder = Recorder(ledger, lambda: self.prices, self.metrics, self.limits.settle)
         self.key_source = key_source
         self._refresher: asyncio.Task[None] | None = None
         self._reread_failing = False
@@ -120,6 +123,7 @@ class Gateway:
         proxy_key: str | None,
         key_source: KeySource,
         transport: httpx.AsyncBaseTransport | None = None,
+        prices: PriceTable | None = None,
     ) -> Gateway:
         """Open the ledger and build every provider's client with its keys from `key_source`.
 
@@ -135,7 +139,16 @@ class Gateway:
         }
         for up in upstreams.values():
             log_keys(up, key_source)
-        return cls(config, start_auth(config, proxy_key, store), store, ledger, upstreams, key_source)
+        gw = cls(config, start_auth(config, proxy_key, store), store, ledger, upstreams, key_source, prices)
+        if gw.key_index is not None:  # limits are per user and key: only these modes have them
+            gw.load_limits()
+            day, month = gw.limits.period_starts()
+            gw.limits.load_spend(store.spend_since(day), store.spend_since(month))
+        return gw
+
+    def load_limits(self) -> None:
+        """Read the users' and keys' limits into the limiter (blocking: a worker thread when serving)."""
+        self.limits.load(self.store.limit_rows())
 
     def no_key_hint(self, provider: str) -> str:
         """What a request for `provider`, which has no key at all, is told."""
@@ -190,6 +203,8 @@ class Gateway:
             try:
                 if await asyncio.to_thread(index.refresh):
                     log.debug("personal API keys reloaded: %d", index.key_count)
+                    # The same commit may have changed limits (`llmgw limit set`): seen within a poll.
+                    await asyncio.to_thread(self.load_limits)
                 if loop.time() - flushed >= LAST_USED_FLUSH_INTERVAL:
                     flushed = loop.time()
                     await self.flush_last_used()
