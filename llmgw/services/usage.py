@@ -1,4 +1,5 @@
-"""Usage reports over the ledger, for the CLI, the portal (and later the TUI)."""
+"""Usage reports over the ledger, for the CLI, the portal (and later the TUI). The reports from the
+hourly rollups (`report`, `series` and their dataclasses) live in `usage_report.py`, re-exported here."""
 
 from __future__ import annotations
 
@@ -8,10 +9,35 @@ from dataclasses import dataclass
 from llmgw.errors import PermissionDenied
 from llmgw.services import audit
 from llmgw.services.audit import Actor
+from llmgw.services.usage_report import (
+    Grain,
+    GroupBy,
+    SeriesPoint,
+    UsageGroup,
+    UsageReport,
+    UsageStats,
+    report,
+    series,
+)
 from llmgw.settings import Config
 from llmgw.storage import ModelUsage, Store, Totals, UsageSummary
 
-__all__ = ["ModelUsage", "RequestLine", "Totals", "UsageSummary", "my_recent_requests", "summary"]
+__all__ = [
+    "Grain",
+    "GroupBy",
+    "ModelUsage",
+    "RequestLine",
+    "SeriesPoint",
+    "Totals",
+    "UsageGroup",
+    "UsageReport",
+    "UsageStats",
+    "UsageSummary",
+    "my_recent_requests",
+    "report",
+    "series",
+    "summary",
+]
 
 RECENT_DAYS = 7
 RECENT_ROWS = 50
