@@ -100,6 +100,7 @@ def test_time_chart_encodes_every_value_with_proportional_stacked_heights() -> N
     all_text = texts(root)
     assert "Requests" in all_text and "Time (UTC, per day)" in all_text  # axis titles
     assert {"0", "5", "10", "15", "20"} <= set(all_text)  # y labels up to the nice ceiling of 15
+    assert "2.5" not in all_text
     assert "Nov 01" in all_text and "Nov 03" in all_text
     legend = [g.get("data-label") for g in root.iter(f"{SVG}g") if g.get("class") == "legend"]
     assert legend == ["gpt", "claude"]  # largest total first
@@ -130,6 +131,25 @@ def test_nothing_in_range_says_so() -> None:
         assert EMPTY in texts(root)
 
 
+@pytest.mark.parametrize(
+    ("top", "unit", "ticks"),
+    [
+        (2, "count", ["0", "1", "2"]),
+        (5, "count", ["0", "1", "2", "3", "4", "5"]),
+        (10, "count", ["0", "2", "4", "6", "8", "10"]),
+        (25, "count", ["0", "5", "10", "15", "20", "25"]),
+        (2000, "count", ["0", "500", "1k", "1.5k", "2k"]),
+        (0.5, "usd", ["$0", "$0.10", "$0.20", "$0.30", "$0.40", "$0.50"]),
+    ],
+)
+def test_y_axis_ticks_are_round(top: float, unit: str, ticks: list[str]) -> None:
+    root = parse(time_chart("T", [Point(T0, "a", top)], grain="day", y_title="Y", unit=unit))  # type: ignore[arg-type]
+    labels = [
+        t.text for t in root.iter(f"{SVG}text") if t.get("class") == "tick" and t.get("text-anchor") == "end"
+    ]
+    assert labels == ticks
+
+
 def test_a_single_point() -> None:
     root = parse(time_chart("Cost", [Point(T0, "gpt", 0.25)], grain="hour", y_title="USD", unit="usd"))
     (bar,) = bars(root)
@@ -141,7 +161,7 @@ def test_a_single_point() -> None:
 def test_huge_values_get_short_axis_labels() -> None:
     points = [Point(T0, "gpt", 3_400_000_000), Point(T0 + DAY, "gpt", 1_200_000)]
     root = parse(time_chart("Tokens", points, grain="day", y_title="Tokens"))
-    assert {"0", "1.2G", "2.5G", "3.8G", "5G"} <= set(texts(root))
+    assert {"0", "1G", "2G", "3G", "4G", "5G"} <= set(texts(root))
     assert encoded(root)[("gpt", T0)] == 3_400_000_000
 
 

@@ -91,9 +91,15 @@ def nice_ceiling(value: float) -> float:
     return 10 * power  # unreachable: value < 10 * power
 
 
-def _ticks(top: float) -> list[float]:
-    """Four equal steps from 0 to `top` (a nice ceiling, so the steps are round)."""
-    return [top * i / 4 for i in range(5)]
+def _ticks(top: float, unit: Unit) -> list[float]:
+    """Round steps from 0 to `top` (a nice ceiling): fifths of 1, 2.5 or 5 times 10^k, quarters of
+    2 times 10^k; whole numbers only for a small count."""
+    if unit == "count" and top <= 5:
+        steps = int(top)
+    else:
+        lead = top / 10 ** math.floor(math.log10(top))
+        steps = 4 if math.isclose(lead, 2) else 5
+    return [top * i / steps for i in range(steps + 1)]
 
 
 def _colours(labels: Sequence[str]) -> dict[str, str]:
@@ -177,7 +183,7 @@ def time_chart(
     colours = _colours(labels)
 
     left, right, top_px, plot_h = 64, 12, 34, 200
-    legend_rows = math.ceil(len(labels) / 4)
+    legend_rows = math.ceil(len(labels) / 3)
     height = top_px + plot_h + 52 + 20 * legend_rows
     plot_w = width - left - right
     base = top_px + plot_h
@@ -188,7 +194,7 @@ def time_chart(
     desc = f"Stacked bars by {grain}, {first} to {last}. Totals: {summary}."
     parts = _svg_open(title, desc, width, height, "time")
 
-    for tick in _ticks(y_max):  # y axis: grid line and value label per tick
+    for tick in _ticks(y_max, unit):  # y axis: grid line and value label per tick
         y = base - tick / y_max * plot_h
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.2f}" y2="{y:.2f}" stroke="#dde1e7"/>')
         parts.append(
@@ -225,9 +231,9 @@ def time_chart(
         f'<text x="{left + plot_w / 2:g}" y="{base + 36}" text-anchor="middle" class="axis-title">'
         f"Time (UTC, per {grain})</text>"
     )
-    for i, label in enumerate(labels):  # legend, four to a row
-        lx = left + (i % 4) * (plot_w / 4)
-        ly = base + 52 + (i // 4) * 20
+    for i, label in enumerate(labels):  # legend, three to a row
+        lx = left + (i % 3) * (plot_w / 3)
+        ly = base + 52 + (i // 3) * 20
         parts.append(
             f'<g class="legend" data-label="{_text(label)}">'
             f'<rect x="{lx:.2f}" y="{ly - 10}" width="12" height="12" fill="{colours[label]}"/>'
@@ -286,7 +292,7 @@ def bar_chart(
         )
     base = top_px + row * len(labels)
     parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{base}" y2="{base}" stroke="#6b7380"/>')
-    for tick in _ticks(x_max):
+    for tick in _ticks(x_max, unit):
         x = left + tick / x_max * plot_w
         parts.append(
             f'<text x="{x:.2f}" y="{base + 15}" text-anchor="middle" class="tick">'
