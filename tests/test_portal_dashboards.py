@@ -340,3 +340,14 @@ def test_the_admin_dashboard_draws_its_charts_in_a_browser(tmp_path: Path) -> No
             assert "Usage of bob" in page.content()
         finally:
             browser.close()
+
+
+def test_an_administrators_own_usage_is_theirs_alone(app_and_rows: tuple[Starlette, Seeded]) -> None:
+    app, seeded = app_and_rows
+    with TestClient(app, base_url=SITE) as c:
+        login(c, "alice", ADMIN_PW)
+        page = c.get("/ui/usage?range=7d")
+        exported = read_csv(c.get("/ui/usage.csv?range=7d&by=model"))
+    assert_time_charts(page.text, seeded.of("alice"), "model", lambda r: f"oai/{r.model_requested}")
+    assert total(page.text, "requests") == "2" and "gpt-a" not in page.text
+    assert [(r["label"], r["requests"]) for r in exported] == [("oai/alices-model", "2")]

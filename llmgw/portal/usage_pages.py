@@ -149,8 +149,8 @@ def _breakdown(
     return Breakdown(title, by, found.groups, Markup(bars), links)  # safe: charts.py escapes labels
 
 
-def user_dashboard(store: Store, actor: Actor, rng: TimeRange, user: str | None) -> Dashboard:
-    """One user's view (the actor's own, or `user`'s for an administrator): over time by model,
+def user_dashboard(store: Store, actor: Actor, rng: TimeRange, user: str) -> Dashboard:
+    """One user's view (the actor's own, or another's for an administrator): over time by model,
     breakdowns by model and by key."""
     total = usage.report(store, actor, since=rng.since, until=rng.until, user=user)
     points = usage.series(
@@ -226,7 +226,8 @@ async def my_usage(request: Request) -> Response:
     if session is None:
         return redirect(f"{PREFIX}/login")
     store, rng = backend(request).store, _range(request)
-    board = await asyncio.to_thread(user_dashboard, store, session.actor, rng, None)
+    # named: an administrator's own page is theirs too, not everyone's
+    board = await asyncio.to_thread(user_dashboard, store, session.actor, rng, session.user_name)
     lines = await asyncio.to_thread(usage.my_recent_requests, store, session.actor)
     extra = {"lines": lines, "days": usage.RECENT_DAYS, "rows": usage.RECENT_ROWS}
     return _page(
@@ -291,7 +292,13 @@ async def my_usage_csv(request: Request) -> Response:
         return redirect(f"{PREFIX}/login")
     rng, by = _range(request), _by(request, _USER_EXPORTS)
     found = await asyncio.to_thread(
-        usage.report, backend(request).store, session.actor, since=rng.since, until=rng.until, by=by
+        usage.report,
+        backend(request).store,
+        session.actor,
+        since=rng.since,
+        until=rng.until,
+        by=by,
+        user=session.user_name,
     )
     return _csv_response(report_csv(found), rng, by)
 
