@@ -188,9 +188,12 @@ def _scope(store: Store, actor: Actor, user: str | None) -> tuple[int | None, _N
 
 
 def model_label(provider: str | None, model: str | None) -> str:
-    """`provider/model`, as requests name it."""
+    """`provider/model`: the model as the request named it, prefixed with the provider that served it
+    unless it already is (`oai/gpt-4o` stays; an alias `smart` served by `oai` is `oai/smart`)."""
     name = model or "(unknown model)"
-    return f"{provider}/{name}" if provider else name
+    if not provider or name.startswith(f"{provider}/"):
+        return name
+    return f"{provider}/{name}"
 
 
 def bucket_label(start: float, grain: str) -> str:
