@@ -1,7 +1,7 @@
 """The web portal under /ui/: server-rendered pages (Jinja2), no JavaScript, for users (their keys,
-their password) and administrators (users, everyone's keys, the audit log). It reaches the database
-only through `llmgw.services`; the relay mounts it (`relay/app.py`) and gives it a `Backend` when
-the gateway starts."""
+their password, their usage) and administrators (users, everyone's keys and usage, the audit log).
+It reaches the database only through `llmgw.services`; the relay mounts it (`relay/app.py`) and
+gives it a `Backend` when the gateway starts."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from llmgw.errors import AccountError, AccountNotFound, PermissionDenied
-from llmgw.portal import account_pages, admin_pages
+from llmgw.portal import account_pages, admin_pages, usage_pages
 from llmgw.portal.web import Backend, PageError, SecurityHeaders, current_session, not_found, render
 
 __all__ = ["Backend", "create_portal"]
@@ -61,7 +61,8 @@ def create_portal() -> Starlette:
         Route("/keys", account_pages.keys_page, methods=["GET"]),
         Route("/keys", account_pages.create_key, methods=["POST"]),
         Route("/keys/{public_id}/revoke", account_pages.revoke_key, methods=["POST"]),
-        Route("/usage", account_pages.usage_page, methods=["GET"]),
+        Route("/usage", usage_pages.my_usage, methods=["GET"]),
+        Route("/usage.csv", usage_pages.my_usage_csv, methods=["GET"]),
         Route("/password", account_pages.password_page, methods=["GET"]),
         Route("/password", account_pages.change_password, methods=["POST"]),
         Route("/admin/users", admin_pages.users_page, methods=["GET"]),
@@ -71,6 +72,9 @@ def create_portal() -> Starlette:
         Route("/admin/limits/{subject}/clear", admin_pages.clear_limits, methods=["POST"]),
         Route("/admin/keys", admin_pages.keys_page, methods=["GET"]),
         Route("/admin/audit", admin_pages.audit_page, methods=["GET"]),
+        Route("/admin/usage", usage_pages.everyone_usage, methods=["GET"]),
+        Route("/admin/usage.csv", usage_pages.everyone_usage_csv, methods=["GET"]),
+        Route("/admin/usage/users/{name}", usage_pages.user_usage, methods=["GET"]),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     app = Starlette(

@@ -24,7 +24,7 @@ from llmgw.portal.web import (
     same_origin,
     set_session_cookie,
 )
-from llmgw.services import keys, sessions, usage, users
+from llmgw.services import keys, sessions, users
 from llmgw.services.sessions import Session
 
 LOGIN_FAILED = "Login failed: check your user name and password, then try again in a moment."
@@ -149,13 +149,3 @@ async def change_password(request: Request) -> Response:
     response = redirect(f"{PREFIX}/login?done=password")
     clear_session_cookie(response, b)
     return response
-
-
-async def usage_page(request: Request) -> Response:
-    """One's own newest requests (the ledger's rows with one's user id, whatever key made them)."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(f"{PREFIX}/login")
-    lines = await asyncio.to_thread(usage.my_recent_requests, backend(request).store, session.actor)
-    context = {"lines": lines, "days": usage.RECENT_DAYS, "rows": usage.RECENT_ROWS}
-    return render(request, "usage.html", session, context)

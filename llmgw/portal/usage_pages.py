@@ -1,0 +1,320 @@
+"""The usage dashboards: one's own (`/usage`, with one's newest requests), everyone's for an
+administrator (`/admin/usage`, split by user and by model) and one user's as an administrator sees
+it (`/admin/usage/users/{name}`), and their CSV exports. The numbers come from
+`services.usage.report` and `series`, which show a user only their own rows whatever is asked; the
+charts are `charts.py`'s SVG, inline (no JavaScript, nothing the CSP must allow)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import quote
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
+
+from llmgw.portal import charts
+from llmgw.portal.usage_csv import CsvValue, csv_document
+from llmgw.portal.usage_ranges import RANGES, TimeRange, time_range
+from llmgw.portal.web import PREFIX, backend, current_session, not_found, redirect, render
+from llmgw.services import usage
+from llmgw.services.audit import Actor
+from llmgw.services.database import Store
+from llmgw.services.sessions import Session
+from llmgw.services.usage import GroupBy, UsageGroup, UsageReport, UsageStats
+
+Split = Literal["model", "user"]
+_USER_EXPORTS: tuple[GroupBy, ...] = ("model", "key", "provider", "day", "hour")
+_ADMIN_EXPORTS: tuple[GroupBy, ...] = ("user", "model", "key", "provider", "day", "hour")
+CSV_HEADER = (
+    "label",
+    "user_id",
+    "api_key_id",
+    "provider",
+    "model",
+    "bucket_start",
+    "requests",
+    "errors",
+    "error_rate",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "ttft_p50_ms",
+    "ttft_p95_ms",
+)
+
+
+def cost_text(stats: UsageStats) -> str:
+    """The cost as people should read it: never $0 for requests without a price."""
+    if stats.unpriced_requests and not stats.cost_usd:
+        return f"unknown ({stats.unpriced_requests} unpriced)"
+    text = charts.format_value(stats.cost_usd, "usd")
+    return f"{text} + {stats.unpriced_requests} unpriced" if stats.unpriced_requests else text
+
+
+def csv_cost(stats: UsageStats) -> float | None:
+    """The cost cell: empty (unknown), not 0, when requests without a price are all there is."""
+    return None if stats.unpriced_requests and not stats.cost_usd else stats.cost_usd
+
+
+def report_csv(report: UsageReport) -> str:
+    """A report's groups, one row each, with every counter."""
+
+    def row(g: UsageGroup) -> list[CsvValue]:
+        s = g.stats
+        bucket = None if g.bucket_start is None else datetime.fromtimestamp(g.bucket_start, UTC).isoformat()
+        return [
+            g.label,
+            g.user_id,
+            g.api_key_id,
+            g.provider,
+            g.model,
+            bucket,
+            s.requests,
+            s.errors,
+            round(s.error_rate, 6),
+            s.prompt_tokens,
+            s.completion_tokens,
+            s.total_tokens,
+            s.cached_tokens,
+            csv_cost(s),
+            s.unpriced_requests,
+            s.latency_p50_ms,
+            s.latency_p95_ms,
+            s.ttft_p50_ms,
+            s.ttft_p95_ms,
+        ]
+
+    return csv_document(CSV_HEADER, (row(g) for g in report.groups))
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """One table of groups (by model, key or user), with its bar chart."""
+
+    title: str
+    by: GroupBy
+    groups: list[UsageGroup]
+    chart: Markup
+    links: dict[str, str] = field(default_factory=dict)  # label → drill-down page
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    range: TimeRange
+    total: UsageStats
+    unpriced_models: list[str]
+    charts: list[Markup]
+    breakdowns: list[Breakdown]
+
+
+def _time_charts(points: list[usage.SeriesPoint], rng: TimeRange, split: str) -> list[Markup]:
+    def chart(title: str, y_title: str, unit: charts.Unit, value: str) -> Markup:
+        data = [charts.Point(p.bucket_start, p.label, float(getattr(p, value))) for p in points]
+        svg = charts.time_chart(title, data, grain=rng.grain, y_title=y_title, unit=unit)
+        return Markup(svg)  # safe: charts.py escapes every label itself
+
+    return [
+        chart(f"Requests by {split}", "Requests", "count", "requests"),
+        chart(f"Tokens by {split}", "Tokens", "count", "total_tokens"),
+        chart(f"Cost by {split} (priced requests)", "Cost (USD)", "usd", "cost_usd"),
+    ]
+
+
+def _breakdown(
+    store: Store, actor: Actor, rng: TimeRange, by: GroupBy, title: str, user: str | None, link: bool = False
+) -> Breakdown:
+    found = usage.report(store, actor, since=rng.since, until=rng.until, by=by, user=user)
+    bars = charts.bar_chart(
+        f"Total requests by {title.lower()}",
+        [(g.label, g.stats.requests) for g in found.groups],
+        x_title="Requests",
+    )
+    links = {}
+    if link:
+        links = {
+            g.label: f"{PREFIX}/admin/usage/users/{quote(g.label, safe='')}?range={rng.key}"
+            for g in found.groups
+            if g.user_id is not None
+        }
+    return Breakdown(title, by, found.groups, Markup(bars), links)  # safe: charts.py escapes labels
+
+
+def user_dashboard(store: Store, actor: Actor, rng: TimeRange, user: str) -> Dashboard:
+    """One user's view (the actor's own, or another's for an administrator): over time by model,
+    breakdowns by model and by key."""
+    total = usage.report(store, actor, since=rng.since, until=rng.until, user=user)
+    points = usage.series(
+        store, actor, since=rng.since, until=rng.until, grain=rng.grain, split="model", user=user
+    )
+    return Dashboard(
+        rng,
+        total.total,
+        total.unpriced_models,
+        _time_charts(points, rng, "model"),
+        [
+            _breakdown(store, actor, rng, "model", "Model", user),
+            _breakdown(store, actor, rng, "key", "Key", user),
+        ],
+    )
+
+
+def everyone_dashboard(store: Store, actor: Actor, rng: TimeRange) -> Dashboard:
+    """An administrator's view: over time by user and by model, breakdowns by user (with links to
+    each one's page) and by model."""
+    total = usage.report(store, actor, since=rng.since, until=rng.until)
+    by_user = usage.series(store, actor, since=rng.since, until=rng.until, grain=rng.grain, split="user")
+    by_model = usage.series(store, actor, since=rng.since, until=rng.until, grain=rng.grain, split="model")
+    return Dashboard(
+        rng,
+        total.total,
+        total.unpriced_models,
+        _time_charts(by_user, rng, "user") + _time_charts(by_model, rng, "model")[:1],
+        [
+            _breakdown(store, actor, rng, "user", "User", None, link=True),
+            _breakdown(store, actor, rng, "model", "Model", None),
+        ],
+    )
+
+
+def _range(request: Request) -> TimeRange:
+    return time_range(request.query_params.get("range"), time.time())
+
+
+async def _admin(request: Request) -> Session:
+    session = await current_session(request)
+    if session is None or not session.is_admin:
+        raise not_found()
+    return session
+
+
+def _page(
+    request: Request,
+    session: Session,
+    board: Dashboard,
+    *,
+    heading: str,
+    here: str,
+    csv: str,
+    **extra: object,
+) -> Response:
+    context = {
+        "board": board,
+        "heading": heading,
+        "here": here,
+        "ranges": RANGES,
+        "csv": csv,
+        "exports": _ADMIN_EXPORTS if csv.startswith(f"{PREFIX}/admin/") else _USER_EXPORTS,
+        "cost_text": cost_text,
+        **extra,
+    }
+    return render(request, "usage_dashboard.html", session, context)
+
+
+async def my_usage(request: Request) -> Response:
+    """One's own dashboard and newest requests."""
+    session = await current_session(request)
+    if session is None:
+        return redirect(f"{PREFIX}/login")
+    store, rng = backend(request).store, _range(request)
+    # named: an administrator's own page is theirs too, not everyone's
+    board = await asyncio.to_thread(user_dashboard, store, session.actor, rng, session.user_name)
+    lines = await asyncio.to_thread(usage.my_recent_requests, store, session.actor)
+    extra = {"lines": lines, "days": usage.RECENT_DAYS, "rows": usage.RECENT_ROWS}
+    return _page(
+        request,
+        session,
+        board,
+        heading="My usage",
+        here=f"{PREFIX}/usage",
+        csv=f"{PREFIX}/usage.csv",
+        **extra,
+    )
+
+
+async def everyone_usage(request: Request) -> Response:
+    session = await _admin(request)
+    board = await asyncio.to_thread(
+        everyone_dashboard, backend(request).store, session.actor, _range(request)
+    )
+    here = f"{PREFIX}/admin/usage"
+    return _page(request, session, board, heading="Usage of everyone", here=here, csv=f"{here}.csv")
+
+
+async def user_usage(request: Request) -> Response:
+    """One user's dashboard as an administrator sees it (an unknown name: 404)."""
+    session = await _admin(request)
+    name = request.path_params["name"]
+    board = await asyncio.to_thread(
+        user_dashboard, backend(request).store, session.actor, _range(request), name
+    )
+    here = f"{PREFIX}/admin/usage/users/{quote(name, safe='')}"
+    return _page(
+        request,
+        session,
+        board,
+        heading=f"Usage of {name}",
+        here=here,
+        csv=f"{PREFIX}/admin/usage.csv",
+        user=name,
+    )
+
+
+def _csv_response(text: str, rng: TimeRange, by: GroupBy) -> Response:
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="llmgw-usage-{rng.key}-by-{by}.csv"'},
+    )
+
+
+def _by(request: Request, allowed: tuple[GroupBy, ...]) -> GroupBy:
+    by = request.query_params.get("by", "model")
+    for choice in allowed:
+        if by == choice:
+            return choice
+    raise not_found()
+
+
+async def my_usage_csv(request: Request) -> Response:
+    """One's own usage as CSV, grouped by `?by=`."""
+    session = await current_session(request)
+    if session is None:
+        return redirect(f"{PREFIX}/login")
+    rng, by = _range(request), _by(request, _USER_EXPORTS)
+    found = await asyncio.to_thread(
+        usage.report,
+        backend(request).store,
+        session.actor,
+        since=rng.since,
+        until=rng.until,
+        by=by,
+        user=session.user_name,
+    )
+    return _csv_response(report_csv(found), rng, by)
+
+
+async def everyone_usage_csv(request: Request) -> Response:
+    """Everyone's usage as CSV (or one user's, `?user=`), grouped by `?by=`."""
+    session = await _admin(request)
+    rng, by = _range(request), _by(request, _ADMIN_EXPORTS)
+    user = request.query_params.get("user") or None
+    found = await asyncio.to_thread(
+        usage.report,
+        backend(request).store,
+        session.actor,
+        since=rng.since,
+        until=rng.until,
+        by=by,
+        user=user,
+    )
+    return _csv_response(report_csv(found), rng, by)
