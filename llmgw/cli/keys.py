@@ -13,12 +13,10 @@ import json
 import sys
 from datetime import timedelta
 
-from llmgw.cli.tables import format_table, iso_time
-from llmgw.errors import AccountError
+from llmgw.cli.tables import format_table, iso_time, run_on_store
 from llmgw.services import keys
 from llmgw.services.audit import Actor
-from llmgw.services.database import Store, open_store
-from llmgw.settings import load
+from llmgw.services.database import Store
 
 
 def _days(text: str) -> int:
@@ -48,13 +46,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load(args.config).config
-    try:
-        with open_store(config) as store:
-            return _run(args, store)
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_on_store(args, _run)
 
 
 def _run(args: argparse.Namespace, store: Store) -> int:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-from llmgw.cli.tables import format_table, iso_time
-from llmgw.errors import AccountError
+from llmgw.cli.tables import format_table, iso_time, run_on_store
 from llmgw.services import limits
 from llmgw.services.audit import Actor
-from llmgw.services.database import Store, open_store
+from llmgw.services.database import Store
 from llmgw.services.limits import LimitRow
-from llmgw.settings import load
 
 T = TypeVar("T", int, float)
 
@@ -62,13 +59,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load(args.config).config
-    try:
-        with open_store(config) as store:
-            return _run(args, store)
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_on_store(args, _run)
 
 
 def _name(row: LimitRow) -> str:

@@ -1,11 +1,29 @@
-"""Output helpers the account commands share: times as people read them, aligned columns."""
+"""What the account commands share: one use case on the configured database with refusals as exit
+code 1, times as people read them, aligned columns."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import argparse
+import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-__all__ = ["format_table", "iso_time"]
+from llmgw.errors import AccountError
+from llmgw.services.database import Store, open_store
+from llmgw.settings import load
+
+__all__ = ["format_table", "iso_time", "run_on_store"]
+
+
+def run_on_store(args: argparse.Namespace, body: Callable[[argparse.Namespace, Store], int]) -> int:
+    """Run `body` on the database of `--config`; a refusal (`AccountError`) prints `error: …`, exit 1."""
+    config = load(args.config).config
+    try:
+        with open_store(config) as store:
+            return body(args, store)
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def iso_time(at: float | None) -> str | None:
