@@ -152,7 +152,8 @@ class Store:
             return auth_failures.count(self._db, since)
 
     def usage_summary(self, since: float | None = None) -> UsageSummary:
-        """Sum requests, errors and tokens since `since` (unix seconds; None = all time)."""
+        """Sum requests, errors and tokens since `since` (unix seconds, whole UTC hours; None = all time),
+        from the hourly rollups (never the raw rows, which retention purges)."""
         with self._lock:
             return requests.summary(self._db, since)
 
