@@ -75,13 +75,13 @@ def test_purge_removes_old_rows_in_batches_and_keeps_report_totals(tmp_path: Pat
 def test_rollup_retention_drops_old_hours(tmp_path: Path) -> None:
     db = tmp_path / "llmgw.db"
     now = time.time()
-    fill(db, now, range(0, 50, 10), per_day=3)
+    fill(db, now, range(0, 60, 10), per_day=3)
     with Store.open(db) as store:
-        server = ServerConfig(usage_retention_days=0, rollup_retention_days=25)
+        server = ServerConfig(usage_retention_days=0, rollup_retention_days=35)  # at least 31 allowed
         purged = retention.purge(store, CLI, server, now)
-        assert purged.requests == 0 and purged.rollups >= 2  # days 30 and 40
-        assert usage.report(store, CLI, since=None, until=None).total.requests == 9
-    assert count(db) == 15  # raw rows kept forever
+        assert purged.requests == 0 and purged.rollups >= 2  # days 40 and 50
+        assert usage.report(store, CLI, since=None, until=None).total.requests == 12
+    assert count(db) == 18  # raw rows kept forever
 
 
 def test_only_an_admin_purges(tmp_path: Path) -> None:

@@ -198,7 +198,8 @@ class Store:
             return limits.limit_rows(self._db)
 
     def spend_since(self, since: float) -> Spend:
-        """The ledger's priced spend per user and per key since `since` (unix seconds)."""
+        """The priced spend per user and per key since `since` (unix seconds, whole UTC hours), from the
+        hourly rollups: raw rows purged by retention still count."""
         with self._lock:
             return limits.spend_since(self._db, since)
 
