@@ -170,13 +170,13 @@ SETTINGS: tuple[Setting, ...] = (
         "server",
         "usage_retention_days",
         90,
-        "Days raw ledger rows are kept (0: forever); reports read the hourly rollups, which stay.",
+        "Days raw ledger rows are kept (0: forever, else at least 1); reports read the hourly rollups.",
     ),
     Setting(
         "server",
         "rollup_retention_days",
         0,
-        "Days the hourly usage rollups are kept (0: forever).",
+        "Days the hourly usage rollups are kept (0: forever, else at least 31: budgets read them).",
     ),
     Setting(
         "server",
@@ -313,6 +313,26 @@ class ServerConfig(_Strict):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
         return tuple(dict.fromkeys(networks))
+
+    @field_validator("usage_retention_days")
+    @classmethod
+    def _raw_retention(cls, v: float) -> float:
+        if 0 < v < 1:
+            raise ValueError(
+                "0 (forever) or at least 1 day: the portal's recent requests read raw rows, and "
+                "a spool replay finds a request's earlier row there to count it once"
+            )
+        return v
+
+    @field_validator("rollup_retention_days")
+    @classmethod
+    def _rollup_retention(cls, v: float) -> float:
+        if 0 < v < 31:  # a month's start is less than 31 days back
+            raise ValueError(
+                "0 (forever) or at least 31 days: a month's budget is summed from them when the gateway "
+                "starts, and month reports read them"
+            )
+        return v
 
     @field_validator("metrics_listen")
     @classmethod

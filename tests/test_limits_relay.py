@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +20,11 @@ import pytest
 from llmgw.errors import InvalidRequest
 from llmgw.relay.limits import MEDIA_PART_TOKENS, PROMPT_OVERHEAD_TOKENS, output_cap, prompt_token_bound
 from llmgw.relay.runtime import Gateway
-from llmgw.services import limits
+from llmgw.services import limits, retention
 from llmgw.services.audit import Actor
 from llmgw.services.pricing import Price, PriceTable
-from llmgw.storage import Store
+from llmgw.settings import ServerConfig
+from llmgw.storage import Store, UsageRow
 from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
 from tests.accounts_rows import Key, add_key, add_user, create_schema
 from tests.test_relay_inprocess import (
@@ -287,6 +289,31 @@ async def test_spend_survives_a_restart(tmp_path: Path) -> None:
         gw_of(running).prices = PRICES
         assert gw_of(running).limits.spent("user", key.user_id) == pytest.approx(before)
         assert gw_of(running).limits.spent("key", key.key_id) == pytest.approx(before)
+        assert "spend budget" in openai_err(await post(running, key, "openai"), 429)["message"]
+
+
+async def test_month_spend_survives_a_purge_of_its_raw_rows(tmp_path: Path) -> None:
+    """A starting gateway reads spend from the hourly rollups: rows of this month that a retention
+    shorter than the month has purged still count against a month budget."""
+    key = account(tmp_path)
+    now = time.time()
+    month = datetime.fromtimestamp(now, UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    early = [
+        UsageRow(request_id=f"early{i}", endpoint="/v1/chat/completions", created_at=month.timestamp() + i,
+                 status=200, user_id=key.user_id, api_key_id=key.key_id, provider="oai",
+                 model_requested="oai/gpt-4o-mini", usage_source="provider", cost_usd=0.25)
+        for i in range(4)
+    ]  # fmt: skip
+    with Store.open(tmp_path / "llmgw.db") as store:
+        store.insert_requests(early)
+        # A 1-day retention, applied two days on: every raw row goes (even on the 1st of a month).
+        purged = retention.purge(store, Actor.cli(), ServerConfig(usage_retention_days=1), now + 2 * 86400)
+        assert purged.requests == 4 and store.recent_requests(10) == []
+    set_limit(tmp_path, "ada", budget_usd=1.0 + worst_case(OPENAI_BODY) * 0.9, period="month")
+    async with gateway(tmp_path, answer, server=USERS) as running:
+        gw_of(running).prices = PRICES
+        assert gw_of(running).limits.spent("user", key.user_id)[1] == pytest.approx(1.0)
+        assert gw_of(running).limits.spent("key", key.key_id)[1] == pytest.approx(1.0)
         assert "spend budget" in openai_err(await post(running, key, "openai"), 429)["message"]
 
 

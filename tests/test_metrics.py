@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from llmgw.relay.metrics import MAX_LABEL_VALUES, OTHER
+from llmgw.services.pricing import PriceTable
 from llmgw.settings import Config
 from tests.accounts_rows import add_key, add_user, create_schema
 from tests.conftest import PROXY_KEY as CONF_PROXY_KEY
@@ -260,3 +261,29 @@ def test_the_loopback_listener_serves_metrics_without_a_key(fake: FakeOpenAI, tm
     assert main_no_key.status_code == 401  # the main port still wants an admin's key
     assert elsewhere.status_code == 404  # only /metrics on that listener
     assert f"metrics on http://127.0.0.1:{port}/metrics" in gw.log()
+
+
+async def test_unpriced_is_the_ledgers_definition(tmp_path: Path) -> None:
+    """A request is unpriced when it has no cost and its usage came from somewhere (`usage_source` not
+    "none"), as the ledger, the rollups and `llmgw usage` count it: an upstream that reports only a
+    total still used tokens; a request that generated nothing is not unpriced."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        if body["model"] == "gpt-4o-mini":  # usage with a total only: no prompt or completion count
+            response = openai_chat()
+            data = orjson.loads(response.content)
+            return httpx.Response(200, json={**data, "usage": {"total_tokens": 17}})
+        return server_error(request)
+
+    async with gateway(tmp_path, answer) as gw:
+        gw.runtime.prices = PriceTable({})  # nothing is priced
+        assert (await gw.chat("oai/gpt-4o-mini")).status_code == 200
+        assert (await gw.chat("oai/gpt-4o")).status_code >= 500  # no usage at all
+        m = parse((await gw.client.get("/metrics", headers=ADMIN)).text)
+    rows = gw.rows().values()
+    ledger = {(r["model_upstream"], r["cost_usd"] is None and r["usage_source"] != "none") for r in rows}
+    assert ledger == {("gpt-4o-mini", True), ("gpt-4o", False)}
+    assert value(m, "llmgw_unpriced_requests_total", provider="oai", model="gpt-4o-mini") == 1
+    assert sum(v for (name, _), v in m.items() if name == "llmgw_unpriced_requests_total") == 1
+    assert value(m, "llmgw_tokens_total", provider="oai", model="gpt-4o-mini", type="prompt") == 0

@@ -75,13 +75,13 @@ def test_purge_removes_old_rows_in_batches_and_keeps_report_totals(tmp_path: Pat
 def test_rollup_retention_drops_old_hours(tmp_path: Path) -> None:
     db = tmp_path / "llmgw.db"
     now = time.time()
-    fill(db, now, range(0, 50, 10), per_day=3)
+    fill(db, now, range(0, 60, 10), per_day=3)
     with Store.open(db) as store:
-        server = ServerConfig(usage_retention_days=0, rollup_retention_days=25)
+        server = ServerConfig(usage_retention_days=0, rollup_retention_days=35)  # at least 31 allowed
         purged = retention.purge(store, CLI, server, now)
-        assert purged.requests == 0 and purged.rollups >= 2  # days 30 and 40
-        assert usage.report(store, CLI, since=None, until=None).total.requests == 9
-    assert count(db) == 15  # raw rows kept forever
+        assert purged.requests == 0 and purged.rollups >= 2  # days 40 and 50
+        assert usage.report(store, CLI, since=None, until=None).total.requests == 12
+    assert count(db) == 18  # raw rows kept forever
 
 
 def test_only_an_admin_purges(tmp_path: Path) -> None:
@@ -111,3 +111,26 @@ async def test_the_running_gateway_purges_while_it_serves(tmp_path: Path) -> Non
     assert all(gw.row(r) for r in answers)
     with Store.open(db) as store:
         assert usage.report(store, CLI, since=None, until=None).total.requests == 3030
+
+
+def test_plain_summary_totals_survive_a_purge(tmp_path: Path) -> None:
+    """`llmgw usage` without --by reads the rollups: purging raw rows changes none of its numbers."""
+    db = tmp_path / "llmgw.db"
+    now = time.time()
+    fill(db, now, range(0, 200, 20), per_day=7)
+    odd = [
+        UsageRow(request_id="est", endpoint="/v1/messages", created_at=now - 150 * DAY, status=200,
+                 provider="ant", model_requested="ant/claude", prompt_tokens=40, completion_tokens=9,
+                 total_tokens=49, cached_tokens=5, usage_source="estimated"),
+        UsageRow(request_id="err", endpoint="/v1/chat/completions", created_at=now - 120 * DAY, status=502,
+                 provider="oai", model_requested="oai/gpt-4o-mini", error_type="upstream_error"),
+        UsageRow(request_id="404", endpoint="/v1/chat/completions", created_at=now - 100 * DAY, status=404,
+                 model_requested="nope"),
+    ]  # fmt: skip
+    with Store.open(db) as store:
+        store.insert_requests(odd)
+        before = [store.usage_summary(since).to_json() for since in (None, now - 130 * DAY)]
+        assert before[0]["requests"] == 73 and before[0]["unpriced_requests"] == 1
+        purged = retention.purge(store, CLI, ServerConfig(usage_retention_days=90), now)
+        assert purged.requests == 5 * 7 + 3
+        assert [store.usage_summary(since).to_json() for since in (None, now - 130 * DAY)] == before

@@ -267,3 +267,25 @@ def test_production_settings_errors_are_located(
     with pytest.raises(ConfigError) as info:
         load(write(tmp_path, toml), env)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("usage_retention_days = 0.5", "usage_retention_days: Value error, 0 (forever) or at least 1 day"),
+        ("usage_retention_days = 0.01", "the portal's recent requests read raw rows"),
+        ("rollup_retention_days = 30", "rollup_retention_days: Value error, 0 (forever) or at least 31 days"),
+        ("rollup_retention_days = 1", "a month's budget is summed from them"),
+    ],
+)
+def test_retention_too_short_for_what_reads_it_is_refused(tmp_path: Path, toml: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, f"[server]\n{toml}\n"))
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("usage", "rollups"), [(0, 0), (1, 31), (90, 400), (1.5, 0)])
+def test_retention_at_or_past_the_minimums_loads(tmp_path: Path, usage: float, rollups: float) -> None:
+    toml = f"[server]\nusage_retention_days = {usage}\nrollup_retention_days = {rollups}\n"
+    server = load(write(tmp_path, toml)).config.server
+    assert (server.usage_retention_days, server.rollup_retention_days) == (usage, rollups)

@@ -185,18 +185,22 @@ def test_usage_summary_empty(store: Store) -> None:
     }
 
 
-def test_usage_summary_since_filter(store: Store) -> None:
+def test_usage_summary_since_counts_whole_utc_hours(store: Store) -> None:
+    """The summary reads the hourly rollups: `since` takes the whole hour it falls in."""
     store.insert_requests(
         [
-            row("old", created_at=100.0, prompt_tokens=1),
-            row("edge", created_at=200.0, prompt_tokens=10),
-            row("new", created_at=300.0, prompt_tokens=100),
+            row("old", created_at=3_599.0, prompt_tokens=1),
+            row("edge", created_at=3_600.0, prompt_tokens=10),
+            row("later", created_at=5_000.0, prompt_tokens=100),
+            row("new", created_at=7_200.0, prompt_tokens=1_000),
         ]
     )
-    assert store.usage_summary(None).prompt_tokens == 111
-    assert store.usage_summary(200.0).prompt_tokens == 110  # inclusive bound
-    assert store.usage_summary(201.0).prompt_tokens == 100
-    assert store.usage_summary(301.0).requests == 0
+    assert store.usage_summary(None).prompt_tokens == 1_111
+    assert store.usage_summary(3_600.0).prompt_tokens == 1_110  # inclusive bound
+    assert store.usage_summary(5_000.0).prompt_tokens == 1_110  # inside an hour: that whole hour
+    assert store.usage_summary(7_199.0).prompt_tokens == 1_110
+    assert store.usage_summary(7_200.0).prompt_tokens == 1_000
+    assert store.usage_summary(10_800.0).requests == 0
 
 
 def test_by_model_sorted_by_requests_desc_and_json_shape(store: Store) -> None:

@@ -29,8 +29,9 @@ Anthropic model adds its thinking budget, as the translation does, and OpenAI's 
 `best_of` multiply it. Embeddings have no output.
 
 Spend is kept per subject for every request whatever the limits (so a budget set mid-month counts the
-month), loaded from the ledger at start (`load_spend`); nothing is reserved after a restart. Requests,
-tokens and spend of a key count for its user too. `count_tokens` is free upstream and not limited.
+month), loaded from the ledger's hourly rollups at start (`load_spend`); nothing is reserved after a
+restart. Requests, tokens and spend of a key count for its user too. `count_tokens` is free upstream
+and not limited.
 """
 
 from __future__ import annotations
@@ -178,7 +179,8 @@ class Limiter:
         self._subjects = new
 
     def load_spend(self, day: Spend, month: Spend) -> None:
-        """Spend so far this UTC day and month, from the ledger (at start, before serving)."""
+        """Spend so far this UTC day and month, from the ledger's hourly rollups (at start, before
+        serving)."""
         p = self._periods.at(self.clock())
         for scope, day_of, month_of in (
             ("user", day.by_user, month.by_user),

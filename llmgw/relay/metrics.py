@@ -66,7 +66,10 @@ class Metrics:
         self._tokens = Counter("llmgw_tokens", "Tokens reported or estimated.", [*pm, "type"], registry=r)
         self._cost = Counter("llmgw_cost_usd", "Cost of the priced requests, in US dollars.", pm, registry=r)
         self._unpriced = Counter(
-            "llmgw_unpriced_requests", "Requests with token counts but no known price.", pm, registry=r
+            "llmgw_unpriced_requests",
+            "Requests that used tokens (reported or estimated) but had no known price.",
+            pm,
+            registry=r,
         )
         self._latency = Histogram(
             "llmgw_request_latency_seconds",
@@ -126,7 +129,7 @@ class Metrics:
                 counter.inc(n)
         if row.cost_usd is not None:
             c.cost.inc(row.cost_usd)
-        elif row.prompt_tokens is not None or row.completion_tokens is not None:
+        elif row.usage_source != "none":  # the ledger's "unpriced": used tokens, no price known
             c.unpriced.inc()
         if row.latency_ms is not None:
             c.latency.observe(row.latency_ms / 1000)

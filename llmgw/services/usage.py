@@ -83,8 +83,8 @@ def my_recent_requests(store: Store, actor: Actor, *, now: float | None = None) 
 
 
 def summary(config: Config, since: float | None) -> UsageSummary:
-    """Requests, errors and tokens since `since` (unix seconds; None = all time), by provider and model,
-    and how many requests failed authentication."""
+    """Requests, errors and tokens since `since` (unix seconds, whole UTC hours: read from the hourly
+    rollups; None = all time), by provider and model, and how many requests failed authentication."""
     with Store.open(config.server.database) as store:
         out = store.usage_summary(since)
         out.auth_failures = store.auth_failure_count(since)

@@ -152,7 +152,8 @@ class Store:
             return auth_failures.count(self._db, since)
 
     def usage_summary(self, since: float | None = None) -> UsageSummary:
-        """Sum requests, errors and tokens since `since` (unix seconds; None = all time)."""
+        """Sum requests, errors and tokens since `since` (unix seconds, whole UTC hours; None = all time),
+        from the hourly rollups (never the raw rows, which retention purges)."""
         with self._lock:
             return requests.summary(self._db, since)
 
@@ -197,7 +198,8 @@ class Store:
             return limits.limit_rows(self._db)
 
     def spend_since(self, since: float) -> Spend:
-        """The ledger's priced spend per user and per key since `since` (unix seconds)."""
+        """The priced spend per user and per key since `since` (unix seconds, whole UTC hours), from the
+        hourly rollups: raw rows purged by retention still count."""
         with self._lock:
             return limits.spend_since(self._db, since)
 

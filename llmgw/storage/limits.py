@@ -1,5 +1,6 @@
 """The `limits` table (migration m007): a user's or a personal key's rate limits and spend budget;
-and the ledger's spend per user and per key since a time, which a starting gateway counts from.
+and the spend per user and per key since a time (from the hourly rollups), which a starting gateway
+counts from.
 
 `llmgw.storage.database.Store` (and `Accounts`, inside an account use case's transaction) call these;
 the rules (who may set a limit, what a value may be) live in `llmgw.services.limits`.
@@ -11,6 +12,8 @@ import dataclasses
 from typing import Any, Literal
 
 import sqlite_utils
+
+from llmgw.storage import rollups
 
 __all__ = ["LimitRow", "LimitValues", "Scope", "Spend", "delete", "limit_rows", "spend_since", "upsert"]
 
@@ -95,17 +98,13 @@ def delete(db: sqlite_utils.Database, scope: Scope, subject_id: int) -> int:
 
 
 def spend_since(db: sqlite_utils.Database, since: float) -> Spend:
-    """The priced spend of every user and every key since `since` (unix seconds). Rows without a cost
-    count 0. Per user it is a range of the (user_id, created_at) index; per key a scan of the period's
-    rows through the created_at index (once, at start: a rollup table can replace both later)."""
-    by_user = db.execute(
-        "SELECT user_id, SUM(cost_usd) FROM requests WHERE user_id IS NOT NULL AND created_at >= ? "
-        "AND cost_usd IS NOT NULL GROUP BY user_id",
-        [since],
-    ).fetchall()
-    by_key = db.execute(
-        "SELECT api_key_id, SUM(cost_usd) FROM requests WHERE created_at >= ? AND api_key_id IS NOT NULL "
-        "AND cost_usd IS NOT NULL GROUP BY api_key_id",
-        [since],
-    ).fetchall()
-    return Spend({u: float(s) for u, s in by_user}, {k: float(s) for k, s in by_key})
+    """The priced spend of every user and every key since `since` (unix seconds, whole UTC hours: the
+    hour it falls in counts whole), read from the hourly rollups, so rows purged by a retention shorter
+    than the period still count. Rows without a cost count 0. Period starts (UTC day and month) are
+    whole hours, so for them the sum is exact."""
+
+    def by(dim: str) -> dict[int, float]:
+        groups = rollups.totals(db, since=since, until=None, user_id=None, dims=(dim,))
+        return {g.group[0]: g.cost_usd for g in groups if g.group[0] is not None and g.cost_usd}
+
+    return Spend(by("user"), by("key"))

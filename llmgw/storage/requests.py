@@ -1,4 +1,5 @@
-"""The `requests` ledger table: one row per client request, written in batches; usage summaries over it.
+"""The `requests` ledger table: one row per client request, written in batches; the usage summary (read
+from the hourly rollups the inserts keep).
 
 The SQL of this table lives here; `llmgw.storage.database.Store` is the one entry point that calls it.
 """
@@ -139,39 +140,6 @@ class UsageSummary(Totals):
         }
 
 
-_SUMMARY_SQL = """
-SELECT
-    provider,
-    model_requested AS model,
-    COUNT(*) AS requests,
-    SUM(status >= 400 OR error_type IS NOT NULL) AS errors,
-    COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
-    COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
-    COALESCE(SUM(total_tokens), 0) AS total_tokens,
-    COALESCE(SUM(cached_tokens), 0) AS cached_tokens,
-    COALESCE(SUM(cost_usd), 0.0) AS cost_usd,
-    SUM(cost_usd IS NULL AND usage_source != 'none') AS unpriced_requests
-FROM requests
-WHERE :since IS NULL OR created_at >= :since
-GROUP BY provider, model_requested
-ORDER BY requests DESC, provider, model_requested
-"""
-
-_BY_SOURCE_SQL = """
-SELECT
-    usage_source,
-    COUNT(*) AS requests,
-    SUM(status >= 400 OR error_type IS NOT NULL) AS errors,
-    COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
-    COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
-    COALESCE(SUM(total_tokens), 0) AS total_tokens,
-    COALESCE(SUM(cached_tokens), 0) AS cached_tokens
-FROM requests
-WHERE :since IS NULL OR created_at >= :since
-GROUP BY usage_source
-"""
-
-
 def insert(db: sqlite_utils.Database, rows: Sequence[UsageRow]) -> None:
     """Insert a batch of rows (the caller holds the transaction); a repeated request_id replaces the
     older row. The hourly rollups follow in the same transaction: a replaced row's contribution is
@@ -211,17 +179,36 @@ def delete_before(db: sqlite_utils.Database, cutoff: float, limit: int) -> int:
 
 def summary(db: sqlite_utils.Database, since: float | None) -> UsageSummary:
     """Sum requests, errors, tokens and known costs since `since` (unix seconds; None = all time), by
-    model and by usage source."""
-    groups = [ModelUsage(**row) for row in db.query(_SUMMARY_SQL, {"since": since})]
+    model and by usage source, from the hourly rollups: raw rows are never scanned, so the totals stay
+    the same when retention purges them. `since` counts whole UTC hours: the hour it falls in is
+    included whole."""
+
+    def read(dims: tuple[str, ...]) -> list[rollups.RollupTotals]:
+        return rollups.totals(db, since=since, until=None, user_id=None, dims=dims)
+
+    def counters(t: rollups.RollupTotals) -> dict[str, int]:
+        return {name: getattr(t, name) for name in COUNTERS}
+
+    groups = [
+        ModelUsage(
+            provider=t.group[0],
+            model=t.group[1],
+            **counters(t),
+            cost_usd=t.cost_usd,
+            unpriced_requests=t.unpriced,
+        )
+        for t in read(("provider", "model"))
+    ]
+    # As SQL sorted it before: most requests first, then by name, no provider or model first.
+    groups.sort(key=lambda m: (-m.requests, m.provider is not None, m.provider or "", m.model or ""))
     out = UsageSummary(since=since, by_model=groups)
-    for group in groups:
-        out.add(group)
-        out.cost_usd += group.cost_usd
-        out.unpriced_requests += group.unpriced_requests
+    for t in read(()):  # one row, or none before the first request
+        for name, value in counters(t).items():
+            setattr(out, name, value)
+        out.cost_usd, out.unpriced_requests = t.cost_usd, t.unpriced
     out.by_source = {name: Totals() for name in USAGE_SOURCES}
-    for row in db.query(_BY_SOURCE_SQL, {"since": since}):
-        source = row.pop("usage_source")
-        out.by_source[source] = Totals(**row)
+    for t in read(("source",)):
+        out.by_source[t.group[0]] = Totals(**counters(t))
     return out
 
 

@@ -208,6 +208,7 @@ DIMENSIONS: dict[str, str] = {
     "hour": "hour_start",
     "day": "hour_start - hour_start % 86400",
     "month": "CAST(strftime('%s', hour_start, 'unixepoch', 'start of month') AS INTEGER)",
+    "source": "usage_source",  # provider, estimated or none (the plain `llmgw usage` summary)
 }
 _NONE_SENTINELS = {"user": 0, "key": 0, "provider": "", "model": ""}
 
