@@ -164,6 +164,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Addresses or CIDRs of TLS-terminating reverse proxies whose X-Forwarded-* headers are believed.",
     ),
     Setting(
+        "server",
+        "usage_retention_days",
+        90,
+        "Days raw ledger rows are kept (0: forever); reports read the hourly rollups, which stay.",
+    ),
+    Setting(
+        "server",
+        "rollup_retention_days",
+        0,
+        "Days the hourly usage rollups are kept (0: forever).",
+    ),
+    Setting(
         "providers.NAME",
         "type",
         None,
@@ -239,6 +251,8 @@ class ServerConfig(_Strict):
     cors_origins: tuple[str, ...] = ()
     cookie_secure: bool | None = None  # None: auto (see `secure_cookies`)
     trusted_proxies: tuple[str, ...] = ()
+    usage_retention_days: float = Field(_default("server", "usage_retention_days"), ge=0)
+    rollup_retention_days: float = Field(_default("server", "rollup_retention_days"), ge=0)
 
     @property
     def production(self) -> bool:

@@ -93,7 +93,8 @@ async def test_the_dashboard_comes_first_with_totals_charts_and_the_newest_reque
             screen.query_one("#chart-requests", Sparkline).data
             == charts.series(hour, "requests", "min").values
         )
-        assert sum(screen.query_one("#chart-requests", Sparkline).data or []) == 37  # 37 of the 40 rows in the last 60 minutes
+        # 37 of the 40 rows are in the last 60 minutes
+        assert sum(screen.query_one("#chart-requests", Sparkline).data or []) == 37
         await pilot.press("d")  # the last day, per hour
         day = screen.query_one("#chart-requests", Sparkline).data or []
         assert len(day) == 24 and sum(day) == 40
@@ -263,7 +264,7 @@ async def test_providers_without_a_keyring_say_what_to_do(
     async with app(config).run_test(size=SIZE) as pilot:
         await pilot.press("5")
         await settle(pilot)
-        assert [r[0] for r in cells(pilot, "#providers")][0] == "up"
+        assert cells(pilot, "#providers")[0][0] == "up"
         banner = pilot.app.screen.query_one("#keyring-problem", Static)
         assert banner.has_class("shown")
         assert "OS keyring unavailable" in str(banner.render())

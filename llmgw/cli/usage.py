@@ -1,4 +1,5 @@
-"""`llmgw usage`: the ledger summarised by provider and model, as a table or JSON."""
+"""`llmgw usage`: the ledger summarised by provider and model, as a table or JSON; with `--by`, `--user`,
+`--until` or `--csv`, the report from the hourly rollups (`cli/usage_report.py`); `llmgw usage purge`."""
 
 from __future__ import annotations
 
@@ -9,13 +10,31 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from llmgw.cli.usage_report import format_purged, report_csv, report_json, report_table
+from llmgw.errors import AccountError
+from llmgw.services import retention
 from llmgw.services import usage as usage_service
+from llmgw.services.audit import Actor
+from llmgw.services.database import open_store
 from llmgw.services.usage import Totals, UsageSummary
-from llmgw.settings import load
+from llmgw.settings import Config, load
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    add_report_options(sub.add_parser("usage", help="summarise the usage ledger"))
+    parser = sub.add_parser("usage", help="summarise the usage ledger")
+    add_report_options(parser)
+    add_rollup_options(parser)
+    actions = parser.add_subparsers(dest="usage_command", metavar="ACTION")
+    purge = actions.add_parser("purge", help="delete ledger rows (and rollups) past their retention now")
+    purge.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+
+
+def add_rollup_options(parser: argparse.ArgumentParser) -> None:
+    """The report from the hourly rollups: any of these options asks for it."""
+    parser.add_argument("--until", help="end of the range (exclusive): a duration back from now, or a date")
+    parser.add_argument("--by", choices=["user", "key", "model", "provider", "hour", "day", "month"])
+    parser.add_argument("--user", metavar="NAME", help="only this user's usage")
+    parser.add_argument("--csv", action="store_true", help="one CSV row per group, for a spreadsheet")
 
 
 def add_report_options(parser: argparse.ArgumentParser) -> None:
@@ -27,13 +46,53 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load(args.config).config
+    if args.usage_command == "purge":
+        return run_purge(config)
     try:
         since = parse_since(args.since, time.time()) if args.since else None
     except ValueError as exc:
         print(f"llmgw: --since: {exc}", file=sys.stderr)
         return 2
+    if args.by or args.user or args.until or args.csv:
+        return run_report(config, args, since)
     summary = usage_service.summary(config, since)
     print(json.dumps(summary.to_json(), indent=2) if args.json else format_usage_table(summary))
+    return 0
+
+
+def run_report(config: Config, args: argparse.Namespace, since: float | None) -> int:
+    """The report from the hourly rollups (`--by`, `--user`, `--until`, `--csv`)."""
+    try:
+        until = parse_since(args.until, time.time()) if args.until else None
+    except ValueError as exc:
+        print(f"llmgw: --until: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with open_store(config) as store:
+            rep = usage_service.report(
+                store, Actor.cli(), since=since, until=until, by=args.by, user=args.user
+            )
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.csv:
+        print(report_csv(rep))
+    elif args.json:
+        print(report_json(rep, args.user))
+    else:
+        print(report_table(rep, args.user))
+    return 0
+
+
+def run_purge(config: Config) -> int:
+    """`llmgw usage purge`: what retention removes, removed now."""
+    try:
+        with open_store(config) as store:
+            purged = retention.purge(store, Actor.cli(), config.server, time.time())
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(format_purged(purged))
     return 0
 
 

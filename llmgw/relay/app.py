@@ -80,6 +80,7 @@ def create_app(
         )
         gw.start_key_refresh()
         gw.start_key_index_watch()
+        gw.start_retention()
         try:
             yield
         finally:

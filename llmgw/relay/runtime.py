@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Protocol
 
 import httpx
@@ -20,6 +21,7 @@ from llmgw.relay.catalog import Catalog
 from llmgw.relay.keypool import KeyPool
 from llmgw.relay.record import AuthFailures, Recorder
 from llmgw.relay.upstream import Upstream
+from llmgw.services import retention
 from llmgw.services.key_index import KeyIndex
 from llmgw.settings import Config
 from llmgw.storage import LedgerWriter, Store
@@ -31,6 +33,9 @@ log = logging.getLogger("llmgw")
 KEY_INDEX_POLL_INTERVAL = 0.25
 # How often keys' last use goes to the database (one batched UPDATE), besides at shutdown.
 LAST_USED_FLUSH_INTERVAL = 10.0
+# Retention's purge: rows per transaction, and the pause between two that lets the ledger writer in.
+PURGE_BATCH = retention.PURGE_BATCH
+PURGE_PAUSE = 0.05
 NO_KEYS_HINT = (
     "no personal API keys yet, so no client can authenticate with one: create a user and a key with "
     "`llmgw user add NAME --admin`, then `llmgw key create NAME`"
@@ -99,6 +104,8 @@ class Gateway:
         self.key_index = auth.index if isinstance(auth, PersonalKeyAuth) else None
         self._index_watch: asyncio.Task[None] | None = None
         self._index_failing = False
+        self._purger: asyncio.Task[None] | None = None
+        self.purge_interval = retention.PURGE_INTERVAL
 
     @classmethod
     def start(
@@ -198,7 +205,44 @@ class Gateway:
         if pending:
             await asyncio.to_thread(index.write_last_used, pending)
 
+    def start_retention(self) -> None:
+        """Purge usage past its retention now and every `purge_interval` seconds (no task when both
+        retentions are 0: keep forever)."""
+        server = self.config.server
+        if server.usage_retention_days > 0 or server.rollup_retention_days > 0:
+            self._purger = asyncio.get_running_loop().create_task(self._purge_periodically())
+
+    async def _purge_periodically(self) -> None:
+        while True:
+            try:
+                await self.purge_old_usage()
+            except Exception as exc:  # e.g. another process holding the database: try next round
+                log.warning(
+                    "could not purge old usage rows (%s); retrying in %.0f s", exc, self.purge_interval
+                )
+            await asyncio.sleep(self.purge_interval)
+
+    async def purge_old_usage(self) -> retention.Purged:
+        """Delete ledger rows (and rollup hours) past retention, one small transaction at a time in a
+        worker thread, pausing between batches so the ledger writer's batches get the store in between:
+        a request never waits on a purge."""
+        requests = rollups = 0
+        while True:
+            step = await asyncio.to_thread(
+                retention.purge_batch, self.store, self.config.server, time.time(), PURGE_BATCH
+            )
+            requests += step.requests
+            rollups += step.rollups
+            if step.requests < PURGE_BATCH and step.rollups < PURGE_BATCH:
+                break
+            await asyncio.sleep(PURGE_PAUSE)
+        if requests or rollups:
+            log.info("usage retention: %d ledger rows and %d hourly rollups purged", requests, rollups)
+        return retention.Purged(requests, rollups, step.requests_before, step.rollups_before)
+
     async def close(self) -> None:
+        if self._purger:
+            self._purger.cancel()
         if self._refresher:
             self._refresher.cancel()
         if self._index_watch:

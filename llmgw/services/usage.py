@@ -1,4 +1,5 @@
-"""Usage reports over the ledger, for the CLI, the portal (and later the TUI)."""
+"""Usage reports over the ledger, for the CLI, the portal (and later the TUI). The reports from the
+hourly rollups (`report`, `series` and their dataclasses) live in `usage_report.py`, re-exported here."""
 
 from __future__ import annotations
 
@@ -8,19 +9,37 @@ from dataclasses import dataclass
 from llmgw.errors import PermissionDenied
 from llmgw.services import audit
 from llmgw.services.audit import Actor
+from llmgw.services.usage_report import (
+    Grain,
+    GroupBy,
+    SeriesPoint,
+    UsageGroup,
+    UsageReport,
+    UsageStats,
+    report,
+    series,
+)
 from llmgw.settings import Config
 from llmgw.storage import ModelUsage, Store, Totals, UsageSummary
 
 __all__ = [
     "ActivityBucket",
+    "Grain",
+    "GroupBy",
     "LiveRequest",
     "ModelUsage",
     "RequestLine",
+    "SeriesPoint",
     "Totals",
+    "UsageGroup",
+    "UsageReport",
+    "UsageStats",
     "UsageSummary",
     "activity",
     "live_tail",
     "my_recent_requests",
+    "report",
+    "series",
     "summary",
     "summary_of",
 ]

@@ -5,17 +5,20 @@ writer thread and its spool file, and the lock that keeps one server per databas
 from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
 from llmgw.storage.database import Store
 from llmgw.storage.requests import ModelUsage, Totals, UsageRow, UsageSummary
+from llmgw.storage.rollups import BOUNDS_MS, RollupTotals
 from llmgw.storage.serve_lock import hold_serve_lock
 from llmgw.storage.spool import Spool
 from llmgw.storage.writer import LedgerWriter
 
 __all__ = [
+    "BOUNDS_MS",
     "Accounts",
     "ApiKeyRecord",
     "AuditRow",
     "KeyRow",
     "LedgerWriter",
     "ModelUsage",
+    "RollupTotals",
     "SessionRow",
     "Spool",
     "Store",

@@ -15,10 +15,11 @@ from typing import Any, Self
 
 import sqlite_utils
 
-from llmgw.storage import accounts, auth_failures, requests
+from llmgw.storage import accounts, auth_failures, requests, rollups
 from llmgw.storage.accounts import Accounts, ApiKeyRecord
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import UsageRow, UsageSummary
+from llmgw.storage.rollups import RollupTotals
 
 __all__ = ["Store"]
 
@@ -143,6 +144,31 @@ class Store:
         """The newest `limit` rows, everyone's, each with its user's name (the TUI's live tail)."""
         with self._lock:
             return requests.recent_with_users(self._db, limit)
+
+    def usage_rollups(
+        self,
+        *,
+        since: float | None,
+        until: float | None,
+        user_id: int | None = None,
+        dims: Sequence[str] = (),
+    ) -> list[RollupTotals]:
+        """Usage from the hourly rollups over [since, until) (whole hours; None: unbounded), of one user
+        (`user_id`) or everyone, grouped by `dims` (`rollups.DIMENSIONS`: user, key, provider, model,
+        hour, day, month). Never reads raw ledger rows."""
+        with self._lock:
+            return rollups.totals(self._db, since=since, until=until, user_id=user_id, dims=dims)
+
+    def purge_requests_before(self, cutoff: float, limit: int = 500) -> int:
+        """Delete at most `limit` of the oldest ledger rows created before `cutoff`, in one short
+        transaction (call again until it returns less than `limit`); the rollups keep their counts."""
+        with self._lock, self._db.atomic():
+            return requests.delete_before(self._db, cutoff, limit)
+
+    def purge_rollups_before(self, cutoff: float, limit: int = 500) -> int:
+        """Delete at most `limit` hourly rollup rows of hours that ended by `cutoff`."""
+        with self._lock, self._db.atomic():
+            return rollups.delete_before(self._db, cutoff, limit)
 
     def pragmas(self) -> dict[str, Any]:
         """Return the connection settings `open()` applies, as SQLite reports them (for diagnostics)."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from llmgw.storage import rollups
+
 migrations = Migrations("llmgw")
 
 
@@ -147,3 +149,11 @@ def m005_usage_source_and_cost(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX idx_requests_user_created ON requests (user_id, created_at)")
+
+
+@migrations()
+def m006_rollups(db: sqlite_utils.Database) -> None:
+    """Hourly rollups of the ledger (`usage_hourly`, see storage/rollups.py), summed from the rows
+    already there; from now on each batch of rows updates them in its own transaction."""
+    rollups.create_table(db)
+    rollups.backfill(db)

@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
+from llmgw.storage import rollups
+
 __all__ = ["COLUMNS", "ModelUsage", "Totals", "UsageRow", "UsageSummary"]
 
 
@@ -132,10 +134,39 @@ ORDER BY requests DESC, provider, model_requested
 
 def insert(db: sqlite_utils.Database, rows: Sequence[UsageRow]) -> None:
     """Insert a batch of rows (the caller holds the transaction); a repeated request_id replaces the
-    older row."""
+    older row. The hourly rollups follow in the same transaction: a replaced row's contribution is
+    taken out before the new one's is added, so replaying a spool twice counts each request once."""
+    latest = {row.request_id: row for row in rows}  # within a batch, too, the last row wins
+    replaced = _existing(db, list(latest))
     # executemany over attrgetter tuples measured 2-5x faster than insert_all() over dicts
     # (1-500 rows).
     db.conn.executemany(_INSERT_SQL, [_row_values(row) for row in rows])
+    rollups.record(db, replaced, [rollups.source_values(row) for row in latest.values()])
+
+
+_LOOKUP_CHUNK = 500  # bound variables per statement (SQLite's limit is 32766 since 3.32)
+
+
+def _existing(db: sqlite_utils.Database, request_ids: list[str]) -> list[tuple[Any, ...]]:
+    """The stored rows (as `rollups.SOURCE_COLUMNS`) a batch is about to replace: usually none."""
+    found: list[tuple[Any, ...]] = []
+    columns = ", ".join(rollups.SOURCE_COLUMNS)
+    for i in range(0, len(request_ids), _LOOKUP_CHUNK):
+        chunk = request_ids[i : i + _LOOKUP_CHUNK]
+        found += db.conn.execute(
+            f"SELECT {columns} FROM requests WHERE request_id IN ({', '.join('?' * len(chunk))})", chunk
+        ).fetchall()
+    return found
+
+
+def delete_before(db: sqlite_utils.Database, cutoff: float, limit: int) -> int:
+    """Delete at most `limit` of the oldest rows created before `cutoff` (the rollups keep their
+    counts: retention drops detail, not totals); returns how many. A range of the created_at index."""
+    return db.execute(
+        "DELETE FROM requests WHERE rowid IN "
+        "(SELECT rowid FROM requests WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+        [cutoff, limit],
+    ).rowcount
 
 
 def summary(db: sqlite_utils.Database, since: float | None) -> UsageSummary:

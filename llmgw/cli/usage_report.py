@@ -1,0 +1,162 @@
+"""`llmgw usage --by … / --user / --until / --csv`: the report from the hourly rollups as a table, JSON
+or CSV; and `llmgw usage purge`. A cost is never shown as 0 when prices were missing: it is marked
+(`+`: at least this much; `?`: unknown) and the models without a price are named under the table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from llmgw.cli.tables import iso_time
+from llmgw.services.retention import Purged
+from llmgw.services.usage import UsageGroup, UsageReport, UsageStats
+
+__all__ = ["format_purged", "report_csv", "report_json", "report_table"]
+
+_NUMBERS = ("requests", "errors", "err %", "prompt", "completion", "total", "cached", "cost $")
+_TIMINGS = ("p50 ms", "p95 ms", "ttft p50", "ttft p95")
+
+
+def cost_text(stats: UsageStats) -> str:
+    """The cost as people should read it: `+` when some requests had no price, `?` when none had."""
+    if stats.unpriced_requests and not stats.cost_usd:
+        return "?"
+    return f"{stats.cost_usd:,.4f}" + ("+" if stats.unpriced_requests else "")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _cells(label: str, s: UsageStats) -> list[str]:
+    return [
+        label,
+        f"{s.requests:,}",
+        f"{s.errors:,}",
+        f"{100 * s.error_rate:.1f}",
+        f"{s.prompt_tokens:,}",
+        f"{s.completion_tokens:,}",
+        f"{s.total_tokens:,}",
+        f"{s.cached_tokens:,}",
+        cost_text(s),
+        _ms(s.latency_p50_ms),
+        _ms(s.latency_p95_ms),
+        _ms(s.ttft_p50_ms),
+        _ms(s.ttft_p95_ms),
+    ]
+
+
+def _aligned(rows: Sequence[list[str]], rules: Sequence[int]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        if n in rules:
+            lines.append("  ".join("-" * w for w in widths))
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
+    return "\n".join(lines)
+
+
+def report_table(rep: UsageReport, user: str | None) -> str:
+    """One line per group and a totals line; then the range and the unpriced models."""
+    headers = [rep.by or "", *_NUMBERS, *_TIMINGS]
+    body = [_cells(g.label, g.stats) for g in rep.groups]
+    table = _aligned([headers, *body, _cells("total", rep.total)], rules=(1, len(body) + 1))
+    notes = [
+        f"from {iso_time(rep.since) or 'the start'} to {iso_time(rep.until) or 'now'}"
+        + (f", user {user}" if user else "")
+        + " (whole UTC hours)"
+    ]
+    if rep.total.unpriced_requests:
+        notes.append(
+            f"cost: {rep.total.unpriced_requests:,} request(s) had no known price and are not in it "
+            f"(+ at least, ? unknown): {', '.join(rep.unpriced_models)}"
+        )
+    return "\n".join([table, "", *notes])
+
+
+def _round(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 1)  # estimates from buckets: more digits say nothing
+
+
+def _stats_json(s: UsageStats) -> dict[str, Any]:
+    return {
+        "requests": s.requests,
+        "errors": s.errors,
+        "error_rate": s.error_rate,
+        "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens,
+        "total_tokens": s.total_tokens,
+        "cached_tokens": s.cached_tokens,
+        "cost_usd": s.cost_usd,
+        "unpriced_requests": s.unpriced_requests,
+        "latency_p50_ms": _round(s.latency_p50_ms),
+        "latency_p95_ms": _round(s.latency_p95_ms),
+        "ttft_p50_ms": _round(s.ttft_p50_ms),
+        "ttft_p95_ms": _round(s.ttft_p95_ms),
+    }
+
+
+def _group_json(g: UsageGroup) -> dict[str, Any]:
+    return {
+        "label": g.label,
+        "user_id": g.user_id,
+        "api_key_id": g.api_key_id,
+        "provider": g.provider,
+        "model": g.model,
+        "bucket_start": iso_time(g.bucket_start),
+        **_stats_json(g.stats),
+    }
+
+
+def report_json(rep: UsageReport, user: str | None) -> str:
+    """The total's counters at the top level (the names `llmgw usage --json` uses), the range, and
+    `groups` when grouped."""
+    data: dict[str, Any] = {
+        **_stats_json(rep.total),
+        "since": iso_time(rep.since),
+        "until": iso_time(rep.until),
+        "user": user,
+        "by": rep.by,
+        "unpriced_models": rep.unpriced_models,
+    }
+    if rep.by is not None:
+        data["groups"] = [_group_json(g) for g in rep.groups]
+    return json.dumps(data, indent=2)
+
+
+def report_csv(rep: UsageReport) -> str:
+    """One row per group (or one `total` row when not grouped), for a spreadsheet: no totals row to
+    double-count; `unpriced_requests` says when `cost_usd` is a lower bound."""
+    out = io.StringIO()
+    groups = rep.groups if rep.by is not None else [UsageGroup("total", rep.total)]
+    fields = list(_group_json(groups[0]) if groups else _group_json(UsageGroup("total", rep.total)))
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for g in groups:
+        writer.writerow(_group_json(g))
+    return out.getvalue().rstrip("\n")
+
+
+def format_purged(purged: Purged) -> str:
+    """What `llmgw usage purge` removed, and the retention it applied."""
+    lines = []
+    if purged.requests_before is None:
+        lines.append("ledger rows: kept forever (usage_retention_days = 0)")
+    else:
+        lines.append(
+            f"ledger rows: {purged.requests:,} purged, created before {iso_time(purged.requests_before)}"
+        )
+    if purged.rollups_before is None:
+        lines.append("hourly rollups: kept forever (rollup_retention_days = 0)")
+    else:
+        lines.append(
+            f"hourly rollups: {purged.rollups:,} purged, hours ended by {iso_time(purged.rollups_before)}"
+        )
+    return "\n".join(lines)
