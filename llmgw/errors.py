@@ -15,6 +15,7 @@ Exception
     ├── InvalidRequest           400 malformed JSON, missing or wrong fields
     ├── Unauthenticated          401 missing or wrong gateway key
     ├── Forbidden                403 without auth: a Host or Origin that is not loopback
+    ├── ModelNotPriced           403 a budget applies and the model has no price: budgets fail closed
     ├── ModelNotFound            404 no alias, provider or allowed model of that name
     ├── UnknownEndpoint          404 no such path
     ├── MethodNotAllowed         405 a path that exists, another method (carries Allow)
@@ -22,6 +23,8 @@ Exception
     ├── PayloadTooLarge          413 body over server.max_body_bytes
     ├── HeadersTooLarge          431 more headers than server.max_header_count, or past max_header_bytes
     ├── RateLimited              429 every upstream key is cooling down (carries Retry-After)
+    │   ├── LimitExceeded        429 a user's or key's requests or tokens per minute (Retry-After)
+    │   └── BudgetExceeded       429 a user's or key's spend budget for the day or month
     ├── ClientClosed             499 the client left before its body arrived (recorded, never sent)
     ├── InternalError            500 a failure of the gateway itself while handling the request
     ├── UpstreamUnavailable      502 connect error, reset, or an unreadable upstream answer
@@ -183,6 +186,27 @@ class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+
+class LimitExceeded(RateLimited):
+    """A limit the gateway's administrator set: requests or tokens per minute of a user or a key."""
+
+    code = "gateway_rate_limit_exceeded"
+
+
+class BudgetExceeded(RateLimited):
+    """A spend budget the gateway's administrator set, for a user or a key, per UTC day or month."""
+
+    code = "budget_exceeded"
+
+
+class ModelNotPriced(GatewayError):
+    """A budget applies to the caller and the gateway knows no price for the model: it cannot bound
+    what the request would cost, so it refuses (budgets fail closed)."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "model_not_priced"
 
 
 class InternalError(GatewayError):

@@ -18,6 +18,7 @@ from openai.types import ErrorObject
 from llmgw import errors
 from llmgw.error_dialects import Dialect, parse_upstream_error
 from llmgw.errors import (
+    BudgetExceeded,
     ClientClosed,
     ClientDialect,
     Forbidden,
@@ -25,8 +26,10 @@ from llmgw.errors import (
     HeadersTooLarge,
     InternalError,
     InvalidRequest,
+    LimitExceeded,
     MethodNotAllowed,
     ModelNotFound,
+    ModelNotPriced,
     NoUsableKey,
     PayloadTooLarge,
     RateLimited,
@@ -61,6 +64,9 @@ GATEWAY_ERRORS: list[tuple[type[GatewayError], int, str, str | None, str]] = [
     ),
     (ClientClosed, 499, "invalid_request_error", "client_closed", "invalid_request_error"),
     (RateLimited, 429, "rate_limit_error", "rate_limit_exceeded", "rate_limit_error"),
+    (LimitExceeded, 429, "rate_limit_error", "gateway_rate_limit_exceeded", "rate_limit_error"),
+    (BudgetExceeded, 429, "rate_limit_error", "budget_exceeded", "rate_limit_error"),
+    (ModelNotPriced, 403, "invalid_request_error", "model_not_priced", "permission_error"),
     (InternalError, 500, "api_error", "internal_error", "api_error"),
     (UpstreamUnavailable, 502, "api_error", "upstream_unavailable", "api_error"),
     (NoUsableKey, 503, "api_error", "no_usable_upstream_key", "overloaded_error"),

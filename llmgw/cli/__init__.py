@@ -1,5 +1,5 @@
 """The `llmgw` command line: one module per command group (serve, config, secret, usage, user, key,
-audit, tui), each with `add_parser` and `run`. Argument parsing and messages only: the rules live in
+audit, limit, tui), each with `add_parser` and `run`. Argument parsing and messages only: the rules live in
 `llmgw.services`."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from llmgw import version
-from llmgw.cli import audit, config, keys, secret, serve, tui, usage, users
+from llmgw.cli import audit, config, keys, limits, secret, serve, tui, usage, users
 from llmgw.errors import ConfigError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -20,6 +20,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "user": users.run,
     "key": keys.run,
     "audit": audit.run,
+    "limit": limits.run,
     "tui": tui.run,
 }
 
@@ -28,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="llmgw", description="A self-hosted LLM gateway.")
     p.add_argument("--version", action=version.VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (serve, config, secret, usage, users, keys, audit, tui):
+    for group in (serve, config, secret, usage, users, keys, audit, limits, tui):
         group.add_parser(sub)
     return p
 

@@ -23,6 +23,7 @@ from llmgw.relay.handler import handle
 from llmgw.relay.model_list import ModelCache, get_model, list_models
 from llmgw.relay.responses import JSON, error_response, new_request_id
 from llmgw.relay.runtime import Gateway, KeySource
+from llmgw.services.pricing import PriceTable
 from llmgw.settings import Config
 
 
@@ -55,6 +56,7 @@ def create_app(
     proxy_key: str | None,
     key_source: KeySource,
     transport: httpx.AsyncBaseTransport | None = None,
+    prices: PriceTable | None = None,
 ) -> Starlette:
     """The ASGI app; the gateway (ledger, upstream clients) is built when the server starts it.
 
@@ -63,7 +65,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        gw = Gateway.start(config, proxy_key, key_source, transport)
+        gw = Gateway.start(config, proxy_key, key_source, transport, prices)
         app.state.gateway = gw
         app.state.model_cache = ModelCache(config.server.models_cache_ttl)
         index = gw.key_index
@@ -71,6 +73,7 @@ def create_app(
         async def reload_keys() -> None:
             if index is not None:
                 await asyncio.to_thread(index.load)
+                await asyncio.to_thread(gw.load_limits)  # a limit set in the portal applies at once
 
         portal.state.backend = Backend(
             gw.store,

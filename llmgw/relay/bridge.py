@@ -47,6 +47,9 @@ class Context:
     wants_usage: bool = False  # OpenAI clients: stream_options.include_usage
     default_max_tokens: int = 4096
     encoding_format: str | None = None  # embeddings
+    # Set when a spend budget applies: a request without a maximum gets this one upstream, so its
+    # budget reservation (relay/limits.py) bounds what it can cost.
+    output_cap: int | None = None
 
 
 def _json(raw: bytes) -> Any:
@@ -66,12 +69,24 @@ class Bridge:
         self.provider_type = provider_type
 
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        if self.ctx.output_cap is not None and self.upstream == "openai":
+            body = self.capped(body, self.ctx.output_cap)
         if stream and self.upstream == "openai":
             options = body.get("stream_options") or {}
             return {**body, "stream_options": {**options, "include_usage": True}}
         if self.upstream == "anthropic":
             return lift_system_messages(body)  # the same body unless it holds system messages
         return body
+
+    def capped(self, body: dict[str, Any], cap: int) -> dict[str, Any]:
+        """`body` with an output maximum, if it has none: the field OpenAI itself wants for chat
+        (`max_completion_tokens`; its reasoning models refuse `max_tokens`), else `max_tokens`."""
+        if self.op not in (Operation.CHAT, Operation.COMPLETIONS):
+            return body
+        if body.get("max_tokens") is not None or body.get("max_completion_tokens") is not None:
+            return body
+        chat_openai = self.op is Operation.CHAT and self.provider_type == "openai"
+        return {**body, "max_completion_tokens" if chat_openai else "max_tokens": cap}
 
     def noted(self, notes: list[str], upstream_model: str) -> None:
         """Log what the translation dropped as a preference the model cannot take."""

@@ -23,6 +23,7 @@ from llmgw.errors import (
     GatewayError,
     InternalError,
     InvalidRequest,
+    ModelNotPriced,
     PayloadTooLarge,
     RequestTimeout,
     Unauthenticated,
@@ -31,6 +32,7 @@ from llmgw.providers import Operation
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
 from llmgw.relay.forward import Call, ClientEndpoint, forward
+from llmgw.relay.limits import output_cap, prompt_token_bound
 from llmgw.relay.responses import JSON, ClientWatch, client_left, error_response, new_request_id
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
@@ -82,17 +84,21 @@ async def handle(request: Request) -> Response:
             if not isinstance(options, dict):
                 raise InvalidRequest("`stream_options` must be an object.", param="stream_options")
             wants_usage = options.get("include_usage") is True
+        budgeted = gw.limits.budget_applies(row.user_id, row.api_key_id)
         ctx = Context(
             client_model=row.model_requested,
             wants_usage=wants_usage,
             default_max_tokens=gw.config.server.default_max_tokens,
             encoding_format=body.get("encoding_format") if endpoint.op is Operation.EMBEDDINGS else None,
+            output_cap=gw.config.server.default_max_tokens if budgeted else None,
         )
-        if endpoint.op is Operation.COUNT_TOKENS:
+        if endpoint.op is Operation.COUNT_TOKENS:  # free upstream: never limited
             local = count_locally(gw, targets[0], body, row)
             if local is not None:
                 gw.recorder.finish(row, started)
                 return local
+        else:
+            admit(gw, row, endpoint, body, targets)
         client_headers = {h: v for h in ANTHROPIC_HEADERS if (v := request.headers.get(h))}
         client_query = (
             {q: v for q in ANTHROPIC_QUERY if (v := request.query_params.get(q))}
@@ -125,6 +131,34 @@ def failed(gw: Gateway, row: UsageRow, started: float, exc: GatewayError, dialec
     row.error_type = row.error_type or exc.code or exc.type
     gw.recorder.finish(row, started)
     return error_response(exc, row.request_id, dialect)
+
+
+def admit(
+    gw: Gateway, row: UsageRow, endpoint: ClientEndpoint, body: dict[str, Any], targets: tuple[Target, ...]
+) -> None:
+    """The user's and key's limits (relay/limits.py): 429 over one, 403 for an unpriced model under a
+    budget. The worst case is worked out only when a budget applies: the dearest target's."""
+
+    def worst_case() -> float:
+        prompt = prompt_token_bound(body, len(orjson.dumps(body)))
+        out = 0
+        if endpoint.op is not Operation.EMBEDDINGS:
+            chat = endpoint.op is Operation.CHAT
+            out = output_cap(body, endpoint.dialect, chat, gw.config.server.default_max_tokens)
+        worst = 0.0
+        for target in targets:
+            price = gw.prices.lookup(target.provider, target.model)
+            if price is None:
+                raise ModelNotPriced(
+                    f"Model '{target.provider}/{target.model}' has no price in this gateway and a spend "
+                    "budget applies to your key or user, so the gateway cannot bound what the request "
+                    "would cost; ask an administrator to add its price.",
+                    param="model",
+                )
+            worst = max(worst, price.worst_case_usd(prompt, out))
+        return worst
+
+    gw.limits.admit(row.request_id, row.user_id, row.api_key_id, worst_case)
 
 
 def count_locally(gw: Gateway, target: Target, body: dict[str, Any], row: UsageRow) -> Response | None:

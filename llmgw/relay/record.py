@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from llmgw.storage import LedgerWriter, UsageRow
 
@@ -29,12 +30,15 @@ def log_value(value: str | None) -> str:
 
 
 class Recorder:
-    def __init__(self, ledger: LedgerWriter) -> None:
+    def __init__(self, ledger: LedgerWriter, settle: Callable[[UsageRow], None] | None = None) -> None:
         self.ledger = ledger
+        self.settle = settle  # the limiter's: the request's budget reservation becomes its exact cost
 
     def finish(self, row: UsageRow, started: float) -> None:
         """Record a finished request in the ledger and write its access-log line."""
         row.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        if self.settle is not None:  # once the cost is known, before the row is queued
+            self.settle(row)
         self.ledger.record(row)
         if not access_log.isEnabledFor(logging.INFO):
             return  # the escaping below is not free; at `warning` nobody reads it

@@ -19,10 +19,12 @@ from llmgw.providers import adapter_for
 from llmgw.relay.auth import Auth, LegacyAuth, PersonalKeyAuth
 from llmgw.relay.catalog import Catalog
 from llmgw.relay.keypool import KeyPool
+from llmgw.relay.limits import Limiter
 from llmgw.relay.record import AuthFailures, Recorder
 from llmgw.relay.upstream import Upstream
 from llmgw.services import retention
 from llmgw.services.key_index import KeyIndex
+from llmgw.services.pricing import PriceTable
 from llmgw.settings import Config
 from llmgw.storage import LedgerWriter, Store
 
@@ -89,13 +91,18 @@ class Gateway:
         ledger: LedgerWriter,
         upstreams: dict[str, Upstream],
         key_source: KeySource,
+        prices: PriceTable | None = None,
     ):
         self.config = config
+        # Prices by provider/model (budgets reserve and settle with them); tests give their own.
+        self.prices = prices if prices is not None else PriceTable({})
         self.store = store
         self.catalog = Catalog(config)
         self.auth = auth
         self.ledger = ledger
-        self.recorder = Recorder(ledger)
+        # Read through `self.prices` at each use, so a table swapped in later is the one used.
+        self.limits = Limiter(lambda provider, model: self.prices.lookup(provider, model))
+        self.recorder = Recorder(ledger, settle=self.limits.settle)
         self.auth_failures = AuthFailures(ledger)
         self.upstreams = upstreams
         self.key_source = key_source
@@ -114,6 +121,7 @@ class Gateway:
         proxy_key: str | None,
         key_source: KeySource,
         transport: httpx.AsyncBaseTransport | None = None,
+        prices: PriceTable | None = None,
     ) -> Gateway:
         """Open the ledger and build every provider's client with its keys from `key_source`.
 
@@ -129,7 +137,16 @@ class Gateway:
         }
         for up in upstreams.values():
             log_keys(up, key_source)
-        return cls(config, start_auth(config, proxy_key, store), store, ledger, upstreams, key_source)
+        gw = cls(config, start_auth(config, proxy_key, store), store, ledger, upstreams, key_source, prices)
+        if gw.key_index is not None:  # limits are per user and key: only these modes have them
+            gw.load_limits()
+            day, month = gw.limits.period_starts()
+            gw.limits.load_spend(store.spend_since(day), store.spend_since(month))
+        return gw
+
+    def load_limits(self) -> None:
+        """Read the users' and keys' limits into the limiter (blocking: a worker thread when serving)."""
+        self.limits.load(self.store.limit_rows())
 
     def no_key_hint(self, provider: str) -> str:
         """What a request for `provider`, which has no key at all, is told."""
@@ -184,6 +201,8 @@ class Gateway:
             try:
                 if await asyncio.to_thread(index.refresh):
                     log.debug("personal API keys reloaded: %d", index.key_count)
+                    # The same commit may have changed limits (`llmgw limit set`): seen within a poll.
+                    await asyncio.to_thread(self.load_limits)
                 if loop.time() - flushed >= LAST_USED_FLUSH_INTERVAL:
                     flushed = loop.time()
                     await self.flush_last_used()

@@ -4,6 +4,7 @@ writer thread and its spool file, and the lock that keeps one server per databas
 
 from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
 from llmgw.storage.database import Store
+from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
 from llmgw.storage.requests import ModelUsage, Totals, UsageRow, UsageSummary
 from llmgw.storage.rollups import BOUNDS_MS, RollupTotals
 from llmgw.storage.serve_lock import hold_serve_lock
@@ -17,9 +18,13 @@ __all__ = [
     "AuditRow",
     "KeyRow",
     "LedgerWriter",
+    "LimitRow",
+    "LimitValues",
     "ModelUsage",
     "RollupTotals",
+    "Scope",
     "SessionRow",
+    "Spend",
     "Spool",
     "Store",
     "Totals",

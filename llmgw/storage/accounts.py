@@ -11,6 +11,9 @@ from typing import Any
 
 import sqlite_utils
 
+from llmgw.storage import limits
+from llmgw.storage.limits import LimitRow, LimitValues, Scope
+
 __all__ = [
     "Accounts",
     "ApiKeyRecord",
@@ -291,6 +294,17 @@ class Accounts:
         self._db.execute(
             "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now, key_id]
         )
+
+    # limits (storage/limits.py)
+    def limits(self, scope: Scope | None = None, subject_id: int | None = None) -> list[LimitRow]:
+        """Every limit, or one subject's."""
+        return limits.limit_rows(self._db, scope, subject_id)
+
+    def set_limits(self, scope: Scope, subject_id: int, values: LimitValues, now: float) -> None:
+        limits.upsert(self._db, scope, subject_id, values, now)
+
+    def clear_limits(self, scope: Scope, subject_id: int) -> int:
+        return limits.delete(self._db, scope, subject_id)
 
     # audit
     def add_audit(

@@ -15,8 +15,9 @@ from typing import Any, Self
 
 import sqlite_utils
 
-from llmgw.storage import accounts, auth_failures, requests, rollups
+from llmgw.storage import accounts, auth_failures, limits, requests, rollups
 from llmgw.storage.accounts import Accounts, ApiKeyRecord
+from llmgw.storage.limits import LimitRow, Spend
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import UsageRow, UsageSummary
 from llmgw.storage.rollups import RollupTotals
@@ -169,6 +170,16 @@ class Store:
         """Delete at most `limit` hourly rollup rows of hours that ended by `cutoff`."""
         with self._lock, self._db.atomic():
             return rollups.delete_before(self._db, cutoff, limit)
+
+    def limit_rows(self) -> list[LimitRow]:
+        """Every user's and key's limits, for the running gateway's limiter."""
+        with self._lock:
+            return limits.limit_rows(self._db)
+
+    def spend_since(self, since: float) -> Spend:
+        """The ledger's priced spend per user and per key since `since` (unix seconds)."""
+        with self._lock:
+            return limits.spend_since(self._db, since)
 
     def pragmas(self) -> dict[str, Any]:
         """Return the connection settings `open()` applies, as SQLite reports them (for diagnostics)."""

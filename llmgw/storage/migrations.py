@@ -157,3 +157,30 @@ def m006_rollups(db: sqlite_utils.Database) -> None:
     already there; from now on each batch of rows updates them in its own transaction."""
     rollups.create_table(db)
     rollups.backfill(db)
+
+
+@migrations()
+def m007_limits(db: sqlite_utils.Database) -> None:
+    """Rate limits and spend budgets of a user or of one personal key (exactly one of the two ids).
+
+    Foreign keys, not a (scope, id) pair: a deleted user's or key's limits go with it, so an id SQLite
+    gives to the next user never inherits them."""
+    db.execute(
+        """
+        CREATE TABLE limits (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER REFERENCES users (id) ON DELETE CASCADE,
+            api_key_id INTEGER REFERENCES api_keys (id) ON DELETE CASCADE,
+            rpm INTEGER CHECK (rpm IS NULL OR rpm > 0),
+            tpm INTEGER CHECK (tpm IS NULL OR tpm > 0),
+            budget_usd REAL CHECK (budget_usd IS NULL OR budget_usd >= 0),
+            period TEXT NOT NULL DEFAULT 'month' CHECK (period IN ('day', 'month')),
+            updated_at REAL NOT NULL,
+            CHECK ((user_id IS NULL) <> (api_key_id IS NULL))
+        )
+        """
+    )
+    db.execute("CREATE UNIQUE INDEX idx_limits_user_id ON limits (user_id) WHERE user_id IS NOT NULL")
+    db.execute(
+        "CREATE UNIQUE INDEX idx_limits_api_key_id ON limits (api_key_id) WHERE api_key_id IS NOT NULL"
+    )

@@ -1,0 +1,349 @@
+"""Rate limits and spend budgets on the hot path, in memory: no SQL per request.
+
+Each user and each personal key may have limits (`limits` table, `services/limits.py`); when both the
+user and the key of a request have some, both apply. Per subject:
+
+- requests per minute (rpm): the requests admitted in the last 60 s (a rolling window); at the limit a
+  request gets 429 with `Retry-After` = when the oldest of them leaves the window.
+- tokens per minute (tpm): the tokens of the requests that ENDED in the last 60 s (their ledger counts);
+  a request is admitted while that is under the limit. Tokens are known only at the end, so requests in
+  flight together can overshoot a tpm limit by what they use; `Retry-After` = when enough leave the window.
+- a spend budget per UTC day or month: spent in the period + reserved by requests in flight + this
+  request's WORST CASE must stay within it. The worst case is reserved before the request goes upstream
+  and replaced by the exact cost when it ends (`settle`, from `Recorder.finish`; a failure costs what
+  its tokens cost, usually 0), so concurrent requests can never overshoot. Over budget: 429 naming the
+  budget, `Retry-After` = seconds until the period resets (the earliest a retry can succeed; long, but
+  true). A budget needs a price: a model without one is refused (403 `model_not_priced`), fail closed.
+
+The worst case is `price.worst_case_usd(prompt bound, output cap)`, the dearest target's. The prompt
+bound is the body's compact JSON length in bytes (a token of text is never shorter than one UTF-8 byte
+of the string it came from, and the JSON around each message, `{"role":"user","content":""}`, is longer
+than the few tokens a chat template adds per message) plus `PROMPT_OVERHEAD_TOKENS` (hidden system
+prompts, e.g. Anthropic's for tool use) plus `MEDIA_PART_TOKENS` per image, audio or document part
+(their tokens depend on pixels or pages, not bytes). A PDF of many pages can cost more than one
+allowance: the one case the bound does not cover. The output cap is what the request asks for
+(`max_tokens`, `max_completion_tokens`), else `server.default_max_tokens`, which the bridge then SETS on
+the upstream request (`Context.output_cap`) so the bound holds; OpenAI `reasoning_effort` sent to an
+Anthropic model adds its thinking budget, as the translation does.
+
+Spend is kept per subject for every request whatever the limits (so a budget set mid-month counts the
+month), loaded from the ledger at start (`load_spend`); nothing is reserved after a restart. Requests,
+tokens and spend of a key count for its user too. `count_tokens` is free upstream and not limited.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from llmgw.errors import BudgetExceeded, InvalidRequest, LimitExceeded
+from llmgw.services.pricing import Price
+from llmgw.storage import LimitRow, LimitValues, Spend, UsageRow
+from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
+
+__all__ = ["Limiter", "output_cap", "prompt_token_bound"]
+
+WINDOW = 60.0  # seconds: rpm and tpm are per rolling minute
+PROMPT_OVERHEAD_TOKENS = 1024
+MEDIA_PART_TOKENS = 8192
+MEDIA_TYPES = frozenset({"image", "image_url", "input_image", "input_audio", "document", "file"})
+
+SubjectKey = tuple[str, int | None]  # ("user", users.id) or ("key", api_keys.id); None is never found
+PriceLookup = Callable[[str | None, str | None], Price | None]
+
+
+class Rolling:
+    """Amounts with their times, summed over the last `WINDOW` seconds."""
+
+    __slots__ = ("events", "total")
+
+    def __init__(self) -> None:
+        self.events: deque[tuple[float, int]] = deque()
+        self.total = 0
+
+    def prune(self, now: float) -> None:
+        events = self.events
+        while events and events[0][0] <= now - WINDOW:
+            self.total -= events.popleft()[1]
+
+    def add(self, now: float, amount: int) -> None:
+        self.events.append((now, amount))
+        self.total += amount
+
+    def wait_below(self, limit: int, now: float) -> float:
+        """Seconds until the total drops under `limit` as events leave the window."""
+        total = self.total
+        for at, amount in self.events:
+            total -= amount
+            if total < limit:
+                return max(0.0, at + WINDOW - now)
+        return WINDOW
+
+
+@dataclass(slots=True)
+class Spent:
+    """USD spent in the current UTC day and month."""
+
+    day_start: float = 0.0
+    day: float = 0.0
+    month_start: float = 0.0
+    month: float = 0.0
+
+    def roll(self, day_start: float, month_start: float) -> None:
+        if self.day_start != day_start:
+            self.day_start, self.day = day_start, 0.0
+        if self.month_start != month_start:
+            self.month_start, self.month = month_start, 0.0
+
+
+@dataclass(slots=True)
+class Subject:
+    """One user's or key's limits and what counts against them."""
+
+    key: SubjectKey
+    label: str  # "user ada", "key 0123456789abcdef": named in the 429's message
+    values: LimitValues
+    requests: Rolling = field(default_factory=Rolling)
+    tokens: Rolling = field(default_factory=Rolling)
+    reserved: float = 0.0
+
+
+@dataclass(slots=True)
+class Hold:
+    """What an admitted request holds until it is settled."""
+
+    subjects: list[Subject]  # every limited subject of the request (their tpm counts its tokens)
+    budgeted: list[Subject]  # those `reserved` was added to
+    reserved: float
+
+
+class Periods:
+    """The current UTC day's and month's start and end, recomputed only when one ends."""
+
+    def __init__(self) -> None:
+        self.day_start = self.day_end = self.month_start = self.month_end = -math.inf
+
+    def at(self, now: float) -> Periods:
+        if not self.day_start <= now < self.day_end:
+            d = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            self.day_start = d.timestamp()
+            self.day_end = self.day_start + 86400
+            m = d.replace(day=1)
+            self.month_start = m.timestamp()
+            following = m.replace(year=m.year + 1, month=1) if m.month == 12 else m.replace(month=m.month + 1)
+            self.month_end = following.timestamp()
+        return self
+
+
+class Limiter:
+    """The limits of every subject that has some, and every subject's spend. Runs on the event loop
+    (`admit`, `settle`); `load` builds new objects and swaps them, so a worker thread may call it."""
+
+    def __init__(self, prices: PriceLookup, clock: Callable[[], float] = time.time) -> None:
+        self.price = prices
+        self.clock = clock
+        self._subjects: dict[SubjectKey, Subject] = {}
+        self._spent: dict[SubjectKey, Spent] = {}
+        self._holds: dict[str, Hold] = {}
+        self._periods = Periods()
+
+    @property
+    def subject_count(self) -> int:
+        return len(self._subjects)
+
+    def load(self, rows: Iterable[LimitRow]) -> None:
+        """Take the limits as the table holds them now; counters of subjects still limited are kept."""
+        old = self._subjects
+        new: dict[SubjectKey, Subject] = {}
+        for row in rows:
+            key = (row.scope, row.subject_id)
+            label = f"{row.scope} {row.subject}"
+            subject = old.get(key)
+            if subject is None:
+                subject = Subject(key, label, row.values)
+            else:
+                subject.label, subject.values = label, row.values
+            new[key] = subject
+        self._subjects = new
+
+    def load_spend(self, day: Spend, month: Spend) -> None:
+        """Spend so far this UTC day and month, from the ledger (at start, before serving)."""
+        p = self._periods.at(self.clock())
+        for scope, day_of, month_of in (
+            ("user", day.by_user, month.by_user),
+            ("key", day.by_key, month.by_key),
+        ):
+            for subject_id in day_of.keys() | month_of.keys():
+                self._spent[(scope, subject_id)] = Spent(
+                    p.day_start, day_of.get(subject_id, 0.0), p.month_start, month_of.get(subject_id, 0.0)
+                )
+
+    def period_starts(self) -> tuple[float, float]:
+        """The current UTC day's and month's start (what `load_spend` is read since)."""
+        p = self._periods.at(self.clock())
+        return p.day_start, p.month_start
+
+    def spent(self, scope: str, subject_id: int) -> tuple[float, float]:
+        """USD spent this UTC day and this month by a subject."""
+        p = self._periods.at(self.clock())
+        s = self._spent.get((scope, subject_id))
+        if s is None:
+            return 0.0, 0.0
+        s.roll(p.day_start, p.month_start)
+        return s.day, s.month
+
+    def budget_applies(self, user_id: int | None, key_id: int | None) -> bool:
+        subjects = self._subjects
+        if not subjects:
+            return False
+        keys: tuple[SubjectKey, SubjectKey] = (("user", user_id), ("key", key_id))
+        for key in keys:
+            s = subjects.get(key)
+            if s is not None and s.values.budget_usd is not None:
+                return True
+        return False
+
+    def admit(
+        self, request_id: str, user_id: int | None, key_id: int | None, worst_case: Callable[[], float]
+    ) -> None:
+        """Admit a request or raise 429 (`LimitExceeded`, `BudgetExceeded`). `worst_case` (called only
+        when a budget applies) is the most it can cost; it raises when that cannot be known. Nothing is
+        counted unless every check passes; check and count run with no await between them."""
+        all_subjects = self._subjects
+        if not all_subjects:
+            return
+        subjects = [
+            s
+            for s in (all_subjects.get(("user", user_id)), all_subjects.get(("key", key_id)))
+            if s is not None
+        ]
+        if not subjects:
+            return
+        now = self.clock()
+        for s in subjects:
+            v = s.values
+            if v.rpm is not None:
+                s.requests.prune(now)
+                if s.requests.total >= v.rpm:
+                    wait = s.requests.wait_below(v.rpm, now)
+                    raise _limited(f"{s.label} has reached its limit of {v.rpm} requests per minute", wait)
+            if v.tpm is not None:
+                s.tokens.prune(now)
+                if s.tokens.total >= v.tpm:
+                    wait = s.tokens.wait_below(v.tpm, now)
+                    raise _limited(f"{s.label} has reached its limit of {v.tpm} tokens per minute", wait)
+        budgeted = [s for s in subjects if s.values.budget_usd is not None]
+        cost = worst_case() if budgeted else 0.0
+        if budgeted:
+            p = self._periods.at(now)
+            for s in budgeted:
+                v = s.values
+                assert v.budget_usd is not None
+                spent = self._spent.get(s.key)
+                used = 0.0
+                if spent is not None:
+                    spent.roll(p.day_start, p.month_start)
+                    used = spent.day if v.period == "day" else spent.month
+                if used + s.reserved + cost > v.budget_usd:
+                    reset = (p.day_end if v.period == "day" else p.month_end) - now
+                    raise BudgetExceeded(
+                        f"{s.label} has reached its spend budget of {v.budget_usd:.2f} USD per {v.period} "
+                        f"({used:.4f} spent, {s.reserved:.4f} reserved by requests in flight, this one "
+                        f"may cost up to {cost:.4f}); it resets at the start of the next UTC {v.period}.",
+                        headers={"retry-after": str(max(1, math.ceil(reset)))},
+                    )
+        for s in subjects:
+            if s.values.rpm is not None:
+                s.requests.add(now, 1)
+        for s in budgeted:
+            s.reserved += cost
+        self._holds[request_id] = Hold(subjects, budgeted, cost)
+
+    def settle(self, row: UsageRow) -> None:
+        """A request ended: its reservation released, its exact cost spent, its tokens counted. The
+        cost is `row.cost_usd` if already priced, else priced here (and written to the row)."""
+        hold = self._holds.pop(row.request_id, None)
+        if row.user_id is None and row.api_key_id is None:
+            return
+        cost = row.cost_usd
+        if cost is None and row.provider is not None:
+            price = self.price(row.provider, row.model_upstream)
+            if price is not None:
+                cost = row.cost_usd = price.cost_usd(row)
+        now = self.clock()
+        if hold is not None:
+            tokens = row.total_tokens or (row.prompt_tokens or 0) + (row.completion_tokens or 0)
+            for s in hold.budgeted:
+                s.reserved = max(0.0, s.reserved - hold.reserved)
+            for s in hold.subjects:
+                if s.values.tpm is not None and tokens:
+                    s.tokens.prune(now)
+                    s.tokens.add(now, tokens)
+        if cost:
+            p = self._periods.at(now)
+            keys: tuple[SubjectKey, SubjectKey] = (("user", row.user_id), ("key", row.api_key_id))
+            for key in keys:
+                if key[1] is None:
+                    continue
+                spent = self._spent.get(key)
+                if spent is None:
+                    spent = self._spent[key] = Spent(p.day_start, 0.0, p.month_start, 0.0)
+                spent.roll(p.day_start, p.month_start)
+                spent.day += cost
+                spent.month += cost
+
+
+def _limited(message: str, wait: float) -> LimitExceeded:
+    after = max(1, math.ceil(wait))
+    return LimitExceeded(f"{message}; retry after {after}s.", headers={"retry-after": str(after)})
+
+
+# -- the worst case of a request ------------------------------------------------------------------------
+
+
+def prompt_token_bound(body: dict[str, Any], compact_bytes: int) -> int:
+    """An upper bound on the prompt tokens of `body` (see the module docstring)."""
+    media = 0
+    for field_name in ("messages", "input"):
+        items = body.get(field_name)
+        if isinstance(items, list):
+            media += _media_parts(items, depth=0)
+    return compact_bytes + PROMPT_OVERHEAD_TOKENS + media * MEDIA_PART_TOKENS
+
+
+def _media_parts(items: list[Any], depth: int) -> int:
+    n = 0
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") in MEDIA_TYPES:
+            n += 1
+        content = item.get("content")
+        if isinstance(content, list) and depth < 3:  # a message's parts; a tool_result's inside them
+            n += _media_parts(content, depth + 1)
+    return n
+
+
+def output_cap(body: dict[str, Any], dialect: str, chat: bool, default: int) -> int:
+    """The most output tokens the request may produce upstream: its own maximum, else `default` (which
+    the bridge then sets on the upstream request); plus the thinking budget an OpenAI
+    `reasoning_effort` adds for an Anthropic upstream. Embeddings produce none (`chat` False, no cap)."""
+    cap = default
+    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidRequest(f"`{name}` must be a positive integer.", param=name)
+        cap = value
+        break
+    if dialect == "openai" and chat:
+        effort = body.get("reasoning_effort")
+        if isinstance(effort, str) and effort in EFFORT_BUDGET:
+            cap += EFFORT_BUDGET[effort]
+    return cap
