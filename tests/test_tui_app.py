@@ -19,9 +19,9 @@ from llmgw_tui.screens.keys import KeysScreen
 from llmgw_tui.screens.problem import ProblemScreen
 from llmgw_tui.screens.users import UsersScreen
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Sparkline, Static
+from textual.widgets import DataTable, Input, Select, Sparkline, Static
 
-from llmgw.services import audit, credentials, keys, passwords, tokens, usage, users
+from llmgw.services import audit, credentials, keys, limits, passwords, tokens, usage, users
 from llmgw.storage import Store
 from tests.tui_support import ADMIN, NOW, PASSWORD, app, seed, settle, write_config
 
@@ -227,29 +227,63 @@ async def test_keys_mint_shows_the_token_once_and_revoke(config: Path, store: St
         assert token not in str(pilot.app.screen.query_one("#keys", DataTable).get_row_at(0))
 
 
-async def test_usage_over_a_range_and_its_csv_export(config: Path, tmp_path: Path) -> None:
+async def test_usage_by_model_and_by_user_with_its_csv_export(config: Path, tmp_path: Path) -> None:
     async with app(config).run_test(size=SIZE) as pilot:
         await pilot.press("4")
         await settle(pilot)
-        rows = cells(pilot, "#by-model")
-        assert [(r[1], r[2]) for r in rows] == [("fast", "26"), ("up/gpt-4o-mini", "14")]
-        pilot.app.screen.query_one("#range").value = 0  # type: ignore[attr-defined]  # the last hour
+        rows = cells(pilot, "#groups")
+        assert sorted((r[0], r[1]) for r in rows) == [("up/fast", "26"), ("up/gpt-4o-mini", "14")]
+        chart = pilot.app.screen.query_one("#usage-chart", Sparkline).data or []
+        assert len(chart) == 25 and sum(chart) == 40  # hourly, from the whole hour 24 h ago up to now
+        pilot.app.screen.query_one("#by", Select).value = "user"
         await settle(pilot)
-        assert sum(int(r[2]) for r in cells(pilot, "#by-model")) == 37
-        assert len(pilot.app.screen.query_one("#usage-chart", Sparkline).data or []) == 60
+        assert sorted((r[0], r[1]) for r in cells(pilot, "#groups")) == [("alice", "20"), ("root", "20")]
 
         out = tmp_path / "usage.csv"
         await pilot.press("e")
         await fill(pilot, str(out))
     with out.open(newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
-    assert sum(int(r["requests"]) for r in table) == 37
-    assert {r["model"] for r in table} == {"fast", "up/gpt-4o-mini"}
+    assert sorted((r["user"], r["requests"]) for r in table) == [("alice", "20"), ("root", "20")]
+    assert sum(float(r["cost_usd"]) for r in table) == pytest.approx(sum(0.001 * (i % 5) for i in range(40)))
+
+
+async def test_limits_set_change_and_clear(config: Path, store: Store) -> None:
+    async with app(config).run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        assert cells(pilot, "#limits") == []
+        await pilot.press("s")
+        await fill(pilot, "alice", "60", "", "5", "day")
+        assert [
+            (r.subject, r.values.rpm, r.values.tpm, r.values.budget_usd, r.values.period)
+            for r in limits.list_limits(store, ADMIN)
+        ] == [("alice", 60, None, 5.0, "day")]
+        assert cells(pilot, "#limits")[0][:7] == ["alice", "user", "alice", "60", "off", "$5.00", "day"]
+
+        await pilot.press("s")  # the selected subject's values come pre-filled
+        await fill(pilot, "alice", "60", "1000", "5.0", "day")
+        assert limits.list_limits(store, ADMIN)[0].values.tpm == 1000
+
+        await pilot.press("s")
+        await fill(pilot, "0123456789abcdef", "10", "", "", "month")  # alice's key
+        assert {r.scope for r in limits.list_limits(store, ADMIN)} == {"user", "key"}
+
+        await select_row(pilot, "#limits", "alice")
+        await pilot.press("x", "y")
+        await settle(pilot)
+        assert [r.subject for r in limits.list_limits(store, ADMIN)] == ["0123456789abcdef"]
+    assert [e.action for e in audit.entries(store, ADMIN) if e.action.startswith("limit.")] == [
+        "limit.set",
+        "limit.set",
+        "limit.set",
+        "limit.cleared",
+    ]
 
 
 async def test_audit_log_filtered(config: Path) -> None:
     async with app(config).run_test(size=SIZE) as pilot:
-        await pilot.press("6")
+        await pilot.press("7")
         await settle(pilot)
         assert len(cells(pilot, "#audit")) == 4  # three users created, one key
         pilot.app.screen.query_one("#filter", Input).value = "key.created"

@@ -81,11 +81,3 @@ def test_only_administrators_see_everyones_activity(store: Store) -> None:
         usage.live_tail(store, as_bob)
     with pytest.raises(PermissionDenied):
         usage.activity(store, as_bob, buckets=1, width=60)
-    with pytest.raises(PermissionDenied):
-        usage.summary_of(store, as_bob, None)
-
-
-def test_summary_of_an_open_store(store: Store) -> None:
-    store.insert_requests([row(1, NOW, provider="up", model_requested="m"), row(2, NOW, status=502)])
-    got = usage.summary_of(store, CLI, NOW - 10)
-    assert (got.requests, got.errors, got.total_tokens) == (2, 1, 20)

@@ -41,7 +41,6 @@ __all__ = [
     "report",
     "series",
     "summary",
-    "summary_of",
 ]
 
 RECENT_DAYS = 7
@@ -171,13 +170,3 @@ def live_tail(store: Store, actor: Actor, limit: int = 20) -> list[LiveRequest]:
         )
         for r in store.recent_requests_with_users(limit)
     ]
-
-
-def summary_of(store: Store, actor: Actor, since: float | None) -> UsageSummary:
-    """`summary` on an open store, for an administrator (the TUI's usage breakdown by provider and
-    model)."""
-    with store.accounts(write=False) as accounts:
-        audit.require_admin(accounts, actor)
-    out = store.usage_summary(since)
-    out.auth_failures = store.auth_failure_count(since)
-    return out

@@ -17,6 +17,7 @@ from llmgw_tui.problems import Problem, from_exception, no_database
 from llmgw_tui.screens.audit import AuditScreen
 from llmgw_tui.screens.dashboard import DashboardScreen
 from llmgw_tui.screens.keys import KeysScreen
+from llmgw_tui.screens.limits import LimitsScreen
 from llmgw_tui.screens.problem import ProblemScreen
 from llmgw_tui.screens.providers import ProvidersScreen
 from llmgw_tui.screens.usage import UsageScreen
@@ -27,8 +28,9 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("dashboard", "Dashboard", "live charts, today's totals and the newest requests"),
     ("users", "Users", "create, disable, enable, reset passwords, change roles, delete"),
     ("keys", "Keys", "personal API keys per user: create (token shown once) and revoke"),
-    ("usage", "Usage", "requests, tokens and errors by provider and model over a range; CSV export"),
+    ("usage", "Usage", "by user, key, model or provider over a range, with a chart; CSV export"),
     ("providers", "Providers", "configured providers and models; upstream keys in the OS keyring"),
+    ("limits", "Limits", "rate limits and spend budgets per user and per key"),
     ("audit", "Audit", "the audit log, filterable"),
 )
 LIGHT, DARK = "textual-light", "textual-dark"
@@ -50,6 +52,7 @@ class AdminApp(App[int]):
         "keys": KeysScreen,
         "usage": UsageScreen,
         "providers": ProvidersScreen,
+        "limits": LimitsScreen,
         "audit": AuditScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -12,6 +12,7 @@ from typing import Literal
 
 from llmgw.services import audit, credentials, usage
 from llmgw.services import keys as key_cases
+from llmgw.services import limits as limit_cases
 from llmgw.services import users as user_cases
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store, open_store
@@ -107,8 +108,27 @@ class Backend:
     def live_tail(self, limit: int) -> list[usage.LiveRequest]:
         return usage.live_tail(self.store(), self.actor, limit)
 
-    def summary(self, since: float | None) -> usage.UsageSummary:
-        return usage.summary_of(self.store(), self.actor, since)
+    def report(self, since: float | None, by: usage.GroupBy | None) -> usage.UsageReport:
+        """From the hourly rollups: whole UTC hours, never the raw rows."""
+        return usage.report(self.store(), self.actor, since=since, until=None, by=by)
+
+    def series(self, since: float, grain: usage.Grain) -> list[usage.SeriesPoint]:
+        return usage.series(self.store(), self.actor, since=since, until=self.clock(), grain=grain)
+
+    # -- limits --------------------------------------------------------------------------------------
+
+    def limits(self) -> list[limit_cases.LimitRow]:
+        return limit_cases.list_limits(self.store(), self.actor)
+
+    def set_limits(
+        self, ref: str, rpm: int | None, tpm: int | None, budget_usd: float | None, period: str
+    ) -> limit_cases.LimitChange:
+        return limit_cases.set_limits(
+            self.store(), self.actor, ref, rpm=rpm, tpm=tpm, budget_usd=budget_usd, period=period
+        )
+
+    def clear_limits(self, ref: str) -> limit_cases.LimitChange:
+        return limit_cases.clear_limits(self.store(), self.actor, ref)
 
     # -- the audit log -------------------------------------------------------------------------------
 

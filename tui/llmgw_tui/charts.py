@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from llmgw.services.usage import ActivityBucket
+from llmgw.services.usage import ActivityBucket, SeriesPoint
 from llmgw_tui.formatting import count, money, percent
 
 Metric = Literal["requests", "tokens", "cost", "error_rate"]
@@ -20,6 +20,13 @@ class Series:
     metric: Metric
     values: list[float]
     caption: str
+
+
+def point_bucket(point: SeriesPoint) -> ActivityBucket:
+    """A point of the rollups' series as a chart bucket."""
+    return ActivityBucket(
+        point.bucket_start, point.requests, point.errors, point.total_tokens, point.cost_usd
+    )
 
 
 def value(bucket: ActivityBucket, metric: Metric) -> float:

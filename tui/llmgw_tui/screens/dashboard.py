@@ -2,8 +2,9 @@
 or the last day per hour: `d`), today's totals, and the newest requests.
 
 Every second it reads little: the hour's per-minute buckets (one range of the ledger's `created_at`
-index) and the newest 15 rows; today's totals and the day's chart every 10 s. Reads never wait for the
-server's writes (WAL) and take no lock the server waits on."""
+index) and the newest 15 rows; every 10 s today's totals and the day's chart, from the hourly rollups
+(a few rows, whatever the traffic). Reads never wait for the server's writes (WAL) and take no lock the
+server waits on."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Label, Sparkline, Static
 
-from llmgw.services.usage import ActivityBucket, LiveRequest
+from llmgw.services.usage import ActivityBucket, LiveRequest, UsageStats
 from llmgw_tui import charts
 from llmgw_tui.backend import Backend
 from llmgw_tui.formatting import clock_time, count, latency, money, percent
@@ -32,7 +33,7 @@ class Reading:
 
     hour: list[ActivityBucket]
     tail: list[LiveRequest]
-    today: ActivityBucket | None  # None: not read this tick
+    today: UsageStats | None  # None: not read this tick
     day: list[ActivityBucket] | None
     has_admin: bool | None
 
@@ -40,11 +41,13 @@ class Reading:
 def read(backend: Backend, slow: bool) -> Reading:
     if not slow:
         return Reading(backend.activity(60, 60), backend.live_tail(TAIL_ROWS), None, None, None)
+    now = backend.clock()
+    midnight = now // 86400 * 86400
     return Reading(
         backend.activity(60, 60),
         backend.live_tail(TAIL_ROWS),
-        backend.activity(1, 86400)[0],
-        backend.activity(24, 3600),
+        backend.report(midnight, None).total,
+        [charts.point_bucket(p) for p in backend.series(now - 23 * 3600, "hour")],
         backend.has_active_admin(),
     )
 
@@ -108,7 +111,7 @@ class DashboardScreen(AdminScreen):
         if reading.today is not None:
             t = reading.today
             self.query_one("#totals", Static).update(
-                f"Today (UTC): {count(t.requests)} requests · {count(t.tokens)} tokens · "
+                f"Today (UTC): {count(t.requests)} requests · {count(t.total_tokens)} tokens · "
                 f"{money(t.cost_usd)} · {count(t.errors)} errors ({percent(t.error_rate)})"
             )
         if reading.has_admin is not None:

@@ -1,5 +1,8 @@
-"""Usage over a chosen range: requests over time (a chart), and the breakdown by provider and model
-with bars; `e` exports the breakdown as CSV."""
+"""Usage over a chosen range, grouped by user, key, model or provider (the hourly rollups' report):
+requests over time as a chart, a table with a bar per group, and `e` to export the groups as CSV.
+
+The rollups are hourly, so a range starts at a whole UTC hour ("last 24 hours" at 12:40 counts from
+12:00 yesterday)."""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Label, Select, Sparkline, Static
 
-from llmgw.services.usage import ActivityBucket, UsageSummary
+from llmgw.services.usage import Grain, GroupBy, SeriesPoint, UsageReport
 from llmgw_tui import charts
-from llmgw_tui.formatting import count, percent
+from llmgw_tui.backend import Backend
+from llmgw_tui.formatting import count, latency, money, percent
 from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import Field, FormDialog
 
@@ -23,46 +27,75 @@ from llmgw_tui.screens.dialogs import Field, FormDialog
 @dataclass(frozen=True, slots=True)
 class Range:
     label: str
-    seconds: int  # 0: all time (no chart)
-    buckets: int
-    width: int
-    per: str
+    seconds: int  # 0: all time
+    grain: Grain
 
 
 RANGES: tuple[Range, ...] = (
-    Range("last hour", 3600, 60, 60, "min"),
-    Range("last 24 hours", 86400, 48, 1800, "30 min"),
-    Range("last 7 days", 7 * 86400, 84, 7200, "2 h"),
-    Range("last 30 days", 30 * 86400, 60, 43200, "12 h"),
-    Range("all time", 0, 0, 0, ""),
+    Range("last 24 hours", 86400, "hour"),
+    Range("last 7 days", 7 * 86400, "hour"),
+    Range("last 30 days", 30 * 86400, "day"),
+    Range("all time", 0, "month"),
 )
+GROUPINGS: tuple[GroupBy, ...] = ("model", "provider", "user", "key")
 CSV_COLUMNS = (
-    "provider",
-    "model",
+    "group",
     "requests",
     "errors",
     "prompt_tokens",
     "completion_tokens",
     "total_tokens",
     "cached_tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "latency_p50_ms",
+    "latency_p95_ms",
 )
 
 
-def write_csv(path: Path, summary: UsageSummary) -> int:
-    """The breakdown as CSV, one row per provider and model; the number of rows."""
+@dataclass(frozen=True, slots=True)
+class Reading:
+    report: UsageReport
+    series: list[SeriesPoint]
+
+
+def read(backend: Backend, r: Range, by: GroupBy) -> Reading:
+    since = backend.clock() - r.seconds if r.seconds else None
+    report = backend.report(since, by)
+    return Reading(report, backend.series(since, r.grain) if since is not None else [])
+
+
+def write_csv(path: Path, report: UsageReport) -> int:
+    """The report's groups as CSV, one row each; the number of rows."""
     with path.open("w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
-        out.writerow(CSV_COLUMNS)
-        for m in summary.by_model:
-            out.writerow([m.provider or "", m.model or "", *(getattr(m, c) for c in CSV_COLUMNS[2:])])
-    return len(summary.by_model)
+        out.writerow((report.by or "group", *CSV_COLUMNS[1:]))
+        for g in report.groups:
+            s = g.stats
+            out.writerow(
+                (
+                    g.label,
+                    s.requests,
+                    s.errors,
+                    s.prompt_tokens,
+                    s.completion_tokens,
+                    s.total_tokens,
+                    s.cached_tokens,
+                    f"{s.cost_usd:.6f}",
+                    s.unpriced_requests,
+                    "" if s.latency_p50_ms is None else f"{s.latency_p50_ms:.1f}",
+                    "" if s.latency_p95_ms is None else f"{s.latency_p95_ms:.1f}",
+                )
+            )
+    return len(report.groups)
 
 
 class UsageScreen(AdminScreen):
     SUB_TITLE = "Usage"
     DEFAULT_CSS = """
     UsageScreen #usage-bar { height: auto; }
-    UsageScreen #range { width: 24; }
+    UsageScreen #range { width: 22; }
+    UsageScreen #by { width: 18; }
     UsageScreen #usage-totals { padding: 0 1; width: 1fr; }
     UsageScreen Sparkline { height: 3; margin: 0 1; }
     """
@@ -70,77 +103,82 @@ class UsageScreen(AdminScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.summary: UsageSummary | None = None
+        self.report: UsageReport | None = None
 
     def body(self) -> Iterable[Any]:
         with Horizontal(id="usage-bar"):
             yield Select[int](
-                ((r.label, i) for i, r in enumerate(RANGES)), value=1, allow_blank=False, id="range"
+                ((r.label, i) for i, r in enumerate(RANGES)), value=0, allow_blank=False, id="range"
             )
-            yield Static("", id="usage-totals")
+            yield Select[str](((f"by {g}", g) for g in GROUPINGS), value="model", allow_blank=False, id="by")
+        yield Static("", id="usage-totals")
         yield Label("", id="usage-caption", classes="hint")
         yield Sparkline([], id="usage-chart")
-        table: DataTable[str] = DataTable(id="by-model", cursor_type="row", zebra_stripes=True)
-        table.add_columns("provider", "model", "requests", "errors", "tokens", "share")
+        table: DataTable[str] = DataTable(id="groups", cursor_type="row", zebra_stripes=True)
+        table.add_columns("group", "requests", "errors", "tokens", "cost", "p95", "share")
         yield table
 
     @property
     def range(self) -> Range:
         value = self.query_one("#range", Select).value
-        return RANGES[value if isinstance(value, int) else 1]
+        return RANGES[value if isinstance(value, int) else 0]
+
+    @property
+    def by(self) -> GroupBy:
+        value = self.query_one("#by", Select).value
+        return next((g for g in GROUPINGS if g == value), "model")
 
     def refresh_data(self) -> None:
-        r = self.range
-        since = self.backend.clock() - r.seconds if r.seconds else None
+        r, by = self.range, self.by
+        self.call(lambda b: read(b, r, by), self.show)
 
-        def read(b: Any) -> tuple[UsageSummary, list[ActivityBucket]]:
-            return b.summary(since), b.activity(r.buckets, r.width) if r.buckets else []
-
-        self.call(read, self.show)
-
-    def show(self, found: tuple[UsageSummary, list[ActivityBucket]]) -> None:
-        summary, buckets = found
-        self.summary = summary
-        error_rate = summary.errors / summary.requests if summary.requests else 0.0
+    def show(self, reading: Reading) -> None:
+        report = self.report = reading.report
+        t = report.total
+        unpriced = f" (+{count(t.unpriced_requests)} unpriced)" if t.unpriced_requests else ""
         self.query_one("#usage-totals", Static).update(
-            f"{count(summary.requests)} requests · {count(summary.total_tokens)} tokens · "
-            f"{count(summary.errors)} errors ({percent(error_rate)}) · "
-            f"{count(summary.auth_failures)} refused keys"
+            f"{count(t.requests)} requests · {count(t.total_tokens)} tokens · "
+            f"{money(t.cost_usd)}{unpriced} · "
+            f"{count(t.errors)} errors ({percent(t.error_rate)})"
         )
         r = self.range
-        s = charts.series(buckets, "requests", r.per) if buckets else None
-        self.query_one("#usage-caption", Label).update(s.caption if s else "no chart for all time")
-        self.query_one("#usage-chart", Sparkline).data = s.values if s else []
-        table = self.query_one("#by-model", DataTable)
+        if reading.series:
+            buckets = [charts.point_bucket(p) for p in reading.series]
+            s = charts.series(buckets, "requests", r.grain)
+            self.query_one("#usage-caption", Label).update(s.caption)
+            self.query_one("#usage-chart", Sparkline).data = s.values
+        else:
+            self.query_one("#usage-caption", Label).update("all time: no chart")
+            self.query_one("#usage-chart", Sparkline).data = []
+        table = self.query_one("#groups", DataTable)
         table.clear()
-        largest = max((m.requests for m in summary.by_model), default=0)
-        for m in summary.by_model:
+        largest = max((g.stats.requests for g in report.groups), default=0)
+        for g in report.groups:
+            s_ = g.stats
             table.add_row(
-                m.provider or "-",
-                m.model or "-",
-                count(m.requests),
-                count(m.errors),
-                count(m.total_tokens),
-                charts.bar(m.requests, largest, 16),
+                g.label,
+                count(s_.requests),
+                count(s_.errors),
+                count(s_.total_tokens),
+                money(s_.cost_usd),
+                latency(s_.latency_p95_ms),
+                charts.bar(s_.requests, largest, 12),
             )
 
     def on_select_changed(self, event: Select.Changed) -> None:
         self.refresh_data()
 
     def action_export(self) -> None:
-        summary = self.summary
-        if summary is None:
+        report = self.report
+        if report is None:
             return
 
         def export(values: dict[str, str] | None) -> None:
             if values is None or not values["path"].strip():
                 return
             path = Path(values["path"].strip()).expanduser()
-            self.call(
-                lambda b: write_csv(path, summary), lambda n: self.notify(f"wrote {n} row(s) to {path}")
-            )
+            self.call(lambda b: write_csv(path, report), lambda n: self.notify(f"wrote {n} row(s) to {path}"))
 
-        default = f"llmgw-usage-{self.range.label.replace(' ', '-')}.csv"
-        self.app.push_screen(
-            FormDialog("Export the breakdown as CSV", [Field("path", "File", default)], "Export"), export
-        )
+        default = f"llmgw-usage-by-{self.by}-{self.range.label.replace(' ', '-')}.csv"
+        dialog = FormDialog("Export the groups as CSV", [Field("path", "File", default)], "Export")
+        self.app.push_screen(dialog, export)
