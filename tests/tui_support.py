@@ -78,3 +78,19 @@ async def settle(pilot: Pilot[object]) -> None:
     for _ in range(4):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+
+
+class MemoryKeyring:
+    """A keyring backend in a dict: what the Providers screen shows, the same on every machine."""
+
+    def __init__(self, entries: dict[str, str] | None = None) -> None:
+        self.entries = dict(entries or {})
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get(f"{service}/{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[f"{service}/{username}"] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.entries[f"{service}/{username}"]

@@ -57,6 +57,10 @@ class AuditScreen(AdminScreen):
         table.add_columns("time (UTC)", "actor", "action", "target", "detail")
         yield table
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#audit", DataTable).focus()
+
     def refresh_data(self) -> None:
         period = self.query_one("#period", Select).value
         seconds = period if isinstance(period, int) else 0

@@ -15,7 +15,8 @@ from textual.widgets import Button, Input, Label, Static
 _DIALOG_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
-    width: 70; max-width: 100%; height: auto; border: thick $primary; background: $surface; padding: 0 1;
+    width: 70; max-width: 100%; height: auto; max-height: 100%; overflow-y: auto;
+    border: thick $primary; background: $surface; padding: 0 1;
 }}
 {name} Horizontal {{ height: auto; align-horizontal: right; }}
 {name} Button {{ margin: 0 0 0 1; }}

@@ -128,6 +128,10 @@ class UsageScreen(AdminScreen):
         value = self.query_one("#by", Select).value
         return next((g for g in GROUPINGS if g == value), "model")
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#groups", DataTable).focus()
+
     def refresh_data(self) -> None:
         r, by = self.range, self.by
         self.call(lambda b: read(b, r, by), self.show)
