@@ -36,7 +36,17 @@ async def screenshot(
         if before is not None:
             await before(pilot)
             await settle(pilot)
-        return normalize(app.export_screenshot())
+        # Some widgets finish their layout a refresh later (a table's column widths): the screen is
+        # taken once two shots in a row agree.
+        shot = normalize(app.export_screenshot())
+        for _ in range(50):
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause(0.02)
+            again = normalize(app.export_screenshot())
+            if again == shot:
+                return shot
+            shot = again
+        pytest.fail("the screen never settled")
 
 
 def check(name: str, svg: str, failed_dir: Path) -> None:

@@ -29,6 +29,19 @@ def point_bucket(point: SeriesPoint) -> ActivityBucket:
     )
 
 
+def merge(
+    window: Sequence[ActivityBucket], recent: Sequence[ActivityBucket], width: int
+) -> list[ActivityBucket]:
+    """`window` (buckets of `width` seconds) brought up to date by `recent` (the newest few, re-read):
+    as many buckets as `window` had, ending with the newest of `recent`, missing ones as zeros."""
+    if not recent:
+        return list(window)
+    by_start = {b.start: b for b in window} | {b.start: b for b in recent}
+    last, size = recent[-1].start, max(len(window), len(recent))
+    starts = [last - width * i for i in range(size - 1, -1, -1)]
+    return [by_start.get(t, ActivityBucket(t, 0, 0, 0, 0.0)) for t in starts]
+
+
 def value(bucket: ActivityBucket, metric: Metric) -> float:
     if metric == "requests":
         return float(bucket.requests)

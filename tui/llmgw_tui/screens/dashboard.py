@@ -1,9 +1,10 @@
 """The first screen: live charts of requests, tokens, cost and error rate (the last hour per minute,
 or the last day per hour: `d`), today's totals, and the newest requests.
 
-Every second it reads little: the hour's per-minute buckets (one range of the ledger's `created_at`
-index) and the newest 15 rows; every 10 s today's totals and the day's chart, from the hourly rollups
-(a few rows, whatever the traffic). Reads never wait for the server's writes (WAL) and take no lock the
+Every second it reads little: the last two minutes' buckets (a short range of the ledger's `created_at`
+index) and the newest 15 rows; every 10 s the whole hour per minute again, today's totals and the day's
+chart, these two from the hourly rollups (a few rows, whatever the traffic). scripts/bench-tui measures
+it. Reads never wait for the server's writes (WAL) and take no lock the
 server waits on."""
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ SLOW_EVERY = 10  # ticks between reads of today's totals and the day's chart
 class Reading:
     """What one tick read."""
 
-    hour: list[ActivityBucket]
+    hour: list[ActivityBucket]  # the whole hour, or (`partial`) its last two minutes
+    partial: bool
     tail: list[LiveRequest]
     today: UsageStats | None  # None: not read this tick
     day: list[ActivityBucket] | None
@@ -40,11 +42,12 @@ class Reading:
 
 def read(backend: Backend, slow: bool) -> Reading:
     if not slow:
-        return Reading(backend.activity(60, 60), backend.live_tail(TAIL_ROWS), None, None, None)
+        return Reading(backend.activity(2, 60), True, backend.live_tail(TAIL_ROWS), None, None, None)
     now = backend.clock()
     midnight = now // 86400 * 86400
     return Reading(
         backend.activity(60, 60),
+        False,
         backend.live_tail(TAIL_ROWS),
         backend.report(midnight, None).total,
         [charts.point_bucket(p) for p in backend.series(now - 23 * 3600, "hour")],
@@ -105,7 +108,7 @@ class DashboardScreen(AdminScreen):
 
     def show(self, reading: Reading) -> None:
         self._busy = False
-        self._hour = reading.hour
+        self._hour = charts.merge(self._hour, reading.hour, 60) if reading.partial else reading.hour
         if reading.day is not None:
             self._day = reading.day
         if reading.today is not None:
