@@ -332,4 +332,4 @@ def test_a_locked_database_is_explained() -> None:
 
     problem = from_exception(sqlite3.OperationalError("database is locked"))
     assert problem.title == "Database busy"
-    assert "press r" not in problem.title
+    assert "stuck llmgw or sqlite3 process" in problem.what_to_do

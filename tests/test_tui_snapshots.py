@@ -85,7 +85,14 @@ async def test_dashboard_light_theme(config: Path, tmp_path: Path) -> None:
     check("dashboard_light", await screenshot(app(config), SMALL, light), tmp_path)
 
 
-async def test_no_database_problem(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
-    svg = await screenshot(app(config), SMALL)
-    check("no_database", svg.replace(str(tmp_path), "/TMP"), tmp_path)
+@pytest.fixture
+def relative_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Relative paths: the problem's message names them, and a temporary directory's name varies."""
+    monkeypatch.chdir(tmp_path)
+    config = Path("llmgw.toml")
+    config.write_text('[server]\ndatabase = "data/llmgw.db"\n', encoding="utf-8")
+    return config
+
+
+async def test_no_database_problem(relative_config: Path, tmp_path: Path) -> None:
+    check("no_database", await screenshot(app(relative_config), SMALL), tmp_path)

@@ -75,14 +75,9 @@ class AdminApp(App[int]):
             self.push_screen(ProblemScreen(self.startup_problem))
         elif self.backend is not None and not self.backend.database_exists():
             self.push_screen(
-                ProblemScreen(no_database(self.backend.database, self.backend.config_hint), can_create=True),
-                self._created,
+                ProblemScreen(no_database(self.backend.database, self.backend.config_hint), can_create=True)
             )
         else:
-            self.switch_mode("dashboard")
-
-    def _created(self, created: bool | None) -> None:
-        if created:
             self.switch_mode("dashboard")
 
     @work(thread=True, exit_on_error=False)

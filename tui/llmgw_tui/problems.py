@@ -36,7 +36,9 @@ def no_admin(config_hint: str) -> Problem:
 def from_exception(exc: BaseException, config_hint: str = "") -> Problem:
     """The problem an exception from a use case stands for."""
     if isinstance(exc, ConfigError):
-        return Problem("Configuration error", str(exc), "Fix the configuration file, then press r to retry.")
+        return Problem(
+            "Configuration error", str(exc), "Fix the configuration file, then start llmgw tui again."
+        )
     if isinstance(exc, SecretBackendUnavailable):
         return Problem(
             "OS keyring unavailable",
@@ -52,7 +54,7 @@ def from_exception(exc: BaseException, config_hint: str = "") -> Problem:
         return Problem(
             "Database busy",
             "Another process held the database's write lock for longer than the wait allows.",
-            "Try again in a moment (press r); if it persists, look for a stuck llmgw or sqlite3 process.",
+            "Try again in a moment; if it persists, look for a stuck llmgw or sqlite3 process.",
         )
     if "unable to open database" in message or isinstance(exc, PermissionError):
         return Problem(
@@ -60,4 +62,6 @@ def from_exception(exc: BaseException, config_hint: str = "") -> Problem:
             message,
             f"Check the path and its permissions (llmgw config check{config_hint} shows the path).",
         )
-    return Problem("Unexpected error", f"{type(exc).__name__}: {message}", "Press r to retry.")
+    return Problem(
+        "Unexpected error", f"{type(exc).__name__}: {message}", "Try again; if it persists, report it."
+    )

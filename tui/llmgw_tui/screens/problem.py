@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from llmgw_tui.app import AdminApp
 
 
-class ProblemScreen(Screen[bool]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("c", "create", "Create the database", show=False)]
+class ProblemScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("c", "create", "Create the database")]
 
     def __init__(self, problem: Problem, *, can_create: bool = False) -> None:
         super().__init__()
