@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -240,3 +243,65 @@ def test_the_portal_is_in_the_binary_and_a_user_logs_in(tmp_path: Path) -> None:
             json={"model": "nowhere/m", "messages": [{"role": "user", "content": "Hi"}]},
         )
         assert chat.status_code == 404  # authenticated (a wrong key would be 401); no such provider
+
+
+def _tmux() -> str:
+    """tmux, for a real pseudo-terminal of fixed size (scripts/install-system-deps installs it)."""
+    if WINDOWS:
+        pytest.skip("tmux is not on Windows; the TUI's Pilot tests cover the app there")
+    found = shutil.which("tmux")
+    if found is None:
+        if os.environ.get("LLMGW_REQUIRE_BINARY") == "1":
+            pytest.fail("tmux is missing (scripts/install-system-deps installs it)")
+        pytest.skip("tmux is missing (scripts/install-system-deps installs it)")
+    return found
+
+
+def test_the_tui_shows_its_dashboard_in_a_real_terminal_and_quits(tmp_path: Path) -> None:
+    """`llmgw tui` in a detached 80x24 tmux session: the frozen Textual app draws the dashboard on
+    the database an admin was made in, and ctrl+q ends it with exit code 0."""
+    binary, tmux = _binary(), _tmux()
+    env = _env(DBUS_SESSION_BUS_ADDRESS="", TERM="xterm-256color")
+    config = tmp_path / "llmgw.toml"
+    config.write_text(f'[server]\ndatabase = "{tmp_path / "llmgw.db"}"\n', encoding="utf-8")
+    made = run(
+        "user",
+        "add",
+        "root",
+        "--admin",
+        "--password-stdin",
+        "--config",
+        str(config),
+        env=env,
+        stdin="correct horse battery",
+    )
+    assert made.returncode == 0, made.stderr
+    server = ["-L", f"llmgw-test-{uuid.uuid4().hex[:8]}"]  # a tmux server of its own
+    command = f"{shlex.quote(str(binary))} tui --config {shlex.quote(str(config))}; echo exited $?; sleep 60"
+
+    def pane() -> str:
+        return subprocess.run(
+            [tmux, *server, "capture-pane", "-p", "-t", "tui"], capture_output=True, text=True, env=env
+        ).stdout
+
+    def wait_for(text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in (screen := pane()):
+                return screen
+            time.sleep(0.2)
+        pytest.fail(f"{text!r} never showed; the terminal:\n{pane()}")
+
+    subprocess.run(
+        [tmux, *server, "new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command],
+        check=True,
+        env=env,
+    )
+    try:
+        screen = wait_for("Today (UTC)", 60)  # the one-file binary unpacks itself first
+        assert "llmgw admin" in screen and "Dashboard" in screen and "Newest requests" in screen
+        assert "No administrator yet" not in screen
+        subprocess.run([tmux, *server, "send-keys", "-t", "tui", "C-q"], check=True, env=env)
+        wait_for("exited 0", 20)
+    finally:
+        subprocess.run([tmux, *server, "kill-server"], capture_output=True, env=env)

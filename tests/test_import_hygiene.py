@@ -4,8 +4,10 @@ boundaries are import-linter contracts in pyproject.toml, run by scripts/check).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,19 @@ def test_the_cli_loads_no_textual() -> None:
     loaded = loaded_after("llmgw.cli")
     assert "llmgw.cli.serve" in loaded
     assert [m for m in loaded if m.split(".")[0] in {"textual", "tui", "llmgw_tui"}] == []
+
+
+def test_the_terminal_admin_does_load_textual() -> None:
+    """The other side of the checks above: loading `llmgw tui`'s package does bring Textual in, so
+    their finding none is not a blind spot (the package is in tui/, imported as llmgw_tui)."""
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import importlib, json, sys\n"
+        "importlib.import_module('llmgw_tui.main')\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "tui"), str(root)])}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    loaded = json.loads(out.stdout)
+    assert "textual.app" in loaded
+    assert "llmgw.cli" not in loaded  # the TUI calls the services, not the command line

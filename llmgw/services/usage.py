@@ -23,8 +23,10 @@ from llmgw.settings import Config
 from llmgw.storage import ModelUsage, Store, Totals, UsageSummary
 
 __all__ = [
+    "ActivityBucket",
     "Grain",
     "GroupBy",
+    "LiveRequest",
     "ModelUsage",
     "RequestLine",
     "SeriesPoint",
@@ -33,6 +35,8 @@ __all__ = [
     "UsageReport",
     "UsageStats",
     "UsageSummary",
+    "activity",
+    "live_tail",
     "my_recent_requests",
     "report",
     "series",
@@ -89,3 +93,80 @@ def summary(config: Config, since: float | None) -> UsageSummary:
         out = store.usage_summary(since)
         out.auth_failures = store.auth_failure_count(since)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityBucket:
+    """What happened in one time bucket: `start` (unix seconds) up to `start` + the bucket's width."""
+
+    start: float
+    requests: int
+    errors: int
+    tokens: int
+    cost_usd: float
+
+    @property
+    def error_rate(self) -> float:
+        """Errors per request, 0.0 without requests."""
+        return self.errors / self.requests if self.requests else 0.0
+
+
+def activity(
+    store: Store, actor: Actor, *, buckets: int, width: int, now: float | None = None
+) -> list[ActivityBucket]:
+    """The last `buckets` buckets of `width` seconds, the current one last (it is still filling), every
+    bucket present (empty ones as zeros): the TUI dashboard's charts. Administrators only. Reads one
+    range of the `created_at` index."""
+    if buckets < 1 or width < 1:
+        raise ValueError("buckets and width must be at least 1")
+    with store.accounts(write=False) as accounts:
+        audit.require_admin(accounts, actor)
+    current = int((time.time() if now is None else now) // width)
+    first = current - buckets + 1
+    found = {row["bucket"]: row for row in store.request_activity(first * width, width)}
+    out = []
+    for bucket in range(first, current + 1):
+        row = found.get(bucket)
+        out.append(
+            ActivityBucket(
+                float(bucket * width),
+                row["requests"] if row else 0,
+                row["errors"] if row else 0,
+                row["tokens"] if row else 0,
+                float(row["cost_usd"]) if row else 0.0,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRequest:
+    """One request in the administrators' live tail."""
+
+    request_id: str
+    at: float
+    user: str | None  # None: the legacy proxy key, or a user deleted since
+    model: str | None
+    provider: str | None
+    status: int
+    tokens: int | None
+    latency_ms: float | None
+
+
+def live_tail(store: Store, actor: Actor, limit: int = 20) -> list[LiveRequest]:
+    """The newest `limit` requests of everyone, newest first. Administrators only."""
+    with store.accounts(write=False) as accounts:
+        audit.require_admin(accounts, actor)
+    return [
+        LiveRequest(
+            r["request_id"],
+            r["created_at"],
+            r["user_name"],
+            r["model_requested"],
+            r["provider"],
+            r["status"],
+            r["total_tokens"],
+            r["latency_ms"],
+        )
+        for r in store.recent_requests_with_users(limit)
+    ]

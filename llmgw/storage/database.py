@@ -167,6 +167,16 @@ class Store:
         with self._lock:
             return requests.recent_of_user(self._db, user_id, since, limit)
 
+    def request_activity(self, since: float, width: int) -> list[dict[str, Any]]:
+        """Requests, errors, tokens and cost per `width`-second bucket since `since` (the TUI's charts)."""
+        with self._lock:
+            return requests.activity(self._db, since, width)
+
+    def recent_requests_with_users(self, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` rows, everyone's, each with its user's name (the TUI's live tail)."""
+        with self._lock:
+            return requests.recent_with_users(self._db, limit)
+
     def usage_rollups(
         self,
         *,

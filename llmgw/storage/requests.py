@@ -235,3 +235,40 @@ def recent_of_user(db: sqlite_utils.Database, user_id: int, since: float, limit:
         for column in _BOOL_COLUMNS:
             row[column] = bool(row[column])
     return rows
+
+
+# Per time bucket: a range of the created_at index (the window bounds the scan), grouped in memory order.
+_ACTIVITY_SQL = """
+SELECT
+    CAST(created_at / :width AS INTEGER) AS bucket,
+    COUNT(*) AS requests,
+    SUM(status >= 400 OR error_type IS NOT NULL) AS errors,
+    COALESCE(SUM(total_tokens), 0) AS tokens,
+    COALESCE(SUM(cost_usd), 0.0) AS cost_usd
+FROM requests
+WHERE created_at >= :since
+GROUP BY bucket
+ORDER BY bucket
+"""
+
+
+def activity(db: sqlite_utils.Database, since: float, width: int) -> list[dict[str, Any]]:
+    """Requests, errors, tokens and cost per `width`-second bucket since `since`, oldest first; a bucket
+    is `floor(created_at / width)`, and buckets without requests are absent."""
+    return list(db.query(_ACTIVITY_SQL, {"since": since, "width": width}))
+
+
+def recent_with_users(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` rows, everyone's, with the name of the user whose key made each request
+    (`user_name`: None for the legacy proxy key or a deleted user)."""
+    rows = list(
+        db.query(
+            "SELECT r.*, u.name AS user_name FROM requests AS r LEFT JOIN users AS u ON u.id = r.user_id "
+            "ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
+            [limit],
+        )
+    )
+    for row in rows:
+        for column in _BOOL_COLUMNS:
+            row[column] = bool(row[column])
+    return rows

@@ -1,0 +1,161 @@
+"""The one object the screens call: the configuration, the open database and the acting
+administrator, with a clock (tests freeze it). Every method is a use case of `llmgw.services` and
+blocks on the database or the keyring: screens call them from worker threads, never on the UI's."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from llmgw.services import audit, credentials, usage
+from llmgw.services import keys as key_cases
+from llmgw.services import limits as limit_cases
+from llmgw.services import users as user_cases
+from llmgw.services.audit import Actor
+from llmgw.services.database import Store, open_store
+from llmgw.services.keys import Key, KeyChange, NewKey
+from llmgw.services.users import DeletedUser, Role, User, UserChange
+from llmgw.settings import Config, ProviderConfig
+
+
+class Backend:
+    """The terminal admin acts as the local administrator (`cli:<login>`, as the `llmgw` commands do):
+    whoever can open the database file can change it anyway."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: str | None = None,
+        actor: Actor | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.actor = Actor.cli() if actor is None else actor
+        self.clock = clock
+        self._store: Store | None = None
+
+    # -- the database ---------------------------------------------------------------------------------
+
+    @property
+    def database(self) -> str:
+        return self.config.server.database
+
+    @property
+    def config_hint(self) -> str:
+        """What to add to an `llmgw` command for it to use this configuration."""
+        return f" --config {self.config_path}" if self.config_path else ""
+
+    def database_exists(self) -> bool:
+        return Path(self.database).exists()
+
+    def store(self) -> Store:
+        """The database, opened (created and migrated if needed) on first use."""
+        if self._store is None:
+            self._store = open_store(self.config)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- users ---------------------------------------------------------------------------------------
+
+    def users(self) -> list[User]:
+        return user_cases.list_users(self.store(), self.actor)
+
+    def has_active_admin(self) -> bool:
+        return any(u.role == "admin" and not u.disabled for u in self.users())
+
+    def create_user(self, name: str, password: str, role: Role) -> User:
+        return user_cases.create_user(self.store(), self.actor, name, password, role=role)
+
+    def set_disabled(self, name: str, disabled: bool) -> UserChange:
+        change = user_cases.disable_user if disabled else user_cases.enable_user
+        return change(self.store(), self.actor, name)
+
+    def reset_password(self, name: str, password: str) -> User:
+        return user_cases.set_password(self.store(), self.actor, name, password)
+
+    def set_role(self, name: str, role: Role) -> UserChange:
+        return user_cases.set_role(self.store(), self.actor, name, role)
+
+    def delete_user(self, name: str) -> DeletedUser:
+        return user_cases.delete_user(self.store(), self.actor, name)
+
+    # -- keys ----------------------------------------------------------------------------------------
+
+    def keys(self, owner: str | None = None) -> list[Key]:
+        return key_cases.list_keys(self.store(), self.actor, owner, now=self.clock())
+
+    def create_key(self, owner: str, name: str | None, expires_days: int | None) -> NewKey:
+        expires = timedelta(days=expires_days) if expires_days else None
+        return key_cases.create_key(self.store(), self.actor, owner, name, expires)
+
+    def revoke_key(self, public_id: str) -> KeyChange:
+        return key_cases.revoke_key(self.store(), self.actor, public_id)
+
+    # -- usage ---------------------------------------------------------------------------------------
+
+    def activity(self, buckets: int, width: int) -> list[usage.ActivityBucket]:
+        return usage.activity(self.store(), self.actor, buckets=buckets, width=width, now=self.clock())
+
+    def live_tail(self, limit: int) -> list[usage.LiveRequest]:
+        return usage.live_tail(self.store(), self.actor, limit)
+
+    def report(self, since: float | None, by: usage.GroupBy | None) -> usage.UsageReport:
+        """From the hourly rollups: whole UTC hours, never the raw rows."""
+        return usage.report(self.store(), self.actor, since=since, until=None, by=by)
+
+    def series(self, since: float, grain: usage.Grain) -> list[usage.SeriesPoint]:
+        return usage.series(self.store(), self.actor, since=since, until=self.clock(), grain=grain)
+
+    # -- limits --------------------------------------------------------------------------------------
+
+    def limits(self) -> list[limit_cases.LimitRow]:
+        return limit_cases.list_limits(self.store(), self.actor)
+
+    def set_limits(
+        self, ref: str, rpm: int | None, tpm: int | None, budget_usd: float | None, period: str
+    ) -> limit_cases.LimitChange:
+        return limit_cases.set_limits(
+            self.store(), self.actor, ref, rpm=rpm, tpm=tpm, budget_usd=budget_usd, period=period
+        )
+
+    def clear_limits(self, ref: str) -> limit_cases.LimitChange:
+        return limit_cases.clear_limits(self.store(), self.actor, ref)
+
+    # -- the audit log -------------------------------------------------------------------------------
+
+    def audit(self, since: float | None) -> list[audit.AuditEntry]:
+        return audit.entries(self.store(), self.actor, since)
+
+    # -- providers and their secrets (the OS keyring) ------------------------------------------------
+
+    def providers(self) -> dict[str, ProviderConfig]:
+        return dict(self.config.providers)
+
+    def secrets(self) -> list[credentials.SecretInfo]:
+        """The keyring's secrets and the environment's in effect, masked. Raises
+        SecretBackendUnavailable without a keyring."""
+        names = list(self.config.providers)
+        return credentials.effective_secrets(credentials.list_secrets(names), credentials.env_secrets(names))
+
+    def set_secret(self, name: str, value: str) -> None:
+        """Store (or rotate) a secret in the keyring, then audit it (its name, never the value)."""
+        credentials.set_secret(name, value)
+        self._audit_secret(name, "set")
+
+    def delete_secret(self, name: str) -> bool:
+        existed = credentials.delete_secret(name)
+        if existed:
+            self._audit_secret(name, "deleted")
+        return existed
+
+    def _audit_secret(self, name: str, change: Literal["set", "deleted"]) -> None:
+        audit.record_secret_change(self.store(), self.actor, name, change)

@@ -1,0 +1,30 @@
+"""How values look on screen: times in UTC (as the `llmgw` commands print them), counts, money."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def clock_time(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
+
+
+def date_time(at: float | None) -> str:
+    return "-" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def count(n: int | None) -> str:
+    """1234 -> 1,234; None -> -."""
+    return "-" if n is None else f"{n:,}"
+
+
+def money(usd: float) -> str:
+    return f"${usd:,.4f}" if usd < 1 else f"${usd:,.2f}"
+
+
+def latency(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms:,.0f} ms"
+
+
+def percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f}%"

@@ -1,0 +1,135 @@
+"""Modal questions: a confirmation for destructive actions, a small form (masked where it takes a
+password or a secret), and the new key's token, shown once with a copy action."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+_DIALOG_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{
+    width: 70; max-width: 100%; height: auto; max-height: 100%; overflow-y: auto;
+    border: thick $primary; background: $surface; padding: 0 1;
+}}
+{name} Horizontal {{ height: auto; align-horizontal: right; }}
+{name} Button {{ margin: 0 0 0 1; }}
+{name} Input {{ margin: 0; }}
+"""
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmDialog")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question)
+            with Horizontal():
+                yield Button(f"{self.yes} (y)", id="yes", variant="error")
+                yield Button("No (n)", id="no")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    label: str
+    value: str = ""
+    secret: bool = False  # a masked input: passwords, provider keys
+
+
+class FormDialog(ModalScreen[dict[str, str] | None]):
+    """Fields in order; Enter moves on and submits from the last; Escape cancels (None)."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="FormDialog")
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, fields: list[Field], submit: str = "OK") -> None:
+        super().__init__()
+        self.heading = title
+        self.fields = fields
+        self.submit_label = submit
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.heading, classes="title")
+            for field in self.fields:
+                yield Label(field.label)
+                yield Input(value=field.value, password=field.secret, id=f"field-{field.name}")
+            with Horizontal():
+                yield Button(self.submit_label, id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def values(self) -> dict[str, str]:
+        return {f.name: self.query_one(f"#field-{f.name}", Input).value for f in self.fields}
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        at = inputs.index(event.input)
+        if at + 1 < len(inputs):
+            inputs[at + 1].focus()
+        else:
+            self.dismiss(self.values())
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(self.values() if event.button.id == "ok" else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TokenDialog(ModalScreen[None]):
+    """A new key's token: shown here once, never again; `c` copies it (OSC 52, where the terminal
+    supports it)."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="TokenDialog") + "TokenDialog #token { color: $success; }"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "copy", "Copy"),
+        Binding("escape,enter", "close", "Close"),
+    ]
+
+    def __init__(self, owner: str, token: str) -> None:
+        super().__init__()
+        self.owner = owner
+        self.token = token
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"New key for {self.owner}: copy it now, it is shown only once.", classes="title")
+            yield Static(self.token, id="token")
+            with Horizontal():
+                yield Button("Copy (c)", id="copy", variant="primary")
+                yield Button("Close", id="close")
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.token)
+        self.notify("token copied to the clipboard")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "copy":
+            self.action_copy()
+        else:
+            self.dismiss(None)

@@ -1,0 +1,188 @@
+"""Usage over a chosen range, grouped by user, key, model or provider (the hourly rollups' report):
+requests over time as a chart, a table with a bar per group, and `e` to export the groups as CSV.
+
+The rollups are hourly, so a range starts at a whole UTC hour ("last 24 hours" at 12:40 counts from
+12:00 yesterday)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Label, Select, Sparkline, Static
+
+from llmgw.services.usage import Grain, GroupBy, SeriesPoint, UsageReport
+from llmgw_tui import charts
+from llmgw_tui.backend import Backend
+from llmgw_tui.formatting import count, latency, money, percent
+from llmgw_tui.screens.base import AdminScreen
+from llmgw_tui.screens.dialogs import Field, FormDialog
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    label: str
+    seconds: int  # 0: all time
+    grain: Grain
+
+
+RANGES: tuple[Range, ...] = (
+    Range("last 24 hours", 86400, "hour"),
+    Range("last 7 days", 7 * 86400, "hour"),
+    Range("last 30 days", 30 * 86400, "day"),
+    Range("all time", 0, "month"),
+)
+GROUPINGS: tuple[GroupBy, ...] = ("model", "provider", "user", "key")
+CSV_COLUMNS = (
+    "group",
+    "requests",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "latency_p50_ms",
+    "latency_p95_ms",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    report: UsageReport
+    series: list[SeriesPoint]
+
+
+def read(backend: Backend, r: Range, by: GroupBy) -> Reading:
+    since = backend.clock() - r.seconds if r.seconds else None
+    report = backend.report(since, by)
+    return Reading(report, backend.series(since, r.grain) if since is not None else [])
+
+
+def write_csv(path: Path, report: UsageReport) -> int:
+    """The report's groups as CSV, one row each; the number of rows."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow((report.by or "group", *CSV_COLUMNS[1:]))
+        for g in report.groups:
+            s = g.stats
+            out.writerow(
+                (
+                    g.label,
+                    s.requests,
+                    s.errors,
+                    s.prompt_tokens,
+                    s.completion_tokens,
+                    s.total_tokens,
+                    s.cached_tokens,
+                    f"{s.cost_usd:.6f}",
+                    s.unpriced_requests,
+                    "" if s.latency_p50_ms is None else f"{s.latency_p50_ms:.1f}",
+                    "" if s.latency_p95_ms is None else f"{s.latency_p95_ms:.1f}",
+                )
+            )
+    return len(report.groups)
+
+
+class UsageScreen(AdminScreen):
+    SUB_TITLE = "Usage"
+    DEFAULT_CSS = """
+    UsageScreen #usage-bar { height: auto; }
+    UsageScreen #range { width: 22; }
+    UsageScreen #by { width: 18; }
+    UsageScreen #usage-totals { padding: 0 1; width: 1fr; }
+    UsageScreen Sparkline { height: 3; margin: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("e", "export", "Export CSV")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: UsageReport | None = None
+
+    def body(self) -> Iterable[Any]:
+        with Horizontal(id="usage-bar"):
+            yield Select[int](
+                ((r.label, i) for i, r in enumerate(RANGES)), value=0, allow_blank=False, id="range"
+            )
+            yield Select[str](((f"by {g}", g) for g in GROUPINGS), value="model", allow_blank=False, id="by")
+        yield Static("", id="usage-totals")
+        yield Label("", id="usage-caption", classes="hint")
+        yield Sparkline([], id="usage-chart")
+        table: DataTable[str] = DataTable(id="groups", cursor_type="row", zebra_stripes=True)
+        table.add_columns("group", "requests", "errors", "tokens", "cost", "p95", "share")
+        yield table
+
+    @property
+    def range(self) -> Range:
+        value = self.query_one("#range", Select).value
+        return RANGES[value if isinstance(value, int) else 0]
+
+    @property
+    def by(self) -> GroupBy:
+        value = self.query_one("#by", Select).value
+        return next((g for g in GROUPINGS if g == value), "model")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#groups", DataTable).focus()
+
+    def refresh_data(self) -> None:
+        r, by = self.range, self.by
+        self.call(lambda b: read(b, r, by), self.show)
+
+    def show(self, reading: Reading) -> None:
+        report = self.report = reading.report
+        t = report.total
+        unpriced = f" (+{count(t.unpriced_requests)} unpriced)" if t.unpriced_requests else ""
+        self.query_one("#usage-totals", Static).update(
+            f"{count(t.requests)} requests · {count(t.total_tokens)} tokens · "
+            f"{money(t.cost_usd)}{unpriced} · "
+            f"{count(t.errors)} errors ({percent(t.error_rate)})"
+        )
+        r = self.range
+        if reading.series:
+            buckets = [charts.point_bucket(p) for p in reading.series]
+            s = charts.series(buckets, "requests", r.grain)
+            self.query_one("#usage-caption", Label).update(s.caption)
+            self.query_one("#usage-chart", Sparkline).data = s.values
+        else:
+            self.query_one("#usage-caption", Label).update("all time: no chart")
+            self.query_one("#usage-chart", Sparkline).data = []
+        table = self.query_one("#groups", DataTable)
+        table.clear()
+        largest = max((g.stats.requests for g in report.groups), default=0)
+        for g in report.groups:
+            s_ = g.stats
+            table.add_row(
+                g.label,
+                count(s_.requests),
+                count(s_.errors),
+                count(s_.total_tokens),
+                money(s_.cost_usd),
+                latency(s_.latency_p95_ms),
+                charts.bar(s_.requests, largest, 12),
+            )
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.refresh_data()
+
+    def action_export(self) -> None:
+        report = self.report
+        if report is None:
+            return
+
+        def export(values: dict[str, str] | None) -> None:
+            if values is None or not values["path"].strip():
+                return
+            path = Path(values["path"].strip()).expanduser()
+            self.call(lambda b: write_csv(path, report), lambda n: self.notify(f"wrote {n} row(s) to {path}"))
+
+        default = f"llmgw-usage-by-{self.by}-{self.range.label.replace(' ', '-')}.csv"
+        dialog = FormDialog("Export the groups as CSV", [Field("path", "File", default)], "Export")
+        self.app.push_screen(dialog, export)

@@ -1,0 +1,160 @@
+"""Users: the list with a search; create, disable / enable, reset a password, change the role,
+delete (disabling and deleting ask first)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Input
+
+from llmgw.services.users import Role, User
+from llmgw_tui.formatting import date_time
+from llmgw_tui.screens.base import AdminScreen
+from llmgw_tui.screens.dialogs import ConfirmDialog, Field, FormDialog
+
+
+class UsersScreen(AdminScreen):
+    SUB_TITLE = "Users"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "New"),
+        Binding("e", "toggle_enabled", "Disable/enable"),
+        Binding("p", "password", "Reset password"),
+        Binding("r", "role", "Admin/user"),
+        Binding("delete,x", "delete", "Delete"),
+        Binding("slash", "search", "Search", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.all_users: list[User] = []
+        self.shown: list[User] = []
+
+    def body(self) -> Iterable[Any]:
+        yield Input(placeholder="search users (/)", id="search")
+        table: DataTable[str] = DataTable(id="users", cursor_type="row", zebra_stripes=True)
+        table.add_columns("name", "role", "state", "keys", "created (UTC)")
+        yield table
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#users", DataTable).focus()
+
+    def refresh_data(self) -> None:
+        self.call(lambda b: b.users(), self.show)
+
+    def show(self, found: list[User]) -> None:
+        self.all_users = found
+        self.render_rows()
+
+    def render_rows(self) -> None:
+        needle = self.query_one("#search", Input).value.strip().lower()
+        self.shown = [u for u in self.all_users if needle in u.name.lower()]
+        table = self.query_one("#users", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for u in self.shown:
+            table.add_row(u.name, u.role, u.state, str(u.keys), date_time(u.created_at))
+        if self.shown:
+            table.move_cursor(row=min(row, len(self.shown) - 1))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.render_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#users", DataTable).focus()
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def selected(self) -> User | None:
+        row = self.query_one("#users", DataTable).cursor_row
+        return self.shown[row] if 0 <= row < len(self.shown) else None
+
+    def done(self, message: str) -> None:
+        self.notify(message)
+        self.refresh_data()
+
+    def action_new(self) -> None:
+        fields = [
+            Field("name", "Name"),
+            Field("password", "Password (12 characters or more)", secret=True),
+            Field("role", "Role: user or admin", "user"),
+        ]
+
+        def create(values: dict[str, str] | None) -> None:
+            if values is None:
+                return
+            role: Role = "admin" if values["role"].strip().lower() == "admin" else "user"
+            self.call(
+                lambda b: b.create_user(values["name"].strip(), values["password"], role),
+                lambda u: self.done(f"created {u.name} ({u.role})"),
+            )
+
+        self.app.push_screen(FormDialog("New user", fields, "Create"), create)
+
+    def action_toggle_enabled(self) -> None:
+        user = self.selected()
+        if user is None:
+            return
+        if user.disabled:
+            self.call(
+                lambda b: b.set_disabled(user.name, False), lambda c: self.done(f"enabled {c.user.name}")
+            )
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.call(
+                    lambda b: b.set_disabled(user.name, True), lambda c: self.done(f"disabled {c.user.name}")
+                )
+
+        question = f"Disable {user.name}? Their keys stop working and their portal sessions end."
+        self.app.push_screen(ConfirmDialog(question, "Disable"), answer)
+
+    def action_password(self) -> None:
+        user = self.selected()
+        if user is None:
+            return
+
+        def reset(values: dict[str, str] | None) -> None:
+            if values is not None:
+                self.call(
+                    lambda b: b.reset_password(user.name, values["password"]),
+                    lambda u: self.done(f"password of {u.name} set; their portal sessions ended"),
+                )
+
+        field = Field("password", "New password (12 characters or more)", secret=True)
+        self.app.push_screen(FormDialog(f"Reset the password of {user.name}", [field], "Set"), reset)
+
+    def action_role(self) -> None:
+        user = self.selected()
+        if user is None:
+            return
+        role: Role = "user" if user.role == "admin" else "admin"
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.call(
+                    lambda b: b.set_role(user.name, role), lambda c: self.done(f"{c.user.name} is now {role}")
+                )
+
+        self.app.push_screen(
+            ConfirmDialog(f"Make {user.name} {'an' if role == 'admin' else 'a'} {role}?", "Change"), answer
+        )
+
+    def action_delete(self) -> None:
+        user = self.selected()
+        if user is None:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.call(
+                    lambda b: b.delete_user(user.name),
+                    lambda d: self.done(f"deleted {d.name} and their {d.keys} key(s)"),
+                )
+
+        question = f"Delete {user.name} and their {user.keys} key(s)? This cannot be undone."
+        self.app.push_screen(ConfirmDialog(question, "Delete"), answer)
