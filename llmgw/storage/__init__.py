@@ -5,6 +5,7 @@ writer thread and its spool file, and the lock that keeps one server per databas
 from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
 from llmgw.storage.database import Store
 from llmgw.storage.health import DbHealth
+from llmgw.storage.key_states import KeyState, KeyStateRow
 from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
 from llmgw.storage.requests import ModelUsage, Totals, UsageRow, UsageSummary
 from llmgw.storage.rollups import BOUNDS_MS, RollupTotals
@@ -19,6 +20,8 @@ __all__ = [
     "AuditRow",
     "DbHealth",
     "KeyRow",
+    "KeyState",
+    "KeyStateRow",
     "LedgerWriter",
     "LimitRow",
     "LimitValues",

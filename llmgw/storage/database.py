@@ -16,9 +16,10 @@ from typing import Any, Self
 import sqlite_utils
 
 from llmgw.errors import DatabaseUnreadable
-from llmgw.storage import accounts, auth_failures, health, limits, requests, rollups
+from llmgw.storage import accounts, auth_failures, health, key_states, limits, requests, rollups
 from llmgw.storage.accounts import Accounts, ApiKeyRecord
 from llmgw.storage.health import DbHealth
+from llmgw.storage.key_states import KeyStateRow
 from llmgw.storage.limits import LimitRow, Spend
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import UsageRow, UsageSummary
@@ -212,6 +213,16 @@ class Store:
         hourly rollups: raw rows purged by retention still count."""
         with self._lock:
             return limits.spend_since(self._db, since)
+
+    def publish_key_states(self, rows: Sequence[KeyStateRow]) -> None:
+        """Replace the upstream keys' published states with `rows`, in one transaction."""
+        with self._lock, self._db.atomic():
+            key_states.replace(self._db, rows)
+
+    def key_states(self) -> list[KeyStateRow]:
+        """The upstream keys' states as the gateway last published them, by provider and slot."""
+        with self._lock:
+            return key_states.read(self._db)
 
     def pragmas(self) -> dict[str, Any]:
         """Return the connection settings `open()` applies, as SQLite reports them (for diagnostics)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from llmgw.storage import rollups
+from llmgw.storage import key_states, rollups
 
 migrations = Migrations("llmgw")
 
@@ -184,3 +184,9 @@ def m007_limits(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE UNIQUE INDEX idx_limits_api_key_id ON limits (api_key_id) WHERE api_key_id IS NOT NULL"
     )
+
+
+@migrations()
+def m008_upstream_key_state(db: sqlite_utils.Database) -> None:
+    """Each upstream key's state as the running gateway last saw it (see storage/key_states.py)."""
+    key_states.create_table(db)
