@@ -85,6 +85,7 @@ def create_app(
         gw.start_key_refresh()
         gw.start_key_index_watch()
         gw.start_retention()
+        gw.start_key_state_publishing()
         try:
             yield
         finally:

@@ -112,14 +112,22 @@ async def forward(
             if err.status == 429:
                 wait = retry_after(resp.headers)
                 wait = err.upstream.retry_after if wait is None else wait  # Retry-After: 0 is a wait too
-                up.keys.rate_limited(key, target.model, wait, key_wide=err.upstream.key_wide)
+                up.keys.rate_limited(
+                    key, target.model, wait, key_wide=err.upstream.key_wide, reason=key_reason(err)
+                )
                 limited = err
             elif err.upstream.auth_failure:
-                up.keys.rejected(key, resp.status_code)
+                up.keys.rejected(key, resp.status_code, reason=key_reason(err))
             elif err.status < 500:
                 raise err  # the upstream says the request itself is wrong: the client should know
             last = err
     raise final_error(gw, targets, last, limited)
+
+
+def key_reason(err: UpstreamStatusError) -> str:
+    """What the published key state says an upstream's refusal was: "429 rate_limit_exceeded",
+    "401 invalid_api_key" (its status, then its code or type)."""
+    return f"{err.status} {err.code or err.type}"
 
 
 def final_error(

@@ -65,6 +65,12 @@ class Key:
     fingerprint: str
     rejected: bool = False
     cooling: dict[str | None, _CoolDown] = field(default_factory=dict)  # by model; None: the whole key
+    # What the gateway publishes about the key (relay/key_states.py); monotonic times.
+    uses: int = 0
+    failures: int = 0  # refusals about the key: 429s and auth verdicts
+    last_used: float | None = None
+    last_error: float | None = None
+    reason: str | None = None  # the last refusal's "status type", e.g. "429 rate_limit_exceeded"
 
     def blocking(self, model: str | None, now: float) -> list[_CoolDown]:
         """The cool-downs running now that apply to `model` (None: only the key-wide one)."""
@@ -89,6 +95,10 @@ class KeyPool:
     def __len__(self) -> int:
         return len(self._keys)
 
+    def current(self) -> tuple[Key, ...]:
+        """The keys in use now, in their source's order (a refresh replaces the list, never edits it)."""
+        return tuple(self._keys)
+
     def acquire(
         self, model: str | None = None, now: float | None = None, exclude: Collection[Key] = ()
     ) -> Key | None:
@@ -105,14 +115,21 @@ class KeyPool:
                 continue
             if not k.cooling:  # the usual case, inlined: this runs for every request
                 self._next = (i + 1) % n
+                k.uses += 1
+                k.last_used = now
                 return k
             blocking = k.blocking(model, now)
             if not blocking:
                 self._next = (i + 1) % n
+                k.uses += 1
+                k.last_used = now
                 return k
             until = max(c.until for c in blocking)
             if not any(c.stated for c in blocking) and until < guessed_until:
                 guessed, guessed_until = k, until
+        if guessed is not None:
+            guessed.uses += 1
+            guessed.last_used = now
         return guessed
 
     def waits(self, model: str, now: float | None = None) -> list[float | None]:
@@ -127,11 +144,19 @@ class KeyPool:
         return out
 
     def rate_limited(
-        self, key: Key, model: str, wait: float | None, *, key_wide: bool = False, now: float | None = None
+        self,
+        key: Key,
+        model: str,
+        wait: float | None,
+        *,
+        key_wide: bool = False,
+        now: float | None = None,
+        reason: str | None = None,
     ) -> float:
         """Cool `key` for `model` (or every model if `key_wide`): `wait` seconds if the upstream stated
-        it, else the next guess. Returns the cool-down applied."""
+        it, else the next guess. Returns the cool-down applied. `reason`: the upstream's "status type"."""
         now = time.monotonic() if now is None else now
+        key.failures, key.last_error, key.reason = key.failures + 1, now, reason or "429"
         c = key.cooling.setdefault(None if key_wide else model, _CoolDown())
         self.cooldowns_started += 1
         if wait is not None and wait >= 0:
@@ -154,8 +179,9 @@ class KeyPool:
         )
         return len(self._keys) - retired - cooling, cooling, retired
 
-    def rejected(self, key: Key, status: int) -> None:
+    def rejected(self, key: Key, status: int, *, reason: str | None = None) -> None:
         """The upstream refused `key` itself: out until its secret changes. Logged once."""
+        key.failures, key.last_error, key.reason = key.failures + 1, time.monotonic(), reason or str(status)
         if not key.rejected:
             key.rejected = True
             log.warning(

@@ -18,6 +18,7 @@ import httpx
 from llmgw.providers import adapter_for
 from llmgw.relay.auth import Auth, LegacyAuth, PersonalKeyAuth
 from llmgw.relay.catalog import Catalog
+from llmgw.relay.key_states import KeyStatePublisher
 from llmgw.relay.keypool import KeyPool
 from llmgw.relay.limits import Limiter
 from llmgw.relay.metrics import Metrics
@@ -115,6 +116,8 @@ class Gateway:
         self._index_failing = False
         self._purger: asyncio.Task[None] | None = None
         self.purge_interval = retention.PURGE_INTERVAL
+        self.key_states = KeyStatePublisher(pools, store)
+        self._key_state_task: asyncio.Task[None] | None = None
 
     @classmethod
     def start(
@@ -226,6 +229,11 @@ class Gateway:
         if pending:
             await asyncio.to_thread(index.write_last_used, pending)
 
+    def start_key_state_publishing(self) -> None:
+        """Publish the upstream keys' states to the database now and every few seconds when they
+        change (`relay/key_states.py`), for the front ends."""
+        self._key_state_task = asyncio.get_running_loop().create_task(self.key_states.run())
+
     def start_retention(self) -> None:
         """Purge usage past its retention now and every `purge_interval` seconds (no task when both
         retentions are 0: keep forever)."""
@@ -268,6 +276,8 @@ class Gateway:
             self._refresher.cancel()
         if self._index_watch:
             self._index_watch.cancel()
+        if self._key_state_task:
+            self._key_state_task.cancel()
         for up in self.upstreams.values():
             await up.aclose()
         self.auth_failures.report()
@@ -279,6 +289,11 @@ class Gateway:
             await self.flush_last_used()
         except Exception as exc:  # a locked database must not stop the shutdown; it is only a hint
             log.warning("could not record the personal API keys' last use (%s)", exc)
+        if self._key_state_task:  # the last word on the keys, so a reader sees how this run left them
+            try:
+                await self.key_states.publish(force=True)
+            except Exception as exc:
+                log.warning("could not publish the upstream keys' states (%s)", exc)
         await asyncio.to_thread(self.store.close)
 
 

@@ -36,6 +36,7 @@ from keyring.errors import InitError, KeyringError, KeyringLocked, NoKeyringErro
 
 from llmgw.errors import ConfigError, SecretBackendUnavailable
 from llmgw.providers import is_header_value
+from llmgw.services.masking import mask_secret
 
 __all__ = [
     "PROXY_KEY_NAME",
@@ -130,13 +131,6 @@ def env_var_name(provider: str, index: int = 1) -> str:
         raise ValueError(f"key index must be 1 or more, got {index}")
     base = "LLMGW_" + re.sub(r"[^A-Z0-9]", "_", provider.upper()) + "_API_KEY"
     return base if index == 1 else f"{base}_{index}"
-
-
-def mask_secret(value: str) -> str:
-    """A display form: at most the first 3 and last 4 characters (``sk-…3f9a``); ``****`` if short."""
-    if len(value) < 12:
-        return "****"
-    return f"{value[:3]}…{value[-4:]}"
 
 
 def _env_hint(name: str | None) -> str:
