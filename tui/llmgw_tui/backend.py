@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from llmgw.services import audit, credentials, usage
+from llmgw.services import key_states as key_state_cases
 from llmgw.services import keys as key_cases
 from llmgw.services import limits as limit_cases
 from llmgw.services import users as user_cases
@@ -145,6 +146,13 @@ class Backend:
         SecretBackendUnavailable without a keyring."""
         names = list(self.config.providers)
         return credentials.effective_secrets(credentials.list_secrets(names), credentials.env_secrets(names))
+
+    def key_states(self) -> key_state_cases.PublishedStates:
+        """The upstream keys' states as the running server last published them."""
+        return key_state_cases.published_states(self.store(), self.actor)
+
+    def secrets_and_states(self) -> tuple[list[credentials.SecretInfo], key_state_cases.PublishedStates]:
+        return self.secrets(), self.key_states()
 
     def set_secret(self, name: str, value: str) -> None:
         """Store (or rotate) a secret in the keyring, then audit it (its name, never the value)."""

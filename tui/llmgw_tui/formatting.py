@@ -28,3 +28,16 @@ def latency(ms: float | None) -> str:
 
 def percent(fraction: float) -> str:
     return f"{fraction * 100:.1f}%"
+
+
+def ago(seconds: float) -> str:
+    """How long ago, in its largest whole unit: 3 s ago, 5 min ago, 2 h ago, 4 d ago."""
+    return f"{duration(seconds)} ago"
+
+
+def duration(seconds: float) -> str:
+    s = max(0, round(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if s >= size:
+            return f"{s // size} {unit}"
+    return f"{s} s"

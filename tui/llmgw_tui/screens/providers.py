@@ -1,6 +1,7 @@
 """Providers and their upstream keys: the configured (and built-in) providers with their models, the
-keys in effect (masked: the OS keyring's, or the environment's), and setting, rotating and deleting a
-key in the keyring through a masked input. Each change is audited by name, never by value."""
+keys in effect (masked: the OS keyring's, or the environment's) with each key's state as the running
+server last published it (ok, cooling, rejected: `services/key_states.py`), and setting, rotating and
+deleting a key in the keyring through a masked input. Each change is audited by name, never by value."""
 
 from __future__ import annotations
 
@@ -11,15 +12,39 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label, Static
 
 from llmgw.errors import SecretBackendUnavailable
-from llmgw.services.credentials import SecretInfo
+from llmgw.services.credentials import PROXY_KEY_NAME, SecretInfo, parse_secret_name
+from llmgw.services.key_states import KeyStateRow, PublishedStates, match
 from llmgw.settings import with_implicit_providers
+from llmgw_tui.formatting import ago, duration
 from llmgw_tui.problems import from_exception
 from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import ConfirmDialog, Field, FormDialog
 
-KEY_STATE_NOTE = (
-    "Key state (cooling, rejected) lives in the running server's memory; it does not publish it yet."
-)
+NO_STATES = "Server not running, or no key state published yet: `llmgw serve` publishes it every few seconds."
+
+
+def state_cell(row: KeyStateRow | None, now: float, live: bool) -> str:
+    """One key's state as the server last saw it: ok, cooling (for which models, how much longer, why)
+    or rejected (why)."""
+    if row is None:
+        return "not read by the server yet" if live else "-"
+    if row.state == "rejected":
+        return f"rejected: {row.reason}" if row.reason else "rejected"
+    if row.state == "cooling" and row.cooling_until is not None and row.cooling_until > now:
+        scope = "all models" if row.key_wide or not row.cooling_models else ", ".join(row.cooling_models)
+        text = f"cooling {duration(row.cooling_until - now)} ({scope})"
+        return f"{text}: {row.reason}" if row.reason else text
+    return "ok"
+
+
+def states_note(states: PublishedStates, now: float) -> str:
+    """How fresh the states are, or that no server publishes them."""
+    age = states.age(now)
+    if age is None:
+        return NO_STATES
+    if states.live(now):
+        return f"Key states as the running server last saw them, {ago(age)}."
+    return f"Server not running: key states as it last published them, {ago(age)}."
 
 
 class ProvidersScreen(AdminScreen):
@@ -47,9 +72,9 @@ class ProvidersScreen(AdminScreen):
         yield Label("Upstream keys", classes="title")
         yield Static("", id="keyring-problem", classes="problem")
         secrets: DataTable[str] = DataTable(id="secrets", cursor_type="row", zebra_stripes=True)
-        secrets.add_columns("name", "source", "value")
+        secrets.add_columns("name", "source", "value", "server state")
         yield secrets
-        yield Static(KEY_STATE_NOTE, classes="hint")
+        yield Static(NO_STATES, id="key-state-note", classes="hint")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -62,7 +87,7 @@ class ProvidersScreen(AdminScreen):
         self.query_one("#secrets", DataTable).focus()
 
     def refresh_data(self) -> None:
-        self.call(lambda b: b.secrets(), self.show)
+        self.call(lambda b: b.secrets_and_states(), self.show)
 
     def failed(self, exc: Exception, quiet: bool) -> None:
         if isinstance(exc, SecretBackendUnavailable):
@@ -73,13 +98,22 @@ class ProvidersScreen(AdminScreen):
             return
         super().failed(exc, quiet)
 
-    def show(self, secrets: list[SecretInfo]) -> None:
+    def show(self, found: tuple[list[SecretInfo], PublishedStates]) -> None:
+        secrets, states = found
         self.query_one("#keyring-problem", Static).remove_class("shown")
         self.secrets = secrets
+        now = self.backend.clock()
+        live = states.live(now)
         table = self.query_one("#secrets", DataTable)
         table.clear()
         for s in secrets:
-            table.add_row(s.name, "OS keyring" if s.source == "keyring" else "environment", s.masked)
+            if s.name == PROXY_KEY_NAME:
+                state = ""  # the clients' key, not an upstream's
+            else:
+                provider, slot = parse_secret_name(s.name)
+                state = state_cell(match(states.rows, provider, slot, s.masked), now, live)
+            table.add_row(s.name, "OS keyring" if s.source == "keyring" else "environment", s.masked, state)
+        self.query_one("#key-state-note", Static).update(states_note(states, now))
 
     def selected(self) -> SecretInfo | None:
         row = self.query_one("#secrets", DataTable).cursor_row
