@@ -13,7 +13,7 @@ from llmgw_tui.app import LIGHT
 from textual.pilot import Pilot
 
 from llmgw.services import credentials, limits, passwords
-from llmgw.storage import Store
+from llmgw.storage import KeyStateRow, Store
 from tests.tui_snapshots import check, screenshot
 from tests.tui_support import ADMIN, NOW, MemoryKeyring, app, seed, write_config
 
@@ -44,7 +44,28 @@ def config(tmp_path: Path) -> Path:
     with Store.open(tmp_path / "llmgw.db") as store, mock.patch("time.time", return_value=NOW - 600):
         limits.set_limits(store, ADMIN, "alice", rpm=60, budget_usd=5.0, period="day")
         limits.set_limits(store, ADMIN, "0123456789abcdef", tpm=20000)
+        # The running server's view of the keyring's key: cooling for one model (the Providers screen).
+        store.publish_key_states([published_cooling()])
     return path
+
+
+def published_cooling() -> KeyStateRow:
+    return KeyStateRow(
+        provider="up",
+        slot=1,
+        mask=credentials.mask_secret("sk-upstream-0123456789abcd"),
+        state="cooling",
+        cooling_until=NOW + 42,
+        cooling_models=("gpt-4o-mini",),
+        key_wide=False,
+        reason="429 rate_limit_exceeded",
+        last_used_at=NOW - 5,
+        last_error_at=NOW - 5,
+        requests=12,
+        failures=1,
+        run="0123456789ab",
+        updated_at=NOW - 2,
+    )
 
 
 def press(*keys: str):  # type: ignore[no-untyped-def]
