@@ -115,6 +115,21 @@ class Store:
                 raise
             conn.commit()
 
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """A write transaction that takes SQLite's write lock first (the caller holds `_lock`). One that
+        reads before it writes (the ledger's insert looks up replaced rows) must: in WAL mode, a deferred
+        transaction whose snapshot another process's commit made stale fails at its first write with
+        "database is locked" at once, never waiting `busy_timeout` (SQLITE_BUSY_SNAPSHOT)."""
+        conn = self._db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
     def api_key_records(self) -> list[ApiKeyRecord]:
         """Every personal API key with its owner's state, for the running gateway's key index."""
         with self._lock:
@@ -136,7 +151,7 @@ class Store:
         """Insert a batch of ledger rows in one transaction; a repeated request_id replaces the older row."""
         if not rows:
             return
-        with self._lock, self._db.atomic():
+        with self._lock, self._immediate():
             requests.insert(self._db, rows)
 
     def add_auth_failures(self, run: str, counts: Sequence[tuple[int, int]]) -> None:
@@ -216,7 +231,7 @@ class Store:
 
     def publish_key_states(self, rows: Sequence[KeyStateRow]) -> None:
         """Replace the upstream keys' published states with `rows`, in one transaction."""
-        with self._lock, self._db.atomic():
+        with self._lock, self._immediate():
             key_states.replace(self._db, rows)
 
     def key_states(self) -> list[KeyStateRow]:
