@@ -61,6 +61,8 @@ class AdminApp(App[int]):
             for i, (mode, title, _) in enumerate(SCREENS, 1)
         ),
         Binding("ctrl+t", "toggle_theme", "Theme"),
+        # Textual's own ctrl+q is hidden from the footer; this one shows it (the footer lists the keys).
+        Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
     def __init__(self, backend: Backend | None, problem: Problem | None = None, *, live: bool = True) -> None:
