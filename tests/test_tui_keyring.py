@@ -59,6 +59,7 @@ async def test_set_rotate_and_delete_a_secret_in_the_real_keyring(provider: str,
             provider,
             "OS keyring",
             credentials.mask_secret(FIRST),
+            "-",  # server state: no gateway has published one for this database
         ]
 
         table.move_cursor(row=row)
