@@ -18,6 +18,7 @@ from llmgw_tui.screens.dialogs import FormDialog, TokenDialog
 from llmgw_tui.screens.keys import KeysScreen
 from llmgw_tui.screens.problem import ProblemScreen
 from llmgw_tui.screens.users import UsersScreen
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Sparkline, Static
 
@@ -100,6 +101,19 @@ async def test_the_dashboard_comes_first_with_totals_charts_and_the_newest_reque
         assert len(day) == 24 and sum(day) == 40
 
 
+async def palette_offers(pilot: Pilot[object], name: str) -> None:
+    """Wait until the command palette's search has put `name` first (its search runs in the
+    background and a loaded machine takes its time: a fixed pause made this test flaky)."""
+    for _ in range(200):  # 10 s
+        await pilot.pause(0.05)
+        palette = pilot.app.screen
+        if isinstance(palette, CommandPalette):
+            found = palette.query_one(CommandList)
+            if found.option_count and name.lower() in str(found.get_option_at_index(0).prompt).lower():
+                return
+    raise AssertionError(f"the palette never offered {name!r}")
+
+
 async def test_every_screen_opens_from_the_palette_by_its_name(config: Path) -> None:
     async with app(config).run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -114,7 +128,7 @@ async def test_every_screen_opens_from_the_palette_by_its_name(config: Path) -> 
             await pilot.press("ctrl+p")
             await pilot.pause()
             await pilot.press(*name)
-            await pilot.pause(0.3)
+            await palette_offers(pilot, name)
             await pilot.press("enter")
             await settle(pilot)
             assert type(pilot.app.screen).__name__ == screen_type, name
