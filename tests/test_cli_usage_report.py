@@ -123,3 +123,17 @@ def test_model_labels() -> None:
     assert model_label("oai", "oai/gpt-4o") == "oai/gpt-4o"
     assert model_label("oai", "smart") == "oai/smart"
     assert model_label(None, None) == "(unknown model)"
+
+
+def test_csv_defuses_a_formula_looking_name(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A model name is the client's choice: a spreadsheet must not run it (same rule as the portal's)."""
+    hostile = '=HYPERLINK("http://x","y")'
+    with Store.open(config.parent / "llmgw.db") as store:  # the fixture's database
+        store.insert_requests([row("evil", model_requested=hostile, provider=None)])
+    code, out, _ = llmgw(
+        capsys, "usage", "--csv", "--by", "model", "--since", "2026-11-01", "--config", str(config)
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0
+    assert "'" + hostile in [r["label"] for r in rows]
+    assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values() if v)

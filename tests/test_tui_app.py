@@ -17,12 +17,14 @@ from llmgw_tui.screens.dashboard import DashboardScreen
 from llmgw_tui.screens.dialogs import FormDialog, TokenDialog
 from llmgw_tui.screens.keys import KeysScreen
 from llmgw_tui.screens.problem import ProblemScreen
+from llmgw_tui.screens.usage import write_csv
 from llmgw_tui.screens.users import UsersScreen
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Sparkline, Static
 
 from llmgw.services import audit, credentials, keys, limits, passwords, tokens, usage, users
+from llmgw.services.usage import UsageGroup, UsageReport, UsageStats
 from llmgw.storage import Store
 from tests.tui_support import ADMIN, NOW, PASSWORD, app, seed, settle, write_config
 
@@ -347,3 +349,26 @@ def test_a_locked_database_is_explained() -> None:
     problem = from_exception(sqlite3.OperationalError("database is locked"))
     assert problem.title == "Database busy"
     assert "stuck llmgw or sqlite3 process" in problem.what_to_do
+
+
+def test_usage_csv_defuses_a_formula_looking_name(tmp_path: Path) -> None:
+    """A user's or model's name is someone's choice: the export must not let a spreadsheet run it."""
+    stats = UsageStats(
+        requests=1, errors=0, prompt_tokens=1, completion_tokens=1, total_tokens=2, cached_tokens=0,
+        cost_usd=0.5, unpriced_requests=0, latency_p50_ms=None, latency_p95_ms=None,
+        ttft_p50_ms=None, ttft_p95_ms=None,
+    )  # fmt: skip
+    hostile = "=cmd|'/c calc'!A1"
+    report = UsageReport(
+        since=None,
+        until=None,
+        by="model",
+        groups=[UsageGroup(hostile, stats)],
+        total=stats,
+        unpriced_models=[],
+    )
+    out = tmp_path / "usage.csv"
+    assert write_csv(out, report) == 1
+    with out.open(newline="", encoding="utf-8") as f:
+        (line,) = list(csv.DictReader(f))
+    assert line["model"] == "'" + hostile and line["requests"] == "1"

@@ -1,4 +1,4 @@
-"""CSV exports (llmgw/portal/usage_csv.py): formula-looking text defused, numbers kept, quoting."""
+"""CSV exports (llmgw/services/csv_export.py): formula-looking text defused, numbers kept, quoting."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from llmgw.portal.usage_csv import csv_document, safe_cell
+from llmgw.services.csv_export import csv_document, safe_cell
 
 
 @pytest.mark.parametrize(

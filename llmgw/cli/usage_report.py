@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmgw.cli.tables import iso_time
+from llmgw.services.csv_export import safe_cell
 from llmgw.services.retention import Purged
 from llmgw.services.usage import UsageGroup, UsageReport, UsageStats
 
@@ -139,8 +140,8 @@ def report_csv(rep: UsageReport) -> str:
     fields = list(_group_json(groups[0]) if groups else _group_json(UsageGroup("total", rep.total)))
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    for g in groups:
-        writer.writerow(_group_json(g))
+    for g in groups:  # names are the users' and clients' choice: defused like the portal's export
+        writer.writerow({k: safe_cell(v) for k, v in _group_json(g).items()})
     return out.getvalue().rstrip("\n")
 
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from llmgw.portal import charts
-from llmgw.portal.usage_csv import CsvValue, csv_document
+from llmgw.services.csv_export import CsvValue, csv_document
 from llmgw.portal.usage_ranges import RANGES, TimeRange, time_range
 from llmgw.portal.web import PREFIX, backend, current_session, not_found, redirect, render
 from llmgw.services import usage

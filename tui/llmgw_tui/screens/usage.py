@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Label, Select, Sparkline, Static
 
+from llmgw.services.csv_export import safe_cell
 from llmgw.services.usage import Grain, GroupBy, SeriesPoint, UsageReport
 from llmgw_tui import charts
 from llmgw_tui.backend import Backend
@@ -74,7 +75,7 @@ def write_csv(path: Path, report: UsageReport) -> int:
             s = g.stats
             out.writerow(
                 (
-                    g.label,
+                    safe_cell(g.label),  # a user's or model's name: defused like every usage export
                     s.requests,
                     s.errors,
                     s.prompt_tokens,
