@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from llmgw.portal import charts
-from llmgw.services.csv_export import CsvValue, csv_document
 from llmgw.portal.usage_ranges import RANGES, TimeRange, time_range
 from llmgw.portal.web import PREFIX, backend, current_session, not_found, redirect, render
 from llmgw.services import usage
 from llmgw.services.audit import Actor
+from llmgw.services.csv_export import CsvValue, csv_document
 from llmgw.services.database import Store
 from llmgw.services.sessions import Session
 from llmgw.services.usage import GroupBy, UsageGroup, UsageReport, UsageStats

@@ -1,6 +1,7 @@
 """CSV exports of usage (the portal's, `llmgw usage --csv`, the TUI's): one rule for every front end.
-Pure. Cells are safe to open in a spreadsheet: a text cell (a user or model name) that starts with `=`, `+`, `-`, `@` (or a tab or carriage return) would be read as a formula, so it gets
-a leading `'` (OWASP, CSV injection); numbers are written as numbers."""
+Pure. Cells are safe to open in a spreadsheet: a text cell (a user or model name) that starts with
+`=`, `+`, `-`, `@` (or a tab or carriage return) would be read as a formula, so it gets a leading `'`
+(OWASP, CSV injection); numbers are written as numbers."""
 
 from __future__ import annotations
 
