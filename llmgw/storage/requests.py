@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -212,29 +212,31 @@ def summary(db: sqlite_utils.Database, since: float | None) -> UsageSummary:
     return out
 
 
-def recent(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
-    """The newest `limit` rows as dicts keyed by column name, booleans as `bool`."""
-    rows = list(db.query("SELECT * FROM requests ORDER BY created_at DESC, rowid DESC LIMIT ?", [limit]))
-    for row in rows:
+def _with_bools(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as `recent*` give them: SQLite's 0/1 flags as `bool`."""
+    out = list(rows)
+    for row in out:
         for column in _BOOL_COLUMNS:
             row[column] = bool(row[column])
-    return rows
+    return out
+
+
+def recent(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` rows as dicts keyed by column name, booleans as `bool`."""
+    return _with_bools(
+        db.query("SELECT * FROM requests ORDER BY created_at DESC, rowid DESC LIMIT ?", [limit])
+    )
 
 
 def recent_of_user(db: sqlite_utils.Database, user_id: int, since: float, limit: int) -> list[dict[str, Any]]:
-    """One user's newest `limit` rows since `since`: a range of the created_at index, then the filter
-    (no index on user_id: the window bounds the scan)."""
-    rows = list(
+    """One user's newest `limit` rows since `since`: a range of the (user_id, created_at) index."""
+    return _with_bools(
         db.query(
             "SELECT * FROM requests WHERE created_at >= ? AND user_id = ? "
             "ORDER BY created_at DESC, rowid DESC LIMIT ?",
             [since, user_id, limit],
         )
     )
-    for row in rows:
-        for column in _BOOL_COLUMNS:
-            row[column] = bool(row[column])
-    return rows
 
 
 # Per time bucket: a range of the created_at index (the window bounds the scan), grouped in memory order.
@@ -261,14 +263,10 @@ def activity(db: sqlite_utils.Database, since: float, width: int) -> list[dict[s
 def recent_with_users(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
     """The newest `limit` rows, everyone's, with the name of the user whose key made each request
     (`user_name`: None for the legacy proxy key or a deleted user)."""
-    rows = list(
+    return _with_bools(
         db.query(
             "SELECT r.*, u.name AS user_name FROM requests AS r LEFT JOIN users AS u ON u.id = r.user_id "
             "ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
             [limit],
         )
     )
-    for row in rows:
-        for column in _BOOL_COLUMNS:
-            row[column] = bool(row[column])
-    return rows
