@@ -29,6 +29,7 @@ Exception
     ├── ClientClosed             499 the client left before its body arrived (recorded, never sent)
     ├── InternalError            500 a failure of the gateway itself while handling the request
     ├── UpstreamUnavailable      502 connect error, reset, or an unreadable upstream answer
+    │   └── OutputCapIgnored     502 a stream under a budget passed the output cap the upstream was sent
     ├── NoUsableKey              503 a provider has no key, or all were rejected upstream
     ├── TokenizerUnavailable     503 no offline tokenizer to count tokens with
     ├── UpstreamTimeout          504 first-byte or between-chunk timeout
@@ -231,6 +232,10 @@ class UpstreamUnavailable(GatewayError):
     status = 502
     type = "api_error"
     code = "upstream_unavailable"
+
+
+class OutputCapIgnored(UpstreamUnavailable):
+    code = "upstream_ignored_output_cap"
 
 
 class UpstreamTimeout(GatewayError):

@@ -17,15 +17,13 @@ import httpx
 import orjson
 import pytest
 
-from llmgw.errors import InvalidRequest
-from llmgw.relay.limits import MEDIA_PART_TOKENS, PROMPT_OVERHEAD_TOKENS, output_cap, prompt_token_bound
+from llmgw.relay.limits import MEDIA_PART_TOKENS, PROMPT_OVERHEAD_TOKENS, prompt_token_bound
 from llmgw.relay.runtime import Gateway
 from llmgw.services import limits, retention
 from llmgw.services.audit import Actor
 from llmgw.services.pricing import Price, PriceTable
 from llmgw.settings import ServerConfig
 from llmgw.storage import Store, UsageRow
-from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
 from tests.accounts_rows import Key, add_key, add_user, create_schema
 from tests.test_relay_inprocess import (
     USER,
@@ -356,29 +354,6 @@ async def test_a_failed_request_gives_its_reservation_back(tmp_path: Path) -> No
         assert gw_of(running).limits.spent("user", key.user_id)[1] == pytest.approx(
             PRICE.cost_usd(_Tokens(14, 8))
         )
-
-
-@pytest.mark.parametrize(
-    ("body", "dialect", "chat", "cap"),
-    [
-        ({}, "openai", True, 4096),  # none asked: the default, which the bridge then sets
-        ({"max_tokens": 100}, "openai", True, 100),
-        ({"max_completion_tokens": 50, "max_tokens": 100}, "openai", True, 50),
-        ({"max_tokens": 100, "n": 3}, "openai", True, 300),
-        ({"max_tokens": 16, "best_of": 5}, "openai", False, 80),
-        ({"max_tokens": 100, "reasoning_effort": "high"}, "openai", True, 100 + EFFORT_BUDGET["high"]),
-        ({"max_tokens": 100, "reasoning_effort": "none"}, "openai", True, 100),
-        ({"max_tokens": 100}, "anthropic", True, 100),
-    ],
-)
-def test_output_cap(body: dict[str, Any], dialect: str, chat: bool, cap: int) -> None:
-    assert output_cap(body, dialect, chat, 4096) == cap
-
-
-@pytest.mark.parametrize("body", [{"max_tokens": "100"}, {"max_tokens": 0}, {"n": True}, {"n": 0}])
-def test_output_cap_refuses_what_it_cannot_bound(body: dict[str, Any]) -> None:
-    with pytest.raises(InvalidRequest):
-        output_cap(body, "openai", True, 4096)
 
 
 def test_the_prompt_bound_adds_an_allowance_per_media_part() -> None:

@@ -16,6 +16,7 @@ import orjson
 
 from llmgw.errors import ClientDialect, InvalidRequest, UpstreamUnavailable
 from llmgw.providers import Dialect, Operation
+from llmgw.relay.output_cap import CAP_FIELDS, OutputCap, with_cap
 from llmgw.relay.streams import StreamRelay
 from llmgw.relay.streams.passthrough import AnthropicPassthroughRelay, OpenAIPassthroughRelay
 from llmgw.relay.streams.translating import (
@@ -47,9 +48,9 @@ class Context:
     wants_usage: bool = False  # OpenAI clients: stream_options.include_usage
     default_max_tokens: int = 4096
     encoding_format: str | None = None  # embeddings
-    # Set when a spend budget applies: a request without a maximum gets this one upstream, so its
-    # budget reservation (relay/limits.py) bounds what it can cost.
-    output_cap: int | None = None
+    # Set when a spend budget applies: the upstream gets exactly `cap.per_answer` as its maximum, so the
+    # budget's reservation (relay/limits.py) bounds what the request can cost (relay/output_cap.py).
+    cap: OutputCap | None = None
 
 
 def _json(raw: bytes) -> Any:
@@ -69,8 +70,7 @@ class Bridge:
         self.provider_type = provider_type
 
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
-        if self.ctx.output_cap is not None and self.upstream == "openai":
-            body = self.capped(body, self.ctx.output_cap)
+        body = self.capped(body)
         if stream and self.upstream == "openai":
             options = body.get("stream_options") or {}
             return {**body, "stream_options": {**options, "include_usage": True}}
@@ -78,15 +78,21 @@ class Bridge:
             return lift_system_messages(body)  # the same body unless it holds system messages
         return body
 
-    def capped(self, body: dict[str, Any], cap: int) -> dict[str, Any]:
-        """`body` with an output maximum, if it has none: the field OpenAI itself wants for chat
-        (`max_completion_tokens`; its reasoning models refuse `max_tokens`), else `max_tokens`."""
-        if self.op not in (Operation.CHAT, Operation.COMPLETIONS):
+    def capped(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Under a budget, `body` with the reserved maximum as its only cap field (`with_cap`), in the
+        field this bridge's translation reads; unchanged otherwise."""
+        cap = self.ctx.cap
+        if cap is None or (self.client, self.op) not in CAP_FIELDS:
             return body
-        if body.get("max_tokens") is not None or body.get("max_completion_tokens") is not None:
-            return body
-        chat_openai = self.op is Operation.CHAT and self.provider_type == "openai"
-        return {**body, "max_completion_tokens" if chat_openai else "max_tokens": cap}
+        return with_cap(body, self.client, self.op, self.cap_field(), cap.per_answer)
+
+    def cap_field(self) -> str:
+        """Passthrough: the field the upstream reads. For OpenAI chat that is `max_completion_tokens` at
+        OpenAI itself (its reasoning models refuse `max_tokens`) and `max_tokens` at compatible servers
+        (the field they all know)."""
+        if self.client == "openai" and self.op is Operation.CHAT and self.provider_type != "openai":
+            return "max_tokens"
+        return CAP_FIELDS[(self.client, self.op)][0]
 
     def noted(self, notes: list[str], upstream_model: str) -> None:
         """Log what the translation dropped as a preference the model cannot take."""
@@ -109,9 +115,17 @@ class Bridge:
         return OpenAIPassthroughRelay(self.ctx.wants_usage, max_event_bytes)
 
 
-class OpenAIToAnthropic(Bridge):
+class Translating(Bridge):
+    """A bridge that translates the request: the cap goes in the client dialect's first cap field,
+    which the translation reads."""
+
+    def cap_field(self) -> str:
+        return CAP_FIELDS[(self.client, self.op)][0]
+
+
+class OpenAIToAnthropic(Translating):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
-        body = {k: v for k, v in body.items() if k != "stream_options"}
+        body = {k: v for k, v in self.capped(body).items() if k != "stream_options"}
         return openai_request_to_anthropic(body, default_max_tokens=self.ctx.default_max_tokens)
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
@@ -125,11 +139,11 @@ class OpenAIToAnthropic(Bridge):
         return openai_client_relay(chain, max_event_bytes)
 
 
-class OpenAIToGemini(Bridge):
+class OpenAIToGemini(Translating):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
         if self.op is Operation.EMBEDDINGS:
             return openai_embeddings_to_gemini(body, model=upstream_model)
-        body = {k: v for k, v in body.items() if k != "stream_options"}
+        body = {k: v for k, v in self.capped(body).items() if k != "stream_options"}
         hub = openai_request_to_anthropic(body, default_max_tokens=self.ctx.default_max_tokens)
         notes: list[str] = []
         out = anthropic_request_to_gemini(hub, thinking=gemini_thinks(upstream_model), notes=notes)
@@ -156,8 +170,9 @@ class OpenAIToGemini(Bridge):
         return openai_client_relay(chain, max_event_bytes)
 
 
-class AnthropicToOpenAI(Bridge):
+class AnthropicToOpenAI(Translating):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        body = self.capped(body)
         notes: list[str] = []
         # OpenAI's own API refuses max_tokens on reasoning models; compatible servers often know only it.
         # Which models reason is known for OpenAI's own; other servers get reasoning_effort as asked.
@@ -184,8 +199,9 @@ class AnthropicToOpenAI(Bridge):
         return anthropic_client_relay([OpenAIToAnthropicStream(self.ctx.client_model)], max_event_bytes)
 
 
-class AnthropicToGemini(Bridge):
+class AnthropicToGemini(Translating):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        body = self.capped(body)
         thinks = gemini_thinks(upstream_model)
         if self.op is Operation.COUNT_TOKENS:
             return anthropic_count_tokens_to_gemini(body, model=upstream_model, thinking=thinks)

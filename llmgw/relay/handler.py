@@ -32,7 +32,8 @@ from llmgw.providers import Operation
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
 from llmgw.relay.forward import Call, ClientEndpoint, forward
-from llmgw.relay.limits import output_cap, prompt_token_bound
+from llmgw.relay.limits import prompt_token_bound
+from llmgw.relay.output_cap import OutputCap, output_cap, refuse_foreign_caps
 from llmgw.relay.responses import JSON, ClientWatch, client_left, error_response, new_request_id
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
@@ -84,13 +85,16 @@ async def handle(request: Request) -> Response:
             if not isinstance(options, dict):
                 raise InvalidRequest("`stream_options` must be an object.", param="stream_options")
             wants_usage = options.get("include_usage") is True
-        budgeted = gw.limits.budget_applies(row.user_id, row.api_key_id)
+        cap = None
+        if gw.limits.budget_applies(row.user_id, row.api_key_id):
+            refuse_foreign_caps(body, endpoint.dialect, endpoint.op, path)
+            cap = output_cap(body, endpoint.dialect, endpoint.op, gw.config.server.default_max_tokens)
         ctx = Context(
             client_model=row.model_requested,
             wants_usage=wants_usage,
             default_max_tokens=gw.config.server.default_max_tokens,
             encoding_format=body.get("encoding_format") if endpoint.op is Operation.EMBEDDINGS else None,
-            output_cap=gw.config.server.default_max_tokens if budgeted else None,
+            cap=cap,
         )
         if endpoint.op is Operation.COUNT_TOKENS:  # free upstream: never limited
             local = count_locally(gw, targets[0], body, row)
@@ -98,7 +102,7 @@ async def handle(request: Request) -> Response:
                 gw.recorder.finish(row, started)
                 return local
         else:
-            admit(gw, row, endpoint, body, targets)
+            admit(gw, row, body, targets, cap)
         client_headers = {h: v for h in ANTHROPIC_HEADERS if (v := request.headers.get(h))}
         client_query = (
             {q: v for q in ANTHROPIC_QUERY if (v := request.query_params.get(q))}
@@ -134,17 +138,15 @@ def failed(gw: Gateway, row: UsageRow, started: float, exc: GatewayError, dialec
 
 
 def admit(
-    gw: Gateway, row: UsageRow, endpoint: ClientEndpoint, body: dict[str, Any], targets: tuple[Target, ...]
+    gw: Gateway, row: UsageRow, body: dict[str, Any], targets: tuple[Target, ...], cap: OutputCap | None
 ) -> None:
     """The user's and key's limits (relay/limits.py): 429 over one, 403 for an unpriced model under a
-    budget. The worst case is worked out only when a budget applies: the dearest target's."""
+    budget. The worst case is worked out only when a budget applies (then `cap` is the request's output
+    cap, None for an operation without output): the dearest target's."""
 
     def worst_case() -> float:
         prompt = prompt_token_bound(body, len(orjson.dumps(body)))
-        out = 0
-        if endpoint.op is not Operation.EMBEDDINGS:
-            chat = endpoint.op is Operation.CHAT
-            out = output_cap(body, endpoint.dialect, chat, gw.config.server.default_max_tokens)
+        out = cap.total if cap is not None else 0
         worst = 0.0
         for target in targets:
             price = gw.prices.lookup(target.provider, target.model)

@@ -22,11 +22,15 @@ of the string it came from, and the JSON around each message, `{"role":"user","c
 than the few tokens a chat template adds per message) plus `PROMPT_OVERHEAD_TOKENS` (hidden system
 prompts, e.g. Anthropic's for tool use) plus `MEDIA_PART_TOKENS` per image, audio or document part
 (their tokens depend on pixels or pages, not bytes). A PDF of many pages can cost more than one
-allowance: the one case the bound does not cover. The output cap is what the request asks for
-(`max_tokens`, `max_completion_tokens`), else `server.default_max_tokens`, which the bridge then SETS on
-the upstream request (`Context.output_cap`) so the bound holds; OpenAI `reasoning_effort` sent to an
-Anthropic model adds its thinking budget, as the translation does, and OpenAI's `n` (choices) and
-`best_of` multiply it. Embeddings have no output.
+allowance: the one case the bound does not cover. The output side is the request's `OutputCap.total`
+(`relay/output_cap.py`): the one table of each dialect's cap fields, read by the bridge too, so the
+upstream is sent exactly the maximum reserved for (`server.default_max_tokens` where the request sets
+none), times the answers it makes, plus a thinking budget a translation adds. Embeddings have no output.
+
+So a budget is never overshot while the upstream honours the cap it was sent. One that ignores it can
+overshoot by at most the answers in flight: a stream that passes its cap is cut
+(`responses.stream_response`), a whole answer over it is recorded at its real cost and logged as the
+upstream's fault.
 
 Spend is kept per subject for every request whatever the limits (so a budget set mid-month counts the
 month), loaded from the ledger's hourly rollups at start (`load_spend`); nothing is reserved after a
@@ -44,11 +48,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from llmgw.errors import BudgetExceeded, InvalidRequest, LimitExceeded
+from llmgw.errors import BudgetExceeded, LimitExceeded
 from llmgw.storage import LimitRow, LimitValues, Spend, UsageRow
-from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
 
-__all__ = ["Limiter", "output_cap", "prompt_token_bound"]
+__all__ = ["Limiter", "prompt_token_bound"]
 
 WINDOW = 60.0  # seconds: rpm and tpm are per rolling minute
 PROMPT_OVERHEAD_TOKENS = 1024
@@ -331,32 +334,3 @@ def _media_parts(items: list[Any], depth: int) -> int:
         if isinstance(content, list) and depth < 3:  # a message's parts; a tool_result's inside them
             n += _media_parts(content, depth + 1)
     return n
-
-
-def output_cap(body: dict[str, Any], dialect: str, chat: bool, default: int) -> int:
-    """The most output tokens the request may produce upstream: its own maximum, else `default` (which
-    the bridge then sets on the upstream request); plus the thinking budget an OpenAI
-    `reasoning_effort` adds for an Anthropic upstream; times OpenAI's `n` and `best_of`."""
-    cap = default
-    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
-        value = body.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise InvalidRequest(f"`{name}` must be a positive integer.", param=name)
-        cap = value
-        break
-    if dialect == "openai":
-        if chat:
-            effort = body.get("reasoning_effort")
-            if isinstance(effort, str) and effort in EFFORT_BUDGET:
-                cap += EFFORT_BUDGET[effort]
-        # OpenAI generates (and bills) `n` choices, and `best_of` completions server-side, each up to the cap.
-        for name in ("n", "best_of"):
-            value = body.get(name)
-            if value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 128:
-                raise InvalidRequest(f"`{name}` must be an integer from 1 to 128.", param=name)
-            cap *= value
-    return cap

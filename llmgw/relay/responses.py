@@ -15,7 +15,15 @@ import httpx
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from llmgw.errors import ClientClosed, ClientDialect, GatewayError, InternalError, UpstreamUnavailable, render
+from llmgw.errors import (
+    ClientClosed,
+    ClientDialect,
+    GatewayError,
+    InternalError,
+    OutputCapIgnored,
+    UpstreamUnavailable,
+    render,
+)
 from llmgw.relay.bridge import Bridge
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.streams import StreamRelay
@@ -72,6 +80,14 @@ async def plain_response(
         gw.recorder.finish(row, started)
         return error_response(exc, row.request_id, dialect)
     apply_usage(row, usage)
+    cap = bridge.ctx.cap
+    if cap is not None and (row.completion_tokens or 0) > cap.total:
+        # Already generated and billed: recorded at its real cost; the fault is the upstream's.
+        log.warning(
+            "request %s: upstream %s answered %d output tokens, over the %d it was capped at for a budget "
+            "(it ignores the cap)",
+            row.request_id, row.provider, row.completion_tokens, cap.total,
+        )  # fmt: skip
     gw.recorder.finish(row, started)
     return Response(content, resp.status_code, headers={"x-request-id": row.request_id}, media_type=JSON)
 
@@ -99,6 +115,7 @@ async def stream_response(
         raise
     row.status = resp.status_code
     recorded = False
+    limit = bridge.ctx.cap.total if bridge.ctx.cap is not None else None
 
     async def done(client_gone: bool) -> None:
         """Release the upstream response and record the row, once, however the stream ended."""
@@ -119,12 +136,16 @@ async def stream_response(
         try:
             if first:
                 row.ttft_ms = round((time.perf_counter() - started) * 1000, 2)
+                if limit is not None:
+                    check_cap(relay, limit)
                 yield first
             if not at_end:
                 async for chunk in chunks:
                     if out := relay.feed(chunk):
                         if row.ttft_ms is None:
                             row.ttft_ms = round((time.perf_counter() - started) * 1000, 2)
+                        if limit is not None:
+                            check_cap(relay, limit)
                         yield out
                 if tail := relay.flush():
                     yield tail
@@ -166,6 +187,20 @@ def estimate_stream_usage(row: UsageRow, relay: StreamRelay) -> None:
         row.total_tokens = (row.prompt_tokens or 0) + relay.content_events
     if row.prompt_tokens is not None or row.completion_tokens is not None:
         row.usage_source = "estimated"
+
+
+def check_cap(relay: StreamRelay, limit: int) -> None:
+    """Under a budget: `OutputCapIgnored` once the stream holds more output than the `limit` tokens the
+    upstream was capped at, by the upstream's own running count where it gives one (Gemini's) or one
+    token per content event (every provider streams at least one token per event), so the rest of an
+    answer that ignores its cap is never relayed or paid for beyond that point."""
+    usage = relay.usage
+    seen = max(relay.content_events, (usage.completion_tokens or 0) if usage is not None else 0)
+    if seen > limit:
+        raise OutputCapIgnored(
+            f"The upstream passed the output limit of {limit} tokens it was sent; the stream was cut "
+            "there because a spend budget applies."
+        )
 
 
 def check_end(relay: StreamRelay) -> None:
