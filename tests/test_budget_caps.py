@@ -18,12 +18,12 @@ import orjson
 import pytest
 
 from llmgw.relay.limits import prompt_token_bound
-from llmgw.relay.runtime import Gateway
 from llmgw.services import limits
 from llmgw.services.audit import Actor
-from llmgw.services.pricing import Price, PriceTable
+from llmgw.services.pricing import PriceTable
 from llmgw.storage import Store
-from tests.accounts_rows import Key, add_key, add_user, create_schema
+from tests.accounts_rows import Key
+from tests.test_limits_relay import PRICE, USERS, account, gw_of
 from tests.test_relay_inprocess import (
     USER,
     Running,
@@ -36,7 +36,6 @@ from tests.test_relay_inprocess import (
 
 pytestmark = pytest.mark.anyio
 
-PRICE = Price(input=1.0, output=4.0)  # USD per million tokens
 PRICES = PriceTable(
     {
         "oai/gpt-4o-mini": PRICE,
@@ -47,25 +46,13 @@ PRICES = PriceTable(
 )
 GEM = {"gem": {"type": "gemini", "base_url": "http://gem.test/v1beta", "models": ["gemini-2.0-flash"]}}
 OPENAI = {"openai": {"type": "openai", "base_url": "http://openai.test/v1", "models": ["gpt-4o-mini"]}}
-USERS = {"auth_mode": "users"}
 KEYS = {"oai": ["oai-1"], "ant": ["ant-1"], "gem": ["gem-1"], "openai": ["openai-1"]}
 LENIENT_TOKENS = 3600  # what an upstream that ignores every cap answers
-
-
-def account(tmp_path: Path) -> Key:
-    db = tmp_path / "llmgw.db"
-    create_schema(db)
-    return add_key(db, add_user(db, "ada"))
 
 
 def set_budget(tmp_path: Path, usd: float) -> None:
     with Store.open(tmp_path / "llmgw.db") as store:
         limits.set_limits(store, Actor.cli(), "ada", budget_usd=usd, period="day")
-
-
-def gw_of(running: Running) -> Gateway:
-    gw: Gateway = running.app.state.gateway
-    return gw
 
 
 def auth(key: Key, dialect: str) -> dict[str, str]:
