@@ -82,6 +82,55 @@ def test_bad_values_and_unknown_subjects_are_refused(store: Store) -> None:
     assert limits.list_limits(store, CLI) == []
 
 
+@pytest.mark.parametrize(
+    ("shown", "typed", "kind", "expected"),
+    [
+        ("30", "30", int, limits.KEEP),  # left as shown: kept, whatever is stored now
+        ("30", "", int, limits.KEEP),  # blank: kept, never "no limit"
+        ("30", "  ", int, limits.KEEP),
+        ("", "", int, limits.KEEP),
+        ("30", "40", int, 40),
+        ("", "40", int, 40),  # nothing shown (no such limit yet): set
+        ("30", "off", int, None),  # removed only when asked, as in `llmgw limit set`
+        ("30", "OFF", int, None),
+        ("2.5", "2.50", float, limits.KEEP),  # the same number, written another way
+        ("2.5", "3", float, 3.0),
+    ],
+)
+def test_a_pre_filled_form_field_changes_only_when_changed(
+    shown: str, typed: str, kind: type[int] | type[float], expected: object
+) -> None:
+    assert limits.form_field(shown, typed, kind, "rpm") == expected
+
+
+def test_a_form_field_that_is_not_a_number_is_refused() -> None:
+    with pytest.raises(InvalidAccountInput, match="requests per minute must be a whole number, or off"):
+        limits.form_field("30", "many", int, "requests per minute")
+    with pytest.raises(InvalidAccountInput, match="the budget must be a number"):
+        limits.form_field("", "$5", float, "the budget")
+
+
+def test_a_subjects_limits_say_what_they_bind(store: Store, tmp_path: Path) -> None:
+    store.close()
+    db = tmp_path / "llmgw.db"
+    key = add_key(db, add_user(db, "ada"), name="laptop")
+    with Store.open(db) as s:
+        ada = limits.subject_limits(s, CLI, "ada")
+        assert (ada.scope, ada.subject, ada.owner, ada.values, ada.binds) == (
+            "user",
+            "ada",
+            "ada",
+            None,
+            "this user, all keys",
+        )
+        limits.set_limits(s, CLI, key.public_id, rpm=5)
+        one = limits.subject_limits(s, CLI, key.public_id)
+        assert (one.scope, one.owner, one.key_name, one.binds) == ("key", "ada", "laptop", "this key only")
+        assert one.values == LimitValues(rpm=5)
+        with pytest.raises(AccountNotFound):
+            limits.subject_limits(s, CLI, "nobody")
+
+
 def test_only_administrators_and_every_change_audited(store: Store) -> None:
     admin = users.create_user(store, CLI, "root", PW, role="admin")
     plain = users.create_user(store, CLI, "ada", PW)

@@ -219,7 +219,8 @@ def test_state_changes_need_a_same_origin_request(client: TestClient) -> None:
 def test_state_changing_routes_refuse_get(client: TestClient) -> None:
     login(client, "bob", BOB_PW)
     assert client.get("/ui/logout").status_code == 405
-    assert client.get("/ui/keys/0123456789abcdef/revoke").status_code == 405
+    # A revocation's GET is its confirmation page (tests/test_portal_edits.py); no key, none.
+    assert client.get("/ui/keys/0123456789abcdef/revoke").status_code == 404
     assert client.get("/ui/keys").status_code == 200  # still logged in
 
 
@@ -383,7 +384,7 @@ def test_a_user_revokes_their_own_key(client: TestClient, tmp_path: Path) -> Non
     created = post(client, "/ui/keys", {"csrf_token": csrf(client), "name": "ci"})
     public_id = re.search(r'data-token="llmgw-([0-9a-f]{16})-', created.text)
     assert public_id
-    r = post(client, f"/ui/keys/{public_id.group(1)}/revoke", {"csrf_token": csrf(client)})
+    r = post(client, f"/ui/keys/{public_id.group(1)}/revoke", {"csrf_token": csrf(client), "confirm": "yes"})
     assert r.status_code == 303
     assert "The key was revoked." in client.get(r.headers["location"]).text
     with store_of(tmp_path) as store:
@@ -429,10 +430,11 @@ def test_admin_manages_users_keys_and_reads_the_audit_log(client: TestClient, tm
     assert "bobs" in all_keys and "bob" in all_keys
     bobs = re.search(r"<code>([0-9a-f]{16})</code>", all_keys)
     assert bobs
-    revoke = {"csrf_token": token, "back": "admin"}
+    revoke = {"csrf_token": token, "back": "admin", "confirm": "yes"}
     r = post(client, f"/ui/keys/{bobs.group(1)}/revoke", revoke)
     assert r.status_code == 303 and r.headers["location"] == "/ui/admin/keys?done=revoked"
-    assert post(client, "/ui/admin/users/carol/delete", {"csrf_token": token}).status_code == 303
+    deleted = post(client, "/ui/admin/users/carol/delete", {"csrf_token": token, "confirm": "yes"})
+    assert deleted.status_code == 303 and deleted.headers["location"] == "/ui/admin/users?done=deleted"
     refused = post(client, "/ui/admin/users/alice/disable", {"csrf_token": token})
     assert refused.status_code == 400 and "last active administrator" in refused.text
     assert post(client, "/ui/admin/users/nobody/disable", {"csrf_token": token}).status_code == 404
@@ -464,7 +466,7 @@ def test_the_running_gateway_sees_portal_key_changes_at_once(app: Starlette, cli
     assert parsed is not None
     index.refresh()
     assert isinstance(index.identify(parsed), Principal)
-    post(client, f"/ui/keys/{parsed.public_id}/revoke", {"csrf_token": csrf(client)})
+    post(client, f"/ui/keys/{parsed.public_id}/revoke", {"csrf_token": csrf(client), "confirm": "yes"})
     index.refresh()
     assert index.identify(parsed) == "revoked"
 
@@ -543,10 +545,10 @@ def test_admin_sets_and_clears_limits_and_the_gateway_applies_them_at_once(
     assert r.status_code == 303
     assert f"<code>{key.public_id}</code>" in client.get("/ui/admin/users").text
     bad = post(client, "/ui/admin/limits", {**form, "rpm": "many"})
-    assert bad.status_code == 400 and "requests per minute must be a number" in bad.text
+    assert bad.status_code == 400 and "requests per minute must be a whole number" in bad.text
     unknown = post(client, "/ui/admin/limits", {**form, "subject": "nobody"})
     assert unknown.status_code == 400 and "no user or key &#39;nobody&#39;" in unknown.text
-    r = post(client, "/ui/admin/limits/bob/clear", {"csrf_token": token})
+    r = post(client, "/ui/admin/limits/bob/clear", {"csrf_token": token, "confirm": "yes"})
     assert r.status_code == 303 and r.headers["location"] == "/ui/admin/users?done=limits-cleared"
     assert app.state.gateway.limits.subject_count == 1  # the key's remain
     log = client.get("/ui/admin/audit").text

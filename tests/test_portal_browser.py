@@ -1,7 +1,8 @@
 """The portal in a real browser: Debian's Chromium driven by Playwright (its executable path set:
 browsers cannot be downloaded here; `scripts/install-system-deps` installs it, `DEV=1 scripts/install`
 installs Playwright). A user logs in, creates a key and sees its token once, calls
-`/v1/chat/completions` with it through the openai SDK, revokes it, and sees the next call refused.
+`/v1/chat/completions` with it through the openai SDK, revokes it (through its confirmation page,
+cancelled once first), and sees the next call refused.
 Skipped without Chromium or Playwright, except in CI (`CI=true`), where that is a failure."""
 
 from __future__ import annotations
@@ -83,9 +84,23 @@ def test_a_user_logs_in_mints_a_key_uses_it_and_revokes_it(fake: FakeOpenAI, tmp
             )
             assert answer.choices[0].message.content
 
-            page.click("button:has-text('Revoke')")
-            page.wait_for_load_state()
-            assert "revoked" in page.content().lower()
+            # Revoking asks first, on a page of its own; Cancel goes back and changes nothing.
+            page.click("a:has-text('Revoke')")
+            page.wait_for_url(f"{gw.base_url}/ui/keys/*/revoke")
+            assert "Programs using it are refused at once." in page.content()
+            page.click("text=Cancel")
+            page.wait_for_url(f"{gw.base_url}/ui/keys")
+            assert (
+                client.chat.completions.create(
+                    model="up/gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}]
+                )
+                .choices[0]
+                .message.content
+            )
+            page.click("a:has-text('Revoke')")
+            page.click("button:has-text('Revoke the key')")
+            page.wait_for_url(f"{gw.base_url}/ui/keys?done=revoked")
+            assert "The key was revoked." in page.content()
             for _ in range(20):  # the server's key index sees it at once; allow a refresh or two
                 try:
                     client.chat.completions.create(

@@ -21,7 +21,7 @@ from llmgw_tui.screens.usage import write_csv
 from llmgw_tui.screens.users import UsersScreen
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Select, Sparkline, Static
+from textual.widgets import Button, DataTable, Input, Select, Sparkline, Static
 
 from llmgw.services import audit, credentials, keys, limits, passwords, tokens, usage, users
 from llmgw.services.usage import UsageGroup, UsageReport, UsageStats
@@ -278,10 +278,10 @@ async def test_limits_set_change_and_clear(config: Path, store: Store) -> None:
         assert cells(pilot, "#limits")[0][:7] == ["alice", "user", "alice", "60", "off", "$5.00", "day"]
 
         await pilot.press("s")  # the selected subject's values come pre-filled
-        await fill(pilot, "alice", "60", "1000", "5.0", "day")
+        await fill(pilot, "60", "1000", "5.0", "day")
         assert limits.list_limits(store, ADMIN)[0].values.tpm == 1000
 
-        await pilot.press("s")
+        await pilot.press("n")
         await fill(pilot, "0123456789abcdef", "10", "", "", "month")  # alice's key
         assert {r.scope for r in limits.list_limits(store, ADMIN)} == {"user", "key"}
 
@@ -295,6 +295,48 @@ async def test_limits_set_change_and_clear(config: Path, store: Store) -> None:
         "limit.set",
         "limit.cleared",
     ]
+
+
+async def submit_form(pilot: Pilot[object], **values: str) -> None:
+    """Change the open form's named fields (the others stay as they were shown), then press its OK."""
+    form = pilot.app.screen
+    assert isinstance(form, FormDialog)
+    for name, value in values.items():
+        form.query_one(f"#field-{name}", Input).value = value
+    form.query_one("#ok", Button).press()
+    await settle(pilot)
+
+
+async def test_a_limit_edit_changes_only_the_fields_changed(config: Path, store: Store) -> None:
+    limits.set_limits(store, ADMIN, "alice", rpm=60, tpm=1000, budget_usd=5.0, period="day")
+    limits.set_limits(store, ADMIN, "0123456789abcdef", rpm=10)
+
+    def alice() -> limits.LimitValues:
+        return next(r.values for r in limits.list_limits(store, ADMIN) if r.subject == "alice")
+
+    async with app(config).run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        await select_row(pilot, "#limits", "alice")
+        await pilot.press("s")
+        assert isinstance(pilot.app.screen, FormDialog)
+        assert "this user, all keys" in pilot.app.screen.heading
+        limits.set_limits(store, ADMIN, "alice", rpm=99)  # another administrator, while the form is open
+        await submit_form(pilot, budget="7")
+        assert alice() == limits.LimitValues(rpm=99, tpm=1000, budget_usd=7.0, period="day")
+
+        await select_row(pilot, "#limits", "alice")
+        await pilot.press("s")
+        await submit_form(pilot, tpm="", budget="off")  # empty: unchanged; off: removed, as in the CLI
+        assert alice() == limits.LimitValues(rpm=99, tpm=1000, budget_usd=None, period="day")
+
+        await select_row(pilot, "#limits", "0123456789abcdef")
+        await pilot.press("s")
+        assert isinstance(pilot.app.screen, FormDialog)
+        assert "this key only" in pilot.app.screen.heading
+        await submit_form(pilot, tpm="500")
+    [key] = [r.values for r in limits.list_limits(store, ADMIN) if r.scope == "key"]
+    assert key == limits.LimitValues(rpm=10, tpm=500)
 
 
 async def test_audit_log_filtered(config: Path) -> None:

@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from llmgw.errors import AccountError, AccountNotFound, PermissionDenied
-from llmgw.portal import account_pages, admin_pages, usage_pages
+from llmgw.portal import account_pages, admin_pages, limit_pages, usage_pages
 from llmgw.portal.web import Backend, PageError, SecurityHeaders, current_session, not_found, render
 
 __all__ = ["Backend", "create_portal"]
@@ -60,6 +60,7 @@ def create_portal() -> Starlette:
         Route("/logout", account_pages.logout, methods=["POST"]),
         Route("/keys", account_pages.keys_page, methods=["GET"]),
         Route("/keys", account_pages.create_key, methods=["POST"]),
+        Route("/keys/{public_id}/revoke", account_pages.revoke_page, methods=["GET"]),
         Route("/keys/{public_id}/revoke", account_pages.revoke_key, methods=["POST"]),
         Route("/usage", usage_pages.my_usage, methods=["GET"]),
         Route("/usage.csv", usage_pages.my_usage_csv, methods=["GET"]),
@@ -67,9 +68,12 @@ def create_portal() -> Starlette:
         Route("/password", account_pages.change_password, methods=["POST"]),
         Route("/admin/users", admin_pages.users_page, methods=["GET"]),
         Route("/admin/users", admin_pages.create_user, methods=["POST"]),
+        Route("/admin/users/{name}/delete", admin_pages.delete_page, methods=["GET"]),
         Route("/admin/users/{name}/{action}", admin_pages.user_action, methods=["POST"]),
-        Route("/admin/limits", admin_pages.set_limits, methods=["POST"]),
-        Route("/admin/limits/{subject}/clear", admin_pages.clear_limits, methods=["POST"]),
+        Route("/admin/limits", limit_pages.limits_page, methods=["GET"]),
+        Route("/admin/limits", limit_pages.set_limits, methods=["POST"]),
+        Route("/admin/limits/{subject}/clear", limit_pages.clear_page, methods=["GET"]),
+        Route("/admin/limits/{subject}/clear", limit_pages.clear_limits, methods=["POST"]),
         Route("/admin/keys", admin_pages.keys_page, methods=["GET"]),
         Route("/admin/audit", admin_pages.audit_page, methods=["GET"]),
         Route("/admin/usage", usage_pages.everyone_usage, methods=["GET"]),

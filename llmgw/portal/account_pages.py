@@ -1,13 +1,16 @@
-"""The pages every user has: log in and out, their keys (create, revoke), their password."""
+"""The pages every user has: log in and out, their keys (create; revoke, after a confirmation page),
+their password."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from llmgw.errors import AccountError, AccountNotFound, InvalidAccountInput, PermissionDenied
+from llmgw.portal.confirm import confirm_page, confirmed
 from llmgw.portal.web import (
     PREFIX,
     PageError,
@@ -105,19 +108,70 @@ async def create_key(request: Request) -> Response:
     return await _keys_page(request, session, new_key=new)
 
 
+async def _visible_key(request: Request, session: Session, public_id: str) -> keys.Key:
+    """One of the user's own keys, or (administrators) anyone's; any other id is a 404, as a missing
+    one is."""
+    visible = await asyncio.to_thread(keys.list_keys, backend(request).store, session.actor)
+    found = next((k for k in visible if k.public_id == public_id), None)
+    if found is None:
+        raise not_found()
+    return found
+
+
+def _back(session: Session, back: str) -> str:
+    """The list a key's revocation returns to: everyone's keys for an administrator who came from it."""
+    return f"{PREFIX}/admin/keys" if back == "admin" and session.is_admin else f"{PREFIX}/keys"
+
+
+async def revoke_page(request: Request) -> Response:
+    """GET /keys/{public_id}/revoke: what revoking the key ends, with the Revoke button."""
+    session = await current_session(request)
+    if session is None:
+        return redirect(f"{PREFIX}/login")
+    key = await _visible_key(request, session, request.path_params["public_id"])
+    back = request.query_params.get("back", "")
+    if key.state == "revoked":
+        return redirect(_back(session, back))
+    mine = key.owner.lower() == session.user_name.lower()
+    title = f"Revoke your key {key.name}?" if mine else f"Revoke the key {key.name} of {key.owner}?"
+    used = "never used" if key.last_used_at is None else f"last used {_utc(key.last_used_at)}"
+    return confirm_page(
+        request,
+        session,
+        title=title,
+        losses=[
+            f"Key {key.name}, id {key.public_id}, created {_utc(key.created_at)}, {used}.",
+            "Programs using it are refused at once.",
+            "This cannot be undone: a revoked key never works again (create a new key instead).",
+        ],
+        action=f"{PREFIX}/keys/{key.public_id}/revoke",
+        button="Revoke the key",
+        cancel=_back(session, back),
+        hidden={"back": "admin"} if back == "admin" and session.is_admin else None,
+    )
+
+
+def _utc(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 async def revoke_key(request: Request) -> Response:
-    """Revoke one of one's own keys; an administrator, anyone's. Another user's key, like a missing
-    one, is a 404."""
+    """Revoke one of one's own keys; an administrator, anyone's; from the confirmation page only.
+    Another user's key, like a missing one, is a 404."""
     b = backend(request)
     session, form = await checked_post(request)
     public_id = request.path_params["public_id"]
+    back = field_text(form, "back")
+    if not confirmed(form):
+        await _visible_key(request, session, public_id)  # a 404 before any redirect
+        query = "?back=admin" if back == "admin" and session.is_admin else ""
+        return redirect(f"{PREFIX}/keys/{public_id}/revoke{query}")
     try:  # the service answers AccountNotFound for a key of someone else's
         await asyncio.to_thread(keys.revoke_key, b.store, session.actor, public_id)
     except (AccountNotFound, InvalidAccountInput) as exc:
         raise not_found() from exc
     await b.changed()
-    back = "admin/keys" if field_text(form, "back") == "admin" and session.is_admin else "keys"
-    return redirect(f"{PREFIX}/{back}?done=revoked")
+    return redirect(f"{_back(session, back)}?done=revoked")
 
 
 async def password_page(request: Request) -> Response:

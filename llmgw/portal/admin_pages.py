@@ -1,6 +1,6 @@
-"""The administrators' pages: users (create, disable, enable, delete, reset a password, change a
-role) with their and their keys' limits (rate limits, spend budgets), everyone's keys, the audit log.
-Anyone else gets the 404 page: these pages do not exist for them."""
+"""The administrators' pages: users (create, disable, enable, delete after a confirmation page,
+reset a password, change a role) with the list of limits (edited in `limit_pages.py`), everyone's
+keys, the audit log. Anyone else gets the 404 page: these pages do not exist for them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from llmgw.errors import AccountError, AccountNotFound, InvalidAccountInput
+from llmgw.errors import AccountError, AccountNotFound
+from llmgw.portal.confirm import confirm_page, confirmed
 from llmgw.portal.web import (
     PREFIX,
     backend,
@@ -33,6 +34,8 @@ _NOTICES = {
     "revoked": "The key was revoked.",
     "limits": "The limits were saved; the gateway applies them at once.",
     "limits-cleared": "The limits were removed.",
+    "limits-unchanged": "Nothing changed: every value was left as it was.",
+    "limits-none": "There were no limits to remove.",
 }
 _DONE = {
     "disable": "disabled",
@@ -56,7 +59,7 @@ async def _users_page(request: Request, session: Session, status: int = 200, **c
     everyone = await asyncio.to_thread(users.list_users, store, session.actor)
     limited = await asyncio.to_thread(limits.list_limits, store, session.actor)
     notice = _NOTICES.get(request.query_params.get("done", ""))
-    page = {"users": everyone, "limits": limited, "notice": notice, **context}
+    page = {"users": everyone, "limits": limited, "binds": limits.BINDS, "notice": notice, **context}
     return render(request, "users.html", session, page, status)
 
 
@@ -91,6 +94,8 @@ async def user_action(request: Request) -> Response:
     if not session.is_admin:
         raise not_found()
     name, action = request.path_params["name"], request.path_params["action"]
+    if action == "delete" and not confirmed(form):
+        return redirect(f"{PREFIX}/admin/users/{name}/delete")
     try:
         if action == "disable":
             await asyncio.to_thread(users.disable_user, b.store, session.actor, name)
@@ -117,6 +122,48 @@ async def user_action(request: Request) -> Response:
     return redirect(f"{PREFIX}/admin/users?done={_DONE[action]}")
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
+
+
+async def delete_page(request: Request) -> Response:
+    """GET /admin/users/{name}/delete: what deleting the user takes with them."""
+    session = await _admin(request)
+    store = backend(request).store
+    name = request.path_params["name"]
+    everyone = await asyncio.to_thread(users.list_users, store, session.actor)
+    user = next((u for u in everyone if u.name.lower() == name.lower()), None)
+    if user is None:
+        raise not_found()
+    theirs = await asyncio.to_thread(keys.list_keys, store, session.actor, user.name)
+    limited = await asyncio.to_thread(limits.list_limits, store, session.actor)
+    active = sum(k.state == "active" for k in theirs)
+    if not theirs:
+        losses = ["They have no keys."]
+    else:
+        verb = "is" if len(theirs) == 1 else "are"
+        losses = [
+            f"Their {_count(len(theirs), 'key')} ({active} active) {verb} deleted: "
+            "programs using them are refused at once."
+        ]
+    losses.append("Their portal sessions end.")
+    if any(row.owner == user.name for row in limited):
+        losses.append("Their limits, and those set on their keys, are removed.")
+    losses.append("Their usage history stays in the usage reports and exports.")
+    if user.name.lower() == session.user_name.lower():
+        losses.append("This is your own account: you are logged out at once.")
+    losses.append("This cannot be undone. To stop their access but keep the account, disable them instead.")
+    return confirm_page(
+        request,
+        session,
+        title=f"Delete user {user.name}?",
+        losses=losses,
+        action=f"{PREFIX}/admin/users/{user.name}/delete",
+        button=f"Delete {user.name}",
+        cancel=f"{PREFIX}/admin/users",
+    )
+
+
 async def keys_page(request: Request) -> Response:
     session = await _admin(request)
     everyone = await asyncio.to_thread(keys.list_keys, backend(request).store, session.actor)
@@ -129,53 +176,3 @@ async def audit_page(request: Request) -> Response:
     entries = await asyncio.to_thread(audit.entries, backend(request).store, session.actor)
     newest = list(reversed(entries[-AUDIT_ROWS:]))
     return render(request, "audit.html", session, {"entries": newest, "limit": AUDIT_ROWS})
-
-
-def _number(form_value: str, name: str, kind: type[int] | type[float]) -> int | float | None:
-    """A form's number; blank = no such limit."""
-    text = form_value.strip()
-    if not text:
-        return None
-    try:
-        return kind(text)
-    except ValueError:
-        raise InvalidAccountInput(f"{name} must be a number, or blank for none") from None
-
-
-async def set_limits(request: Request) -> Response:
-    """A user's or key's limits as the form states them (a blank field: no such limit)."""
-    b = backend(request)
-    session, form = await checked_post(request)
-    if not session.is_admin:
-        raise not_found()
-    try:
-        rpm = _number(field_text(form, "rpm"), "requests per minute", int)
-        tpm = _number(field_text(form, "tpm"), "tokens per minute", int)
-        budget = _number(field_text(form, "budget_usd"), "the budget", float)
-        await asyncio.to_thread(
-            limits.set_limits,
-            b.store,
-            session.actor,
-            field_text(form, "subject"),
-            rpm=None if rpm is None else int(rpm),
-            tpm=None if tpm is None else int(tpm),
-            budget_usd=budget,
-            period=field_text(form, "period") or "month",
-        )
-    except AccountError as exc:
-        return await _users_page(request, session, 400, error=str(exc))
-    await b.changed()
-    return redirect(f"{PREFIX}/admin/users?done=limits")
-
-
-async def clear_limits(request: Request) -> Response:
-    b = backend(request)
-    session, _ = await checked_post(request)
-    if not session.is_admin:
-        raise not_found()
-    try:
-        await asyncio.to_thread(limits.clear_limits, b.store, session.actor, request.path_params["subject"])
-    except AccountNotFound as exc:
-        raise not_found() from exc
-    await b.changed()
-    return redirect(f"{PREFIX}/admin/users?done=limits-cleared")

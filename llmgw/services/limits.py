@@ -4,8 +4,11 @@ per use case, administrators only, each writing its audit entry in the transacti
 A subject is named as people know it: a key by its public id (16 hex digits, as `llmgw key list` shows
 it; a name of that shape is a key when such a key exists), else a user by name. A change replaces only
 the values it names (`KEEP` leaves one as it is, None removes it); a subject left with no value at all
-has its row removed. The running gateway reads the table into memory (`relay/limits.py`) and sees a
-change within one `PRAGMA data_version` poll.
+has its row removed. A user's limits bind every key of theirs, those created later included; a key's
+bind that key only (`BINDS` says so in the words every front end shows). Pre-filled limit forms (the
+portal's, the TUI's) read each field through `form_field`: left blank or as shown, it is kept, so a
+value another administrator changed meanwhile stays theirs. The running gateway reads the table into
+memory (`relay/limits.py`) and sees a change within one `PRAGMA data_version` poll.
 """
 
 from __future__ import annotations
@@ -23,16 +26,20 @@ from llmgw.services.audit import Actor
 from llmgw.storage import Accounts, LimitRow, LimitValues, Scope, Store
 
 __all__ = [
+    "BINDS",
     "KEEP",
     "PERIODS",
     "Keep",
     "LimitChange",
     "LimitRow",
     "LimitValues",
+    "SubjectLimits",
     "clear_limits",
     "describe",
+    "form_field",
     "list_limits",
     "set_limits",
+    "subject_limits",
 ]
 
 PERIODS: Final = ("day", "month")
@@ -41,6 +48,8 @@ MAX_BUDGET_USD = 1_000_000_000.0
 LIMIT_SET = "limit.set"
 LIMIT_CLEARED = "limit.cleared"
 _PUBLIC_ID = re.compile(r"[0-9a-f]{16}")
+# What a limit binds, as every limit form and listing says it.
+BINDS: Final[dict[Scope, str]] = {"user": "this user, all keys", "key": "this key only"}
 
 
 class Keep(enum.Enum):
@@ -54,6 +63,21 @@ KEEP: Final = Keep.KEEP
 class LimitChange:
     limit: LimitRow | None  # as the change left it; None: no limit remains
     changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectLimits:
+    """A user or a key as a limit form shows it: what its limits bind, and their values now."""
+
+    scope: Scope
+    subject: str  # the user's name, or the key's public id
+    owner: str  # the user's name (a key's owner)
+    key_name: str | None  # a key's own name
+    values: LimitValues | None  # None: no limits yet
+
+    @property
+    def binds(self) -> str:
+        return BINDS[self.scope]
 
 
 def _subject(accounts: Accounts, ref: str) -> tuple[Scope, int, str]:
@@ -79,6 +103,27 @@ def _check(values: LimitValues) -> LimitValues:
     if values.period not in PERIODS:
         raise InvalidAccountInput("the period is day or month")
     return values
+
+
+def form_field(shown: str, typed: str, kind: type[int] | type[float], what: str) -> int | float | Keep | None:
+    """What one field of a pre-filled limit form asks for: KEEP when left blank or as the form showed
+    it (the same number counts, `2.50` for `2.5`), None for `off`, else the typed number. Comparing
+    with what was shown, not with what is stored now, keeps a concurrent change to a field this
+    form did not touch."""
+    typed = typed.strip()
+    if not typed or typed == shown.strip():
+        return KEEP
+    if typed.lower() == "off":
+        return None
+    try:
+        value = kind(typed)
+    except ValueError:
+        number = "a whole number" if kind is int else "a number"
+        raise InvalidAccountInput(f"{what} must be {number}, or off to remove it") from None
+    try:
+        return KEEP if kind(shown.strip()) == value else value
+    except ValueError:  # nothing was shown (no such limit yet)
+        return value
 
 
 def describe(values: LimitValues) -> str:
@@ -154,6 +199,20 @@ def clear_limits(store: Store, actor: Actor, ref: str) -> LimitChange:
             target_name=name,
         )
         return LimitChange(None, changed=True)
+
+
+def subject_limits(store: Store, actor: Actor, ref: str) -> SubjectLimits:
+    """One user's or key's limits (None when it has none) and what they bind. Administrators only."""
+    with store.accounts(write=False) as accounts:
+        audit.require_admin(accounts, actor)
+        scope, subject_id, name = _subject(accounts, ref)
+        found = accounts.limits(scope, subject_id)
+        values = found[0].values if found else None
+        if scope == "user":
+            return SubjectLimits(scope, name, name, None, values)
+        key = accounts.key_by_id(subject_id)
+        assert key is not None  # found by _subject in this transaction
+        return SubjectLimits(scope, name, key.user_name, key.name, values)
 
 
 def list_limits(store: Store, actor: Actor, ref: str | None = None) -> list[LimitRow]:

@@ -122,8 +122,15 @@ class Backend:
         return limit_cases.list_limits(self.store(), self.actor)
 
     def set_limits(
-        self, ref: str, rpm: int | None, tpm: int | None, budget_usd: float | None, period: str
+        self,
+        ref: str,
+        *,
+        rpm: int | limit_cases.Keep | None = limit_cases.KEEP,
+        tpm: int | limit_cases.Keep | None = limit_cases.KEEP,
+        budget_usd: float | limit_cases.Keep | None = limit_cases.KEEP,
+        period: str | limit_cases.Keep = limit_cases.KEEP,
     ) -> limit_cases.LimitChange:
+        """Change only the values given (KEEP: as stored; None: removed)."""
         return limit_cases.set_limits(
             self.store(), self.actor, ref, rpm=rpm, tpm=tpm, budget_usd=budget_usd, period=period
         )

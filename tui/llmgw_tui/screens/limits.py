@@ -1,6 +1,8 @@
-"""Rate limits and spend budgets per user and per key: the list; `s` sets (or changes) the selected
-subject's limits, or a new subject's; `x` clears them (asks first). A running gateway applies a change
-within one poll of the database (about a quarter of a second)."""
+"""Rate limits and spend budgets per user and per key: the list; `s` edits the selected subject's
+limits in a pre-filled form, `n` sets a new subject's; `x` clears them (asks first). A form changes
+only the fields changed: one left as shown, or emptied, keeps the stored value (another
+administrator's change made meanwhile included), `off` removes one, as `llmgw limit set` does. A
+running gateway applies a change within one poll of the database (about a quarter of a second)."""
 
 from __future__ import annotations
 
@@ -10,40 +12,42 @@ from typing import Any, ClassVar
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from llmgw.errors import InvalidAccountInput
+from llmgw.services import limits
 from llmgw.services.limits import LimitRow
 from llmgw_tui.formatting import date_time, money
 from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import ConfirmDialog, Field, FormDialog
+
+_KEEP_OR_OFF = "empty: unchanged, off: remove"
 
 
 def _off(value: object) -> str:
     return "off" if value is None else str(value)
 
 
-def parse_rate(text: str, name: str) -> int | None:
-    """A rate from a form: empty or "off" is no limit."""
-    text = text.strip().lower()
-    if text in ("", "off"):
-        return None
-    if not text.isdigit():
-        raise ValueError(f"{name}: a whole number, or empty for no limit")
-    return int(text)
+def _blank(value: object) -> str:
+    return "" if value is None else str(value)
 
 
-def parse_budget(text: str) -> float | None:
-    text = text.strip().lower().removeprefix("$")
-    if text in ("", "off"):
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError("budget: an amount in USD, or empty for no budget") from None
+def limit_changes(shown: dict[str, str], typed: dict[str, str]) -> dict[str, Any]:
+    """`limits.set_limits`' keyword arguments from a limit form: only what differs from what the
+    form showed; raises InvalidAccountInput for a value that is not a number."""
+    budget = typed["budget"].strip().removeprefix("$")
+    period = typed["period"].strip().lower()
+    return {
+        "rpm": limits.form_field(shown["rpm"], typed["rpm"], int, "rpm"),
+        "tpm": limits.form_field(shown["tpm"], typed["tpm"], int, "tpm"),
+        "budget_usd": limits.form_field(shown["budget"], budget, float, "budget"),
+        "period": period if period and period != shown["period"] else limits.KEEP,
+    }
 
 
 class LimitsScreen(AdminScreen):
     SUB_TITLE = "Limits"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "set", "Set limits"),
+        Binding("s", "set", "Edit limits"),
+        Binding("n", "new", "New"),
         Binding("delete,x", "clear", "Clear"),
     ]
 
@@ -53,8 +57,8 @@ class LimitsScreen(AdminScreen):
 
     def body(self) -> Iterable[Any]:
         yield Static(
-            "Requests and tokens per rolling minute, and a spend budget per UTC day or month, of a user "
-            "or of one key (a key's own limits apply as well as its owner's).",
+            "Requests and tokens per rolling minute, and a spend budget per UTC day or month. A user's "
+            "limits bind all their keys; a key's bind that key only (its owner's apply as well).",
             classes="hint",
         )
         table: DataTable[str] = DataTable(id="limits", cursor_type="row", zebra_stripes=True)
@@ -91,32 +95,50 @@ class LimitsScreen(AdminScreen):
         return self.rows[row] if 0 <= row < len(self.rows) else None
 
     def action_set(self) -> None:
+        """Edit the selected subject's limits (a new subject's when none is selected)."""
         current = self.selected()
-        v = current.values if current else None
+        if current is None:
+            self.action_new()
+            return
+        v = current.values
+        shown = {
+            "rpm": _blank(v.rpm),
+            "tpm": _blank(v.tpm),
+            "budget": _blank(v.budget_usd),
+            "period": v.period,
+        }
+        if current.scope == "user":
+            title = f"Limits of user {current.subject}: {limits.BINDS['user']}"
+        else:
+            title = f"Limits of key {current.subject} of {current.owner}: {limits.BINDS['key']}"
+        self._form(title, current.subject, shown, [])
+
+    def action_new(self) -> None:
+        shown = {"rpm": "", "tpm": "", "budget": "", "period": ""}
+        subject = Field("subject", "User name (this user, all keys), or a key's id (this key only)")
+        self._form("Set limits", None, shown, [subject])
+
+    def _form(self, title: str, subject: str | None, shown: dict[str, str], first: list[Field]) -> None:
         fields = [
-            Field("subject", "User name, or a key's id (16 hex digits)", current.subject if current else ""),
-            Field("rpm", "Requests per minute (empty: no limit)", "" if v is None else _blank(v.rpm)),
-            Field("tpm", "Tokens per minute (empty: no limit)", "" if v is None else _blank(v.tpm)),
-            Field("budget", "Budget in USD (empty: no budget)", "" if v is None else _blank(v.budget_usd)),
-            Field("period", "Budget period: day or month", "month" if v is None else v.period),
+            *first,
+            Field("rpm", f"Requests per minute ({_KEEP_OR_OFF})", shown["rpm"]),
+            Field("tpm", f"Tokens per minute ({_KEEP_OR_OFF})", shown["tpm"]),
+            Field("budget", f"Budget in USD ({_KEEP_OR_OFF})", shown["budget"]),
+            Field("period", "Budget period: day or month (empty: unchanged)", shown["period"]),
         ]
 
         def apply(values: dict[str, str] | None) -> None:
             if values is None:
                 return
             try:
-                rpm = parse_rate(values["rpm"], "rpm")
-                tpm = parse_rate(values["tpm"], "tpm")
-                budget = parse_budget(values["budget"])
-            except ValueError as exc:
+                changes = limit_changes(shown, values)
+            except InvalidAccountInput as exc:
                 self.notify(str(exc), severity="error")
                 return
-            subject, period = values["subject"].strip(), values["period"].strip().lower()
-            self.call(
-                lambda b: b.set_limits(subject, rpm, tpm, budget, period), lambda _: self.changed(subject)
-            )
+            ref = subject if subject is not None else values["subject"].strip()
+            self.call(lambda b: b.set_limits(ref, **changes), lambda _: self.changed(ref))
 
-        self.app.push_screen(FormDialog("Set limits", fields, "Set"), apply)
+        self.app.push_screen(FormDialog(title, fields, "Set"), apply)
 
     def changed(self, subject: str) -> None:
         self.notify(f"limits of {subject} changed")
@@ -131,8 +153,11 @@ class LimitsScreen(AdminScreen):
             if yes:
                 self.call(lambda b: b.clear_limits(current.subject), lambda _: self.changed(current.subject))
 
-        self.app.push_screen(ConfirmDialog(f"Clear every limit of {current.subject}?", "Clear"), answer)
-
-
-def _blank(value: object) -> str:
-    return "" if value is None else str(value)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Clear every limit of {current.scope} {current.subject} "
+                f"({limits.describe(current.values)})?",
+                "Clear",
+            ),
+            answer,
+        )
