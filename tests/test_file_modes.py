@@ -36,7 +36,7 @@ def rows(n: int) -> list[UsageRow]:
     return [UsageRow(request_id=f"req_{i}", endpoint="/v1/chat/completions", status=200) for i in range(n)]
 
 
-@pytest.fixture(params=[0o022, 0o002, 0o277])
+@pytest.fixture(params=[0o022, 0o002, 0o277], ids=["022", "002", "277"])
 def umask(request: pytest.FixtureRequest) -> Iterator[int]:
     """A umask that would leave files readable by others (022, 002), or not even writable by their
     owner (277): llmgw's modes must not depend on it."""
