@@ -158,13 +158,27 @@ SETTINGS: tuple[Setting, ...] = (
         "server",
         "cookie_secure",
         "auto",
-        "Mark the portal's cookies Secure (auto: in production only).",
+        "Mark the portal's session cookie Secure and __Host- (auto: in production, else over HTTPS).",
     ),
     Setting(
         "server",
         "trusted_proxies",
         [],
         "Addresses or CIDRs of TLS-terminating reverse proxies whose X-Forwarded-* headers are believed.",
+    ),
+    Setting(
+        "server",
+        "public_url",
+        "",
+        "The address browsers reach the gateway at (https://llm.example.com): the portal answers to its "
+        "host and takes forms from its origin; empty: loopback names (and, in development, host) only.",
+    ),
+    Setting(
+        "server",
+        "allowed_hosts",
+        [],
+        "More host names the portal answers to (the Host a browser sends, port aside), besides "
+        "public_url's and loopback names.",
     ),
     Setting(
         "server",
@@ -228,6 +242,7 @@ class _Strict(BaseModel):
 _ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$")
 _ORIGIN_START = re.compile(r"^https?://[^/?#\s]+", re.I)
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?")
 
 
 def _comma_list(v: Any) -> Any:
@@ -244,6 +259,20 @@ def _origin(value: str) -> str:
         raise ValueError(f"{value!r} is not an origin (scheme://host[:port], no path){hint}")
     scheme, host, port = match.groups()
     return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS[scheme] else "")
+
+
+def _host_name(value: str) -> str:
+    """`value` as a Host header names it: lower case, an IPv6 address without brackets; or ValueError."""
+    name = value.strip().lower()
+    bare = name.removeprefix("[").removesuffix("]")
+    if ":" in bare and "%" not in bare:
+        try:
+            return str(ipaddress.IPv6Address(bare))
+        except ValueError:
+            pass
+    elif _HOST_NAME.fullmatch(bare):
+        return bare
+    raise ValueError(f"{value!r} is not a host name (llm.example.com, 192.0.2.10; no scheme, no port)")
 
 
 class ServerConfig(_Strict):
@@ -270,6 +299,8 @@ class ServerConfig(_Strict):
     cors_origins: tuple[str, ...] = ()
     cookie_secure: bool | None = None  # None: auto (see `secure_cookies`)
     trusted_proxies: tuple[str, ...] = ()
+    public_url: str = _default("server", "public_url")
+    allowed_hosts: tuple[str, ...] = ()
     usage_retention_days: float = Field(_default("server", "usage_retention_days"), ge=0)
     rollup_retention_days: float = Field(_default("server", "rollup_retention_days"), ge=0)
     metrics_listen: str = _default("server", "metrics_listen")
@@ -280,10 +311,11 @@ class ServerConfig(_Strict):
 
     @property
     def secure_cookies(self) -> bool:
-        """Whether the portal marks its cookies Secure: `cookie_secure`, or by default in production."""
+        """Whether the portal marks its cookie Secure on every request: `cookie_secure`, or by default in
+        production (auto in development: only on requests that came over HTTPS; `portal/site.py`)."""
         return self.production if self.cookie_secure is None else self.cookie_secure
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "allowed_hosts", mode="before")
     @classmethod
     def _list_from_string(cls, v: Any) -> Any:
         return _comma_list(v)
@@ -313,6 +345,17 @@ class ServerConfig(_Strict):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
         return tuple(dict.fromkeys(networks))
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str) -> str:
+        v = v.strip()
+        return _origin(v[:-1] if v.endswith("/") else v) if v else ""
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_host_name(h) for h in v))
 
     @field_validator("usage_retention_days")
     @classmethod

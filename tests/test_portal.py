@@ -51,7 +51,13 @@ def make_app(tmp_path: Path, **server: Any) -> Starlette:
         users.create_user(store, Actor.cli(), "bob", BOB_PW)
     cfg = Config.model_validate(
         {
-            "server": {"database": str(db), "key_refresh_interval": 0, "auth_mode": "users", **server},
+            "server": {
+                "database": str(db),
+                "key_refresh_interval": 0,
+                "auth_mode": "users",
+                "allowed_hosts": ["testserver"],  # TestClient's Host; tests/test_portal_site.py tries others
+                **server,
+            },
             "providers": {"oai": {"type": "openai-compatible", "base_url": "http://oai.test/v1"}},
         }
     )

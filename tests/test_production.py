@@ -35,11 +35,11 @@ def with_auth_mode(config: Config, mode: str) -> Config:
 
 
 def test_a_safe_production_config_has_no_problem() -> None:
-    cfg = server(cors_origins=["https://app.example.com"])
-    assert production_problems(cfg, no_auth=False, proxy_key=GOOD_KEY) == []
-    cfg = server(cookie_secure=False, trusted_proxies=["10.0.0.0/8"])  # TLS ends at a trusted proxy
+    cfg = server(cors_origins=["https://app.example.com"], public_url="https://llm.example.com")
     assert production_problems(cfg, no_auth=False, proxy_key=GOOD_KEY) == []
     assert start_warnings(cfg, no_auth=False) == []
+    cfg = server(cookie_secure=False, trusted_proxies=["10.0.0.0/8"])  # TLS ends at a trusted proxy
+    assert production_problems(cfg, no_auth=False, proxy_key=GOOD_KEY) == []
 
 
 @pytest.mark.parametrize(
@@ -50,6 +50,7 @@ def test_a_safe_production_config_has_no_problem() -> None:
         ({}, False, None, "no proxy key"),
         ({"cookie_secure": False}, False, GOOD_KEY, "cookie_secure = false"),
         ({"cors_origins": ["*"]}, False, GOOD_KEY, 'cors_origins = ["*"]'),
+        ({"public_url": "http://llm.example.com"}, False, GOOD_KEY, 'public_url = "http://llm.example.com"'),
     ],
 )
 def test_each_production_problem_alone(
@@ -91,6 +92,25 @@ def test_development_warns_of_a_wildcard_origin_and_of_origins_no_auth_refuses()
     assert start_warnings(listed, no_auth=False) == []
     (warning,) = start_warnings(listed, no_auth=True)
     assert "https://a.example" in warning and "localhost:3000" not in warning
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [
+        ({"env": "production"}, True),  # behind a proxy the portal would answer nothing but loopback
+        ({"env": "production", "public_url": "https://llm.example.com"}, False),
+        ({"env": "production", "allowed_hosts": ["llm.example.com"]}, False),
+        ({"host": "0.0.0.0"}, True),  # development, every interface: which name is not known
+        ({"host": "192.0.2.10"}, False),  # development answers to the address it listens on
+        ({}, False),  # development on loopback
+    ],
+)
+def test_a_portal_without_a_public_name_is_warned_of(settings: dict[str, Any], warned: bool) -> None:
+    said = start_warnings(Config.model_validate({"server": settings}), no_auth=False)
+    assert bool(said) == warned, said
+    if warned:
+        (warning,) = said
+        assert "public_url" in warning and "localhost" in warning
 
 
 # -- llmgw serve, a real process -------------------------------------------------------------------

@@ -269,6 +269,52 @@ def test_production_settings_errors_are_located(
     assert message in str(info.value)
 
 
+def test_the_portals_public_url_and_host_names(tmp_path: Path) -> None:
+    toml = (
+        '[server]\npublic_url = "https://LLM.Example.com:443/"\n'
+        'allowed_hosts = ["Portal.Internal", "192.0.2.10", "[2001:DB8::1]"]\n'
+    )
+    s = load(write(tmp_path, toml), {}).config.server
+    assert s.public_url == "https://llm.example.com"  # an origin, as browsers send one
+    assert s.allowed_hosts == ("portal.internal", "192.0.2.10", "2001:db8::1")
+    env = {"LLMGW_PUBLIC_URL": "http://localhost:4000", "LLMGW_ALLOWED_HOSTS": "a.example, b.example"}
+    s = load(write(tmp_path, ""), env).config.server
+    assert (s.public_url, s.allowed_hosts) == ("http://localhost:4000", ("a.example", "b.example"))
+    s = load(write(tmp_path, ""), {}).config.server
+    assert (s.public_url, s.allowed_hosts) == ("", ())
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        (
+            "public_url = 'llm.example.com'",
+            {},
+            "[server] public_url: Value error, 'llm.example.com' is not an",
+        ),
+        ("public_url = 'https://llm.example.com/ui'", {}, "use 'https://llm.example.com'"),
+        ("", {"LLMGW_PUBLIC_URL": "ftp://x.example"}, "environment LLMGW_PUBLIC_URL: "),
+        (
+            "allowed_hosts = ['https://a.example']",
+            {},
+            "[server] allowed_hosts: Value error, 'https://a.example'",
+        ),
+        (
+            "allowed_hosts = ['a.example:8443']",
+            {},
+            "is not a host name (llm.example.com, 192.0.2.10; no scheme",
+        ),
+        ("", {"LLMGW_ALLOWED_HOSTS": "a.example,b example"}, "environment LLMGW_ALLOWED_HOSTS: "),
+    ],
+)
+def test_the_portals_names_errors_are_located(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, f"[server]\n{toml}\n"), env)
+    assert message in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("toml", "message"),
     [

@@ -31,8 +31,10 @@ def describe(loaded: Loaded) -> str:
         lines.append(f"# environment overrides: {', '.join(sorted(loaded.env_overrides))}")
     lines.append("[server]")
     lines += [f"{k} = {json.dumps(v)}" for k, v in c.server.model_dump(exclude={"cookie_secure"}).items()]
-    if c.server.cookie_secure is None:
-        lines.append(f"# cookie_secure (auto) = {json.dumps(c.server.secure_cookies)}")
+    if c.server.cookie_secure is None and c.server.production:
+        lines.append("# cookie_secure (auto) = true")
+    elif c.server.cookie_secure is None:
+        lines.append("# cookie_secure (auto) = true over HTTPS (direct, or from trusted_proxies), else false")
     else:
         lines.append(f"cookie_secure = {json.dumps(c.server.cookie_secure)}")
     keyless: list[str] = []

@@ -2,7 +2,8 @@
 administrator. Both open the database read-only and work while `llmgw serve` writes to it.
 
 Exit codes: 0 done / healthy; 1 the backup failed or the check found a problem (or no SQLite database
-at all); 2 no database file, an existing FILE without --force, or a configuration error."""
+at all; with --strict, a warning too: files its owner's group or others may access); 2 no database
+file, an existing FILE without --force, or a configuration error."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     check.add_argument("--quick", action="store_true", help="PRAGMA quick_check: skip index contents")
     check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--strict", action="store_true", help="fail on warnings too (files others may read: chmod 600)"
+    )
     check.add_argument("--config", metavar="FILE")
 
 
@@ -64,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"PROBLEM  {problem}")
         return 1
     print(json.dumps(to_json(found), indent=2) if args.json else format_health(found))
-    return 1 if found.problems else 0
+    return 1 if found.problems or (args.strict and found.warnings) else 0
 
 
 def to_json(h: DbHealth) -> dict[str, object]:
@@ -78,6 +82,8 @@ def to_json(h: DbHealth) -> dict[str, object]:
         "migrations": {"applied": list(h.applied), "pending": list(h.pending), "unknown": list(h.unknown)},
         "journal_mode": h.journal_mode,
         "spool_files": [{"path": p, "bytes": n} for p, n in h.spool_files],
+        "warnings": h.warnings,
+        "loose_files": [{"path": p, "mode": f"{m:o}"} for p, m in h.loose_files],
     }
 
 
@@ -100,5 +106,6 @@ def format_health(h: DbHealth) -> str:
     ]
     lines = [f"{name + ':':<17}{value}" for name, value in fields]
     lines += [f"PROBLEM  {p}" for p in h.problems]
+    lines += [f"WARNING  {w}" for w in h.warnings]
     lines.append("ok" if not h.problems else f"{len(h.problems)} problem(s)")
     return "\n".join(lines)

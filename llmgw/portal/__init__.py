@@ -17,9 +17,18 @@ from starlette.staticfiles import StaticFiles
 
 from llmgw.errors import AccountError, AccountNotFound, PermissionDenied
 from llmgw.portal import account_pages, admin_pages, limit_pages, usage_pages
-from llmgw.portal.web import Backend, PageError, SecurityHeaders, current_session, not_found, render
+from llmgw.portal.site import Site
+from llmgw.portal.web import (
+    Backend,
+    HostCheck,
+    PageError,
+    SecurityHeaders,
+    current_session,
+    not_found,
+    render,
+)
 
-__all__ = ["Backend", "create_portal"]
+__all__ = ["Backend", "Site", "create_portal"]
 
 
 async def _page_error(request: Request, exc: Exception) -> Response:
@@ -83,7 +92,8 @@ def create_portal() -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        # HostCheck inside SecurityHeaders: a refused host's 400 gets the headers too
+        middleware=[Middleware(SecurityHeaders), Middleware(HostCheck)],
         exception_handlers={
             PageError: _page_error,
             AccountError: _account_error,

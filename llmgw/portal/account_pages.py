@@ -25,6 +25,7 @@ from llmgw.portal.web import (
     redirect,
     render,
     same_origin,
+    session_cookie,
     set_session_cookie,
 )
 from llmgw.services import keys, sessions, users
@@ -63,21 +64,21 @@ async def login(request: Request) -> Response:
     if user is None:
         return render(request, "login.html", None, {"error": LOGIN_FAILED, "username": name}, status=400)
     b.throttle.succeeded(name, address)
-    old = request.cookies.get(b.cookie_name)
+    old = session_cookie(request)
     if old:
         await asyncio.to_thread(sessions.discard, b.store, old)
     session_id, _ = await asyncio.to_thread(sessions.start, b.store, user, address)
     response = redirect(f"{PREFIX}/keys")
-    set_session_cookie(response, b, session_id)
+    set_session_cookie(response, request, session_id)
     return response
 
 
 async def logout(request: Request) -> Response:
     b = backend(request)
     session, _ = await checked_post(request)
-    await asyncio.to_thread(sessions.end, b.store, request.cookies[b.cookie_name], session.actor)
+    await asyncio.to_thread(sessions.end, b.store, session_cookie(request) or "", session.actor)
     response = redirect(f"{PREFIX}/login?done=logout")
-    clear_session_cookie(response, b)
+    clear_session_cookie(response, request)
     return response
 
 
@@ -201,5 +202,5 @@ async def change_password(request: Request) -> Response:
     except (InvalidAccountInput, PermissionDenied) as exc:
         return render(request, "password.html", session, {"error": str(exc)}, 400)
     response = redirect(f"{PREFIX}/login?done=password")
-    clear_session_cookie(response, b)
+    clear_session_cookie(response, request)
     return response

@@ -1,34 +1,37 @@
-"""What every portal page shares: the backend it runs on, security headers, the session cookie, the
-client's address, the checks of a state-changing form (Origin, CSRF), and rendering.
+"""What every portal page shares: the backend it runs on, security headers, the host names it answers
+to, the session cookie, the client's address, the checks of a state-changing form (Origin, CSRF), and
+rendering. What the request says of its scheme, host and client is judged in `site.py`.
 
-Cookie: an opaque id only (`services/sessions.py`), `HttpOnly`, `SameSite=Strict`, `Path=/`; with
-secure cookies (production by default, `cookie_secure`) also `Secure` and the `__Host-` prefix, which
-browsers accept only from HTTPS, without a Domain, for the whole site.
+Cookie: an opaque id only (`services/sessions.py`), `HttpOnly`, `SameSite=Strict`, `Path=/`; when
+Secure (`cookie_secure`; auto: in production, else over HTTPS) also the `__Host-` prefix, which
+browsers accept only from HTTPS, without a Domain, for the whole site. The name is derived per request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData
-from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llmgw.portal.site import HSTS, Site
 from llmgw.services import sessions
 from llmgw.services.database import Store
 from llmgw.services.login_throttle import LoginThrottle
 from llmgw.services.sessions import Session
 
-__all__ = ["Backend", "PageError", "SecurityHeaders", "templates"]
+__all__ = ["Backend", "HostCheck", "PageError", "SecurityHeaders", "templates"]
+
+log = logging.getLogger("llmgw")
 
 PREFIX = "/ui"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -65,18 +68,18 @@ def not_found() -> PageError:
 class Backend:
     """What the portal runs on, set when the gateway starts: its store, the hook that reloads the key
     index after a change made through that same connection (which `data_version` does not count; so
-    a revoked key is refused, and a new one accepted, by the time the page answers), and the cookie
-    policy."""
+    a revoked key is refused, and a new one accepted, by the time the page answers), and the site:
+    how the portal is reached (cookie policy, host names, trusted proxies)."""
 
     store: Store
     changed: Callable[[], Awaitable[None]]
-    secure_cookies: bool
-    trusted_proxies: tuple[str, ...] = ()
+    site: Site = field(default_factory=Site)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
-    @property
-    def cookie_name(self) -> str:
-        return "__Host-llmgw_session" if self.secure_cookies else "llmgw_session"
+
+def _site(scope: Scope) -> Site | None:
+    found: Backend | None = getattr(scope["app"].state, "backend", None)
+    return None if found is None else found.site
 
 
 class SecurityHeaders:
@@ -91,16 +94,40 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = scope["path"].startswith(f"{PREFIX}/static/")
+        site = _site(scope)
+        hsts = site is not None and site.hsts(HTTPConnection(scope))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", [])) + _HEADERS
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
+                if hsts:
+                    headers.append((b"strict-transport-security", HSTS.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HostCheck:
+    """A plain 400, before any page, for a request addressed to a host name the portal does not answer
+    to (`site.py`): a DNS-rebinding page, a misrouted proxy. The name is logged, never echoed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        site = _site(scope) if scope["type"] == "http" else None
+        if site is not None and not site.host_allowed(conn := HTTPConnection(scope)):
+            log.warning(
+                "portal refused host %r: not public_url's, allowed_hosts' or a loopback name",
+                site.authority(conn)[:100],
+            )
+            refusal = PlainTextResponse("Bad request: this site does not answer to that host name.\n", 400)
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def backend(request: Request) -> Backend:
@@ -110,52 +137,28 @@ def backend(request: Request) -> Backend:
     return found
 
 
-def _trusted(host: str, proxies: tuple[str, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return any(ip in ipaddress.ip_network(p, strict=False) for p in proxies)
-
-
 def client_address(request: Request) -> str | None:
-    """The client's address: the peer's, or, from a trusted proxy, the last X-Forwarded-For hop that
-    is not itself a trusted proxy."""
-    peer = request.client.host if request.client else None
-    proxies = backend(request).trusted_proxies
-    if peer is None or not proxies or not _trusted(peer, proxies):
-        return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not _trusted(hop, proxies):
-            return hop[:64]
-    return peer
-
-
-def _expected_authority(request: Request) -> str:
-    peer = request.client.host if request.client else ""
-    forwarded = request.headers.get("x-forwarded-host")
-    if forwarded and _trusted(peer, backend(request).trusted_proxies):
-        return forwarded.split(",")[0].strip().lower()
-    return request.headers.get("host", "").lower()
+    """The client's address: the peer's, or the IP address a trusted proxy vouches for (`site.py`)."""
+    return backend(request).site.client_address(request)
 
 
 def same_origin(request: Request) -> bool:
-    """Whether a state-changing request comes from a page of this site: its Origin (or, without one,
-    its Referer) names the host the request was sent to. Neither header: refused."""
-    source = request.headers.get("origin") or request.headers.get("referer")
-    if not source or source == "null":
-        return False
-    parts = urlsplit(source)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == _expected_authority(request)
+    """Whether a state-changing request comes from a page of this site (`site.Site.same_origin`)."""
+    return backend(request).site.same_origin(request)
+
+
+def session_cookie(request: Request) -> str | None:
+    """The session id the request presents, under the one name this request's cookie policy has."""
+    return request.cookies.get(backend(request).site.cookie_name(request))
 
 
 async def current_session(request: Request) -> Session | None:
-    b = backend(request)
-    session_id = request.cookies.get(b.cookie_name)
+    session_id = session_cookie(request)
     if not session_id:
         return None
-    return await asyncio.to_thread(sessions.resume, b.store, session_id, client_address(request))
+    return await asyncio.to_thread(
+        sessions.resume, backend(request).store, session_id, client_address(request)
+    )
 
 
 async def read_form(request: Request) -> FormData:
@@ -201,17 +204,22 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-def set_session_cookie(response: Response, b: Backend, session_id: str) -> None:
+def set_session_cookie(response: Response, request: Request, session_id: str) -> None:
+    site = backend(request).site
     response.set_cookie(
-        b.cookie_name,
+        site.cookie_name(request),
         session_id,
         max_age=int(sessions.ABSOLUTE_TIMEOUT),
         path="/",
-        secure=b.secure_cookies,
+        secure=site.secure_cookies(request),
         httponly=True,
         samesite="strict",
     )
 
 
-def clear_session_cookie(response: Response, b: Backend) -> None:
-    response.delete_cookie(b.cookie_name, path="/", secure=b.secure_cookies, httponly=True, samesite="strict")
+def clear_session_cookie(response: Response, request: Request) -> None:
+    site = backend(request).site
+    secure = site.secure_cookies(request)
+    response.delete_cookie(
+        site.cookie_name(request), path="/", secure=secure, httponly=True, samesite="strict"
+    )

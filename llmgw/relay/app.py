@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from llmgw.errors import MethodNotAllowed, UnknownEndpoint
-from llmgw.portal import Backend, create_portal
+from llmgw.portal import Backend, Site, create_portal
 from llmgw.relay.auth import auth_enabled
 from llmgw.relay.cors import CORS
 from llmgw.relay.guard import RequestGuard, path_dialect
@@ -76,12 +76,7 @@ def create_app(
                 await asyncio.to_thread(index.load)
                 await asyncio.to_thread(gw.load_limits)  # a limit set in the portal applies at once
 
-        portal.state.backend = Backend(
-            gw.store,
-            reload_keys,
-            secure_cookies=config.server.secure_cookies,
-            trusted_proxies=config.server.trusted_proxies,
-        )
+        portal.state.backend = Backend(gw.store, reload_keys, site=Site.from_config(config.server))
         gw.start_key_refresh()
         gw.start_key_index_watch()
         gw.start_retention()

@@ -133,6 +133,8 @@ class Gateway:
         `transport`, when given, carries every provider's requests (tests answer them in process);
         else each provider has its own connection pool."""
         store = Store.open(config.server.database, busy_timeout=config.server.database_busy_timeout)
+        for loose in store.file_mode_warnings():
+            log.warning("%s", loose)
         ledger = LedgerWriter(store, max_queue=config.server.ledger_queue_rows)
         ledger.replay_spool()  # rows an earlier run could not write, before serving
         ledger.start()

@@ -47,6 +47,11 @@ def production_problems(config: Config, *, no_auth: bool, proxy_key: str | None)
             "remove cookie_secure, or name the TLS-terminating reverse proxy in front of the gateway in "
             "trusted_proxies"
         )
+    if server.public_url.startswith("http://"):
+        problems.append(
+            f'public_url = "{server.public_url}": production mode serves the portal over HTTPS only (its '
+            "session cookie is Secure); give the https:// address browsers use"
+        )
     if "*" in server.cors_origins:
         problems.append(
             'cors_origins = ["*"]: production mode does not let every web site call /v1/* from a browser; '
@@ -69,7 +74,21 @@ def start_warnings(config: Config, *, no_auth: bool) -> list[str]:
             f"cors_origins lists {', '.join(foreign)}, but with --no-auth the gateway refuses every "
             "request whose Origin is not a loopback one"
         )
+    if not server.public_url and not server.allowed_hosts and (server.production or _wildcard(server.host)):
+        warnings.append(
+            "public_url is not set: the portal (/ui) answers only requests addressed to localhost, "
+            "127.0.0.1 or [::1]; set public_url to the address browsers use "
+            '(public_url = "https://llm.example.com"), or list names in allowed_hosts'
+        )
     return warnings
+
+
+def _wildcard(host: str) -> bool:
+    """A listen address of every interface (0.0.0.0, ::): which name browsers use is not known."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
 
 
 def _loopback_origin(origin: str) -> bool:

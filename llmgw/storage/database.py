@@ -18,6 +18,7 @@ import sqlite_utils
 from llmgw.errors import DatabaseUnreadable
 from llmgw.storage import accounts, auth_failures, health, key_states, limits, requests, rollups
 from llmgw.storage.accounts import Accounts, ApiKeyRecord
+from llmgw.storage.file_modes import create_private, loose_modes, make_private_dirs, warning
 from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyStateRow
 from llmgw.storage.limits import LimitRow, Spend
@@ -54,7 +55,8 @@ class Store:
         `busy_timeout`: seconds a statement waits for another connection's lock (another process
         writing the same file) before it fails with "database is locked"."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
+        create_private(path)  # before SQLite would, with 0644: its -wal and -shm take this file's mode
         conn = sqlite3.connect(path, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
@@ -86,6 +88,10 @@ class Store:
                 return health.health(self._db, self.path, quick=quick)
             except sqlite3.DatabaseError as exc:  # not a database, or damaged past reading
                 raise DatabaseUnreadable(str(exc)) from exc
+
+    def file_mode_warnings(self) -> list[str]:
+        """One sentence, with the fix, per file of this database that its group or others may access."""
+        return [warning(p, mode) for p, mode in loose_modes(health.database_files(self.path))]
 
     def backup(self, target: str | Path, *, overwrite: bool = False) -> None:
         """A consistent copy of the database at `target`, taken while others keep writing (SQLite's

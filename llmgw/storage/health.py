@@ -10,9 +10,13 @@ from pathlib import Path
 
 import sqlite_utils
 
+from llmgw.storage.file_modes import create_private, loose_modes, warning
 from llmgw.storage.migrations import migrations
+from llmgw.storage.serve_lock import lock_path
 
-__all__ = ["DbHealth", "backup", "health"]
+__all__ = ["DbHealth", "backup", "database_files", "health"]
+
+_SPOOL_SUFFIXES = (".spool", ".spool.replaying", ".spool.rejected")
 
 _MAX_MESSAGES = 20  # integrity_check stops after this many problems; enough to act on
 
@@ -30,6 +34,7 @@ class DbHealth:
     unknown: tuple[str, ...]  # recorded in the file, unknown to this version (a newer llmgw wrote it)
     journal_mode: str
     spool_files: tuple[tuple[str, int], ...]  # (path, bytes) of the ledger spool's files present
+    loose_files: tuple[tuple[str, int], ...] = ()  # (path, mode) of its files others may access
 
     @property
     def problems(self) -> list[str]:
@@ -47,6 +52,20 @@ class DbHealth:
                 out.append(f"ledger rows the database refused are kept in {path}")
         return out
 
+    @property
+    def warnings(self) -> list[str]:
+        """What is worth fixing but does not keep the file from serving (`--strict` fails on it)."""
+        return [warning(Path(path), mode) for path, mode in self.loose_files]
+
+
+def database_files(path: Path) -> list[Path]:
+    """Every file llmgw keeps for the database at `path`: the file, SQLite's own beside it, the
+    ledger's spool files and the serve lock."""
+    return [
+        *(Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal", *_SPOOL_SUFFIXES)),
+        lock_path(path),
+    ]
+
 
 def health(db: sqlite_utils.Database, path: Path, *, quick: bool) -> DbHealth:
     """Check `db` (opened read-only): integrity, foreign keys, migrations, journal mode, spool files."""
@@ -59,7 +78,7 @@ def health(db: sqlite_utils.Database, path: Path, *, quick: bool) -> DbHealth:
     applied = tuple(m.name for m in migrations.applied(db))
     known = {m.name for m in migrations.pending(sqlite_utils.Database(memory=True))}
     journal_mode = str(db.execute("PRAGMA journal_mode").fetchone()[0])
-    spool = [Path(f"{path}.spool{suffix}") for suffix in ("", ".replaying", ".rejected")]
+    spool = [Path(f"{path}{suffix}") for suffix in _SPOOL_SUFFIXES]
     return DbHealth(
         path=str(path),
         integrity=integrity,
@@ -70,6 +89,7 @@ def health(db: sqlite_utils.Database, path: Path, *, quick: bool) -> DbHealth:
         unknown=tuple(n for n in applied if n not in known),
         journal_mode=journal_mode,
         spool_files=tuple((str(p), p.stat().st_size) for p in spool if p.exists()),
+        loose_files=tuple((str(p), mode) for p, mode in loose_modes(database_files(path))),
     )
 
 
@@ -82,6 +102,8 @@ def backup(source: sqlite3.Connection, target: Path, *, overwrite: bool) -> None
         raise FileExistsError(str(target))
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
+        tmp.unlink(missing_ok=True)  # left by a crash: a fresh file, so that it is created private
+        create_private(tmp)
         dest = sqlite3.connect(tmp)
         try:
             source.backup(dest)  # pages=-1: every page in one step, under one read transaction

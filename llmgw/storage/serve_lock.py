@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from llmgw.errors import DatabaseInUse
+from llmgw.storage.file_modes import make_private_dirs, open_private
 
 __all__ = ["hold_serve_lock", "lock_path"]
 
@@ -39,8 +40,8 @@ def hold_serve_lock(database: str | Path, address: str) -> Iterator[Path]:
     """Hold the serve lock of `database` for the block; raise DatabaseInUse, naming the holder, if another
     process (or another holder in this one) has it."""
     path = lock_path(database)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not truncated: the holder's words stay readable
+    make_private_dirs(path.parent)
+    fd = open_private(path, os.O_RDWR)  # not truncated: the holder's words stay readable
     try:
         if not _try_lock(fd):
             holder = _holder(fd)

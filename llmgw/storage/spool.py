@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from llmgw.storage.database import Store
+from llmgw.storage.file_modes import open_private
 from llmgw.storage.requests import COLUMNS, UsageRow
 
 __all__ = ["ROW_FAULTS", "Spool", "insert_salvaging", "request_ids"]
@@ -128,7 +129,8 @@ class Spool:
 
     @staticmethod
     def _append(path: Path, data: bytes, sync: bool) -> None:
-        with path.open("a+b") as f:
+        fd = open_private(path, os.O_RDWR | os.O_APPEND | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "a+b") as f:
             if f.seek(0, os.SEEK_END) > 0:
                 f.seek(-1, os.SEEK_END)
                 if f.read(1) != b"\n":  # a line torn by a crash: start ours on a line of its own
