@@ -22,7 +22,7 @@ from llmgw.services import keys, tokens, users
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store
 from llmgw.services.key_index import Principal
-from llmgw.services.login_throttle import LoginThrottle
+from llmgw.services.login_throttle import ACCOUNT_FREE, MAX_DELAY, LoginThrottle
 from llmgw.settings import Config
 
 ADMIN_PW = "admin-password-123"
@@ -322,7 +322,9 @@ def test_sessions_expire_when_idle_and_absolutely(client: TestClient, tmp_path: 
 # --- the login rate limit ------------------------------------------------------------------------------
 
 
-def test_login_is_rate_limited_per_account_with_growing_delays(app: Starlette, client: TestClient) -> None:
+def test_login_is_rate_limited_per_account_and_address_with_growing_delays(
+    app: Starlette, client: TestClient
+) -> None:
     now = [5000.0]
     backend_of(app).throttle = LoginThrottle(lambda: now[0])
     for _ in range(5):
@@ -337,20 +339,80 @@ def test_login_is_rate_limited_per_account_with_growing_delays(app: Starlette, c
     assert login(client, "bob", BOB_PW).status_code == 303
 
 
-def test_login_throttle_by_address_and_account() -> None:
+def test_an_attack_from_one_address_never_locks_the_admin_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 wrong passwords for alice from one address, one a second (about one per delay window: what
+    kept an account-wide lock closed for everyone): alice logs in from her own address during the
+    attack and after it; the attacking address is refused unchecked, even with the right password,
+    and gets only a handful of its guesses checked; it may still log in to another account."""
+    app = make_app(tmp_path, trusted_proxies=["10.9.9.9"])  # TLS ends at a proxy: X-Forwarded-For
+    now = [5000.0]
+    checked: list[str | None] = []
+    authenticate = users.authenticate
+
+    def counted(store: Store, name: str, password: str, address: str | None) -> users.User | None:
+        checked.append(address)
+        return authenticate(store, name, password, address)
+
+    monkeypatch.setattr(users, "authenticate", counted)
+    attacker = {"x-forwarded-for": "198.51.100.66"}
+    with TestClient(app, base_url=SITE, client=("10.9.9.9", 40000)) as proxy:
+        backend_of(app).throttle = LoginThrottle(lambda: now[0])
+        for attempt in range(200):
+            assert login(proxy, "alice", f"guess-{attempt:04d}-xx", **attacker).status_code == 400
+            now[0] += 1.0
+            if attempt in (100, 199):  # alice, from her office, through the same proxy
+                alice = TestClient(app, base_url=SITE, client=("10.9.9.9", 40001))
+                r = login(alice, "alice", ADMIN_PW, **{"x-forwarded-for": "203.0.113.5"})
+                assert r.status_code == 303, f"alice locked out after {attempt + 1} attacks"
+                assert "Users" in alice.get("/ui/keys").text  # her session, an admin's
+                alice.close()
+        assert login(proxy, "alice", ADMIN_PW, **attacker).status_code == 400  # the attacker's address
+        assert checked.count("198.51.100.66") <= 15  # 5 free, then 2, 4, 8 ... seconds apart
+        assert login(proxy, "bob", BOB_PW, **attacker).status_code == 303  # per (account, address)
+
+
+def test_login_throttle_per_pair_and_per_address() -> None:
     now = [0.0]
     t = LoginThrottle(lambda: now[0])
-    for i in range(20):
-        t.failed(f"user{i}", "10.0.0.1")
-    assert not t.allowed("someone-else", "10.0.0.1")
-    assert t.allowed("someone-else", "10.0.0.2")
     for _ in range(5):
         t.failed("carol", "10.0.0.3")
-    assert not t.allowed("CAROL", "10.0.0.9")  # names compare without regard to case
-    t.succeeded("carol", "10.0.0.3")
-    assert t.allowed("carol", "10.0.0.9")
+    assert not t.allowed("CAROL", "10.0.0.3")  # names compare without regard to case
+    assert t.allowed("carol", "10.0.0.9")  # another address: its own count
+    assert t.allowed("dave", "10.0.0.3")  # another account from that address
+    for i in range(20):
+        t.failed(f"user{i}", "10.0.0.1")
+    assert not t.allowed("someone-else", "10.0.0.1")  # one address, many accounts
+    assert t.allowed("someone-else", "10.0.0.2")
+    for i in range(5):  # an IPv6 host holds a /64: its addresses count as one
+        t.failed("erin", f"2001:db8:1:2::{i + 1}")
+    assert not t.allowed("erin", "2001:db8:1:2:ffff::1")
+    assert t.allowed("erin", "2001:db8:1:3::1")
     now[0] += 3600
-    assert t.allowed("x", "10.0.0.1")
+    assert t.allowed("x", "10.0.0.1") and t.allowed("carol", "10.0.0.3")
+
+
+def test_an_account_failing_from_many_addresses_is_guarded_not_locked() -> None:
+    """A botnet gets one guess per address per MAX_DELAY once the account is guarded; the right
+    password from an address that has not been failing is still checked."""
+    now = [0.0]
+    t = LoginThrottle(lambda: now[0])
+    for i in range(ACCOUNT_FREE + 20):
+        address = f"192.0.2.{i}"
+        assert t.allowed("carol", address)
+        t.failed("carol", address)
+        now[0] += 1.0
+    assert not t.allowed("carol", "192.0.2.25")  # failed for carol lately, the account under attack
+    assert t.allowed("carol", "192.0.2.200")  # a fresh address: checked
+    t.failed("carol", "192.0.2.200")
+    t.succeeded("carol", "192.0.2.200")  # it was carol
+    assert t.allowed("carol", "192.0.2.200")
+    t.failed("carol", "192.0.2.201")
+    t.unchecked("carol", "192.0.2.201")  # never checked (the hashing pool was full): given back
+    assert t.allowed("carol", "192.0.2.201")
+    now[0] += MAX_DELAY + 1
+    assert t.allowed("carol", "192.0.2.25")
 
 
 def test_login_throttle_forgets_old_failures_and_successes_do_not_count() -> None:

@@ -1,28 +1,43 @@
-"""Login attempts limited per account and per client address, with growing delays.
+"""Login attempts limited per (account, client address) and per client address, with growing delays;
+an account failing from many addresses is guarded, never locked for everyone.
 
-After `free` failures for a key (an account name, or a client address), each further attempt must
-wait `2 ** (failures - free)` seconds after the last failure, up to `MAX_DELAY`; an attempt made
-sooner is refused without checking the password (so it costs no hash and cannot succeed). An attempt
-counts as a failure from the moment it is let through (`failed` before the check), so parallel
-attempts cannot all slip past one count; a success gives its address that failure back and clears
-the account. Counts are forgotten after `FORGET_AFTER` without a failure: an office's occasional typos
-never add up to a lockout. Held in memory, per process: a restart forgets it, which only gives an
-attacker what the first `free` attempts give anyone.
+- One address, one account: after `PAIR_FREE` failures, each further attempt must wait
+  `2 ** (failures - PAIR_FREE)` seconds after the last failure, up to `MAX_DELAY`.
+- One address, any accounts: the same after `ADDRESS_FREE` failures (many people may share one
+  address: NAT, an office proxy).
+- One account, any addresses: after `ACCOUNT_FREE` failures the account is guarded for as long as the
+  same formula says; while it is, an address that failed for it within `MAX_DELAY` is refused, and any
+  other address is still checked. So guesses spread over many addresses cost one address each per
+  `MAX_DELAY`, and an attacker can never keep the owner out: the right password from an address that
+  has not been failing always gets in.
+
+An attempt refused here is not checked (it costs no hash and cannot succeed). An attempt counts as a
+failure from the moment it is let through (`failed` before the check), so parallel attempts cannot all
+slip past one count; a success forgets its address's failures for the account and gives the attempt
+back to the address and the account; an attempt never checked (the hashing pool was full) is given
+back everywhere. Counts are forgotten after `FORGET_AFTER` without a failure. An IPv6 address counts
+as its /64 (one host usually holds a whole /64). Held in memory, per process: a restart forgets it,
+which only gives an attacker what the first free attempts give anyone.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
-__all__ = ["ACCOUNT_FREE", "ADDRESS_FREE", "FORGET_AFTER", "MAX_DELAY", "LoginThrottle"]
+__all__ = ["ACCOUNT_FREE", "ADDRESS_FREE", "FORGET_AFTER", "MAX_DELAY", "PAIR_FREE", "LoginThrottle"]
 
-ACCOUNT_FREE = 5
-ADDRESS_FREE = 20  # many people may share one address (NAT, an office proxy)
+PAIR_FREE = 5
+ADDRESS_FREE = 20
+ACCOUNT_FREE = 10
 MAX_DELAY = 15 * 60.0
 FORGET_AFTER = 24 * 3600.0
-_MAX_ENTRIES = 50_000  # memory bound under a flood of names or addresses
+_MAX_ENTRIES = 50_000  # memory bound of each table under a flood of names or addresses
+
+_K = TypeVar("_K", bound=Hashable)
 
 
 @dataclass(slots=True)
@@ -31,13 +46,29 @@ class _Failures:
     last: float
 
 
+def _address_key(address: str | None) -> str:
+    """What an address is counted as: an IPv6 address as its /64, anything else as it is."""
+    if not address:
+        return ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 class LoginThrottle:
-    """Failure counts by account and by address, with the delay each imposes."""
+    """Failure counts by (account, address), by address and by account, and what each lets through."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._accounts: dict[str, _Failures] = {}
+        self._pairs: dict[tuple[str, str], _Failures] = {}
         self._addresses: dict[str, _Failures] = {}
+        self._accounts: dict[str, _Failures] = {}
 
     @staticmethod
     def _wait(f: _Failures | None, free: int, now: float) -> float:
@@ -48,34 +79,60 @@ class LoginThrottle:
     def allowed(self, account: str, address: str | None) -> bool:
         """Whether an attempt for `account` from `address` may be checked now."""
         now = self._clock()
-        return (
-            self._wait(self._accounts.get(account.lower()), ACCOUNT_FREE, now) == 0
-            and self._wait(self._addresses.get(address or ""), ADDRESS_FREE, now) == 0
-        )
+        acct, addr = account.lower(), _address_key(address)
+        if self._wait(self._addresses.get(addr), ADDRESS_FREE, now) > 0:
+            return False
+        pair = self._pairs.get((acct, addr))
+        if self._wait(pair, PAIR_FREE, now) > 0:
+            return False
+        failing_here = pair is not None and now - pair.last < MAX_DELAY
+        return not (failing_here and self._wait(self._accounts.get(acct), ACCOUNT_FREE, now) > 0)
 
     def failed(self, account: str, address: str | None) -> None:
+        """Count an attempt as failed; called before it is checked."""
         now = self._clock()
-        for table, key in ((self._accounts, account.lower()), (self._addresses, address or "")):
-            f = table.get(key)
-            if f is not None and now - f.last > FORGET_AFTER:
-                f.count = 0
-            if f is None:
-                if len(table) >= _MAX_ENTRIES:
-                    self._prune(table, now)
-                table[key] = _Failures(1, now)
-            else:
-                f.count += 1
-                f.last = now
+        acct, addr = account.lower(), _address_key(address)
+        self._count(self._pairs, (acct, addr), now)
+        self._count(self._addresses, addr, now)
+        self._count(self._accounts, acct, now)
 
     def succeeded(self, account: str, address: str | None) -> None:
-        """The attempt counted by `failed` was right after all."""
-        self._accounts.pop(account.lower(), None)
-        f = self._addresses.get(address or "")
-        if f is not None:
-            f.count = max(0, f.count - 1)
+        """The attempt counted by `failed` was right after all: this address's failures for the account
+        are forgotten; the address and the account get the attempt back (an attack on the account
+        goes on being guarded when its owner logs in)."""
+        acct, addr = account.lower(), _address_key(address)
+        self._pairs.pop((acct, addr), None)
+        self._give_back(self._addresses, addr)
+        self._give_back(self._accounts, acct)
+
+    def unchecked(self, account: str, address: str | None) -> None:
+        """The attempt counted by `failed` was never checked: it is given back everywhere."""
+        acct, addr = account.lower(), _address_key(address)
+        self._give_back(self._pairs, (acct, addr))
+        self._give_back(self._addresses, addr)
+        self._give_back(self._accounts, acct)
+
+    @classmethod
+    def _count(cls, table: dict[_K, _Failures], key: _K, now: float) -> None:
+        f = table.get(key)
+        if f is None:
+            if len(table) >= _MAX_ENTRIES:
+                cls._prune(table, now)
+            table[key] = _Failures(1, now)
+            return
+        f.count = 1 if now - f.last > FORGET_AFTER else f.count + 1
+        f.last = now
 
     @staticmethod
-    def _prune(table: dict[str, _Failures], now: float) -> None:
+    def _give_back(table: dict[_K, _Failures], key: _K) -> None:
+        f = table.get(key)
+        if f is not None:
+            f.count -= 1
+            if f.count <= 0:
+                del table[key]
+
+    @staticmethod
+    def _prune(table: dict[_K, _Failures], now: float) -> None:
         """Forget entries quiet for longer than the longest delay; if none are, the oldest half."""
         stale = [k for k, f in table.items() if now - f.last > MAX_DELAY]
         if not stale:
