@@ -10,7 +10,8 @@ Exception
 │   ├── AccountNotFound          no such user or key
 │   ├── PermissionDenied         the acting principal may not do that
 │   ├── InvalidAccountInput      a bad name, a password against the policy, a bad expiry
-│   └── AccountRuleViolation     the change would break a rule: the last active admin, a disabled owner
+│   ├── AccountRuleViolation     the change would break a rule: the last active admin, a disabled owner
+│   └── PasswordChecksBusy       every password-hashing slot taken, and its queue full: try again shortly
 ├── Unsupported                  a provider type has no such operation (the relay answers 400)
 └── GatewayError                 answered to a client with `status` and an error body in its dialect
     ├── InvalidRequest           400 malformed JSON, missing or wrong fields
@@ -104,6 +105,10 @@ class InvalidAccountInput(AccountError):
 
 class AccountRuleViolation(AccountError):
     """The change would break an invariant: no active admin left, a key for a disabled owner."""
+
+
+class PasswordChecksBusy(AccountError):
+    """The password-hashing pool is full (`services/passwords.HashingPool`): refused at once, unchecked."""
 
 
 class Unsupported(Exception):

@@ -1,4 +1,5 @@
-"""Portal passwords: the policy, argon2id, the bound on concurrent hashes, the unknown-user path."""
+"""Portal passwords: the policy, argon2id, the bound on concurrent hashes, the unknown-user path, and
+the password pool (its own threads, a bounded queue, an early refusal)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from llmgw.errors import InvalidAccountInput
+from llmgw.errors import InvalidAccountInput, PasswordChecksBusy
 from llmgw.services import passwords
 
 GOOD = "correct horse battery"
@@ -97,14 +98,50 @@ def test_at_most_two_hashes_run_at_once(monkeypatch: pytest.MonkeyPatch) -> None
     stored = passwords.hash_password(GOOD)
     passwords._dummy_hash()  # made before the spy goes in
     monkeypatch.setattr(passwords, "_hasher", SpyHasher(slow_verify))
-
-    async def flood() -> list[bool]:
-        return await asyncio.gather(*(passwords.verify_password_async(stored, "x") for _ in range(12)))
-
-    assert asyncio.run(flood()) == [False] * 12
+    threads = [threading.Thread(target=passwords.verify_password, args=(stored, "x")) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     assert peak == passwords.MAX_CONCURRENT_HASHES == 2
 
 
-def test_async_verify_matches() -> None:
+def test_the_pool_verifies() -> None:
     stored = passwords.hash_password(GOOD)
-    assert asyncio.run(passwords.verify_password_async(stored, GOOD))
+    assert asyncio.run(passwords.POOL.run(passwords.verify_password, stored, GOOD))
+    assert not asyncio.run(passwords.POOL.run(passwords.verify_password, None, GOOD))
+
+
+def test_a_full_pool_refuses_at_once_and_never_holds_the_default_executor() -> None:
+    """Two running, three waiting: the sixth is refused without waiting; meanwhile the loop's default
+    executor (the key index, limits, sessions) answers at once; a job cancelled while queued leaves
+    the queue."""
+    pool = passwords.HashingPool(threads=2, waiting=3)
+    release = threading.Event()
+    ran_on: list[str] = []
+
+    def job() -> str:
+        ran_on.append(threading.current_thread().name)
+        release.wait(10)
+        return "done"
+
+    async def scenario() -> list[str]:
+        jobs = [asyncio.create_task(pool.run(job)) for _ in range(5)]
+        await asyncio.sleep(0.05)
+        assert pool.admitted == 5
+        started = time.monotonic()
+        with pytest.raises(PasswordChecksBusy):
+            await pool.run(job)
+        assert await asyncio.to_thread(lambda: "free") == "free"  # not behind the pool
+        assert time.monotonic() - started < 1.0
+        jobs[-1].cancel()  # queued, never started
+        await asyncio.sleep(0.05)
+        assert pool.admitted == 4
+        jobs.append(asyncio.create_task(pool.run(job)))
+        await asyncio.sleep(0.05)
+        release.set()
+        return [r for r in await asyncio.gather(*jobs, return_exceptions=True) if isinstance(r, str)]
+
+    assert asyncio.run(scenario()) == ["done"] * 5
+    assert pool.admitted == 0
+    assert all(name.startswith("llmgw-passwords") for name in ran_on)

@@ -415,6 +415,34 @@ def test_an_account_failing_from_many_addresses_is_guarded_not_locked() -> None:
     assert t.allowed("carol", "192.0.2.25")
 
 
+def test_a_full_password_pool_refuses_logins_at_once(app: Starlette, client: TestClient) -> None:
+    """Beyond the pool's queue a login is answered 429 without a check, the same for a real and an
+    unknown name, and it costs the name nothing in the throttle."""
+    import asyncio
+    import threading
+
+    from llmgw.services import passwords
+
+    pool = passwords.HashingPool(threads=1, waiting=0)
+    release = threading.Event()
+    held = threading.Thread(target=asyncio.run, args=(pool.run(release.wait),))
+    held.start()
+    try:
+        while pool.admitted == 0:
+            time.sleep(0.01)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(passwords, "POOL", pool)
+            for name in ("bob", "nobody-at-all"):
+                for _ in range(8):  # more than the throttle's free attempts: none counted
+                    r = login(client, name, BOB_PW)
+                    assert r.status_code == 429 and "Too many login attempts right now" in r.text
+                    assert r.headers["retry-after"]
+    finally:
+        release.set()
+        held.join()
+    assert login(client, "bob", BOB_PW).status_code == 303
+
+
 def test_login_throttle_forgets_old_failures_and_successes_do_not_count() -> None:
     now = [0.0]
     t = LoginThrottle(lambda: now[0])

@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from llmgw.errors import AccountError, AccountNotFound, InvalidAccountInput, PermissionDenied
+from llmgw.errors import (
+    AccountError,
+    AccountNotFound,
+    InvalidAccountInput,
+    PasswordChecksBusy,
+    PermissionDenied,
+)
 from llmgw.portal.confirm import confirm_page, confirmed
 from llmgw.portal.web import (
     PREFIX,
@@ -28,10 +34,11 @@ from llmgw.portal.web import (
     session_cookie,
     set_session_cookie,
 )
-from llmgw.services import keys, sessions, users
+from llmgw.services import keys, passwords, sessions, users
 from llmgw.services.sessions import Session
 
 LOGIN_FAILED = "Login failed: check your user name and password, then try again in a moment."
+LOGIN_BUSY = "Too many login attempts right now: try again in a few seconds."
 _NOTICES = {
     "revoked": "The key was revoked.",
     "password": "Your password was changed. Log in with the new one.",
@@ -50,7 +57,8 @@ async def login_page(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     """Check the form (rate-limited, one message for every failure); a new session id on success,
-    the one presented before (if any) ended: no fixation."""
+    the one presented before (if any) ended: no fixation. The check runs in the password pool; when
+    that is full, 429 at once, the same for every name."""
     b = backend(request)
     if not same_origin(request):
         raise PageError(403, "Request refused", "This form was not sent from this site's own page.")
@@ -60,7 +68,13 @@ async def login(request: Request) -> Response:
     user = None
     if name and password and b.throttle.allowed(name, address):
         b.throttle.failed(name, address)  # counted before the check: parallel guesses cannot slip past
-        user = await asyncio.to_thread(users.authenticate, b.store, name, password, address)
+        try:
+            user = await passwords.POOL.run(users.authenticate, b.store, name, password, address)
+        except PasswordChecksBusy:
+            b.throttle.unchecked(name, address)
+            busy = render(request, "login.html", None, {"error": LOGIN_BUSY, "username": name}, status=429)
+            busy.headers["retry-after"] = "5"
+            return busy
     if user is None:
         return render(request, "login.html", None, {"error": LOGIN_FAILED, "username": name}, status=400)
     b.throttle.succeeded(name, address)
@@ -190,8 +204,8 @@ async def change_password(request: Request) -> Response:
     new, again = field_text(form, "new_password"), field_text(form, "new_password_again")
     if new != again:
         return render(request, "password.html", session, {"error": "The new passwords differ."}, 400)
-    try:
-        await asyncio.to_thread(
+    try:  # two hashes: in the password pool, like a login
+        await passwords.POOL.run(
             users.set_password,
             b.store,
             session.actor,
@@ -199,7 +213,7 @@ async def change_password(request: Request) -> Response:
             new,
             current_password=field_text(form, "current_password"),
         )
-    except (InvalidAccountInput, PermissionDenied) as exc:
+    except (InvalidAccountInput, PermissionDenied, PasswordChecksBusy) as exc:
         return render(request, "password.html", session, {"error": str(exc)}, 400)
     response = redirect(f"{PREFIX}/login?done=password")
     clear_session_cookie(response, request)

@@ -252,7 +252,7 @@ def authenticate(store: Store, name: str, password: str, client_address: str | N
     An unknown name verifies against a dummy hash (`passwords.verify_password(None, …)`), so it costs
     what a wrong password costs. Each attempt is audited; a failed one names the user only if the name
     exists (a password typed into the name field must not land in the log). Blocks for the hash: the
-    portal calls it in a worker thread."""
+    portal calls it in the password pool (`passwords.POOL`)."""
     with store.accounts(write=False) as accounts:
         row = accounts.user_by_name(name) if _NAME.fullmatch(name) else None
         stored = accounts.password_hash(row.id) if row is not None else None
