@@ -8,8 +8,9 @@ a memory exhaustion or a user-name oracle.
   `MAX_CONCURRENT_HASHES` run at once, whatever the number of threads asking; the others wait.
 - The server runs its password work in `POOL`, a `HashingPool`: threads of its own, never the event
   loop's default executor (the key-index refresh, limits, session checks and page queries run there,
-  and must never wait behind a login flood), and a bounded queue: past `MAX_WAITING_HASHES` waiting
-  jobs, the next is refused at once (`PasswordChecksBusy`), before anything about the account is read.
+  and must never wait behind a login flood), at a lower CPU priority than the event loop (Linux), and
+  a bounded queue: past `MAX_WAITING_HASHES` waiting jobs, the next is refused at once
+  (`PasswordChecksBusy`), before anything about the account is read.
 - Verifying for a user name that does not exist checks the password against a dummy hash made with
   the same parameters (`verify_password(None, ...)`): the same function, the same cost, the same answer
   (False), so timing does not tell which names exist.
@@ -18,8 +19,11 @@ a memory exhaustion or a user-name oracle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
 import secrets
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +53,7 @@ MAX_CONCURRENT_HASHES = 2
 # Beyond the running ones: a login waits for at most about 4 hashes per thread (under a second) or is
 # refused at once; a longer queue would only make every login of a flood slower.
 MAX_WAITING_HASHES = 8
+_NICENESS = 10  # of the pool's threads: a page or the key index wins a busy CPU over a login
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -95,7 +100,9 @@ class HashingPool:
     most `waiting` more jobs queued; one more is refused at once with `PasswordChecksBusy`."""
 
     def __init__(self, threads: int = MAX_CONCURRENT_HASHES, waiting: int = MAX_WAITING_HASHES) -> None:
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="llmgw-passwords")
+        self._executor = ThreadPoolExecutor(
+            threads, thread_name_prefix="llmgw-passwords", initializer=_lower_priority
+        )
         self._capacity = threads + waiting
         self._admitted = 0  # running or queued; released when the job ends, not when its caller leaves
         self._lock = threading.Lock()
@@ -123,6 +130,14 @@ class HashingPool:
     def _release(self, _job: object = None) -> None:
         with self._lock:
             self._admitted -= 1
+
+
+def _lower_priority() -> None:
+    """In each pool thread: on Linux a thread has a nice value of its own (elsewhere it would be the
+    whole process's, so nothing is changed)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICENESS)
 
 
 POOL = HashingPool()
