@@ -443,6 +443,36 @@ def test_a_full_password_pool_refuses_logins_at_once(app: Starlette, client: Tes
     assert login(client, "bob", BOB_PW).status_code == 303
 
 
+def test_every_password_hash_of_the_portal_runs_in_the_password_pool(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logins, one's own password, an administrator's new user and reset: none of them holds a thread
+    of the default executor (the key index's, the sessions') while it waits for a hashing slot."""
+    from llmgw.services import passwords
+
+    ran: list[str] = []
+
+    class SpyPool(passwords.HashingPool):
+        async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            ran.append(fn.__name__)
+            return await super().run(fn, *args, **kwargs)
+
+    monkeypatch.setattr(passwords, "POOL", SpyPool())
+    assert login(client, "alice", ADMIN_PW).status_code == 303
+    token = csrf(client)
+    made = {"csrf_token": token, "username": "carol", "password": "carol-password-12", "role": "user"}
+    assert post(client, "/ui/admin/users", made).status_code == 303
+    reset = {"csrf_token": token, "password": "carol-reset-pass-9"}
+    assert post(client, "/ui/admin/users/carol/password", reset).status_code == 303
+    new = "alice-new-password-1"
+    form = {"csrf_token": csrf(client, "/ui/password"), "current_password": ADMIN_PW}
+    assert (
+        post(client, "/ui/password", {**form, "new_password": new, "new_password_again": new}).status_code
+        == 303
+    )
+    assert ran == ["authenticate", "create_user", "set_password", "set_password"]
+
+
 def test_login_throttle_forgets_old_failures_and_successes_do_not_count() -> None:
     now = [0.0]
     t = LoginThrottle(lambda: now[0])

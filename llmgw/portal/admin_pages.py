@@ -21,7 +21,7 @@ from llmgw.portal.web import (
     redirect,
     render,
 )
-from llmgw.services import audit, keys, limits, users
+from llmgw.services import audit, keys, limits, passwords, users
 from llmgw.services.sessions import Session
 
 _NOTICES = {
@@ -73,8 +73,8 @@ async def create_user(request: Request) -> Response:
     if not session.is_admin:
         raise not_found()
     role: users.Role = "admin" if field_text(form, "role") == "admin" else "user"
-    try:
-        await asyncio.to_thread(
+    try:  # a hash: in the password pool, like a login
+        await passwords.POOL.run(
             users.create_user,
             b.store,
             session.actor,
@@ -107,7 +107,7 @@ async def user_action(request: Request) -> Response:
             new_role: users.Role = "admin" if field_text(form, "role") == "admin" else "user"
             await asyncio.to_thread(users.set_role, b.store, session.actor, name, new_role)
         elif action == "password":
-            await asyncio.to_thread(
+            await passwords.POOL.run(  # a hash: in the password pool, like a login
                 users.set_password, b.store, session.actor, name, field_text(form, "password")
             )
         else:
