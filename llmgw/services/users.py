@@ -8,7 +8,9 @@ Rules:
 - No change leaves the gateway without an active administrator once it has one: the last active admin
   cannot be disabled, deleted or made a user (create or promote another first).
 - Disabling a user, changing their role or password ends their portal sessions; deleting a user
-  deletes their keys and sessions (ON DELETE CASCADE); the audit log keeps their name.
+  deletes their keys, sessions and limits (ON DELETE CASCADE); the audit log keeps their name, and
+  reports name their requests "deleted user NAME (#id)". Ids are never handed out again, so a new
+  user (even one taking the name) starts with no history, no spend and no limits.
 - Setting a state that already holds (disable a disabled user …) changes nothing and writes no entry;
   the result says `changed=False`.
 """
@@ -95,8 +97,8 @@ def _find(accounts: Accounts, name: str) -> UserRow:
 
 
 def _still_there(accounts: Accounts, row: UserRow) -> bool:
-    """Whether the user read in an earlier transaction is the one behind that id now (SQLite may give a
-    deleted user's id to the next user created)."""
+    """Whether the user read in an earlier transaction is the one behind that id now (ids are never
+    reused since m009; the name and creation time are compared all the same, cheaply)."""
     now = accounts.user_by_id(row.id)
     return now is not None and (now.name, now.created_at) == (row.name, row.created_at)
 
@@ -190,8 +192,10 @@ def delete_user(store: Store, actor: Actor, name: str) -> DeletedUser:
         row = _find(accounts, name)
         _keep_an_admin(accounts, row, "delete")
         keys = len(accounts.keys(row.id))
-        accounts.delete_user(row.id)
-        _audit_user(accounts, actor, audit.USER_DELETED, row.id, row.name, detail=f"with {keys} key(s)")
+        now = time.time()
+        accounts.delete_user(row.id, now)
+        detail = f"with {keys} key(s)"
+        _audit_user(accounts, actor, audit.USER_DELETED, row.id, row.name, detail=detail, at=now)
         return DeletedUser(row.name, keys)
 
 

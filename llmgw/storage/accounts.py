@@ -11,13 +11,15 @@ from typing import Any
 
 import sqlite_utils
 
-from llmgw.storage import limits
+from llmgw.storage import deleted_accounts, limits
+from llmgw.storage.deleted_accounts import DeletedKey
 from llmgw.storage.limits import LimitRow, LimitValues, Scope
 
 __all__ = [
     "Accounts",
     "ApiKeyRecord",
     "AuditRow",
+    "DeletedKey",
     "KeyRow",
     "SessionRow",
     "UserRow",
@@ -225,9 +227,20 @@ class Accounts:
             "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", [password_hash, now, user_id]
         )
 
-    def delete_user(self, user_id: int) -> None:
-        """Delete a user; their keys and sessions go with them (ON DELETE CASCADE, foreign_keys=ON)."""
+    def delete_user(self, user_id: int, now: float) -> None:
+        """Delete a user; their keys, sessions and limits go with them (ON DELETE CASCADE,
+        foreign_keys=ON), their and their keys' names stay for reports (`deleted_users`,
+        `deleted_keys`). Their ids are never handed out again (AUTOINCREMENT)."""
+        deleted_accounts.record_user_deletion(self._db, user_id, now)
         self._db.execute("DELETE FROM users WHERE id = ?", [user_id])
+
+    def deleted_user_names(self) -> dict[int, str]:
+        """Deleted users' names by the id they had (what the ledger's `user_id` still holds)."""
+        return deleted_accounts.deleted_user_names(self._db)
+
+    def deleted_keys(self, user_id: int | None = None) -> list[DeletedKey]:
+        """Keys deleted with their user (all, or one user's), by the id they had."""
+        return deleted_accounts.deleted_keys(self._db, user_id)
 
     def delete_sessions(self, user_id: int) -> int:
         """End every portal session of a user; returns how many there were."""
