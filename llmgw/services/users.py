@@ -11,6 +11,9 @@ Rules:
   deletes their keys, sessions and limits (ON DELETE CASCADE); the audit log keeps their name, and
   reports name their requests "deleted user NAME (#id)". Ids are never handed out again, so a new
   user (even one taking the name) starts with no history, no spend and no limits.
+- An administrator may turn off a user's self-service key creation (`set_key_creation`): a limit put
+  on one key binds only while its owner cannot mint another. The user is then refused a key of their
+  own making (`keys.create_key`); administrators still create keys for them; existing keys keep working.
 - Setting a state that already holds (disable a disabled user …) changes nothing and writes no entry;
   the result says `changed=False`.
 """
@@ -38,6 +41,7 @@ __all__ = [
     "disable_user",
     "enable_user",
     "list_users",
+    "set_key_creation",
     "set_password",
     "set_role",
 ]
@@ -56,6 +60,7 @@ class User:
     disabled: bool
     created_at: float
     keys: int = 0
+    may_create_keys: bool = True  # may create their own keys (`set_key_creation`)
 
     @property
     def state(self) -> Literal["active", "disabled"]:
@@ -84,9 +89,8 @@ def check_name(name: str) -> str:
 
 
 def _user(row: UserRow, keys: int = 0) -> User:
-    return User(
-        row.id, row.name, "admin" if row.role == "admin" else "user", row.disabled, row.created_at, keys
-    )
+    role: Role = "admin" if row.role == "admin" else "user"
+    return User(row.id, row.name, role, row.disabled, row.created_at, keys, row.may_create_keys)
 
 
 def _find(accounts: Accounts, name: str) -> UserRow:
@@ -197,6 +201,21 @@ def delete_user(store: Store, actor: Actor, name: str) -> DeletedUser:
         detail = f"with {keys} key(s)"
         _audit_user(accounts, actor, audit.USER_DELETED, row.id, row.name, detail=detail, at=now)
         return DeletedUser(row.name, keys)
+
+
+def set_key_creation(store: Store, actor: Actor, name: str, *, allowed: bool) -> UserChange:
+    """Allow or refuse a user's creating keys for themself. Administrators only; audited. Their
+    existing keys are left as they are (revoke those separately)."""
+    with store.accounts() as accounts:
+        audit.require_admin(accounts, actor)
+        row = _find(accounts, name)
+        if row.may_create_keys == allowed:
+            return UserChange(_user(row), changed=False)
+        now = time.time()
+        accounts.set_may_create_keys(row.id, allowed, now)
+        detail = "off -> on" if allowed else "on -> off"
+        _audit_user(accounts, actor, audit.USER_KEY_CREATION_CHANGED, row.id, row.name, detail=detail, at=now)
+        return UserChange(_reread(accounts, row.id), changed=True)
 
 
 def set_role(store: Store, actor: Actor, name: str, role: Role) -> UserChange:

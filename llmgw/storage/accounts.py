@@ -102,6 +102,7 @@ class UserRow:
     has_password: bool
     created_at: float
     updated_at: float
+    may_create_keys: bool = True  # they may create their own keys (an administrator's switch)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,7 +151,7 @@ class SessionRow:
     last_seen_at: float
 
 
-_USER_COLUMNS = "id, name, role, disabled, password_hash IS NOT NULL, created_at, updated_at"
+_USER_COLUMNS = "id, name, role, disabled, password_hash IS NOT NULL, created_at, updated_at, may_create_keys"
 _KEY_SQL = """
 SELECT k.id, k.public_id, k.name, k.user_id, u.name, u.disabled, k.created_at, k.expires_at, k.revoked_at,
        k.last_used_at
@@ -162,7 +163,7 @@ _AUDIT_COLUMNS = (
 
 
 def _user(r: tuple[Any, ...]) -> UserRow:
-    return UserRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6])
+    return UserRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6], bool(r[7]))
 
 
 def _key(r: tuple[Any, ...]) -> KeyRow:
@@ -225,6 +226,11 @@ class Accounts:
     def set_password_hash(self, user_id: int, password_hash: str, now: float) -> None:
         self._db.execute(
             "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", [password_hash, now, user_id]
+        )
+
+    def set_may_create_keys(self, user_id: int, allowed: bool, now: float) -> None:
+        self._db.execute(
+            "UPDATE users SET may_create_keys = ?, updated_at = ? WHERE id = ?", [int(allowed), now, user_id]
         )
 
     def delete_user(self, user_id: int, now: float) -> None:

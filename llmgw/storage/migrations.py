@@ -199,3 +199,9 @@ def m009_ids_never_reused(db: sqlite_utils.Database) -> None:
     Not wrapped by the migration runner: it needs foreign keys off, which only holds outside a
     transaction, so it runs its own."""
     id_sequences.never_reuse_ids(db)
+
+
+@migrations()
+def m010_key_creation_switch(db: sqlite_utils.Database) -> None:
+    """Whether a user may create their own keys: an administrator's switch, on for everyone so far."""
+    db.execute("ALTER TABLE users ADD COLUMN may_create_keys INTEGER NOT NULL DEFAULT 1")
