@@ -79,12 +79,13 @@ def test_user_commands(run: Cli) -> None:
     refused(run("user", "add", "no spaces", "--password-stdin", stdin=PW), "invalid user name")
     listed = json.loads(ok(run("user", "list", "--json", via_env=True)))
     assert [{k: v for k, v in u.items() if k != "created"} for u in listed] == [
-        {"id": 1, "name": "ada", "role": "admin", "state": "active", "keys": 0},
-        {"id": 2, "name": "bob", "role": "user", "state": "active", "keys": 0},
+        {"id": 1, "name": "ada", "role": "admin", "state": "active", "keys": 0, "may_create_keys": True},
+        {"id": 2, "name": "bob", "role": "user", "state": "active", "keys": 0, "may_create_keys": True},
     ]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", u["created"]) for u in listed)
     table = ok(run("user", "list")).splitlines()
-    assert table[0].split() == ["name", "role", "state", "keys", "created"] and table[2].startswith("bob ")
+    assert re.split(r"\s{2,}", table[0].strip()) == ["name", "role", "state", "keys", "own keys", "created"]
+    assert table[2].startswith("bob ")
 
     # The last active admin stays: not disabled, deleted or demoted.
     refused(run("user", "disable", "ada"), "the last active administrator")

@@ -67,10 +67,10 @@ def test_an_admin_sees_everyone_by_user_with_names(store: Store, people: dict[st
     assert {g.label: (g.stats.requests, g.stats.cost_usd) for g in rep.groups} == {
         "ann": (1, 1.0),
         "bob": (3, 0.5),
-        f"user #{people['gone']}": (1, 2.0),
+        f"deleted user #{people['gone']}": (1, 2.0),
         "(no user)": (1, 0.25),
     }
-    assert rep.groups[0].label == f"user #{people['gone']}"  # biggest spender first
+    assert rep.groups[0].label == f"deleted user #{people['gone']}"  # biggest spender first
     assert rep.total.requests == 6 and rep.total.cost_usd == 3.75 and rep.total.unpriced_requests == 1
     assert rep.unpriced_models == ["gemini/flash"]
     bob = next(g for g in rep.groups if g.label == "bob")

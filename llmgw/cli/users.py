@@ -1,5 +1,5 @@
-"""`llmgw user add|list|disable|enable|passwd|delete|role`: parsing and messages only; the rules are
-`llmgw.services.users`'. The CLI acts as the local administrator (`Actor.cli()`, "cli:<login>").
+"""`llmgw user add|list|disable|enable|passwd|delete|role|set`: parsing and messages only; the rules
+are `llmgw.services.users`'. The CLI acts as the local administrator (`Actor.cli()`, "cli:<login>").
 
 Exit codes: 0 done (or nothing to do: already in that state), 1 refused (unknown user, bad name or
 password, the last-admin guard), 2 configuration error."""
@@ -44,6 +44,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     role = action("role", "make a user an admin or a plain user")
     role.add_argument("name")
     role.add_argument("role", choices=["admin", "user"])
+    setting = action("set", "change a user's settings")
+    setting.add_argument("name")
+    setting.add_argument(
+        "--key-create",
+        action=argparse.BooleanOptionalAction,
+        help="whether the user may create their own keys (--no-key-create: only administrators can, "
+        "so a limit on a key they made cannot be escaped by minting another)",
+    )
 
 
 def read_password(*, from_stdin: bool, stdin: TextIO, tty: bool) -> str:
@@ -60,6 +68,9 @@ def read_password(*, from_stdin: bool, stdin: TextIO, tty: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.user_command == "set" and args.key_create is None:
+        print("error: nothing to set: give --key-create or --no-key-create", file=sys.stderr)
+        return 2
     config = load(args.config).config
     try:
         password = None
@@ -92,10 +103,22 @@ def _run(args: argparse.Namespace, store: Store, password: str | None) -> int:
     elif command == "delete":
         deleted = users.delete_user(store, actor, args.name)
         print(f"deleted user {deleted.name!r} and their {deleted.keys} key(s)")
+    elif command == "set":
+        change = users.set_key_creation(store, actor, args.name, allowed=args.key_create)
+        print(_key_creation_message(change))
     else:
         change = users.set_role(store, actor, args.name, args.role)
         print(f"{change.user.name!r} is {'now' if change.changed else 'already'} {change.user.role}")
     return 0
+
+
+def _key_creation_message(change: users.UserChange) -> str:
+    name = repr(change.user.name)
+    if not change.changed:
+        return f"{name} already may {'' if change.user.may_create_keys else 'not '}create their own keys"
+    if change.user.may_create_keys:
+        return f"{name} may create their own keys again"
+    return f"{name} may no longer create their own keys (administrators still can, for them)"
 
 
 def print_users(found: list[users.User], *, as_json: bool) -> None:
@@ -107,6 +130,7 @@ def print_users(found: list[users.User], *, as_json: bool) -> None:
                 "role": u.role,
                 "state": u.state,
                 "keys": u.keys,
+                "may_create_keys": u.may_create_keys,
                 "created": iso_time(u.created_at),
             }
             for u in found
@@ -115,5 +139,15 @@ def print_users(found: list[users.User], *, as_json: bool) -> None:
     elif not found:
         print("no users (llmgw user add NAME --admin creates the first administrator)")
     else:
-        table = [[u.name, u.role, u.state, str(u.keys), iso_time(u.created_at)] for u in found]
-        print(format_table(("name", "role", "state", "keys", "created"), table))
+        table = [
+            [
+                u.name,
+                u.role,
+                u.state,
+                str(u.keys),
+                "on" if u.may_create_keys else "off",
+                iso_time(u.created_at),
+            ]
+            for u in found
+        ]
+        print(format_table(("name", "role", "state", "keys", "own keys", "created"), table))

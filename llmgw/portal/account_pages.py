@@ -1,5 +1,5 @@
-"""The pages every user has: log in and out, their keys (create; revoke, after a confirmation page),
-their password."""
+"""The pages every user has: log in and out, their keys (create, unless an administrator turned that
+off for them; revoke, after a confirmation page), their password."""
 
 from __future__ import annotations
 
@@ -99,8 +99,10 @@ async def logout(request: Request) -> Response:
 async def _keys_page(request: Request, session: Session, *, status: int = 200, **context: object) -> Response:
     b = backend(request)
     mine = await asyncio.to_thread(keys.list_keys, b.store, session.actor, session.user_name)
+    may_create = await asyncio.to_thread(keys.may_create_own_keys, b.store, session.actor)
     notice = _NOTICES.get(request.query_params.get("done", ""))
-    return render(request, "keys.html", session, {"keys": mine, "notice": notice, **context}, status)
+    page = {"keys": mine, "notice": notice, "may_create": may_create, **context}
+    return render(request, "keys.html", session, page, status)
 
 
 async def keys_page(request: Request) -> Response:
@@ -117,6 +119,8 @@ async def create_key(request: Request) -> Response:
     name = field_text(form, "name").strip() or None
     try:
         new = await asyncio.to_thread(keys.create_key, b.store, session.actor, session.user_name, name)
+    except PermissionDenied as exc:  # an administrator turned off their key creation
+        return await _keys_page(request, session, status=403, error=str(exc))
     except AccountError as exc:
         return await _keys_page(request, session, status=400, error=str(exc))
     await b.changed()

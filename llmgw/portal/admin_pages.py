@@ -1,6 +1,7 @@
 """The administrators' pages: users (create, disable, enable, delete after a confirmation page,
-reset a password, change a role) with the list of limits (edited in `limit_pages.py`), everyone's
-keys, the audit log. Anyone else gets the 404 page: these pages do not exist for them."""
+reset a password, change a role, switch their own key creation) with the list of limits (edited in
+`limit_pages.py`), everyone's keys, the audit log. Anyone else gets the 404 page: these pages do not
+exist for them."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ _NOTICES = {
     "limits-cleared": "The limits were removed.",
     "limits-unchanged": "Nothing changed: every value was left as it was.",
     "limits-none": "There were no limits to remove.",
+    "key-creation-off": "The user may no longer create their own keys (administrators still can, for them); "
+    "their existing keys keep working.",
+    "key-creation-on": "The user may create their own keys again.",
 }
 _DONE = {
     "disable": "disabled",
@@ -176,3 +180,22 @@ async def audit_page(request: Request) -> Response:
     entries = await asyncio.to_thread(audit.entries, backend(request).store, session.actor)
     newest = list(reversed(entries[-AUDIT_ROWS:]))
     return render(request, "audit.html", session, {"entries": newest, "limit": AUDIT_ROWS})
+
+
+async def set_key_creation(request: Request) -> Response:
+    """Allow (`allowed=on`) or refuse (`off`) a user's creating their own keys."""
+    b = backend(request)
+    session, form = await checked_post(request)
+    if not session.is_admin:
+        raise not_found()
+    allowed = field_text(form, "allowed")
+    if allowed not in ("on", "off"):
+        return await _users_page(request, session, 400, error="Key creation is turned on or off.")
+    name = request.path_params["name"]
+    try:
+        await asyncio.to_thread(users.set_key_creation, b.store, session.actor, name, allowed=allowed == "on")
+    except AccountNotFound as exc:
+        raise not_found() from exc
+    except AccountError as exc:
+        return await _users_page(request, session, 400, error=str(exc))
+    return redirect(f"{PREFIX}/admin/users?done=key-creation-{allowed}")

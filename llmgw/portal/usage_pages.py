@@ -144,7 +144,7 @@ def _breakdown(
         links = {
             g.label: f"{PREFIX}/admin/usage/users/{quote(g.label, safe='')}?range={rng.key}"
             for g in found.groups
-            if g.user_id is not None
+            if g.user_id is not None and not g.deleted  # a deleted user has no page (their name is free)
         }
     return Breakdown(title, by, found.groups, Markup(bars), links)  # safe: charts.py escapes labels
 

@@ -33,6 +33,7 @@ USER_DELETED = "user.deleted"
 USER_ROLE_CHANGED = "user.role_changed"
 USER_PASSWORD_CHANGED = "user.password_changed"  # by the user themself
 USER_PASSWORD_RESET = "user.password_reset"  # by an administrator
+USER_KEY_CREATION_CHANGED = "user.key_creation_changed"  # may they create their own keys: "on -> off"
 KEY_CREATED = "key.created"
 KEY_REVOKED = "key.revoked"
 SECRET_SET = "provider_secret.set"

@@ -2,10 +2,13 @@
 checking its actor's rights and writing its audit entry in the transaction of its change.
 
 Rules: an administrator manages everyone's keys, a user only their own; a disabled user gets no new
-key. A key's token is `llmgw-<public id>-<secret>` (`services/tokens.py`): only the public id and the
-secret's hash are stored. People name a key by its public id (in listings, and in the token itself, so
-a leaked token can be revoked from its text); `revoke_key` also takes the numeric row id (what the
-ledger's `api_key_id` holds) or the whole token. Revoking a revoked key changes nothing.
+key; a user whose key creation an administrator turned off (`users.set_key_creation`) creates none for
+themself, while administrators still create keys for them (so limits on a key the administrator made
+cannot be escaped by minting another). A key's token is `llmgw-<public id>-<secret>`
+(`services/tokens.py`): only the public id and the secret's hash are stored. People name a key by its
+public id (in listings, and in the token itself, so a leaked token can be revoked from its text);
+`revoke_key` also takes the numeric row id (what the ledger's `api_key_id` holds) or the whole token.
+Revoking a revoked key changes nothing.
 
 States, first that applies: revoked, expired, owner-disabled, active.
 """
@@ -24,7 +27,16 @@ from llmgw.services.audit import Actor
 from llmgw.services.users import check_name
 from llmgw.storage import Accounts, KeyRow, Store, UserRow
 
-__all__ = ["Key", "KeyChange", "KeyState", "NewKey", "create_key", "list_keys", "revoke_key"]
+__all__ = [
+    "Key",
+    "KeyChange",
+    "KeyState",
+    "NewKey",
+    "create_key",
+    "list_keys",
+    "may_create_own_keys",
+    "revoke_key",
+]
 
 KeyState = Literal["active", "revoked", "expired", "owner-disabled"]
 DEFAULT_KEY_NAME = "default"
@@ -102,16 +114,34 @@ def _owner(accounts: Accounts, actor: Actor, owner: str) -> UserRow:
     return row
 
 
+def _self_service_refused(me: UserRow | None, owner: UserRow) -> bool:
+    """Whether this is the owner minting for themself while an administrator has turned that off."""
+    return me is not None and me.id == owner.id and not owner.may_create_keys
+
+
+def may_create_own_keys(store: Store, actor: Actor) -> bool:
+    """Whether the actor may create keys for themself (the local administrator always may)."""
+    with store.accounts(write=False) as accounts:
+        me = audit.acting_user(accounts, actor)
+        return me is None or not _self_service_refused(me, me)
+
+
 def create_key(
     store: Store, actor: Actor, owner: str, name: str | None = None, expires_in: timedelta | None = None
 ) -> NewKey:
-    """A new key for `owner`; the token is in the result and nowhere else. Refused for a disabled owner."""
+    """A new key for `owner`; the token is in the result and nowhere else. Refused for a disabled owner,
+    and (PermissionDenied) to an owner minting for themself after an administrator turned that off."""
     name = _check_key_name(DEFAULT_KEY_NAME if name is None else name)
     if expires_in is not None and not timedelta(0) < expires_in <= MAX_LIFETIME:
         raise InvalidAccountInput("the expiry must be in the future, within 100 years")
     minted = tokens.mint()
     with store.accounts() as accounts:
         row = _owner(accounts, actor, owner)
+        if _self_service_refused(audit.acting_user(accounts, actor), row):
+            raise PermissionDenied(
+                f"an administrator has turned off key creation for {row.name!r}: ask an administrator "
+                "for a key"
+            )
         if row.disabled:
             raise AccountRuleViolation(f"user {row.name!r} is disabled: enable them before creating a key")
         now = time.time()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from llmgw.errors import PermissionDenied
 from llmgw.services import audit
+from llmgw.services.account_labels import deleted_user_label
 from llmgw.services.audit import Actor
 from llmgw.services.usage_report import (
     Grain,
@@ -145,12 +147,18 @@ class LiveRequest:
 
     request_id: str
     at: float
-    user: str | None  # None: the legacy proxy key, or a user deleted since
+    user: str | None  # None: the legacy proxy key; "deleted user NAME (#id)" for a user deleted since
     model: str | None
     provider: str | None
     status: int
     tokens: int | None
     latency_ms: float | None
+
+
+def _user_label(r: dict[str, Any]) -> str | None:
+    if r["user_id"] is None:
+        return None
+    return r["user_name"] or deleted_user_label(r["user_id"], r["deleted_user_name"])
 
 
 def live_tail(store: Store, actor: Actor, limit: int = 20) -> list[LiveRequest]:
@@ -161,7 +169,7 @@ def live_tail(store: Store, actor: Actor, limit: int = 20) -> list[LiveRequest]:
         LiveRequest(
             r["request_id"],
             r["created_at"],
-            r["user_name"],
+            _user_label(r),
             r["model_requested"],
             r["provider"],
             r["status"],

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from llmgw.errors import AccountNotFound, PermissionDenied
-from llmgw.services import audit
+from llmgw.services import account_labels, audit
+from llmgw.services.account_labels import AccountLabels
 from llmgw.services.audit import Actor
 from llmgw.storage import BOUNDS_MS, RollupTotals, Store
 
@@ -37,9 +38,6 @@ __all__ = [
 
 GroupBy = Literal["user", "key", "model", "provider", "hour", "day", "month"]
 Grain = Literal["hour", "day", "month"]
-
-NO_USER = "(no user)"  # rows of the legacy proxy key (or --no-auth): no user behind them
-NO_KEY = "(no key)"
 
 # The rollup dimensions each grouping reads (the first ones name the group; the rest fill its ids).
 _DIMS: dict[str, tuple[str, ...]] = {
@@ -81,7 +79,8 @@ class UsageStats:
 
 @dataclass(frozen=True, slots=True)
 class UsageGroup:
-    """One line of a grouped report: its label, its totals and what it is (the ids that apply)."""
+    """One line of a grouped report: its label, its totals and what it is (the ids that apply).
+    `deleted`: a user or key group of an account deleted since (its label says so)."""
 
     label: str
     stats: UsageStats
@@ -90,6 +89,7 @@ class UsageGroup:
     provider: str | None = None
     model: str | None = None
     bucket_start: float | None = None  # hour, day or month groups: the bucket's start, unix seconds
+    deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,23 +149,7 @@ def _stats(t: RollupTotals | None) -> UsageStats:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Names:
-    users: dict[int, str]
-    keys: dict[int, str]
-
-    def user(self, user_id: int | None) -> str:
-        if user_id is None:
-            return NO_USER
-        return self.users.get(user_id, f"user #{user_id}")  # deleted since
-
-    def key(self, key_id: int | None) -> str:
-        if key_id is None:
-            return NO_KEY
-        return self.keys.get(key_id, f"key #{key_id}")
-
-
-def _scope(store: Store, actor: Actor, user: str | None) -> tuple[int | None, _Names]:
+def _scope(store: Store, actor: Actor, user: str | None) -> tuple[int | None, AccountLabels]:
     """Whose rows the actor may read (a user id, or None: everyone) and the names to label them by."""
     with store.accounts(write=False) as accounts:
         me = audit.acting_user(accounts, actor)
@@ -180,10 +164,7 @@ def _scope(store: Store, actor: Actor, user: str | None) -> tuple[int | None, _N
             if row is None:
                 raise AccountNotFound(f"no user {user!r}")
             user_id = row.id
-        names = _Names(
-            {u.id: u.name for u in accounts.users()},
-            {k.id: f"{k.name} ({k.public_id})" for k in accounts.keys(user_id)},
-        )
+        names = account_labels.load(accounts, user_id)
     return user_id, names
 
 
@@ -202,12 +183,15 @@ def bucket_label(start: float, grain: str) -> str:
     return datetime.fromtimestamp(start, UTC).strftime(fmt)
 
 
-def _group(by: str, t: RollupTotals, names: _Names) -> UsageGroup:
+def _group(by: str, t: RollupTotals, names: AccountLabels) -> UsageGroup:
     stats = _stats(t)
     if by == "user":
-        return UsageGroup(names.user(t.group[0]), stats, user_id=t.group[0])
+        user_id = t.group[0]
+        return UsageGroup(names.user(user_id), stats, user_id=user_id, deleted=names.user_deleted(user_id))
     if by == "key":
-        return UsageGroup(names.key(t.group[0]), stats, user_id=t.group[1], api_key_id=t.group[0])
+        key_id = t.group[0]
+        deleted = names.key_deleted(key_id)
+        return UsageGroup(names.key(key_id), stats, user_id=t.group[1], api_key_id=key_id, deleted=deleted)
     if by == "model":
         provider, model = t.group
         return UsageGroup(model_label(provider, model), stats, provider=provider, model=model)
@@ -288,7 +272,7 @@ def series(
     for t in rows:
         start, *rest = t.group
         label = names.user(rest[0]) if split == "user" else model_label(*rest) if split else "all"
-        # Two ids may share a label (a deleted user's number is never reused, so only in theory).
+        # Ids are never reused and a deleted user's label carries their id: one label per user.
         cells.setdefault(label, {})[float(start)] = t
     buckets = bucket_starts(since, until, grain)
 

@@ -8,7 +8,12 @@ Rules:
 - No change leaves the gateway without an active administrator once it has one: the last active admin
   cannot be disabled, deleted or made a user (create or promote another first).
 - Disabling a user, changing their role or password ends their portal sessions; deleting a user
-  deletes their keys and sessions (ON DELETE CASCADE); the audit log keeps their name.
+  deletes their keys, sessions and limits (ON DELETE CASCADE); the audit log keeps their name, and
+  reports name their requests "deleted user NAME (#id)". Ids are never handed out again, so a new
+  user (even one taking the name) starts with no history, no spend and no limits.
+- An administrator may turn off a user's self-service key creation (`set_key_creation`): a limit put
+  on one key binds only while its owner cannot mint another. The user is then refused a key of their
+  own making (`keys.create_key`); administrators still create keys for them; existing keys keep working.
 - Setting a state that already holds (disable a disabled user …) changes nothing and writes no entry;
   the result says `changed=False`.
 """
@@ -36,6 +41,7 @@ __all__ = [
     "disable_user",
     "enable_user",
     "list_users",
+    "set_key_creation",
     "set_password",
     "set_role",
 ]
@@ -54,6 +60,7 @@ class User:
     disabled: bool
     created_at: float
     keys: int = 0
+    may_create_keys: bool = True  # may create their own keys (`set_key_creation`)
 
     @property
     def state(self) -> Literal["active", "disabled"]:
@@ -82,9 +89,8 @@ def check_name(name: str) -> str:
 
 
 def _user(row: UserRow, keys: int = 0) -> User:
-    return User(
-        row.id, row.name, "admin" if row.role == "admin" else "user", row.disabled, row.created_at, keys
-    )
+    role: Role = "admin" if row.role == "admin" else "user"
+    return User(row.id, row.name, role, row.disabled, row.created_at, keys, row.may_create_keys)
 
 
 def _find(accounts: Accounts, name: str) -> UserRow:
@@ -95,8 +101,8 @@ def _find(accounts: Accounts, name: str) -> UserRow:
 
 
 def _still_there(accounts: Accounts, row: UserRow) -> bool:
-    """Whether the user read in an earlier transaction is the one behind that id now (SQLite may give a
-    deleted user's id to the next user created)."""
+    """Whether the user read in an earlier transaction is the one behind that id now (ids are never
+    reused since m009; the name and creation time are compared all the same, cheaply)."""
     now = accounts.user_by_id(row.id)
     return now is not None and (now.name, now.created_at) == (row.name, row.created_at)
 
@@ -190,9 +196,26 @@ def delete_user(store: Store, actor: Actor, name: str) -> DeletedUser:
         row = _find(accounts, name)
         _keep_an_admin(accounts, row, "delete")
         keys = len(accounts.keys(row.id))
-        accounts.delete_user(row.id)
-        _audit_user(accounts, actor, audit.USER_DELETED, row.id, row.name, detail=f"with {keys} key(s)")
+        now = time.time()
+        accounts.delete_user(row.id, now)
+        detail = f"with {keys} key(s)"
+        _audit_user(accounts, actor, audit.USER_DELETED, row.id, row.name, detail=detail, at=now)
         return DeletedUser(row.name, keys)
+
+
+def set_key_creation(store: Store, actor: Actor, name: str, *, allowed: bool) -> UserChange:
+    """Allow or refuse a user's creating keys for themself. Administrators only; audited. Their
+    existing keys are left as they are (revoke those separately)."""
+    with store.accounts() as accounts:
+        audit.require_admin(accounts, actor)
+        row = _find(accounts, name)
+        if row.may_create_keys == allowed:
+            return UserChange(_user(row), changed=False)
+        now = time.time()
+        accounts.set_may_create_keys(row.id, allowed, now)
+        detail = "off -> on" if allowed else "on -> off"
+        _audit_user(accounts, actor, audit.USER_KEY_CREATION_CHANGED, row.id, row.name, detail=detail, at=now)
+        return UserChange(_reread(accounts, row.id), changed=True)
 
 
 def set_role(store: Store, actor: Actor, name: str, role: Role) -> UserChange:

@@ -4,6 +4,7 @@ writer thread and its spool file, and the lock that keeps one server per databas
 
 from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
 from llmgw.storage.database import Store
+from llmgw.storage.deleted_accounts import DeletedKey
 from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyState, KeyStateRow
 from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
@@ -19,6 +20,7 @@ __all__ = [
     "ApiKeyRecord",
     "AuditRow",
     "DbHealth",
+    "DeletedKey",
     "KeyRow",
     "KeyState",
     "KeyStateRow",

@@ -11,13 +11,15 @@ from typing import Any
 
 import sqlite_utils
 
-from llmgw.storage import limits
+from llmgw.storage import deleted_accounts, limits
+from llmgw.storage.deleted_accounts import DeletedKey
 from llmgw.storage.limits import LimitRow, LimitValues, Scope
 
 __all__ = [
     "Accounts",
     "ApiKeyRecord",
     "AuditRow",
+    "DeletedKey",
     "KeyRow",
     "SessionRow",
     "UserRow",
@@ -100,6 +102,7 @@ class UserRow:
     has_password: bool
     created_at: float
     updated_at: float
+    may_create_keys: bool = True  # they may create their own keys (an administrator's switch)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -148,7 +151,7 @@ class SessionRow:
     last_seen_at: float
 
 
-_USER_COLUMNS = "id, name, role, disabled, password_hash IS NOT NULL, created_at, updated_at"
+_USER_COLUMNS = "id, name, role, disabled, password_hash IS NOT NULL, created_at, updated_at, may_create_keys"
 _KEY_SQL = """
 SELECT k.id, k.public_id, k.name, k.user_id, u.name, u.disabled, k.created_at, k.expires_at, k.revoked_at,
        k.last_used_at
@@ -160,7 +163,7 @@ _AUDIT_COLUMNS = (
 
 
 def _user(r: tuple[Any, ...]) -> UserRow:
-    return UserRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6])
+    return UserRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6], bool(r[7]))
 
 
 def _key(r: tuple[Any, ...]) -> KeyRow:
@@ -225,9 +228,25 @@ class Accounts:
             "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", [password_hash, now, user_id]
         )
 
-    def delete_user(self, user_id: int) -> None:
-        """Delete a user; their keys and sessions go with them (ON DELETE CASCADE, foreign_keys=ON)."""
+    def set_may_create_keys(self, user_id: int, allowed: bool, now: float) -> None:
+        self._db.execute(
+            "UPDATE users SET may_create_keys = ?, updated_at = ? WHERE id = ?", [int(allowed), now, user_id]
+        )
+
+    def delete_user(self, user_id: int, now: float) -> None:
+        """Delete a user; their keys, sessions and limits go with them (ON DELETE CASCADE,
+        foreign_keys=ON), their and their keys' names stay for reports (`deleted_users`,
+        `deleted_keys`). Their ids are never handed out again (AUTOINCREMENT)."""
+        deleted_accounts.record_user_deletion(self._db, user_id, now)
         self._db.execute("DELETE FROM users WHERE id = ?", [user_id])
+
+    def deleted_user_names(self) -> dict[int, str]:
+        """Deleted users' names by the id they had (what the ledger's `user_id` still holds)."""
+        return deleted_accounts.deleted_user_names(self._db)
+
+    def deleted_keys(self, user_id: int | None = None) -> list[DeletedKey]:
+        """Keys deleted with their user (all, or one user's), by the id they had."""
+        return deleted_accounts.deleted_keys(self._db, user_id)
 
     def delete_sessions(self, user_id: int) -> int:
         """End every portal session of a user; returns how many there were."""

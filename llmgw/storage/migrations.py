@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from llmgw.storage import key_states, rollups
+from llmgw.storage import id_sequences, key_states, rollups
 
 migrations = Migrations("llmgw")
 
@@ -190,3 +190,18 @@ def m007_limits(db: sqlite_utils.Database) -> None:
 def m008_upstream_key_state(db: sqlite_utils.Database) -> None:
     """Each upstream key's state as the running gateway last saw it (see storage/key_states.py)."""
     key_states.create_table(db)
+
+
+@migrations(transactional=False)
+def m009_ids_never_reused(db: sqlite_utils.Database) -> None:
+    """Users and keys get ids never handed out again (AUTOINCREMENT), deleted users' and keys' names
+    are kept for reports, and history an earlier reuse mixed is detached (see storage/id_sequences.py).
+    Not wrapped by the migration runner: it needs foreign keys off, which only holds outside a
+    transaction, so it runs its own."""
+    id_sequences.never_reuse_ids(db)
+
+
+@migrations()
+def m010_key_creation_switch(db: sqlite_utils.Database) -> None:
+    """Whether a user may create their own keys: an administrator's switch, on for everyone so far."""
+    db.execute("ALTER TABLE users ADD COLUMN may_create_keys INTEGER NOT NULL DEFAULT 1")

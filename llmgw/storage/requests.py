@@ -262,10 +262,12 @@ def activity(db: sqlite_utils.Database, since: float, width: int) -> list[dict[s
 
 def recent_with_users(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
     """The newest `limit` rows, everyone's, with the name of the user whose key made each request
-    (`user_name`: None for the legacy proxy key or a deleted user)."""
+    (`user_name`: None for the legacy proxy key or a deleted user) or, for a deleted user, the name they
+    had (`deleted_user_name`, None when not known)."""
     return _with_bools(
         db.query(
-            "SELECT r.*, u.name AS user_name FROM requests AS r LEFT JOIN users AS u ON u.id = r.user_id "
+            "SELECT r.*, u.name AS user_name, d.name AS deleted_user_name FROM requests AS r "
+            "LEFT JOIN users AS u ON u.id = r.user_id LEFT JOIN deleted_users AS d ON d.id = r.user_id "
             "ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
             [limit],
         )

@@ -86,6 +86,9 @@ class Backend:
     def set_role(self, name: str, role: Role) -> UserChange:
         return user_cases.set_role(self.store(), self.actor, name, role)
 
+    def set_key_creation(self, name: str, allowed: bool) -> UserChange:
+        return user_cases.set_key_creation(self.store(), self.actor, name, allowed=allowed)
+
     def delete_user(self, name: str) -> DeletedUser:
         return user_cases.delete_user(self.store(), self.actor, name)
 

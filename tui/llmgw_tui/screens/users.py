@@ -1,5 +1,5 @@
-"""Users: the list with a search; create, disable / enable, reset a password, change the role,
-delete (disabling and deleting ask first)."""
+"""Users: the list with a search; create, disable / enable, reset a password, change the role, allow
+or refuse creating their own keys, delete (disabling and deleting ask first)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class UsersScreen(AdminScreen):
         Binding("p", "password", "Reset password"),
         Binding("r", "role", "Admin/user"),
         Binding("delete,x", "delete", "Delete"),
+        Binding("k", "key_creation", "Own keys"),  # last: a narrow footer keeps Delete
         Binding("slash", "search", "Search", show=False),
     ]
 
@@ -34,7 +35,7 @@ class UsersScreen(AdminScreen):
     def body(self) -> Iterable[Any]:
         yield Input(placeholder="search users (/)", id="search")
         table: DataTable[str] = DataTable(id="users", cursor_type="row", zebra_stripes=True)
-        table.add_columns("name", "role", "state", "keys", "created (UTC)")
+        table.add_columns("name", "role", "state", "keys", "own keys", "created (UTC)")
         yield table
 
     def on_mount(self) -> None:
@@ -55,7 +56,8 @@ class UsersScreen(AdminScreen):
         row = table.cursor_row
         table.clear()
         for u in self.shown:
-            table.add_row(u.name, u.role, u.state, str(u.keys), date_time(u.created_at))
+            own_keys = "on" if u.may_create_keys else "off"
+            table.add_row(u.name, u.role, u.state, str(u.keys), own_keys, date_time(u.created_at))
         if self.shown:
             table.move_cursor(row=min(row, len(self.shown) - 1))
 
@@ -142,6 +144,18 @@ class UsersScreen(AdminScreen):
 
         self.app.push_screen(
             ConfirmDialog(f"Make {user.name} {'an' if role == 'admin' else 'a'} {role}?", "Change"), answer
+        )
+
+    def action_key_creation(self) -> None:
+        """Flip whether the user may create their own keys (administrators, this one included, still
+        can for them; their existing keys keep working)."""
+        user = self.selected()
+        if user is None:
+            return
+        allowed = not user.may_create_keys
+        said = "may create their own keys again" if allowed else "may no longer create their own keys"
+        self.call(
+            lambda b: b.set_key_creation(user.name, allowed), lambda c: self.done(f"{c.user.name} {said}")
         )
 
     def action_delete(self) -> None:
