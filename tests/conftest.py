@@ -25,6 +25,18 @@ ALLOW = 'models = ["gpt-4o-mini"]'
 KEY_BEHAVIORS = {"sk-key-429": "429:7", "sk-key-401": "401", "sk-key-500": "500"}
 
 
+@pytest.fixture
+def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with its real parameters is slow on a shared runner: cheaper ones, same code paths.
+    A module takes it with `pytestmark = pytest.mark.usefixtures("fast_hashes")`."""
+    from argon2 import PasswordHasher
+
+    from llmgw.services import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    passwords._dummy_hash.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def fake() -> Iterator[FakeOpenAI]:
     with FakeOpenAI(accepted_keys=(UPSTREAM_KEY,), key_behaviors=KEY_BEHAVIORS) as server:

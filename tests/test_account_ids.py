@@ -15,22 +15,16 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from llmgw.services import keys, limits, passwords, usage, users
+from llmgw.services import keys, limits, usage, users
 from llmgw.services.audit import Actor
 from llmgw.storage import Store, UsageRow, requests
 from llmgw.storage.migrations import migrations
 
+pytestmark = pytest.mark.usefixtures("fast_hashes")
+
 PW = "a long enough password"
 CLI = Actor(name="cli:tester")
 H = 3600.0
-
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    passwords._dummy_hash.cache_clear()
 
 
 @pytest.fixture

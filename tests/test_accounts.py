@@ -16,6 +16,8 @@ from llmgw.services import audit, keys, passwords, tokens, users
 from llmgw.services.audit import Actor
 from llmgw.storage import Store
 
+pytestmark = pytest.mark.usefixtures("fast_hashes")
+
 PW = "a long enough password"
 CLI = Actor.cli()
 
@@ -24,15 +26,6 @@ CLI = Actor.cli()
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store.open(tmp_path / "llmgw.db") as s:
         yield s
-
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2 with its real parameters is slow on a shared runner: cheaper ones, same code paths."""
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    passwords._dummy_hash.cache_clear()
 
 
 def audit_rows(store: Store) -> list[tuple[object, ...]]:

@@ -14,22 +14,16 @@ import pytest
 from starlette.testclient import TestClient
 
 from llmgw.errors import AccountNotFound, PermissionDenied
-from llmgw.services import audit, keys, passwords, users
+from llmgw.services import audit, keys, users
 from llmgw.services.audit import Actor
 from llmgw.storage import Store
 from tests.test_cli_accounts import Cli, ok, refused
 from tests.test_portal import ADMIN_PW, BOB_PW, SITE, csrf, login, make_app, post
 
+pytestmark = pytest.mark.usefixtures("fast_hashes")
+
 PW = "a long enough password"
 CLI = Actor(name="cli:tester")
-
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    passwords._dummy_hash.cache_clear()
 
 
 @pytest.fixture

@@ -23,21 +23,13 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Select, Sparkline, Static
 
-from llmgw.services import audit, credentials, keys, limits, passwords, tokens, usage, users
+from llmgw.services import audit, credentials, keys, limits, tokens, usage, users
 from llmgw.services.usage import UsageGroup, UsageReport, UsageStats
 from llmgw.storage import Store
 from tests.tui_support import ADMIN, NOW, PASSWORD, app, seed, settle, write_config
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fast_hashes")]
 SIZE = (120, 36)
-
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2 with its real parameters is slow on a shared runner: cheaper ones, same code paths."""
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

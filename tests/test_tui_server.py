@@ -13,22 +13,15 @@ from llmgw_tui.app import AdminApp
 from llmgw_tui.screens.dialogs import TokenDialog
 from textual.widgets import DataTable
 
-from llmgw.services import passwords, users
+from llmgw.services import users
 from llmgw.storage import Store
 from tests.conftest import UPSTREAM_KEY, provider
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway_process import GatewayProcess
 from tests.tui_support import ADMIN, PASSWORD, backend, settle
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fast_hashes")]
 CHAT = {"model": "up/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
-
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 async def test_a_key_revoked_in_the_tui_is_refused_by_the_running_gateway(

@@ -12,20 +12,13 @@ import pytest
 from llmgw_tui.app import LIGHT
 from textual.pilot import Pilot
 
-from llmgw.services import credentials, limits, passwords
+from llmgw.services import credentials, limits
 from llmgw.storage import KeyStateRow, Store
 from tests.tui_snapshots import check, screenshot
 from tests.tui_support import ADMIN, NOW, MemoryKeyring, app, seed, write_config
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fast_hashes")]
 SMALL = (80, 24)
-
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from llmgw.errors import PermissionDenied
-from llmgw.services import passwords, usage, users
+from llmgw.services import usage, users
 from llmgw.services.audit import Actor
 from llmgw.storage import Store, UsageRow
+
+pytestmark = pytest.mark.usefixtures("fast_hashes")
 
 CLI = Actor.cli()
 NOW = 1_800_000_030.0  # 30 s into a minute
@@ -21,13 +23,6 @@ NOW = 1_800_000_030.0  # 30 s into a minute
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store.open(tmp_path / "llmgw.db") as s:
         yield s
-
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def row(n: int, at: float, **kw: object) -> UsageRow:
