@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from llmgw.errors import MethodNotAllowed, UnknownEndpoint
 from llmgw.portal import Backend, Site, create_portal
 from llmgw.relay.auth import auth_enabled
 from llmgw.relay.cors import CORS
+from llmgw.relay.endpoints import ENDPOINTS
 from llmgw.relay.guard import RequestGuard, path_dialect
 from llmgw.relay.handler import handle
 from llmgw.relay.metrics_endpoint import protected_metrics
@@ -92,11 +94,7 @@ def create_app(
         Route("/metrics", protected_metrics, methods=["GET"]),
         Route("/ui", lambda request: RedirectResponse("/ui/", status_code=308), methods=["GET"]),
         Mount("/ui", app=portal),
-        Route("/v1/chat/completions", handle, methods=["POST"]),
-        Route("/v1/completions", handle, methods=["POST"]),
-        Route("/v1/embeddings", handle, methods=["POST"]),
-        Route("/v1/messages", handle, methods=["POST"]),
-        Route("/v1/messages/count_tokens", handle, methods=["POST"]),
+        *(Route(e.path, functools.partial(handle, e), methods=["POST"]) for e in ENDPOINTS),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
     ]

@@ -1,4 +1,5 @@
-"""The retry loop: try each target's keys in order until one upstream answers.
+"""The retry loop: try each target's keys in order until one upstream answers, and take its answer in
+(`answers.py`: a whole body read, or a stream primed up to its first bytes for the client).
 
 Nothing has reached the client while this runs, so retrying is safe: a 429 cools the key (for the model,
 or wholly if the account is out) and tries the next, a verdict about the key (401, …) retires it, 5xx
@@ -17,11 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
-from starlette.responses import Response
 
 from llmgw.error_dialects import parse_upstream_error
 from llmgw.errors import (
-    ClientDialect,
     GatewayError,
     InvalidRequest,
     NoUsableKey,
@@ -31,23 +30,16 @@ from llmgw.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from llmgw.providers import Operation
+from llmgw.relay.answers import Answer, PrimedStream, prime_stream, read_answer
 from llmgw.relay.bridge import Context, bridge_for
 from llmgw.relay.catalog import Target
+from llmgw.relay.endpoints import ClientEndpoint
+from llmgw.relay.exchange import Exchange
 from llmgw.relay.keypool import Key
-from llmgw.relay.responses import plain_response, stream_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
-from llmgw.storage import UsageRow
 
 ERROR_BODY_LIMIT = 64 * 1024  # an error body past this is cut: it is only a message
-
-
-@dataclass(frozen=True, slots=True)
-class ClientEndpoint:
-    dialect: ClientDialect
-    op: Operation
-    required: str  # the body field besides `model` every request must have
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +55,13 @@ class Call:
 
 
 async def forward(
-    gw: Gateway, call: Call, targets: tuple[Target, ...], row: UsageRow, started: float
-) -> Response:
-    """Try the targets' keys in order until one upstream answers; raise the most telling error."""
+    gw: Gateway, call: Call, targets: tuple[Target, ...], ex: Exchange
+) -> Answer | PrimedStream:
+    """Try the targets' keys in order until one upstream answers; raise the most telling error. Each
+    attempt is counted, and its provider, model and key noted, in the exchange's row."""
     server = gw.config.server
-    deadline = started + server.retry_deadline
+    row = ex.row
+    deadline = ex.started + server.retry_deadline
     last: GatewayError | None = None
     limited: UpstreamStatusError | None = None  # the last 429, the upstream's own words
     for target in targets:
@@ -101,8 +95,8 @@ async def forward(
                 if resp.status_code < 400:
                     up.keys.succeeded(key, target.model)
                     if call.stream and resp.headers.get("content-type", "").startswith("text/event-stream"):
-                        return await stream_response(gw, up, resp, row, started, bridge)
-                    return await plain_response(gw, up, resp, row, started, bridge, call.endpoint.dialect)
+                        return await prime_stream(up, resp, bridge, server.max_event_bytes)
+                    return await read_answer(up, resp, bridge)
                 err = await upstream_error(up, resp, key.secret)
             except (UpstreamTimeout, UpstreamUnavailable) as exc:
                 gw.metrics.upstream_error(target.provider, target.model, exc.status, exc.code or exc.type)

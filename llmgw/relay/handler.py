@@ -1,8 +1,9 @@
-"""The request hot path, top to bottom, for both client dialects (OpenAI and Anthropic):
+"""The request hot path, top to bottom, for every client endpoint (`endpoints.ENDPOINTS`):
 
-auth → read and check the body → route the model → `forward` (bridge to the upstream's dialect, pick a
-key, send, retry on the next key or fallback while nothing has reached the client) → the answer relayed
-back, translated where needed (`responses`) → usage recorded. Errors answer in the client's dialect.
+auth → read and check the body → route the model → the user's and key's limits → `forward` (bridge to
+the upstream's dialect, pick a key, send, retry on the next key or fallback while nothing has reached the
+client; the answer read, or a stream primed) → `deliver` (translated where needed, relayed back). The
+request's `Exchange` records it however it ends; errors answer in the client's dialect.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from typing import Any
 
 import orjson
@@ -19,7 +19,6 @@ from starlette.responses import Response
 
 from llmgw.errors import (
     ClientClosed,
-    ClientDialect,
     GatewayError,
     InternalError,
     InvalidRequest,
@@ -31,28 +30,19 @@ from llmgw.errors import (
 from llmgw.providers import Operation
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
-from llmgw.relay.forward import Call, ClientEndpoint, forward
+from llmgw.relay.client_watch import ClientWatch
+from llmgw.relay.delivery import deliver
+from llmgw.relay.endpoints import ClientEndpoint
+from llmgw.relay.exchange import Exchange
+from llmgw.relay.forward import Call, forward
 from llmgw.relay.limits import prompt_token_bound
 from llmgw.relay.output_cap import OutputCap, output_cap, refuse_foreign_caps
-from llmgw.relay.responses import JSON, ClientWatch, client_left, error_response, new_request_id
+from llmgw.relay.responses import JSON, error_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
 from llmgw.storage import UsageRow
 
 log = logging.getLogger("llmgw")
-
-
-ENDPOINTS = {
-    "/v1/chat/completions": ClientEndpoint("openai", Operation.CHAT, "messages"),
-    "/v1/completions": ClientEndpoint("openai", Operation.COMPLETIONS, "prompt"),
-    "/v1/embeddings": ClientEndpoint("openai", Operation.EMBEDDINGS, "input"),
-    "/v1/messages": ClientEndpoint("anthropic", Operation.CHAT, "messages"),
-    "/v1/messages/count_tokens": ClientEndpoint("anthropic", Operation.COUNT_TOKENS, "messages"),
-}
-ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")  # part of an Anthropic request's meaning
-ANTHROPIC_QUERY = ("beta",)  # `?beta=true`, from the SDK's beta client: beta-only body fields need it
-
-STREAMING = frozenset({Operation.CHAT, Operation.COMPLETIONS})
 
 # Real model ids stay well under 100 characters (`openrouter/meta-llama/llama-3.1-405b-instruct:free`);
 # the bound keeps what the client chose out of the ledger and the logs at any size.
@@ -60,81 +50,76 @@ MODEL_MAX_CHARS = 256
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-async def handle(request: Request) -> Response:
-    """Every model-calling endpoint: OpenAI's chat, completions, embeddings; Anthropic's messages."""
+async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
+    """A model-calling request at `endpoint` (the app binds each row of `ENDPOINTS` to a route)."""
     gw: Gateway = request.app.state.gateway
-    started = time.perf_counter()
-    path: str = request.scope["path"]
-    endpoint = ENDPOINTS[path]
-    row = UsageRow(request_id=new_request_id(), created_at=time.time(), endpoint=path, attempts=0)
+    ex = Exchange(gw, endpoint)
     try:
         principal = gw.auth.check(request.headers)
     except Unauthenticated as exc:  # counted, not recorded: see record.AuthFailures
         gw.auth_failures.failed(request.client.host if request.client else None)
-        return error_response(exc, row.request_id, endpoint.dialect)
-    row.user_id, row.api_key_id = principal.user_id, principal.api_key_id
+        return error_response(exc, ex.request_id, endpoint.dialect)
+    ex.attribute(principal)
+    server = gw.config.server
     try:
-        body = await read_json(request, gw.config.server.max_body_bytes, gw.config.server.body_timeout)
-        row.model_requested = check_body(body, endpoint, gw.config.server.max_image_bytes)
-        targets = gw.catalog.resolve(row.model_requested)
-        stream = endpoint.op in STREAMING and body.get("stream") is True
-        row.streamed = stream
-        wants_usage = False
-        if stream and endpoint.dialect == "openai":
-            options = body.get("stream_options") or {}
-            if not isinstance(options, dict):
-                raise InvalidRequest("`stream_options` must be an object.", param="stream_options")
-            wants_usage = options.get("include_usage") is True
-        cap = None
-        if gw.limits.budget_applies(row.user_id, row.api_key_id):
-            refuse_foreign_caps(body, endpoint.dialect, endpoint.op, path)
-            cap = output_cap(body, endpoint.dialect, endpoint.op, gw.config.server.default_max_tokens)
-        ctx = Context(
-            client_model=row.model_requested,
-            wants_usage=wants_usage,
-            default_max_tokens=gw.config.server.default_max_tokens,
-            encoding_format=body.get("encoding_format") if endpoint.op is Operation.EMBEDDINGS else None,
-            cap=cap,
-        )
+        body = await read_json(request, server.max_body_bytes, server.body_timeout)
+        model = ex.row.model_requested = check_body(body, endpoint, server.max_image_bytes)
+        targets = gw.catalog.resolve(model)
+        call = make_call(gw, request, body, model, ex)
         if endpoint.op is Operation.COUNT_TOKENS:  # free upstream: never limited
-            local = count_locally(gw, targets[0], body, row)
-            if local is not None:
-                gw.recorder.finish(row, started)
-                return local
+            counted = count_locally(gw, targets[0], body, ex)
+            if counted is not None:
+                return counted
         else:
-            admit(gw, row, body, targets, cap)
-        client_headers = {h: v for h in ANTHROPIC_HEADERS if (v := request.headers.get(h))}
-        client_query = (
-            {q: v for q in ANTHROPIC_QUERY if (v := request.query_params.get(q))}
-            if endpoint.dialect == "anthropic"
-            else {}
-        )
-        call = Call(endpoint, body, stream, ctx, client_headers, client_query)
+            admit(gw, ex.row, body, targets, call.ctx.cap)
         watch = ClientWatch(request.receive)
         try:
-            return await forward(gw, call, targets, row, started)
+            answer = await forward(gw, call, targets, ex)
         except asyncio.CancelledError:
             if not watch.client_left():
                 raise
-            return client_left(gw, row, started)  # the upstream call was cancelled with it
+            return ex.client_left()  # the upstream call was cancelled with it
         finally:
             watch.stop()
+        return deliver(ex, answer)
     except ClientClosed:  # gone while sending its body
-        return client_left(gw, row, started)
+        return ex.client_left()
     except GatewayError as exc:
-        return failed(gw, row, started, exc, endpoint.dialect)
+        return ex.fail(exc)
     except Exception:
         # A bug of ours: the client still gets its error format and the request its ledger row.
-        log.exception("request %s failed unexpectedly", row.request_id)
-        err = InternalError("The gateway failed to handle this request.")
-        return failed(gw, row, started, err, endpoint.dialect)
+        log.exception("request %s failed unexpectedly", ex.request_id)
+        return ex.fail(InternalError("The gateway failed to handle this request."))
 
 
-def failed(gw: Gateway, row: UsageRow, started: float, exc: GatewayError, dialect: ClientDialect) -> Response:
-    row.status = exc.status
-    row.error_type = row.error_type or exc.code or exc.type
-    gw.recorder.finish(row, started)
-    return error_response(exc, row.request_id, dialect)
+def make_call(gw: Gateway, request: Request, body: dict[str, Any], model: str, ex: Exchange) -> Call:
+    """The checked request, ready to be bridged to any target: whether it streams, the output cap a
+    budget puts on it (400 for another API's cap field under a budget), what translations need to
+    know, and the client headers and query parameters that are part of its meaning."""
+    endpoint, row = ex.endpoint, ex.row
+    stream = endpoint.streams and body.get("stream") is True
+    row.streamed = stream
+    wants_usage = False
+    if stream and endpoint.dialect == "openai":
+        options = body.get("stream_options") or {}
+        if not isinstance(options, dict):
+            raise InvalidRequest("`stream_options` must be an object.", param="stream_options")
+        wants_usage = options.get("include_usage") is True
+    default_max_tokens = gw.config.server.default_max_tokens
+    cap = None
+    if gw.limits.budget_applies(row.user_id, row.api_key_id):
+        refuse_foreign_caps(body, endpoint.dialect, endpoint.op, endpoint.path)
+        cap = output_cap(body, endpoint.dialect, endpoint.op, default_max_tokens)
+    ctx = Context(
+        client_model=model,
+        wants_usage=wants_usage,
+        default_max_tokens=default_max_tokens,
+        encoding_format=body.get("encoding_format") if endpoint.op is Operation.EMBEDDINGS else None,
+        cap=cap,
+    )
+    headers = {h: v for h in endpoint.passed_headers if (v := request.headers.get(h))}
+    query = {q: v for q in endpoint.passed_query if (v := request.query_params.get(q))}
+    return Call(endpoint, body, stream, ctx, headers, query)
 
 
 def admit(
@@ -163,7 +148,7 @@ def admit(
     gw.limits.admit(row.request_id, row.user_id, row.api_key_id, worst_case)
 
 
-def count_locally(gw: Gateway, target: Target, body: dict[str, Any], row: UsageRow) -> Response | None:
+def count_locally(gw: Gateway, target: Target, body: dict[str, Any], ex: Exchange) -> Response | None:
     """count_tokens for an OpenAI-format upstream, which has no such endpoint: an offline tokenizer.
 
     Its row, like that of a count the upstream answers, holds no tokens (`usage_source` "none", cost
@@ -172,11 +157,12 @@ def count_locally(gw: Gateway, target: Target, body: dict[str, Any], row: UsageR
     up = gw.upstreams[target.provider]
     if up.adapter.dialect != "openai":
         return None
-    row.provider, row.model_upstream = target.provider, target.model
+    ex.row.provider, ex.row.model_upstream = target.provider, target.model
     tokens = count_anthropic_request(body)
-    row.status = 200
+    ex.row.status = 200
+    ex.done()
     return Response(
-        orjson.dumps({"input_tokens": tokens}), media_type=JSON, headers={"x-request-id": row.request_id}
+        orjson.dumps({"input_tokens": tokens}), media_type=JSON, headers={"x-request-id": ex.request_id}
     )
 
 

@@ -29,7 +29,7 @@ none), times the answers it makes, plus a thinking budget a translation adds. Em
 
 So a budget is never overshot while the upstream honours the cap it was sent. One that ignores it can
 overshoot by at most the answers in flight: a stream that passes its cap is cut
-(`responses.stream_response`), a whole answer over it is recorded at its real cost and logged as the
+(`delivery.StreamDelivery.check_cap`), a whole answer over it is recorded at its real cost and logged as the
 upstream's fault.
 
 Spend is kept per subject for every request whatever the limits (so a budget set mid-month counts the
