@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+from pydantic import BaseModel
 
 from llmgw.errors import ConfigError
-from llmgw.settings import SETTINGS, load
+from llmgw.settings import ServerConfig, load
+from llmgw.settings.fields import EnvName, env_var
+from llmgw.settings.server import ENV_VARS
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -108,13 +112,26 @@ def test_named_file_must_exist(tmp_path: Path) -> None:
         load(str(tmp_path / "missing.toml"), {})
 
 
-def test_every_setting_has_help_and_docs() -> None:
-    docs = (Path(__file__).parents[1] / "docs" / "CONFIGURATION.md").read_text(encoding="utf-8")
-    for s in SETTINGS:
-        assert s.help
-        assert f"`{s.name}`" in docs, f"docs/CONFIGURATION.md misses {s.section}.{s.name}"
-        if s.env:
-            assert f"`{s.env}`" in docs, f"docs/CONFIGURATION.md misses {s.env}"
+def test_every_server_setting_has_its_environment_variable(tmp_path: Path) -> None:
+    """Each `[server]` field is read from LLMGW_<NAME>: set to its default's environment form, every
+    one is taken (and named as an override) and the result equals the defaults."""
+    defaults = ServerConfig()
+    env: dict[str, str] = {}
+    for name, value in defaults.model_dump().items():
+        form = "auto" if value is None else ",".join(value) if isinstance(value, tuple) else str(value)
+        env[ENV_VARS[name]] = form
+    assert set(env) == {f"LLMGW_{name.upper()}" for name in ServerConfig.model_fields}
+    loaded = load(write(tmp_path, ""), env)
+    assert loaded.env_overrides == env
+    assert loaded.config.server == defaults
+
+
+def test_a_setting_may_name_its_own_environment_variable() -> None:
+    class Server(BaseModel):
+        port: int = 1
+        listen: Annotated[str, EnvName("LLMGW_BIND")] = ""
+
+    assert [env_var(n, f) for n, f in Server.model_fields.items()] == ["LLMGW_PORT", "LLMGW_BIND"]
 
 
 # -- base URLs as users copy them ----------------------------------------------------------------
