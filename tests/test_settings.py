@@ -1,4 +1,5 @@
-"""Configuration loading: defaults, env overrides, and located errors."""
+"""Configuration loading: defaults, env overrides, and located errors; docs/CONFIGURATION.md's settings
+tables as the model's fields declare them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from pydantic import BaseModel
 from llmgw.errors import ConfigError
 from llmgw.settings import ServerConfig, load
 from llmgw.settings.fields import EnvName, env_var
+from llmgw.settings.reference import COMMAND, rewrite
 from llmgw.settings.server import ENV_VARS
+
+PAGE = Path(__file__).parents[1] / "docs" / "CONFIGURATION.md"
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -110,6 +114,28 @@ def test_errors_are_located(tmp_path: Path, toml: str, env: dict[str, str], mess
 def test_named_file_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load(str(tmp_path / "missing.toml"), {})
+
+
+def test_the_configuration_page_shows_every_setting_as_declared() -> None:
+    """Every table of settings in the docs is what the generator writes from the model's fields: a
+    setting added, removed or changed (default, help) without regenerating the page fails here."""
+    page = PAGE.read_text(encoding="utf-8")
+    assert rewrite(page) == page, (
+        f"docs/CONFIGURATION.md's settings tables differ from the settings' fields: run {COMMAND}"
+    )
+
+
+def test_a_missing_or_stale_row_or_table_is_caught() -> None:
+    page = PAGE.read_text(encoding="utf-8")
+    row = next(line for line in page.splitlines() if line.startswith("| `max_attempts` |"))
+    assert rewrite(page.replace(row + "\n", "")) == page  # a missing row comes back
+    assert rewrite(page.replace(row, row.replace("`5`", "`6`"))) == page  # so does a stale one
+    start = page.index("<!-- settings table: models.ALIAS")
+    end = page.index("<!-- end of settings table -->", start) + len("<!-- end of settings table -->")
+    with pytest.raises(ValueError, match=r"no settings table for models\.ALIAS"):
+        rewrite(page[:start] + page[end:])
+    with pytest.raises(ValueError, match="unknown settings table 'limits'"):
+        rewrite(page.replace("settings table: models.ALIAS (", "settings table: limits ("))
 
 
 def test_every_server_setting_has_its_environment_variable(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Configuration: every setting declared once, as a field of the configuration model (default, bounds,
 help, and for `[server]` its `LLMGW_*` environment variable), loaded from TOML with environment
-overrides.
+overrides; docs/CONFIGURATION.md's settings tables are generated from those fields (`scripts/config-doc`).
 
 - `fields.py`     what a settings table is made of: the strict base model, `Shown`, `EnvName`
 - `server.py`     `[server]`: `ServerConfig`
@@ -8,6 +8,7 @@ overrides.
 - `providers.py`  `[providers.NAME]`: `ProviderConfig`, provider types, default and completed base URLs
 - `config.py`     the whole file, `Config`; `[models]` aliases and `[prices."PROVIDER/MODEL"]`
 - `loader.py`     `load`: file < environment, located errors, checks across tables
+- `reference.py`  the settings tables of docs/CONFIGURATION.md (`python -m llmgw.settings.reference`)
 """
 
 from llmgw.settings.addresses import metrics_address
