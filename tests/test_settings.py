@@ -1,13 +1,21 @@
-"""Configuration loading: defaults, env overrides, and located errors."""
+"""Configuration loading: defaults, env overrides, and located errors; docs/CONFIGURATION.md's settings
+tables as the model's fields declare them."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+from pydantic import BaseModel
 
 from llmgw.errors import ConfigError
-from llmgw.settings import SETTINGS, load
+from llmgw.settings import ServerConfig, load
+from llmgw.settings.fields import EnvName, env_var
+from llmgw.settings.reference import COMMAND, rewrite
+from llmgw.settings.server import ENV_VARS
+
+PAGE = Path(__file__).parents[1] / "docs" / "CONFIGURATION.md"
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -108,13 +116,48 @@ def test_named_file_must_exist(tmp_path: Path) -> None:
         load(str(tmp_path / "missing.toml"), {})
 
 
-def test_every_setting_has_help_and_docs() -> None:
-    docs = (Path(__file__).parents[1] / "docs" / "CONFIGURATION.md").read_text(encoding="utf-8")
-    for s in SETTINGS:
-        assert s.help
-        assert f"`{s.name}`" in docs, f"docs/CONFIGURATION.md misses {s.section}.{s.name}"
-        if s.env:
-            assert f"`{s.env}`" in docs, f"docs/CONFIGURATION.md misses {s.env}"
+def test_the_configuration_page_shows_every_setting_as_declared() -> None:
+    """Every table of settings in the docs is what the generator writes from the model's fields: a
+    setting added, removed or changed (default, help) without regenerating the page fails here."""
+    page = PAGE.read_text(encoding="utf-8")
+    assert rewrite(page) == page, (
+        f"docs/CONFIGURATION.md's settings tables differ from the settings' fields: run {COMMAND}"
+    )
+
+
+def test_a_missing_or_stale_row_or_table_is_caught() -> None:
+    page = PAGE.read_text(encoding="utf-8")
+    row = next(line for line in page.splitlines() if line.startswith("| `max_attempts` |"))
+    assert rewrite(page.replace(row + "\n", "")) == page  # a missing row comes back
+    assert rewrite(page.replace(row, row.replace("`5`", "`6`"))) == page  # so does a stale one
+    start = page.index("<!-- settings table: models.ALIAS")
+    end = page.index("<!-- end of settings table -->", start) + len("<!-- end of settings table -->")
+    with pytest.raises(ValueError, match=r"no settings table for models\.ALIAS"):
+        rewrite(page[:start] + page[end:])
+    with pytest.raises(ValueError, match="unknown settings table 'limits'"):
+        rewrite(page.replace("settings table: models.ALIAS (", "settings table: limits ("))
+
+
+def test_every_server_setting_has_its_environment_variable(tmp_path: Path) -> None:
+    """Each `[server]` field is read from LLMGW_<NAME>: set to its default's environment form, every
+    one is taken (and named as an override) and the result equals the defaults."""
+    defaults = ServerConfig()
+    env: dict[str, str] = {}
+    for name, value in defaults.model_dump().items():
+        form = "auto" if value is None else ",".join(value) if isinstance(value, tuple) else str(value)
+        env[ENV_VARS[name]] = form
+    assert set(env) == {f"LLMGW_{name.upper()}" for name in ServerConfig.model_fields}
+    loaded = load(write(tmp_path, ""), env)
+    assert loaded.env_overrides == env
+    assert loaded.config.server == defaults
+
+
+def test_a_setting_may_name_its_own_environment_variable() -> None:
+    class Server(BaseModel):
+        port: int = 1
+        listen: Annotated[str, EnvName("LLMGW_BIND")] = ""
+
+    assert [env_var(n, f) for n, f in Server.model_fields.items()] == ["LLMGW_PORT", "LLMGW_BIND"]
 
 
 # -- base URLs as users copy them ----------------------------------------------------------------
