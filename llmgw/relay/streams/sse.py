@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 OPENAI_DONE = b"data: [DONE]\n\n"
-DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024  # server.max_event_bytes's default (llmgw/settings.py)
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024  # server.max_event_bytes's default (llmgw/settings/server.py)
 _BOM = b"\xef\xbb\xbf"
 
 
