@@ -19,9 +19,8 @@ from typing import Any
 import httpx
 from starlette.responses import Response
 
-from llmgw.error_dialects import parse_upstream_error
+from llmgw.dialects import ClientDialect, Operation
 from llmgw.errors import (
-    ClientDialect,
     GatewayError,
     InvalidRequest,
     NoUsableKey,
@@ -31,7 +30,6 @@ from llmgw.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from llmgw.providers import Operation
 from llmgw.relay.bridge import Context, bridge_for
 from llmgw.relay.catalog import Target
 from llmgw.relay.keypool import Key
@@ -39,6 +37,7 @@ from llmgw.relay.responses import plain_response, stream_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
 from llmgw.storage import UsageRow
+from llmgw.wire.upstream_errors import parse_upstream_error
 
 ERROR_BODY_LIMIT = 64 * 1024  # an error body past this is cut: it is only a message
 

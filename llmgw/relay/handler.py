@@ -17,9 +17,9 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from llmgw.dialects import ClientDialect, Operation
 from llmgw.errors import (
     ClientClosed,
-    ClientDialect,
     GatewayError,
     InternalError,
     InvalidRequest,
@@ -28,7 +28,6 @@ from llmgw.errors import (
     RequestTimeout,
     Unauthenticated,
 )
-from llmgw.providers import Operation
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
 from llmgw.relay.forward import Call, ClientEndpoint, forward

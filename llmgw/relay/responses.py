@@ -15,14 +15,13 @@ import httpx
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from llmgw.dialects import ClientDialect
 from llmgw.errors import (
     ClientClosed,
-    ClientDialect,
     GatewayError,
     InternalError,
     OutputCapIgnored,
     UpstreamUnavailable,
-    render,
 )
 from llmgw.relay.bridge import Bridge
 from llmgw.relay.runtime import Gateway
@@ -30,6 +29,7 @@ from llmgw.relay.streams import StreamRelay
 from llmgw.relay.upstream import Upstream
 from llmgw.storage import UsageRow
 from llmgw.translate.usage import Usage
+from llmgw.wire import render
 
 RESPONSE_LIMIT = 256 * 1024 * 1024  # a non-stream answer past this is refused, never cut
 JSON = "application/json"
