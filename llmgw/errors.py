@@ -1,65 +1,84 @@
-"""Every exception of the package, in one hierarchy; and `render`, the one place an error becomes the
-bytes a client gets, in its dialect (OpenAI or Anthropic error JSON, as a body or an in-stream event).
+"""Every exception of the package, in one hierarchy under `LlmgwError`. Errors are data here: a status,
+the `type` / `code` / `param` of a body, a message for people, headers; and `UpstreamError`, an
+upstream's error answer as read. How an error becomes the bytes a client gets, in its dialect, is
+`llmgw/wire/` (`render`, `error_body`); the CLI's exit code for each is `llmgw/cli/exit_codes.py`.
 
 Exception
-├── ConfigError                  bad configuration: a located message, never a traceback
-├── SecretBackendUnavailable     no usable OS keyring (the CLI says so; environment secrets still work)
-├── DatabaseInUse                another `llmgw serve` holds the database's serve lock
-├── DatabaseUnreadable           `llmgw db check` / `backup`: not a SQLite database, or damaged past reading
-├── AccountError                 an account use case refused (the CLI exits 1; the portal shows the message)
-│   ├── AccountNotFound          no such user or key
-│   ├── PermissionDenied         the acting principal may not do that
-│   ├── InvalidAccountInput      a bad name, a password against the policy, a bad expiry
-│   ├── AccountRuleViolation     the change would break a rule: the last active admin, a disabled owner
-│   └── PasswordChecksBusy       every password-hashing slot taken, and its queue full: try again shortly
-├── Unsupported                  a provider type has no such operation (the relay answers 400)
-└── GatewayError                 answered to a client with `status` and an error body in its dialect
-    ├── InvalidRequest           400 malformed JSON, missing or wrong fields
-    ├── Unauthenticated          401 missing or wrong gateway key
-    ├── Forbidden                403 without auth: a Host or Origin that is not loopback
-    ├── ModelNotPriced           403 a budget applies and the model has no price: budgets fail closed
-    ├── ModelNotFound            404 no alias, provider or allowed model of that name
-    ├── UnknownEndpoint          404 no such path
-    ├── MethodNotAllowed         405 a path that exists, another method (carries Allow)
-    ├── RequestTimeout           408 body not complete within server.body_timeout
-    ├── PayloadTooLarge          413 body over server.max_body_bytes
-    ├── HeadersTooLarge          431 more headers than server.max_header_count, or past max_header_bytes
-    ├── RateLimited              429 every upstream key is cooling down (carries Retry-After)
-    │   ├── LimitExceeded        429 a user's or key's requests or tokens per minute (Retry-After)
-    │   └── BudgetExceeded       429 a user's or key's spend budget for the day or month
-    ├── ClientClosed             499 the client left before its body arrived (recorded, never sent)
-    ├── InternalError            500 a failure of the gateway itself while handling the request
-    ├── UpstreamUnavailable      502 connect error, reset, or an unreadable upstream answer
-    │   └── OutputCapIgnored     502 a stream under a budget passed the output cap the upstream was sent
-    ├── NoUsableKey              503 a provider has no key, or all were rejected upstream
-    ├── TokenizerUnavailable     503 no offline tokenizer to count tokens with
-    ├── UpstreamTimeout          504 first-byte or between-chunk timeout
-    └── UpstreamStatusError      the upstream's own 4xx/5xx answer, passed on with a scrubbed message
+└── LlmgwError                       every exception the package raises on purpose
+    ├── ConfigError                  bad configuration: a located message, never a traceback
+    ├── SecretBackendUnavailable     no usable OS keyring (the CLI says so; environment secrets still work)
+    ├── DatabaseInUse                another `llmgw serve` holds the database's serve lock
+    ├── DatabaseUnreadable           `llmgw db check` / `backup`: not a SQLite database, or damaged
+    ├── AccountError                 an account use case refused (the CLI exits 1; the portal says why)
+    │   ├── AccountNotFound          no such user or key
+    │   ├── PermissionDenied         the acting principal may not do that
+    │   ├── InvalidAccountInput      a bad name, a password against the policy, a bad expiry
+    │   ├── AccountRuleViolation     the change would break a rule: the last active admin, a disabled owner
+    │   └── PasswordChecksBusy       every password-hashing slot taken, and its queue full: try again shortly
+    ├── Unsupported                  a provider type has no such operation (the relay answers 400)
+    └── GatewayError                 answered to a client with `status` and an error body in its dialect
+        ├── InvalidRequest           400 malformed JSON, missing or wrong fields
+        ├── Unauthenticated          401 missing or wrong gateway key
+        ├── Forbidden                403 without auth: a Host or Origin that is not loopback
+        ├── ModelNotPriced           403 a budget applies and the model has no price: budgets fail closed
+        ├── ModelNotFound            404 no alias, provider or allowed model of that name
+        ├── UnknownEndpoint          404 no such path
+        ├── MethodNotAllowed         405 a path that exists, another method (carries Allow)
+        ├── RequestTimeout           408 body not complete within server.body_timeout
+        ├── PayloadTooLarge          413 body over server.max_body_bytes
+        ├── HeadersTooLarge          431 more headers than server.max_header_count, or past max_header_bytes
+        ├── RateLimited              429 every upstream key is cooling down (carries Retry-After)
+        │   ├── LimitExceeded        429 a user's or key's requests or tokens per minute (Retry-After)
+        │   └── BudgetExceeded       429 a user's or key's spend budget for the day or month
+        ├── ClientClosed             499 the client left before its body arrived (recorded, never sent)
+        ├── InternalError            500 a failure of the gateway itself while handling the request
+        ├── UpstreamUnavailable      502 connect error, reset, or an unreadable upstream answer
+        │   └── OutputCapIgnored     502 a stream under a budget passed the output cap the upstream was sent
+        ├── NoUsableKey              503 a provider has no key, or all were rejected upstream
+        ├── TokenizerUnavailable     503 no offline tokenizer to count tokens with
+        ├── UpstreamTimeout          504 first-byte or between-chunk timeout
+        └── UpstreamStatusError      the upstream's own 4xx/5xx answer, passed on with a scrubbed message
 
-Rendering: `render(err, dialect, stream=)` gives the bytes, `error_body` the object (the stream translators
-emit it as an event dict). The gateway's own errors have one type per dialect (Anthropic's by status). An
-upstream's error keeps its type for an Anthropic client only if the upstream spoke Anthropic; an OpenAI
-client gets an upstream answer's type whatever its dialect, but an in-stream error's type only from an
-OpenAI upstream. That asymmetry is what clients have always seen; it is kept so no byte changes.
+Outside this module, one more: `portal.web.PageError` (LlmgwError), an error page's status, title and
+message, which only the portal raises and answers. `tests/test_errors.py` checks that no exception class
+of llmgw or llmgw_tui has another root.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
 
-import orjson
-
-from llmgw.error_dialects import UpstreamError, anthropic_error_body, openai_error_body
-from llmgw.sse_encoders import encode_anthropic, encode_openai
-
-ClientDialect = Literal["openai", "anthropic"]
+from llmgw.dialects import UpstreamDialect
 
 
-class ConfigError(Exception):
+class LlmgwError(Exception):
+    """The root of every exception the package raises on purpose: `except LlmgwError` catches them all,
+    and nothing else."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamError:
+    """An upstream's error answer, read (`wire.upstream_errors.parse_upstream_error`): `type` is the
+    upstream's own error type; `auth_failure` a verdict about the key, `key_wide` the whole key or account
+    out, `retry_after` a wait the upstream stated (see that module's doc)."""
+
+    dialect: UpstreamDialect
+    status: int
+    message: str
+    type: str
+    code: str | None = None
+    param: str | None = None
+    auth_failure: bool = False
+    key_wide: bool = False
+    retry_after: float | None = None
+    request_id: str | None = None
+
+
+class ConfigError(LlmgwError):
     """Configuration is invalid; the message says where and why."""
 
 
-class SecretBackendUnavailable(Exception):
+class SecretBackendUnavailable(LlmgwError):
     """No usable OS keyring: no backend at all, no D-Bus session, or a locked Secret Service collection."""
 
     def __init__(self, reason: str, env_hint: str) -> None:
@@ -67,7 +86,7 @@ class SecretBackendUnavailable(Exception):
         super().__init__(f"no OS keyring backend is available ({reason}); {env_hint}")
 
 
-class DatabaseInUse(Exception):
+class DatabaseInUse(LlmgwError):
     """Another `llmgw serve` runs on this database file: budgets, rate limits and key state live in one
     server's memory, so a second one would enforce its own."""
 
@@ -82,12 +101,12 @@ class DatabaseInUse(Exception):
         )
 
 
-class DatabaseUnreadable(Exception):
+class DatabaseUnreadable(LlmgwError):
     """A database file SQLite cannot read (not a database, damaged), or a backup of it that failed;
     the message is SQLite's."""
 
 
-class AccountError(Exception):
+class AccountError(LlmgwError):
     """An account use case (`llmgw.services.users`, `.keys`) refused; the message is for people."""
 
 
@@ -111,11 +130,11 @@ class PasswordChecksBusy(AccountError):
     """The password-hashing pool is full (`services/passwords.HashingPool`): refused at once, unchecked."""
 
 
-class Unsupported(Exception):
+class Unsupported(LlmgwError):
     """The provider type has no such operation; the caller turns this into a 400."""
 
 
-class GatewayError(Exception):
+class GatewayError(LlmgwError):
     """An error answered to the client: `status`, and the OpenAI `type` / `code` / `param` of its body."""
 
     status = 500
@@ -127,10 +146,6 @@ class GatewayError(Exception):
         self.message = message
         self.param = param
         self.headers = headers or {}
-
-    def openai_body(self) -> dict[str, Any]:
-        """This error as an OpenAI client gets it (see `error_body`)."""
-        return error_body(self, "openai")
 
 
 class InvalidRequest(GatewayError):
@@ -264,27 +279,3 @@ class UpstreamStatusError(GatewayError):
         self.status = upstream.status
         self.type = upstream.type
         self.code = upstream.code
-
-
-def error_body(err: GatewayError | UpstreamError, dialect: ClientDialect) -> dict[str, Any]:
-    """The error object a client of `dialect` gets for `err`: what `render` encodes, and what the stream
-    translators (which hand events on as dicts) emit for an error event inside an upstream's stream."""
-    if isinstance(err, UpstreamError):
-        # An upstream's in-stream error event: its own type is kept for a client of its own dialect only.
-        return err.anthropic_body() if dialect == "anthropic" else err.openai_body()
-    if dialect == "anthropic":
-        if isinstance(err, UpstreamStatusError):
-            return err.upstream.anthropic_body()  # an Anthropic upstream's type kept, others by status
-        return anthropic_error_body(err.status, err.message)
-    # OpenAI clients get `type` as it is: the gateway's own, or an upstream's whatever its dialect.
-    return openai_error_body(err.status, err.message, type_=err.type, code=err.code, param=err.param)
-
-
-def render(err: GatewayError | UpstreamError, dialect: ClientDialect, *, stream: bool = False) -> bytes:
-    """`err` as the bytes a client of `dialect` gets: the JSON body of an error response, or with `stream`
-    an error event for a stream whose headers are already sent (OpenAI `data: {...}`, Anthropic
-    `event: error`; the SDKs of both raise on it)."""
-    body = error_body(err, dialect)
-    if not stream:
-        return orjson.dumps(body)
-    return encode_anthropic(body) if dialect == "anthropic" else encode_openai(body)

@@ -16,6 +16,7 @@ import keyring.backends.fail
 import pytest
 from keyring.errors import KeyringLocked, PasswordSetError
 
+from llmgw.cli import main
 from llmgw.cli.secret import cmd_secret_delete, cmd_secret_list, cmd_secret_set
 from llmgw.services import credentials
 from llmgw.services.credentials import (
@@ -189,25 +190,26 @@ def test_no_backend_set_delete_list_raise() -> None:
 
 @pytest.mark.usefixtures("no_keyring")
 def test_no_backend_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    assert cmd_secret_set("openai", stdin=io.StringIO(SECRET_A + "\n"), tty=False) == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO(SECRET_A + "\n"))
+    assert main(["secret", "set", "openai"]) == 2
     captured = capsys.readouterr()
-    assert "no OS keyring backend is available" in captured.err
+    assert captured.err.startswith("error: no OS keyring backend is available")
     assert "LLMGW_OPENAI_API_KEY" in captured.err
     assert SECRET_A not in captured.out + captured.err
 
-    assert cmd_secret_delete("openai", io.StringIO()) == 2
+    assert main(["secret", "delete", "openai"]) == 2
     assert "LLMGW_OPENAI_API_KEY" in capsys.readouterr().err
 
-    # list still shows what the environment supplies, masked, then fails with exit code 2
+    # list still shows what the environment supplies, masked, then raises (`main` exits 2)
     monkeypatch.setenv("LLMGW_OPENAI_API_KEY", SECRET_A)
     monkeypatch.setenv("LLMGW_OPENAI_API_KEY_2", SECRET_B)
     out = io.StringIO()
-    assert cmd_secret_list(["openai"], out) == 2
+    with pytest.raises(SecretBackendUnavailable, match="no OS keyring backend is available"):
+        cmd_secret_list(["openai"], out)
     assert "openai.2" in out.getvalue()
     assert mask_secret(SECRET_B) in out.getvalue()
     assert SECRET_A not in out.getvalue()
     assert SECRET_B not in out.getvalue()
-    assert "no OS keyring backend is available" in capsys.readouterr().err
 
 
 def test_env_secrets_masked() -> None:

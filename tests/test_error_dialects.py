@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from anthropic.types import ErrorResponse
 from openai.types import ErrorObject
 
-from llmgw.error_dialects import (
-    MESSAGE_LIMIT,
-    Dialect,
-    UpstreamError,
-    anthropic_error_body,
-    anthropic_error_type,
-    openai_error_body,
-    openai_error_type,
-    parse_upstream_error,
-)
-from llmgw.errors import InvalidRequest
+from llmgw.dialects import ClientDialect, UpstreamDialect
+from llmgw.errors import InvalidRequest, UpstreamError
+from llmgw.wire import CLIENT_WIRES, error_body
+from llmgw.wire.anthropic import error_body as anthropic_error_body
+from llmgw.wire.anthropic import error_type as anthropic_error_type
+from llmgw.wire.openai import error_body as openai_error_body
+from llmgw.wire.openai import error_type as openai_error_type
+from llmgw.wire.upstream_errors import MESSAGE_LIMIT, parse_upstream_error
 from tests.fakes.fixtures import case_status, fixtures_dir, load_manifest
 
 # Anthropic's error page (platform.claude.com/docs/en/api/errors), status by status.
@@ -74,9 +71,9 @@ def test_anthropic_error_body_is_the_documented_shape() -> None:
     assert anthropic_error_body(500, "x", "overloaded_error")["error"]["type"] == "overloaded_error"
 
 
-def test_openai_error_body_is_what_errors_py_renders() -> None:
+def test_openai_error_body_is_what_render_writes() -> None:
     ours = openai_error_body(400, "bad field", param="messages[0]")
-    assert ours == InvalidRequest("bad field", param="messages[0]").openai_body()
+    assert ours == error_body(InvalidRequest("bad field", param="messages[0]"), "openai")
     assert ErrorObject.model_validate(ours["error"]).type == "invalid_request_error"
     assert openai_error_body(529, "busy", code="c")["error"] == {
         "message": "busy",
@@ -84,6 +81,10 @@ def test_openai_error_body_is_what_errors_py_renders() -> None:
         "param": None,
         "code": "c",
     }
+
+
+def test_every_client_dialect_has_its_row_in_the_wire_table() -> None:
+    assert set(CLIENT_WIRES) == set(get_args(ClientDialect))
 
 
 def raw(provider: str, case: str) -> bytes:
@@ -163,7 +164,7 @@ def test_every_recorded_error_fixture_is_covered() -> None:
 
 
 @pytest.mark.parametrize(("provider", "case"), sorted(RECORDED))
-def test_recorded_upstream_errors(provider: Dialect, case: str) -> None:
+def test_recorded_upstream_errors(provider: UpstreamDialect, case: str) -> None:
     status, type_, code, param, auth, retry_after, request_id, start = RECORDED[provider, case]
     err = parse_upstream_error(provider, case_status(provider, case), raw(provider, case))
     assert err.dialect == provider
@@ -175,32 +176,32 @@ def test_recorded_upstream_errors(provider: Dialect, case: str) -> None:
 def test_an_anthropic_error_keeps_its_type_for_anthropic_clients_and_maps_for_openai_ones() -> None:
     body = json.dumps(anthropic_error_body(529, "Overloaded", request_id="req_9")).encode()
     err = parse_upstream_error("anthropic", 529, body)
-    assert err.anthropic_body("req_x") == {
+    assert err.request_id == "req_9"
+    assert error_body(err, "anthropic") == {
         "type": "error",
         "error": {"type": "overloaded_error", "message": "Overloaded"},
-        "request_id": "req_x",
     }
-    assert err.openai_body() == {
+    assert error_body(err, "openai") == {
         "error": {"message": "Overloaded", "type": "api_error", "param": None, "code": None}
     }
 
 
 def test_an_openai_error_keeps_its_type_for_openai_clients_and_maps_for_anthropic_ones() -> None:
     err = parse_upstream_error("openai", 429, raw("openai", "chat.error_429"))
-    assert err.openai_body()["error"]["type"] == "insufficient_quota"
-    assert err.openai_body()["error"]["code"] == "insufficient_quota"
-    assert err.anthropic_body()["error"]["type"] == "rate_limit_error"
-    ErrorResponse.model_validate(err.anthropic_body())
+    assert error_body(err, "openai")["error"]["type"] == "insufficient_quota"
+    assert error_body(err, "openai")["error"]["code"] == "insufficient_quota"
+    assert error_body(err, "anthropic")["error"]["type"] == "rate_limit_error"
+    ErrorResponse.model_validate(error_body(err, "anthropic"))
 
 
 def test_gemini_bad_key_is_an_auth_failure_in_both_dialects() -> None:
     err = parse_upstream_error("gemini", 400, raw("gemini", "generate.error_401"))
     assert err.auth_failure
-    assert err.anthropic_body()["error"] == {
+    assert error_body(err, "anthropic")["error"] == {
         "type": "invalid_request_error",
         "message": "API key not valid. Please pass a valid API key.",
     }
-    assert err.openai_body()["error"]["code"] == "API_KEY_INVALID"
+    assert error_body(err, "openai")["error"]["code"] == "API_KEY_INVALID"
 
 
 def test_non_json_bodies_give_their_text_cut_short() -> None:
@@ -251,7 +252,7 @@ def test_gemini_stream_errors_come_wrapped_in_a_list() -> None:
     ],
 )
 def test_an_error_inside_a_200_stream_takes_its_status_from_the_body(
-    dialect: Dialect, body: dict[str, Any], status: int
+    dialect: UpstreamDialect, body: dict[str, Any], status: int
 ) -> None:
     assert parse_upstream_error(dialect, 200, json.dumps(body).encode()).status == status
     assert parse_upstream_error(dialect, 200, b"not json").status == 500
@@ -310,7 +311,7 @@ def test_gemini_retry_delay_without_seconds_is_ignored() -> None:
     ],
 )
 def test_verdicts_about_the_key_and_account_wide_errors(
-    dialect: Dialect, status: int, body: bytes, verdict: bool, key_wide: bool
+    dialect: UpstreamDialect, status: int, body: bytes, verdict: bool, key_wide: bool
 ) -> None:
     """Only a verdict about the key retires it; a 403 about the request or resource does not."""
     err = parse_upstream_error(dialect, status, body)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import pkgutil
 import re
 import subprocess
 import sys
@@ -16,11 +18,10 @@ from anthropic.types import ErrorResponse
 from openai.types import ErrorObject
 
 from llmgw import errors
-from llmgw.error_dialects import Dialect, parse_upstream_error
+from llmgw.dialects import ClientDialect, UpstreamDialect
 from llmgw.errors import (
     BudgetExceeded,
     ClientClosed,
-    ClientDialect,
     Forbidden,
     GatewayError,
     HeadersTooLarge,
@@ -41,10 +42,10 @@ from llmgw.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
     UpstreamUnavailable,
-    error_body,
-    render,
 )
 from llmgw.relay.forward import upstream_error
+from llmgw.wire import error_body, render
+from llmgw.wire.upstream_errors import parse_upstream_error
 
 # class, status, OpenAI type, OpenAI code, Anthropic type
 GATEWAY_ERRORS: list[tuple[type[GatewayError], int, str, str | None, str]] = [
@@ -121,7 +122,7 @@ def test_the_param_goes_to_openai_clients_only() -> None:
         render(exc, "anthropic")
         == b'{"type":"error","error":{"type":"invalid_request_error","message":"bad field"}}'
     )
-    assert exc.openai_body() == json.loads(render(exc, "openai"))
+    assert error_body(exc, "openai") == json.loads(render(exc, "openai"))
 
 
 def test_the_docstring_tree_is_true() -> None:
@@ -149,7 +150,7 @@ def test_the_docstring_tree_is_true() -> None:
 
 
 # An upstream's error answer (before the headers went out): (dialect, status, body) → what each client gets.
-UPSTREAM_ANSWERS: list[tuple[Dialect, int, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
+UPSTREAM_ANSWERS: list[tuple[UpstreamDialect, int, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     (
         "openai",
         429,
@@ -185,7 +186,7 @@ UPSTREAM_ANSWERS: list[tuple[Dialect, int, dict[str, Any], dict[str, Any], dict[
 @pytest.mark.parametrize(("dialect", "status", "body", "openai", "anthropic"), UPSTREAM_ANSWERS)
 @pytest.mark.parametrize("stream", [False, True])
 def test_upstream_answers_in_each_dialect(
-    dialect: Dialect,
+    dialect: UpstreamDialect,
     status: int,
     body: dict[str, Any],
     openai: dict[str, Any],
@@ -223,7 +224,7 @@ def test_upstream_answers_in_each_dialect(
 
 
 # An error event inside an upstream's 200 stream: (dialect, event) → (OpenAI type, code; Anthropic type).
-UPSTREAM_STREAM_ERRORS: list[tuple[Dialect, dict[str, Any], tuple[str, str | None], str]] = [
+UPSTREAM_STREAM_ERRORS: list[tuple[UpstreamDialect, dict[str, Any], tuple[str, str | None], str]] = [
     (
         "openai",
         {"error": {"message": "busy", "type": "server_error", "code": 502}},
@@ -247,7 +248,7 @@ UPSTREAM_STREAM_ERRORS: list[tuple[Dialect, dict[str, Any], tuple[str, str | Non
 
 @pytest.mark.parametrize(("dialect", "event", "openai", "anthropic_type"), UPSTREAM_STREAM_ERRORS)
 def test_upstream_stream_errors_keep_their_type_for_their_own_dialect_only(
-    dialect: Dialect, event: dict[str, Any], openai: tuple[str, str | None], anthropic_type: str
+    dialect: UpstreamDialect, event: dict[str, Any], openai: tuple[str, str | None], anthropic_type: str
 ) -> None:
     parsed = parse_upstream_error(dialect, 200, json.dumps(event).encode())
     openai_type, code = openai
@@ -269,7 +270,7 @@ def test_upstream_stream_errors_keep_their_type_for_their_own_dialect_only(
 class _Upstream:
     """What `upstream_error` reads of an upstream: its name, dialect and the error body."""
 
-    def __init__(self, dialect: Dialect, raw: bytes) -> None:
+    def __init__(self, dialect: UpstreamDialect, raw: bytes) -> None:
         self.name = "prov"
         self.adapter = SimpleNamespace(dialect=dialect)
         self.config = SimpleNamespace(chunk_timeout=1.0)
@@ -305,13 +306,36 @@ def test_an_upstream_answer_without_a_message_ends_at_the_status() -> None:
     )
 
 
-def test_errors_py_imports_nothing_of_the_server() -> None:
-    # errors.py is imported by the pure translators and providers: it must not pull in the relay or I/O.
+def test_errors_and_wire_import_nothing_of_the_server() -> None:
+    # The pure translators and providers import them: they must not pull in the relay or I/O.
     code = (
-        "import sys, llmgw.errors; "
+        "import sys, llmgw.errors, llmgw.wire.upstream_errors; "
         "print(sorted(m for m in sys.modules"
         " if m.split('.')[0] in ('httpx', 'starlette', 'sqlite3', 'keyring')"
         " or m.startswith(('llmgw.relay', 'llmgw.storage', 'llmgw.services', 'llmgw.cli'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_exception_class_of_the_package_has_the_one_root() -> None:
+    """`except LlmgwError` catches whatever llmgw (or its terminal admin) raises on purpose."""
+    import llmgw_tui
+
+    import llmgw
+
+    strays = []
+    for package in (llmgw, llmgw_tui):
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if info.name.endswith("__main__"):
+                continue
+            module = importlib.import_module(info.name)
+            for value in vars(module).values():
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, BaseException)
+                    and value.__module__ == info.name
+                    and not issubclass(value, errors.LlmgwError)
+                ):
+                    strays.append(f"{info.name}.{value.__name__}")
+    assert strays == []

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from llmgw.dialects import Operation
 from llmgw.errors import InvalidRequest
-from llmgw.providers import Operation
 from llmgw.relay.output_cap import OutputCap, output_cap, refuse_foreign_caps, with_cap
 from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
 

@@ -8,8 +8,9 @@ import orjson
 import pytest
 
 from llmgw import __version__
+from llmgw.dialects import Operation
 from llmgw.errors import Unsupported
-from llmgw.providers import Operation, adapter_for
+from llmgw.providers import adapter_for
 from llmgw.settings import ProviderConfig
 
 KEY = "sk-upstream-secret"

@@ -6,7 +6,9 @@ import random
 
 import pytest
 
-from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, SSEEvent, encode_anthropic, encode_openai
+from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, SSEEvent
+from llmgw.wire.anthropic import encode_event as encode_anthropic
+from llmgw.wire.openai import encode_event as encode_openai
 from tests.fakes.fixtures import fixtures_dir, load_sse_events
 
 RECORDED = [

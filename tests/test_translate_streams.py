@@ -26,7 +26,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import TypeAdapter
 
-from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, SSEEvent, encode_anthropic, encode_openai
+from llmgw.relay.streams.sse import OPENAI_DONE, SSEDecoder, SSEEvent
 from llmgw.translate.anthropic_to_openai import anthropic_response_to_openai
 from llmgw.translate.gemini_to_anthropic import (
     PART_SIGNATURE_PREFIX,
@@ -39,6 +39,8 @@ from llmgw.translate.streams.anthropic_to_openai import AnthropicToOpenAIStream
 from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
 from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream, _JSONEnd
 from llmgw.translate.usage import Usage
+from llmgw.wire.anthropic import encode_event as encode_anthropic
+from llmgw.wire.openai import encode_event as encode_openai
 from tests.fakes.fixtures import fixtures_dir
 
 Event = dict[str, Any]

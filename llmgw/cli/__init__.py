@@ -1,7 +1,7 @@
 """The `llmgw` command line: one module per command group (serve, config, secret, usage, user, key,
 audit, limit, backup and db, tui), each with `add_parser` and `run`. Argument parsing and messages only: the
-rules live in
-`llmgw.services`."""
+rules live in `llmgw.services`. A command raises; `main` turns what it raised into an exit code and a
+message through the one table in `cli/exit_codes.py`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from llmgw import version
-from llmgw.cli import audit, config, db, keys, limits, secret, serve, tui, usage, users
-from llmgw.errors import ConfigError
+from llmgw.cli import audit, config, db, exit_codes, keys, limits, secret, serve, tui, usage, users
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": serve.run,
@@ -41,11 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except ConfigError as exc:
-        print(f"llmgw: configuration error:\n{exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    except exit_codes.HANDLED as exc:
+        return exit_codes.exit_code(exc)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import time
 
 from llmgw.cli.tables import format_table, iso_time
 from llmgw.cli.usage import add_report_options, parse_since
-from llmgw.errors import AccountError
 from llmgw.services import audit
 from llmgw.services.database import open_store
 from llmgw.settings import load
@@ -28,12 +27,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"llmgw: --since: {exc}", file=sys.stderr)
         return 2
-    try:
-        with open_store(config) as store:
-            entries = audit.entries(store, audit.Actor.cli(), since)
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with open_store(config) as store:
+        entries = audit.entries(store, audit.Actor.cli(), since)
     if args.json:
         print(json.dumps([{**e.to_json(), "at": iso_time(e.at)} for e in entries], indent=2))
     elif not entries:

@@ -66,8 +66,8 @@ def _print_table(infos: list[credentials.SecretInfo], out: TextIO) -> None:
 def cmd_secret_set(name: str, *, stdin: TextIO, tty: bool, out: TextIO | None = None) -> int:
     """`llmgw secret set NAME`: read the value (hidden prompt on a TTY, else stdin), store it.
 
-    The value never comes from argv. Exit codes: 0 stored, 1 bad name or empty/invalid value,
-    2 no usable keyring.
+    The value never comes from argv. Exit codes: 0 stored, 1 bad name or empty/invalid value; without
+    a usable keyring it raises SecretBackendUnavailable (exit code 2, `cli/exit_codes.py`).
     """
     out = sys.stdout if out is None else out
     try:
@@ -85,9 +85,6 @@ def cmd_secret_set(name: str, *, stdin: TextIO, tty: bool, out: TextIO | None = 
         value = value[:-2] if value.endswith("\r\n") else value.removesuffix("\n")
     try:
         credentials.set_secret(name, value)
-    except credentials.SecretBackendUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except ValueError as exc:
         print(f"error: {exc}; nothing stored", file=sys.stderr)
         return 1
@@ -102,17 +99,17 @@ def cmd_secret_set(name: str, *, stdin: TextIO, tty: bool, out: TextIO | None = 
 def cmd_secret_list(providers: Iterable[str], out: TextIO) -> int:
     """`llmgw secret list`: name, source and masked value of each secret in effect; never a value.
 
-    Without a usable keyring, the environment's secrets are still listed, then exit code 2.
+    Without a usable keyring, the environment's secrets are still listed, then SecretBackendUnavailable
+    raised (exit code 2).
     """
     providers = list(providers)
     env_infos = credentials.env_secrets(providers)
     try:
         infos = credentials.effective_secrets(credentials.list_secrets(providers), env_infos)
-    except credentials.SecretBackendUnavailable as exc:
-        if env_infos:
+    except credentials.SecretBackendUnavailable:
+        if env_infos:  # what the environment supplies still shows; `main` reports the keyring
             _print_table(env_infos, out)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -124,16 +121,14 @@ def cmd_secret_list(providers: Iterable[str], out: TextIO) -> int:
 
 
 def cmd_secret_delete(name: str, out: TextIO) -> int:
-    """`llmgw secret delete NAME`. Exit codes: 0 deleted, 1 bad name or not found, 2 no usable keyring."""
+    """`llmgw secret delete NAME`. Exit codes: 0 deleted, 1 bad name or not found; without a usable
+    keyring it raises SecretBackendUnavailable (exit code 2)."""
     try:
         provider, index = credentials.parse_secret_name(name)
         existed = credentials.delete_secret(name)
         orphan = provider != credentials.PROXY_KEY_NAME and credentials.has_secret(
             credentials.secret_name(provider, index + 1)
         )
-    except credentials.SecretBackendUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -9,7 +9,6 @@ import logging
 import sys
 from typing import Any
 
-from llmgw.errors import DatabaseInUse
 from llmgw.services import credentials, production
 from llmgw.settings import Config, ServerConfig, load
 
@@ -96,8 +95,4 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    try:
-        return run_server(config, proxy_key, credentials.KeyringKeySource())
-    except DatabaseInUse as exc:
-        print(f"llmgw: {exc}", file=sys.stderr)
-        return 2
+    return run_server(config, proxy_key, credentials.KeyringKeySource())

@@ -1,14 +1,12 @@
-"""What the account commands share: one use case on the configured database with refusals as exit
-code 1, times as people read them, aligned columns."""
+"""What the account commands share: one use case on the configured database, times as people read
+them, aligned columns."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from llmgw.errors import AccountError
 from llmgw.services.database import Store, open_store
 from llmgw.settings import load
 
@@ -16,14 +14,10 @@ __all__ = ["format_table", "iso_time", "run_on_store"]
 
 
 def run_on_store(args: argparse.Namespace, body: Callable[[argparse.Namespace, Store], int]) -> int:
-    """Run `body` on the database of `--config`; a refusal (`AccountError`) prints `error: …`, exit 1."""
+    """Run `body` on the database of `--config` (a refusal, `AccountError`, is `main`'s to report)."""
     config = load(args.config).config
-    try:
-        with open_store(config) as store:
-            return body(args, store)
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with open_store(config) as store:
+        return body(args, store)
 
 
 def iso_time(at: float | None) -> str | None:

@@ -11,7 +11,6 @@ import time
 from datetime import UTC, datetime
 
 from llmgw.cli.usage_report import format_purged, report_csv, report_json, report_table
-from llmgw.errors import AccountError
 from llmgw.services import retention
 from llmgw.services import usage as usage_service
 from llmgw.services.audit import Actor
@@ -67,14 +66,8 @@ def run_report(config: Config, args: argparse.Namespace, since: float | None) ->
     except ValueError as exc:
         print(f"llmgw: --until: {exc}", file=sys.stderr)
         return 2
-    try:
-        with open_store(config) as store:
-            rep = usage_service.report(
-                store, Actor.cli(), since=since, until=until, by=args.by, user=args.user
-            )
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with open_store(config) as store:
+        rep = usage_service.report(store, Actor.cli(), since=since, until=until, by=args.by, user=args.user)
     if args.csv:
         print(report_csv(rep))
     elif args.json:
@@ -86,12 +79,8 @@ def run_report(config: Config, args: argparse.Namespace, since: float | None) ->
 
 def run_purge(config: Config) -> int:
     """`llmgw usage purge`: what retention removes, removed now."""
-    try:
-        with open_store(config) as store:
-            purged = retention.purge(store, Actor.cli(), config.server, time.time())
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with open_store(config) as store:
+        purged = retention.purge(store, Actor.cli(), config.server, time.time())
     print(format_purged(purged))
     return 0
 

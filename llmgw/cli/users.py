@@ -13,7 +13,7 @@ import sys
 from typing import TextIO
 
 from llmgw.cli.tables import format_table, iso_time
-from llmgw.errors import AccountError, InvalidAccountInput
+from llmgw.errors import InvalidAccountInput
 from llmgw.services import users
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store, open_store
@@ -72,15 +72,11 @@ def run(args: argparse.Namespace) -> int:
         print("error: nothing to set: give --key-create or --no-key-create", file=sys.stderr)
         return 2
     config = load(args.config).config
-    try:
-        password = None
-        if args.user_command in ("add", "passwd"):
-            password = read_password(from_stdin=args.password_stdin, stdin=sys.stdin, tty=sys.stdin.isatty())
-        with open_store(config) as store:
-            return _run(args, store, password)
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    password = None
+    if args.user_command in ("add", "passwd"):
+        password = read_password(from_stdin=args.password_stdin, stdin=sys.stdin, tty=sys.stdin.isatty())
+    with open_store(config) as store:
+        return _run(args, store, password)
 
 
 def _run(args: argparse.Namespace, store: Store, password: str | None) -> int:

@@ -23,6 +23,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llmgw.errors import LlmgwError
 from llmgw.portal.site import HSTS, Site
 from llmgw.services import sessions
 from llmgw.services.database import Store
@@ -50,7 +51,7 @@ _HEADERS = [
 ]
 
 
-class PageError(Exception):
+class PageError(LlmgwError):
     """Answered with the error page: its status and a message for people."""
 
     def __init__(self, status: int, title: str, message: str) -> None:

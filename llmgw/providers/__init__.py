@@ -1,17 +1,15 @@
 """Provider adapters: how one upstream API family is addressed. HTTP details only, no I/O."""
 
 from llmgw.providers.anthropic import Anthropic
-from llmgw.providers.base import Dialect, Operation, ProviderAdapter, UpstreamRequest, is_header_value
+from llmgw.providers.base import ProviderAdapter, UpstreamRequest, is_header_value
 from llmgw.providers.gemini import Gemini
 from llmgw.providers.openai_compat import OpenAICompatible
 from llmgw.settings import ProviderConfig
 
 __all__ = [
     "Anthropic",
-    "Dialect",
     "Gemini",
     "OpenAICompatible",
-    "Operation",
     "ProviderAdapter",
     "UpstreamRequest",
     "adapter_for",

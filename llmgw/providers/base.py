@@ -6,17 +6,16 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import orjson
 
 from llmgw import __version__
+from llmgw.dialects import Operation, UpstreamDialect
 from llmgw.errors import Unsupported
 from llmgw.settings import ProviderConfig
 
-Dialect = Literal["openai", "anthropic", "gemini"]
 USER_AGENT = f"llmgw/{__version__}"
 _HEADER_VALUE = re.compile(r"[\x21-\x7e]+")
 
@@ -25,15 +24,6 @@ def is_header_value(value: str) -> bool:
     """Whether `value` can be sent as an API key in a header: visible ASCII only (RFC 9110 `VCHAR`;
     a CR, a space, a tab or an accent would fail, or worse split, the request)."""
     return _HEADER_VALUE.fullmatch(value) is not None
-
-
-class Operation(Enum):
-    """What a request asks an upstream to do, whatever the wire format."""
-
-    CHAT = "chat"  # OpenAI chat completions, Anthropic messages, Gemini generateContent
-    COMPLETIONS = "completions"  # OpenAI legacy text completions
-    EMBEDDINGS = "embeddings"
-    COUNT_TOKENS = "count_tokens"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +50,7 @@ class ProviderAdapter(ABC):
     how a key is presented (`auth_headers`), and where an operation (`paths`, or `url`) and the model
     (`body`) go."""
 
-    dialect: ClassVar[Dialect]
+    dialect: ClassVar[UpstreamDialect]
     family: ClassVar[str]  # in messages: "OpenAI wire format", "Anthropic", "Gemini"
     paths: ClassVar[Mapping[Operation, str]] = {}  # operation → path under the root URL
     models_path: ClassVar[str]  # the model listing, under the root URL

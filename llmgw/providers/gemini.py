@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from llmgw.providers.base import Operation, ProviderAdapter
+from llmgw.dialects import Operation
+from llmgw.providers.base import ProviderAdapter
 
 
 class Gemini(ProviderAdapter):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from llmgw.providers.base import Operation, ProviderAdapter
+from llmgw.dialects import Operation
+from llmgw.providers.base import ProviderAdapter
 from llmgw.settings import ProviderConfig
 
 

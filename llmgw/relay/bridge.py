@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from llmgw.errors import ClientDialect, InvalidRequest, UpstreamUnavailable
-from llmgw.providers import Dialect, Operation
+from llmgw.dialects import ClientDialect, Operation, UpstreamDialect
+from llmgw.errors import InvalidRequest, UpstreamUnavailable
 from llmgw.relay.output_cap import CAP_FIELDS, OutputCap, with_cap
 from llmgw.relay.streams import StreamRelay
 from llmgw.relay.streams.passthrough import AnthropicPassthroughRelay, OpenAIPassthroughRelay
@@ -64,7 +64,12 @@ class Bridge:
     """Passthrough: same dialect on both sides."""
 
     def __init__(
-        self, client: ClientDialect, op: Operation, upstream: Dialect, ctx: Context, provider_type: str = ""
+        self,
+        client: ClientDialect,
+        op: Operation,
+        upstream: UpstreamDialect,
+        ctx: Context,
+        provider_type: str = "",
     ) -> None:
         self.client, self.op, self.upstream, self.ctx = client, op, upstream, ctx
         self.provider_type = provider_type
@@ -221,7 +226,7 @@ class AnthropicToGemini(Translating):
         return anthropic_client_relay([GeminiToAnthropicStream(self.ctx.client_model)], max_event_bytes)
 
 
-_BRIDGES: dict[tuple[ClientDialect, Operation, Dialect], type[Bridge]] = {
+_BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = {
     ("openai", Operation.CHAT, "openai"): Bridge,
     ("openai", Operation.COMPLETIONS, "openai"): Bridge,
     ("openai", Operation.EMBEDDINGS, "openai"): Bridge,
@@ -245,7 +250,7 @@ _OPS = {
 
 
 def bridge_for(
-    client: ClientDialect, op: Operation, upstream: Dialect, ctx: Context, provider_type: str = ""
+    client: ClientDialect, op: Operation, upstream: UpstreamDialect, ctx: Context, provider_type: str = ""
 ) -> Bridge:
     """The bridge for this pair; 400 when the upstream's API cannot do what was asked."""
     cls = _BRIDGES.get((client, op, upstream))

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmgw.errors import ClientDialect
-from llmgw.providers import Operation
+from llmgw.dialects import ClientDialect, Operation
 
 STREAMING = frozenset({Operation.CHAT, Operation.COMPLETIONS})  # the operations a client may stream
 

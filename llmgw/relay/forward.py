@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 
-from llmgw.error_dialects import parse_upstream_error
 from llmgw.errors import (
     GatewayError,
     InvalidRequest,
@@ -38,6 +37,7 @@ from llmgw.relay.exchange import Exchange
 from llmgw.relay.keypool import Key
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
+from llmgw.wire.upstream_errors import parse_upstream_error
 
 ERROR_BODY_LIMIT = 64 * 1024  # an error body past this is cut: it is only a message
 

@@ -13,7 +13,8 @@ import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from llmgw.errors import ClientDialect, Forbidden, GatewayError, HeadersTooLarge
+from llmgw.dialects import ClientDialect
+from llmgw.errors import Forbidden, GatewayError, HeadersTooLarge
 from llmgw.relay.record import log_value
 from llmgw.relay.responses import error_response, new_request_id
 

@@ -17,6 +17,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from llmgw.dialects import Operation
 from llmgw.errors import (
     ClientClosed,
     GatewayError,
@@ -27,7 +28,6 @@ from llmgw.errors import (
     RequestTimeout,
     Unauthenticated,
 )
-from llmgw.providers import Operation
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
 from llmgw.relay.client_watch import ClientWatch

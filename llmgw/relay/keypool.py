@@ -1,7 +1,7 @@
 """Upstream API keys of one provider, used in rotation, with cool-downs and exclusions.
 
 What an upstream's error means for the key it was sent with (read from the body by
-`llmgw.error_dialects`, acted on by `relay.forward`):
+`llmgw.wire.upstream_errors`, acted on by `relay.forward`):
 
 - A verdict about the key retires it until its secret changes (`UpstreamError.auth_failure`): HTTP
   401, Gemini's `API_KEY_*` reasons (API_KEY_INVALID comes with 400), Anthropic's

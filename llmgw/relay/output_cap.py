@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from llmgw.errors import ClientDialect, InvalidRequest
-from llmgw.providers import Operation
+from llmgw.dialects import ClientDialect, Operation
+from llmgw.errors import InvalidRequest
 from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
 
 __all__ = ["CAP_FIELDS", "FOREIGN_CAP_FIELDS", "OutputCap", "output_cap", "refuse_foreign_caps", "with_cap"]

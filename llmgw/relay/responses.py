@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from llmgw.errors import ClientDialect, GatewayError, render
+from llmgw.dialects import ClientDialect
+from llmgw.errors import GatewayError
+from llmgw.wire import render
 
 JSON = "application/json"
 

@@ -22,9 +22,10 @@ from typing import Any
 
 import orjson
 
-from llmgw.errors import GatewayError, render
+from llmgw.errors import GatewayError
 from llmgw.relay.streams.sse import DEFAULT_MAX_EVENT_BYTES, EventSplitter, SSEDecoder, whole_last_event
 from llmgw.translate.usage import Usage, anthropic_usage, openai_usage
+from llmgw.wire import render
 
 # Structural JSON: inside a string the quotes would be escaped, so these cannot match string content.
 _NULL_USAGE = (b',"usage":null', b', "usage": null')

@@ -1,5 +1,5 @@
-"""Server-sent events: an incremental decoder for upstream streams, and the encoders for each dialect
-(kept in `llmgw/sse_encoders.py`, which `errors.render` shares).
+"""Server-sent events: an incremental decoder for upstream streams (each client dialect's encoder is
+`encode_event` in its `llmgw/wire/` module).
 
 The decoder follows the WHATWG event-stream rules: `\\n`, `\\r\\n` and `\\r` line ends (a `\\r\\n`
 may be split across two network chunks), `data:` lines joined with `\\n`, `event:` and `id:` fields,
@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 
 from llmgw.errors import UpstreamUnavailable
-from llmgw.sse_encoders import encode_anthropic, encode_openai
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
@@ -26,8 +25,6 @@ __all__ = [
     "EventSplitter",
     "SSEDecoder",
     "SSEEvent",
-    "encode_anthropic",
-    "encode_openai",
     "whole_last_event",
 ]
 

@@ -7,16 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from llmgw.errors import ClientDialect, GatewayError, UpstreamUnavailable, render
-from llmgw.relay.streams.sse import (
-    DEFAULT_MAX_EVENT_BYTES,
-    OPENAI_DONE,
-    SSEDecoder,
-    SSEEvent,
-    encode_anthropic,
-    encode_openai,
-)
+from llmgw.dialects import ClientDialect
+from llmgw.errors import GatewayError, UpstreamUnavailable
+from llmgw.relay.streams.sse import DEFAULT_MAX_EVENT_BYTES, OPENAI_DONE, SSEDecoder, SSEEvent
 from llmgw.translate.usage import Usage
+from llmgw.wire import CLIENT_WIRES, render
 
 UNREADABLE = "The upstream sent a stream event the gateway could not read."
 
@@ -56,7 +51,7 @@ class TranslatingRelay:
         self._decoder = SSEDecoder(max_event_bytes)
         self._chain = chain
         self._dialect = dialect
-        self._encode = encode_anthropic if dialect == "anthropic" else encode_openai
+        self._encode = CLIENT_WIRES[dialect].encode_event
         self._done = OPENAI_DONE if dialect == "openai" else b""
         self._upstream_done = False  # OpenAI's `[DONE]` came
         self.saw_done = False

@@ -17,6 +17,6 @@ cut short as an error instead of closing it as if complete. An upstream error be
 in the client's dialect and ends the stream (nothing follows it, `finish()` included). `usage` is the
 normalised usage seen so far (`llmgw.translate.usage.Usage`, None before any), `output_events` the
 number of upstream deltas that carried output (to estimate tokens when a stream is cut). Decode the
-upstream with `llmgw.relay.streams.sse.SSEDecoder`, encode the output with `encode_anthropic` /
-`encode_openai` (+ `OPENAI_DONE`). The mapping decisions are listed in each module's docstring.
+upstream with `llmgw.relay.streams.sse.SSEDecoder`, encode the output with the client dialect's
+`encode_event` (`llmgw/wire/`; + `OPENAI_DONE`). The mapping decisions are listed in each module's docstring.
 """

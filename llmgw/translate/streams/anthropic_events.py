@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 
-from llmgw.error_dialects import Dialect, parse_upstream_error
-from llmgw.errors import error_body
+from llmgw.dialects import UpstreamDialect
 from llmgw.translate.hub import AnthropicUsage, new_id
 from llmgw.translate.usage import Usage
+from llmgw.wire import error_event
+from llmgw.wire.upstream_errors import parse_upstream_error
 
 __all__ = ["AnthropicEvent", "AnthropicEventWriter", "ToAnthropicStream"]
 
@@ -105,13 +106,13 @@ class AnthropicEventWriter:
         self._out.append({"type": "message_stop"})
         self.ended = True
 
-    def upstream_error(self, dialect: Dialect, payload: Mapping[str, Any]) -> None:
-        """The upstream's in-stream error object as an Anthropic `error` event (typed as `error_dialects`
+    def upstream_error(self, dialect: UpstreamDialect, payload: Mapping[str, Any]) -> None:
+        """The upstream's in-stream error object as an Anthropic `error` event (typed as `llmgw.wire`
         does for the whole gateway); like Anthropic's, the stream ends there: no block stops, no
         `message_stop`."""
         if not self.ended:
             self._out.append(
-                error_body(parse_upstream_error(dialect, 200, orjson.dumps(dict(payload))), "anthropic")
+                error_event(parse_upstream_error(dialect, 200, orjson.dumps(dict(payload))), "anthropic")
             )
             self.ended = True
 

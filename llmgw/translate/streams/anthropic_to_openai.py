@@ -22,7 +22,7 @@ Mapping decisions (Anthropic → OpenAI):
 - Tool-call `arguments` are Anthropic's `partial_json` text as it comes: equal as JSON to the non-stream
   `arguments` (compact JSON), not always byte for byte.
 - An `error` event → an OpenAI error chunk `{"error": {message, type, param, code}}`, typed by
-  `error_dialects`; the stream ends there.
+  `llmgw.wire.openai`; the stream ends there.
 - The translator never writes `data: [DONE]`: the caller sends `llmgw.relay.streams.sse.OPENAI_DONE`
   after `finish()`.
 """
@@ -36,10 +36,10 @@ from typing import Any
 
 import orjson
 
-from llmgw.error_dialects import parse_upstream_error
-from llmgw.errors import error_body
 from llmgw.translate.hub import OPENAI_FINISH_REASONS, new_id, openai_usage_from_anthropic
 from llmgw.translate.usage import Usage, anthropic_usage
+from llmgw.wire import error_event
+from llmgw.wire.upstream_errors import parse_upstream_error
 
 __all__ = ["AnthropicToOpenAIStream", "OpenAIChunk"]
 
@@ -87,7 +87,7 @@ class AnthropicToOpenAIStream:
             return []
         if kind == "error":
             self._ended = True
-            return [error_body(parse_upstream_error("anthropic", 200, orjson.dumps(dict(event))), "openai")]
+            return [error_event(parse_upstream_error("anthropic", 200, orjson.dumps(dict(event))), "openai")]
         out: list[OpenAIChunk] = []
         if kind == "message_start":
             message = event.get("message")

@@ -21,7 +21,7 @@ encoding and `hub` mappings this reuses:
   has the final one).
 - The message id is `message_id` if given, else `msg_` + Gemini's `responseId`, as in the non-stream one.
 - An error chunk (`{"error": {"code", "message", "status"}}`) → an Anthropic `error` event, typed by
-  `error_dialects` (by `code`, the HTTP status); the stream ends there.
+  `llmgw.wire.anthropic` (by `code`, the HTTP status); the stream ends there.
 - Only candidate 0 is translated.
 """
 

@@ -29,7 +29,7 @@ answer whole. Mapping decisions:
   `function_call` included when no call came (there is no `tool_use` block to answer).
 - `message_delta` + `message_stop` go out with the usage chunk (`choices: []`) that follows the finish
   reason, or at `finish()` when the upstream sends none.
-- An error chunk (`{"error": ...}`) → an Anthropic `error` event typed by `error_dialects`, which
+- An error chunk (`{"error": ...}`) → an Anthropic `error` event typed by `llmgw.wire.anthropic`, which
   ends the stream.
 """
 
