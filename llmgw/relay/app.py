@@ -19,8 +19,8 @@ from llmgw.errors import MethodNotAllowed, UnknownEndpoint
 from llmgw.portal import Backend, Site, create_portal
 from llmgw.relay.auth import auth_enabled
 from llmgw.relay.cors import CORS
-from llmgw.relay.endpoints import ENDPOINTS
-from llmgw.relay.guard import RequestGuard, path_dialect
+from llmgw.relay.endpoints import ENDPOINTS, path_dialect
+from llmgw.relay.guard import RequestGuard
 from llmgw.relay.handler import handle
 from llmgw.relay.metrics_endpoint import protected_metrics
 from llmgw.relay.model_list import ModelCache, get_model, list_models

@@ -226,7 +226,7 @@ class AnthropicToGemini(Translating):
         return anthropic_client_relay([GeminiToAnthropicStream(self.ctx.client_model)], max_event_bytes)
 
 
-_BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = {
+BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = {
     ("openai", Operation.CHAT, "openai"): Bridge,
     ("openai", Operation.COMPLETIONS, "openai"): Bridge,
     ("openai", Operation.EMBEDDINGS, "openai"): Bridge,
@@ -253,7 +253,7 @@ def bridge_for(
     client: ClientDialect, op: Operation, upstream: UpstreamDialect, ctx: Context, provider_type: str = ""
 ) -> Bridge:
     """The bridge for this pair; 400 when the upstream's API cannot do what was asked."""
-    cls = _BRIDGES.get((client, op, upstream))
+    cls = BRIDGES.get((client, op, upstream))
     if cls is None:
         raise InvalidRequest(
             f"{_OPS[op].capitalize()} is not available from {_NAMES[upstream]} providers.", param="model"

@@ -20,7 +20,7 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmgw.errors import Forbidden
-from llmgw.relay.guard import path_dialect
+from llmgw.relay.endpoints import path_dialect
 from llmgw.relay.record import log_value
 from llmgw.relay.responses import error_response, new_request_id
 

@@ -51,3 +51,16 @@ ENDPOINTS: tuple[ClientEndpoint, ...] = (
         ANTHROPIC_QUERY,
     ),
 )
+
+# Longest first: the most specific endpoint path a request's path falls under names its dialect.
+_BY_LENGTH = sorted(ENDPOINTS, key=lambda e: len(e.path), reverse=True)
+
+
+def path_dialect(path: str) -> ClientDialect:
+    """The error format a client of `path` reads, for errors before or without a route (404, 405, a
+    refused header, a CORS refusal): the dialect of the endpoint at or above `path`
+    (`/v1/messages/batches` is Anthropic's), OpenAI's elsewhere."""
+    for endpoint in _BY_LENGTH:
+        if path == endpoint.path or path.startswith(endpoint.path + "/"):
+            return endpoint.dialect
+    return "openai"

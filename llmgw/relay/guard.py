@@ -13,18 +13,13 @@ import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from llmgw.dialects import ClientDialect
 from llmgw.errors import Forbidden, GatewayError, HeadersTooLarge
+from llmgw.relay.endpoints import path_dialect
 from llmgw.relay.record import log_value
 from llmgw.relay.responses import error_response, new_request_id
 
 log = logging.getLogger("llmgw")
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})  # the common case, without ipaddress
-
-
-def path_dialect(path: str) -> ClientDialect:
-    """The error format a client of `path` reads: Anthropic's under /v1/messages, OpenAI's elsewhere."""
-    return "anthropic" if path == "/v1/messages" or path.startswith("/v1/messages/") else "openai"
 
 
 def is_loopback_host(value: str) -> bool:
