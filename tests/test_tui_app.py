@@ -387,11 +387,7 @@ def test_a_locked_database_is_explained() -> None:
 
 def test_usage_csv_defuses_a_formula_looking_name(tmp_path: Path) -> None:
     """A user's or model's name is someone's choice: the export must not let a spreadsheet run it."""
-    stats = UsageStats(
-        requests=1, errors=0, prompt_tokens=1, completion_tokens=1, total_tokens=2, cached_tokens=0,
-        cost_usd=0.5, unpriced_requests=0, latency_p50_ms=None, latency_p95_ms=None,
-        ttft_p50_ms=None, ttft_p95_ms=None,
-    )  # fmt: skip
+    stats = UsageStats(requests=1, prompt_tokens=1, completion_tokens=1, total_tokens=2, cost_usd=0.5)
     hostile = "=cmd|'/c calc'!A1"
     report = UsageReport(
         since=None,

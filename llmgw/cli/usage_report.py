@@ -95,6 +95,8 @@ def _stats_json(s: UsageStats) -> dict[str, Any]:
         "completion_tokens": s.completion_tokens,
         "total_tokens": s.total_tokens,
         "cached_tokens": s.cached_tokens,
+        "cache_write_tokens": s.cache_write_tokens,
+        "reasoning_tokens": s.reasoning_tokens,
         "cost_usd": s.cost_usd,
         "unpriced_requests": s.unpriced_requests,
         "latency_p50_ms": _round(s.latency_p50_ms),

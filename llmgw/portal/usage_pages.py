@@ -119,7 +119,7 @@ class Dashboard:
 
 def _time_charts(points: list[usage.SeriesPoint], rng: TimeRange, split: str) -> list[Markup]:
     def chart(title: str, y_title: str, unit: charts.Unit, value: str) -> Markup:
-        data = [charts.Point(p.bucket_start, p.label, float(getattr(p, value))) for p in points]
+        data = [charts.Point(p.bucket_start, p.label, float(getattr(p.stats, value))) for p in points]
         svg = charts.time_chart(title, data, grain=rng.grain, y_title=y_title, unit=unit)
         return Markup(svg)  # safe: charts.py escapes every label itself
 
