@@ -252,7 +252,10 @@ async def test_usage_by_model_and_by_user_with_its_csv_export(config: Path, tmp_
         await fill(pilot, str(out))
     with out.open(newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
-    assert sorted((r["user"], r["requests"]) for r in table) == [("alice", "20"), ("root", "20")]
+    assert sorted((r["by"], r["label"], r["requests"]) for r in table) == [
+        ("user", "alice", "20"),
+        ("user", "root", "20"),
+    ]
     assert sum(float(r["cost_usd"]) for r in table) == pytest.approx(sum(0.001 * (i % 5) for i in range(40)))
 
 
@@ -401,4 +404,4 @@ def test_usage_csv_defuses_a_formula_looking_name(tmp_path: Path) -> None:
     assert write_csv(out, report) == 1
     with out.open(newline="", encoding="utf-8") as f:
         (line,) = list(csv.DictReader(f))
-    assert line["model"] == "'" + hostile and line["requests"] == "1"
+    assert (line["by"], line["label"], line["requests"]) == ("model", "'" + hostile, "1")

@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from llmgw.cli.usage_report import format_purged, report_csv, report_json, report_table
+from llmgw.cli.usage_report import format_purged, print_csv, report_json, report_table
 from llmgw.services import retention
 from llmgw.services import usage as usage_service
 from llmgw.services.audit import Actor
@@ -72,7 +72,7 @@ def run_report(config: Config, args: argparse.Namespace, since: float | None) ->
     with open_store(config) as store:
         rep = usage_service.report(store, Actor.cli(), since=since, until=until, by=args.by, user=args.user)
     if args.csv:
-        print(report_csv(rep))
+        print_csv(rep)
     elif args.json:
         print(report_json(rep, args.user))
     else:
