@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 
-from llmgw.cli.usage import format_usage_table, parse_since
-from llmgw.storage import LedgerWriter, ModelUsage, Spool, Store, UsageRow, UsageSummary
+from llmgw.cli.usage import format_usage_table, parse_since, summary_json
+from llmgw.services import usage
+from llmgw.services.audit import Actor
+from llmgw.services.usage import UsageGroup, UsageReport, UsageStats, UsageSummary
+from llmgw.storage import LedgerWriter, Spool, Store, UsageRow
 
 
 def row(request_id: str, **fields: Any) -> UsageRow:
@@ -42,6 +45,11 @@ def hold_write_lock(db: Path) -> sqlite3.Connection:
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     return holder
+
+
+def requests_in(store: Store) -> int:
+    """The requests the rollups count, all time."""
+    return sum(t.requests for t in store.usage_rollups(since=None, until=None).values())
 
 
 def ids_in(store: Store) -> list[str]:
@@ -87,7 +95,7 @@ def test_thousand_rows_from_several_threads_all_land(store: Store) -> None:
     for t in threads:
         t.join()
     writer.close()
-    assert store.usage_summary(None).requests == 1000
+    assert requests_in(store) == 1000
     assert writer.pending() == 0
 
 
@@ -99,7 +107,7 @@ def test_close_right_after_record_loses_nothing(store: Store) -> None:
     started = time.monotonic()
     writer.close()
     assert time.monotonic() - started < 5.0
-    assert store.usage_summary(None).requests == 10
+    assert requests_in(store) == 10
 
 
 def test_rows_are_written_without_close(store: Store) -> None:
@@ -109,7 +117,7 @@ def test_rows_are_written_without_close(store: Store) -> None:
     deadline = time.monotonic() + 5.0
     while writer.pending() and time.monotonic() < deadline:
         time.sleep(0.005)
-    assert store.usage_summary(None).requests == 1
+    assert requests_in(store) == 1
     writer.close()
 
 
@@ -119,7 +127,7 @@ def test_close_without_start_flushes(store: Store) -> None:
     assert writer.pending() == 1
     writer.close()
     assert writer.pending() == 0
-    assert store.usage_summary(None).requests == 1
+    assert requests_in(store) == 1
 
 
 def test_record_after_close_goes_to_the_spool(store: Store) -> None:
@@ -132,7 +140,7 @@ def test_record_after_close_goes_to_the_spool(store: Store) -> None:
     with pytest.raises(RuntimeError):
         writer.start()
     assert LedgerWriter(store).replay_spool() == 1
-    assert store.usage_summary(None).requests == 1
+    assert requests_in(store) == 1
 
 
 def test_write_failures_are_retried(flaky: FlakyStore, caplog: pytest.LogCaptureFixture) -> None:
@@ -143,7 +151,7 @@ def test_write_failures_are_retried(flaky: FlakyStore, caplog: pytest.LogCapture
         writer.record(row(f"r{i}"))
     with caplog.at_level(logging.WARNING, logger="llmgw.ledger"):
         writer.close()
-    assert flaky.usage_summary(None).requests == 5
+    assert requests_in(flaky) == 5
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2
     assert "r0" in warnings[0].getMessage()
@@ -389,21 +397,20 @@ def test_parse_since_rejects(text: str) -> None:
         parse_since(text, NOW)
 
 
+def summary_of(total: UsageStats, *models: tuple[str | None, str, UsageStats]) -> UsageSummary:
+    """A plain summary (`llmgw usage`) by model, as `services.usage.summary` makes it."""
+    groups = [UsageGroup(f"{p}/{m}", stats, provider=p, model=m) for p, m, stats in models]
+    report = UsageReport(since=None, until=None, by="model", groups=groups, total=total, unpriced_models=[])
+    return UsageSummary(report, by_source={}, auth_failures=0)
+
+
 def test_format_usage_table() -> None:
-    summary = UsageSummary(
-        since=None,
-        requests=1236,
-        errors=3,
-        prompt_tokens=1_500_000,
-        completion_tokens=20,
-        total_tokens=1_500_020,
-        cached_tokens=0,
-        by_model=[
-            ModelUsage(provider="openai", model="gpt-4o", requests=1234, errors=2, prompt_tokens=1_500_000,
-                       completion_tokens=20, total_tokens=1_500_020, cost_usd=3.7502),
-            ModelUsage(provider=None, model="nope", requests=2, errors=1),
-        ],
-        cost_usd=3.7502,
+    summary = summary_of(
+        UsageStats(requests=1236, errors=3, prompt_tokens=1_500_000, completion_tokens=20,
+                   total_tokens=1_500_020, cost_usd=3.7502),
+        ("openai", "gpt-4o", UsageStats(requests=1234, errors=2, prompt_tokens=1_500_000,
+                                        completion_tokens=20, total_tokens=1_500_020, cost_usd=3.7502)),
+        (None, "nope", UsageStats(requests=2, errors=1)),
     )  # fmt: skip
     lines = format_usage_table(summary).splitlines()
     assert lines[0].split() == [
@@ -439,16 +446,11 @@ def test_format_usage_table() -> None:
 
 
 def test_unpriced_models_are_flagged_never_shown_as_zero() -> None:
-    summary = UsageSummary(
-        since=None,
-        requests=5,
-        by_model=[
-            ModelUsage(provider="openai", model="gpt-4o", requests=2, cost_usd=0.5),
-            ModelUsage(provider="local", model="local/llama", requests=2, unpriced_requests=2),
-            ModelUsage(provider="work", model="work/gpt-x", requests=1, cost_usd=0.25, unpriced_requests=1),
-        ],
-        cost_usd=0.75,
-        unpriced_requests=3,
+    summary = summary_of(
+        UsageStats(requests=5, cost_usd=0.75, unpriced_requests=3),
+        ("openai", "gpt-4o", UsageStats(requests=2, cost_usd=0.5)),
+        ("local", "local/llama", UsageStats(requests=2, unpriced_requests=2)),
+        ("work", "work/gpt-x", UsageStats(requests=1, cost_usd=0.25, unpriced_requests=1)),
     )
     lines = format_usage_table(summary).splitlines()
     assert lines[2].split()[-1] == "$0.5000"
@@ -456,8 +458,9 @@ def test_unpriced_models_are_flagged_never_shown_as_zero() -> None:
     assert lines[4].split()[-1] == "$0.2500+?"
     assert lines[6].split()[-1] == "$0.7500+?"
     assert "no price for local/llama (2), work/gpt-x (1) requests" in lines[-1]
-    assert summary.to_json()["by_model"][1] | {"cost_usd": 0.0} == summary.to_json()["by_model"][1]
-    assert [m["priced"] for m in summary.to_json()["by_model"]] == [True, False, False]
+    by_model = json.loads(summary_json(summary))["by_model"]
+    assert by_model[1] | {"cost_usd": 0.0} == by_model[1]
+    assert [m["priced"] for m in by_model] == [True, False, False]
 
 
 def test_summary_by_usage_source_and_cost(store: Store) -> None:
@@ -470,10 +473,10 @@ def test_summary_by_usage_source_and_cost(store: Store) -> None:
     ]
     rows[0].cost_usd, rows[1].cached_tokens, rows[2].cost_usd = 0.5, 1, 0.25
     store.insert_requests(rows)
-    summary = store.usage_summary(None)
-    assert summary.cost_usd == pytest.approx(0.75)
-    assert summary.unpriced_requests == 1  # p2: used tokens, no price; n1 used none
-    data = summary.to_json()
+    summary = usage.summary(store, Actor.cli(), None)
+    assert summary.report.total.cost_usd == pytest.approx(0.75)
+    assert summary.report.total.unpriced_requests == 1  # p2: used tokens, no price; n1 used none
+    data = json.loads(summary_json(summary))
     assert data["by_source"]["provider"] == {
         "requests": 2,
         "errors": 0,

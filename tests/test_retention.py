@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
 import pytest
 
+from llmgw.cli.usage import summary_json
 from llmgw.errors import PermissionDenied
 from llmgw.services import retention, usage
 from llmgw.services.audit import Actor
@@ -129,8 +131,9 @@ def test_plain_summary_totals_survive_a_purge(tmp_path: Path) -> None:
     ]  # fmt: skip
     with Store.open(db) as store:
         store.insert_requests(odd)
-        before = [store.usage_summary(since).to_json() for since in (None, now - 130 * DAY)]
-        assert before[0]["requests"] == 73 and before[0]["unpriced_requests"] == 1
+        before = [summary_json(usage.summary(store, CLI, since)) for since in (None, now - 130 * DAY)]
+        before_data = json.loads(before[0])
+        assert before_data["requests"] == 73 and before_data["unpriced_requests"] == 1
         purged = retention.purge(store, CLI, ServerConfig(usage_retention_days=90), now)
         assert purged.requests == 5 * 7 + 3
-        assert [store.usage_summary(since).to_json() for since in (None, now - 130 * DAY)] == before
+        assert [summary_json(usage.summary(store, CLI, since)) for since in (None, now - 130 * DAY)] == before

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from llmgw.storage import LedgerWriter, RollupTotals, Store, UsageRow
+from llmgw.storage import LedgerWriter, Store, UsageRow, UsageStats
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import COLUMNS
 from llmgw.storage.rollups import BOUNDS_MS
@@ -47,15 +47,16 @@ def raw(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any
         return conn.execute(sql, params).fetchall()
 
 
-def total(store: Store, **kw: Any) -> RollupTotals:
+def total(store: Store, **kw: Any) -> UsageStats:
     kw.setdefault("since", None)
     kw.setdefault("until", None)
     rows = store.usage_rollups(**kw)
     assert len(rows) == 1
-    return rows[0]
+    (t,) = rows.values()
+    return t
 
 
-def counters(t: RollupTotals) -> tuple[Any, ...]:
+def counters(t: UsageStats) -> tuple[Any, ...]:
     return (
         t.requests,
         t.errors,
@@ -66,7 +67,7 @@ def counters(t: RollupTotals) -> tuple[Any, ...]:
         t.cache_write_tokens,
         t.reasoning_tokens,
         round(t.cost_usd, 9),
-        t.unpriced,
+        t.unpriced_requests,
         t.latency_buckets,
         t.ttft_buckets,
     )
@@ -85,11 +86,8 @@ def from_raw(db_path: Path) -> tuple[int, int, int, int, float, int]:
 
 
 def summed(store: Store) -> tuple[int, int, int, int, float, int]:
-    rows = store.usage_rollups(since=None, until=None)
-    if not rows:
-        return (0, 0, 0, 0, 0.0, 0)
-    t = rows[0]
-    return (t.requests, t.errors, t.prompt_tokens, t.total_tokens, round(t.cost_usd, 9), t.unpriced)
+    t = store.usage_rollups(since=None, until=None).get((), UsageStats())
+    return (t.requests, t.errors, t.prompt_tokens, t.total_tokens, round(t.cost_usd, 9), t.unpriced_requests)
 
 
 def test_an_insert_adds_its_rows_to_their_hour(store: Store) -> None:
@@ -109,7 +107,7 @@ def test_an_insert_adds_its_rows_to_their_hour(store: Store) -> None:
     assert (t.prompt_tokens, t.completion_tokens, t.total_tokens) == (18, 5, 23)
     assert (t.cached_tokens, t.cache_write_tokens, t.reasoning_tokens) == (2, 1, 3)
     assert t.cost_usd == 0.75
-    assert t.unpriced == 1  # "c": tokens but no price; "b" (source none) is not unpriced
+    assert t.unpriced_requests == 1  # "c": tokens but no price; "b" (source none) is not unpriced
     # 100 ms falls in (2^6.5, 2^7] = (90.5, 128]; 3000 ms in (2^11.5, 2^12] = (2896, 4096].
     assert sum(t.latency_buckets) == 2
     assert t.latency_buckets[BOUNDS_MS.index(2**7)] == 1
@@ -150,8 +148,8 @@ def test_null_keys_share_one_rollup_row(store: Store) -> None:
     assert raw(store.path, "SELECT COUNT(*), SUM(requests), SUM(prompt_tokens) FROM usage_hourly") == [
         (1, 2, 4)
     ]
-    (t,) = store.usage_rollups(since=None, until=None, dims=("user", "key", "provider", "model"))
-    assert t.group == (None, None, None, None)
+    (group,) = store.usage_rollups(since=None, until=None, dims=("user", "key", "provider", "model"))
+    assert group == (None, None, None, None)
 
 
 def test_a_replaced_row_is_taken_out_before_the_new_one_is_added(store: Store) -> None:
@@ -216,7 +214,7 @@ def test_random_batches_agree_with_the_raw_rows(store: Store) -> None:
         "SELECT CAST(created_at / 86400 AS INTEGER) * 86400, user_id, COUNT(*), "
         "COALESCE(SUM(total_tokens), 0) FROM requests GROUP BY 1, 2 ORDER BY 1, COALESCE(user_id, 0)",
     )
-    assert [(t.group[0], t.group[1], t.requests, t.total_tokens) for t in by_day] == raw_by_day
+    assert [(day, user, t.requests, t.total_tokens) for (day, user), t in by_day.items()] == raw_by_day
 
 
 def test_ranges_read_whole_hours_and_group_by_day_and_month(store: Store) -> None:
@@ -230,11 +228,18 @@ def test_ranges_read_whole_hours_and_group_by_day_and_month(store: Store) -> Non
     )
     assert total(store, until=nov1 + 86400).requests == 2  # [-inf, Nov 2)
     assert total(store, since=nov1 + 45 * 60).requests == 2  # an edge inside an hour takes the hour
-    assert store.usage_rollups(since=nov1 + H, until=nov1 + 2 * H) == []
+    assert store.usage_rollups(since=nov1 + H, until=nov1 + 2 * H) == {}
     days = store.usage_rollups(since=None, until=None, dims=("day",))
-    assert [(t.group[0], t.requests) for t in days] == [(nov1 - 86400, 1), (nov1, 1), (nov1 + 86400, 1)]
+    assert [(day, t.requests) for (day,), t in days.items()] == [
+        (nov1 - 86400, 1),
+        (nov1, 1),
+        (nov1 + 86400, 1),
+    ]
     months = store.usage_rollups(since=None, until=None, dims=("month",))
-    assert [(t.group[0], t.requests) for t in months] == [(1_790_812_800, 1), (nov1, 2)]  # Oct 1, Nov 1
+    assert [(month, t.requests) for (month,), t in months.items()] == [
+        (1_790_812_800, 1),
+        (nov1, 2),
+    ]  # Oct 1, Nov 1
 
 
 def test_m006_backfills_the_rows_already_there(db_path: Path) -> None:
@@ -266,21 +271,25 @@ def test_purging_raw_rows_leaves_the_rollups_equal(store: Store) -> None:
         [row(f"r{i}", created_at=T0 + i * 60, prompt_tokens=i, total_tokens=i, cost_usd=0.01,
              latency_ms=float(i)) for i in range(1200)]
     )  # fmt: skip
-    before = [counters(t) for t in store.usage_rollups(since=None, until=None, dims=("hour", "model"))]
+    before = [
+        counters(t) for t in store.usage_rollups(since=None, until=None, dims=("hour", "model")).values()
+    ]
     cutoff = T0 + 1000 * 60
     removed = []
     while (n := store.purge_requests_before(cutoff, limit=300)) > 0:
         removed.append(n)
     assert removed == [300, 300, 300, 100]
     assert raw(store.path, "SELECT COUNT(*), MIN(created_at) FROM requests") == [(200, cutoff)]
-    after = [counters(t) for t in store.usage_rollups(since=None, until=None, dims=("hour", "model"))]
+    after = [
+        counters(t) for t in store.usage_rollups(since=None, until=None, dims=("hour", "model")).values()
+    ]
     assert after == before
 
 
 def test_purging_rollups_drops_only_hours_that_ended(store: Store) -> None:
     store.insert_requests([row(f"r{h}", created_at=T0 + h * H + 1) for h in range(5)])
     assert store.purge_rollups_before(T0 + 2 * H + 1, limit=500) == 2  # hours 0 and 1 ended; 2 has not
-    assert [t.group[0] for t in store.usage_rollups(since=None, until=None, dims=("hour",))] == [
+    assert [hour for (hour,) in store.usage_rollups(since=None, until=None, dims=("hour",))] == [
         T0 + h * H for h in (2, 3, 4)
     ]
 

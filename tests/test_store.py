@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,10 @@ from typing import Any
 
 import pytest
 
-from llmgw.storage import Store, UsageRow
+from llmgw.cli.usage import summary_json
+from llmgw.services import usage
+from llmgw.services.audit import Actor
+from llmgw.storage import Store, UsageRow, UsageStats
 
 
 @pytest.fixture
@@ -30,6 +34,21 @@ def raw(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any
     """Query the file through a separate plain sqlite3 connection."""
     with closing(sqlite3.connect(db_path)) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+def summary(store: Store, since: float | None) -> usage.UsageSummary:
+    """`llmgw usage`'s summary (services/usage_report.py), over what this store's rollups hold."""
+    return usage.summary(store, Actor.cli(), since)
+
+
+def summary_data(store: Store, since: float | None) -> dict[str, Any]:
+    """`llmgw usage --json`."""
+    data: dict[str, Any] = json.loads(summary_json(summary(store, since)))
+    return data
+
+
+def total(store: Store, since: float | None = None) -> UsageStats:
+    return summary(store, since).report.total
 
 
 def row(request_id: str, **fields: Any) -> UsageRow:
@@ -144,11 +163,11 @@ def test_usage_summary_math(store: Store) -> None:
             row("6", provider=None, model_requested="nope", status=404),
         ]
     )  # fmt: skip
-    summary = store.usage_summary(None)
-    assert (summary.requests, summary.errors) == (6, 3)
-    assert (summary.prompt_tokens, summary.completion_tokens) == (17, 6)
-    assert (summary.total_tokens, summary.cached_tokens) == (23, 2)
-    by = {(m.provider, m.model): m for m in summary.by_model}
+    t = total(store)
+    assert (t.requests, t.errors) == (6, 3)
+    assert (t.prompt_tokens, t.completion_tokens) == (17, 6)
+    assert (t.total_tokens, t.cached_tokens) == (23, 2)
+    by = {(g.provider, g.model): g.stats for g in summary(store, None).report.groups}
     assert set(by) == {("openai", "gpt"), ("anthropic", "claude"), (None, "nope")}
     gpt = by["openai", "gpt"]
     assert (gpt.requests, gpt.errors, gpt.prompt_tokens, gpt.cached_tokens) == (3, 1, 10, 2)
@@ -158,8 +177,7 @@ def test_usage_summary_math(store: Store) -> None:
 
 
 def test_usage_summary_empty(store: Store) -> None:
-    summary = store.usage_summary(None)
-    assert summary.to_json() == {
+    assert summary_data(store, None) == {
         "requests": 0,
         "errors": 0,
         "prompt_tokens": 0,
@@ -195,12 +213,12 @@ def test_usage_summary_since_counts_whole_utc_hours(store: Store) -> None:
             row("new", created_at=7_200.0, prompt_tokens=1_000),
         ]
     )
-    assert store.usage_summary(None).prompt_tokens == 1_111
-    assert store.usage_summary(3_600.0).prompt_tokens == 1_110  # inclusive bound
-    assert store.usage_summary(5_000.0).prompt_tokens == 1_110  # inside an hour: that whole hour
-    assert store.usage_summary(7_199.0).prompt_tokens == 1_110
-    assert store.usage_summary(7_200.0).prompt_tokens == 1_000
-    assert store.usage_summary(10_800.0).requests == 0
+    assert total(store).prompt_tokens == 1_111
+    assert total(store, 3_600.0).prompt_tokens == 1_110  # inclusive bound
+    assert total(store, 5_000.0).prompt_tokens == 1_110  # inside an hour: that whole hour
+    assert total(store, 7_199.0).prompt_tokens == 1_110
+    assert total(store, 7_200.0).prompt_tokens == 1_000
+    assert total(store, 10_800.0).requests == 0
 
 
 def test_by_model_sorted_by_requests_desc_and_json_shape(store: Store) -> None:
@@ -208,7 +226,7 @@ def test_by_model_sorted_by_requests_desc_and_json_shape(store: Store) -> None:
     rows += [row(f"b{i}", provider="p", model_requested="b") for i in range(3)]
     rows += [row(f"c{i}", provider="q", model_requested="c") for i in range(2)]
     store.insert_requests(rows)
-    data = store.usage_summary(0.0).to_json()
+    data = summary_data(store, 0.0)
     assert data["since"] == "1970-01-01T00:00:00+00:00"
     assert [(m["model"], m["requests"]) for m in data["by_model"]] == [("b", 3), ("c", 2), ("a", 1)]
     assert set(data["by_model"][0]) == {
@@ -239,7 +257,7 @@ def test_connection_usable_from_other_thread(store: Store) -> None:
     thread.start()
     thread.join()
     assert errors == []
-    assert store.usage_summary(None).requests == 1
+    assert total(store).requests == 1
 
 
 def test_close_is_idempotent(db_path: Path) -> None:

@@ -252,7 +252,10 @@ async def test_usage_by_model_and_by_user_with_its_csv_export(config: Path, tmp_
         await fill(pilot, str(out))
     with out.open(newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
-    assert sorted((r["user"], r["requests"]) for r in table) == [("alice", "20"), ("root", "20")]
+    assert sorted((r["by"], r["label"], r["requests"]) for r in table) == [
+        ("user", "alice", "20"),
+        ("user", "root", "20"),
+    ]
     assert sum(float(r["cost_usd"]) for r in table) == pytest.approx(sum(0.001 * (i % 5) for i in range(40)))
 
 
@@ -387,11 +390,7 @@ def test_a_locked_database_is_explained() -> None:
 
 def test_usage_csv_defuses_a_formula_looking_name(tmp_path: Path) -> None:
     """A user's or model's name is someone's choice: the export must not let a spreadsheet run it."""
-    stats = UsageStats(
-        requests=1, errors=0, prompt_tokens=1, completion_tokens=1, total_tokens=2, cached_tokens=0,
-        cost_usd=0.5, unpriced_requests=0, latency_p50_ms=None, latency_p95_ms=None,
-        ttft_p50_ms=None, ttft_p95_ms=None,
-    )  # fmt: skip
+    stats = UsageStats(requests=1, prompt_tokens=1, completion_tokens=1, total_tokens=2, cost_usd=0.5)
     hostile = "=cmd|'/c calc'!A1"
     report = UsageReport(
         since=None,
@@ -405,4 +404,4 @@ def test_usage_csv_defuses_a_formula_looking_name(tmp_path: Path) -> None:
     assert write_csv(out, report) == 1
     with out.open(newline="", encoding="utf-8") as f:
         (line,) = list(csv.DictReader(f))
-    assert line["model"] == "'" + hostile and line["requests"] == "1"
+    assert (line["by"], line["label"], line["requests"]) == ("model", "'" + hostile, "1")

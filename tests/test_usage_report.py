@@ -12,8 +12,8 @@ import pytest
 from llmgw.errors import AccountNotFound, PermissionDenied
 from llmgw.services import usage
 from llmgw.services.audit import Actor
-from llmgw.services.usage_report import percentile
 from llmgw.storage import BOUNDS_MS, Store, UsageRow
+from llmgw.storage.rollups import percentile
 from tests.accounts_rows import add_key, add_user, execute
 
 NOV1 = 1_793_491_200.0  # 2026-11-01T00:00Z
@@ -137,14 +137,14 @@ def test_series_fill_every_bucket_for_every_label(store: Store, people: dict[str
     points = usage.series(store, CLI, since=NOV1, until=NOV1 + 3 * 86400, grain="day", split="user")
     by_label: dict[str, list[tuple[float, int]]] = {}
     for p in points:
-        by_label.setdefault(p.label, []).append((p.bucket_start, p.requests))
+        by_label.setdefault(p.label, []).append((p.bucket_start, p.stats.requests))
     assert by_label["bob"] == [(NOV1, 2), (NOV1 + 86400, 1), (NOV1 + 2 * 86400, 0)]
     assert by_label["ann"] == [(NOV1, 1), (NOV1 + 86400, 0), (NOV1 + 2 * 86400, 0)]
     assert "(no user)" not in by_label  # none in range
     plain = usage.series(store, CLI, since=NOV1 + 12 * H, until=NOV1 + 15 * H, grain="hour")
-    assert [(p.label, p.requests) for p in plain] == [("all", 0)] * 3
+    assert [(p.label, p.stats.requests) for p in plain] == [("all", 0)] * 3
     months = usage.series(store, CLI, since=NOV1 - 40 * 86400, until=NOV1 + 1, grain="month", split="model")
-    assert [(p.label, p.bucket_start, p.requests) for p in months if p.label == "openai/gpt-4o"] == [
+    assert [(p.label, p.bucket_start, p.stats.requests) for p in months if p.label == "openai/gpt-4o"] == [
         ("openai/gpt-4o", 1_788_220_800.0, 0),  # 2026-09-01
         ("openai/gpt-4o", 1_790_812_800.0, 1),  # 2026-10-01
         ("openai/gpt-4o", NOV1, 3),
@@ -152,7 +152,7 @@ def test_series_fill_every_bucket_for_every_label(store: Store, people: dict[str
     mine = usage.series(
         store, Actor.user(people["bob"], "bob"), since=NOV1, until=NOV1 + 86400, grain="day", split="model"
     )
-    assert {p.label: p.requests for p in mine} == {"openai/gpt-4o": 1, "gemini/flash": 1}
+    assert {p.label: p.stats.requests for p in mine} == {"openai/gpt-4o": 1, "gemini/flash": 1}
 
 
 def test_percentiles_come_from_the_buckets(store: Store) -> None:

@@ -1,5 +1,6 @@
-"""`llmgw usage`: the ledger summarised by provider and model, as a table or JSON; with `--by`, `--user`,
-`--until` or `--csv`, the report from the hourly rollups (`cli/usage_report.py`); `llmgw usage purge`."""
+"""`llmgw usage`: the ledger summarised by provider and model (`services.usage.summary`), as a table
+or JSON; with `--by`, `--user`, `--until` or `--csv`, the report from the hourly rollups
+(`cli/usage_report.py`); `llmgw usage purge`."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import re
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Any
 
-from llmgw.cli.usage_report import format_purged, report_csv, report_json, report_table
+from llmgw.cli.usage_report import format_purged, print_csv, report_json, report_table
 from llmgw.services import retention
 from llmgw.services import usage as usage_service
 from llmgw.services.audit import Actor
 from llmgw.services.database import open_store
-from llmgw.services.usage import Totals, UsageSummary
+from llmgw.services.usage import UsageStats, UsageSummary
 from llmgw.settings import Config, load
 
 
@@ -54,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.by or args.user or args.until or args.csv:
         return run_report(config, args, since)
-    summary = usage_service.summary(config, since)
-    print(json.dumps(summary.to_json(), indent=2) if args.json else format_usage_table(summary))
+    with open_store(config) as store:
+        summary = usage_service.summary(store, Actor.cli(), since)
+    print(summary_json(summary) if args.json else format_usage_table(summary))
     return 0
 
 
@@ -69,7 +72,7 @@ def run_report(config: Config, args: argparse.Namespace, since: float | None) ->
     with open_store(config) as store:
         rep = usage_service.report(store, Actor.cli(), since=since, until=until, by=args.by, user=args.user)
     if args.csv:
-        print(report_csv(rep))
+        print_csv(rep)
     elif args.json:
         print(report_json(rep, args.user))
     else:
@@ -121,18 +124,58 @@ def _cost(cost_usd: float, unpriced_requests: int) -> str:
     return f"${cost_usd:,.4f}+{UNPRICED}" if cost_usd else UNPRICED
 
 
-def _cells(provider: str, model: str, usage: Totals, cost: str) -> list[str]:
-    return [provider, model, *(f"{n:,}" for n in usage.counters().values()), cost]
+def _counts(s: UsageStats) -> dict[str, int]:
+    """The counters the plain summary shows, in its columns' order."""
+    return {
+        "requests": s.requests,
+        "errors": s.errors,
+        "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens,
+        "total_tokens": s.total_tokens,
+        "cached_tokens": s.cached_tokens,
+    }
+
+
+def _cells(provider: str, model: str, usage: UsageStats, cost: str) -> list[str]:
+    return [provider, model, *(f"{n:,}" for n in _counts(usage).values()), cost]
+
+
+def summary_json(summary: UsageSummary) -> str:
+    """`llmgw usage --json`: the total's counters, `since` (ISO-8601 UTC or null), `by_model` (each
+    with `priced`: no request that used tokens lacked a price), the costs and `by_source`."""
+    rep = summary.report
+    since = None if rep.since is None else datetime.fromtimestamp(rep.since, UTC).isoformat()
+    data: dict[str, Any] = {
+        **_counts(rep.total),
+        "auth_failures": summary.auth_failures,
+        "since": since,
+        "by_model": [
+            {
+                "provider": g.provider,
+                "model": g.model,
+                **_counts(g.stats),
+                "cost_usd": g.stats.cost_usd,
+                "priced": not g.stats.unpriced_requests,
+                "unpriced_requests": g.stats.unpriced_requests,
+            }
+            for g in rep.groups
+        ],
+        "cost_usd": rep.total.cost_usd,
+        "unpriced_requests": rep.total.unpriced_requests,
+        "by_source": {name: _counts(stats) for name, stats in summary.by_source.items()},
+    }
+    return json.dumps(data, indent=2)
 
 
 def format_usage_table(summary: UsageSummary) -> str:
     """Render a summary as aligned columns, one line per (provider, model) and a totals line; below, a
     note naming the models whose cost is unknown (used tokens, no price)."""
+    rep = summary.report
     body = [
-        _cells(m.provider or "-", m.model or "-", m, _cost(m.cost_usd, m.unpriced_requests))
-        for m in summary.by_model
+        _cells(g.provider or "-", g.model or "-", g.stats, _cost(g.stats.cost_usd, g.stats.unpriced_requests))
+        for g in rep.groups
     ]
-    total = _cells("total", "", summary, _cost(summary.cost_usd, summary.unpriced_requests))
+    total = _cells("total", "", rep.total, _cost(rep.total.cost_usd, rep.total.unpriced_requests))
     table = [list(_HEADERS), *body, total]
     widths = [max(len(row[i]) for row in table) for i in range(len(_HEADERS))]
 
@@ -145,9 +188,9 @@ def format_usage_table(summary: UsageSummary) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     lines = [line(table[0]), rule, *(line(r) for r in body), rule, line(total)]
-    unpriced = [m for m in summary.by_model if not m.priced]
+    unpriced = [g for g in rep.groups if g.stats.unpriced_requests]
     if unpriced:
-        named = ", ".join(f"{m.model or '-'} ({m.unpriced_requests:,})" for m in unpriced)
+        named = ", ".join(f"{g.model or '-'} ({g.stats.unpriced_requests:,})" for g in unpriced)
         lines += [
             "",
             f"{UNPRICED} no price for {named} requests: their cost is unknown, not 0. "

@@ -4,18 +4,17 @@ or CSV; and `llmgw usage purge`. A cost is never shown as 0 when prices were mis
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from llmgw.cli.tables import iso_time
-from llmgw.services.csv_export import safe_cell
+from llmgw.services.csv_export import usage_csv
 from llmgw.services.retention import Purged
 from llmgw.services.usage import UsageGroup, UsageReport, UsageStats
 
-__all__ = ["format_purged", "report_csv", "report_json", "report_table"]
+__all__ = ["format_purged", "print_csv", "report_json", "report_table"]
 
 _NUMBERS = ("requests", "errors", "err %", "prompt", "completion", "total", "cached", "cost $")
 _TIMINGS = ("p50 ms", "p95 ms", "ttft p50", "ttft p95")
@@ -95,6 +94,8 @@ def _stats_json(s: UsageStats) -> dict[str, Any]:
         "completion_tokens": s.completion_tokens,
         "total_tokens": s.total_tokens,
         "cached_tokens": s.cached_tokens,
+        "cache_write_tokens": s.cache_write_tokens,
+        "reasoning_tokens": s.reasoning_tokens,
         "cost_usd": s.cost_usd,
         "unpriced_requests": s.unpriced_requests,
         "latency_p50_ms": _round(s.latency_p50_ms),
@@ -132,17 +133,12 @@ def report_json(rep: UsageReport, user: str | None) -> str:
     return json.dumps(data, indent=2)
 
 
-def report_csv(rep: UsageReport) -> str:
-    """One row per group (or one `total` row when not grouped), for a spreadsheet: no totals row to
-    double-count; `unpriced_requests` says when `cost_usd` is a lower bound."""
-    out = io.StringIO()
-    groups = rep.groups if rep.by is not None else [UsageGroup("total", rep.total)]
-    fields = list(_group_json(groups[0]) if groups else _group_json(UsageGroup("total", rep.total)))
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for g in groups:  # names are the users' and clients' choice: defused like the portal's export
-        writer.writerow({k: safe_cell(v) for k, v in _group_json(g).items()})
-    return out.getvalue().rstrip("\n")
+def print_csv(rep: UsageReport) -> None:
+    """The report as the one CSV layout (`csv_export.usage_csv`), its bytes as they are: CRLF line
+    ends and UTF-8 whatever the platform's newline or the locale's encoding."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(usage_csv(rep).encode("utf-8"))
+    sys.stdout.buffer.flush()
 
 
 def format_purged(purged: Purged) -> str:

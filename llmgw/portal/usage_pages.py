@@ -1,15 +1,15 @@
 """The usage dashboards: one's own (`/usage`, with one's newest requests), everyone's for an
 administrator (`/admin/usage`, split by user and by model) and one user's as an administrator sees
-it (`/admin/usage/users/{name}`), and their CSV exports. The numbers come from
-`services.usage.report` and `series`, which show a user only their own rows whatever is asked; the
-charts are `charts.py`'s SVG, inline (no JavaScript, nothing the CSP must allow)."""
+it (`/admin/usage/users/{name}`), and their CSV exports (`csv_export.usage_csv`, the layout every
+front end writes). The numbers come from `services.usage.report` and `series`, which show a user only
+their own rows whatever is asked; the charts are `charts.py`'s SVG, inline (no JavaScript, nothing
+the CSP must allow)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import quote
 
@@ -22,35 +22,14 @@ from llmgw.portal.usage_ranges import RANGES, TimeRange, time_range
 from llmgw.portal.web import PREFIX, backend, current_session, not_found, redirect, render
 from llmgw.services import usage
 from llmgw.services.audit import Actor
-from llmgw.services.csv_export import CsvValue, csv_document
+from llmgw.services.csv_export import usage_csv
 from llmgw.services.database import Store
 from llmgw.services.sessions import Session
-from llmgw.services.usage import GroupBy, UsageGroup, UsageReport, UsageStats
+from llmgw.services.usage import GroupBy, UsageGroup, UsageStats
 
 Split = Literal["model", "user"]
 _USER_EXPORTS: tuple[GroupBy, ...] = ("model", "key", "provider", "day", "hour")
 _ADMIN_EXPORTS: tuple[GroupBy, ...] = ("user", "model", "key", "provider", "day", "hour")
-CSV_HEADER = (
-    "label",
-    "user_id",
-    "api_key_id",
-    "provider",
-    "model",
-    "bucket_start",
-    "requests",
-    "errors",
-    "error_rate",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "cached_tokens",
-    "cost_usd",
-    "unpriced_requests",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "ttft_p50_ms",
-    "ttft_p95_ms",
-)
 
 
 def cost_text(stats: UsageStats) -> str:
@@ -59,42 +38,6 @@ def cost_text(stats: UsageStats) -> str:
         return f"unknown ({stats.unpriced_requests} unpriced)"
     text = charts.format_value(stats.cost_usd, "usd")
     return f"{text} + {stats.unpriced_requests} unpriced" if stats.unpriced_requests else text
-
-
-def csv_cost(stats: UsageStats) -> float | None:
-    """The cost cell: empty (unknown), not 0, when requests without a price are all there is."""
-    return None if stats.unpriced_requests and not stats.cost_usd else stats.cost_usd
-
-
-def report_csv(report: UsageReport) -> str:
-    """A report's groups, one row each, with every counter."""
-
-    def row(g: UsageGroup) -> list[CsvValue]:
-        s = g.stats
-        bucket = None if g.bucket_start is None else datetime.fromtimestamp(g.bucket_start, UTC).isoformat()
-        return [
-            g.label,
-            g.user_id,
-            g.api_key_id,
-            g.provider,
-            g.model,
-            bucket,
-            s.requests,
-            s.errors,
-            round(s.error_rate, 6),
-            s.prompt_tokens,
-            s.completion_tokens,
-            s.total_tokens,
-            s.cached_tokens,
-            csv_cost(s),
-            s.unpriced_requests,
-            s.latency_p50_ms,
-            s.latency_p95_ms,
-            s.ttft_p50_ms,
-            s.ttft_p95_ms,
-        ]
-
-    return csv_document(CSV_HEADER, (row(g) for g in report.groups))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +62,7 @@ class Dashboard:
 
 def _time_charts(points: list[usage.SeriesPoint], rng: TimeRange, split: str) -> list[Markup]:
     def chart(title: str, y_title: str, unit: charts.Unit, value: str) -> Markup:
-        data = [charts.Point(p.bucket_start, p.label, float(getattr(p, value))) for p in points]
+        data = [charts.Point(p.bucket_start, p.label, float(getattr(p.stats, value))) for p in points]
         svg = charts.time_chart(title, data, grain=rng.grain, y_title=y_title, unit=unit)
         return Markup(svg)  # safe: charts.py escapes every label itself
 
@@ -300,7 +243,7 @@ async def my_usage_csv(request: Request) -> Response:
         by=by,
         user=session.user_name,
     )
-    return _csv_response(report_csv(found), rng, by)
+    return _csv_response(usage_csv(found), rng, by)
 
 
 async def everyone_usage_csv(request: Request) -> Response:
@@ -317,4 +260,4 @@ async def everyone_usage_csv(request: Request) -> Response:
         by=by,
         user=user,
     )
-    return _csv_response(report_csv(found), rng, by)
+    return _csv_response(usage_csv(found), rng, by)

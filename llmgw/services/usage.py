@@ -1,5 +1,6 @@
-"""Usage reports over the ledger, for the CLI, the portal (and later the TUI). The reports from the
-hourly rollups (`report`, `series` and their dataclasses) live in `usage_report.py`, re-exported here."""
+"""Usage over the ledger, for the CLI, the portal and the TUI: one's newest requests, the TUI
+dashboard's activity and live tail (raw ledger rows). The reports from the hourly rollups (`report`,
+`series`, `summary` and their dataclasses) live in `usage_report.py`, re-exported here."""
 
 from __future__ import annotations
 
@@ -18,21 +19,20 @@ from llmgw.services.usage_report import (
     UsageGroup,
     UsageReport,
     UsageStats,
+    UsageSummary,
     report,
     series,
+    summary,
 )
-from llmgw.settings import Config
-from llmgw.storage import ModelUsage, Store, Totals, UsageSummary
+from llmgw.storage import Store
 
 __all__ = [
     "ActivityBucket",
     "Grain",
     "GroupBy",
     "LiveRequest",
-    "ModelUsage",
     "RequestLine",
     "SeriesPoint",
-    "Totals",
     "UsageGroup",
     "UsageReport",
     "UsageStats",
@@ -86,15 +86,6 @@ def my_recent_requests(store: Store, actor: Actor, *, now: float | None = None) 
         )
         for r in store.recent_requests_of(me.id, since, RECENT_ROWS)
     ]
-
-
-def summary(config: Config, since: float | None) -> UsageSummary:
-    """Requests, errors and tokens since `since` (unix seconds, whole UTC hours: read from the hourly
-    rollups; None = all time), by provider and model, and how many requests failed authentication."""
-    with Store.open(config.server.database) as store:
-        out = store.usage_summary(since)
-        out.auth_failures = store.auth_failure_count(since)
-        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,7 @@
 """Usage reports from the hourly rollups: totals, groups (by user, key, model, provider, hour, day,
-month) and zero-filled time series, for the CLI, the portal's dashboards and the TUI.
+month), zero-filled time series and the plain summary (`llmgw usage`), for the CLI, the portal's
+dashboards and the TUI. Every number is a `UsageStats` (storage/rollups.py, the one declaration of the
+usage counters); `csv_export.usage_csv` is the one CSV layout of a report.
 
 Who sees what: an administrator (or the local administrator at the CLI) sees everyone and may narrow
 to one `user`; anyone else sees only their own usage (`user` may only name themself).
@@ -12,17 +14,17 @@ never read, so reports keep working after retention purged the rows.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from llmgw.errors import AccountNotFound, PermissionDenied
 from llmgw.services import account_labels, audit
 from llmgw.services.account_labels import AccountLabels
 from llmgw.services.audit import Actor
-from llmgw.storage import BOUNDS_MS, RollupTotals, Store
+from llmgw.storage import USAGE_SOURCES, Store, UsageStats
 
 __all__ = [
     "Grain",
@@ -31,9 +33,10 @@ __all__ = [
     "UsageGroup",
     "UsageReport",
     "UsageStats",
-    "percentile",
+    "UsageSummary",
     "report",
     "series",
+    "summary",
 ]
 
 GroupBy = Literal["user", "key", "model", "provider", "hour", "day", "month"]
@@ -53,31 +56,6 @@ _TIME = ("hour", "day", "month")
 
 
 @dataclass(frozen=True, slots=True)
-class UsageStats:
-    """Totals over a set of requests, from the rollups. `cost_usd` sums the known costs only;
-    `unpriced_requests` answered with tokens but had no price, so the true cost is higher when it is
-    not 0. Percentiles are estimated from log-spaced buckets (None: no timings)."""
-
-    requests: int
-    errors: int
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-    cached_tokens: int
-    cost_usd: float
-    unpriced_requests: int
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    ttft_p50_ms: float | None
-    ttft_p95_ms: float | None
-
-    @property
-    def error_rate(self) -> float:
-        """Errors per request, 0.0 when there were none."""
-        return self.errors / self.requests if self.requests else 0.0
-
-
-@dataclass(frozen=True, slots=True)
 class UsageGroup:
     """One line of a grouped report: its label, its totals and what it is (the ids that apply).
     `deleted`: a user or key group of an account deleted since (its label says so)."""
@@ -94,6 +72,8 @@ class UsageGroup:
 
 @dataclass(frozen=True, slots=True)
 class UsageReport:
+    """Usage over a range: the total, and one group per line when grouped `by`."""
+
     since: float | None
     until: float | None
     by: GroupBy | None
@@ -104,49 +84,22 @@ class UsageReport:
 
 @dataclass(frozen=True, slots=True)
 class SeriesPoint:
+    """One bucket of one label of a time series."""
+
     bucket_start: float
     label: str
-    requests: int
-    errors: int
-    total_tokens: int
-    cost_usd: float
+    stats: UsageStats
 
 
-def percentile(buckets: Sequence[int], q: float) -> float | None:
-    """The q-quantile (0..1) of a histogram over `BOUNDS_MS` buckets, interpolated linearly inside
-    its bucket; None for an empty histogram. Above the last bound: that bound."""
-    n = sum(buckets)
-    if n == 0:
-        return None
-    rank = q * n
-    seen = 0
-    for i, count in enumerate(buckets):
-        if count and seen + count >= rank:
-            if i >= len(BOUNDS_MS):
-                return BOUNDS_MS[-1]
-            low = BOUNDS_MS[i - 1] if i else 0.0
-            return low + (BOUNDS_MS[i] - low) * max(rank - seen, 0.0) / count
-        seen += count
-    return BOUNDS_MS[-1]
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    """`llmgw usage` without options: the report by model (most requests first), the totals by where
+    the token counts came from (`provider`, `estimated`, `none`: all three, always), and the requests
+    refused for a missing or wrong key (they have no ledger rows: only this count)."""
 
-
-def _stats(t: RollupTotals | None) -> UsageStats:
-    if t is None:
-        return UsageStats(0, 0, 0, 0, 0, 0, 0.0, 0, None, None, None, None)
-    return UsageStats(
-        requests=t.requests,
-        errors=t.errors,
-        prompt_tokens=t.prompt_tokens,
-        completion_tokens=t.completion_tokens,
-        total_tokens=t.total_tokens,
-        cached_tokens=t.cached_tokens,
-        cost_usd=t.cost_usd,
-        unpriced_requests=t.unpriced,
-        latency_p50_ms=percentile(t.latency_buckets, 0.50),
-        latency_p95_ms=percentile(t.latency_buckets, 0.95),
-        ttft_p50_ms=percentile(t.ttft_buckets, 0.50),
-        ttft_p95_ms=percentile(t.ttft_buckets, 0.95),
-    )
+    report: UsageReport
+    by_source: dict[str, UsageStats]
+    auth_failures: int
 
 
 def _scope(store: Store, actor: Actor, user: str | None) -> tuple[int | None, AccountLabels]:
@@ -183,21 +136,20 @@ def bucket_label(start: float, grain: str) -> str:
     return datetime.fromtimestamp(start, UTC).strftime(fmt)
 
 
-def _group(by: str, t: RollupTotals, names: AccountLabels) -> UsageGroup:
-    stats = _stats(t)
+def _group(by: str, group: tuple[Any, ...], stats: UsageStats, names: AccountLabels) -> UsageGroup:
     if by == "user":
-        user_id = t.group[0]
+        user_id = group[0]
         return UsageGroup(names.user(user_id), stats, user_id=user_id, deleted=names.user_deleted(user_id))
     if by == "key":
-        key_id = t.group[0]
+        key_id = group[0]
         deleted = names.key_deleted(key_id)
-        return UsageGroup(names.key(key_id), stats, user_id=t.group[1], api_key_id=key_id, deleted=deleted)
+        return UsageGroup(names.key(key_id), stats, user_id=group[1], api_key_id=key_id, deleted=deleted)
     if by == "model":
-        provider, model = t.group
+        provider, model = group
         return UsageGroup(model_label(provider, model), stats, provider=provider, model=model)
     if by == "provider":
-        return UsageGroup(t.group[0] or "(no provider)", stats, provider=t.group[0])
-    return UsageGroup(bucket_label(t.group[0], by), stats, bucket_start=float(t.group[0]))
+        return UsageGroup(group[0] or "(no provider)", stats, provider=group[0])
+    return UsageGroup(bucket_label(group[0], by), stats, bucket_start=float(group[0]))
 
 
 def report(
@@ -222,7 +174,7 @@ def report(
             if by == "model"
             else store.usage_rollups(since=since, until=until, user_id=user_id, dims=_DIMS[by])
         )
-        groups = [_group(by, t, names) for t in rows]
+        groups = [_group(by, group, stats, names) for group, stats in rows.items()]
         if by not in _TIME:
             groups.sort(key=lambda g: (-g.stats.cost_usd, -g.stats.requests, g.label))
     return UsageReport(
@@ -230,9 +182,25 @@ def report(
         until=until,
         by=by,
         groups=groups,
-        total=_stats(totals[0] if totals else None),
-        unpriced_models=sorted(model_label(*t.group) for t in by_model if t.unpriced),
+        total=totals.get((), UsageStats()),
+        unpriced_models=sorted(model_label(*group) for group, t in by_model.items() if t.unpriced_requests),
     )
+
+
+def summary(store: Store, actor: Actor, since: float | None) -> UsageSummary:
+    """Everyone's usage since `since` (whole UTC hours; None: all time) by provider and model, by usage
+    source, and the failed authentications. Administrators only (the local one at the CLI)."""
+    with store.accounts(write=False) as accounts:
+        audit.require_admin(accounts, actor)
+    rep = report(store, actor, since=since, until=None, by="model")
+    groups = sorted(
+        rep.groups,
+        key=lambda g: (-g.stats.requests, g.provider is not None, g.provider or "", g.model or ""),
+    )
+    by_source = {name: UsageStats() for name in USAGE_SOURCES}
+    for (source,), stats in store.usage_rollups(since=since, until=None, dims=("source",)).items():
+        by_source[source] = stats
+    return UsageSummary(dataclasses.replace(rep, groups=groups), by_source, store.auth_failure_count(since))
 
 
 def bucket_starts(since: float, until: float, grain: Grain) -> list[float]:
@@ -266,32 +234,22 @@ def series(
     user_id, names = _scope(store, actor, user)
     split_dims = () if split is None else _DIMS[split]
     rows = store.usage_rollups(since=since, until=until, user_id=user_id, dims=(grain, *split_dims))
-    cells: dict[str, dict[float, RollupTotals]] = {}
+    cells: dict[str, dict[float, UsageStats]] = {}
     if split is None:
         cells["all"] = {}
-    for t in rows:
-        start, *rest = t.group
+    for (start, *rest), stats in rows.items():
         label = names.user(rest[0]) if split == "user" else model_label(*rest) if split else "all"
         # Ids are never reused and a deleted user's label carries their id: one label per user.
-        cells.setdefault(label, {})[float(start)] = t
+        cells.setdefault(label, {})[float(start)] = stats
     buckets = bucket_starts(since, until, grain)
 
     def weight(label: str) -> tuple[float, int, str]:
         ts = cells[label].values()
         return (-sum(t.cost_usd for t in ts), -sum(t.requests for t in ts), label)
 
-    out = []
-    for label in sorted(cells, key=weight):
-        for start in buckets:
-            cell = cells[label].get(start)
-            out.append(
-                SeriesPoint(
-                    bucket_start=start,
-                    label=label,
-                    requests=cell.requests if cell else 0,
-                    errors=cell.errors if cell else 0,
-                    total_tokens=cell.total_tokens if cell else 0,
-                    cost_usd=cell.cost_usd if cell else 0.0,
-                )
-            )
-    return out
+    empty = UsageStats()
+    return [
+        SeriesPoint(start, label, cells[label].get(start, empty))
+        for label in sorted(cells, key=weight)
+        for start in buckets
+    ]

@@ -8,14 +8,15 @@ from llmgw.storage.deleted_accounts import DeletedKey
 from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyState, KeyStateRow
 from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
-from llmgw.storage.requests import ModelUsage, Totals, UsageRow, UsageSummary
-from llmgw.storage.rollups import BOUNDS_MS, RollupTotals
+from llmgw.storage.requests import USAGE_SOURCES, UsageRow
+from llmgw.storage.rollups import BOUNDS_MS, UsageStats
 from llmgw.storage.serve_lock import hold_serve_lock
 from llmgw.storage.spool import Spool
 from llmgw.storage.writer import LedgerWriter
 
 __all__ = [
     "BOUNDS_MS",
+    "USAGE_SOURCES",
     "Accounts",
     "ApiKeyRecord",
     "AuditRow",
@@ -27,16 +28,13 @@ __all__ = [
     "LedgerWriter",
     "LimitRow",
     "LimitValues",
-    "ModelUsage",
-    "RollupTotals",
     "Scope",
     "SessionRow",
     "Spend",
     "Spool",
     "Store",
-    "Totals",
     "UsageRow",
-    "UsageSummary",
+    "UsageStats",
     "UserRow",
     "hold_serve_lock",
 ]

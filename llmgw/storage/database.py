@@ -23,8 +23,8 @@ from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyStateRow
 from llmgw.storage.limits import LimitRow, Spend
 from llmgw.storage.migrations import migrations
-from llmgw.storage.requests import UsageRow, UsageSummary
-from llmgw.storage.rollups import RollupTotals
+from llmgw.storage.requests import UsageRow
+from llmgw.storage.rollups import UsageStats
 
 __all__ = ["Store"]
 
@@ -173,12 +173,6 @@ class Store:
         with self._lock:
             return auth_failures.count(self._db, since)
 
-    def usage_summary(self, since: float | None = None) -> UsageSummary:
-        """Sum requests, errors and tokens since `since` (unix seconds, whole UTC hours; None = all time),
-        from the hourly rollups (never the raw rows, which retention purges)."""
-        with self._lock:
-            return requests.summary(self._db, since)
-
     def recent_requests(self, limit: int) -> list[dict[str, Any]]:
         """Return the newest `limit` rows as dicts keyed by column name, booleans as `bool`."""
         with self._lock:
@@ -206,10 +200,10 @@ class Store:
         until: float | None,
         user_id: int | None = None,
         dims: Sequence[str] = (),
-    ) -> list[RollupTotals]:
+    ) -> dict[tuple[Any, ...], UsageStats]:
         """Usage from the hourly rollups over [since, until) (whole hours; None: unbounded), of one user
-        (`user_id`) or everyone, grouped by `dims` (`rollups.DIMENSIONS`: user, key, provider, model,
-        hour, day, month). Never reads raw ledger rows."""
+        (`user_id`) or everyone, per group of `dims` (`rollups.DIMENSIONS`: user, key, provider, model,
+        hour, day, month, source). Never reads raw ledger rows."""
         with self._lock:
             return rollups.totals(self._db, since=since, until=until, user_id=user_id, dims=dims)
 

@@ -105,6 +105,6 @@ def spend_since(db: sqlite_utils.Database, since: float) -> Spend:
 
     def by(dim: str) -> dict[int, float]:
         groups = rollups.totals(db, since=since, until=None, user_id=None, dims=(dim,))
-        return {g.group[0]: g.cost_usd for g in groups if g.group[0] is not None and g.cost_usd}
+        return {group[0]: t.cost_usd for group, t in groups.items() if group[0] is not None and t.cost_usd}
 
     return Spend(by("user"), by("key"))

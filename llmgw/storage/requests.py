@@ -1,5 +1,5 @@
-"""The `requests` ledger table: one row per client request, written in batches; the usage summary (read
-from the hourly rollups the inserts keep).
+"""The `requests` ledger table: one row per client request, written in batches; each batch updates the
+hourly rollups (`rollups.py`, where usage reports read) in its transaction.
 
 The SQL of this table lives here; `llmgw.storage.database.Store` is the one entry point that calls it.
 """
@@ -10,14 +10,13 @@ import dataclasses
 import operator
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
 from llmgw.storage import rollups
 
-__all__ = ["COLUMNS", "USAGE_SOURCES", "ModelUsage", "Totals", "UsageRow", "UsageSummary"]
+__all__ = ["COLUMNS", "USAGE_SOURCES", "UsageRow"]
 
 USAGE_SOURCES = ("provider", "estimated", "none")  # the values of `usage_source`
 
@@ -63,83 +62,6 @@ _INSERT_SQL = (
 )
 
 
-@dataclasses.dataclass(slots=True, kw_only=True)
-class Totals:
-    """The usage counters summed over a set of rows; unknown token counts count as 0."""
-
-    requests: int = 0
-    errors: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cached_tokens: int = 0
-
-    def add(self, other: Totals) -> None:
-        """Add `other`'s counters to this one's."""
-        for name in COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def counters(self) -> dict[str, int]:
-        """The counters by name, in column order."""
-        return {name: getattr(self, name) for name in COUNTERS}
-
-
-COUNTERS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Totals))
-
-
-@dataclasses.dataclass(slots=True, kw_only=True)
-class ModelUsage(Totals):
-    """Usage totals for one (provider, model_requested) pair."""
-
-    provider: str | None
-    model: str | None
-    cost_usd: float = 0.0  # the sum of its rows' known costs
-    # Rows that used tokens (usage_source provider or estimated) but had no price when recorded.
-    unpriced_requests: int = 0
-
-    @property
-    def priced(self) -> bool:
-        """Whether `cost_usd` is the whole cost: no row that used tokens lacked a price."""
-        return self.unpriced_requests == 0
-
-    def to_json(self) -> dict[str, Any]:
-        """Return a JSON-ready dict with `provider`, `model`, the counters and the cost."""
-        return {
-            "provider": self.provider,
-            "model": self.model,
-            **self.counters(),
-            "cost_usd": self.cost_usd,
-            "priced": self.priced,
-            "unpriced_requests": self.unpriced_requests,
-        }
-
-
-@dataclasses.dataclass(slots=True, kw_only=True)
-class UsageSummary(Totals):
-    """Usage totals since a point in time, with a per-model breakdown sorted by requests desc."""
-
-    since: float | None
-    by_model: list[ModelUsage] = dataclasses.field(default_factory=list)
-    auth_failures: int = 0  # requests refused for a missing or wrong key: no rows, only this count
-    cost_usd: float = 0.0  # the sum of the known costs
-    unpriced_requests: int = 0  # rows that used tokens but had no price (see ModelUsage)
-    # The totals by where the token counts came from: "provider", "estimated", "none" (all three, always).
-    by_source: dict[str, Totals] = dataclasses.field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the summary as a JSON-ready dict; `since` is ISO-8601 UTC or None."""
-        since = None if self.since is None else datetime.fromtimestamp(self.since, UTC).isoformat()
-        return {
-            **self.counters(),
-            "auth_failures": self.auth_failures,
-            "since": since,
-            "by_model": [m.to_json() for m in self.by_model],
-            "cost_usd": self.cost_usd,
-            "unpriced_requests": self.unpriced_requests,
-            "by_source": {name: totals.counters() for name, totals in self.by_source.items()},
-        }
-
-
 def insert(db: sqlite_utils.Database, rows: Sequence[UsageRow]) -> None:
     """Insert a batch of rows (the caller holds the transaction); a repeated request_id replaces the
     older row. The hourly rollups follow in the same transaction: a replaced row's contribution is
@@ -175,41 +97,6 @@ def delete_before(db: sqlite_utils.Database, cutoff: float, limit: int) -> int:
         "(SELECT rowid FROM requests WHERE created_at < ? ORDER BY created_at LIMIT ?)",
         [cutoff, limit],
     ).rowcount
-
-
-def summary(db: sqlite_utils.Database, since: float | None) -> UsageSummary:
-    """Sum requests, errors, tokens and known costs since `since` (unix seconds; None = all time), by
-    model and by usage source, from the hourly rollups: raw rows are never scanned, so the totals stay
-    the same when retention purges them. `since` counts whole UTC hours: the hour it falls in is
-    included whole."""
-
-    def read(dims: tuple[str, ...]) -> list[rollups.RollupTotals]:
-        return rollups.totals(db, since=since, until=None, user_id=None, dims=dims)
-
-    def counters(t: rollups.RollupTotals) -> dict[str, int]:
-        return {name: getattr(t, name) for name in COUNTERS}
-
-    groups = [
-        ModelUsage(
-            provider=t.group[0],
-            model=t.group[1],
-            **counters(t),
-            cost_usd=t.cost_usd,
-            unpriced_requests=t.unpriced,
-        )
-        for t in read(("provider", "model"))
-    ]
-    # As SQL sorted it before: most requests first, then by name, no provider or model first.
-    groups.sort(key=lambda m: (-m.requests, m.provider is not None, m.provider or "", m.model or ""))
-    out = UsageSummary(since=since, by_model=groups)
-    for t in read(()):  # one row, or none before the first request
-        for name, value in counters(t).items():
-            setattr(out, name, value)
-        out.cost_usd, out.unpriced_requests = t.cost_usd, t.unpriced
-    out.by_source = {name: Totals() for name in USAGE_SOURCES}
-    for t in read(("source",)):
-        out.by_source[t.group[0]] = Totals(**counters(t))
-    return out
 
 
 def _with_bools(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,12 +4,15 @@ raw rows' retention.
 
 One rollup row per (hour_start, user_id, api_key_id, provider, model_requested, usage_source). SQLite
 treats NULLs as distinct in a UNIQUE key, so the key columns hold sentinels instead: 0 for no user or
-no key (ids start at 1), '' for no provider or model. `RollupTotals` turns them back into None.
+no key (ids start at 1), '' for no provider or model. `totals` turns them back into None.
 
 Costs are summed as integer nano-dollars, so subtracting a replaced row (spool replay) restores the sum
 exactly, which floating point would not. Latency and time to first token are counted into fixed
 log-spaced buckets (`BOUNDS_MS`), enough for a p50/p95 estimate within one bucket's width (~41%).
 Day and month totals are sums of hours (UTC).
+
+`UsageStats` is the one declaration of the usage counters: every report (`llmgw usage`, plain or
+`--by`, the portal's dashboards, the TUI, the CSV export) reads what `totals` sums into it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,16 @@ from typing import Any
 
 import sqlite_utils
 
-__all__ = ["BOUNDS_MS", "DIMENSIONS", "RollupTotals", "backfill", "create_table", "record"]
+__all__ = [
+    "BOUNDS_MS",
+    "DIMENSIONS",
+    "UsageStats",
+    "backfill",
+    "create_table",
+    "percentile",
+    "record",
+    "totals",
+]
 
 HOUR = 3600
 NANO = 1_000_000_000  # cost_nusd units per USD
@@ -33,6 +45,8 @@ BOUNDS_MS: tuple[float, ...] = tuple(2 ** (k / 2) for k in range(41))
 BUCKETS = len(BOUNDS_MS) + 1
 
 _KEYS = ("hour_start", "user_id", "api_key_id", "provider", "model_requested", "usage_source")
+# The table's summed columns (m006), in `UsageStats`' order: cost as `cost_nusd`, `unpriced_requests`
+# as `unpriced`.
 _SUMS = (
     "requests",
     "errors",
@@ -213,24 +227,82 @@ DIMENSIONS: dict[str, str] = {
 _NONE_SENTINELS = {"user": 0, "key": 0, "provider": "", "model": ""}
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RollupTotals:
-    """The rollups summed over a set of hours, for one group (`group`: the values of the dimensions
-    asked for, in order; no user, no key, no provider or model as None)."""
+def percentile(buckets: Sequence[int], q: float) -> float | None:
+    """The q-quantile (0..1) of a histogram over `BOUNDS_MS` buckets, interpolated linearly inside
+    its bucket; None for an empty histogram. Above the last bound: that bound."""
+    n = sum(buckets)
+    if n == 0:
+        return None
+    rank = q * n
+    seen = 0
+    for i, count in enumerate(buckets):
+        if count and seen + count >= rank:
+            if i >= len(BOUNDS_MS):
+                return BOUNDS_MS[-1]
+            low = BOUNDS_MS[i - 1] if i else 0.0
+            return low + (BOUNDS_MS[i] - low) * max(rank - seen, 0.0) / count
+        seen += count
+    return BOUNDS_MS[-1]
 
-    group: tuple[Any, ...]
-    requests: int
-    errors: int
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-    cached_tokens: int
-    cache_write_tokens: int
-    reasoning_tokens: int
-    cost_usd: float  # the known costs only
-    unpriced: int
-    latency_buckets: tuple[int, ...]  # counts per `BOUNDS_MS` bucket
-    ttft_buckets: tuple[int, ...]
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class UsageStats:
+    """The usage counters summed over a set of requests (zero: none). Token counts unknown for a row
+    count as 0. `cost_usd` sums the known costs only; `unpriced_requests` answered with tokens but had
+    no price, so the true cost is higher when it is not 0. Latency and time to first token are counts
+    per `BOUNDS_MS` bucket; their percentiles are estimates (None: no timings)."""
+
+    requests: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0  # part of prompt_tokens
+    reasoning_tokens: int = 0  # part of completion_tokens
+    cost_usd: float = 0.0
+    unpriced_requests: int = 0
+    latency_buckets: tuple[int, ...] = ()
+    ttft_buckets: tuple[int, ...] = ()
+
+    @property
+    def error_rate(self) -> float:
+        """Errors per request, 0.0 when there were none."""
+        return self.errors / self.requests if self.requests else 0.0
+
+    @property
+    def latency_p50_ms(self) -> float | None:
+        return percentile(self.latency_buckets, 0.50)
+
+    @property
+    def latency_p95_ms(self) -> float | None:
+        return percentile(self.latency_buckets, 0.95)
+
+    @property
+    def ttft_p50_ms(self) -> float | None:
+        return percentile(self.ttft_buckets, 0.50)
+
+    @property
+    def ttft_p95_ms(self) -> float | None:
+        return percentile(self.ttft_buckets, 0.95)
+
+
+def _stats(v: Sequence[int]) -> UsageStats:
+    """A row of `SUM(_VALUES)` as `UsageStats`."""
+    return UsageStats(
+        requests=v[0],
+        errors=v[1],
+        prompt_tokens=v[2],
+        completion_tokens=v[3],
+        total_tokens=v[4],
+        cached_tokens=v[5],
+        cache_write_tokens=v[6],
+        reasoning_tokens=v[7],
+        cost_usd=v[8] / NANO,
+        unpriced_requests=v[9],
+        latency_buckets=tuple(v[_LAT0 : _LAT0 + BUCKETS]),
+        ttft_buckets=tuple(v[_TTFT0 : _TTFT0 + BUCKETS]),
+    )
 
 
 def totals(
@@ -240,10 +312,11 @@ def totals(
     until: float | None,
     user_id: int | None,
     dims: Sequence[str],
-) -> list[RollupTotals]:
+) -> dict[tuple[Any, ...], UsageStats]:
     """Sum the hours in [since, until) (whole hours: an edge inside an hour takes that whole hour; None:
-    unbounded), of one user or everyone (`user_id` None), grouped by `dims` (keys of `DIMENSIONS`),
-    ordered by the dimensions."""
+    unbounded), of one user or everyone (`user_id` None), grouped by `dims` (keys of `DIMENSIONS`):
+    each group (the values of `dims`, in order; no user, no key, no provider or model as None) and its
+    counters, ordered by the dimensions. No rows: empty (without `dims`, too)."""
     exprs = [DIMENSIONS[d] for d in dims]
     where = ["hour_start >= ?", "hour_start < ?"]
     params: list[Any] = [
@@ -258,7 +331,7 @@ def totals(
     if exprs:
         group = ", ".join(f"d{i}" for i in range(len(exprs)))
         sql += f" GROUP BY {group} ORDER BY {group}"
-    out = []
+    out = {}
     for r in db.execute(sql, params).fetchall():
         if r[len(dims)] is None:  # no rows at all: SUM() over nothing
             continue
@@ -266,24 +339,7 @@ def totals(
             None if d in _NONE_SENTINELS and v == _NONE_SENTINELS[d] else v
             for d, v in zip(dims, r, strict=False)
         )
-        v = r[len(dims) :]
-        out.append(
-            RollupTotals(
-                group=group_values,
-                requests=v[0],
-                errors=v[1],
-                prompt_tokens=v[2],
-                completion_tokens=v[3],
-                total_tokens=v[4],
-                cached_tokens=v[5],
-                cache_write_tokens=v[6],
-                reasoning_tokens=v[7],
-                cost_usd=v[8] / NANO,
-                unpriced=v[9],
-                latency_buckets=tuple(v[_LAT0 : _LAT0 + BUCKETS]),
-                ttft_buckets=tuple(v[_TTFT0 : _TTFT0 + BUCKETS]),
-            )
-        )
+        out[group_values] = _stats(r[len(dims) :])
     return out
 
 

@@ -24,9 +24,8 @@ class Series:
 
 def point_bucket(point: SeriesPoint) -> ActivityBucket:
     """A point of the rollups' series as a chart bucket."""
-    return ActivityBucket(
-        point.bucket_start, point.requests, point.errors, point.total_tokens, point.cost_usd
-    )
+    s = point.stats
+    return ActivityBucket(point.bucket_start, s.requests, s.errors, s.total_tokens, s.cost_usd)
 
 
 def merge(

@@ -6,7 +6,6 @@ The rollups are hourly, so a range starts at a whole UTC hour ("last 24 hours" a
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Label, Select, Sparkline, Static
 
-from llmgw.services.csv_export import safe_cell
+from llmgw.services.csv_export import usage_csv
 from llmgw.services.usage import Grain, GroupBy, SeriesPoint, UsageReport
 from llmgw_tui import charts
 from llmgw_tui.backend import Backend
@@ -39,19 +38,6 @@ RANGES: tuple[Range, ...] = (
     Range("all time", 0, "month"),
 )
 GROUPINGS: tuple[GroupBy, ...] = ("model", "provider", "user", "key")
-CSV_COLUMNS = (
-    "group",
-    "requests",
-    "errors",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "cached_tokens",
-    "cost_usd",
-    "unpriced_requests",
-    "latency_p50_ms",
-    "latency_p95_ms",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,27 +53,9 @@ def read(backend: Backend, r: Range, by: GroupBy) -> Reading:
 
 
 def write_csv(path: Path, report: UsageReport) -> int:
-    """The report's groups as CSV, one row each; the number of rows."""
-    with path.open("w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f)
-        out.writerow((report.by or "group", *CSV_COLUMNS[1:]))
-        for g in report.groups:
-            s = g.stats
-            out.writerow(
-                (
-                    safe_cell(g.label),  # a user's or model's name: defused like every usage export
-                    s.requests,
-                    s.errors,
-                    s.prompt_tokens,
-                    s.completion_tokens,
-                    s.total_tokens,
-                    s.cached_tokens,
-                    f"{s.cost_usd:.6f}",
-                    s.unpriced_requests,
-                    "" if s.latency_p50_ms is None else f"{s.latency_p50_ms:.1f}",
-                    "" if s.latency_p95_ms is None else f"{s.latency_p95_ms:.1f}",
-                )
-            )
+    """The report's groups as the one CSV layout every front end writes (`csv_export.usage_csv`), byte
+    for byte; the number of groups."""
+    path.write_bytes(usage_csv(report).encode("utf-8"))
     return len(report.groups)
 
 
