@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llmgw.relay.app import create_app
+from llmgw.server.app import create_app
 from tests.test_relay_inprocess import (
     PROXY_KEY,
     Keys,

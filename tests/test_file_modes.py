@@ -17,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from llmgw.cli import main
-from llmgw.relay.app import create_app
+from llmgw.server.app import create_app
 from llmgw.settings import Config
 from llmgw.storage import Spool, Store, UsageRow
 from llmgw.storage.serve_lock import hold_serve_lock, lock_path

@@ -33,9 +33,17 @@ def heavy(loaded: list[str]) -> list[str]:
 
 
 def test_the_hot_path_loads_no_keyring_and_no_textual() -> None:
-    loaded = loaded_after("llmgw.relay.app", "llmgw.relay.server", "llmgw.relay.handler")
+    loaded = loaded_after("llmgw.server", "llmgw.relay.handler")
     assert "llmgw.relay.forward" in loaded  # the check looked at the real hot path
+    assert "llmgw.server.listeners" in loaded  # and at what `llmgw serve` starts
     assert heavy(loaded) == []
+
+
+def test_the_relay_loads_no_portal_and_no_jinja2() -> None:
+    """The server package mounts the portal; the relay alone never brings it (or Jinja2) in."""
+    loaded = loaded_after("llmgw.relay")
+    assert "llmgw.relay.handler" in loaded
+    assert [m for m in loaded if m.split(".")[0] == "jinja2" or m.startswith("llmgw.portal")] == []
 
 
 @pytest.mark.parametrize("package", ["llmgw.translate", "llmgw.providers"])

@@ -17,7 +17,7 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from llmgw.portal.web import Backend
-from llmgw.relay.app import create_app
+from llmgw.server.app import create_app
 from llmgw.services import keys, tokens, users
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store

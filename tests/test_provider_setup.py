@@ -16,8 +16,8 @@ import httpx
 import pytest
 from keyring.errors import NoKeyringError
 
-from llmgw.relay.app import create_app
 from llmgw.relay.runtime import KeySource
+from llmgw.server.app import create_app
 from llmgw.services import credentials
 from llmgw.settings import Config, load
 from tests.conftest import PROXY_KEY

@@ -23,8 +23,9 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
-from llmgw.relay.app import create_app
 from llmgw.relay.runtime import Gateway, KeySource
+from llmgw.server.app import create_app
+from llmgw.server.loops import Loops
 from llmgw.settings import Config
 
 pytestmark = pytest.mark.anyio
@@ -178,9 +179,15 @@ class Running:
 
     @property
     def runtime(self) -> Gateway:
-        """The running `Gateway` (its key pools, its key refresh)."""
+        """The running `Gateway` (its key pools, its metrics, its ledger)."""
         gw: Gateway = self.app.state.gateway
         return gw
+
+    @property
+    def loops(self) -> Loops:
+        """The running gateway's background loops (its key refresh, its key-state publishing)."""
+        loops: Loops = self.app.state.loops
+        return loops
 
     async def chat(self, model: str, **extra: Any) -> httpx.Response:
         """An OpenAI client's chat completion."""

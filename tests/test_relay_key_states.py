@@ -52,10 +52,10 @@ async def test_a_429_and_a_401_are_published_with_no_secret_in_the_database(tmp_
     async with gateway(tmp_path, answer, keys={"oai": [COOLING, REJECTED, FINE]}) as gw:
         r = await gw.chat("oai/gpt-4o-mini")
         assert r.status_code == 200
-        assert await gw.runtime.key_states.publish()  # what the periodic task does every 2 s
+        assert await gw.loops.key_states.publish()  # what the periodic task does every 2 s
         running = published(gw.db)
         assert secrets_in(gw.db, [COOLING, REJECTED, FINE]) == []  # the WAL included, while it exists
-        assert not await gw.runtime.key_states.publish()  # nothing changed: nothing written
+        assert not await gw.loops.key_states.publish()  # nothing changed: nothing written
     after = time.time()
 
     cooling, rejected, fine = running
@@ -85,7 +85,7 @@ async def test_a_key_refresh_changes_the_published_slots(tmp_path: Path) -> None
     source = {"oai": [COOLING, FINE], "ant": ["sk-ant-0123456789abcdef1111"]}
     async with gateway(tmp_path, answer, source=Keys(source)) as gw:
         await gw.chat("oai/gpt-4o-mini")
-        await gw.runtime.key_states.publish()
+        await gw.loops.key_states.publish()
         assert [(k.provider, k.slot, k.state) for k in published(gw.db)] == [
             ("ant", 1, "ok"),
             ("oai", 1, "cooling"),
@@ -93,8 +93,8 @@ async def test_a_key_refresh_changes_the_published_slots(tmp_path: Path) -> None
         ]
         source["oai"] = [FINE, COOLING]  # reordered in the keyring: the cooling key keeps its state
         del source["ant"]
-        await gw.runtime.refresh_keys()
-        assert await gw.runtime.key_states.publish()
+        await gw.loops.refresh_keys()
+        assert await gw.loops.key_states.publish()
         assert [(k.provider, k.slot, k.mask, k.state) for k in published(gw.db)] == [
             ("oai", 1, mask_secret(FINE), "ok"),
             ("oai", 2, mask_secret(COOLING), "cooling"),

@@ -336,11 +336,11 @@ async def test_a_keyring_blip_keeps_the_current_keys(
         backend.locked = True
         caplog.clear()
         with caplog.at_level(logging.WARNING, "llmgw"):
-            await gw.runtime.refresh_keys()
-            await gw.runtime.refresh_keys()
+            await gw.loops.refresh_keys()
+            await gw.loops.refresh_keys()
         during = [await gw.chat("oai/gpt-4o-mini") for _ in range(2)]
         backend.locked = False
-        await gw.runtime.refresh_keys()
+        await gw.loops.refresh_keys()
         after = await gw.chat("oai/gpt-4o-mini")
     assert [r.status_code for r in (before, *during, after)] == [200, 200, 200, 200]
     assert keys(gw) == ["oai-first", "oai-second", "oai-second", "oai-second", "oai-second"]

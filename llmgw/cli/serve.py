@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         load(args.config).config, host=args.host, port=args.port, log_level=args.log_level
     )
     # The server stack is only imported when serving.
-    from llmgw.relay.server import run as run_server
-    from llmgw.relay.server import setup_logging
+    from llmgw.server.listeners import run as run_server
+    from llmgw.server.listeners import setup_logging
 
     setup_logging(config.server.log_level)
     if refuse_unsafe_production(config, args.no_auth):

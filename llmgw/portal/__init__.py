@@ -1,6 +1,6 @@
 """The web portal under /ui/: server-rendered pages (Jinja2), no JavaScript, for users (their keys,
 their password, their usage) and administrators (users, everyone's keys and usage, the audit log).
-It reaches the database only through `llmgw.services`; the relay mounts it (`relay/app.py`) and
+It reaches the database only through `llmgw.services`; the server mounts it (`server/app.py`) and
 gives it a `Backend` when the gateway starts."""
 
 from __future__ import annotations

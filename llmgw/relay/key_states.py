@@ -1,11 +1,12 @@
 """Publishing the upstream keys' states to the database, for the front ends (`llmgw tui`'s Providers).
 
-The key pools keep their state in memory (`relay/keypool.py`). Every `PUBLISH_INTERVAL` seconds this
-task builds one row per (provider, key slot) from them, on the event loop (a few keys: microseconds),
-and writes them, in a worker thread and one transaction, only when they differ from the last write or
-the last write is `HEARTBEAT` old: readers take a fresh `updated_at` as "the server is running". So the
-hot path does nothing for it but count a key's uses. A key refresh changes the slots: the next rows are
-built from the pools as they are then, and the write replaces the whole table. A last write at shutdown.
+The key pools keep their state in memory (`relay/keypool.py`). Every 2 s the server's loop
+(`server/loops.py`) has `KeyStatePublisher` build one row per (provider, key slot) from them, on the
+event loop (a few keys: microseconds), and write them, in a worker thread and one transaction, only
+when they differ from the last write or the last write is `HEARTBEAT` old: readers take a fresh
+`updated_at` as "the server is running". So the hot path does nothing for it but count a key's uses. A
+key refresh changes the slots: the next rows are built from the pools as they are then, and the write
+replaces the whole table. A last write at shutdown.
 
 A row names its key by slot and display mask (`services/masking.py`), never by value or hash; times
 are converted from the pools' monotonic clock to unix seconds.
@@ -14,7 +15,6 @@ are converted from the pools' monotonic clock to unix seconds.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -24,9 +24,6 @@ from llmgw.relay.keypool import Key, KeyPool
 from llmgw.services.masking import mask_secret
 from llmgw.storage import KeyState, KeyStateRow, Store
 
-log = logging.getLogger("llmgw")
-
-PUBLISH_INTERVAL = 2.0
 HEARTBEAT = 5.0  # readers call a state older than 10 s stale: the server stopped
 
 
@@ -59,7 +56,7 @@ def key_row(provider: str, key: Key, now: float, offset: float, run: str) -> Key
 
 
 class KeyStatePublisher:
-    """The gateway's key states to `store`, periodically (`run`) and once more at shutdown (`publish`)."""
+    """The gateway's key states to `store`: called periodically and once more, forced, at shutdown."""
 
     def __init__(self, pools: Mapping[str, KeyPool], store: Store) -> None:
         self.pools = pools
@@ -67,7 +64,6 @@ class KeyStatePublisher:
         self.run_id = uuid.uuid4().hex[:12]
         self._last: list[KeyStateRow] | None = None
         self._written_at = -float("inf")  # monotonic
-        self._failing = False
         # Fixed for the run, so unchanged monotonic times give equal rows (nothing to write).
         self._offset = time.time() - time.monotonic()
 
@@ -89,17 +85,3 @@ class KeyStatePublisher:
         await asyncio.to_thread(self.store.publish_key_states, [replace(r, updated_at=stamp) for r in rows])
         self._last, self._written_at = rows, now
         return True
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.publish()
-            except Exception as exc:  # e.g. another process holding the database: next round
-                if not self._failing:
-                    log.warning("could not publish the upstream keys' states (%s); retrying", exc)
-                self._failing = True
-            else:
-                if self._failing:
-                    log.info("upstream keys' states published again")
-                self._failing = False
-            await asyncio.sleep(PUBLISH_INTERVAL)

@@ -1,5 +1,6 @@
 """`GET /metrics`: on the main listener for administrators only; on the optional `metrics_listen`
-listener (loopback only, checked by the settings) for anyone who can reach it.
+listener (loopback only, checked by the settings; the server package builds its app) for anyone who
+can reach it.
 
 On the main listener a scrape needs an admin's personal API key, or the proxy key when `auth_mode` is
 `legacy` (there it is the administrator's key; in `both` it is a shared client key, not enough). A
@@ -10,10 +11,8 @@ No answer is ever cached.
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from llmgw.errors import Forbidden, InternalError, Unauthenticated
 from llmgw.relay.metrics import CONTENT_TYPE
@@ -55,13 +54,9 @@ async def protected_metrics(request: Request) -> Response:
     return _metrics_response(gw)
 
 
-def create_metrics_app(main: Starlette) -> Starlette:
-    """The loopback-only listener's app: /metrics of the gateway `main` runs, without a key."""
-
-    async def open_metrics(request: Request) -> Response:
-        gw: Gateway | None = getattr(main.state, "gateway", None)
-        if gw is None:  # the main app's lifespan has not built it yet
-            return _refused(InternalError("The gateway is starting."))
-        return _metrics_response(gw)
-
-    return Starlette(routes=[Route("/metrics", open_metrics, methods=["GET"])])
+def open_metrics(gw: Gateway | None) -> Response:
+    """The `metrics_listen` listener's /metrics: those of `gw`, without a key (None: the main app's
+    lifespan has not built the gateway yet)."""
+    if gw is None:
+        return _refused(InternalError("The gateway is starting."))
+    return _metrics_response(gw)

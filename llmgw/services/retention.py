@@ -2,7 +2,7 @@
 `rollup_retention_days` are deleted (0: kept forever), a small batch per transaction so the ledger
 writer never waits long. The rollups are not touched by purging raw rows: report totals stay the same.
 
-The running gateway purges every `PURGE_INTERVAL` seconds in a worker thread (relay/runtime.py);
+The running gateway purges every `PURGE_INTERVAL` seconds in a worker thread (server/loops.py);
 `llmgw usage purge` does it by hand through `purge`."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""`llmgw serve`: hypercorn on uvloop, with a clean stop on SIGTERM/SIGINT.
+"""`llmgw serve`'s process: logging set up, the serve lock held, hypercorn on uvloop serving the app
+and, when `metrics_listen` is set, a second loopback listener for /metrics; a clean stop on SIGTERM or
+SIGINT.
 
 On a signal hypercorn stops accepting, gives in-flight requests `server.shutdown_grace` seconds,
 cancels what is left (each such stream still writes its ledger row), then the app's lifespan
@@ -18,10 +20,9 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
 
-from llmgw.relay.app import create_app
 from llmgw.relay.auth import auth_enabled
-from llmgw.relay.metrics_endpoint import create_metrics_app
 from llmgw.relay.runtime import KeySource
+from llmgw.server.app import create_app, create_metrics_app
 from llmgw.settings import Config, metrics_address
 from llmgw.storage import hold_serve_lock
 
@@ -29,6 +30,7 @@ log = logging.getLogger("llmgw")
 
 
 def setup_logging(level: str) -> None:
+    """The process's log lines on stderr at `level`; the HTTP libraries' chatter kept out."""
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -41,6 +43,7 @@ def setup_logging(level: str) -> None:
 
 
 def hypercorn_config(config: Config) -> HypercornConfig:
+    """The main listener's hypercorn settings."""
     hc = HypercornConfig()
     host = config.server.host
     hc.bind = [f"[{host}]:{config.server.port}" if ":" in host else f"{host}:{config.server.port}"]

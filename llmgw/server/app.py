@@ -1,4 +1,6 @@
-"""The Starlette application: routes, and the gateway's start-up and shutdown."""
+"""The Starlette applications: the gateway's routes and middleware, the portal mounted at /ui, the
+gateway's start-up and shutdown with its background loops (the lifespan); and the `metrics_listen`
+listener's app."""
 
 from __future__ import annotations
 
@@ -22,10 +24,11 @@ from llmgw.relay.cors import CORS
 from llmgw.relay.endpoints import ENDPOINTS, path_dialect
 from llmgw.relay.guard import RequestGuard
 from llmgw.relay.handler import handle
-from llmgw.relay.metrics_endpoint import protected_metrics
+from llmgw.relay.metrics_endpoint import open_metrics, protected_metrics
 from llmgw.relay.model_list import ModelCache, get_model, list_models
 from llmgw.relay.responses import JSON, error_response, new_request_id
 from llmgw.relay.runtime import Gateway, KeySource
+from llmgw.server.loops import Loops
 from llmgw.services.pricing import PriceTable
 from llmgw.settings import Config
 
@@ -61,7 +64,8 @@ def create_app(
     transport: httpx.AsyncBaseTransport | None = None,
     prices: PriceTable | None = None,
 ) -> Starlette:
-    """The ASGI app; the gateway (ledger, upstream clients) is built when the server starts it.
+    """The ASGI app; the gateway (ledger, upstream clients) is built when the server starts it, and its
+    background loops (`server/loops.py`) run while it serves.
 
     `transport` replaces the providers' own connections (`Gateway.start`): tests answer upstream
     requests in process with it."""
@@ -70,6 +74,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gw = Gateway.start(config, proxy_key, key_source, transport, prices)
         app.state.gateway = gw
+        loops = Loops(gw)
+        app.state.loops = loops
         app.state.model_cache = ModelCache(config.server.models_cache_ttl)
         index = gw.key_index
 
@@ -79,13 +85,15 @@ def create_app(
                 await asyncio.to_thread(gw.load_limits)  # a limit set in the portal applies at once
 
         portal.state.backend = Backend(gw.store, reload_keys, site=Site.from_config(config.server))
-        gw.start_key_refresh()
-        gw.start_key_index_watch()
-        gw.start_retention()
-        gw.start_key_state_publishing()
+        loops.start()
         try:
             yield
         finally:
+            # In this order: nothing runs over the gateway while it closes; the ledger's rows are
+            # written before the loops' last writes (hints: last use, key states); the store last.
+            loops.cancel()
+            await gw.drain()
+            await loops.last_writes()
             await gw.close()
 
     portal = create_portal()
@@ -116,3 +124,13 @@ def create_app(
     )
     app.router.redirect_slashes = False  # the trailing-slash redirect reflects Host; 404 names the path
     return app
+
+
+def create_metrics_app(main: Starlette) -> Starlette:
+    """The loopback-only `metrics_listen` listener's app: /metrics of the gateway `main` runs, without
+    a key."""
+
+    async def metrics(request: Request) -> Response:
+        return open_metrics(getattr(main.state, "gateway", None))
+
+    return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
