@@ -20,6 +20,8 @@ from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway_process import GatewayProcess
 from tests.test_cli_accounts import Cli, ok, refused
 
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2's real parameters are tests/test_passwords.py's
+
 CLI = Actor.cli()
 PW = "correct horse battery"
 

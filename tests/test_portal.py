@@ -25,6 +25,8 @@ from llmgw.services.key_index import Principal
 from llmgw.services.login_throttle import ACCOUNT_FREE, MAX_DELAY, LoginThrottle
 from llmgw.settings import Config
 
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2's real parameters are tests/test_passwords.py's
+
 ADMIN_PW = "admin-password-123"
 BOB_PW = "bob-password-12345"
 SITE = "http://testserver"

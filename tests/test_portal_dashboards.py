@@ -29,6 +29,8 @@ from tests.gateway_process import GatewayProcess
 from tests.test_portal import ADMIN_PW, BOB_PW, SITE, login, make_app
 from tests.test_portal_browser import CHROMIUM, CHROMIUM_ARGS, playwright_or_skip
 
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2's real parameters are tests/test_passwords.py's
+
 SVG = "{http://www.w3.org/2000/svg}"
 DAY = 86400
 EVIL = '=HYPERLINK("http://x")<script>alert(1)</script>'

@@ -19,6 +19,8 @@ from llmgw.services.audit import Actor
 from llmgw.storage import LimitValues
 from tests.test_portal import ADMIN_PW, BOB_PW, SITE, csrf, login, make_app, other, post, store_of
 
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2's real parameters are tests/test_passwords.py's
+
 LIMITS_FORM = "/ui/admin/limits"
 
 

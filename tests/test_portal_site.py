@@ -17,6 +17,8 @@ from llmgw.services import audit
 from llmgw.services.audit import Actor
 from tests.test_portal import BOB_PW, SITE, login, make_app, store_of
 
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2's real parameters are tests/test_passwords.py's
+
 PROXY = ("10.0.0.5", 40000)  # in trusted_proxies below
 STRANGER = ("198.51.100.9", 40000)  # not
 PROXIES = ["10.0.0.0/8"]
