@@ -73,3 +73,15 @@ def test_the_terminal_admin_does_load_textual() -> None:
     loaded = json.loads(out.stdout)
     assert "textual.app" in loaded
     assert "llmgw.cli" not in loaded  # the TUI calls the services, not the command line
+
+
+def test_errors_and_wire_import_nothing_of_the_server() -> None:
+    # The pure translators and providers import them: they must not pull in the relay or I/O.
+    loaded = loaded_after("llmgw.errors", "llmgw.wire")
+    assert "llmgw.wire.upstream_errors" in loaded  # the check looked at the wire package
+    assert [
+        m
+        for m in loaded
+        if m.split(".")[0] in ("httpx", "starlette", "sqlite3", "keyring")
+        or m.startswith(("llmgw.relay", "llmgw.storage", "llmgw.services", "llmgw.cli"))
+    ] == []
