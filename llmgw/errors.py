@@ -40,7 +40,7 @@ Exception
         └── UpstreamStatusError      the upstream's own 4xx/5xx answer, passed on with a scrubbed message
 
 Outside this module, one more: `portal.web.PageError` (LlmgwError), an error page's status, title and
-message, which only the portal raises and answers. `tests/test_errors.py` checks that no exception class
+message, which only the portal raises and answers. `tests/unit/test_errors.py` checks that no exception class
 of llmgw or llmgw_tui has another root.
 """
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.openai_upstream import FakeOpenAI
-from tests.gateway_process import GatewayProcess, free_port
+from tests.support.fakes.openai_upstream import FakeOpenAI
+from tests.support.gateway_process import GatewayProcess, free_port
 
 # Fails the run if the test process reads anything beside the checkout (a fresh clone has nothing there).
-pytest_plugins = ("tests.checkout_guard",)
+pytest_plugins = ("tests.support.checkout_guard",)
 
 # The payload helpers assert inside them: keep pytest's detailed assertion messages there too.
-pytest.register_assert_rewrite("tests.gemini_payloads", "tests.openai_anthropic_payloads")
+pytest.register_assert_rewrite("tests.support.gemini_payloads", "tests.support.openai_anthropic_payloads")
 
 PROXY_KEY = "llmgw-test-proxy-key-0123456789"
 UPSTREAM_KEY = "sk-upstream-1"

@@ -1,7 +1,7 @@
 """`llmgw tui [--config FILE]`: the terminal admin (Textual), whose code is the separate package
 llmgw_tui (the top-level tui/ folder).
 
-The gateway never imports Textual (an import-linter contract, and tests/test_import_hygiene.py at run
+The gateway never imports Textual (an import-linter contract, and tests/process/test_import_hygiene.py at run
 time), so `serve` and every other command start without it: the package is loaded here, by name, only
 when this command runs."""
 

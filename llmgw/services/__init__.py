@@ -1,1 +1,1 @@
-"""The use cases the CLI (and later the web portal and the TUI) call: no SQL here, no HTTP."""
+"""The use cases the CLI, the web portal and the terminal admin call: every rule, no SQL here, no HTTP."""

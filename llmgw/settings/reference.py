@@ -8,7 +8,7 @@
 
 with SECTION's table: one row per field, in the model's order, its default (or `Shown` form) and its
 description; `[server]` rows also name the environment variable. The prose around stays hand-written.
-tests/test_settings.py fails while the page differs from what this would write.
+tests/unit/test_settings.py fails while the page differs from what this would write.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ upstream answer's type whatever its dialect, but an in-stream error's type only 
 upstream. That asymmetry is what clients have always seen; it is kept so no byte changes.
 
 A new client dialect adds its module here (its `client_error_body` and `encode_event`) and its row in
-`CLIENT_WIRES` (`tests/test_error_dialects.py` fails while a `ClientDialect` has none).
+`CLIENT_WIRES` (`tests/unit/test_error_dialects.py` fails while a `ClientDialect` has none).
 """
 
 from __future__ import annotations

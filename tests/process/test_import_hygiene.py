@@ -1,0 +1,87 @@
+"""What importing a part of llmgw loads, checked at run time in a fresh interpreter (the static
+boundaries are import-linter contracts in pyproject.toml, run by scripts/check)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("keyring", "secretstorage", "jeepney", "textual", "tui", "llmgw_tui", "llmgw.services.credentials")
+
+
+def loaded_after(*modules: str) -> list[str]:
+    """Every module loaded after importing `modules` (a package: with all its submodules)."""
+    code = (
+        "import importlib, json, pkgutil, sys\n"
+        f"for name in {list(modules)!r}:\n"
+        "    m = importlib.import_module(name)\n"
+        "    for info in pkgutil.walk_packages(getattr(m, '__path__', []), name + '.'):\n"
+        "        importlib.import_module(info.name)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return list(json.loads(out))
+
+
+def heavy(loaded: list[str]) -> list[str]:
+    return [m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+
+
+def test_the_hot_path_loads_no_keyring_and_no_textual() -> None:
+    loaded = loaded_after("llmgw.server", "llmgw.relay.handler")
+    assert "llmgw.relay.forward" in loaded  # the check looked at the real hot path
+    assert "llmgw.server.listeners" in loaded  # and at what `llmgw serve` starts
+    assert heavy(loaded) == []
+
+
+def test_the_relay_loads_no_portal_and_no_jinja2() -> None:
+    """The server package mounts the portal; the relay alone never brings it (or Jinja2) in."""
+    loaded = loaded_after("llmgw.relay")
+    assert "llmgw.relay.handler" in loaded
+    assert [m for m in loaded if m.split(".")[0] == "jinja2" or m.startswith("llmgw.portal")] == []
+
+
+@pytest.mark.parametrize("package", ["llmgw.translate", "llmgw.providers"])
+def test_pure_packages_load_no_http_and_no_sql(package: str) -> None:
+    loaded = loaded_after(package)
+    assert f"{package}.{'usage' if package.endswith('translate') else 'gemini'}" in loaded
+    assert [m for m in loaded if m.split(".")[0] in {"httpx", "starlette", "sqlite3", "sqlite_utils"}] == []
+
+
+def test_the_cli_loads_no_textual() -> None:
+    loaded = loaded_after("llmgw.cli")
+    assert "llmgw.cli.serve" in loaded
+    assert [m for m in loaded if m.split(".")[0] in {"textual", "tui", "llmgw_tui"}] == []
+
+
+def test_the_terminal_admin_does_load_textual() -> None:
+    """The other side of the checks above: loading `llmgw tui`'s package does bring Textual in, so
+    their finding none is not a blind spot (the package is in tui/, imported as llmgw_tui)."""
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import importlib, json, sys\n"
+        "importlib.import_module('llmgw_tui.main')\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "tui"), str(root)])}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    loaded = json.loads(out.stdout)
+    assert "textual.app" in loaded
+    assert "llmgw.cli" not in loaded  # the TUI calls the services, not the command line
+
+
+def test_errors_and_wire_import_nothing_of_the_server() -> None:
+    # The pure translators and providers import them: they must not pull in the relay or I/O.
+    loaded = loaded_after("llmgw.errors", "llmgw.wire")
+    assert "llmgw.wire.upstream_errors" in loaded  # the check looked at the wire package
+    assert [
+        m
+        for m in loaded
+        if m.split(".")[0] in ("httpx", "starlette", "sqlite3", "keyring")
+        or m.startswith(("llmgw.relay", "llmgw.storage", "llmgw.services", "llmgw.cli"))
+    ] == []
