@@ -525,3 +525,43 @@ async def test_a_translated_stream_that_fails_ends_with_the_failure(tmp_path: Pa
     row = gw.row(r)
     assert row["error_type"] == ("server_error" if ending == "overloaded" else "upstream_unavailable")
     assert (row["status"], row["streamed"], row["prompt_tokens"]) == (200, 1, 16)
+
+
+# -- budgets on translated upstreams, and streams that ignore their cap ---------------------------------
+
+
+async def test_a_budget_caps_a_translated_upstream_and_cuts_a_stream_past_its_cap(tmp_path: Path) -> None:
+    key = account(tmp_path)
+    set_budget(tmp_path, 5.0)
+    prices = {**PRICES, "ant/claude-sonnet-4-5": {"input": 3.0, "output": 15.0}}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "ant.test":
+            return translated_answer(request)
+        # OpenAI ignoring the cap of 2 it was sent: seven text deltas (the recording's), event by event
+        pieces = [e + b"\n\n" for e in recorded("responses.stream_text.sse").split(b"\n\n") if e.strip()]
+        return httpx.Response(200, headers=SSE, stream=Pieces(pieces))
+
+    async with gateway(
+        tmp_path,
+        answer,
+        keys={**KEYS, **TRANSLATED_KEYS},
+        providers={**OPENAI, **TRANSLATED},
+        prices=prices,
+        server={"auth_mode": "users"},
+    ) as gw:
+        body = {"input": "hi", "max_output_tokens": 300, "reasoning": {"effort": "low"}}
+        translated = await post(gw, {**body, "model": MODELS["ant"]}, key.token)
+        cut = await post(
+            gw, {"model": "openai/gpt-4o", "input": "hi", "max_output_tokens": 2, "stream": True}, key.token
+        )
+    assert translated.status_code == 200
+    sent = orjson.loads(gw.upstreams.sent[0].content)
+    # Anthropic wants the budget below max_tokens: 300 + 1024, the worst case the budget reserved
+    assert (sent["max_tokens"], sent["thinking"]) == (300 + 1024, {"type": "enabled", "budget_tokens": 1024})
+    assert orjson.loads(gw.upstreams.sent[1].content)["max_output_tokens"] == 2
+    got = events(cut.content)
+    assert [e["type"] for e in got][-2:] == ["response.failed", "error"]
+    assert got[-1]["code"] == "upstream_ignored_output_cap"
+    assert sum(e["type"] == "response.output_text.delta" for e in got) == 2  # nothing past the cap
+    assert gw.row(cut)["error_type"] == "upstream_ignored_output_cap"
