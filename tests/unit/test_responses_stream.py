@@ -519,6 +519,25 @@ def test_finish_closes_a_stream_the_upstream_ended_without_message_stop() -> Non
     assert empty[-1]["response"]["output"] == []
 
 
+def test_a_block_left_without_its_stop_is_closed_by_the_next() -> None:
+    thinking = {"type": "thinking", "thinking": "Hm.", "signature": "sig"}
+    hub = events_of(
+        start(),
+        {"type": "content_block_start", "index": 0, "content_block": thinking},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "text", "text": "Hi", "citations": None},
+        },
+        end(),
+    )
+    events, _ = stream(hub)
+    check(events)
+    output = events[-1]["response"]["output"]
+    assert output[0]["encrypted_content"] == encode_reasoning(thinking)
+    assert output[1]["content"][0]["text"] == "Hi"
+
+
 def test_cut_tool_input_is_passed_as_it_came() -> None:
     hub = events_of(start(), {"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {}}},  # noqa: E501
                     {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": '{"a": '}})  # fmt: skip  # noqa: E501

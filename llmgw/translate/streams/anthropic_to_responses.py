@@ -206,6 +206,7 @@ class AnthropicToResponsesStream:
     # --- blocks ----------------------------------------------------------------------------------
 
     def _block_start(self, block: Mapping[str, Any], out: list[JSON]) -> None:
+        self._block_stop(out)  # a block the upstream left without its stop event
         kind = block.get("type")
         rid, n = self.response_id, len(self._output)
         if kind == "text":
@@ -213,7 +214,8 @@ class AnthropicToResponsesStream:
             part = self._output[index]["content"][-1]
             self._block = _Block("text", index, start=len(part["text"]))
             self._text(self._block, block.get("text"), out)
-            self._block.citations += block.get("citations") or []
+            citations = block.get("citations")
+            self._block.citations += citations if isinstance(citations, list) else []
         elif kind in ("thinking", "redacted_thinking"):
             identifier = item_id("rs", rid, n)
             reasoning: JSON = {"id": identifier, "type": "reasoning", "summary": []}
