@@ -26,6 +26,7 @@ from tests.inprocess.test_limits_relay import account
 from tests.inprocess.test_relay_inprocess import PROXY_KEY, Running, gateway, openai_err, openai_error
 from tests.inprocess.test_stream_faults import Pieces
 from tests.support.fakes.fixtures import fixtures_dir, load_request
+from tests.support.responses_schema import validate_error_body, validate_event
 
 pytestmark = pytest.mark.anyio
 
@@ -129,6 +130,8 @@ async def test_a_stream_cut_mid_way_ends_with_the_failure_and_the_row_has_it(tmp
     got = events(r.content)
     assert [e["type"] for e in got][-3:] == ["response.output_text.delta", "response.failed", "error"]
     failed, error = got[-2:]
+    validate_event(failed)
+    validate_event(error)
     assert (failed["sequence_number"], error["sequence_number"]) == (6, 7)  # the recording has none: counted
     assert failed["response"]["id"] == got[0]["response"]["id"] and failed["response"]["status"] == "failed"
     assert failed["response"]["error"] == {"code": "server_error", "message": CUT_SHORT}
@@ -156,6 +159,7 @@ async def test_bad_requests_are_400s(tmp_path: Path, body: dict[str, Any], param
     async with gateway(tmp_path, answer_with(200, b"{}"), keys=KEYS, providers=OPENAI) as gw:
         r = await post(gw, body)
     err = openai_err(r, 400)
+    validate_error_body(r.json())
     assert (err["type"], err["param"]) == ("invalid_request_error", param)
     assert err["message"].startswith(start)
     assert gw.upstreams.sent == []
@@ -419,6 +423,8 @@ async def test_a_translated_upstream_streams(tmp_path: Path, provider: str) -> N
         async with sdk(gw).responses.stream(model=MODELS[provider], input="What is the capital?") as stream:
             final = await stream.get_final_response()
     got = events(raw.content)
+    for event in got:
+        validate_event(event)
     assert [e["sequence_number"] for e in got] == list(range(len(got)))
     assert (got[0]["type"], got[-1]["type"]) == ("response.created", "response.completed")
     text = "".join(e["delta"] for e in got if e["type"] == "response.output_text.delta")
@@ -515,6 +521,8 @@ async def test_a_translated_stream_that_fails_ends_with_the_failure(tmp_path: Pa
             async for event in stream:
                 seen.append(event.type)
     got = events(r.content)
+    for event in got:
+        validate_event(event)
     assert [e["sequence_number"] for e in got] == list(range(len(got)))
     assert [e["type"] for e in got][-2:] == ["response.failed", "error"]
     failed, error = got[-2:]
