@@ -4,13 +4,21 @@ Anthropic Messages is the hub: an OpenAI client's chat request for an Anthropic 
 translated once (openai → anthropic), for a Gemini upstream twice (openai → anthropic → gemini), and
 answers and streams come back the same way in reverse. Same dialect on both sides means passthrough:
 the body goes upstream unchanged but for `model`, and the answer's bytes come back untouched.
+
+A bridge also says which upstream operation it calls (`upstream_op`, the client's by default): a
+Responses client's request passes through to OpenAI's own Responses API (provider type `openai`,
+`NATIVE`), while the other OpenAI-format servers, which seldom have one, get chat completions. What a
+translation left out that the client asked for goes back in the answer's `headers`.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal
 
 import orjson
 
@@ -18,26 +26,39 @@ from llmgw.dialects import ClientDialect, Operation, UpstreamDialect
 from llmgw.errors import InvalidRequest, UpstreamUnavailable
 from llmgw.relay.output_cap import CAP_FIELDS, OutputCap, with_cap
 from llmgw.relay.streams import StreamRelay
-from llmgw.relay.streams.passthrough import AnthropicPassthroughRelay, OpenAIPassthroughRelay
+from llmgw.relay.streams.passthrough import (
+    AnthropicPassthroughRelay,
+    OpenAIPassthroughRelay,
+    ResponsesPassthroughRelay,
+)
 from llmgw.relay.streams.translating import (
+    ResponsesTranslatingRelay,
     StreamTranslator,
     anthropic_client_relay,
     openai_client_relay,
 )
 from llmgw.translate.anthropic_to_gemini import anthropic_count_tokens_to_gemini, anthropic_request_to_gemini
 from llmgw.translate.anthropic_to_openai import anthropic_request_to_openai, anthropic_response_to_openai
+from llmgw.translate.anthropic_to_responses import anthropic_response_to_responses, new_response_id
 from llmgw.translate.gemini_to_anthropic import gemini_count_tokens_to_anthropic, gemini_response_to_anthropic
 from llmgw.translate.gemini_to_openai import gemini_embeddings_to_openai
 from llmgw.translate.hub import lift_system_messages
 from llmgw.translate.model_traits import gemini_thinks, openai_reasons
 from llmgw.translate.openai_to_anthropic import openai_request_to_anthropic, openai_response_to_anthropic
 from llmgw.translate.openai_to_gemini import openai_embeddings_to_gemini
+from llmgw.translate.responses_to_anthropic import responses_request_to_anthropic
+from llmgw.translate.responses_tools import ToolNames
 from llmgw.translate.streams.anthropic_to_openai import AnthropicToOpenAIStream
+from llmgw.translate.streams.anthropic_to_responses import AnthropicToResponsesStream
 from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
 from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream
-from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage
+from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage, responses_usage
 
 log = logging.getLogger("llmgw")
+
+HostedTools = Literal["leave_out", "refuse"]  # a provider's `hosted_tools` setting
+LEFT_OUT_HEADER = "x-llmgw-tools-left-out"  # the hosted tools a translation did not send upstream
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +84,8 @@ def _json(raw: bytes) -> Any:
 class Bridge:
     """Passthrough: same dialect on both sides."""
 
+    headers: Mapping[str, str] = _NO_HEADERS  # for the client's answer, set by `request` when needed
+
     def __init__(
         self,
         client: ClientDialect,
@@ -70,9 +93,17 @@ class Bridge:
         upstream: UpstreamDialect,
         ctx: Context,
         provider_type: str = "",
+        hosted_tools: HostedTools = "leave_out",
     ) -> None:
         self.client, self.op, self.upstream, self.ctx = client, op, upstream, ctx
         self.provider_type = provider_type
+        self.hosted_tools = hosted_tools
+
+    @property
+    def upstream_op(self) -> Operation:
+        """The operation the adapter builds the upstream request for: the client's, unless the bridge
+        calls another API of the upstream."""
+        return self.op
 
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
         body = self.capped(body)
@@ -226,6 +257,133 @@ class AnthropicToGemini(Translating):
         return anthropic_client_relay([GeminiToAnthropicStream(self.ctx.client_model)], max_event_bytes)
 
 
+class ResponsesPassthrough(Bridge):
+    """A Responses client to OpenAI's own Responses API: the body passes but for `model` (and, under a
+    budget, `max_output_tokens`), hosted tools included; the answer's bytes come back untouched, its
+    usage read from its Response (a stream's: from its last event)."""
+
+    @property
+    def upstream_op(self) -> Operation:
+        return Operation.RESPONSES
+
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        return self.capped(body)
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        return raw, responses_usage(_json(raw))
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return ResponsesPassthroughRelay(max_event_bytes)
+
+
+class ResponsesViaHub(Translating):
+    """A Responses client to an upstream without the Responses API, through the hub: the request
+    translated to Anthropic Messages (`responses_request_to_anthropic`), then to the upstream's dialect
+    by the subclass; the answer back to Anthropic's by the subclass, then to the Response. The Response's
+    id and time are minted here, once per request; the hub request's tool names name the calls back.
+
+    Hosted tools the upstream has no equivalent for (every one but `web_search` where `web_search` is
+    set) are left out of the upstream request: named in the answer's `x-llmgw-tools-left-out` header
+    and a DEBUG line, or, with the provider's `hosted_tools = "refuse"`, a 400 naming the first."""
+
+    web_search = True  # the upstream has an equivalent of the hosted web search
+
+    def hub(self, body: dict[str, Any], upstream_model: str) -> dict[str, Any]:
+        """The Anthropic Messages request for the client's `body` (the cap applied)."""
+        self.body = body  # the Response echoes the request as the client sent it
+        self.response_id, self.created_at = new_response_id(), int(time.time())
+        notes: list[str] = []
+        hub = responses_request_to_anthropic(
+            self.capped(body),
+            default_max_tokens=self.ctx.default_max_tokens,
+            web_search=self.web_search,
+            notes=notes,
+        )
+        self.tools: ToolNames = hub.tools
+        if hub.left_out:
+            if self.hosted_tools == "refuse":
+                raise InvalidRequest(
+                    f"The hosted tool `{hub.left_out[0]}` has no equivalent on {_NAMES[self.upstream]} "
+                    f'providers, and this provider refuses such tools (hosted_tools = "refuse"); '
+                    "remove it, or use a model of an `openai` provider.",
+                    param="tools",
+                )
+            left_out = ", ".join(hub.left_out)
+            self.headers = {LEFT_OUT_HEADER: left_out}
+            log.debug("%s → %s: hosted tools left out: %s", self.ctx.client_model, upstream_model, left_out)
+        self.noted(notes, upstream_model)
+        return hub.body
+
+    def answer(self, message: Mapping[str, Any]) -> bytes:
+        """The client's Response for the upstream's answer as an Anthropic message."""
+        out = anthropic_response_to_responses(
+            dict(message),
+            model=self.ctx.client_model,
+            request=self.body,
+            tools=self.tools,
+            response_id=self.response_id,
+            created_at=self.created_at,
+        )
+        return orjson.dumps(out)
+
+    def relay(self, chain: list[StreamTranslator], max_event_bytes: int) -> StreamRelay:
+        """A stream relay: `chain` (the upstream's events to Anthropic's), then to Responses events."""
+        last = AnthropicToResponsesStream(
+            self.ctx.client_model, self.body, self.tools, self.response_id, self.created_at
+        )
+        return ResponsesTranslatingRelay([*chain, last], max_event_bytes)
+
+
+class ResponsesToAnthropic(ResponsesViaHub):
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        return self.hub(body, upstream_model)
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        message = _json(raw)
+        return self.answer(message), anthropic_usage(message.get("usage"))
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return self.relay([], max_event_bytes)
+
+
+class ResponsesToGemini(ResponsesViaHub):
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        notes: list[str] = []
+        hub = self.hub(body, upstream_model)
+        out = anthropic_request_to_gemini(hub, thinking=gemini_thinks(upstream_model), notes=notes)
+        self.noted(notes, upstream_model)
+        return out
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        payload = _json(raw)
+        message = gemini_response_to_anthropic(payload, model=self.ctx.client_model)
+        return self.answer(message), gemini_usage(payload)
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return self.relay([GeminiToAnthropicStream(self.ctx.client_model)], max_event_bytes)
+
+
+class ResponsesToChat(ResponsesViaHub):
+    """To the OpenAI-format servers other than OpenAI's own (`NATIVE`): chat completions, which they
+    all have; no web search there."""
+
+    web_search = False
+
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        out = anthropic_request_to_openai(self.hub(body, upstream_model), max_tokens_field="max_tokens")
+        if stream:
+            out["stream_options"] = {"include_usage": True}
+        return out
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        payload = _json(raw)
+        message = openai_response_to_anthropic(payload, model=self.ctx.client_model)
+        return self.answer(message), openai_usage(payload)
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return self.relay([OpenAIToAnthropicStream(self.ctx.client_model)], max_event_bytes)
+
+
 BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = {
     ("openai", Operation.CHAT, "openai"): Bridge,
     ("openai", Operation.COMPLETIONS, "openai"): Bridge,
@@ -238,7 +396,16 @@ BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = 
     ("anthropic", Operation.CHAT, "openai"): AnthropicToOpenAI,
     ("anthropic", Operation.CHAT, "gemini"): AnthropicToGemini,
     ("anthropic", Operation.COUNT_TOKENS, "gemini"): AnthropicToGemini,
+    ("responses", Operation.CHAT, "openai"): ResponsesToChat,  # OpenAI's own: NATIVE, below
+    ("responses", Operation.CHAT, "anthropic"): ResponsesToAnthropic,
+    ("responses", Operation.CHAT, "gemini"): ResponsesToGemini,
 }
+
+# A provider type that speaks the client's dialect itself where others of its upstream dialect do not.
+NATIVE: dict[tuple[ClientDialect, Operation, str], type[Bridge]] = {
+    ("responses", Operation.CHAT, "openai"): ResponsesPassthrough,
+}
+_NATIVE_CLIENTS = frozenset(client for client, _, _ in NATIVE)
 
 _NAMES = {"openai": "OpenAI-format", "anthropic": "Anthropic", "gemini": "Gemini"}
 _OPS = {
@@ -246,16 +413,25 @@ _OPS = {
     Operation.COMPLETIONS: "legacy completions (/v1/completions)",
     Operation.EMBEDDINGS: "embeddings",
     Operation.COUNT_TOKENS: "token counting",
+    Operation.RESPONSES: "the Responses API",
 }
 
 
 def bridge_for(
-    client: ClientDialect, op: Operation, upstream: UpstreamDialect, ctx: Context, provider_type: str = ""
+    client: ClientDialect,
+    op: Operation,
+    upstream: UpstreamDialect,
+    ctx: Context,
+    provider_type: str = "",
+    hosted_tools: HostedTools = "leave_out",
 ) -> Bridge:
-    """The bridge for this pair; 400 when the upstream's API cannot do what was asked."""
+    """The bridge for this pair (or for this provider type, `NATIVE`); 400 when the upstream's API
+    cannot do what was asked."""
     cls = BRIDGES.get((client, op, upstream))
+    if client in _NATIVE_CLIENTS:
+        cls = NATIVE.get((client, op, provider_type), cls)
     if cls is None:
         raise InvalidRequest(
             f"{_OPS[op].capitalize()} is not available from {_NAMES[upstream]} providers.", param="model"
         )
-    return cls(client, op, upstream, ctx, provider_type)
+    return cls(client, op, upstream, ctx, provider_type, hosted_tools)

@@ -15,7 +15,9 @@ disagree. Pure.
   strings or of token arrays is one completion each) times `n` or `best_of` (the completions OpenAI
   generates server-side and bills), whichever is larger.
 - An OpenAI `reasoning_effort` sent to an Anthropic model adds its thinking budget to each answer, as
-  that translation does (`translate/openai_to_anthropic.py`).
+  that translation does (`translate/openai_to_anthropic.py`); so does a Responses request's
+  `reasoning.effort` (`translate/responses_to_anthropic.effort_budget`: the same table, `minimal` no
+  thinking). A Responses request makes one answer.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, Final
 from llmgw.dialects import ClientDialect, Operation
 from llmgw.errors import InvalidRequest
 from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
+from llmgw.translate.responses_to_anthropic import effort_budget
 
 __all__ = ["CAP_FIELDS", "FOREIGN_CAP_FIELDS", "OutputCap", "output_cap", "refuse_foreign_caps", "with_cap"]
 
@@ -33,6 +36,7 @@ CAP_FIELDS: Final[dict[tuple[ClientDialect, Operation], tuple[str, ...]]] = {
     ("openai", Operation.CHAT): ("max_completion_tokens", "max_tokens"),
     ("openai", Operation.COMPLETIONS): ("max_tokens",),
     ("anthropic", Operation.CHAT): ("max_tokens",),
+    ("responses", Operation.CHAT): ("max_output_tokens",),
 }
 
 # Top-level names other APIs cap output with: the Responses API, old Anthropic Text Completions, Hugging
@@ -73,6 +77,8 @@ def output_cap(body: dict[str, Any], dialect: ClientDialect, op: Operation, defa
             break
     if dialect == "anthropic":
         return OutputCap(per_answer)
+    if dialect == "responses":
+        return OutputCap(per_answer, 1, effort_budget(body.get("reasoning")))
     n = _answers(body, "n")
     if op is Operation.CHAT:
         effort = body.get("reasoning_effort")
