@@ -18,11 +18,13 @@ Exception
     ├── Unsupported                  a provider type has no such operation (the relay answers 400)
     └── GatewayError                 answered to a client with `status` and an error body in its dialect
         ├── InvalidRequest           400 malformed JSON, missing or wrong fields
+        │   └── PreviousResponseNotFound 400 a `previous_response_id` the gateway cannot continue from
         ├── Unauthenticated          401 missing or wrong gateway key
         ├── Forbidden                403 without auth: a Host or Origin that is not loopback
         ├── ModelNotPriced           403 a budget applies and the model has no price: budgets fail closed
         ├── ModelNotFound            404 no alias, provider or allowed model of that name
         ├── UnknownEndpoint          404 no such path
+        ├── ResponseNotFound         404 no stored response of that id that is the caller's to see
         ├── MethodNotAllowed         405 a path that exists, another method (carries Allow)
         ├── RequestTimeout           408 body not complete within server.body_timeout
         ├── PayloadTooLarge          413 body over server.max_body_bytes
@@ -153,6 +155,13 @@ class InvalidRequest(GatewayError):
     type = "invalid_request_error"
 
 
+class PreviousResponseNotFound(InvalidRequest):
+    """A `previous_response_id` (or an earlier response of its conversation) that is not the caller's,
+    or was deleted, or is past retention: OpenAI's code for it."""
+
+    code = "previous_response_not_found"
+
+
 class Forbidden(GatewayError):
     status = 403
     type = "invalid_request_error"
@@ -163,6 +172,14 @@ class UnknownEndpoint(GatewayError):
     status = 404
     type = "invalid_request_error"
     code = "unknown_url"
+
+
+class ResponseNotFound(GatewayError):
+    """`/v1/responses/{id}`: none of that id, another user's, deleted or past retention (one answer for
+    all, as OpenAI's: `code` null)."""
+
+    status = 404
+    type = "invalid_request_error"
 
 
 class MethodNotAllowed(GatewayError):

@@ -26,7 +26,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_report_options(parser)
     add_rollup_options(parser)
     actions = parser.add_subparsers(dest="usage_command", metavar="ACTION")
-    purge = actions.add_parser("purge", help="delete ledger rows (and rollups) past their retention now")
+    purge = actions.add_parser(
+        "purge", help="delete ledger rows, rollups and stored responses past their retention now"
+    )
     purge.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
 
 

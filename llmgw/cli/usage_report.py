@@ -156,4 +156,11 @@ def format_purged(purged: Purged) -> str:
         lines.append(
             f"hourly rollups: {purged.rollups:,} purged, hours ended by {iso_time(purged.rollups_before)}"
         )
+    if purged.responses_before is None:
+        lines.append("stored responses: kept forever (response_retention_days = 0)")
+    else:
+        lines.append(
+            f"stored responses: {purged.responses:,} purged (with the records of which upstream key made "
+            f"one), created before {iso_time(purged.responses_before)}"
+        )
     return "\n".join(lines)

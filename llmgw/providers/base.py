@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -100,9 +100,19 @@ class ProviderAdapter(ABC):
 
     def list_models(self, key: str) -> UpstreamRequest:
         """The request that lists the upstream's models."""
+        return self.resource("GET", self.models_path, key)
+
+    def resource(
+        self, method: str, path: str, key: str, query: Sequence[tuple[str, str]] = ()
+    ) -> UpstreamRequest:
+        """A request without a body for a resource under the root URL (`path` already quoted): a model
+        listing, a stored response read or deleted (`responses/{id}`), with our key."""
         headers = self.auth_headers(key, None)
-        del headers["content-type"]  # a GET has no body
-        return UpstreamRequest("GET", f"{self._root}/{self.models_path}", headers)
+        del headers["content-type"]  # no body
+        url = f"{self._root}/{path}"
+        if query:
+            url += "?" + urlencode(list(query))
+        return UpstreamRequest(method, url, headers)
 
     def model_ids(self, payload: Any) -> list[str]:
         """Model ids out of the upstream's model-list answer."""

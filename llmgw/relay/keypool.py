@@ -99,6 +99,11 @@ class KeyPool:
         """The keys in use now, in their source's order (a refresh replaces the list, never edits it)."""
         return tuple(self._keys)
 
+    def find(self, fingerprint: str) -> Key | None:
+        """The key in use now whose secret has that fingerprint: the one that made a response an
+        upstream keeps (`services.stored_responses`), which only it can read or continue."""
+        return next((k for k in self._keys if k.fingerprint == fingerprint), None)
+
     def acquire(
         self, model: str | None = None, now: float | None = None, exclude: Collection[Key] = ()
     ) -> Key | None:

@@ -1,5 +1,5 @@
 """The gateway at run time: what a request reads (configuration, routing, upstreams, auth, limits,
-prices, the ledger, metrics), in one object.
+prices, the ledger, metrics, the stored responses), in one object.
 
 Built once at start-up (`Gateway.start`) and closed once at shutdown (`Gateway.drain`, then
 `Gateway.close`), so the hot path only reads from it; the server package (`llmgw/server/`) runs the
@@ -26,6 +26,7 @@ from llmgw.relay.record import AuthFailures, Recorder
 from llmgw.relay.upstream import Upstream
 from llmgw.services.key_index import KeyIndex
 from llmgw.services.pricing import PriceTable, load_prices
+from llmgw.services.stored_responses import StoredResponses
 from llmgw.settings import Config
 from llmgw.storage import LedgerWriter, Store
 
@@ -101,6 +102,8 @@ class Gateway:
         self.recorder = Recorder(ledger, lambda: self.prices, self.metrics, self.limits.settle)
         self.key_source = key_source
         self.key_index = auth.index if isinstance(auth, PersonalKeyAuth) else None
+        # The Responses API's conversation state; its writer thread starts with the gateway.
+        self.stored_responses = StoredResponses(store, config.server)
 
     @classmethod
     def start(
@@ -128,6 +131,7 @@ class Gateway:
         for up in upstreams.values():
             log_keys(up, key_source)
         gw = cls(config, start_auth(config, proxy_key, store), store, ledger, upstreams, key_source, prices)
+        gw.stored_responses.start()
         if gw.key_index is not None:  # limits are per user and key: only these modes have them
             gw.load_limits()
             day, month = gw.limits.period_starts()
@@ -144,14 +148,16 @@ class Gateway:
 
     async def drain(self) -> None:
         """Shutdown, once the server's loops are cancelled: the upstream clients closed, the refused
-        authentications reported, the ledger writer stopped with its rows written (or spooled). The
-        store stays open for the server's last writes; `close` closes it."""
+        authentications reported, the ledger writer stopped with its rows written (or spooled), the
+        stored responses written. The store stays open for the server's last writes; `close` closes
+        it."""
         for up in self.upstreams.values():
             await up.aclose()
         self.auth_failures.report()
         # In a worker thread: it may wait out another process's lock, and the event loop must not.
         busy = self.config.server.database_busy_timeout
         await asyncio.to_thread(self.ledger.close, 2 * busy + 5.0)
+        await asyncio.to_thread(self.stored_responses.close, 2 * busy + 5.0)
 
     async def close(self) -> None:
         """Shutdown's last step: the store closed, only once the writer has stopped (`drain`)."""

@@ -28,6 +28,7 @@ from llmgw.relay.metrics_endpoint import open_metrics, protected_metrics
 from llmgw.relay.model_list import ModelCache, get_model, list_models
 from llmgw.relay.responses import JSON, error_response, new_request_id
 from llmgw.relay.runtime import Gateway, KeySource
+from llmgw.relay.stored_responses import ROUTES as STORED_RESPONSE_ROUTES
 from llmgw.server.loops import Loops
 from llmgw.services.pricing import PriceTable
 from llmgw.settings import Config
@@ -103,6 +104,7 @@ def create_app(
         Route("/ui", lambda request: RedirectResponse("/ui/", status_code=308), methods=["GET"]),
         Mount("/ui", app=portal),
         *(Route(e.path, functools.partial(handle, e), methods=["POST"]) for e in ENDPOINTS),
+        *STORED_RESPONSE_ROUTES,
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
     ]

@@ -6,8 +6,8 @@
   the personal keys, and of the limits with them, only on a change; keys' last use flushed every 10 s.
 - key-state publishing: the upstream keys' states written for the front ends every 2 s when they
   changed (`relay/key_states.py`), and a heartbeat.
-- usage retention: a purge at start, then every 10 minutes, 500-row transactions in a worker thread
-  with a pause between them.
+- retention: a purge at start, then every 10 minutes, of the ledger's rows (500-row transactions) and
+  of stored responses (50 a transaction), in a worker thread with a pause between transactions.
 
 The relay's `Gateway` holds what a request needs; these tasks run over it. At shutdown they are cancelled
 first, and their last writes (keys' last use, keys' states) come after the ledger's (`last_writes`).
@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from llmgw.relay.key_states import KeyStatePublisher
@@ -61,7 +62,8 @@ class Loops:
             self._refresher = _task(self._refresh_keys_periodically(server.key_refresh_interval))
         if self.gw.key_index is not None:
             self._index_watch = _task(self._watch_key_index())
-        if server.usage_retention_days > 0 or server.rollup_retention_days > 0:  # both 0: keep forever
+        days = (server.usage_retention_days, server.rollup_retention_days, server.response_retention_days)
+        if any(d > 0 for d in days):  # all 0: keep forever
             self._purger = _task(self._purge_periodically())
         self._key_state_task = _task(self._publish_key_states())
 
@@ -174,26 +176,29 @@ class Loops:
                 await self.purge_old_usage()
             except Exception as exc:  # e.g. another process holding the database: try next round
                 log.warning(
-                    "could not purge old usage rows (%s); retrying in %.0f s", exc, self.purge_interval
+                    "could not purge rows past retention (%s); retrying in %.0f s", exc, self.purge_interval
                 )
             await asyncio.sleep(self.purge_interval)
 
     async def purge_old_usage(self) -> retention.Purged:
-        """Delete ledger rows (and rollup hours) past retention, one small transaction at a time in a
-        worker thread, pausing between batches so the ledger writer's batches get the store in between:
-        a request never waits on a purge."""
+        """Delete ledger rows (and rollup hours), stored responses and upstream-key records past
+        retention, one small transaction at a time in a worker thread, pausing between batches so the
+        ledger writer's batches get the store in between: a request never waits on a purge."""
         store, server = self.gw.store, self.gw.config.server
-        requests = rollups = 0
+        requests = rollups = responses = 0
         while True:
             step = await asyncio.to_thread(retention.purge_batch, store, server, time.time(), PURGE_BATCH)
             requests += step.requests
             rollups += step.rollups
-            if step.requests < PURGE_BATCH and step.rollups < PURGE_BATCH:
+            responses += step.responses
+            if not step.more(PURGE_BATCH):
                 break
             await asyncio.sleep(PURGE_PAUSE)
         if requests or rollups:
             log.info("usage retention: %d ledger rows and %d hourly rollups purged", requests, rollups)
-        return retention.Purged(requests, rollups, step.requests_before, step.rollups_before)
+        if responses:
+            log.info("response retention: %d stored responses and upstream-key records purged", responses)
+        return replace(step, requests=requests, rollups=rollups, responses=responses)
 
 
 def _task(loop: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

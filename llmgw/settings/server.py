@@ -237,6 +237,28 @@ class ServerConfig(Table):
             "whole. An hour is dropped once it ended more than this many days ago."
         ),
     )
+    store_responses: bool = Field(
+        True,
+        description=(
+            "Whether the gateway keeps the conversations of `/v1/responses` clients whose upstream keeps "
+            "none (Anthropic, Gemini, OpenAI-compatible servers; OpenAI keeps its own): each answer's input "
+            "and output items, for `previous_response_id`, `item_reference` inputs and "
+            "`GET /v1/responses/{id}`, as OpenAI does when a request's `store` is on (its default). `false`: "
+            "nothing is stored, and a `previous_response_id` to such an upstream is refused (400) with a "
+            "message saying so; clients then send the whole conversation each turn, as Codex CLI does. "
+            "What is stored and who can read it: the README's *Stored responses*."
+        ),
+    )
+    response_retention_days: float = Field(
+        30,
+        ge=0,
+        description=(
+            "Days a stored response, and the record of which upstream key made a response OpenAI keeps, are "
+            "kept; `0` keeps them forever. An older one is not found from then on (`404`, and a "
+            "`previous_response_id` to it is refused), and the running gateway deletes them with the "
+            "ledger's retention, every 10 minutes, in a worker thread; `llmgw usage purge` does it by hand."
+        ),
+    )
     metrics_listen: str = Field(
         "",
         description=(

@@ -1,6 +1,7 @@
 """Every SQL statement llmgw runs: the database and its migrations, one module per table, the ledger's
-writer thread and its spool file, and the lock that keeps one server per database. Callers hold a
-`Store` (and the writer) and see only the names below: the seam for a PostgreSQL store later."""
+writer thread and its spool file, the stored responses' writer thread, and the lock that keeps one
+server per database. Callers hold a `Store` (and the writers) and see only the names below: the seam
+for a PostgreSQL store later."""
 
 from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
 from llmgw.storage.database import Store
@@ -9,9 +10,11 @@ from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyState, KeyStateRow
 from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
 from llmgw.storage.requests import USAGE_SOURCES, UsageRow
+from llmgw.storage.response_writer import ResponseWriter
 from llmgw.storage.rollups import BOUNDS_MS, UsageStats
 from llmgw.storage.serve_lock import hold_serve_lock
 from llmgw.storage.spool import Spool
+from llmgw.storage.stored_responses import StoredResponse, UpstreamResponseKey
 from llmgw.storage.writer import LedgerWriter
 
 __all__ = [
@@ -28,11 +31,14 @@ __all__ = [
     "LedgerWriter",
     "LimitRow",
     "LimitValues",
+    "ResponseWriter",
     "Scope",
     "SessionRow",
     "Spend",
     "Spool",
     "Store",
+    "StoredResponse",
+    "UpstreamResponseKey",
     "UsageRow",
     "UsageStats",
     "UserRow",

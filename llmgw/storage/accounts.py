@@ -234,7 +234,7 @@ class Accounts:
         )
 
     def delete_user(self, user_id: int, now: float) -> None:
-        """Delete a user; their keys, sessions and limits go with them (ON DELETE CASCADE,
+        """Delete a user; their keys, sessions, limits and stored responses go with them (ON DELETE CASCADE,
         foreign_keys=ON), their and their keys' names stay for reports (`deleted_users`,
         `deleted_keys`). Their ids are never handed out again (AUTOINCREMENT)."""
         deleted_accounts.record_user_deletion(self._db, user_id, now)

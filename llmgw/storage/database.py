@@ -16,7 +16,16 @@ from typing import Any, Self
 import sqlite_utils
 
 from llmgw.errors import DatabaseUnreadable
-from llmgw.storage import accounts, auth_failures, health, key_states, limits, requests, rollups
+from llmgw.storage import (
+    accounts,
+    auth_failures,
+    health,
+    key_states,
+    limits,
+    requests,
+    rollups,
+    stored_responses,
+)
 from llmgw.storage.accounts import Accounts, ApiKeyRecord
 from llmgw.storage.file_modes import create_private, loose_modes, make_private_dirs, warning
 from llmgw.storage.health import DbHealth
@@ -25,6 +34,7 @@ from llmgw.storage.limits import LimitRow, Spend
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import UsageRow
 from llmgw.storage.rollups import UsageStats
+from llmgw.storage.stored_responses import StoredResponse, UpstreamResponseKey
 
 __all__ = ["Store"]
 
@@ -238,6 +248,68 @@ class Store:
         """The upstream keys' states as the gateway last published them, by provider and slot."""
         with self._lock:
             return key_states.read(self._db)
+
+    def insert_stored_responses(
+        self, responses: Sequence[StoredResponse], keys: Sequence[UpstreamResponseKey]
+    ) -> list[str]:
+        """Store responses and upstream-key records in one transaction; returns the ids the database
+        refused (a record whose user was deleted meanwhile), the others written one by one then."""
+        if not responses and not keys:
+            return []
+        with self._lock:
+            try:
+                with self._immediate():
+                    stored_responses.insert(self._db, responses)
+                    stored_responses.insert_upstream_keys(self._db, keys)
+                return []
+            except sqlite3.IntegrityError:
+                pass
+            refused: list[str] = []
+            for r in responses:
+                try:
+                    with self._immediate():
+                        stored_responses.insert(self._db, [r])
+                except sqlite3.IntegrityError:
+                    refused.append(r.id)
+            for k in keys:
+                try:
+                    with self._immediate():
+                        stored_responses.insert_upstream_keys(self._db, [k])
+                except sqlite3.IntegrityError:
+                    refused.append(k.response_id)
+            return refused
+
+    def stored_response(self, response_id: str) -> StoredResponse | None:
+        """The stored response of that id, whoever owns it (the service applies the owner rule)."""
+        with self._lock:
+            return stored_responses.get(self._db, response_id)
+
+    def stored_response_with_item(
+        self, item_id: str, user_id: int | None, since: float
+    ) -> StoredResponse | None:
+        """The newest response of `user_id` created since `since` that holds an item of that id."""
+        with self._lock:
+            return stored_responses.find_item(self._db, item_id, user_id, since)
+
+    def response_upstream_key(self, response_id: str) -> UpstreamResponseKey | None:
+        """Which upstream key made a response an OpenAI upstream keeps, if the gateway recorded it."""
+        with self._lock:
+            return stored_responses.upstream_key(self._db, response_id)
+
+    def delete_stored_response(self, response_id: str) -> bool:
+        """Delete a stored response and any upstream-key record of that id; whether there was one."""
+        with self._lock, self._immediate():
+            stored = stored_responses.delete(self._db, response_id)
+            return stored_responses.delete_upstream_key(self._db, response_id) or stored
+
+    def purge_stored_responses_before(self, cutoff: float, limit: int) -> int:
+        """Delete at most `limit` of the oldest stored responses, and at most `limit` upstream-key
+        records, created before `cutoff`, in one short transaction; the rows deleted (call again while
+        that is `limit` or more)."""
+        with self._lock, self._immediate():
+            return stored_responses.delete_before(
+                self._db, cutoff, limit
+            ) + stored_responses.delete_upstream_keys_before(self._db, cutoff, limit)
 
     def pragmas(self) -> dict[str, Any]:
         """Return the connection settings `open()` applies, as SQLite reports them (for diagnostics)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from llmgw.storage import id_sequences, key_states, rollups
+from llmgw.storage import id_sequences, key_states, rollups, stored_responses
 
 migrations = Migrations("llmgw")
 
@@ -205,3 +205,10 @@ def m009_ids_never_reused(db: sqlite_utils.Database) -> None:
 def m010_key_creation_switch(db: sqlite_utils.Database) -> None:
     """Whether a user may create their own keys: an administrator's switch, on for everyone so far."""
     db.execute("ALTER TABLE users ADD COLUMN may_create_keys INTEGER NOT NULL DEFAULT 1")
+
+
+@migrations()
+def m011_stored_responses(db: sqlite_utils.Database) -> None:
+    """The Responses API's conversation state: stored responses with their items' index, and which
+    upstream key made each response an OpenAI upstream keeps (see storage/stored_responses.py)."""
+    stored_responses.create_tables(db)
