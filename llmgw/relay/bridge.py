@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
@@ -72,6 +72,9 @@ class Context:
     # Set when a spend budget applies: the upstream gets exactly `cap.per_answer` as its maximum, so the
     # budget's reservation (relay/limits.py) bounds what the request can cost (relay/output_cap.py).
     cap: OutputCap | None = None
+    # A Responses client's finished Response, handed over for the conversation state
+    # (`relay/conversation.py`): the whole answer's, or a stream's terminal event's.
+    on_response: Callable[[dict[str, Any]], None] | None = None
 
 
 def _json(raw: bytes) -> Any:
@@ -270,10 +273,13 @@ class ResponsesPassthrough(Bridge):
         return self.capped(body)
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
-        return raw, responses_usage(_json(raw))
+        payload = _json(raw)
+        if self.ctx.on_response is not None and isinstance(payload, dict):
+            self.ctx.on_response(payload)
+        return raw, responses_usage(payload)
 
     def stream(self, max_event_bytes: int) -> StreamRelay:
-        return ResponsesPassthroughRelay(max_event_bytes)
+        return ResponsesPassthroughRelay(max_event_bytes, self.ctx.on_response)
 
 
 class ResponsesViaHub(Translating):
@@ -324,6 +330,8 @@ class ResponsesViaHub(Translating):
             response_id=self.response_id,
             created_at=self.created_at,
         )
+        if self.ctx.on_response is not None:
+            self.ctx.on_response(out)
         return orjson.dumps(out)
 
     def relay(self, chain: list[StreamTranslator], max_event_bytes: int) -> StreamRelay:
@@ -331,7 +339,7 @@ class ResponsesViaHub(Translating):
         last = AnthropicToResponsesStream(
             self.ctx.client_model, self.body, self.tools, self.response_id, self.created_at
         )
-        return ResponsesTranslatingRelay([*chain, last], max_event_bytes)
+        return ResponsesTranslatingRelay([*chain, last], max_event_bytes, self.ctx.on_response)
 
 
 class ResponsesToAnthropic(ResponsesViaHub):

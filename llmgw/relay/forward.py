@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from llmgw.dialects import Operation
 from llmgw.errors import (
     GatewayError,
     InvalidRequest,
@@ -32,6 +33,7 @@ from llmgw.errors import (
 from llmgw.relay.answers import Answer, PrimedStream, prime_stream, read_answer
 from llmgw.relay.bridge import Context, bridge_for
 from llmgw.relay.catalog import Target
+from llmgw.relay.conversation import Conversation
 from llmgw.relay.endpoints import ClientEndpoint
 from llmgw.relay.exchange import Exchange
 from llmgw.relay.keypool import Key
@@ -52,6 +54,7 @@ class Call:
     ctx: Context
     client_headers: dict[str, str]
     client_query: dict[str, str] = field(default_factory=dict)
+    conversation: Conversation | None = None  # a Responses request's (relay/conversation.py)
 
 
 async def forward(
@@ -64,17 +67,28 @@ async def forward(
     deadline = ex.started + server.retry_deadline
     last: GatewayError | None = None
     limited: UpstreamStatusError | None = None  # the last 429, the upstream's own words
+    refused: GatewayError | None = None  # a target that cannot continue the client's conversation
     for target in targets:
         up = gw.upstreams[target.provider]
         endpoint, config = call.endpoint, up.config
         bridge = bridge_for(
             endpoint.dialect, endpoint.op, up.adapter.dialect, call.ctx, config.type, config.hosted_tools
         )
-        upstream_body = bridge.request(call.body, target.model, call.stream)
+        body, pinned, conv = call.body, None, call.conversation
+        if conv is not None:
+            translated = bridge.upstream_op is not Operation.RESPONSES
+            found = await conv.continuation(translated)
+            if found.upstream is not None:  # a response OpenAI keeps: only its key can continue it
+                pinned = conv.pinned(found, target.provider, up.keys)
+                if pinned is None:
+                    refused = continuation_refused(found.upstream.provider, target.provider)
+                    continue
+            body = conv.body_for(found, translated)
+        upstream_body = bridge.request(body, target.model, call.stream)
         tried: set[Key] = set()
         while row.attempts < server.max_attempts and (not row.attempts or time.perf_counter() < deadline):
-            key = up.keys.acquire(target.model, exclude=tried)
-            if key is None:
+            key = up.keys.acquire(target.model, exclude=tried) if pinned is None else pinned
+            if key is None or key in tried:
                 break
             tried.add(key)  # the key itself, not its place: a key refresh may run while we wait
             row.attempts += 1
@@ -95,6 +109,8 @@ async def forward(
                 resp = await up.send(req)
                 if resp.status_code < 400:
                     up.keys.succeeded(key, target.model)
+                    if conv is not None:
+                        conv.served_by(target.provider, key, translated, found)
                     if call.stream and resp.headers.get("content-type", "").startswith("text/event-stream"):
                         return await prime_stream(up, resp, bridge, server.max_event_bytes)
                     return await read_answer(up, resp, bridge)
@@ -116,7 +132,25 @@ async def forward(
             elif err.status < 500:
                 raise err  # the upstream says the request itself is wrong: the client should know
             last = err
+    if refused is not None and not row.attempts:
+        raise refused
     raise final_error(gw, targets, last, limited)
+
+
+def continuation_refused(keeper: str, provider: str) -> GatewayError:
+    """A `previous_response_id` that `provider` cannot continue: `keeper` made it and keeps it, in the
+    account of a key this gateway no longer has, or for a target of another provider."""
+    if keeper == provider:
+        return InvalidRequest(
+            f"The previous response was made with an API key of provider '{keeper}' that this gateway no "
+            "longer has, and only that key can continue it: send the whole conversation in `input`.",
+            param="previous_response_id",
+        )
+    return InvalidRequest(
+        f"The previous response was made by provider '{keeper}', which keeps it: continue it with a "
+        f"model of '{keeper}', or send the whole conversation in `input`.",
+        param="previous_response_id",
+    )
 
 
 def key_reason(err: UpstreamStatusError) -> str:

@@ -31,6 +31,7 @@ from llmgw.errors import (
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
 from llmgw.relay.client_watch import ClientWatch
+from llmgw.relay.conversation import Conversation
 from llmgw.relay.delivery import deliver
 from llmgw.relay.endpoints import ClientEndpoint
 from llmgw.relay.exchange import Exchange
@@ -111,16 +112,20 @@ def make_call(gw: Gateway, request: Request, body: dict[str, Any], model: str, e
     if gw.limits.budget_applies(row.user_id, row.api_key_id):
         refuse_foreign_caps(body, endpoint.dialect, endpoint.op, endpoint.path)
         cap = output_cap(body, endpoint.dialect, endpoint.op, default_max_tokens)
+    conversation = None
+    if endpoint.dialect == "responses":
+        conversation = Conversation(gw.stored_responses, body, row.user_id, row.api_key_id)
     ctx = Context(
         client_model=model,
         wants_usage=wants_usage,
         default_max_tokens=default_max_tokens,
         encoding_format=body.get("encoding_format") if endpoint.op is Operation.EMBEDDINGS else None,
         cap=cap,
+        on_response=conversation.kept if conversation is not None else None,
     )
     headers = {h: v for h in endpoint.passed_headers if (v := request.headers.get(h))}
     query = {q: v for q in endpoint.passed_query if (v := request.query_params.get(q))}
-    return Call(endpoint, body, stream, ctx, headers, query)
+    return Call(endpoint, body, stream, ctx, headers, query, conversation)
 
 
 def admit(

@@ -25,6 +25,7 @@ Pure and synchronous: `feed` bytes in, bytes out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -218,9 +219,14 @@ _TYPE = b'"type":"'
 class ResponsesPassthroughRelay:
     """Responses → Responses: whole events pass unchanged (see the module docstring)."""
 
-    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+    def __init__(
+        self,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        on_response: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self._splitter = EventSplitter(max_event_bytes)
         self._state = ResponsesStreamState()
+        self._on_response = on_response  # given the finished Response before its event is sent
         self.usage: Usage | None = None
         self.content_events = 0
         self.saw_done = False  # the terminal event came
@@ -264,6 +270,8 @@ class ResponsesPassthroughRelay:
                 self.usage = responses_usage(payload.get("response")) or self.usage
             if name != b"response.completed" and name != b"response.incomplete":
                 self.upstream_error = stream_error_code({**payload, "type": name.decode()})
+            elif self._on_response is not None and isinstance(response := payload.get("response"), dict):
+                self._on_response(response)
 
 
 _TERMINAL = frozenset(t.encode() for t in TERMINAL)

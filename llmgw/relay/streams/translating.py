@@ -4,7 +4,7 @@ translators it drives."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from llmgw.dialects import ClientDialect
@@ -14,6 +14,8 @@ from llmgw.relay.streams.sse import DEFAULT_MAX_EVENT_BYTES, OPENAI_DONE, SSEDec
 from llmgw.translate.usage import Usage
 from llmgw.wire import CLIENT_WIRES, render
 from llmgw.wire.responses import stream_error_code
+
+FINISHED_EVENTS = frozenset({"response.completed", "response.incomplete"})  # a Response worth keeping
 
 UNREADABLE = "The upstream sent a stream event the gateway could not read."
 
@@ -131,10 +133,14 @@ class ResponsesTranslatingRelay(TranslatingRelay):
     translator writes both, as the gateway's own ending does)."""
 
     def __init__(
-        self, chain: Sequence[StreamTranslator], max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+        self,
+        chain: Sequence[StreamTranslator],
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        on_response: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(chain, "responses", max_event_bytes)
         self._state = ResponsesStreamState()
+        self._on_response = on_response  # given the finished Response before its event is sent
 
     def error_event(self, exc: GatewayError) -> bytes:
         return self._state.failure(exc)
@@ -144,6 +150,10 @@ class ResponsesTranslatingRelay(TranslatingRelay):
             self._state.saw_event(o)
             if self.upstream_error is None and (code := stream_error_code(o)) is not None:
                 self.upstream_error = code
+            if self._on_response is not None and o.get("type") in FINISHED_EVENTS:
+                response = o.get("response")
+                if isinstance(response, dict):
+                    self._on_response(response)
         return b"".join(self._encode(o) for o in out)
 
 
