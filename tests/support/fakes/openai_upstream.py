@@ -13,8 +13,9 @@ serves every fault test through magic model names; any other name is served norm
 - ``drip-<ms>``: stream 200 content chunks, ``ms`` apart (client-disconnect tests).
 
 A chat request with ``tools`` whose model name contains ``tool`` is answered with a tool call; a ``Read
-the file /path`` prompt with Claude Code's ``Read`` tool, with a call of it (``fake_server.scripted_read``),
-and the turn carrying its result with an echo of that result. ``reasoning_effort`` for a ``gpt-4*`` or
+the file /path`` prompt with Claude Code's ``Read`` tool, or a ``run the shell command `CMD` `` prompt with
+Codex CLI's shell tool, with a call of it (``fake_server.scripted_call``), and the turn carrying its result
+with an echo of that result. ``reasoning_effort`` for a ``gpt-4*`` or
 ``gpt-3.5*`` model is refused, as OpenAI refuses it.
 ``python -m tests.support.fakes.openai_upstream --port 9100`` serves in the foreground (benchmarks).
 """
@@ -52,7 +53,7 @@ from .fake_server import (
     filler_words,
     parse_scenario,
     reply_words,
-    scripted_read,
+    scripted_call,
 )
 from .fixtures import load_json, load_sse
 
@@ -475,10 +476,10 @@ class FakeOpenAI(FakeServer):
             [t.get("function", {}) for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
         )
         named = {str(f.get("name")): f.get("parameters") for f in functions if isinstance(f, dict)}
-        read = scripted_read(text, named) if chat and not results else None
-        if read is not None:
-            arguments = dumps(read).decode()
-            call = ("call_" + uuid.uuid4().hex[:24], "Read", arguments)
+        scripted = scripted_call(text, named) if chat and not results else None
+        if scripted is not None:
+            arguments = dumps(scripted.arguments).decode()
+            call = ("call_" + uuid.uuid4().hex[:24], scripted.name, arguments)
             return _Reply(re.findall(r"\W+|\w+", arguments), "tool_calls", prompt_tokens, cached, call)
         if results:  # the answer quotes the results, and the user's words that came with them
             text = " ".join(results if answering_results else [*results, text])
