@@ -1,4 +1,8 @@
-"""OpenAI wire format upstreams: `openai`, `openrouter` and any `openai-compatible` server."""
+"""OpenAI wire format upstreams: `openai`, `openrouter` and any `openai-compatible` server.
+
+OpenAI's own API (type `openai`) also has the Responses API (`Operation.RESPONSES`, `responses`), which a
+Responses client's requests pass through to; the others are reached through chat completions, which
+every such server has, while few have a Responses API."""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ class OpenAICompatible(ProviderAdapter):
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         super().__init__(name, config)
+        if config.type == "openai":
+            self._urls[Operation.RESPONSES] = f"{self._root}/responses"
         if config.http_referer:
             self._headers["http-referer"] = config.http_referer
         if config.x_title:

@@ -4,13 +4,20 @@ Anthropic Messages is the hub: an OpenAI client's chat request for an Anthropic 
 translated once (openai → anthropic), for a Gemini upstream twice (openai → anthropic → gemini), and
 answers and streams come back the same way in reverse. Same dialect on both sides means passthrough:
 the body goes upstream unchanged but for `model`, and the answer's bytes come back untouched.
+
+A bridge also says which upstream operation it calls (`upstream_op`, the client's by default): a
+Responses client's request passes through to OpenAI's own Responses API (provider type `openai`,
+`NATIVE`), while the other OpenAI-format servers, which seldom have one, get chat completions. What a
+translation left out that the client asked for goes back in the answer's `headers`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal
 
 import orjson
 
@@ -18,7 +25,11 @@ from llmgw.dialects import ClientDialect, Operation, UpstreamDialect
 from llmgw.errors import InvalidRequest, UpstreamUnavailable
 from llmgw.relay.output_cap import CAP_FIELDS, OutputCap, with_cap
 from llmgw.relay.streams import StreamRelay
-from llmgw.relay.streams.passthrough import AnthropicPassthroughRelay, OpenAIPassthroughRelay
+from llmgw.relay.streams.passthrough import (
+    AnthropicPassthroughRelay,
+    OpenAIPassthroughRelay,
+    ResponsesPassthroughRelay,
+)
 from llmgw.relay.streams.translating import (
     StreamTranslator,
     anthropic_client_relay,
@@ -35,9 +46,13 @@ from llmgw.translate.openai_to_gemini import openai_embeddings_to_gemini
 from llmgw.translate.streams.anthropic_to_openai import AnthropicToOpenAIStream
 from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
 from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream
-from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage
+from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage, responses_usage
 
 log = logging.getLogger("llmgw")
+
+HostedTools = Literal["leave_out", "refuse"]  # a provider's `hosted_tools` setting
+LEFT_OUT_HEADER = "x-llmgw-tools-left-out"  # the hosted tools a translation did not send upstream
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +78,8 @@ def _json(raw: bytes) -> Any:
 class Bridge:
     """Passthrough: same dialect on both sides."""
 
+    headers: Mapping[str, str] = _NO_HEADERS  # for the client's answer, set by `request` when needed
+
     def __init__(
         self,
         client: ClientDialect,
@@ -70,9 +87,17 @@ class Bridge:
         upstream: UpstreamDialect,
         ctx: Context,
         provider_type: str = "",
+        hosted_tools: HostedTools = "leave_out",
     ) -> None:
         self.client, self.op, self.upstream, self.ctx = client, op, upstream, ctx
         self.provider_type = provider_type
+        self.hosted_tools = hosted_tools
+
+    @property
+    def upstream_op(self) -> Operation:
+        """The operation the adapter builds the upstream request for: the client's, unless the bridge
+        calls another API of the upstream."""
+        return self.op
 
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
         body = self.capped(body)
@@ -226,6 +251,25 @@ class AnthropicToGemini(Translating):
         return anthropic_client_relay([GeminiToAnthropicStream(self.ctx.client_model)], max_event_bytes)
 
 
+class ResponsesPassthrough(Bridge):
+    """A Responses client to OpenAI's own Responses API: the body passes but for `model` (and, under a
+    budget, `max_output_tokens`), hosted tools included; the answer's bytes come back untouched, its
+    usage read from its Response (a stream's: from its last event)."""
+
+    @property
+    def upstream_op(self) -> Operation:
+        return Operation.RESPONSES
+
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        return self.capped(body)
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        return raw, responses_usage(_json(raw))
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return ResponsesPassthroughRelay(max_event_bytes)
+
+
 BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = {
     ("openai", Operation.CHAT, "openai"): Bridge,
     ("openai", Operation.COMPLETIONS, "openai"): Bridge,
@@ -240,22 +284,37 @@ BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = 
     ("anthropic", Operation.COUNT_TOKENS, "gemini"): AnthropicToGemini,
 }
 
+# A provider type that speaks the client's dialect itself where others of its upstream dialect do not.
+NATIVE: dict[tuple[ClientDialect, Operation, str], type[Bridge]] = {
+    ("responses", Operation.CHAT, "openai"): ResponsesPassthrough,
+}
+_NATIVE_CLIENTS = frozenset(client for client, _, _ in NATIVE)
+
 _NAMES = {"openai": "OpenAI-format", "anthropic": "Anthropic", "gemini": "Gemini"}
 _OPS = {
     Operation.CHAT: "chat",
     Operation.COMPLETIONS: "legacy completions (/v1/completions)",
     Operation.EMBEDDINGS: "embeddings",
     Operation.COUNT_TOKENS: "token counting",
+    Operation.RESPONSES: "the Responses API",
 }
 
 
 def bridge_for(
-    client: ClientDialect, op: Operation, upstream: UpstreamDialect, ctx: Context, provider_type: str = ""
+    client: ClientDialect,
+    op: Operation,
+    upstream: UpstreamDialect,
+    ctx: Context,
+    provider_type: str = "",
+    hosted_tools: HostedTools = "leave_out",
 ) -> Bridge:
-    """The bridge for this pair; 400 when the upstream's API cannot do what was asked."""
+    """The bridge for this pair (or for this provider type, `NATIVE`); 400 when the upstream's API
+    cannot do what was asked."""
     cls = BRIDGES.get((client, op, upstream))
+    if client in _NATIVE_CLIENTS:
+        cls = NATIVE.get((client, op, provider_type), cls)
     if cls is None:
         raise InvalidRequest(
             f"{_OPS[op].capitalize()} is not available from {_NAMES[upstream]} providers.", param="model"
         )
-    return cls(client, op, upstream, ctx, provider_type)
+    return cls(client, op, upstream, ctx, provider_type, hosted_tools)

@@ -2,6 +2,10 @@
 
 `NAME/model` goes to provider NAME with everything after the first `/` as the upstream model
 (`openrouter/openai/gpt-4o` works); an alias from `[models]` goes to its model, then its fallbacks.
+A bare name (no alias, and what precedes its first `/`, if any, names no provider) goes whole to
+`server.default_provider` when one is set. A name that routes nowhere is a 404 listing the routed names
+(aliases, and `provider/model` of the allow-lists) that end in `/<name>`: some clients strip a
+provider prefix they take for theirs (the Agents SDK sends `gpt-4o-mini` for `openai/gpt-4o-mini`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from dataclasses import dataclass
 
 from llmgw.errors import ModelNotFound
 from llmgw.settings import Config
+
+SUGGESTIONS = 10  # routed names a 404 lists at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,7 @@ class Catalog:
             alias: tuple(self._split(ref) for ref in (a.model, *a.fallbacks))
             for alias, a in config.models.items()
         }
+        self._default = config.server.default_provider or None
 
     @staticmethod
     def _split(ref: str) -> Target:
@@ -44,14 +51,37 @@ class Catalog:
     def providers(self) -> list[str]:
         return list(self._allowed)
 
+    @property
+    def default_provider(self) -> str | None:
+        """Where bare model names go (`server.default_provider`), if anywhere."""
+        return self._default
+
     def resolve(self, model: str) -> tuple[Target, ...]:
         """Targets to try in order; raises ModelNotFound (404) when nothing matches."""
         targets = self._aliases.get(model)
         if targets is not None:
             return targets
         target = self._split(model)
-        if target.provider in self._allowed and target.model:
-            allowed = self._allowed[target.provider]
-            if allowed is None or target.model in allowed:
+        if target.provider in self._allowed:
+            if target.model and self._allows(target.provider, target.model):
                 return (target,)
-        raise ModelNotFound(f"The model `{model}` does not exist on this gateway.", param="model")
+        elif self._default is not None and self._allows(self._default, model):
+            return (Target(self._default, model),)
+        raise ModelNotFound(self._not_found(model), param="model")
+
+    def _allows(self, provider: str, model: str) -> bool:
+        allowed = self._allowed[provider]
+        return allowed is None or model in allowed
+
+    def _not_found(self, model: str) -> str:
+        """The 404's message: what the name could have meant, if any routed name ends in `/<name>`."""
+        message = f"The model `{model}` does not exist on this gateway."
+        suffix = "/" + model
+        routed = [alias for alias in self._aliases if alias.endswith(suffix)]
+        for provider, models in self._allowed.items():
+            routed.extend(f"{provider}/{m}" for m in models or () if f"/{m}".endswith(suffix))
+        if routed:
+            shown = ", ".join(f"`{name}`" for name in routed[:SUGGESTIONS])
+            more = f" (and {len(routed) - SUGGESTIONS} more)" if len(routed) > SUGGESTIONS else ""
+            message += f" Routed names ending in it: {shown}{more}."
+        return message

@@ -43,7 +43,8 @@ def deliver(ex: Exchange, answer: Answer | PrimedStream) -> Response:
             row.request_id, row.provider, row.completion_tokens, cap.total,
         )  # fmt: skip
     ex.done()
-    return Response(content, answer.status, headers={"x-request-id": row.request_id}, media_type=JSON)
+    headers = {"x-request-id": row.request_id, **answer.bridge.headers}
+    return Response(content, answer.status, headers=headers, media_type=JSON)
 
 
 class StreamDelivery:
@@ -63,7 +64,7 @@ class StreamDelivery:
         return WatchedStreamingResponse(
             self.body(),
             self.stream.response.status_code,
-            headers={"x-request-id": self.ex.request_id, **STREAM_HEADERS},
+            headers={"x-request-id": self.ex.request_id, **STREAM_HEADERS, **self.stream.bridge.headers},
             media_type="text/event-stream",
             on_close=self.close,
         )

@@ -33,12 +33,14 @@ class ClientEndpoint:
         return self.op in STREAMING
 
 
-# The OpenAI endpoints pass Anthropic's headers too: they reach only an Anthropic upstream's adapter, and
-# clients of OpenAI's format aimed at Claude models set `anthropic-beta` for features such as caching.
+# The OpenAI endpoints (the Responses API's too) pass Anthropic's headers too: they reach only an Anthropic
+# upstream's adapter, and clients of OpenAI's format aimed at Claude models set `anthropic-beta` for
+# features such as caching.
 ENDPOINTS: tuple[ClientEndpoint, ...] = (
     ClientEndpoint("/v1/chat/completions", "openai", Operation.CHAT, "messages", ANTHROPIC_HEADERS),
     ClientEndpoint("/v1/completions", "openai", Operation.COMPLETIONS, "prompt", ANTHROPIC_HEADERS),
     ClientEndpoint("/v1/embeddings", "openai", Operation.EMBEDDINGS, "input", ANTHROPIC_HEADERS),
+    ClientEndpoint("/v1/responses", "responses", Operation.CHAT, "input", ANTHROPIC_HEADERS),
     ClientEndpoint(
         "/v1/messages", "anthropic", Operation.CHAT, "messages", ANTHROPIC_HEADERS, ANTHROPIC_QUERY
     ),

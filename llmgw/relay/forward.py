@@ -66,8 +66,9 @@ async def forward(
     limited: UpstreamStatusError | None = None  # the last 429, the upstream's own words
     for target in targets:
         up = gw.upstreams[target.provider]
+        endpoint, config = call.endpoint, up.config
         bridge = bridge_for(
-            call.endpoint.dialect, call.endpoint.op, up.adapter.dialect, call.ctx, up.config.type
+            endpoint.dialect, endpoint.op, up.adapter.dialect, call.ctx, config.type, config.hosted_tools
         )
         upstream_body = bridge.request(call.body, target.model, call.stream)
         tried: set[Key] = set()
@@ -80,7 +81,7 @@ async def forward(
             row.provider, row.model_upstream, row.key_index = target.provider, target.model, key.number
             try:
                 req = up.adapter.build(
-                    call.endpoint.op,
+                    bridge.upstream_op,
                     upstream_body,
                     target.model,
                     key.secret,

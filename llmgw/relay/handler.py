@@ -97,6 +97,7 @@ def make_call(gw: Gateway, request: Request, body: dict[str, Any], model: str, e
     budget puts on it (400 for another API's cap field under a budget), what translations need to
     know, and the client headers and query parameters that are part of its meaning."""
     endpoint, row = ex.endpoint, ex.row
+    # A Responses stream always carries its usage (in its last event): nothing to ask for, or hide.
     stream = endpoint.streams and body.get("stream") is True
     row.streamed = stream
     wants_usage = False
@@ -218,6 +219,8 @@ def check_body(body: dict[str, Any], endpoint: ClientEndpoint, limit: int) -> st
                     f"`messages[{i}]` must be an object with a string `role`.", param="messages"
                 )
         check_images(value, limit)
+    elif endpoint.dialect == "responses":
+        check_input(value, limit)
     if endpoint.dialect == "anthropic" and endpoint.op is Operation.CHAT:
         max_tokens = body.get("max_tokens")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
@@ -249,3 +252,30 @@ def check_images(messages: list[Any], limit: int) -> None:
                     f"`messages[{i}].content[{j}]`: the image is larger than {limit} bytes.",
                     param=f"messages[{i}].content[{j}]",
                 )
+
+
+def check_input(value: Any, limit: int) -> None:
+    """A Responses request's `input`: a string, or a non-empty array of items (objects); 400 for an
+    inline image (an `input_image` part's `data:` URL, in a message's `content` or a tool output's
+    `output`) over `limit` bytes decoded, as `check_images` does for the other dialects."""
+    if isinstance(value, str):
+        return
+    if not isinstance(value, list) or not value:
+        raise InvalidRequest("`input` must be a string or a non-empty array of items.", param="input")
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"`input[{i}]` must be an object.", param=f"input[{i}]")
+        for name in ("content", "output"):
+            parts = item.get(name)
+            if not isinstance(parts, list):
+                continue
+            for j, part in enumerate(parts):
+                if not isinstance(part, dict) or part.get("type") != "input_image":
+                    continue
+                url = part.get("image_url")
+                data = url.partition(",")[2] if isinstance(url, str) and url.startswith("data:") else ""
+                if len(data) * 3 // 4 > limit:
+                    raise InvalidRequest(
+                        f"`input[{i}].{name}[{j}]`: the image is larger than {limit} bytes.",
+                        param=f"input[{i}].{name}[{j}]",
+                    )

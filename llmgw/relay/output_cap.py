@@ -15,7 +15,8 @@ disagree. Pure.
   strings or of token arrays is one completion each) times `n` or `best_of` (the completions OpenAI
   generates server-side and bills), whichever is larger.
 - An OpenAI `reasoning_effort` sent to an Anthropic model adds its thinking budget to each answer, as
-  that translation does (`translate/openai_to_anthropic.py`).
+  that translation does (`translate/openai_to_anthropic.py`); so does a Responses request's
+  `reasoning.effort`, by the same table. A Responses request makes one answer.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ CAP_FIELDS: Final[dict[tuple[ClientDialect, Operation], tuple[str, ...]]] = {
     ("openai", Operation.CHAT): ("max_completion_tokens", "max_tokens"),
     ("openai", Operation.COMPLETIONS): ("max_tokens",),
     ("anthropic", Operation.CHAT): ("max_tokens",),
+    ("responses", Operation.CHAT): ("max_output_tokens",),
 }
 
 # Top-level names other APIs cap output with: the Responses API, old Anthropic Text Completions, Hugging
@@ -73,6 +75,10 @@ def output_cap(body: dict[str, Any], dialect: ClientDialect, op: Operation, defa
             break
     if dialect == "anthropic":
         return OutputCap(per_answer)
+    if dialect == "responses":
+        reasoning = body.get("reasoning")
+        effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
+        return OutputCap(per_answer, 1, EFFORT_BUDGET.get(effort, 0) if isinstance(effort, str) else 0)
     n = _answers(body, "n")
     if op is Operation.CHAT:
         effort = body.get("reasoning_effort")

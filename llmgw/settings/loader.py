@@ -132,6 +132,9 @@ def _cross_check(config: Config, configured: set[str]) -> list[str]:
             problems.append(f"[providers.{name}] base_url: required for type 'openai-compatible'")
         if p.type != "openrouter" and (p.http_referer or p.x_title):
             problems.append(f"[providers.{name}]: http_referer and x_title apply to type 'openrouter' only")
+    default = config.server.default_provider
+    if default and default not in config.providers:
+        problems.append(f"[server] default_provider: {default!r} is not a provider")
     for alias, target in config.models.items():
         # An alias named like an implicit provider's model wins over it (routes that name elsewhere).
         if "/" in alias and alias.split("/", 1)[0] in configured:

@@ -104,6 +104,16 @@ class ProviderConfig(Table):
         None, description="OpenRouter only: `HTTP-Referer` sent for app attribution."
     )
     x_title: str | None = Field(None, description="OpenRouter only: `X-Title` sent for app attribution.")
+    hosted_tools: Literal["leave_out", "refuse"] = Field(
+        "leave_out",
+        description=(
+            "What a `/v1/responses` request's hosted tools (`file_search`, `code_interpreter`, "
+            "`image_generation`, `mcp`, ...) do on this provider when it has no equivalent (type `openai` "
+            "runs them all; `anthropic` and `gemini` have one for `web_search`). `leave_out`: the request "
+            "goes without them, and the answer's `x-llmgw-tools-left-out` header names them (Codex CLI "
+            "sends `web_search` with every request). `refuse`: a 400 naming the first one."
+        ),
+    )
     _implicit: bool = PrivateAttr(False)  # not settable from a file: only `implicit()` makes one
 
     @classmethod

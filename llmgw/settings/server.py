@@ -142,6 +142,17 @@ class ServerConfig(Table):
             "applies to its user or key, so the budget's reservation bounds its cost."
         ),
     )
+    default_provider: str = Field(
+        "",
+        description=(
+            "The provider a bare model name goes to: one that is no alias and whose part before the "
+            'first `/` names no provider (`"gpt-4o-mini"` → `openai/gpt-4o-mini` with `"openai"`; '
+            '`"Qwen/Qwen2.5-7B"` → that provider\'s `Qwen/Qwen2.5-7B`). Its `models` allow-list, when set, '
+            "applies. For clients that strip a provider prefix they take for theirs (the OpenAI Agents "
+            "SDK turns `openai/gpt-4o-mini` into `gpt-4o-mini`). Empty: such a name is a 404 that lists "
+            "the routed names ending in it."
+        ),
+    )
     cors_origins: tuple[str, ...] = Field(
         (),
         description=(

@@ -34,7 +34,13 @@ Request decisions (Anthropic → Gemini):
   reasoning) and `redacted_thinking` are dropped: Gemini cannot verify or use them.
 - `tools` → one `functionDeclarations` tool. `input_schema` goes to `parametersJsonSchema` (full JSON
   Schema, mutually exclusive with the OpenAPI-subset `parameters`), so nothing is lossily converted;
-  only the top-level `$schema` keyword is removed. Server tools (`type` other than custom) are a 400.
+  only the top-level `$schema` keyword is removed. Anthropic's web search server tool
+  (`web_search_20250305`, any `web_search_*` version) → a `googleSearch` tool: its `max_uses` and
+  `user_location` are dropped with a note (Google Search takes no options), domain lists are a 400
+  (the Gemini API cannot filter domains), and forcing it with `tool_choice` is a 400 (Gemini's tool
+  config forces function calls only). Gemini runs the search itself and answers with the grounded
+  text; its `groundingMetadata` is not carried back. Older Gemini models refuse search combined with
+  function declarations (their 400 reaches the client). Other server tools are a 400.
 - `tool_choice`: auto → AUTO, any → ANY, none → NONE, tool → ANY + `allowedFunctionNames`.
   `disable_parallel_tool_use` has no Gemini equivalent and is dropped (the model may still call
   several tools; each becomes its own `tool_use`).
@@ -76,6 +82,7 @@ _IMAGE_TYPES: Final = {
 }
 _DOCUMENT_TYPES: Final = {".pdf": "application/pdf"}
 _ANTHROPIC_ONLY: Final = ("mcp_servers", "container")
+_WEB_SEARCH_PREFIX: Final = "web_search_"  # Anthropic's web search server tool, any version
 _GENERATION_FIELDS: Final = (
     ("max_tokens", "maxOutputTokens"),
     ("temperature", "temperature"),
@@ -100,17 +107,20 @@ def anthropic_request_to_gemini(
     out: JSON = {"contents": _contents(body.get("messages"), system_parts)}
     if system_parts:
         out["systemInstruction"] = {"parts": system_parts}
-    declarations = _function_declarations(body.get("tools"))
-    if declarations:
-        out["tools"] = [{"functionDeclarations": declarations}]
-    tool_config = _tool_config(body.get("tool_choice"), [d["name"] for d in declarations])
+    said = notes if notes is not None else []
+    declarations, search = _function_declarations(body.get("tools"), said)
+    tools: list[JSON] = [{"functionDeclarations": declarations}] if declarations else []
+    if search is not None:
+        tools.append({"googleSearch": {}})
+    if tools:
+        out["tools"] = tools
+    tool_config = _tool_config(body.get("tool_choice"), [d["name"] for d in declarations], search)
     if tool_config is not None:
         out["toolConfig"] = tool_config
     generation = _generation_config(body)
     if not thinking and "thinkingConfig" in generation:
         del generation["thinkingConfig"]
-        if notes is not None:
-            notes.append("thinking dropped: the model does not think (no thinkingConfig)")
+        said.append("thinking dropped: the model does not think (no thinkingConfig)")
     if generation:
         out["generationConfig"] = generation
     return out
@@ -305,24 +315,44 @@ def _system_parts(content: Any, path: str) -> list[JSON]:
     return parts
 
 
-def _function_declarations(tools: Any) -> list[JSON]:
+def _function_declarations(tools: Any, notes: list[str]) -> tuple[list[JSON], str | None]:
+    """The function declarations of `tools`, and the name of its web search server tool (if any)."""
     if tools is None:
-        return []
+        return [], None
     if not isinstance(tools, list):
         raise _invalid("tools", "must be a list of tools")
     declarations: list[JSON] = []
+    search: str | None = None
     for i, tool in enumerate(tools):
         path = f"tools[{i}]"
         if not isinstance(tool, dict):
             raise _invalid(path, "must be a tool object")
-        if tool.get("type") not in (None, "custom"):
+        kind = tool.get("type")
+        if isinstance(kind, str) and kind.startswith(_WEB_SEARCH_PREFIX):
+            search = _web_search(tool, path, notes)
+            continue
+        if kind not in (None, "custom"):
             raise _invalid(f"{path}.type", f"Anthropic server tool {tool['type']!r} has no Gemini equivalent")
         declaration: JSON = {"name": _str(tool, "name", path)}
         if tool.get("description") is not None:
             declaration["description"] = _str(tool, "description", path)
         declaration["parametersJsonSchema"] = _json_schema(tool.get("input_schema"), f"{path}.input_schema")
         declarations.append(declaration)
-    return declarations
+    return declarations, search
+
+
+def _web_search(tool: JSON, path: str, notes: list[str]) -> str:
+    """Check Anthropic's web search server tool for Gemini's Google Search (which takes no options);
+    its name."""
+    for key in ("allowed_domains", "blocked_domains"):
+        if tool.get(key):
+            raise _invalid(
+                f"{path}.{key}", "Gemini's Google Search cannot be limited to or kept from domains"
+            )
+    for key in ("max_uses", "user_location"):
+        if tool.get(key) is not None:
+            notes.append(f"{path}.{key} dropped: Gemini's Google Search takes no such option")
+    return _str(tool, "name", path)
 
 
 def _json_schema(schema: Any, path: str) -> JSON:
@@ -331,7 +361,7 @@ def _json_schema(schema: Any, path: str) -> JSON:
     return {k: v for k, v in schema.items() if k != "$schema"}  # a meta keyword, no constraint
 
 
-def _tool_config(choice: Any, tool_names: list[str]) -> JSON | None:
+def _tool_config(choice: Any, tool_names: list[str], search: str | None) -> JSON | None:
     if choice is None:
         return None
     if not isinstance(choice, dict):
@@ -346,6 +376,8 @@ def _tool_config(choice: Any, tool_names: list[str]) -> JSON | None:
         config = {"mode": "ANY"}
     elif kind == "tool":
         name = _str(choice, "name", "tool_choice")
+        if name == search:
+            raise _invalid("tool_choice.name", "Gemini cannot be made to search; let it choose (auto)")
         if name not in tool_names:
             raise _invalid("tool_choice.name", f"no tool named {name!r} in tools")
         config = {"mode": "ANY", "allowedFunctionNames": [name]}

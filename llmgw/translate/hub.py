@@ -30,6 +30,7 @@ __all__ = [
     "lift_system_messages",
     "new_id",
     "openai_usage_from_anthropic",
+    "responses_usage_from_anthropic",
 ]
 
 
@@ -162,6 +163,26 @@ def openai_usage_from_anthropic(usage: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(thinking, int) and not isinstance(thinking, bool):
         out["completion_tokens_details"] = {"reasoning_tokens": thinking}
     return out
+
+
+def responses_usage_from_anthropic(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """A Responses API `usage` for an Anthropic one: input = input + cache reads + cache writes,
+    `cached_tokens` = cache reads, `cache_write_tokens` = cache writes, output as reported,
+    `reasoning_tokens` from `output_tokens_details.thinking_tokens` (0 when not given)."""
+    u = anthropic_usage(usage) or Usage()
+    prompt, completion = u.prompt_tokens or 0, u.completion_tokens or 0
+    details = usage.get("output_tokens_details")
+    thinking = details.get("thinking_tokens") if isinstance(details, Mapping) else None
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {
+            "cached_tokens": u.cached_tokens or 0,
+            "cache_write_tokens": u.cache_write_tokens or 0,
+        },
+        "output_tokens": completion,
+        "output_tokens_details": {"reasoning_tokens": _count(thinking)},
+        "total_tokens": prompt + completion,
+    }
 
 
 def gemini_usage_to_anthropic(usage_metadata: Any) -> AnthropicUsage:

@@ -70,6 +70,14 @@ from llmgw.translate.json_fields import (
     positive_int,
     string,
 )
+from llmgw.translate.openai_parts import (
+    add_turn,
+    cache_marker,
+    call_arguments,
+    image_source,
+    pdf_document,
+    tool_results_first,
+)
 from llmgw.translate.usage import openai_usage
 
 __all__ = ["EFFORT_BUDGET", "openai_request_to_anthropic", "openai_response_to_anthropic"]
@@ -217,11 +225,11 @@ def _openai_messages(value: Any) -> tuple[str | list[JSON] | None, list[JSON]]:
         if role in ("system", "developer"):
             system += _openai_content(message.get("content"), f"{path}.content", ("text",))
         elif role == "user":
-            _add_turn(turns, "user", _openai_content(message.get("content"), f"{path}.content"))
+            add_turn(turns, "user", _openai_content(message.get("content"), f"{path}.content"))
         elif role == "assistant":
-            _add_turn(turns, "assistant", _openai_assistant(message, path, call_ids))
+            add_turn(turns, "assistant", _openai_assistant(message, path, call_ids))
         elif role == "tool":
-            _add_turn(turns, "user", [_openai_tool_result(message, path, call_ids)])
+            add_turn(turns, "user", [_openai_tool_result(message, path, call_ids)])
         elif role == "function":
             raise bad(f"{path}.role", "the deprecated 'function' role is not supported; use 'tool'")
         else:
@@ -230,23 +238,12 @@ def _openai_messages(value: Any) -> tuple[str | list[JSON] | None, list[JSON]]:
         raise bad(
             "messages", "at least one user or assistant message is needed (Anthropic keeps the system apart)"
         )
-    for turn in turns:
-        if turn["role"] == "user":  # Anthropic wants tool results first in their turn; the sort is stable
-            turn["content"].sort(key=lambda block: block["type"] != "tool_result")
+    tool_results_first(turns)
     if not system:
         return None, turns
     if len(system) == 1 and "cache_control" not in system[0]:
         return str(system[0]["text"]), turns
     return system, turns
-
-
-def _add_turn(turns: list[JSON], role: str, blocks: list[JSON]) -> None:
-    if not blocks:
-        return
-    if turns and turns[-1]["role"] == role:
-        turns[-1]["content"].extend(blocks)
-    else:
-        turns.append({"role": role, "content": blocks})
 
 
 def _openai_content(
@@ -280,43 +277,23 @@ def _openai_part(raw: Any, path: str, kinds: tuple[str, ...]) -> JSON | None:
         block = {"type": "image", "source": _image_source(part.get("image_url"), f"{path}.image_url")}
     else:  # file
         block = _pdf_document(part.get("file"), f"{path}.file")
-    if isinstance(part.get("cache_control"), dict):
-        block["cache_control"] = part["cache_control"]
-    elif part.get("prompt_cache_breakpoint") is not None:
-        block["cache_control"] = {"type": "ephemeral"}
+    marker = cache_marker(part)
+    if marker is not None:
+        block["cache_control"] = marker
     return block
 
 
-def _data_url(url: str, path: str) -> tuple[str, str]:
-    """(media type, base64 data) of a `data:<type>;base64,<data>` URL."""
-    head, comma, data = url.partition(",")
-    media_type = head.removeprefix("data:").removesuffix(";base64")
-    if not comma or not head.endswith(";base64") or "/" not in media_type or not data:
-        raise bad(path, "expected a base64 data URL (data:<media type>;base64,<data>)")
-    return media_type, data
-
-
 def _image_source(value: Any, path: str) -> JSON:
-    url = string(obj(value, path).get("url"), f"{path}.url")
-    if url.startswith("data:"):
-        media_type, data = _data_url(url, f"{path}.url")
-        return {"type": "base64", "media_type": media_type, "data": data}
-    if url.startswith(("https://", "http://")):
-        return {"type": "url", "url": url}
-    raise bad(f"{path}.url", "expected an http(s) URL or a base64 data URL")
+    return image_source(string(obj(value, path).get("url"), f"{path}.url"), f"{path}.url")
 
 
 def _pdf_document(value: Any, path: str) -> JSON:
     file = obj(value, path)
     if file.get("file_data") is None:
         raise bad(path, "only inline PDF files (`file_data`) can be sent to Anthropic, not file ids")
-    media_type, data = _data_url(string(file["file_data"], f"{path}.file_data"), f"{path}.file_data")
-    if media_type != "application/pdf":
-        raise bad(f"{path}.file_data", f"only PDF files can be sent to Anthropic, not {media_type}")
-    block: JSON = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
-    if isinstance(file.get("filename"), str):
-        block["title"] = file["filename"]
-    return block
+    return pdf_document(
+        string(file["file_data"], f"{path}.file_data"), file.get("filename"), f"{path}.file_data"
+    )
 
 
 def _openai_assistant(message: JSON, path: str, call_ids: set[str]) -> list[JSON]:
@@ -352,12 +329,7 @@ def _openai_tool_call(raw: Any, path: str, call_ids: set[str]) -> JSON:
     function = obj(call.get("function"), f"{path}.function")
     name = string(function.get("name"), f"{path}.function.name")
     arguments = string(function.get("arguments", ""), f"{path}.function.arguments")
-    try:
-        parsed = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
-        raise bad(f"{path}.function.arguments", "not valid JSON") from None
-    if not isinstance(parsed, dict):
-        raise bad(f"{path}.function.arguments", "must be a JSON object")
+    parsed = call_arguments(arguments, f"{path}.function.arguments")
     call_ids.add(call_id)
     return {"type": "tool_use", "id": call_id, "name": name, "input": parsed}
 

@@ -70,3 +70,28 @@ def gemini_usage(payload: Any) -> Usage | None:
     if total is None and prompt is not None:
         total = prompt + (completion or 0)
     return Usage(prompt, completion, total, _int(u.get("cachedContentTokenCount")), None, thoughts)
+
+
+def responses_usage(payload: Any) -> Usage | None:
+    """The `usage` of a Responses API `Response` (or of a stream event carrying one under `response`,
+    such as `response.completed`); None if absent. Its `input_tokens` count cached ones already, its
+    `output_tokens` reasoning ones."""
+    if (
+        isinstance(payload, dict)
+        and payload.get("object") != "response"
+        and isinstance(payload.get("response"), dict)
+    ):
+        payload = payload["response"]
+    u = payload.get("usage") if isinstance(payload, dict) else None
+    if not isinstance(u, dict):
+        return None
+    details = u.get("input_tokens_details")
+    details = details if isinstance(details, dict) else {}
+    out_details = u.get("output_tokens_details")
+    reasoning = _int(out_details.get("reasoning_tokens")) if isinstance(out_details, dict) else None
+    prompt, completion = _int(u.get("input_tokens")), _int(u.get("output_tokens"))
+    total = _int(u.get("total_tokens"))
+    if total is None and prompt is not None:
+        total = prompt + (completion or 0)
+    cached, written = _int(details.get("cached_tokens")), _int(details.get("cache_write_tokens"))
+    return Usage(prompt, completion, total, cached, written, reasoning)

@@ -5,7 +5,9 @@ gateway itself says: `CLIENT_WIRES`. `render` is the one place an error becomes 
 gets, in its dialect: the JSON body of an error response, or with `stream` the event that ends a
 stream whose headers are already sent (OpenAI `data: {...}`, Anthropic `event: error`; the SDKs of
 both raise on it). `error_event` gives that event as an object, for the stream translators, which
-hand events on as dicts.
+hand events on as dicts. A Responses stream's events are numbered and end with its Response, which only
+the stream's relay knows: its relays write the ending themselves (`responses.failure_events`), and the
+row's `error_event` is the bare `error` event.
 
 The gateway's own errors have one type per dialect (Anthropic's by status). An upstream's error keeps
 its type for an Anthropic client only if the upstream spoke Anthropic; an OpenAI client gets an
@@ -26,7 +28,7 @@ import orjson
 
 from llmgw.dialects import ClientDialect
 from llmgw.errors import GatewayError, UpstreamError
-from llmgw.wire import anthropic, openai
+from llmgw.wire import anthropic, openai, responses
 
 __all__ = ["CLIENT_WIRES", "ClientWire", "error_body", "error_event", "render"]
 
@@ -46,6 +48,7 @@ CLIENT_WIRES: Final[Mapping[ClientDialect, ClientWire]] = {
     # OpenAI's and Anthropic's streams end on an error with the very object of the error body.
     "openai": ClientWire(openai.client_error_body, openai.client_error_body, openai.encode_event),
     "anthropic": ClientWire(anthropic.client_error_body, anthropic.client_error_body, anthropic.encode_event),
+    "responses": ClientWire(responses.client_error_body, responses.error_event, responses.encode_event),
 }
 
 

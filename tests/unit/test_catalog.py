@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmgw.errors import ModelNotFound
-from llmgw.relay.catalog import Catalog, Target
+from llmgw.relay.catalog import SUGGESTIONS, Catalog, Target
 from llmgw.settings import Config
 
 CONFIG = Config.model_validate(
@@ -46,3 +46,59 @@ def test_unknown_is_404(model: str) -> None:
     with pytest.raises(ModelNotFound) as info:
         Catalog(CONFIG).resolve(model)
     assert info.value.status == 404 and info.value.param == "model"
+
+
+def with_default(provider: str) -> Config:
+    return CONFIG.model_copy(
+        update={"server": CONFIG.server.model_copy(update={"default_provider": provider})}
+    )
+
+
+@pytest.mark.parametrize(
+    ("default", "model", "targets"),
+    [
+        ("openai", "gpt-4o-mini", [Target("openai", "gpt-4o-mini")]),
+        ("openrouter", "meta-llama/llama-3:free", [Target("openrouter", "meta-llama/llama-3:free")]),
+        ("local", "llama", [Target("local", "llama")]),  # the allow-list applies
+        ("openai", "fast", [Target("local", "llama")]),  # an alias first
+        ("openai", "openrouter/openai/gpt-4o", [Target("openrouter", "openai/gpt-4o")]),  # a provider's
+    ],
+)
+def test_bare_names_go_to_the_default_provider(default: str, model: str, targets: list[Target]) -> None:
+    assert list(Catalog(with_default(default)).resolve(model)) == targets
+
+
+@pytest.mark.parametrize("model", ["mistral", "local/mistral", "openai/"])
+def test_the_default_provider_keeps_its_allow_list_and_takes_no_named_provider(model: str) -> None:
+    with pytest.raises(ModelNotFound):
+        Catalog(with_default("local")).resolve(model)
+
+
+def test_an_unknown_bare_name_lists_the_routed_names_ending_in_it() -> None:
+    config = Config.model_validate(
+        {
+            "providers": {
+                "oai": {"type": "openai", "models": ["gpt-4o-mini", "gpt-4o"]},
+                "router": {"type": "openrouter", "models": ["openai/gpt-4o-mini", "openai/o3-mini"]},
+            },
+            "models": {"team/gpt-4o-mini": "oai/gpt-4o-mini", "mini": "oai/gpt-4o-mini"},
+        }
+    )
+    with pytest.raises(ModelNotFound) as info:
+        Catalog(config).resolve("gpt-4o-mini")
+    message = str(info.value)
+    assert message.startswith("The model `gpt-4o-mini` does not exist on this gateway.")
+    assert "`team/gpt-4o-mini`, `oai/gpt-4o-mini`, `router/openai/gpt-4o-mini`." in message
+    assert "`mini`" not in message and "o3-mini" not in message  # only whole `/<name>` endings
+    with pytest.raises(ModelNotFound) as nothing:
+        Catalog(config).resolve("claude")
+    assert str(nothing.value) == "The model `claude` does not exist on this gateway."
+
+
+def test_the_list_is_bounded() -> None:
+    config = Config.model_validate(
+        {"providers": {f"p{i}": {"type": "openai", "models": ["m"]} for i in range(15)}}
+    )
+    with pytest.raises(ModelNotFound) as info:
+        Catalog(config).resolve("m")
+    assert str(info.value).count("`p") == SUGGESTIONS and "(and 5 more)" in str(info.value)

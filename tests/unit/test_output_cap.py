@@ -34,6 +34,14 @@ from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
         ({"max_tokens": 16, "prompt": "a"}, "openai", Operation.COMPLETIONS, OutputCap(16)),
         ({"max_tokens": 4000, "max_completion_tokens": 1}, "anthropic", Operation.CHAT, OutputCap(4000)),
         ({"max_tokens": 100, "n": 9}, "anthropic", Operation.CHAT, OutputCap(100)),
+        ({}, "responses", Operation.CHAT, OutputCap(4096)),
+        ({"max_output_tokens": 300}, "responses", Operation.CHAT, OutputCap(300)),
+        ({"max_output_tokens": 300, "reasoning": {"effort": "medium", "summary": "auto"}}, "responses",
+         Operation.CHAT, OutputCap(300, 1, EFFORT_BUDGET["medium"])),
+        ({"max_output_tokens": 300, "reasoning": {"effort": None}}, "responses", Operation.CHAT,
+         OutputCap(300)),
+        ({"max_output_tokens": 300, "n": 4}, "responses", Operation.CHAT, OutputCap(300)),  # one answer
+        ({"max_tokens": 5}, "responses", Operation.CHAT, OutputCap(4096)),  # another API's: refused
     ],
 )  # fmt: skip
 def test_output_cap(body: dict[str, Any], dialect: Any, op: Operation, cap: OutputCap) -> None:
@@ -61,6 +69,13 @@ def test_output_cap_refuses_what_it_cannot_bound(body: dict[str, Any]) -> None:
         output_cap(body, "openai", Operation.CHAT, 4096)
 
 
+@pytest.mark.parametrize("value", ["100", 0, -1, True, 1.5])
+def test_a_responses_cap_must_be_a_positive_integer(value: Any) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        output_cap({"max_output_tokens": value}, "responses", Operation.CHAT, 4096)
+    assert caught.value.param == "max_output_tokens"
+
+
 def test_with_cap_leaves_one_maximum() -> None:
     body = {"model": "m", "max_tokens": 100, "max_completion_tokens": 50, "max_output_tokens": 1}
     out = with_cap(body, "openai", Operation.CHAT, "max_tokens", 50)
@@ -79,6 +94,10 @@ def test_with_cap_leaves_one_maximum() -> None:
         ({"max_completion_tokens": 1}, "openai", Operation.COMPLETIONS, "max_completion_tokens"),
         ({"max_tokens": 1}, "anthropic", Operation.COUNT_TOKENS, None),  # no output to limit
         ({"max_tokens": 1}, "openai", Operation.EMBEDDINGS, None),
+        ({"max_tokens": 1}, "responses", Operation.CHAT, "max_tokens"),
+        ({"max_output_tokens": 1, "max_completion_tokens": 2}, "responses", Operation.CHAT,
+         "max_completion_tokens"),
+        ({"max_output_tokens": 1}, "responses", Operation.CHAT, None),
     ],
 )  # fmt: skip
 def test_refuse_foreign_caps(body: dict[str, Any], dialect: Any, op: Operation, refused: str | None) -> None:

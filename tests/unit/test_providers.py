@@ -25,6 +25,7 @@ def adapter(type_: str, **extra: Any) -> Any:
     [
         ("openai", Operation.CHAT, False, "http://up.test/v1/chat/completions"),
         ("openai", Operation.COMPLETIONS, True, "http://up.test/v1/completions"),
+        ("openai", Operation.RESPONSES, True, "http://up.test/v1/responses"),  # OpenAI's own API only
         ("openai-compatible", Operation.EMBEDDINGS, False, "http://up.test/v1/embeddings"),
         ("anthropic", Operation.CHAT, True, "http://up.test/v1/messages"),
         ("anthropic", Operation.COUNT_TOKENS, False, "http://up.test/v1/messages/count_tokens"),
@@ -45,6 +46,10 @@ def test_each_operation_goes_to_its_url(type_: str, op: Operation, stream: bool,
     ("type_", "op"),
     [
         ("openai", Operation.COUNT_TOKENS),
+        ("openrouter", Operation.RESPONSES),  # reached through chat completions
+        ("openai-compatible", Operation.RESPONSES),
+        ("anthropic", Operation.RESPONSES),
+        ("gemini", Operation.RESPONSES),
         ("anthropic", Operation.EMBEDDINGS),
         ("anthropic", Operation.COMPLETIONS),
         ("gemini", Operation.COMPLETIONS),

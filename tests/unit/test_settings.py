@@ -100,6 +100,12 @@ def test_config_env_var_names_the_file(tmp_path: Path) -> None:
         ("[providers.a]\ntype='openai'\nx_title='t'\n", {}, "apply to type 'openrouter' only"),
         ("[server]\nauth_mode = 'admins'\n", {}, "[server] auth_mode: Input should be 'legacy', 'users'"),
         ("[server\n", {}, "invalid TOML"),
+        ("[server]\ndefault_provider = 'nope'\n", {}, "[server] default_provider: 'nope' is not a provider"),
+        (
+            "[providers.a]\ntype='openai'\nhosted_tools='drop'\n",
+            {},
+            "[providers.a] hosted_tools: Input should be",
+        ),
     ],
 )
 def test_errors_are_located(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
@@ -378,3 +384,11 @@ def test_retention_at_or_past_the_minimums_loads(tmp_path: Path, usage: float, r
     toml = f"[server]\nusage_retention_days = {usage}\nrollup_retention_days = {rollups}\n"
     server = load(write(tmp_path, toml)).config.server
     assert (server.usage_retention_days, server.rollup_retention_days) == (usage, rollups)
+
+
+def test_the_default_provider_may_be_a_well_known_one_without_its_table(tmp_path: Path) -> None:
+    loaded = load(write(tmp_path, "[server]\ndefault_provider = 'openai'\n"), {})
+    assert loaded.config.server.default_provider == "openai"
+    loaded = load(write(tmp_path, ""), {"LLMGW_DEFAULT_PROVIDER": "gemini"})
+    assert loaded.config.server.default_provider == "gemini"
+    assert loaded.config.providers["gemini"].hosted_tools == "leave_out"

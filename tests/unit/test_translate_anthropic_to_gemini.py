@@ -616,6 +616,32 @@ def test_tool_choice(choice: dict[str, Any], config: dict[str, Any]) -> None:
     assert anthropic_request_to_gemini(body)["toolConfig"] == {"functionCallingConfig": config}
 
 
+WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search"}
+
+
+def test_web_search_becomes_google_search() -> None:
+    # Gemini's reference: Tool.googleSearch (GoogleSearch: excludeDomains and blockingConfidence are
+    # "not supported in Gemini API"), beside functionDeclarations in `tools`
+    notes: list[str] = []
+    search = {**WEB_SEARCH, "max_uses": 3, "user_location": {"type": "approximate", "country": "NL"}}
+    body = {
+        "max_tokens": 1,
+        "messages": [user("hi")],
+        "tools": [WEATHER_TOOL, search],
+        "tool_choice": {"type": "auto"},
+    }
+    got = anthropic_request_to_gemini(body, notes=notes)
+    assert got["tools"][1:] == [{"googleSearch": {}}]
+    assert [d["name"] for d in got["tools"][0]["functionDeclarations"]] == [WEATHER_TOOL["name"]]
+    assert got["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
+    assert notes == [
+        "tools[1].max_uses dropped: Gemini's Google Search takes no such option",
+        "tools[1].user_location dropped: Gemini's Google Search takes no such option",
+    ]
+    alone = anthropic_request_to_gemini({"max_tokens": 1, "messages": [user("hi")], "tools": [WEB_SEARCH]})
+    assert alone["tools"] == [{"googleSearch": {}}] and "toolConfig" not in alone
+
+
 @pytest.mark.parametrize("choice", [{"type": "auto"}, {"type": "none"}])
 def test_tool_choice_without_tools_configures_nothing(choice: dict[str, Any]) -> None:
     body = {"max_tokens": 1, "messages": [user("hi")], "tools": [], "tool_choice": choice}
@@ -751,7 +777,14 @@ BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
     ({"messages": [], "system": ["text"]}, "system[0].type"),
     ({"messages": [], "tools": {"name": "x"}}, "tools"),
     ({"messages": [], "tools": ["x"]}, "tools[0]"),
-    ({"messages": [], "tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools[0].type"),
+    ({"messages": [], "tools": [{"type": "bash_20250124", "name": "bash"}]}, "tools[0].type"),
+    ({"messages": [], "tools": [{**WEB_SEARCH, "allowed_domains": ["x.test"]}]}, "tools[0].allowed_domains"),
+    ({"messages": [], "tools": [{**WEB_SEARCH, "blocked_domains": ["x.test"]}]}, "tools[0].blocked_domains"),
+    ({"messages": [], "tools": [{"type": "web_search_20250305"}]}, "tools[0].name"),
+    (
+        {"messages": [], "tools": [WEB_SEARCH], "tool_choice": {"type": "tool", "name": "web_search"}},
+        "tool_choice.name",
+    ),
     ({"messages": [], "tools": [{"name": "x"}]}, "tools[0].input_schema"),
     ({"messages": [], "tools": [{"input_schema": {}}]}, "tools[0].name"),
     (

@@ -8,6 +8,13 @@ stream it asked for. Events pass through byte for byte otherwise.
 
 Anthropic → Anthropic: the bytes pass unchanged; events are decoded only to read usage.
 
+Responses → Responses (OpenAI's own API): the bytes pass unchanged; each event's name is read (its `event:`
+line, else its data's `type`), and only the few events that matter are decoded: `response.created` (its
+Response is the skeleton of a failure the gateway writes, `responses_state.py`) and the terminal one,
+`response.completed` / `.incomplete` / `.failed`, whose Response has the usage and which ends the stream
+(a failed response is also the upstream's error, as is an `error` event). Every `*.delta` event is
+content.
+
 Both pass whole events only (line ends made `\n` where the upstream used `\r`): at the upstream's end
 of stream an unterminated last event goes on only if whole, never half of one. `saw_done` says the
 upstream ended its stream itself (OpenAI: `[DONE]`, or the usage chunk after the finish reason;
@@ -23,9 +30,11 @@ from typing import Any
 import orjson
 
 from llmgw.errors import GatewayError
+from llmgw.relay.streams.responses_state import ResponsesStreamState
 from llmgw.relay.streams.sse import DEFAULT_MAX_EVENT_BYTES, EventSplitter, SSEDecoder, whole_last_event
-from llmgw.translate.usage import Usage, anthropic_usage, openai_usage
+from llmgw.translate.usage import Usage, anthropic_usage, openai_usage, responses_usage
 from llmgw.wire import render
+from llmgw.wire.responses import TERMINAL, stream_error_code
 
 # Structural JSON: inside a string the quotes would be escaped, so these cannot match string content.
 _NULL_USAGE = (b',"usage":null', b', "usage": null')
@@ -200,3 +209,78 @@ class AnthropicPassthroughRelay:
     @staticmethod
     def error_event(exc: GatewayError) -> bytes:
         return render(exc, "anthropic", stream=True)
+
+
+_EVENT_LINE = b"event:"
+_TYPE = b'"type":"'
+
+
+class ResponsesPassthroughRelay:
+    """Responses → Responses: whole events pass unchanged (see the module docstring)."""
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._splitter = EventSplitter(max_event_bytes)
+        self._state = ResponsesStreamState()
+        self.usage: Usage | None = None
+        self.content_events = 0
+        self.saw_done = False  # the terminal event came
+        self.upstream_error: str | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        complete = self._splitter.feed(chunk)
+        if complete:
+            start = 0
+            while (end := complete.find(b"\n\n", start)) >= 0:
+                if end > start:
+                    self._observe(complete[start:end])
+                start = end + 2
+        return complete
+
+    def flush(self) -> bytes:
+        """At the upstream's end of stream: its unterminated last event if whole, never half of one."""
+        rest = self._splitter.rest()
+        whole = whole_last_event(rest) if rest.strip() else None
+        if whole is None:
+            return b""
+        self._observe(whole[:-2])
+        return whole
+
+    def error_event(self, exc: GatewayError) -> bytes:
+        return self._state.failure(exc)
+
+    def _observe(self, event: bytes) -> None:
+        self._state.saw_bytes(event)
+        name = _event_name(event)
+        if name is None:
+            return
+        if name.endswith(b".delta"):
+            self.content_events += 1
+        elif name == b"response.created":
+            self._state.created(_data_of(event) or b"")
+        elif name in _TERMINAL or name == b"error":
+            payload = _json_data(event)
+            if name != b"error":
+                self.saw_done = True
+                self.usage = responses_usage(payload.get("response")) or self.usage
+            if name != b"response.completed" and name != b"response.incomplete":
+                self.upstream_error = stream_error_code({**payload, "type": name.decode()})
+
+
+_TERMINAL = frozenset(t.encode() for t in TERMINAL)
+
+
+def _event_name(event: bytes) -> bytes | None:
+    """An event's name: its `event:` line (OpenAI names every event so), else its data's `type`."""
+    if event.startswith(_EVENT_LINE):
+        end = event.find(b"\n")
+        return event[len(_EVENT_LINE) : end if end >= 0 else len(event)].strip()
+    kind = _json_data(event).get("type")
+    return kind.encode() if isinstance(kind, str) else None
+
+
+def _json_data(event: bytes) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(_data_of(event) or b"")
+    except orjson.JSONDecodeError:
+        return {}
+    return payload if isinstance(payload, dict) else {}

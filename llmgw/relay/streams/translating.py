@@ -9,9 +9,11 @@ from typing import Any, Protocol
 
 from llmgw.dialects import ClientDialect
 from llmgw.errors import GatewayError, UpstreamUnavailable
+from llmgw.relay.streams.responses_state import ResponsesStreamState
 from llmgw.relay.streams.sse import DEFAULT_MAX_EVENT_BYTES, OPENAI_DONE, SSEDecoder, SSEEvent
 from llmgw.translate.usage import Usage
 from llmgw.wire import CLIENT_WIRES, render
+from llmgw.wire.responses import stream_error_code
 
 UNREADABLE = "The upstream sent a stream event the gateway could not read."
 
@@ -120,6 +122,28 @@ class TranslatingRelay:
             return tail  # the upstream's error event ended the stream: nothing follows it
         self.saw_done = True
         return tail + self._done
+
+
+class ResponsesTranslatingRelay(TranslatingRelay):
+    """A chain whose last step writes Responses events: their numbers and the `response.created`
+    Response are kept, so a failure after the headers ends the stream as part of the same response
+    (`ResponsesStreamState`); the upstream's error is a `response.failed` or `error` event."""
+
+    def __init__(
+        self, chain: Sequence[StreamTranslator], max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    ) -> None:
+        super().__init__(chain, "responses", max_event_bytes)
+        self._state = ResponsesStreamState()
+
+    def error_event(self, exc: GatewayError) -> bytes:
+        return self._state.failure(exc)
+
+    def _encode_all(self, out: list[dict[str, Any]]) -> bytes:
+        for o in out:
+            self._state.saw_event(o)
+            if self.upstream_error is None and (code := stream_error_code(o)) is not None:
+                self.upstream_error = code
+        return b"".join(self._encode(o) for o in out)
 
 
 def openai_client_relay(chain: Sequence[StreamTranslator], max_event_bytes: int) -> TranslatingRelay:
