@@ -547,3 +547,13 @@ def test_a_run_the_shell_command_prompt_calls_codex_clis_shell_tool(fake: FakeGe
         fake, "generateContent", {"contents": turns, "tools": tools}, model="gemini-2.0-flash"
     ).json()
     assert "MARK" in answer["candidates"][0]["content"]["parts"][0]["text"]
+
+
+def test_a_json_response_schema_gets_json_satisfying_it(fake: FakeGemini) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    ask = {"role": "user", "parts": [{"text": "Name a city."}]}
+    config = {"responseMimeType": "application/json", "responseJsonSchema": schema}
+    shaped = post(
+        fake, "generateContent", {"contents": [ask], "generationConfig": config}, model="gemini-2.0-flash"
+    ).json()
+    assert json.loads(shaped["candidates"][0]["content"]["parts"][0]["text"]) == {"city": "Name a city."}

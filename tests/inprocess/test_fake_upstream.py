@@ -380,6 +380,16 @@ def test_a_run_the_shell_command_prompt_calls_codex_clis_shell_tool(fake: FakeOp
     assert answer["choices"][0]["message"]["content"] == "Echo: total 0"
 
 
+def test_a_json_schema_response_format_gets_json_satisfying_it(fake: FakeOpenAI) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "place", "schema": schema, "strict": True}}
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name a city."}]}
+    shaped = httpx.post(
+        f"{fake.base_url}/chat/completions", json={**body, "response_format": fmt}, headers=AUTH, timeout=5
+    ).json()
+    assert json.loads(shaped["choices"][0]["message"]["content"]) == {"city": "Name a city."}
+
+
 @pytest.mark.parametrize(
     ("model", "refused"), [("gpt-4o-mini", True), ("gpt-3.5-turbo", True), ("o4-mini", False)]
 )

@@ -37,6 +37,7 @@ from .fake_server import (
     Scenario,
     dumps,
     estimate_tokens,
+    json_reply,
     parse_scenario,
     random_id,
     reply_words,
@@ -639,7 +640,12 @@ def build_reply(body: dict[str, Any], scenario: Scenario, usage: _Usage) -> _Rep
             )
         usage.output = sum(len(b.pieces) for b in blocks) + 8
         return _Reply(blocks, "tool_use", usage)
-    kind, pieces = scenario.kind, reply_words(scenario, text)
+    fmt = (body.get("output_config") or {}).get("format") or {}
+    structured = fmt.get("type") == "json_schema"
+    kind, pieces = (
+        scenario.kind,
+        json_reply(fmt.get("schema"), text) if structured else reply_words(scenario, text),
+    )
     stop_reason, stop_sequence = "end_turn", None
     for sequence in body.get("stop_sequences") or []:
         joined = "".join(pieces)

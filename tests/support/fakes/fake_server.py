@@ -10,6 +10,9 @@ A fake subclasses :class:`FakeServer`, adds its routes in ``routes()`` and recor
 - ``drip-<ms>``: stream ``DRIP_CHUNKS`` content events, ``ms`` apart (client-disconnect tests);
 - ``error-mid-stream-<k>``: ``k`` content events, then the provider's in-stream error, if it has one.
 
+Structured output, in every fake: a request for a JSON schema's answer gets JSON satisfying it
+(:func:`json_reply`) instead of an echo.
+
 Scripted tool use, in every fake and for any model name (the real clients' tool loops, see
 :func:`scripted_call`): when the last user turn carries no tool result and asks to ``Read the file
 /absolute/path`` while the request offers a ``Read`` tool taking ``file_path`` (Claude Code's), or asks
@@ -53,6 +56,7 @@ __all__ = [
     "dumps",
     "estimate_tokens",
     "filler_words",
+    "json_reply",
     "parse_scenario",
     "random_id",
     "reply_words",
@@ -108,6 +112,12 @@ def sample_arguments(schema: Any, text: str) -> dict[str, Any]:
         kind = str(prop.get("type", "string")).lower() if isinstance(prop, dict) else "string"
         result[name] = samples.get(kind, text or "value")
     return result
+
+
+def json_reply(schema: Any, text: str) -> list[str]:
+    """The pieces of an answer to a request for structured output: JSON satisfying ``schema`` (see
+    :func:`sample_arguments`), as a model constrained to it answers."""
+    return re.findall(r".{1,12}", dumps(sample_arguments(schema, text)).decode(), re.S)
 
 
 _READ_PROMPT = re.compile(r"\bread the file (/\S+?)[.,;:!?]?(?:\s|$)", re.IGNORECASE)

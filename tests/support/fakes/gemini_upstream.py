@@ -39,6 +39,7 @@ from .fake_server import (
     Scenario,
     dumps,
     estimate_tokens,
+    json_reply,
     parse_scenario,
     reply_words,
     sample_arguments,
@@ -447,7 +448,9 @@ def build_reply(req: dict[str, Any], model: str, scenario: Scenario) -> _Reply:
         # signatures come with function calls of a thinking model (and with every Gemini 3 answer)
         signature = _signature(text) if thought else ""
         return _Reply(thoughts, [], calls, "STOP", prompt_tokens(req), signature, len(thought))
-    kind, pieces = scenario.kind, reply_words(scenario, text)
+    schema = config.get("response_json_schema") or config.get("response_schema")
+    structured = config.get("response_mime_type") == "application/json" and schema is not None
+    kind, pieces = scenario.kind, json_reply(schema, text) if structured else reply_words(scenario, text)
     finish, limit = "STOP", config.get("max_output_tokens")
     if kind == "normal" and limit is not None and 0 < int(limit) < len(pieces):
         pieces, finish = pieces[: int(limit)], "MAX_TOKENS"

@@ -51,6 +51,7 @@ from .fake_server import (
     dumps,
     estimate_tokens,
     filler_words,
+    json_reply,
     parse_scenario,
     reply_words,
     scripted_call,
@@ -497,6 +498,9 @@ class FakeOpenAI(FakeServer):
             return _Reply(re.findall(r"\W+|\w+", arguments), "tool_calls", prompt_tokens, cached, call)
         kind = scenario.kind
         pieces = filler_words(int(scenario.value)) if kind == "chunks" else reply_words(scenario, text)
+        fmt = body.get("response_format")
+        if chat and isinstance(fmt, dict) and fmt.get("type") == "json_schema" and kind == "normal":
+            pieces = json_reply((fmt.get("json_schema") or {}).get("schema"), text)
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         if isinstance(limit, int) and 0 < limit < len(pieces) and kind not in ("stall", "reset", "drip"):
             return _Reply(pieces[:limit], "length", prompt_tokens, cached)
