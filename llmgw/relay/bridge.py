@@ -14,6 +14,7 @@ translation left out that the client asked for goes back in the answer's `header
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -31,19 +32,24 @@ from llmgw.relay.streams.passthrough import (
     ResponsesPassthroughRelay,
 )
 from llmgw.relay.streams.translating import (
+    ResponsesTranslatingRelay,
     StreamTranslator,
     anthropic_client_relay,
     openai_client_relay,
 )
 from llmgw.translate.anthropic_to_gemini import anthropic_count_tokens_to_gemini, anthropic_request_to_gemini
 from llmgw.translate.anthropic_to_openai import anthropic_request_to_openai, anthropic_response_to_openai
+from llmgw.translate.anthropic_to_responses import anthropic_response_to_responses, new_response_id
 from llmgw.translate.gemini_to_anthropic import gemini_count_tokens_to_anthropic, gemini_response_to_anthropic
 from llmgw.translate.gemini_to_openai import gemini_embeddings_to_openai
 from llmgw.translate.hub import lift_system_messages
 from llmgw.translate.model_traits import gemini_thinks, openai_reasons
 from llmgw.translate.openai_to_anthropic import openai_request_to_anthropic, openai_response_to_anthropic
 from llmgw.translate.openai_to_gemini import openai_embeddings_to_gemini
+from llmgw.translate.responses_to_anthropic import responses_request_to_anthropic
+from llmgw.translate.responses_tools import ToolNames
 from llmgw.translate.streams.anthropic_to_openai import AnthropicToOpenAIStream
+from llmgw.translate.streams.anthropic_to_responses import AnthropicToResponsesStream
 from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
 from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream
 from llmgw.translate.usage import Usage, anthropic_usage, gemini_usage, openai_usage, responses_usage
@@ -270,6 +276,114 @@ class ResponsesPassthrough(Bridge):
         return ResponsesPassthroughRelay(max_event_bytes)
 
 
+class ResponsesViaHub(Translating):
+    """A Responses client to an upstream without the Responses API, through the hub: the request
+    translated to Anthropic Messages (`responses_request_to_anthropic`), then to the upstream's dialect
+    by the subclass; the answer back to Anthropic's by the subclass, then to the Response. The Response's
+    id and time are minted here, once per request; the hub request's tool names name the calls back.
+
+    Hosted tools the upstream has no equivalent for (every one but `web_search` where `web_search` is
+    set) are left out of the upstream request: named in the answer's `x-llmgw-tools-left-out` header
+    and a DEBUG line, or, with the provider's `hosted_tools = "refuse"`, a 400 naming the first."""
+
+    web_search = True  # the upstream has an equivalent of the hosted web search
+
+    def hub(self, body: dict[str, Any], upstream_model: str) -> dict[str, Any]:
+        """The Anthropic Messages request for the client's `body` (the cap applied)."""
+        self.body = body  # the Response echoes the request as the client sent it
+        self.response_id, self.created_at = new_response_id(), int(time.time())
+        notes: list[str] = []
+        hub = responses_request_to_anthropic(
+            self.capped(body),
+            default_max_tokens=self.ctx.default_max_tokens,
+            web_search=self.web_search,
+            notes=notes,
+        )
+        self.tools: ToolNames = hub.tools
+        if hub.left_out:
+            if self.hosted_tools == "refuse":
+                raise InvalidRequest(
+                    f"The hosted tool `{hub.left_out[0]}` has no equivalent on {_NAMES[self.upstream]} "
+                    f'providers, and this provider refuses such tools (hosted_tools = "refuse"); '
+                    "remove it, or use a model of an `openai` provider.",
+                    param="tools",
+                )
+            left_out = ", ".join(hub.left_out)
+            self.headers = {LEFT_OUT_HEADER: left_out}
+            log.debug("%s → %s: hosted tools left out: %s", self.ctx.client_model, upstream_model, left_out)
+        self.noted(notes, upstream_model)
+        return hub.body
+
+    def answer(self, message: Mapping[str, Any]) -> bytes:
+        """The client's Response for the upstream's answer as an Anthropic message."""
+        out = anthropic_response_to_responses(
+            dict(message),
+            model=self.ctx.client_model,
+            request=self.body,
+            tools=self.tools,
+            response_id=self.response_id,
+            created_at=self.created_at,
+        )
+        return orjson.dumps(out)
+
+    def relay(self, chain: list[StreamTranslator], max_event_bytes: int) -> StreamRelay:
+        """A stream relay: `chain` (the upstream's events to Anthropic's), then to Responses events."""
+        last = AnthropicToResponsesStream(
+            self.ctx.client_model, self.body, self.tools, self.response_id, self.created_at
+        )
+        return ResponsesTranslatingRelay([*chain, last], max_event_bytes)
+
+
+class ResponsesToAnthropic(ResponsesViaHub):
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        return self.hub(body, upstream_model)
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        message = _json(raw)
+        return self.answer(message), anthropic_usage(message.get("usage"))
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return self.relay([], max_event_bytes)
+
+
+class ResponsesToGemini(ResponsesViaHub):
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        notes: list[str] = []
+        hub = self.hub(body, upstream_model)
+        out = anthropic_request_to_gemini(hub, thinking=gemini_thinks(upstream_model), notes=notes)
+        self.noted(notes, upstream_model)
+        return out
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        payload = _json(raw)
+        message = gemini_response_to_anthropic(payload, model=self.ctx.client_model)
+        return self.answer(message), gemini_usage(payload)
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return self.relay([GeminiToAnthropicStream(self.ctx.client_model)], max_event_bytes)
+
+
+class ResponsesToChat(ResponsesViaHub):
+    """To the OpenAI-format servers other than OpenAI's own (`NATIVE`): chat completions, which they
+    all have; no web search there."""
+
+    web_search = False
+
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        out = anthropic_request_to_openai(self.hub(body, upstream_model), max_tokens_field="max_tokens")
+        if stream:
+            out["stream_options"] = {"include_usage": True}
+        return out
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        payload = _json(raw)
+        message = openai_response_to_anthropic(payload, model=self.ctx.client_model)
+        return self.answer(message), openai_usage(payload)
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return self.relay([OpenAIToAnthropicStream(self.ctx.client_model)], max_event_bytes)
+
+
 BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = {
     ("openai", Operation.CHAT, "openai"): Bridge,
     ("openai", Operation.COMPLETIONS, "openai"): Bridge,
@@ -282,6 +396,9 @@ BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = 
     ("anthropic", Operation.CHAT, "openai"): AnthropicToOpenAI,
     ("anthropic", Operation.CHAT, "gemini"): AnthropicToGemini,
     ("anthropic", Operation.COUNT_TOKENS, "gemini"): AnthropicToGemini,
+    ("responses", Operation.CHAT, "openai"): ResponsesToChat,  # OpenAI's own: NATIVE, below
+    ("responses", Operation.CHAT, "anthropic"): ResponsesToAnthropic,
+    ("responses", Operation.CHAT, "gemini"): ResponsesToGemini,
 }
 
 # A provider type that speaks the client's dialect itself where others of its upstream dialect do not.

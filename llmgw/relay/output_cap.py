@@ -16,7 +16,8 @@ disagree. Pure.
   generates server-side and bills), whichever is larger.
 - An OpenAI `reasoning_effort` sent to an Anthropic model adds its thinking budget to each answer, as
   that translation does (`translate/openai_to_anthropic.py`); so does a Responses request's
-  `reasoning.effort`, by the same table. A Responses request makes one answer.
+  `reasoning.effort` (`translate/responses_to_anthropic.effort_budget`: the same table, `minimal` no
+  thinking). A Responses request makes one answer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Final
 from llmgw.dialects import ClientDialect, Operation
 from llmgw.errors import InvalidRequest
 from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
+from llmgw.translate.responses_to_anthropic import effort_budget
 
 __all__ = ["CAP_FIELDS", "FOREIGN_CAP_FIELDS", "OutputCap", "output_cap", "refuse_foreign_caps", "with_cap"]
 
@@ -76,9 +78,7 @@ def output_cap(body: dict[str, Any], dialect: ClientDialect, op: Operation, defa
     if dialect == "anthropic":
         return OutputCap(per_answer)
     if dialect == "responses":
-        reasoning = body.get("reasoning")
-        effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
-        return OutputCap(per_answer, 1, EFFORT_BUDGET.get(effort, 0) if isinstance(effort, str) else 0)
+        return OutputCap(per_answer, 1, effort_budget(body.get("reasoning")))
     n = _answers(body, "n")
     if op is Operation.CHAT:
         effort = body.get("reasoning_effort")

@@ -319,3 +319,209 @@ async def test_the_openai_sdk_reads_answers_streams_and_failures(tmp_path: Path)
     assert whole.output_text == "The capital of France is Paris." and whole.usage is not None
     assert final.output_text == "The capital of France is Paris." and final.status == "completed"
     assert seen[-1] == "response.failed" and failed.value.message == CUT_SHORT
+
+
+# -- translated: anthropic, gemini, openai-compatible upstreams ---------------------------------------
+
+TRANSLATED = {
+    "ant": {"type": "anthropic", "base_url": "http://ant.test/v1", "models": ["claude-sonnet-4-5"]},
+    "gem": {"type": "gemini", "base_url": "http://gem.test/v1beta"},
+    "oai": {"type": "openai-compatible", "base_url": "http://oai.test/v1"},
+}
+TRANSLATED_KEYS = {"ant": ["ant-first"], "gem": ["gem-first"], "oai": ["oai-first"]}
+MODELS = {"ant": "ant/claude-sonnet-4-5", "gem": "gem/gemini-2.5-flash", "oai": "oai/o3-mini"}
+# Each upstream's recorded answer, whole and streamed, and its usage (prompt, completion, total) as read
+# by hand from the fixture: Gemini's completion counts its thoughts, OpenAI's its reasoning.
+RECORDED = {
+    "ant": ("anthropic", "messages.text.json", "messages.stream_text.sse", (26, 18, 44), (678, 82, 760)),
+    "gem": ("gemini", "generate.text.json", "generate.stream_text.sse", (9, 43, 52), (13, 8, 21)),
+    "oai": ("openai", "chat.text.json", "chat.stream_text.sse", (11, 809, 820), (78, 9, 87)),
+}
+
+
+def translated_answer(request: httpx.Request) -> httpx.Response:
+    """Each upstream answers in its own wire format, with its recording."""
+    provider = request.url.host.removesuffix(".test")
+    dialect, whole, streamed, _, _ = RECORDED[provider]
+    body = orjson.loads(request.content)
+    stream = body.get("stream") is True or "streamGenerateContent" in request.url.path
+    content = (fixtures_dir() / dialect / (streamed if stream else whole)).read_bytes()
+    kind = "text/event-stream" if stream else "application/json"
+    return httpx.Response(200, headers={"content-type": kind}, stream=Pieces([content]))
+
+
+def recorded_text(provider: str, streamed: bool) -> str:
+    """The text of an upstream's recording, read from its own payloads."""
+    dialect, whole, stream_file, _, _ = RECORDED[provider]
+    if not streamed:
+        payload = orjson.loads((fixtures_dir() / dialect / whole).read_bytes())
+        if provider == "ant":
+            return str(payload["content"][0]["text"])
+        if provider == "gem":
+            return "".join(p["text"] for p in payload["candidates"][0]["content"]["parts"])
+        return str(payload["choices"][0]["message"]["content"])
+    text = []
+    for event in SSEDecoder().feed((fixtures_dir() / dialect / stream_file).read_bytes() + b"\n\n"):
+        if event.data.strip() == "[DONE]":
+            continue
+        data = orjson.loads(event.data)
+        if provider == "ant" and data.get("type") == "content_block_delta":
+            text.append(data["delta"]["text"])
+        elif provider == "gem":
+            text.extend(p.get("text", "") for p in data["candidates"][0]["content"]["parts"])
+        elif provider == "oai" and data["choices"]:
+            text.append(data["choices"][0]["delta"].get("content") or "")
+    return "".join(text)
+
+
+@pytest.mark.parametrize("provider", list(TRANSLATED))
+async def test_a_translated_upstream_answers_whole(tmp_path: Path, provider: str) -> None:
+    async with gateway(tmp_path, translated_answer, keys=TRANSLATED_KEYS, providers=TRANSLATED) as gw:
+        response = await sdk(gw).responses.create(
+            model=MODELS[provider], input="What is the capital of France?", instructions="Be brief."
+        )
+        (sent,) = gw.upstreams.sent
+    assert response.status == "completed" and response.model == MODELS[provider]
+    assert response.id.startswith("resp_") and response.output_text == recorded_text(provider, False)
+    prompt, completion, total = RECORDED[provider][3]
+    assert response.usage is not None
+    assert (response.usage.input_tokens, response.usage.output_tokens, response.usage.total_tokens) == (
+        prompt, completion, total
+    )  # fmt: skip
+    upstream = orjson.loads(sent.content)
+    if provider == "ant":
+        assert str(sent.url) == "http://ant.test/v1/messages"
+        assert upstream["system"] == "Be brief." and upstream["max_tokens"] == 4096
+        text = [{"type": "text", "text": "What is the capital of France?"}]
+        assert upstream["messages"] == [{"role": "user", "content": text}]
+    elif provider == "gem":
+        assert str(sent.url) == "http://gem.test/v1beta/models/gemini-2.5-flash:generateContent"
+        assert upstream["contents"][0]["parts"] == [{"text": "What is the capital of France?"}]
+    else:
+        assert str(sent.url) == "http://oai.test/v1/chat/completions"
+        assert upstream["messages"][0] == {"role": "system", "content": "Be brief."}
+    (row,) = gw.rows().values()  # complete once the app has shut down
+    assert (row["endpoint"], row["provider"], row["streamed"], row["usage_source"]) == (
+        "/v1/responses", provider, 0, "provider"
+    )  # fmt: skip
+    assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == (
+        prompt,
+        completion,
+        total,
+    )
+
+
+@pytest.mark.parametrize("provider", list(TRANSLATED))
+async def test_a_translated_upstream_streams(tmp_path: Path, provider: str) -> None:
+    body = {"model": MODELS[provider], "input": "What is the capital of France?", "stream": True}
+    async with gateway(tmp_path, translated_answer, keys=TRANSLATED_KEYS, providers=TRANSLATED) as gw:
+        raw = await post(gw, body)
+        async with sdk(gw).responses.stream(model=MODELS[provider], input="What is the capital?") as stream:
+            final = await stream.get_final_response()
+    got = events(raw.content)
+    assert [e["sequence_number"] for e in got] == list(range(len(got)))
+    assert (got[0]["type"], got[-1]["type"]) == ("response.created", "response.completed")
+    text = "".join(e["delta"] for e in got if e["type"] == "response.output_text.delta")
+    assert text == recorded_text(provider, True) == final.output_text
+    assert final.id != got[0]["response"]["id"]  # one response id per request
+    prompt, completion, total = RECORDED[provider][4]
+    assert got[-1]["response"]["usage"]["total_tokens"] == total
+    row = gw.row(raw)
+    assert (row["endpoint"], row["provider"], row["streamed"], row["usage_source"], row["error_type"]) == (
+        "/v1/responses", provider, 1, "provider", None
+    )  # fmt: skip
+    assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == (
+        prompt,
+        completion,
+        total,
+    )
+
+
+HOSTED = [
+    {"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {}}},
+    {"type": "file_search", "vector_store_ids": ["vs_1"]},
+    {"type": "web_search"},
+    {"type": "code_interpreter", "container": {"type": "auto"}},
+]
+
+
+@pytest.mark.parametrize(
+    ("provider", "left_out"),
+    [("ant", "file_search, code_interpreter"), ("gem", "file_search, code_interpreter"),
+     ("oai", "file_search, web_search, code_interpreter")],
+)  # fmt: skip
+async def test_hosted_tools_left_out_are_named_in_a_header(
+    tmp_path: Path, provider: str, left_out: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="llmgw")
+    body = {"model": MODELS[provider], "input": "Look it up.", "tools": HOSTED}
+    async with gateway(tmp_path, translated_answer, keys=TRANSLATED_KEYS, providers=TRANSLATED) as gw:
+        whole = await post(gw, body)
+        streamed = await post(gw, {**body, "stream": True})
+    assert (whole.status_code, streamed.status_code) == (200, 200)
+    assert whole.headers["x-llmgw-tools-left-out"] == streamed.headers["x-llmgw-tools-left-out"] == left_out
+    assert f"hosted tools left out: {left_out}" in caplog.text
+    sent = orjson.loads(gw.upstreams.sent[0].content)
+    assert "file_search" not in str(sent) and "code_interpreter" not in str(sent)
+
+
+async def test_a_provider_may_refuse_hosted_tools_instead(tmp_path: Path) -> None:
+    providers = {**TRANSLATED, "ant": {**TRANSLATED["ant"], "hosted_tools": "refuse"}}
+    async with gateway(tmp_path, translated_answer, keys=TRANSLATED_KEYS, providers=providers) as gw:
+        refused = await post(gw, {"model": MODELS["ant"], "input": "Look it up.", "tools": HOSTED})
+        mapped = await post(gw, {"model": MODELS["ant"], "input": "Look it up.", "tools": HOSTED[2:3]})
+    err = openai_err(refused, 400)
+    assert err["param"] == "tools" and err["message"].startswith(
+        "The hosted tool `file_search` has no equivalent"
+    )
+    assert 'hosted_tools = "refuse"' in err["message"]
+    assert (
+        mapped.status_code == 200 and "x-llmgw-tools-left-out" not in mapped.headers
+    )  # web search: Anthropic's
+    assert len(gw.upstreams.sent) == 1
+
+
+def anthropic_event(payload: dict[str, Any]) -> bytes:
+    return b"event: " + payload["type"].encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+ANTHROPIC_START = [
+    anthropic_event({"type": "message_start", "message": {
+        "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 16, "output_tokens": 1}}}),
+    anthropic_event({"type": "content_block_start", "index": 0,
+                     "content_block": {"type": "text", "text": ""}}),
+    anthropic_event({"type": "content_block_delta", "index": 0,
+                     "delta": {"type": "text_delta", "text": "Paris"}}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("ending", ["overloaded", "cut"])
+async def test_a_translated_stream_that_fails_ends_with_the_failure(tmp_path: Path, ending: str) -> None:
+    pieces = list(ANTHROPIC_START)
+    if ending == "overloaded":  # Anthropic's in-stream error event
+        pieces.append(
+            anthropic_event({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+        )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=SSE, stream=Pieces(pieces))
+
+    async with gateway(tmp_path, answer, keys=TRANSLATED_KEYS, providers=TRANSLATED) as gw:
+        r = await post(gw, {"model": MODELS["ant"], "input": "Capital of France?", "stream": True})
+        seen: list[str] = []
+        with pytest.raises(openai.APIError) as raised:
+            stream = await sdk(gw).responses.create(model=MODELS["ant"], input="Capital?", stream=True)
+            async for event in stream:
+                seen.append(event.type)
+    got = events(r.content)
+    assert [e["sequence_number"] for e in got] == list(range(len(got)))
+    assert [e["type"] for e in got][-2:] == ["response.failed", "error"]
+    failed, error = got[-2:]
+    assert failed["response"]["id"] == got[0]["response"]["id"] and failed["response"]["status"] == "failed"
+    message = "Overloaded" if ending == "overloaded" else CUT_SHORT
+    assert failed["response"]["error"] == {"code": "server_error", "message": message}
+    assert error["message"] == raised.value.message == message and seen[-1] == "response.failed"
+    row = gw.row(r)
+    assert row["error_type"] == ("server_error" if ending == "overloaded" else "upstream_unavailable")
+    assert (row["status"], row["streamed"], row["prompt_tokens"]) == (200, 1, 16)

@@ -7,8 +7,17 @@ from typing import get_args
 
 import pytest
 
-from llmgw.dialects import ClientDialect, UpstreamDialect
-from llmgw.relay.bridge import BRIDGES
+from llmgw.dialects import ClientDialect, Operation, UpstreamDialect
+from llmgw.relay.bridge import (
+    BRIDGES,
+    Bridge,
+    Context,
+    ResponsesPassthrough,
+    ResponsesToAnthropic,
+    ResponsesToChat,
+    ResponsesToGemini,
+    bridge_for,
+)
 from llmgw.relay.endpoints import ENDPOINTS, ClientEndpoint, path_dialect
 from llmgw.relay.output_cap import CAP_FIELDS
 from llmgw.wire import CLIENT_WIRES
@@ -42,6 +51,8 @@ def test_endpoint_paths_are_unique() -> None:
         ("/v1/messages", "anthropic"),
         ("/v1/messages/count_tokens", "anthropic"),
         ("/v1/messages/batches", "anthropic"),  # under an Anthropic endpoint: Anthropic's errors
+        ("/v1/responses", "responses"),
+        ("/v1/responses/resp_123/input_items", "responses"),
         ("/v1/messagesx", "openai"),
         ("/v1/chat/completions", "openai"),
         ("/v1/nope", "openai"),
@@ -50,3 +61,26 @@ def test_endpoint_paths_are_unique() -> None:
 )
 def test_a_path_takes_the_dialect_of_the_endpoint_at_or_above_it(path: str, dialect: str) -> None:
     assert path_dialect(path) == dialect
+
+
+@pytest.mark.parametrize(
+    ("upstream", "provider_type", "bridge", "upstream_op"),
+    [
+        ("openai", "openai", ResponsesPassthrough, Operation.RESPONSES),  # OpenAI's own Responses API
+        ("openai", "openrouter", ResponsesToChat, Operation.CHAT),  # chat completions elsewhere
+        ("openai", "openai-compatible", ResponsesToChat, Operation.CHAT),
+        ("anthropic", "anthropic", ResponsesToAnthropic, Operation.CHAT),
+        ("gemini", "gemini", ResponsesToGemini, Operation.CHAT),
+    ],
+)
+def test_a_responses_client_passes_through_to_openai_itself_only(
+    upstream: UpstreamDialect, provider_type: str, bridge: type[Bridge], upstream_op: Operation
+) -> None:
+    got = bridge_for("responses", Operation.CHAT, upstream, Context("m"), provider_type, "refuse")
+    assert type(got) is bridge and got.upstream_op is upstream_op and got.hosted_tools == "refuse"
+
+
+def test_other_clients_call_their_own_operation() -> None:
+    for (client, op, upstream), _ in BRIDGES.items():
+        if client != "responses":
+            assert bridge_for(client, op, upstream, Context("m"), "openai").upstream_op is op

@@ -40,6 +40,8 @@ from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
          Operation.CHAT, OutputCap(300, 1, EFFORT_BUDGET["medium"])),
         ({"max_output_tokens": 300, "reasoning": {"effort": None}}, "responses", Operation.CHAT,
          OutputCap(300)),
+        ({"max_output_tokens": 300, "reasoning": {"effort": "minimal"}}, "responses", Operation.CHAT,
+         OutputCap(300)),  # no thinking, as the translation sets it
         ({"max_output_tokens": 300, "n": 4}, "responses", Operation.CHAT, OutputCap(300)),  # one answer
         ({"max_tokens": 5}, "responses", Operation.CHAT, OutputCap(4096)),  # another API's: refused
     ],
