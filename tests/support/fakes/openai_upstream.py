@@ -12,6 +12,9 @@ serves every fault test through magic model names; any other name is served norm
 - ``reset-<k>``: stream ``k`` content chunks, then reset the TCP connection (non-stream: at once).
 - ``drip-<ms>``: stream 200 content chunks, ``ms`` apart (client-disconnect tests).
 
+OpenAI's Responses API (``/v1/responses`` and its stored responses) is ``openai_responses.ResponsesAPI``,
+mounted here as ``fake.responses``; its module docstring says what it answers.
+
 A chat request with ``tools`` whose model name contains ``tool`` is answered with a tool call; a ``Read
 the file /path`` prompt with Claude Code's ``Read`` tool, or a ``run the shell command `CMD` `` prompt with
 Codex CLI's shell tool, with a call of it (``fake_server.scripted_call``), and the turn carrying its result
@@ -57,6 +60,7 @@ from .fake_server import (
     scripted_call,
 )
 from .fixtures import load_json, load_sse
+from .openai_responses import ResponsesAPI
 
 __all__ = ["FakeOpenAI", "RecordedRequest", "Scenario", "scenario_for"]
 
@@ -91,13 +95,14 @@ _OWN_MAGIC = re.compile(r"(chunks|status)-(\d+(?:\.\d+)?)")
 
 
 @functools.lru_cache(maxsize=4096)
-def scenario_for(model: str) -> Scenario:
-    """The scenario a (possibly magic) model name selects: those of ``fake_server`` except
-    ``error-mid-stream-<k>`` (OpenAI has no in-stream error), plus ``chunks-<n>`` and ``status-<code>``."""
+def scenario_for(model: str, *, in_stream_errors: bool = False) -> Scenario:
+    """The scenario a (possibly magic) model name selects: those of ``fake_server``, plus ``chunks-<n>``
+    and ``status-<code>``; ``error-mid-stream-<k>`` only with ``in_stream_errors`` (the Responses API's
+    ``response.failed``: chat completions have no in-stream error)."""
     match = _OWN_MAGIC.fullmatch(model)
     if match is None:
         scenario = parse_scenario(model, _FIXED)
-        return NORMAL if scenario.kind == "midstream" else scenario
+        return NORMAL if scenario.kind == "midstream" and not in_stream_errors else scenario
     kind, value = match.group(1), float(match.group(2))
     if not value.is_integer():
         return NORMAL
@@ -230,6 +235,7 @@ class FakeOpenAI(FakeServer):
         self._embedding = struct.unpack(f"<{len(t.embedding) // 4}f", t.embedding)
         self._seen_prompts: set[int] = set()
         self._prebuilt: dict[tuple[Any, ...], Any] = {}
+        self.responses = ResponsesAPI(self)
 
     @property
     def record(self) -> bool:
@@ -250,7 +256,13 @@ class FakeOpenAI(FakeServer):
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_get("/v1/models/{model:.+}", self._retrieve_model)
+        self.responses.routes(app)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
+
+    @staticmethod
+    def scenario(model: str, *, in_stream_errors: bool = False) -> Scenario:
+        """The scenario ``model`` selects (:func:`scenario_for`)."""
+        return scenario_for(model, in_stream_errors=in_stream_errors)
 
     # -- request prologue: record, authenticate, parse ------------------------------------------
 
