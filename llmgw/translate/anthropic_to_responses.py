@@ -128,9 +128,10 @@ def anthropic_response_to_responses(
             tool_id, name, tool_input = block.get("id"), block.get("name"), block.get("input")
             if not isinstance(tool_id, str) or not isinstance(name, str):
                 raise UpstreamUnavailable("The Anthropic answer has a tool_use block without id or name.")
-            payload = call_payload(tool_input if isinstance(tool_input, dict) else {}, is_custom(name, tools))
-            prefix = "ctc" if is_custom(name, tools) else "fc"
-            output.append(call_item(item_id(prefix, response_id, len(output)), tool_id, name, tools, payload))
+            custom = is_custom(name, tools)
+            payload = call_payload(tool_input if isinstance(tool_input, dict) else {}, custom)
+            identifier = item_id("ctc" if custom else "fc", response_id, len(output))
+            output.append(call_item(identifier, tool_id, name, tools, payload))
         elif kind == "server_tool_use" and block.get("name") == WEB_SEARCH_TOOL:
             tool_input = block.get("input")
             query = tool_input.get("query") if isinstance(tool_input, dict) else None

@@ -14,7 +14,8 @@ Request decisions (Responses request → Anthropic request):
   `custom_tool_call`, `custom_tool_call_output`, `reasoning`. Consecutive items of one side form one
   turn, as Anthropic wants turns that alternate: reasoning, assistant messages and calls an assistant
   turn (thinking, text and `tool_use` blocks in their order); call outputs and user messages a user
-  turn, its `tool_result` blocks first. An output's `call_id` must answer an earlier call (400).
+  turn, its `tool_result` blocks first. An output's `call_id` must answer an earlier call (400). The
+  items' own `id`, `status`, `phase` and `caller` say nothing the upstream needs: ignored.
 - `instructions`, then `system` / `developer` messages wherever they stand → top-level `system` (one
   string for one plain text; text blocks when several or any has a cache marker), as for chat.
 - Parts: `input_text` / `output_text` → text (whitespace-only texts dropped: Anthropic refuses them);
@@ -435,6 +436,7 @@ def _mark_prefix(out: JSON) -> None:
         *(system if isinstance(system, list) else []),
         *(b for turn in out["messages"] for b in turn["content"]),
     ]
+    blocks += [inner for b in blocks if isinstance(b.get("content"), list) for inner in b["content"]]
     if sum("cache_control" in b for b in blocks) >= _MAX_CACHE_MARKERS:
         return
     last = out["messages"][-1]["content"][-1]

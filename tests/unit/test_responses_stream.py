@@ -117,6 +117,9 @@ def check(events: Sequence[Event]) -> None:
     item added then done in output order, deltas that add up to their done events."""
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert [e["type"] for e in events[:2]] == ["response.created", "response.in_progress"]
+    if events[-1]["type"] == "error":  # a failed stream ends with `response.failed`, then `error`
+        events = events[:-1]
+        assert events[-1]["type"] == "response.failed"
     last = events[-1]["type"]
     assert last in ("response.completed", "response.incomplete", "response.failed")
     assert all(e["type"] != last for e in events[:-1])
@@ -463,12 +466,28 @@ def test_refusals_end_with_a_refusal_part() -> None:
 def test_an_upstream_error_fails_the_response() -> None:
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     events, translator = stream([error, start()], finish=False)
-    assert [e["type"] for e in events] == ["response.created", "response.in_progress", "response.failed"]
-    assert events[-1]["response"]["error"] == {"code": "server_error", "message": "Overloaded"}
-    assert events[-1]["response"]["status"] == "failed" and events[-1]["response"]["usage"] is None
-    assert translator.ended and translator.finish() == [] and translator.response == events[-1]["response"]
+    assert [e["type"] for e in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.failed",
+        "error",
+    ]
+    assert events[2]["response"]["error"] == {"code": "server_error", "message": "Overloaded"}
+    assert events[2]["response"]["status"] == "failed" and events[2]["response"]["usage"] is None
+    assert events[3] == {
+        "type": "error",
+        "sequence_number": 3,
+        "code": "server_error",
+        "message": "Overloaded",
+        "param": None,
+        "error": {"message": "Overloaded", "type": "api_error", "param": None, "code": None},
+    }
+    assert translator.ended and translator.finish() == [] and translator.response == events[2]["response"]
+    assert translator.sequence_number == 4
     check(events)
-    Response.model_validate(events[-1]["response"])
+    Response.model_validate(events[2]["response"])
+    with pytest.raises(openai.APIError, match="Overloaded"):
+        openai_read(events)
     mid = events_of(
         start(),
         text_block(0, "Hel"),
@@ -476,16 +495,13 @@ def test_an_upstream_error_fails_the_response() -> None:
     )
     events, _ = stream(mid, finish=False)
     check(events)
-    failed = events[-1]["response"]
+    failed = events[-2]["response"]
     assert failed["error"] == {"code": "rate_limit_exceeded", "message": "Slow down"}
     assert failed["output"][0]["content"][0]["text"] == "Hel" and failed["usage"]["input_tokens"] == 10
-    invalid = stream([{"type": "error", "error": {"type": "invalid_request_error"}}], finish=False)[0][-1]
-    assert invalid["response"]["error"] == {
-        "code": "invalid_prompt",
-        "message": "The upstream failed while answering.",
-    }
-    odd = stream([{"type": "error", "error": "?"}], finish=False)[0][-1]
-    assert odd["response"]["error"]["code"] == "server_error"
+    invalid = stream([{"type": "error", "error": {"type": "invalid_request_error"}}], finish=False)[0][-2]
+    assert invalid["response"]["error"] == {"code": "invalid_prompt", "message": "upstream answered HTTP 200"}
+    odd = stream([{"type": "error", "error": "?"}], finish=False)[0][-2]
+    assert odd["response"]["error"] == {"code": "server_error", "message": "?"}
 
 
 def test_finish_closes_a_stream_the_upstream_ended_without_message_stop() -> None:
@@ -501,6 +517,25 @@ def test_finish_closes_a_stream_the_upstream_ended_without_message_stop() -> Non
     empty, _ = stream([])
     check(empty)
     assert empty[-1]["response"]["output"] == []
+
+
+def test_a_block_left_without_its_stop_is_closed_by_the_next() -> None:
+    thinking = {"type": "thinking", "thinking": "Hm.", "signature": "sig"}
+    hub = events_of(
+        start(),
+        {"type": "content_block_start", "index": 0, "content_block": thinking},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "text", "text": "Hi", "citations": None},
+        },
+        end(),
+    )
+    events, _ = stream(hub)
+    check(events)
+    output = events[-1]["response"]["output"]
+    assert output[0]["encrypted_content"] == encode_reasoning(thinking)
+    assert output[1]["content"][0]["text"] == "Hi"
 
 
 def test_cut_tool_input_is_passed_as_it_came() -> None:

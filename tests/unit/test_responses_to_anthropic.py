@@ -539,6 +539,10 @@ def test_a_prompt_cache_key_marks_the_end_of_the_input() -> None:
         rq({"role": "user", "content": [*four, {"type": "input_text", "text": "last"}]}, prompt_cache_key="k")
     )
     assert full["messages"][0]["content"][-1] == text("last")  # Anthropic takes 4 markers at most
+    call = {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}
+    output = {"type": "function_call_output", "call_id": "c", "output": four}
+    in_results = hub_body(rq(HI, call, output, {"role": "user", "content": "last"}, prompt_cache_key="k"))
+    assert in_results["messages"][-1]["content"][-1] == text("last")  # markers inside results count too
     thinking = {
         "type": "reasoning",
         "id": "r",

@@ -31,9 +31,11 @@ Mapping decisions (Anthropic → Responses):
 - `message_stop` (or `finish()`) → `response.completed` or `response.incomplete` with the whole Response:
   status, usage (the `message_delta` counts over `message_start`'s) and items as the non-stream
   translation gives them.
-- An `error` event → `response.failed`, its Response's `error` {code, message}: rate_limit_error →
-  rate_limit_exceeded, invalid_request_error → invalid_prompt, anything else → server_error. The
-  stream ends there.
+- An `error` event (the upstream's, or one the hub translators wrote for theirs) ends the stream as
+  the gateway ends a failed one (`wire.responses.failure_events`): `response.failed`, its Response's
+  `error` {code, message} (rate_limit_error → rate_limit_exceeded, invalid_request_error →
+  invalid_prompt, anything else → server_error), then an `error` event with the OpenAI error object
+  (`wire.openai.client_error_body`), on which the openai SDK raises.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+import orjson
 
 from llmgw.translate.anthropic_to_responses import (
     call_item,
@@ -66,6 +70,8 @@ from llmgw.translate.hub import responses_usage_from_anthropic
 from llmgw.translate.json_fields import JSON
 from llmgw.translate.responses_tools import WEB_SEARCH_TOOL, ToolNames
 from llmgw.translate.usage import Usage, anthropic_usage
+from llmgw.wire.openai import client_error_body
+from llmgw.wire.upstream_errors import parse_upstream_error
 
 __all__ = ["AnthropicToResponsesStream"]
 
@@ -130,7 +136,7 @@ class AnthropicToResponsesStream:
         out: list[JSON] = []
         self._start(out)
         if kind == "error":
-            self._fail(event.get("error"), out)
+            self._fail(event, out)
         elif kind == "message_start":
             message = event.get("message")
             if isinstance(message, Mapping):
@@ -200,6 +206,7 @@ class AnthropicToResponsesStream:
     # --- blocks ----------------------------------------------------------------------------------
 
     def _block_start(self, block: Mapping[str, Any], out: list[JSON]) -> None:
+        self._block_stop(out)  # a block the upstream left without its stop event
         kind = block.get("type")
         rid, n = self.response_id, len(self._output)
         if kind == "text":
@@ -207,7 +214,8 @@ class AnthropicToResponsesStream:
             part = self._output[index]["content"][-1]
             self._block = _Block("text", index, start=len(part["text"]))
             self._text(self._block, block.get("text"), out)
-            self._block.citations += block.get("citations") or []
+            citations = block.get("citations")
+            self._block.citations += citations if isinstance(citations, list) else []
         elif kind in ("thinking", "redacted_thinking"):
             identifier = item_id("rs", rid, n)
             reasoning: JSON = {"id": identifier, "type": "reasoning", "summary": []}
@@ -455,16 +463,15 @@ class AnthropicToResponsesStream:
         out.append(self._event(kind, response=self.response))
         self._ended = True
 
-    def _fail(self, error: Any, out: list[JSON]) -> None:
-        error = error if isinstance(error, Mapping) else {}
-        kind, message = error.get("type"), error.get("message")
-        failure = {
-            "code": _ERROR_CODES.get(kind, "server_error") if isinstance(kind, str) else "server_error",
-            "message": message if isinstance(message, str) else "The upstream failed while answering.",
-        }
+    def _fail(self, event: Mapping[str, Any], out: list[JSON]) -> None:
+        err = parse_upstream_error("anthropic", 200, orjson.dumps(dict(event)))
+        failure = {"code": _ERROR_CODES.get(err.type, "server_error"), "message": err.message}
         usage = responses_usage_from_anthropic(self._raw_usage) if self._raw_usage else None
         self.response = self._response("failed", output=self._output, usage=usage, error=failure)
         out.append(self._event("response.failed", response=self.response))
+        body = client_error_body(err)["error"]
+        code = body["code"] or failure["code"]
+        out.append(self._event("error", code=code, message=body["message"], param=body["param"], error=body))
         self._ended = True
 
     def _merge_usage(self, usage: Any) -> None:
