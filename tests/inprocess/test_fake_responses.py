@@ -143,6 +143,28 @@ def test_function_tool_round_trip(client: openai.OpenAI) -> None:
     assert third.output_text == "Echo: Lyon?" and third.previous_response_id == first.id
 
 
+def test_a_run_the_shell_command_prompt_calls_codex_clis_shell_tool(client: openai.OpenAI) -> None:
+    """Codex CLI's `exec_command`, any model: the prompt's command as `cmd`, then its output echoed."""
+    shell: Any = {
+        "type": "function",
+        "name": "exec_command",
+        "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]},
+        "strict": False,
+    }
+    ask = "Please run the shell command `echo MARK | tee m.txt` and report."
+    first = client.responses.create(model="gpt-4.1", input=ask, tools=[CAPITAL, shell], store=False)
+    (call,) = first.output
+    assert call.type == "function_call" and call.name == "exec_command"
+    assert json.loads(call.arguments) == {"cmd": "echo MARK | tee m.txt"}
+    history: Any = [
+        {"role": "user", "content": ask},
+        call.model_dump(exclude_none=True),
+        {"type": "function_call_output", "call_id": call.call_id, "output": "MARK"},
+    ]
+    second = client.responses.create(model="gpt-4.1", input=history, tools=[CAPITAL, shell], store=False)
+    assert second.output_text == "Echo: MARK"
+
+
 def test_a_tool_output_without_its_call_is_refused(client: openai.OpenAI) -> None:
     output: Any = [{"type": "function_call_output", "call_id": "call_nowhere", "output": "4"}]
     with pytest.raises(openai.BadRequestError) as raised:
