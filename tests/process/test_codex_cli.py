@@ -40,9 +40,11 @@ INSTALLED = ROOT / ".tools" / "codex" / "node_modules" / ".bin" / "codex"
 RUN_TIMEOUT = 90  # seconds; a run takes a few
 MARKER = "CODEX-RAN-5821"
 
-# provider type → the route Codex is given as its model
+# provider type → the route Codex is given as its model. OpenAI's own: a model Codex knows, by its bare
+# name (the gateway's `default_provider` takes it to the openai provider), as Codex users have it; it
+# sends `reasoning`, which OpenAI refuses for a model without (gpt-4o-mini).
 ROUTES = {
-    "openai": "oai/gpt-4o-mini",
+    "openai": "gpt-5.1-codex",
     "anthropic": "ant/claude-sonnet-4-5",
     "gemini": "gem/gemini-2.0-flash",
     "openai-compatible": "compat/llama-3.1-8b-instant",
@@ -171,7 +173,7 @@ def test_codex_runs_a_shell_command(
     assert [e["type"] for e in events if e["type"].startswith("turn.")] == ["turn.started", "turn.completed"]
 
     # two requests (the call, then the answer to its output), each a ledger row of this key
-    rows = gw.rows(before, 2)
+    rows = gw.rows(before, route, 2)
     assert len(rows) == 2, rows
     for row in rows:
         assert row["status"] == 200, (row, context)

@@ -103,7 +103,7 @@ async def run(agent: Agent[Any], gw: ResponsesGateway, stream: bool) -> Any:
 
 def check_rows(gw: ResponsesGateway, before: int, route: str, provider: str, stream: bool) -> None:
     """Two requests (the tool call, then the answer to its result), each a ledger row of this key."""
-    rows = gw.rows(before, 2)
+    rows = gw.rows(before, route, 2)
     assert len(rows) == 2, rows
     for row in rows:
         assert row["status"] == 200, (row, gw.log()[-3000:])

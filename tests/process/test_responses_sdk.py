@@ -64,7 +64,7 @@ def client(gw: ResponsesGateway) -> Iterator[OpenAI]:
 
 
 def check_rows(gw: ResponsesGateway, before: int, count: int, route: str, provider_type: str) -> None:
-    rows = gw.rows(before, count)
+    rows = gw.rows(before, route, count)
     assert len(rows) == count, rows
     for row in rows:
         assert row["status"] == 200, (row, gw.log()[-3000:])
@@ -104,7 +104,7 @@ def test_stream(gw: ResponsesGateway, client: OpenAI, provider_type: str) -> Non
     deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert deltas == final.output_text == "Echo: Say hello again."
     check_rows(gw, before, 1, route, provider_type)
-    assert gw.rows(before, 1)[0]["streamed"] == 1
+    assert gw.rows(before, route, 1)[0]["streamed"] == 1
 
 
 @pytest.mark.parametrize("provider_type", TYPES)

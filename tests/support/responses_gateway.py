@@ -62,16 +62,15 @@ class ResponsesGateway:
             (rowid,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM requests").fetchone()
         return int(rowid)
 
-    def rows(self, after: int, at_least: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        """The ledger rows past rowid `after`, once there are `at_least` (the writer thread batches)."""
+    def rows(self, after: int, model: str, at_least: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The ledger rows of `model` (as requested) past rowid `after`, once there are `at_least` (the
+        writer thread batches: an earlier test's last row may land after this one's `last_row`)."""
         deadline = time.monotonic() + timeout
+        query = "SELECT * FROM requests WHERE rowid > ? AND model_requested = ? ORDER BY rowid"
         while True:
             with sqlite3.connect(self.process.db_path) as conn:
                 conn.row_factory = sqlite3.Row
-                found = [
-                    dict(row)
-                    for row in conn.execute("SELECT * FROM requests WHERE rowid > ? ORDER BY rowid", (after,))
-                ]
+                found = [dict(row) for row in conn.execute(query, (after, model))]
             if len(found) >= at_least or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)
@@ -88,11 +87,11 @@ def _config(
         'log_level = "debug"\nauth_mode = "users"\n'
         # the Agents SDK strips `openai/` off a model name: a bare name goes to the openai provider
         'default_provider = "oai"\n'
-        f'\n[providers.oai]\ntype = "openai"\nbase_url = "{openai.base_url}/v1"\n'
+        f'\n[providers.oai]\ntype = "openai"\nbase_url = "{openai.base_url}"\n'
         f'\n[providers.ant]\ntype = "anthropic"\nbase_url = "{anthropic.base_url}/v1"\n'
         f'\n[providers.gem]\ntype = "gemini"\nbase_url = "{gemini.base_url}/v1beta"\n'
-        f'\n[providers.compat]\ntype = "openai-compatible"\nbase_url = "{openai.base_url}/v1"\n'
-        f'\n[providers.orouter]\ntype = "openrouter"\nbase_url = "{openai.base_url}/v1"\n'
+        f'\n[providers.compat]\ntype = "openai-compatible"\nbase_url = "{openai.base_url}"\n'
+        f'\n[providers.orouter]\ntype = "openrouter"\nbase_url = "{openai.base_url}"\n'
         f"\n[models]\n{models}"
     )
 
