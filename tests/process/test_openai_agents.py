@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from agents import Agent, ModelSettings, RunConfig, Runner, function_tool
+from agents import Agent, ModelSettings, RunConfig, Runner, function_tool, set_tracing_export_api_key
 from agents.models.default_models import get_default_model
 from agents.models.multi_provider import MultiProvider
 from agents.tracing import get_trace_provider
@@ -63,6 +63,9 @@ def dead_end(monkeypatch: pytest.MonkeyPatch) -> Iterator[DeadEndProxy]:
             monkeypatch.delenv(name, raising=False)
         for name, value in proxy.env().items():
             monkeypatch.setenv(name, value)
+        # a key for the trace exporter (which exports nothing without one): a run with tracing on
+        # would reach the dead end, and fail the test
+        set_tracing_export_api_key("sk-tracing-export-dead-end")
         yield proxy
 
 
@@ -87,18 +90,21 @@ def agent(model: str | None, calls: list[str], settings: ModelSettings | None = 
     )
 
 
-def run_config(gw: ResponsesGateway) -> RunConfig:
-    client = AsyncOpenAI(base_url=gw.base_url, api_key=gw.token, max_retries=0)
-    return RunConfig(model_provider=MultiProvider(openai_client=client), tracing_disabled=True)
-
-
 async def run(agent: Agent[Any], gw: ResponsesGateway, stream: bool) -> Any:
-    if not stream:
-        return await Runner.run(agent, "What is the secret word?", run_config=run_config(gw))
-    streamed = Runner.run_streamed(agent, "What is the secret word?", run_config=run_config(gw))
-    async for _ in streamed.stream_events():
-        pass
-    return streamed
+    """`Runner.run` (or `run_streamed`, its events read to the end) through the gateway; the clients
+    closed after."""
+    async with AsyncOpenAI(base_url=gw.base_url, api_key=gw.token, max_retries=0) as client:
+        provider = MultiProvider(openai_client=client)
+        config = RunConfig(model_provider=provider, tracing_disabled=True)
+        try:
+            if not stream:
+                return await Runner.run(agent, "What is the secret word?", run_config=config)
+            streamed = Runner.run_streamed(agent, "What is the secret word?", run_config=config)
+            async for _ in streamed.stream_events():
+                pass
+            return streamed
+        finally:
+            await provider.aclose()
 
 
 def check_rows(gw: ResponsesGateway, before: int, route: str, provider: str, stream: bool) -> None:
