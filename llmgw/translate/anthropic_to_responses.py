@@ -22,9 +22,9 @@ Answer decisions (Anthropic message → Response):
   named the tool (`ToolNames`), `arguments` compact JSON; `{"_raw": text}`, an upstream's unparsable
   arguments, → that text), or `custom_tool_call` for a custom tool (`input` = the tool_use's
   `input.input`); `server_tool_use` web search + its `web_search_tool_result` → one `web_search_call`
-  (`action.query`; `action.sources` when `include` asks for `web_search_call.action.sources`; status
-  failed on a search error). Other blocks (other server tools' results) carry nothing a Responses client
-  reads: dropped.
+  (`action.query` and `queries`, as OpenAI's answers carry both; `action.sources` when `include` asks
+  for `web_search_call.action.sources`; status failed on a search error). Other blocks (other server
+  tools' results) carry nothing a Responses client reads: dropped.
 - `stop_reason` → `status`: max_tokens and model_context_window_exceeded → incomplete
   (`incomplete_details.reason` max_output_tokens); refusal → incomplete (content_filter) with a
   `refusal` part (`REFUSAL_TEXT`) closing the last message item (a new one if the answer ends
@@ -63,6 +63,7 @@ __all__ = [
     "reasoning_item",
     "refusal_part",
     "response_object",
+    "search_action",
     "text_part",
     "url_citations",
     "wants_sources",
@@ -369,8 +370,13 @@ def web_search_item(identifier: str, query: str) -> JSON:
         "id": identifier,
         "type": "web_search_call",
         "status": "in_progress",
-        "action": {"type": "search", "query": query},
+        "action": search_action(query),
     }
+
+
+def search_action(query: str) -> JSON:
+    """A search's `action`: `query` (deprecated in the reference, still sent) and `queries`."""
+    return {"type": "search", "query": query, "queries": [query] if query else []}
 
 
 def complete_search(item: JSON, content: Any, with_sources: bool) -> None:

@@ -19,9 +19,8 @@ the stream's event, and the events that end a stream on an error. Pure.
 - `response.error.code` is a documented `ResponseErrorCode`: the error's own code when it is one, else
   `rate_limit_exceeded` for a 429 and `server_error` otherwise; the `error` event's `code` is the
   error's own (`upstream_unavailable`, ...), as in the error bodies.
-- A translated upstream's in-stream error is the translator's `response.failed`
-  (`translate/streams/anthropic_to_responses.py`); the relay follows it with the matching `error` event
-  (`error_after`), so the SDK raises there too. An OpenAI upstream's own events pass as they are.
+- A translated upstream's in-stream error ends its stream the same way, written by the translator
+  (`translate/streams/anthropic_to_responses.py`); an OpenAI upstream's own events pass as they are.
 - `stream_error_code` reads an upstream's or a translator's error events back, for the ledger.
 """
 
@@ -32,12 +31,11 @@ from typing import Any, Final
 import orjson
 
 from llmgw.errors import GatewayError, UpstreamError
-from llmgw.wire.openai import client_error_body, error_body, error_type
+from llmgw.wire.openai import client_error_body
 
 __all__ = [
     "client_error_body",
     "encode_event",
-    "error_after",
     "error_event",
     "failed_response",
     "failure_events",
@@ -55,7 +53,6 @@ RESPONSE_ERROR_CODES: Final = frozenset(
      "unsupported_image_media_type", "empty_image_file", "failed_to_download_image", "image_file_not_found"}
 )  # fmt: skip
 TERMINAL: Final = frozenset({"response.completed", "response.incomplete", "response.failed"})
-_STATUS: Final = {"rate_limit_exceeded": 429, "invalid_prompt": 400}  # a failed response's code → status
 
 
 def encode_event(event: Event) -> bytes:
@@ -95,26 +92,6 @@ def failure_events(
         "response": failed_response(err, response),
     }
     return [failed, error_event(err, sequence_number + 1)]
-
-
-def error_after(failed: Event, sequence_number: int) -> Event:
-    """The `error` event that follows a translator's `response.failed` event (its Response's `error`),
-    numbered `sequence_number`; typed by the status its code stands for."""
-    response = failed.get("response")
-    error = response.get("error") if isinstance(response, dict) else None
-    error = error if isinstance(error, dict) else {}
-    code, message = error.get("code"), error.get("message")
-    code = code if isinstance(code, str) else "server_error"
-    message = message if isinstance(message, str) else "The response failed."
-    body = error_body(500, message, type_=error_type(_STATUS.get(code, 500)), code=code)["error"]
-    return {
-        "type": "error",
-        "code": code,
-        "message": message,
-        "param": None,
-        "sequence_number": sequence_number,
-        "error": body,
-    }
 
 
 def stream_error_code(event: Event) -> str | None:

@@ -26,6 +26,7 @@ from tests.inprocess.test_limits_relay import account
 from tests.inprocess.test_relay_inprocess import PROXY_KEY, Running, gateway, openai_err, openai_error
 from tests.inprocess.test_stream_faults import Pieces
 from tests.support.fakes.fixtures import fixtures_dir, load_request
+from tests.support.responses_schema import validate_error_body, validate_event
 
 pytestmark = pytest.mark.anyio
 
@@ -142,6 +143,8 @@ async def test_a_stream_cut_mid_way_ends_with_the_failure_and_the_row_has_it(tmp
     got = events(r.content)
     assert [e["type"] for e in got][-3:] == ["response.output_text.delta", "response.failed", "error"]
     failed, error = got[-2:]
+    validate_event(failed)
+    validate_event(error)
     assert (failed["sequence_number"], error["sequence_number"]) == (6, 7)  # the recording has none: counted
     assert failed["response"]["id"] == got[0]["response"]["id"] and failed["response"]["status"] == "failed"
     assert failed["response"]["error"] == {"code": "server_error", "message": CUT_SHORT}
@@ -169,6 +172,7 @@ async def test_bad_requests_are_400s(tmp_path: Path, body: dict[str, Any], param
     async with gateway(tmp_path, answer_with(200, b"{}"), keys=KEYS, providers=OPENAI) as gw:
         r = await post(gw, body)
     err = openai_err(r, 400)
+    validate_error_body(r.json())
     assert (err["type"], err["param"]) == ("invalid_request_error", param)
     assert err["message"].startswith(start)
     assert gw.upstreams.sent == []
@@ -432,6 +436,8 @@ async def test_a_translated_upstream_streams(tmp_path: Path, provider: str) -> N
         async with sdk(gw).responses.stream(model=MODELS[provider], input="What is the capital?") as stream:
             final = await stream.get_final_response()
     got = events(raw.content)
+    for event in got:
+        validate_event(event)
     assert [e["sequence_number"] for e in got] == list(range(len(got)))
     assert (got[0]["type"], got[-1]["type"]) == ("response.created", "response.completed")
     text = "".join(e["delta"] for e in got if e["type"] == "response.output_text.delta")
@@ -528,6 +534,8 @@ async def test_a_translated_stream_that_fails_ends_with_the_failure(tmp_path: Pa
             async for event in stream:
                 seen.append(event.type)
     got = events(r.content)
+    for event in got:
+        validate_event(event)
     assert [e["sequence_number"] for e in got] == list(range(len(got)))
     assert [e["type"] for e in got][-2:] == ["response.failed", "error"]
     failed, error = got[-2:]
@@ -538,3 +546,43 @@ async def test_a_translated_stream_that_fails_ends_with_the_failure(tmp_path: Pa
     row = gw.row(r)
     assert row["error_type"] == ("server_error" if ending == "overloaded" else "upstream_unavailable")
     assert (row["status"], row["streamed"], row["prompt_tokens"]) == (200, 1, 16)
+
+
+# -- budgets on translated upstreams, and streams that ignore their cap ---------------------------------
+
+
+async def test_a_budget_caps_a_translated_upstream_and_cuts_a_stream_past_its_cap(tmp_path: Path) -> None:
+    key = account(tmp_path)
+    set_budget(tmp_path, 5.0)
+    prices = {**PRICES, "ant/claude-sonnet-4-5": {"input": 3.0, "output": 15.0}}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "ant.test":
+            return translated_answer(request)
+        # OpenAI ignoring the cap of 2 it was sent: seven text deltas (the recording's), event by event
+        pieces = [e + b"\n\n" for e in recorded("responses.stream_text.sse").split(b"\n\n") if e.strip()]
+        return httpx.Response(200, headers=SSE, stream=Pieces(pieces))
+
+    async with gateway(
+        tmp_path,
+        answer,
+        keys={**KEYS, **TRANSLATED_KEYS},
+        providers={**OPENAI, **TRANSLATED},
+        prices=prices,
+        server={"auth_mode": "users"},
+    ) as gw:
+        body = {"input": "hi", "max_output_tokens": 300, "reasoning": {"effort": "low"}}
+        translated = await post(gw, {**body, "model": MODELS["ant"]}, key.token)
+        cut = await post(
+            gw, {"model": "openai/gpt-4o", "input": "hi", "max_output_tokens": 2, "stream": True}, key.token
+        )
+    assert translated.status_code == 200
+    sent = orjson.loads(gw.upstreams.sent[0].content)
+    # Anthropic wants the budget below max_tokens: 300 + 1024, the worst case the budget reserved
+    assert (sent["max_tokens"], sent["thinking"]) == (300 + 1024, {"type": "enabled", "budget_tokens": 1024})
+    assert orjson.loads(gw.upstreams.sent[1].content)["max_output_tokens"] == 2
+    got = events(cut.content)
+    assert [e["type"] for e in got][-2:] == ["response.failed", "error"]
+    assert got[-1]["code"] == "upstream_ignored_output_cap"
+    assert sum(e["type"] == "response.output_text.delta" for e in got) == 2  # nothing past the cap
+    assert gw.row(cut)["error_type"] == "upstream_ignored_output_cap"

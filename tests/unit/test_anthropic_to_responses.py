@@ -26,6 +26,7 @@ from llmgw.translate.hub import responses_usage_from_anthropic
 from llmgw.translate.responses_to_anthropic import ClientTool, ToolNames, responses_request_to_anthropic
 from llmgw.translate.usage import Usage, responses_usage
 from tests.support.fakes.fixtures import load_json
+from tests.support.responses_schema import validate_response
 
 JSON = dict[str, Any]
 RID = "resp_" + "ab" * 24
@@ -54,6 +55,7 @@ def translate(
         response_id=RID, created_at=CREATED,
     )  # fmt: skip
     Response.model_validate(out)
+    validate_response(out)
     return out
 
 
@@ -166,7 +168,14 @@ def test_recorded_parallel_tool_calls() -> None:
     request = {
         "model": "claude-client",
         "input": "Who is the youngest?",
-        "tools": [{"type": "function", "name": "retrieve_entity_info", "parameters": {"type": "object"}}],
+        "tools": [
+            {
+                "type": "function",
+                "name": "retrieve_entity_info",
+                "parameters": {"type": "object"},
+                "strict": False,
+            }
+        ],
         "tool_choice": "required",
         "parallel_tool_calls": True,
     }
@@ -334,7 +343,8 @@ def test_web_search_becomes_a_web_search_call_with_citations(sources: bool) -> N
         ),
         request,
     )
-    action: JSON = {"type": "search", "query": "claude shannon birth date"}
+    query = "claude shannon birth date"
+    action: JSON = {"type": "search", "query": query, "queries": [query]}
     if sources:
         action["sources"] = [{"type": "url", "url": "https://en.wikipedia.org/wiki/Claude_Shannon"}]
     citation = {
@@ -352,7 +362,7 @@ def test_web_search_becomes_a_web_search_call_with_citations(sources: bool) -> N
             "id": item_id("ws", RID, 3),
             "type": "web_search_call",
             "status": "failed",
-            "action": {"type": "search", "query": ""},
+            "action": {"type": "search", "query": "", "queries": []},
         },
     ]
     assert out["output"][2]["content"][0]["text"][27:41] == "April 30, 1916"
@@ -371,7 +381,7 @@ def test_a_paused_search_stays_in_progress() -> None:
             "id": item_id("ws", RID, 0),
             "type": "web_search_call",
             "status": "in_progress",
-            "action": {"type": "search", "query": "q"},
+            "action": {"type": "search", "query": "q", "queries": ["q"]},
         }
     ]
 

@@ -33,7 +33,8 @@ from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
 from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream
 from llmgw.translate.usage import Usage
 from llmgw.wire.anthropic import encode_event as encode_anthropic
-from tests.support.fakes.fixtures import fixtures_dir
+from tests.support.fakes.fixtures import fixtures_dir, load_sse_events
+from tests.support.responses_schema import validate_event, validate_response
 
 Event = dict[str, Any]
 RID = "resp_" + "cd" * 24
@@ -125,6 +126,7 @@ def check(events: Sequence[Event]) -> None:
     assert all(e["type"] != last for e in events[:-1])
     for event in events:
         _EVENT.validate_python(event)
+        validate_event(event)
     added: dict[int, Event] = {}
     done: set[int] = set()
     texts: dict[tuple[int, int], str] = {}
@@ -151,6 +153,7 @@ def check(events: Sequence[Event]) -> None:
             args[index] = args.get(index, "") + event["delta"]
         elif kind == "response.function_call_arguments.done":
             assert json.loads(args.get(index) or "{}") == json.loads(event["arguments"])
+    validate_response(events[-1]["response"])
     if last != "response.failed":
         assert done == set(added)
         assert [i["id"] for i in events[-1]["response"]["output"]] == [added[i]["id"] for i in sorted(added)]
@@ -244,6 +247,92 @@ def test_recorded_tool_call_stream_events() -> None:
     assert first["call_id"].startswith("toolu_")
     assert events[3]["name"] == first["name"] and events[3]["arguments"] == "{}"
     assert events[4]["item"] == {**first, "status": "completed", "arguments": "{}"}
+
+
+# ---- the same events in the same order as OpenAI's own streams -----------------------------------------
+
+
+def shape(events: Iterable[Event]) -> list[str]:
+    """The event types in order, a run of one type (deltas) counted once."""
+    kinds: list[str] = []
+    for event in events:
+        if not kinds or kinds[-1] != event["type"]:
+            kinds.append(event["type"])
+    return kinds
+
+
+def recorded_shape(case: str) -> list[str]:
+    """The shape of one of OpenAI's recorded Responses streams (tests/fixtures/providers/openai/responses)."""
+    return shape(json.loads(e.data) for e in load_sse_events("openai/responses", case))
+
+
+def test_a_text_answer_streams_as_openai_streams_one() -> None:
+    events, _ = stream(hub_events("anthropic", "messages.stream_text"))
+    assert shape(events) == recorded_shape("create.stream_text")
+
+
+THOUGHT = {"type": "thinking", "thinking": "", "signature": ""}
+
+
+def test_reasoning_then_a_call_streams_as_openai_streams_it() -> None:
+    thought = block(
+        0,
+        THOUGHT,
+        {"type": "thinking_delta", "thinking": "The capital."},
+        {"type": "signature_delta", "signature": "s"},
+    )
+    hub = events_of(
+        start(),
+        thought,
+        tool_block(1, "toolu_1", "get_capital", '{"country"', ': "France"}'),
+        end("tool_use"),
+    )
+    events, _ = stream(hub)
+    assert shape(events) == recorded_shape("create.stream_tool_call")
+    custom = events_of(
+        start(), thought, tool_block(1, "toolu_1", "run_sql", '{"input": "SELECT 1"}'), end("tool_use")
+    )
+    events, _ = stream(custom, tools={"run_sql": ClientTool("run_sql", "custom")})
+    assert shape(events) == recorded_shape("create.stream_custom_tool_call")
+
+
+def test_reasoning_summaries_stream_as_openai_streams_them() -> None:
+    # OpenAI's reasoning item holds four summary parts; one thinking block is one part
+    request = {**REQUEST, "reasoning": {"effort": "low", "summary": "auto"}}
+    hub = events_of(
+        start(), block(0, THOUGHT, {"type": "thinking_delta", "thinking": "Hm."}), text_block(1, "Hi"), end()
+    )
+    events, _ = stream(hub, request)
+    recorded = recorded_shape("create.stream_reasoning_summary")
+    one_part = recorded[:7] + recorded[-8:]
+    assert one_part[6:8] == ["response.reasoning_summary_part.done", "response.output_item.done"]
+    assert shape(events) == one_part
+
+
+def test_web_search_streams_as_openai_streams_it() -> None:
+    citation = {"type": "web_search_result_location", "url": "https://www.alberta.ca", "title": "Alberta",
+                "encrypted_index": "Eo8B", "cited_text": "Mount Columbia"}  # fmt: skip
+    result = {
+        "type": "web_search_result",
+        "url": "https://www.alberta.ca",
+        "title": "Alberta",
+        "encrypted_content": "E",
+    }
+
+    def search(index: int, tool_id: str) -> list[Event]:
+        use = {"type": "server_tool_use", "id": tool_id, "name": "web_search", "input": {}}
+        query = {"type": "input_json_delta", "partial_json": '{"query": "tallest mountain alberta"}'}
+        found = {"type": "web_search_tool_result", "tool_use_id": tool_id, "content": [result]}
+        return block(index, use, query) + block(index + 1, found)
+
+    cite = {"type": "citations_delta", "citation": citation}
+    cited = block(
+        5, {"type": "text", "text": "", "citations": []}, cite, {"type": "text_delta", "text": "Columbia."}
+    )
+    answer = text_block(4, "The tallest is Mount ")
+    hub = events_of(start(), search(0, "srvtoolu_1"), search(2, "srvtoolu_2"), answer, cited, end())
+    events, _ = stream(hub)
+    assert shape(events) == recorded_shape("create.stream_web_search")
 
 
 # ---- shapes written by hand ------------------------------------------------------------------------
@@ -389,6 +478,7 @@ def test_web_search_with_citations() -> None:
     assert output[1]["action"] == {
         "type": "search",
         "query": "claude shannon",
+        "queries": ["claude shannon"],
         "sources": [{"type": "url", "url": citation["url"]}],
     }
 

@@ -23,7 +23,7 @@ from llmgw.translate.responses_to_anthropic import (
     effort_budget,
     responses_request_to_anthropic,
 )
-from tests.support.fakes.fixtures import load_request
+from tests.support.fakes.fixtures import load_manifest, load_request
 from tests.support.openai_anthropic_payloads import (
     ANTHROPIC_REQUEST,
     PDF,
@@ -36,6 +36,7 @@ from tests.support.openai_anthropic_payloads import (
     tool_use,
     user,
 )
+from tests.support.responses_schema import validate_request
 
 JSON = dict[str, Any]
 HI = {"role": "user", "content": "hi"}
@@ -52,6 +53,7 @@ GET_CAPITAL = {
     "strict": True,
 }
 CAPITAL_SCHEMA = GET_CAPITAL["parameters"]
+FILE_SEARCH = {"type": "file_search", "vector_store_ids": ["vs_1"]}
 CUSTOM_SCHEMA = {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}
 THINKING = {"type": "thinking", "thinking": "Let me think.", "signature": "EqQBCkYIBRgCKkA"}
 
@@ -61,7 +63,12 @@ def rq(*items: Any, **fields: Any) -> JSON:
     return {"model": "m", "input": list(items), **fields}
 
 
-def to_hub(body: JSON, *, web_search: bool = True, notes: list[str] | None = None, **kw: Any) -> HubRequest:
+def to_hub(
+    body: JSON, *, web_search: bool = True, notes: list[str] | None = None, valid: bool = True, **kw: Any
+) -> HubRequest:
+    """The translation of `body`, which is a valid CreateResponse (checked) unless `valid=False`."""
+    if valid:
+        validate_request(body)
     hub = responses_request_to_anthropic(body, default_max_tokens=kw.pop("default_max_tokens", 4096),
                                          web_search=web_search, notes=notes)  # fmt: skip
     assert_valid(ANTHROPIC_REQUEST, {k: v for k, v in hub.body.items() if k not in SAMPLING})
@@ -114,6 +121,59 @@ def test_recorded_image_request() -> None:
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
         )
     ]
+
+
+RECORDED = "openai/responses"  # requests OpenAI answered (their answers: tests/fixtures/providers/README.md)
+RECORDED_CASES = [
+    case
+    for case, entry in load_manifest(RECORDED)["cases"].items()
+    if case.startswith("create.") and entry.get("status", 200) == 200
+]
+
+
+@pytest.mark.parametrize("case", RECORDED_CASES)
+def test_every_recorded_request_translates(case: str) -> None:
+    body = load_request(RECORDED, case)["body"]
+    if case == "create.previous_response_tool_output":
+        # it answers a call of the stored response it continues: the relay puts that response's items
+        # first; alone, the output answers no call
+        with pytest.raises(InvalidRequest) as err:
+            responses_request_to_anthropic(body, default_max_tokens=100, web_search=True)
+        assert err.value.param == "input[0].call_id"
+        return
+    hub = to_hub(body)
+    assert hub.body["messages"][0]["role"] == "user"
+    assert hub.left_out == ()
+
+
+def test_recorded_structured_output_after_a_tool_call() -> None:
+    hub = to_hub(load_request(RECORDED, "create.json_schema")["body"])
+    call_id = "call_tTAThu8l2S9hNky2krdwijGP"
+    schema = {
+        "additionalProperties": False,
+        "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+        "required": ["city", "country"],
+        "type": "object",
+    }
+    assert hub.body == {
+        "model": "gpt-4o",
+        "messages": [
+            user(text("What is the largest city in the user country?")),
+            assistant(tool_use(call_id, "get_user_country", {})),  # its empty text is no block
+            user(tool_result(call_id, "Mexico")),
+        ],
+        "max_tokens": 4096,
+        "stream": False,
+        "tools": [
+            {
+                "name": "get_user_country",
+                "description": "",
+                "input_schema": {"additionalProperties": False, "properties": {}, "type": "object"},
+            }
+        ],
+        "tool_choice": {"type": "auto"},
+        "output_config": {"format": {"type": "json_schema", "schema": schema}},
+    }
 
 
 # pydantic/pydantic-ai tests/models/cassettes/test_openai_responses/test_gpt5_lark_grammar_sql_tool.yaml
@@ -399,7 +459,14 @@ def test_hosted_tool_items_are_dropped_with_a_note() -> None:
         "status": "completed",
         "action": {"type": "search", "query": "q"},
     }
-    shell = {"type": "local_shell_call", "id": "lsh_1", "call_id": "c", "status": "completed", "action": {}}
+    action = {"type": "exec", "command": ["ls"], "env": {}}
+    shell = {
+        "type": "local_shell_call",
+        "id": "lsh_1",
+        "call_id": "c",
+        "status": "completed",
+        "action": action,
+    }
     out = hub_body(rq(HI, search, shell, {"role": "assistant", "content": "Found it."}), notes=notes)
     assert out["messages"] == [user(text("hi")), assistant(text("Found it."))]
     assert notes == [
@@ -503,6 +570,7 @@ def test_the_gateways_fields_and_defaults_are_not_sent() -> None:
             reasoning=None,
         ),
         notes=notes,
+        valid=False,  # explicit nulls where the reference has none: lenient clients send them
     )
     assert notes == []
 
@@ -594,7 +662,12 @@ def test_function_custom_and_namespace_tools() -> None:
                     },
                 ],
             },
-            {"type": "namespace", "name": "plain", "tools": [{"type": "function", "name": "f"}]},
+            {
+                "type": "namespace",
+                "name": "plain",
+                "description": "",
+                "tools": [{"type": "function", "name": "f"}],
+            },
         ],
     )
     hub = to_hub(body)
@@ -713,13 +786,16 @@ def test_tool_choice(choice: Any, parallel: bool | None, expected: JSON | None) 
         },
         {"type": "web_search"},
     ]
-    out = hub_body(rq(HI, tools=tools, tool_choice=choice, parallel_tool_calls=parallel))
+    fields = {
+        k: v for k, v in {"tool_choice": choice, "parallel_tool_calls": parallel}.items() if v is not None
+    }
+    out = hub_body(rq(HI, tools=tools, **fields))
     assert out.get("tool_choice") == expected
     assert len(out["tools"]) == 4
 
 
 def test_allowed_tools_narrow_what_is_sent() -> None:
-    tools = [GET_CAPITAL, {"type": "custom", "name": "run"}, {"type": "web_search"}, {"type": "file_search"}]
+    tools = [GET_CAPITAL, {"type": "custom", "name": "run"}, {"type": "web_search"}, FILE_SEARCH]
     choice = {
         "type": "allowed_tools",
         "mode": "required",
@@ -737,7 +813,7 @@ def test_allowed_tools_narrow_what_is_sent() -> None:
 
 
 def test_tool_choice_without_tools_that_can_be_sent() -> None:
-    assert "tool_choice" not in hub_body(rq(HI, tools=[{"type": "file_search"}], tool_choice="auto"))
+    assert "tool_choice" not in hub_body(rq(HI, tools=[FILE_SEARCH], tool_choice="auto"))
     assert "tool_choice" not in hub_body(rq(HI, tool_choice="none", parallel_tool_calls=False))
 
 

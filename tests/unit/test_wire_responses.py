@@ -25,8 +25,9 @@ from llmgw.errors import (
 )
 from llmgw.relay.answers import CUT_SHORT
 from llmgw.wire import error_body, render
-from llmgw.wire.responses import encode_event, error_after, error_event, failure_events, stream_error_code
+from llmgw.wire.responses import encode_event, error_event, failure_events, stream_error_code
 from tests.support.fakes.fixtures import fixtures_dir, load_sse_events
+from tests.support.responses_schema import validate_error_body, validate_event
 
 # `response.created` of a recorded stream (tests/fixtures/providers/openai/responses.stream_text.sse).
 CREATED: dict[str, Any] = orjson.loads(load_sse_events("openai", "responses.stream_text")[0].data)["response"]
@@ -43,6 +44,7 @@ def test_error_bodies_are_openais_shape() -> None:
         }
     }
     assert openai.types.ErrorObject.model_validate(body["error"]).param == "input"
+    validate_error_body(body)  # openapi.yaml's ErrorResponse
     upstream = UpstreamError("anthropic", 529, "Overloaded", "overloaded_error")
     assert error_body(upstream, "responses")["error"]["type"] == "api_error"  # typed by status, as OpenAI's
 
@@ -69,6 +71,8 @@ def test_events_are_named_as_openai_names_them() -> None:
 )  # fmt: skip
 def test_a_failure_ends_the_stream_as_its_own_response(err: Any, code: str, event_code: str) -> None:
     failed, error = failure_events(err, CREATED, 7)
+    validate_event(failed)  # openapi.yaml's ResponseFailedEvent, ResponseErrorEvent
+    validate_event(error)
     parsed = ResponseFailedEvent.model_validate(failed)
     assert parsed.sequence_number == 7 and parsed.response.id == CREATED["id"]
     assert parsed.response.status == "failed"
@@ -109,25 +113,6 @@ def test_the_bare_error_event_is_the_wire_tables() -> None:
 )  # fmt: skip
 def test_error_events_read_back_for_the_ledger(event: dict[str, Any], code: str | None) -> None:
     assert stream_error_code(event) == code
-
-
-@pytest.mark.parametrize(
-    ("code", "type_"),
-    [("rate_limit_exceeded", "rate_limit_error"), ("invalid_prompt", "invalid_request_error"),
-     ("server_error", "api_error")],
-)  # fmt: skip
-def test_a_translators_failed_response_is_followed_by_its_error_event(code: str, type_: str) -> None:
-    response = {**CREATED, "status": "failed", "error": {"code": code, "message": "It broke."}}
-    failed = {"type": "response.failed", "sequence_number": 4, "response": response}
-    event = ResponseErrorEvent.model_validate(error_after(failed, 5))
-    assert (event.sequence_number, event.code, event.message) == (5, code, "It broke.")
-    assert error_after(failed, 5)["error"] == {
-        "message": "It broke.",
-        "type": type_,
-        "param": None,
-        "code": code,
-    }
-    assert error_after({"type": "response.failed"}, 1)["code"] == "server_error"
 
 
 # -- the openai SDK reads the ending ---------------------------------------------------------------

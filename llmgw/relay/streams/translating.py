@@ -13,7 +13,7 @@ from llmgw.relay.streams.responses_state import ResponsesStreamState
 from llmgw.relay.streams.sse import DEFAULT_MAX_EVENT_BYTES, OPENAI_DONE, SSEDecoder, SSEEvent
 from llmgw.translate.usage import Usage
 from llmgw.wire import CLIENT_WIRES, render
-from llmgw.wire.responses import error_after, stream_error_code
+from llmgw.wire.responses import stream_error_code
 
 UNREADABLE = "The upstream sent a stream event the gateway could not read."
 
@@ -127,8 +127,8 @@ class TranslatingRelay:
 class ResponsesTranslatingRelay(TranslatingRelay):
     """A chain whose last step writes Responses events: their numbers and the `response.created`
     Response are kept, so a failure after the headers ends the stream as part of the same response
-    (`ResponsesStreamState`); the upstream's error is a `response.failed` or `error` event, and the
-    former is followed by the latter (`wire.responses.error_after`)."""
+    (`ResponsesStreamState`); the upstream's error is a `response.failed` or `error` event (the
+    translator writes both, as the gateway's own ending does)."""
 
     def __init__(
         self, chain: Sequence[StreamTranslator], max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
@@ -140,16 +140,11 @@ class ResponsesTranslatingRelay(TranslatingRelay):
         return self._state.failure(exc)
 
     def _encode_all(self, out: list[dict[str, Any]]) -> bytes:
-        failed: dict[str, Any] | None = None
         for o in out:
             self._state.saw_event(o)
             if self.upstream_error is None and (code := stream_error_code(o)) is not None:
                 self.upstream_error = code
-                failed = o if o.get("type") == "response.failed" else None
-        encoded = b"".join(self._encode(o) for o in out)
-        if failed is not None:  # the `error` event the openai SDK raises on follows (wire/responses.py)
-            encoded += self._encode(error_after(failed, self._state.next_sequence_number()))
-        return encoded
+        return b"".join(self._encode(o) for o in out)
 
 
 def openai_client_relay(chain: Sequence[StreamTranslator], max_event_bytes: int) -> TranslatingRelay:

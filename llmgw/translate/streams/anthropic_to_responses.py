@@ -59,6 +59,7 @@ from llmgw.translate.anthropic_to_responses import (
     reasoning_item,
     refusal_part,
     response_object,
+    search_action,
     text_part,
     url_citations,
     wants_sources,
@@ -328,7 +329,7 @@ class AnthropicToResponsesStream:
         elif block.kind == "search":
             parsed = _parsed(block.pieces, block.start_input)
             query = parsed.get("query") if isinstance(parsed, dict) else None
-            self._output[block.index]["action"]["query"] = query if isinstance(query, str) else ""
+            self._output[block.index]["action"] = search_action(query if isinstance(query, str) else "")
             out.append(self._item_event("response.web_search_call.searching", block.index))
 
     def _reasoning_done(self, block: _Block, out: list[JSON]) -> None:
