@@ -40,21 +40,27 @@ INSTALLED = ROOT / ".tools" / "codex" / "node_modules" / ".bin" / "codex"
 RUN_TIMEOUT = 90  # seconds; a run takes a few
 MARKER = "CODEX-RAN-5821"
 
-# provider type → the route Codex is given as its model. OpenAI's own: a model Codex knows, by its bare
-# name (the gateway's `default_provider` takes it to the openai provider), as Codex users have it; it
-# sends `reasoning`, which OpenAI refuses for a model without (gpt-4o-mini).
-ROUTES = {
-    "openai": "gpt-5.1-codex",
-    "anthropic": "ant/claude-sonnet-4-5",
-    "gemini": "gem/gemini-2.0-flash",
-    "openai-compatible": "compat/llama-3.1-8b-instant",
-    "openrouter": "orouter/openai/gpt-4o-mini",
+# test id → (provider type, the route Codex is given as its model, its `model_reasoning_effort`).
+# OpenAI's own: a model Codex knows, by its bare name (the gateway's `default_provider` takes it to the
+# openai provider), as Codex users have it; Codex sends `reasoning`, which OpenAI refuses for a model
+# without (gpt-4o-mini). With an effort, Codex asks for reasoning, and sends each reasoning item back on
+# the next turn: Anthropic's fake refuses a tool loop whose thinking block did not come back signed, and
+# Gemini's thinking model signs its function call.
+CASES = {
+    "openai": ("openai", "gpt-5.1-codex", "medium"),
+    "anthropic": ("anthropic", "ant/claude-sonnet-4-5", None),
+    "anthropic-thinking": ("anthropic", "ant/claude-sonnet-4-5", "medium"),
+    "gemini": ("gemini", "gem/gemini-2.0-flash", None),
+    "gemini-thinking": ("gemini", "gem/gemini-2.5-flash", "low"),
+    "openai-compatible": ("openai-compatible", "compat/llama-3.1-8b-instant", None),
+    "openrouter": ("openrouter", "orouter/openai/gpt-4o-mini", None),
 }
-assert set(ROUTES) == set(PROVIDER_TYPES)
+assert {provider_type for provider_type, _, _ in CASES.values()} == set(PROVIDER_TYPES)
 
 CONFIG = """\
 model = "{route}"
 model_provider = "llmgw"
+{effort}
 
 [model_providers.llmgw]
 name = "llmgw"
@@ -107,14 +113,21 @@ def dead_end() -> Iterator[DeadEndProxy]:
 
 
 def run_codex(
-    codex: Path, gw: ResponsesGateway, route: str, prompt: str, tmp: Path, dead_end: DeadEndProxy
+    codex: Path,
+    gw: ResponsesGateway,
+    route: str,
+    reasoning: str | None,
+    prompt: str,
+    tmp: Path,
+    dead_end: DeadEndProxy,
 ) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]:
     """`codex exec --json PROMPT` in `tmp/work`; its events (JSON lines) and the finished process."""
     home, work = tmp / "home", tmp / "work"
     (home / ".codex").mkdir(parents=True)
     work.mkdir()
+    effort = f'model_reasoning_effort = "{reasoning}"' if reasoning else ""
     (home / ".codex" / "config.toml").write_text(
-        CONFIG.format(route=route, base_url=gw.base_url), encoding="utf-8"
+        CONFIG.format(route=route, effort=effort, base_url=gw.base_url), encoding="utf-8"
     )
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -149,15 +162,29 @@ def items(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [e["item"] for e in events if e.get("type") == "item.completed" and e["item"]["type"] == kind]
 
 
-@pytest.mark.parametrize("provider_type", list(ROUTES))
+def replays_signed_reasoning(gw: ResponsesGateway, provider_type: str) -> bool:
+    """Whether the upstream's last request (the turn after the call) carried the model's signed reasoning
+    back on its call: a `thinking` block with its signature, a `thoughtSignature` on the function call.
+    Codex sends `store: false` and the whole history, so it came back through its reasoning item's
+    `encrypted_content`."""
+    if provider_type == "anthropic":
+        body = gw.anthropic.requests[-1].json
+        blocks = [b for m in body["messages"] if m["role"] == "assistant" for b in m["content"]]
+        return any(b["type"] == "thinking" and b["signature"] for b in blocks)
+    body = gw.gemini.requests[-1].json
+    parts = [p for c in body["contents"] if c.get("role") == "model" for p in c["parts"]]
+    return any("functionCall" in p and p.get("thoughtSignature") for p in parts)
+
+
+@pytest.mark.parametrize("case", list(CASES))
 def test_codex_runs_a_shell_command(
-    codex: Path, gw: ResponsesGateway, provider_type: str, tmp_path: Path, dead_end: DeadEndProxy
+    codex: Path, gw: ResponsesGateway, case: str, tmp_path: Path, dead_end: DeadEndProxy
 ) -> None:
-    route = ROUTES[provider_type]
+    provider_type, route, reasoning = CASES[case]
     before = gw.last_row()
     started = time.monotonic()
     prompt = f"Please run the shell command `echo {MARKER} | tee marker.txt` and tell me what it printed."
-    events, done = run_codex(codex, gw, route, prompt, tmp_path, dead_end)
+    events, done = run_codex(codex, gw, route, reasoning, prompt, tmp_path, dead_end)
     took = time.monotonic() - started
     context = (
         f"codex exited {done.returncode} in {took:.1f}s\n{done.stdout}\n{done.stderr}\n{gw.log()[-4000:]}"
@@ -168,6 +195,10 @@ def test_codex_runs_a_shell_command(
     (command,) = items(events, "command_execution")
     assert command["exit_code"] == 0 and MARKER in command["aggregated_output"], context
     assert (tmp_path / "work" / "marker.txt").read_text(encoding="utf-8") == f"{MARKER}\n"
+    if reasoning is not None:  # the upstream thought, and Codex got its reasoning (to send it back)
+        assert items(events, "reasoning"), context
+        if provider_type in ("anthropic", "gemini"):
+            assert replays_signed_reasoning(gw, provider_type), context
     answers = items(events, "agent_message")
     assert answers and MARKER in answers[-1]["text"], context
     assert [e["type"] for e in events if e["type"].startswith("turn.")] == ["turn.started", "turn.completed"]

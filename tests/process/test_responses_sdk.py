@@ -153,7 +153,7 @@ def test_function_tool_round_trip_by_previous_response_id(
         model=route, input="What is the weather in Oslo?", tools=[WEATHER_TOOL], store=True
     )
     (call,) = [item for item in first.output if item.type == "function_call"]
-    output = {"type": "function_call_output", "call_id": call.call_id, "output": f"Snow, {SECRET}"}
+    output: Any = {"type": "function_call_output", "call_id": call.call_id, "output": f"Snow, {SECRET}"}
     second = client.responses.create(
         model=route, input=[output], tools=[WEATHER_TOOL], previous_response_id=first.id, store=True
     )
