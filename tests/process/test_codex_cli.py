@@ -41,11 +41,11 @@ RUN_TIMEOUT = 90  # seconds; a run takes a few
 MARKER = "CODEX-RAN-5821"
 
 # test id → (provider type, the route Codex is given as its model, its `model_reasoning_effort`).
-# OpenAI's own: a model Codex knows, by its bare name (the gateway's `default_provider` takes it to the
-# openai provider), as Codex users have it; Codex sends `reasoning`, which OpenAI refuses for a model
-# without (gpt-4o-mini). With an effort, Codex asks for reasoning, and sends each reasoning item back on
-# the next turn: Anthropic's fake refuses a tool loop whose thinking block did not come back signed, and
-# Gemini's thinking model signs its function call.
+# OpenAI's own: a reasoning model by its bare name, as Codex users name OpenAI's models (the gateway's
+# `default_provider` takes it to the openai provider); Codex always sends `reasoning`, which OpenAI
+# refuses for a model without (gpt-4o-mini). With an effort, Codex asks for reasoning and sends each
+# reasoning item back on the next turn: Anthropic's fake refuses a tool loop whose thinking block did not
+# come back signed, and Gemini's thinking model signs its function call.
 CASES = {
     "openai": ("openai", "gpt-5.1-codex", "medium"),
     "anthropic": ("anthropic", "ant/claude-sonnet-4-5", None),
