@@ -260,16 +260,24 @@ class AnthropicToGemini(Translating):
         return anthropic_client_relay([GeminiToAnthropicStream(self.ctx.client_model)], max_event_bytes)
 
 
+# Fields a client sends that OpenAI's Responses API refuses (400 `unknown_parameter`): Codex CLI's
+# `client_metadata` (its installation, thread and turn ids), sent to every custom provider.
+_NOT_FOR_OPENAI = ("client_metadata",)
+
+
 class ResponsesPassthrough(Bridge):
     """A Responses client to OpenAI's own Responses API: the body passes but for `model` (and, under a
-    budget, `max_output_tokens`), hosted tools included; the answer's bytes come back untouched, its
-    usage read from its Response (a stream's: from its last event)."""
+    budget, `max_output_tokens`) and the client fields OpenAI refuses (`_NOT_FOR_OPENAI`), hosted tools
+    included; the answer's bytes come back untouched, its usage read from its Response (a stream's: from
+    its last event)."""
 
     @property
     def upstream_op(self) -> Operation:
         return Operation.RESPONSES
 
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        if any(name in body for name in _NOT_FOR_OPENAI):
+            body = {name: value for name, value in body.items() if name not in _NOT_FOR_OPENAI}
         return self.capped(body)
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:

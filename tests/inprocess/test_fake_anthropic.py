@@ -491,3 +491,35 @@ def test_a_read_the_file_prompt_calls_claude_codes_read_tool(fake: FakeAnthropic
     turns = [*ask, {"role": "assistant", "content": called["content"]}, {"role": "user", "content": [result]}]
     answer = post(fake, {**body, "messages": turns}).json()
     assert answer["stop_reason"] == "end_turn" and "TEAL" in answer["content"][0]["text"]
+
+
+def test_a_run_the_shell_command_prompt_calls_codex_clis_shell_tool(fake: FakeAnthropic) -> None:
+    schema = {"type": "object", "properties": {"cmd": {"type": "string"}, "workdir": {"type": "string"}}}
+    tools = [{"name": "exec_command", "input_schema": schema}, {"name": "view_image", "input_schema": schema}]
+    ask = [{"role": "user", "content": "Please run the shell command `echo MARK > out.txt` and tell me."}]
+    body = {"model": "claude-haiku-4-5", "max_tokens": 100, "messages": ask, "tools": tools}
+    called = post(fake, body).json()
+    use = called["content"][-1]
+    assert called["stop_reason"] == "tool_use"
+    assert (use["name"], use["input"]) == ("exec_command", {"cmd": "echo MARK > out.txt"})
+    result = {"type": "tool_result", "tool_use_id": use["id"], "content": "Process exited with code 0"}
+    turns = [*ask, {"role": "assistant", "content": called["content"]}, {"role": "user", "content": [result]}]
+    answer = post(fake, {**body, "messages": turns}).json()
+    assert answer["stop_reason"] == "end_turn" and "exited with code 0" in answer["content"][0]["text"]
+    unoffered = post(fake, {**body, "tools": tools[1:]}).json()
+    assert unoffered["stop_reason"] == "end_turn"  # no shell tool offered: words
+
+
+def test_a_json_schema_output_format_gets_json_satisfying_it(fake: FakeAnthropic) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+        "additionalProperties": False,
+    }
+    ask = [{"role": "user", "content": "Name a city."}]
+    body = {"model": "claude-haiku-4-5", "max_tokens": 100, "messages": ask}
+    output_config = {"format": {"type": "json_schema", "schema": schema}}
+    shaped = post(fake, {**body, "output_config": output_config}).json()
+    assert json.loads(shaped["content"][0]["text"]) == {"city": "Name a city.", "population": 1}
+    assert post(fake, body).json()["content"][0]["text"] == "Echo: Name a city."

@@ -526,3 +526,34 @@ def test_a_read_the_file_prompt_calls_claude_codes_read_tool(fake: FakeGemini) -
         fake, "generateContent", {"contents": turns, "tools": tools}, model="gemini-2.0-flash"
     ).json()
     assert "TEAL" in answer["candidates"][0]["content"]["parts"][0]["text"]
+
+
+def test_a_run_the_shell_command_prompt_calls_codex_clis_shell_tool(fake: FakeGemini) -> None:
+    """Codex CLI's older `shell` tool takes an argv list: the call runs the command through bash."""
+    schema = {"type": "OBJECT", "properties": {"command": {"type": "ARRAY", "items": {"type": "STRING"}}}}
+    ask = {"role": "user", "parts": [{"text": "Please run the shell command `echo MARK` now."}]}
+    tools = [{"functionDeclarations": [{"name": "shell", "parameters": schema}]}]
+    called = post(
+        fake, "generateContent", {"contents": [ask], "tools": tools}, model="gemini-2.0-flash"
+    ).json()
+    call = called["candidates"][0]["content"]["parts"][0]["functionCall"]
+    assert call == {"name": "shell", "args": {"command": ["bash", "-lc", "echo MARK"]}}
+    turns = [
+        ask,
+        {"role": "model", "parts": [{"functionCall": call}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "shell", "response": {"output": "MARK"}}}]},
+    ]
+    answer = post(
+        fake, "generateContent", {"contents": turns, "tools": tools}, model="gemini-2.0-flash"
+    ).json()
+    assert "MARK" in answer["candidates"][0]["content"]["parts"][0]["text"]
+
+
+def test_a_json_response_schema_gets_json_satisfying_it(fake: FakeGemini) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    ask = {"role": "user", "parts": [{"text": "Name a city."}]}
+    config = {"responseMimeType": "application/json", "responseJsonSchema": schema}
+    shaped = post(
+        fake, "generateContent", {"contents": [ask], "generationConfig": config}, model="gemini-2.0-flash"
+    ).json()
+    assert json.loads(shaped["candidates"][0]["content"]["parts"][0]["text"]) == {"city": "Name a city."}

@@ -361,6 +361,35 @@ def test_a_read_the_file_prompt_calls_claude_codes_read_tool_then_echoes_its_res
     assert "tool_calls" not in plain["choices"][0]["message"]  # no Read tool offered: words
 
 
+def test_a_run_the_shell_command_prompt_calls_codex_clis_shell_tool(fake: FakeOpenAI) -> None:
+    schema = {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}
+    shell = {"type": "function", "function": {"name": "shell_command", "parameters": schema}}
+    ask = [{"role": "user", "content": "Run the shell command `ls -la` please."}]
+    body = {"model": "gpt-4o-mini", "messages": ask, "tools": [READ_TOOL, shell]}
+    called = httpx.post(f"{fake.base_url}/chat/completions", json=body, headers=AUTH, timeout=5).json()
+    call = called["choices"][0]["message"]["tool_calls"][0]
+    assert call["function"] == {"name": "shell_command", "arguments": '{"command":"ls -la"}'}
+    turns = [
+        *ask,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call["id"], "content": "total 0"},
+    ]
+    answer = httpx.post(
+        f"{fake.base_url}/chat/completions", json={**body, "messages": turns}, headers=AUTH, timeout=5
+    ).json()
+    assert answer["choices"][0]["message"]["content"] == "Echo: total 0"
+
+
+def test_a_json_schema_response_format_gets_json_satisfying_it(fake: FakeOpenAI) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "place", "schema": schema, "strict": True}}
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name a city."}]}
+    shaped = httpx.post(
+        f"{fake.base_url}/chat/completions", json={**body, "response_format": fmt}, headers=AUTH, timeout=5
+    ).json()
+    assert json.loads(shaped["choices"][0]["message"]["content"]) == {"city": "Name a city."}
+
+
 @pytest.mark.parametrize(
     ("model", "refused"), [("gpt-4o-mini", True), ("gpt-3.5-turbo", True), ("o4-mini", False)]
 )

@@ -88,6 +88,19 @@ async def test_a_response_passes_through_byte_for_byte_and_is_recorded(tmp_path:
     assert row["cost_usd"] == pytest.approx((14 * 2.5 + 8 * 10.0) / 1e6)
 
 
+async def test_codex_clis_client_metadata_stops_at_the_gateway(tmp_path: Path) -> None:
+    """OpenAI refuses `client_metadata` (400 unknown_parameter), which Codex CLI sends to its provider."""
+    metadata = {"x-codex-installation-id": "1550abc9", "session_id": "01a2508b"}
+    body = {"model": "openai/gpt-4o", "input": "Hi.", "store": False, "client_metadata": metadata}
+    async with gateway(
+        tmp_path, answer_with(200, recorded("responses.text.json")), keys=KEYS, providers=OPENAI
+    ) as gw:
+        r = await post(gw, body)
+    assert r.status_code == 200
+    sent = orjson.loads(gw.upstreams.sent[0].content)
+    assert sent == {"model": "gpt-4o", "input": "Hi.", "store": False}
+
+
 async def test_hosted_tools_go_to_openai_itself(tmp_path: Path) -> None:
     tools = [{"type": "web_search"}, {"type": "file_search", "vector_store_ids": ["vs_1"]}]
     body = {"model": "openai/gpt-4o", "input": "Find it.", "tools": tools, "store": False}

@@ -46,6 +46,7 @@ __all__ = [
     "SCHEMA_FILE",
     "Relaxation",
     "ResponsesSchemaError",
+    "client_capture",
     "errors",
     "json_path",
     "request_parameters",
@@ -68,11 +69,16 @@ _KINDS = {
 }
 
 
+CLIENT_CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "clients"
+
+
 @dataclass(frozen=True, slots=True)
 class Relaxation:
     """Where the document is stricter than the API: in component ``schema``, at ``path`` (keys and
     indexes), ``null`` is allowed too (``optional`` None) or property ``optional`` is not required.
-    ``needed_by``: the recorded case (of ``openai/responses``) that the unrelaxed document rejects."""
+    ``needed_by``: the recorded case (of ``openai/responses``) that the unrelaxed document rejects, or
+    ``client:<file>``, a real client's request captured in ``tests/fixtures/clients`` (its README says
+    why the API takes it)."""
 
     name: str
     schema: str
@@ -100,7 +106,15 @@ RELAXATIONS = (
                "create.stream_web_search", "an in-progress web_search_call (output_item.added) has none"),
     Relaxation("function_call status may be null", "FunctionToolCall", ("properties", "status"), None,
                "create.tool_result", "a client sent `status: null` in an input item; the API accepted it"),
+    Relaxation("reasoning content may be null", "ReasoningItem", ("properties", "content"), None,
+               "client:codex/exec.tool_result.request.json",
+               "Codex CLI sends every reasoning item back with `content: null` (it keeps OpenAI's as such)"),
 )  # fmt: skip
+
+
+def client_capture(needed_by: str) -> Any:
+    """The captured request body a ``client:<file>`` relaxation names."""
+    return json.loads((CLIENT_CAPTURES / needed_by.removeprefix("client:")).read_text(encoding="utf-8"))
 
 
 class ResponsesSchemaError(AssertionError):

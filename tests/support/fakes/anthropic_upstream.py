@@ -12,7 +12,8 @@ Magic model names (see ``fake_server``): ``fail-500`` (api_error), ``overloaded`
 (404 ``messages.error_404.json``), ``slow-<s>``, ``stall-<k>``, ``reset-<k>``, ``drip-<ms>`` and
 ``error-mid-stream-<k>`` (``k`` text deltas, then an ``event: error`` overloaded_error). A request with
 ``tools`` whose model name contains ``tool`` gets ``tool_use`` blocks (two when it contains ``parallel``);
-A ``Read the file /path`` prompt gets a call of Claude Code's ``Read`` tool (``fake_server.scripted_read``);
+A ``Read the file /path`` prompt gets a call of Claude Code's ``Read`` tool, and a ``run the shell command
+`CMD` `` prompt one of Codex CLI's shell tool (``fake_server.scripted_call``);
 ``thinking`` adds a signed thinking block; ``cache_control`` markers write, then read, the prompt cache.
 """
 
@@ -36,11 +37,12 @@ from .fake_server import (
     Scenario,
     dumps,
     estimate_tokens,
+    json_reply,
     parse_scenario,
     random_id,
     reply_words,
     sample_arguments,
-    scripted_read,
+    scripted_call,
     split_words,
 )
 from .fixtures import case_headers, load_json, load_sse_events
@@ -621,15 +623,16 @@ def build_reply(body: dict[str, Any], scenario: Scenario, usage: _Usage) -> _Rep
     answering_results = isinstance(last, list) and any(
         isinstance(b, dict) and b.get("type") == "tool_result" for b in last
     )
-    read = scripted_read(text, {t["name"]: t["input_schema"] for t in tools}) if choice != "none" else None
+    schemas = {t["name"]: t["input_schema"] for t in tools}
+    scripted = scripted_call(text, schemas) if choice != "none" else None
     # a model answers in words once it has the tool results it asked for
-    if (read is not None or (tools and "tool" in model and choice != "none")) and not answering_results:
+    if (scripted is not None or (tools and "tool" in model and choice != "none")) and not answering_results:
         if choice == "auto":
             blocks.append(_Block("text", split_words("I'll use the tools to answer that.")))
-        count = 2 if "parallel" in model and read is None else 1
+        count = 2 if "parallel" in model and scripted is None else 1
         for n in range(count):
-            tool = tools[n % len(tools)] if read is None else {"name": "Read"}
-            arguments = sample_arguments(tool["input_schema"], text) if read is None else read
+            tool = tools[n % len(tools)] if scripted is None else {"name": scripted.name}
+            arguments = scripted.arguments if scripted else sample_arguments(tool["input_schema"], text)
             raw = dumps(arguments).decode()
             pieces = ["", *re.findall(r".{1,12}", raw, re.S)]
             blocks.append(
@@ -637,7 +640,12 @@ def build_reply(body: dict[str, Any], scenario: Scenario, usage: _Usage) -> _Rep
             )
         usage.output = sum(len(b.pieces) for b in blocks) + 8
         return _Reply(blocks, "tool_use", usage)
-    kind, pieces = scenario.kind, reply_words(scenario, text)
+    fmt = (body.get("output_config") or {}).get("format") or {}
+    structured = fmt.get("type") == "json_schema"
+    kind, pieces = (
+        scenario.kind,
+        json_reply(fmt.get("schema"), text) if structured else reply_words(scenario, text),
+    )
     stop_reason, stop_sequence = "end_turn", None
     for sequence in body.get("stop_sequences") or []:
         joined = "".join(pieces)

@@ -10,10 +10,15 @@ A fake subclasses :class:`FakeServer`, adds its routes in ``routes()`` and recor
 - ``drip-<ms>``: stream ``DRIP_CHUNKS`` content events, ``ms`` apart (client-disconnect tests);
 - ``error-mid-stream-<k>``: ``k`` content events, then the provider's in-stream error, if it has one.
 
-Scripted tool use, in every fake and for any model name (the Claude Code test's tool loop): when the
-last user turn asks to ``Read the file /absolute/path`` and carries no tool result, and the request
-offers a ``Read`` tool taking ``file_path`` (Claude Code's), the answer is a call of that tool (see
-:func:`scripted_read`); the turn that carries its result is answered with an echo of that result.
+Structured output, in every fake: a request for a JSON schema's answer gets JSON satisfying it
+(:func:`json_reply`) instead of an echo.
+
+Scripted tool use, in every fake and for any model name (the real clients' tool loops, see
+:func:`scripted_call`): when the last user turn carries no tool result and asks to ``Read the file
+/absolute/path`` while the request offers a ``Read`` tool taking ``file_path`` (Claude Code's), or asks
+to ``run the shell command `CMD` `` while it offers one of Codex CLI's shell tools (``exec_command``
+taking ``cmd``, ``shell_command`` or ``shell`` taking ``command``), the answer is a call of that tool;
+the turn that carries its result is answered with an echo of that result.
 
 Each fake maps its own fixed names (``fail-500``, ``rate-limited`` ...) to error statuses. Keys: each
 fake accepts ``accepted_keys`` and answers a key in ``key_behaviors`` as told (``"ok"``, ``"429"``,
@@ -47,14 +52,18 @@ __all__ = [
     "RecordedRequest",
     "ReportedUsage",
     "Scenario",
+    "ScriptedCall",
     "dumps",
     "estimate_tokens",
     "filler_words",
+    "json_reply",
     "parse_scenario",
     "random_id",
     "reply_words",
     "sample_arguments",
+    "scripted_call",
     "scripted_read",
+    "scripted_shell",
     "split_words",
 ]
 
@@ -105,6 +114,12 @@ def sample_arguments(schema: Any, text: str) -> dict[str, Any]:
     return result
 
 
+def json_reply(schema: Any, text: str) -> list[str]:
+    """The pieces of an answer to a request for structured output: JSON satisfying ``schema`` (see
+    :func:`sample_arguments`), as a model constrained to it answers."""
+    return re.findall(r".{1,12}", dumps(sample_arguments(schema, text)).decode(), re.S)
+
+
 _READ_PROMPT = re.compile(r"\bread the file (/\S+?)[.,;:!?]?(?:\s|$)", re.IGNORECASE)
 
 
@@ -117,6 +132,44 @@ def scripted_read(text: str, tools: Mapping[str, Any]) -> dict[str, Any] | None:
     if match is None or not isinstance(properties, dict) or "file_path" not in properties:
         return None
     return {"file_path": match.group(1)}
+
+
+_SHELL_PROMPT = re.compile(r"\brun the shell command `([^`\n]+)`", re.IGNORECASE)
+# Codex CLI's shell tools, by the argument that carries the command: `exec_command` (its unified exec,
+# the default of 0.1xx: a command line), `shell_command` (a command line), `shell` (an argv list).
+_SHELL_TOOLS = {"exec_command": "cmd", "shell_command": "command", "shell": "command"}
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedCall:
+    """A tool call a fake makes whatever the model: the tool's name and its arguments."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+def scripted_shell(text: str, tools: Mapping[str, Any]) -> ScriptedCall | None:
+    """A call of Codex CLI's shell tool when ``text`` asks to ``run the shell command `CMD` `` and
+    ``tools`` (name → JSON schema of its input) offers one; an argv-taking tool gets ``bash -lc CMD``."""
+    match = _SHELL_PROMPT.search(text)
+    if match is None:
+        return None
+    for name, argument in _SHELL_TOOLS.items():
+        schema = tools.get(name)
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        spec = properties.get(argument) if isinstance(properties, dict) else None
+        if isinstance(spec, dict):
+            argv = str(spec.get("type", "string")).lower() == "array"
+            command = match.group(1)
+            return ScriptedCall(name, {argument: ["bash", "-lc", command] if argv else command})
+    return None
+
+
+def scripted_call(text: str, tools: Mapping[str, Any]) -> ScriptedCall | None:
+    """The call a real client's prompt asks for: Claude Code's ``Read`` (:func:`scripted_read`) or Codex
+    CLI's shell tool (:func:`scripted_shell`); None when ``text`` asks for neither of the ``tools``."""
+    read = scripted_read(text, tools)
+    return ScriptedCall("Read", read) if read is not None else scripted_shell(text, tools)
 
 
 @dataclass(frozen=True, slots=True)

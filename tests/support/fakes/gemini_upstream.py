@@ -14,7 +14,8 @@ Magic model names (see ``fake_server``): ``fail-500`` (INTERNAL), ``unavailable`
 ``not-found`` (404), ``slow-<s>``, ``stall-<k>``, ``reset-<k>``, ``drip-<ms>`` and
 ``error-mid-stream-<k>``. A request with ``tools`` whose model name contains ``tool`` gets a
 ``functionCall`` (two when it contains ``parallel``); a ``Read the file /path`` prompt with Claude Code's
-``Read`` tool gets a call of it (``fake_server.scripted_read``), and the turn carrying its result an echo.
+``Read`` tool, or a ``run the shell command `CMD` `` prompt with Codex CLI's shell tool, gets a call of it
+(``fake_server.scripted_call``), and the turn carrying its result an echo.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ from .fake_server import (
     Scenario,
     dumps,
     estimate_tokens,
+    json_reply,
     parse_scenario,
     reply_words,
     sample_arguments,
-    scripted_read,
+    scripted_call,
     split_words,
 )
 from .fixtures import load_json
@@ -434,18 +436,21 @@ def build_reply(req: dict[str, Any], model: str, scenario: Scenario) -> _Reply:
     last_parts = ((req.get("contents") or [{}])[-1] or {}).get("parts") or []
     answering_results = any("function_response" in p or "functionResponse" in p for p in last_parts)
     schemas = {d["name"]: d.get("parameters") or d.get("parameters_json_schema") for d in declarations}
-    read = scripted_read(text, schemas) if mode != "NONE" else None
+    scripted = scripted_call(text, schemas) if mode != "NONE" else None
     # a model answers in words once it has the function results it asked for
-    if (read is not None or (declarations and "tool" in model and mode != "NONE")) and not answering_results:
-        calls = [{"name": "Read", "args": read}] if read is not None else []
-        for n in range(0 if read is not None else 2 if "parallel" in model else 1):
+    wanted = scripted is not None or (declarations and "tool" in model and mode != "NONE")
+    if wanted and not answering_results:
+        calls = [{"name": scripted.name, "args": scripted.arguments}] if scripted is not None else []
+        for n in range(0 if scripted is not None else 2 if "parallel" in model else 1):
             declaration = declarations[n % len(declarations)]
             schema = declaration.get("parameters") or declaration.get("parameters_json_schema")
             calls.append({"name": declaration["name"], "args": sample_arguments(schema, text)})
         # signatures come with function calls of a thinking model (and with every Gemini 3 answer)
         signature = _signature(text) if thought else ""
         return _Reply(thoughts, [], calls, "STOP", prompt_tokens(req), signature, len(thought))
-    kind, pieces = scenario.kind, reply_words(scenario, text)
+    schema = config.get("response_json_schema") or config.get("response_schema")
+    structured = config.get("response_mime_type") == "application/json" and schema is not None
+    kind, pieces = scenario.kind, json_reply(schema, text) if structured else reply_words(scenario, text)
     finish, limit = "STOP", config.get("max_output_tokens")
     if kind == "normal" and limit is not None and 0 < int(limit) < len(pieces):
         pieces, finish = pieces[: int(limit)], "MAX_TOKENS"

@@ -16,8 +16,9 @@ OpenAI's Responses API (``/v1/responses`` and its stored responses) is ``openai_
 mounted here as ``fake.responses``; its module docstring says what it answers.
 
 A chat request with ``tools`` whose model name contains ``tool`` is answered with a tool call; a ``Read
-the file /path`` prompt with Claude Code's ``Read`` tool, with a call of it (``fake_server.scripted_read``),
-and the turn carrying its result with an echo of that result. ``reasoning_effort`` for a ``gpt-4*`` or
+the file /path`` prompt with Claude Code's ``Read`` tool, or a ``run the shell command `CMD` `` prompt with
+Codex CLI's shell tool, with a call of it (``fake_server.scripted_call``), and the turn carrying its result
+with an echo of that result. ``reasoning_effort`` for a ``gpt-4*`` or
 ``gpt-3.5*`` model is refused, as OpenAI refuses it.
 ``python -m tests.support.fakes.openai_upstream --port 9100`` serves in the foreground (benchmarks).
 """
@@ -53,9 +54,10 @@ from .fake_server import (
     dumps,
     estimate_tokens,
     filler_words,
+    json_reply,
     parse_scenario,
     reply_words,
-    scripted_read,
+    scripted_call,
 )
 from .fixtures import load_json, load_sse
 from .openai_responses import ResponsesAPI
@@ -487,10 +489,10 @@ class FakeOpenAI(FakeServer):
             [t.get("function", {}) for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
         )
         named = {str(f.get("name")): f.get("parameters") for f in functions if isinstance(f, dict)}
-        read = scripted_read(text, named) if chat and not results else None
-        if read is not None:
-            arguments = dumps(read).decode()
-            call = ("call_" + uuid.uuid4().hex[:24], "Read", arguments)
+        scripted = scripted_call(text, named) if chat and not results else None
+        if scripted is not None:
+            arguments = dumps(scripted.arguments).decode()
+            call = ("call_" + uuid.uuid4().hex[:24], scripted.name, arguments)
             return _Reply(re.findall(r"\W+|\w+", arguments), "tool_calls", prompt_tokens, cached, call)
         if results:  # the answer quotes the results, and the user's words that came with them
             text = " ".join(results if answering_results else [*results, text])
@@ -508,6 +510,9 @@ class FakeOpenAI(FakeServer):
             return _Reply(re.findall(r"\W+|\w+", arguments), "tool_calls", prompt_tokens, cached, call)
         kind = scenario.kind
         pieces = filler_words(int(scenario.value)) if kind == "chunks" else reply_words(scenario, text)
+        fmt = body.get("response_format")
+        if chat and isinstance(fmt, dict) and fmt.get("type") == "json_schema" and kind == "normal":
+            pieces = json_reply((fmt.get("json_schema") or {}).get("schema"), text)
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         if isinstance(limit, int) and 0 < limit < len(pieces) and kind not in ("stall", "reset", "drip"):
             return _Reply(pieces[:limit], "length", prompt_tokens, cached)

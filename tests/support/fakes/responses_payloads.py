@@ -17,8 +17,9 @@ The scripted answer, for any model name (``plan``):
   tool), or when the model name contains ``tool`` and tools are offered (``tool_choice`` ``none``
   excepted): the first tool, twice when the name also contains ``parallel`` and ``parallel_tool_calls``
   is not false. A function's arguments satisfy its schema's required properties; a custom tool's input
-  is the user's text. A ``Read the file /path`` prompt with Claude Code's ``Read`` tool offered gets a
-  call of it (``fake_server.scripted_read``);
+  is the user's text. A ``Read the file /path`` prompt with Claude Code's ``Read`` tool offered, or a
+  ``run the shell command `CMD` `` prompt with Codex CLI's shell tool, gets a call of it
+  (``fake_server.scripted_call``);
 - otherwise ``Echo: <the last user text>``, or, for ``text.format`` ``json_schema``, JSON satisfying the
   schema's required properties;
 - reasoning models (``o1``…, ``gpt-5``…, ``codex``, or a name with ``reason``) first emit a ``reasoning``
@@ -45,7 +46,7 @@ from .fake_server import (
     reply_words,
     sample_arguments,
 )
-from .fake_server import scripted_read as _scripted_read
+from .fake_server import scripted_call as _scripted_call
 
 __all__ = [
     "Answer",
@@ -115,7 +116,7 @@ def item_resource(item: Mapping[str, Any]) -> dict[str, Any]:
     kind = item.get("type", "message")
     prefix = {"message": "msg_", "function_call": "fc_", "custom_tool_call": "ctc_", "reasoning": "rs_"}
     resource = {"id": item.get("id") or new_id(prefix.get(kind, "item_")), **item}
-    if kind in ("message", "function_call", "function_call_output") and not resource.get("status"):
+    if kind != "reasoning" and not resource.get("status"):
         resource["status"] = "completed"
     return resource
 
@@ -232,15 +233,15 @@ def plan(
         outputs.append(thought)
         reasoning_tokens = 8 + sum(estimate_tokens(p) for p in thought.pieces)
     text = " ".join(results if ends_with_results else [*results, user]) if results else user
-    tools = {name: spec for kind, name, spec, _ in _tools(body) if kind == "function"}
-    read = None if results else _scripted_read(user, tools)
+    tools = {name: spec for kind, name, spec, space in _tools(body) if kind == "function" and space is None}
+    scripted = None if results else _scripted_call(user, tools)
     calls = [] if results else _wanted_tools(body, model)
-    if read is not None:
-        outputs.append(_call("function", "Read", read, None))
-    for kind, name, spec, namespace in calls if read is None else ():
+    if scripted is not None:
+        outputs.append(_call("function", scripted.name, scripted.arguments, None))
+    for kind, name, spec, namespace in calls if scripted is None else ():
         arguments = text if kind == "custom" else sample_arguments(spec, text)
         outputs.append(_call(kind, name, arguments, namespace))
-    if read is not None or calls:
+    if scripted is not None or calls:
         tokens = sum(len(o.pieces) for o in outputs if o.item["type"] != "reasoning")
         return Answer(tuple(outputs), False, tokens + reasoning_tokens, reasoning_tokens)
     fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
@@ -272,8 +273,9 @@ def _echo_tool(tool: Any) -> Any:
         return {"type": "function", "description": tool.get("description"), "name": tool.get("name"),
                 "parameters": tool.get("parameters"), "strict": tool.get("strict", True)}  # fmt: skip
     if isinstance(tool, dict) and tool.get("type") == "custom":
-        return {"type": "custom", "description": tool.get("description"),
-                "format": tool.get("format", {"type": "text"}), "name": tool.get("name")}  # fmt: skip
+        echoed = {"type": "custom", "description": tool.get("description"),
+                  "format": tool.get("format", {"type": "text"}), "name": tool.get("name")}  # fmt: skip
+        return {k: v for k, v in echoed.items() if v is not None}
     return tool
 
 
