@@ -31,11 +31,6 @@ ROUTES = {
 }
 assert set(ROUTES) == set(PROVIDER_TYPES)
 TYPES = list(ROUTES)
-# `previous_response_id` to a translated upstream needs the gateway's stored conversation, which the
-# relay does not expand yet (issue #18 §3: r18-state stores responses, nothing reads them on POST).
-# Strict: once it works these pass, and the marker must go.
-_UNSTORED = pytest.mark.xfail(strict=True, reason="previous_response_id not expanded from the store yet")
-STORED_TYPES = [t if t == "openai" else pytest.param(t, marks=_UNSTORED) for t in TYPES]
 SECRET = "COBALT-6604"
 WEATHER_TOOL: Any = {
     "type": "function",
@@ -142,7 +137,7 @@ def test_function_tool_round_trip_with_the_whole_history(
     check_rows(gw, before, 2, route, provider_type)
 
 
-@pytest.mark.parametrize("provider_type", STORED_TYPES)
+@pytest.mark.parametrize("provider_type", TYPES)
 def test_function_tool_round_trip_by_previous_response_id(
     gw: ResponsesGateway, client: OpenAI, provider_type: str
 ) -> None:
@@ -162,7 +157,7 @@ def test_function_tool_round_trip_by_previous_response_id(
     check_rows(gw, before, 2, route, provider_type)
 
 
-@pytest.mark.parametrize("provider_type", STORED_TYPES)
+@pytest.mark.parametrize("provider_type", TYPES)
 def test_previous_response_id_carries_the_conversation(
     gw: ResponsesGateway, client: OpenAI, provider_type: str
 ) -> None:
