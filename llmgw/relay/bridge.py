@@ -40,7 +40,11 @@ from llmgw.relay.streams.translating import (
 from llmgw.translate.anthropic_to_gemini import anthropic_count_tokens_to_gemini, anthropic_request_to_gemini
 from llmgw.translate.anthropic_to_openai import anthropic_request_to_openai, anthropic_response_to_openai
 from llmgw.translate.anthropic_to_responses import anthropic_response_to_responses, new_response_id
-from llmgw.translate.gemini_to_anthropic import gemini_count_tokens_to_anthropic, gemini_response_to_anthropic
+from llmgw.translate.gemini_to_anthropic import (
+    gemini_count_tokens_to_anthropic,
+    gemini_response_to_anthropic,
+    without_gemini_thinking,
+)
 from llmgw.translate.gemini_to_openai import gemini_embeddings_to_openai
 from llmgw.translate.hub import lift_system_messages
 from llmgw.translate.model_traits import gemini_thinks, openai_reasons
@@ -352,7 +356,7 @@ class ResponsesViaHub(Translating):
 
 class ResponsesToAnthropic(ResponsesViaHub):
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
-        return self.hub(body, upstream_model)
+        return without_gemini_thinking(self.hub(body, upstream_model))  # a session moved from Gemini
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
         message = _json(raw)

@@ -31,17 +31,46 @@ from llmgw.translate.hub import (
 )
 
 __all__ = [
+    "GEMINI_SIGNED",
     "PART_SIGNATURE_PREFIX",
     "THOUGHT_SIGNATURE_PREFIX",
     "gemini_count_tokens_to_anthropic",
     "gemini_parts_to_blocks",
     "gemini_response_to_anthropic",
+    "without_gemini_thinking",
 ]
 
 # A thinking block made from a `thought: true` part; its own signature (possibly empty) follows.
 THOUGHT_SIGNATURE_PREFIX: Final = "gemini:thought:"
 # A thinking block with no text carrying the signature of the next, non-thought part (text or call).
 PART_SIGNATURE_PREFIX: Final = "gemini:part:"
+GEMINI_SIGNED: Final = "gemini:"  # the prefix both share
+
+
+def without_gemini_thinking(body: dict[str, Any]) -> dict[str, Any]:
+    """An Anthropic request without the thinking blocks that carry Gemini's signatures: Anthropic
+    refuses a signature it did not make, and a conversation that moved from a Gemini model to a Claude
+    one (a Codex CLI session, its reasoning sent back in `encrypted_content`) still holds them. The body
+    as it was when it holds none."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not any(_gemini_signed(m) for m in messages):
+        return body
+    kept = []
+    for m in messages:
+        if _gemini_signed(m):
+            m = {**m, "content": [b for b in m["content"] if not _gemini_block(b)]}
+        kept.append(m)
+    return {**body, "messages": kept}
+
+
+def _gemini_block(block: Any) -> bool:
+    signature = block.get("signature") if isinstance(block, dict) else None
+    return isinstance(signature, str) and signature.startswith(GEMINI_SIGNED)
+
+
+def _gemini_signed(message: Any) -> bool:
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(_gemini_block(b) for b in content)
 
 
 def gemini_response_to_anthropic(

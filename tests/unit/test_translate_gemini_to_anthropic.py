@@ -18,6 +18,7 @@ from llmgw.translate.gemini_to_anthropic import (
     gemini_count_tokens_to_anthropic,
     gemini_parts_to_blocks,
     gemini_response_to_anthropic,
+    without_gemini_thinking,
 )
 from llmgw.translate.hub import gemini_finish_to_anthropic, gemini_usage_to_anthropic
 from tests.support.fakes.fixtures import load_json, load_sse
@@ -227,3 +228,32 @@ def test_count_tokens_answer() -> None:
 def test_count_tokens_without_total_is_an_upstream_error(resp: dict[str, Any]) -> None:
     with pytest.raises(UpstreamUnavailable):
         gemini_count_tokens_to_anthropic(resp)
+
+
+# -- a conversation moving from a Gemini model to a Claude one ---------------------------------------
+
+
+def test_thinking_blocks_gemini_signed_are_left_out_for_anthropic() -> None:
+    anthropic_signed = {"type": "thinking", "thinking": "Claude's", "signature": "EqQBCkgIARABGAIiQL"}
+    body = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 100,
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "Gemini's", "signature": "gemini:thought:CiQB"},
+                    {"type": "thinking", "thinking": "", "signature": "gemini:part:CiQC"},
+                    {"type": "text", "text": "Hello"},
+                ],
+            },
+            {"role": "assistant", "content": [anthropic_signed, {"type": "text", "text": "Again"}]},
+        ],
+    }
+    out = without_gemini_thinking(body)
+    assert out["messages"][1]["content"] == [{"type": "text", "text": "Hello"}]
+    assert out["messages"][0] is body["messages"][0] and out["messages"][2] is body["messages"][2]
+    assert body["messages"][1]["content"][0]["signature"] == "gemini:thought:CiQB"  # not changed
+    clean = {**body, "messages": [body["messages"][0], body["messages"][2]]}
+    assert without_gemini_thinking(clean) is clean
