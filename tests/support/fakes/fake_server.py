@@ -54,6 +54,7 @@ __all__ = [
     "random_id",
     "reply_words",
     "sample_arguments",
+    "scripted_command",
     "scripted_read",
     "split_words",
 ]
@@ -117,6 +118,33 @@ def scripted_read(text: str, tools: Mapping[str, Any]) -> dict[str, Any] | None:
     if match is None or not isinstance(properties, dict) or "file_path" not in properties:
         return None
     return {"file_path": match.group(1)}
+
+
+_RUN_PROMPT = re.compile(r"\brun the command `([^`]+)`", re.IGNORECASE)
+# Codex CLI's shell tools, by version: `shell` (argv), `shell_command` (a string), `exec_command` (`cmd`)
+_SHELL_TOOLS = ("shell", "shell_command", "exec_command")
+
+
+def scripted_command(text: str, tools: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(tool name, arguments) of a shell call when ``text`` (the last user turn's) asks to ``Run the
+    command `...` `` and ``tools`` (name → JSON schema of its input) offers one of Codex CLI's shell
+    tools; an argv ``command`` runs it through ``bash -lc``. Fakes that script it answer the turn
+    carrying its result with an echo of that result, as for :func:`scripted_read`."""
+    match = _RUN_PROMPT.search(text)
+    if match is None:
+        return None
+    command = match.group(1)
+    for name in _SHELL_TOOLS:
+        schema = tools.get(name)
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        if not isinstance(properties, dict):
+            continue
+        if "cmd" in properties:
+            return name, {"cmd": command}
+        if "command" in properties:
+            argv = isinstance(properties["command"], dict) and properties["command"].get("type") == "array"
+            return name, {"command": ["bash", "-lc", command] if argv else command}
+    return None
 
 
 @dataclass(frozen=True, slots=True)

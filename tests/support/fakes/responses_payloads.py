@@ -18,7 +18,8 @@ The scripted answer, for any model name (``plan``):
   excepted): the first tool, twice when the name also contains ``parallel`` and ``parallel_tool_calls``
   is not false. A function's arguments satisfy its schema's required properties; a custom tool's input
   is the user's text. A ``Read the file /path`` prompt with Claude Code's ``Read`` tool offered gets a
-  call of it (``fake_server.scripted_read``);
+  call of it (``fake_server.scripted_read``), and ``Run the command `...` `` with one of Codex CLI's shell
+  tools a call of that (``fake_server.scripted_command``);
 - otherwise ``Echo: <the last user text>``, or, for ``text.format`` ``json_schema``, JSON satisfying the
   schema's required properties;
 - reasoning models (``o1``…, ``gpt-5``…, ``codex``, or a name with ``reason``) first emit a ``reasoning``
@@ -45,6 +46,7 @@ from .fake_server import (
     reply_words,
     sample_arguments,
 )
+from .fake_server import scripted_command as _scripted_command
 from .fake_server import scripted_read as _scripted_read
 
 __all__ = [
@@ -234,13 +236,16 @@ def plan(
     text = " ".join(results if ends_with_results else [*results, user]) if results else user
     tools = {name: spec for kind, name, spec, _ in _tools(body) if kind == "function"}
     read = None if results else _scripted_read(user, tools)
-    calls = [] if results else _wanted_tools(body, model)
+    shell = None if results or read else _scripted_command(user, tools)
+    calls = [] if results or read or shell else _wanted_tools(body, model)
     if read is not None:
         outputs.append(_call("function", "Read", read, None))
-    for kind, name, spec, namespace in calls if read is None else ():
+    if shell is not None:
+        outputs.append(_call("function", *shell, None))
+    for kind, name, spec, namespace in calls:
         arguments = text if kind == "custom" else sample_arguments(spec, text)
         outputs.append(_call(kind, name, arguments, namespace))
-    if read is not None or calls:
+    if read is not None or shell is not None or calls:
         tokens = sum(len(o.pieces) for o in outputs if o.item["type"] != "reasoning")
         return Answer(tuple(outputs), False, tokens + reasoning_tokens, reasoning_tokens)
     fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
