@@ -16,6 +16,7 @@ from openai.types.responses import FunctionToolParam, Response
 from pydantic import BaseModel
 
 from tests.support.fakes import FakeOpenAI
+from tests.support.fakes.fake_server import ScriptedCall, scripted_shell
 from tests.support.fakes.fixtures import fixtures_dir, load_json, load_sse_events
 from tests.support.responses_schema import (
     validate_error_body,
@@ -537,3 +538,78 @@ def test_input_items_of_every_kind_pass_the_schema(client: openai.OpenAI) -> Non
     assert kinds == ["developer", "user", "assistant", "reasoning", "custom_tool_call",
                      "custom_tool_call_output", "function_call", "function_call_output"]  # fmt: skip
     assert listing["data"][3]["id"] == reasoning["id"] and listing["data"][4]["id"] == call["id"]
+
+
+SHELL: Any = {
+    "type": "function",
+    "name": "shell",
+    "description": "Runs a shell command and returns its output.",
+    "strict": False,
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "command": {"type": "array", "items": {"type": "string"}},
+            "workdir": {"type": "string"},
+        },
+        "required": ["command"],
+        "additionalProperties": False,
+    },
+}
+
+
+def test_a_codex_like_turn_runs_one_shell_command(client: openai.OpenAI) -> None:
+    """Codex CLI's shape: streamed, store false, encrypted reasoning, the whole history each turn, a shell
+    tool and a hosted one; "Run the shell command `...`" gets a call of the shell tool, its output an echo."""
+    params: Any = {
+        "model": "gpt-5-codex",
+        "instructions": "You are a coding agent.",
+        "tools": [SHELL, {"type": "web_search"}],
+        "tool_choice": "auto",
+        "parallel_tool_calls": False,
+        "reasoning": {"effort": "medium", "summary": "auto"},
+        "store": False,
+        "include": ["reasoning.encrypted_content"],
+        "prompt_cache_key": "0199-session",
+    }
+    ask: Any = {"type": "message", "role": "user", "content": [{"type": "input_text", "text":
+                "Run the shell command `echo hello` and tell me what it printed."}]}  # fmt: skip
+    first = _sse(client, input=[ask], **params)[-1][1]["response"]
+    reasoning, call = first["output"]
+    assert call["name"] == "shell" and json.loads(call["arguments"]) == {
+        "command": ["bash", "-lc", "echo hello"]
+    }
+    result = {"type": "function_call_output", "call_id": call["call_id"], "output": "hello\n"}
+    second = _sse(client, input=[ask, reasoning, call, result], **params)[-1][1]["response"]
+    assert second["output"][-1]["content"][0]["text"] == "Echo: hello\n"
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("shell", {"command": ["bash", "-lc", "ls -la"]}),
+        ("shell_command", {"command": "ls -la"}),
+        ("exec_command", {"cmd": "ls -la"}),
+    ],
+)
+def test_each_codex_shell_tool_is_called_its_way(tool: str, arguments: dict[str, Any]) -> None:
+    string = {"type": "string"}
+    schemas: dict[str, Any] = {
+        "shell": SHELL["parameters"],
+        "shell_command": {"type": "object", "properties": {"command": string, "workdir": string}},
+        "exec_command": {"type": "object", "properties": {"cmd": string, "tty": {"type": "boolean"}}},
+    }
+    offered = {"Read": {"properties": {"file_path": string}}, tool: schemas[tool]}
+    assert scripted_shell("Please run the shell command `ls -la`.", offered) == ScriptedCall(tool, arguments)
+    assert scripted_shell("Please list the files.", offered) is None
+    assert scripted_shell("Run the shell command `ls -la`", {"Read": offered["Read"]}) is None
+
+
+def test_strict_off_lets_a_newer_client_through(client: openai.OpenAI, fake: FakeOpenAI) -> None:
+    newer: Any = {"client_metadata": {"x": "1"}}
+    with pytest.raises(openai.BadRequestError, match="Unknown parameter: 'client_metadata'"):
+        client.responses.create(model="gpt-4.1", input="x", extra_body=newer)
+    fake.responses.strict = False
+    try:
+        assert client.responses.create(model="gpt-4.1", input="x", extra_body=newer).output_text == "Echo: x"
+    finally:
+        fake.responses.strict = True

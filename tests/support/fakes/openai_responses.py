@@ -14,7 +14,8 @@ What ``POST /v1/responses`` does, in order:
 3. ``replay-<case>``: the recorded answer of case ``create.<case>`` of ``openai/responses`` (its status
    and body, an ``.sse`` one byte for byte and only to ``stream: true``), remembered like the fake's own.
 4. The request checked as the API checks it: an unknown top-level parameter (400 ``unknown_parameter``),
-   OpenAI's ``CreateResponse`` schema (400 naming the parameter; set ``strict = False`` to skip),
+   OpenAI's ``CreateResponse`` schema (400 naming the parameter, in the API's words where known): set
+   ``fake.responses.strict = False`` to skip these two for a client newer than the document,
    ``temperature``/``top_p``/``max_output_tokens`` bounds (400, the API's words, recorded for
    ``temperature``), ``reasoning`` for a model that takes none (400 ``unsupported_parameter``), a
    ``previous_response_id`` this key did not make (400 ``previous_response_not_found``: the API answers
@@ -143,7 +144,9 @@ class ResponsesAPI:
 
     def __init__(self, fake: FakeOpenAI) -> None:
         self.fake = fake
-        self.strict = True  # check requests against OpenAI's CreateResponse schema
+        self.strict = (
+            True  # refuse what OpenAI's CreateResponse schema does not allow, unknown parameters too
+        )
         self._stored: dict[str, StoredResponse] = {}
         self._minted: dict[str, str] = {}  # encrypted_content -> the key it was given to
 
@@ -242,7 +245,7 @@ class ResponsesAPI:
         from ..responses_schema import request_parameters
 
         known = request_parameters()
-        unknown = [name for name in body if name not in known]
+        unknown = [name for name in body if name not in known] if self.strict else []
         if unknown:
             return self._invalid(f"Unknown parameter: '{unknown[0]}'.", unknown[0], "unknown_parameter")
         for name in _UNSUPPORTED:
