@@ -9,6 +9,8 @@ Exception
     ├── SecretBackendUnavailable     no usable OS keyring (the CLI says so; environment secrets still work)
     ├── DatabaseInUse                another `llmgw serve` holds the database's serve lock
     ├── DatabaseUnreadable           `llmgw db check` / `backup`: not a SQLite database, or damaged
+    ├── LaunchError                  `llmgw run` cannot start the agent: no key, a gateway URL not http(s)
+    │   └── AgentNotFound            the agent's program is not on PATH
     ├── AccountError                 an account use case refused (the CLI exits 1; the portal says why)
     │   ├── AccountNotFound          no such user or key
     │   ├── PermissionDenied         the acting principal may not do that
@@ -106,6 +108,14 @@ class DatabaseInUse(LlmgwError):
 class DatabaseUnreadable(LlmgwError):
     """A database file SQLite cannot read (not a database, damaged), or a backup of it that failed;
     the message is SQLite's."""
+
+
+class LaunchError(LlmgwError):
+    """`llmgw run` cannot start a coding agent on the gateway; the message says what to do."""
+
+
+class AgentNotFound(LaunchError):
+    """The coding agent's program is not on PATH; the message says how to install it."""
 
 
 class AccountError(LlmgwError):

@@ -1,4 +1,6 @@
-"""`llmgw key create|list|revoke`: personal API keys. Parsing and messages only; the rules are
+"""`llmgw key create|list|revoke`: personal API keys; `llmgw key save`: the user's own key saved on this
+machine for `llmgw run` (`services.saved_key`: read from a hidden prompt or stdin, never an argument;
+`--remove` deletes it; no database involved). Parsing and messages only; the rules are
 `llmgw.services.keys`'. `key create` prints the token, and nothing else, on stdout (the rest goes to
 stderr), so `TOKEN=$(llmgw key create ada)` works; it cannot be shown again.
 
@@ -9,12 +11,13 @@ number (`--json`'s `id`), or the token itself. Exit codes: 0 done (revoking a re
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from datetime import timedelta
 
 from llmgw.cli.tables import format_table, iso_time, run_on_store
-from llmgw.services import keys
+from llmgw.services import keys, saved_key
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store
 
@@ -43,10 +46,42 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     revoke.add_argument("key_id", metavar="KEY_ID", help="the id `llmgw key list` shows, or the token")
     for p in (create, listing, revoke):
         p.add_argument("--config", metavar="FILE")
+    save = key_sub.add_parser(
+        "save", help="save your own key for `llmgw run` (read from a hidden prompt or stdin)"
+    )
+    save.add_argument("--remove", action="store_true", help="delete the saved key")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.key_command == "save":
+        return run_save(args.remove)
     return run_on_store(args, _run)
+
+
+def run_save(remove: bool) -> int:
+    """`llmgw key save [--remove]`. Exit codes: 0 saved or removed, 1 an empty or invalid key, or
+    nothing to remove."""
+    path = saved_key.key_file()
+    if remove:
+        if saved_key.remove_key(path):
+            print(f"removed the saved key {path}")
+            return 0
+        print(f"no saved key at {path}", file=sys.stderr)
+        return 1
+    if sys.stdin.isatty():
+        try:
+            value = getpass.getpass("Your llmgw key (input hidden): ")
+        except EOFError:
+            value = ""
+    else:
+        value = sys.stdin.readline()
+    try:
+        saved_key.save_key(value, path)
+    except ValueError as exc:
+        print(f"error: {exc}; nothing saved", file=sys.stderr)
+        return 1
+    print(f"saved your key to {path} (mode 600); `llmgw run` uses it unless {saved_key.KEY_ENV} is set")
+    return 0
 
 
 def _run(args: argparse.Namespace, store: Store) -> int:

@@ -15,7 +15,14 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["create_private", "loose_modes", "make_private_dirs", "open_private", "warning"]
+__all__ = [
+    "create_private",
+    "loose_modes",
+    "make_private_dirs",
+    "open_private",
+    "replace_private",
+    "warning",
+]
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -57,6 +64,22 @@ def open_private(path: Path, flags: int) -> int:
 def create_private(path: Path) -> None:
     """Create `path`, empty and 0600, unless it exists."""
     os.close(open_private(path, os.O_WRONLY))
+
+
+def replace_private(path: Path, text: str) -> None:
+    """Write `path` whole (a new file renamed over any old one: 0600 even where the old one was not),
+    its directories made private as `make_private_dirs` does."""
+    make_private_dirs(path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    fd = open_private(temporary, os.O_WRONLY | os.O_TRUNC)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def loose_modes(paths: Iterable[Path]) -> list[tuple[Path, int]]:

@@ -10,9 +10,11 @@ import pytest
 from llmgw import cli
 from llmgw.errors import (
     AccountNotFound,
+    AgentNotFound,
     ConfigError,
     DatabaseInUse,
     InvalidAccountInput,
+    LaunchError,
     SecretBackendUnavailable,
     UpstreamUnavailable,
 )
@@ -29,6 +31,8 @@ NO_KEYRING = "no OS keyring backend is available (no D-Bus); or set X"
         (InvalidAccountInput("the two passwords differ"), 1, "error: the two passwords differ\n"),
         (SecretBackendUnavailable("no D-Bus", "or set X"), 2, f"error: {NO_KEYRING}\n"),
         (DatabaseInUse("g.db", 7, "http://127.0.0.1:4000"), 2, f"llmgw: {IN_USE} another database\n"),
+        (LaunchError("no key"), 2, "llmgw run: no key\n"),
+        (AgentNotFound("no codex"), 127, "llmgw run: no codex\n"),
         (KeyboardInterrupt(), 130, ""),
     ],
 )  # fmt: skip
