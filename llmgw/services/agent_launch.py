@@ -6,8 +6,8 @@ Mapping decisions, per agent (each from its own documentation or sources):
 - The personal key travels in the environment only, never in an argument (`ps` shows arguments to
   every user of the machine).
 - `claude` (Claude Code): `ANTHROPIC_BASE_URL` is the gateway's root (Claude Code adds `/v1/messages`);
-  the key as `ANTHROPIC_AUTH_TOKEN` (sent as `Authorization: Bearer`, which the gateway takes, and
-  which Claude Code uses without asking to approve it, as it does for `ANTHROPIC_API_KEY`), and
+  the key as `ANTHROPIC_AUTH_TOKEN` (sent as `Authorization: Bearer`, which the gateway takes; an
+  interactive Claude Code asks once whether to use a custom `ANTHROPIC_API_KEY`, not a token), and
   `ANTHROPIC_API_KEY` removed so a real Anthropic key in the shell is not sent to the gateway too.
   `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`: no telemetry, error reports or update checks going
   around the gateway. A model is `--model M`, and also its small fast model (`ANTHROPIC_DEFAULT_HAIKU_MODEL`,
