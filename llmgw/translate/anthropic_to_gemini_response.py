@@ -7,7 +7,7 @@ stream and the whole answer agree.
 Answer decisions (Anthropic → Gemini):
 - One candidate, role `model`. `text` → a text part; `tool_use` → `functionCall {id, name, args}`.
 - Thinking: every `thinking` / `redacted_thinking` block is carried whole in a `thoughtSignature`
-  (`THOUGHT_PREFIX` + base64url JSON, `encrypted_reasoning`'s encoding), which the request side turns
+  (`thought_signatures`: base64 of a prefix + the block's JSON), which the request side turns
   back into the block, so the upstream gets its signed thinking back. When the request asked
   `includeThoughts`, a `thinking` block is a part `{text, thought: true, thoughtSignature}`; otherwise
   (and always for `redacted_thinking`) its signature rides on the next text or `functionCall` part, as
@@ -32,8 +32,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from llmgw.errors import UpstreamUnavailable
-from llmgw.translate.encrypted_reasoning import encode_reasoning
 from llmgw.translate.json_fields import JSON
+from llmgw.translate.thought_signatures import encode_thought_signature
 
 __all__ = [
     "GEMINI_FINISH_REASONS",
@@ -76,7 +76,7 @@ class GeminiParts:
         if self.pending is not None:  # two hidden thoughts in a row: the first gets a part of its own
             out.append({"text": "", "thoughtSignature": self.pending})
             self.pending = None
-        signature = encode_reasoning(block)
+        signature = encode_thought_signature(block)
         if self.include_thoughts and block.get("type") == "thinking":
             out.append({"text": block.get("thinking", ""), "thought": True, "thoughtSignature": signature})
         else:

@@ -20,8 +20,8 @@ Request decisions (Gemini → Anthropic):
   `{"output": text}` → that text, `{"error": text}` → that text with `is_error`, anything else → its
   compact JSON; its `parts` (Gemini 3's multimodal results) with `inlineData` / `fileData` → image or
   document blocks of the result. In a user message the `tool_result` blocks go first (Anthropic's rule).
-- Thinking: the answer side writes each hub thinking block into a `thoughtSignature` (`THOUGHT_PREFIX`:
-  `encrypted_reasoning`'s prefix + base64url JSON of the block); such a signature on any part becomes
+- Thinking: the answer side writes each hub thinking block into a `thoughtSignature`
+  (`thought_signatures`: base64 of a prefix + the block's JSON); such a signature on any part becomes
   that block again, before the part's own block, so Claude gets its signed thinking back. A
   `thought: true` part without one of ours (another model's thinking) is dropped, and a foreign
   signature on a part is ignored, each with a note: no hub upstream can verify them.
@@ -61,21 +61,19 @@ import binascii
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from llmgw.translate.encrypted_reasoning import ENCRYPTED_PREFIX, decode_reasoning
 from llmgw.translate.gemini_schema import field, to_json_schema
 from llmgw.translate.hub import new_id
 from llmgw.translate.json_fields import JSON, arr, bad, compact_json, number, obj, positive_int, string
 from llmgw.translate.openai_to_anthropic import EFFORT_BUDGET
+from llmgw.translate.thought_signatures import decode_thought_signature
 
 __all__ = [
-    "THOUGHT_PREFIX",
     "WEB_SEARCH_TOOL",
     "gemini_count_tokens_request_to_anthropic",
     "gemini_include_thoughts",
     "gemini_request_to_anthropic",
 ]
 
-THOUGHT_PREFIX: Final = ENCRYPTED_PREFIX  # a thoughtSignature the gateway wrote: a hub block inside
 WEB_SEARCH_TOOL: Final = {"type": "web_search_20250305", "name": "web_search"}
 _MIN_BUDGET: Final = 1024
 _IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -247,7 +245,7 @@ class _Contents:
         if signature is None:
             return []
         spath = f"{path}.thoughtSignature"
-        block = decode_reasoning(string(signature, spath), spath)
+        block = decode_thought_signature(string(signature, spath), spath)
         if block is None:
             self.notes.append(f"{spath} ignored: a signature the gateway did not write")
             return []
