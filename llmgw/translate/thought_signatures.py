@@ -7,7 +7,7 @@ it was, as `encrypted_reasoning` does for the Responses API: the upstream gets i
 
 The field is protobuf `bytes`: JSON carries it as base64, and the google-genai SDK refuses anything else
 and re-encodes what it decoded. So the signature is standard, padded base64 of `SIGNATURE_MAGIC` (the
-prefix naming the gateway's format and its version) + the block's JSON, which the SDK gives back
+prefix naming the gateway's format and its version) + the block's JSON (keys sorted), which the SDK gives back
 unchanged; URL-safe or unpadded base64 is read too (proto JSON parsers accept both). Nothing is
 encrypted: the client holds the thinking text already, and the signatures inside are the upstream's,
 which it verifies.
@@ -31,8 +31,13 @@ SIGNATURE_MAGIC: Final = b"llmgw1."
 
 
 def encode_thought_signature(block: Mapping[str, Any]) -> str:
-    """The `thoughtSignature` carrying a hub `thinking` / `redacted_thinking` block."""
-    return base64.b64encode(SIGNATURE_MAGIC + orjson.dumps(dict(block))).decode("ascii")
+    """The `thoughtSignature` carrying a hub `thinking` / `redacted_thinking` block (its own fields only,
+    keys sorted: one block, one signature, however the block was built)."""
+    fields = (
+        ("type", "data") if block.get("type") == "redacted_thinking" else ("type", "thinking", "signature")
+    )
+    kept = {key: block.get(key) for key in fields}
+    return base64.b64encode(SIGNATURE_MAGIC + orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).decode("ascii")
 
 
 def decode_thought_signature(value: str, path: str) -> JSON | None:

@@ -43,8 +43,8 @@ def read_by_sdk(answer: dict[str, Any]) -> types.GenerateContentResponse:
 
 def ours(block: dict[str, Any]) -> str:
     """The signature of a hub block, written here from the format's definition (base64 of the prefix
-    and the block's JSON), not by the encoder under test."""
-    return base64.b64encode(b"llmgw1." + orjson.dumps(block)).decode()
+    and the block's JSON, keys sorted), not by the encoder under test."""
+    return base64.b64encode(b"llmgw1." + orjson.dumps(block, option=orjson.OPT_SORT_KEYS)).decode()
 
 
 def test_recorded_text_answer() -> None:
