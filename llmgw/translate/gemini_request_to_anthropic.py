@@ -43,13 +43,17 @@ Request decisions (Gemini → Anthropic):
   answers one candidate). `responseMimeType: application/json` with `responseJsonSchema` (as it is) or
   `responseSchema` (converted) → `output_config.format` json_schema; JSON without a schema → 400 (no
   schema-free JSON mode); `text/plain` → nothing; other types → 400. `responseModalities` other than
-  TEXT, `responseLogprobs`, `logprobs`, `speechConfig`, `imageConfig` → 400. `seed`, `presencePenalty`,
-  `frequencyPenalty`, `mediaResolution`, `enableEnhancedCivicAnswers` → dropped with a note.
+  TEXT, `responseLogprobs`, `logprobs`, `speechConfig`, `imageConfig`, and `presencePenalty` /
+  `frequencyPenalty` other than 0 → 400 (they change the answer; Anthropic has none). `seed` (best
+  effort at Google too), `mediaResolution`, `enableEnhancedCivicAnswers` → dropped with a note.
 - `thinkingConfig`: `thinkingBudget` 0 → disabled, -1 (dynamic) → enabled with the `medium` budget,
   n > 0 → enabled with max(n, 1024) (Anthropic's minimum); `thinkingLevel` (minimal, low, medium,
   high) → enabled with `openai_to_anthropic.EFFORT_BUDGET`'s budget. When the budget is not below
-  `max_tokens`, `max_tokens` becomes budget + the asked maximum, as for chat. `includeThoughts` only
-  shapes the answer (`gemini_include_thoughts`). No `thinkingConfig`: no thinking.
+  `max_tokens`, `max_tokens` becomes budget + the asked maximum, as for chat. While thinking,
+  `temperature`, `topK` and a `topP` below 0.95 are dropped with a note: Anthropic refuses them with
+  thinking, and Gemini CLI sends temperature 0 with a budget. `includeThoughts` only shapes the answer
+  (`gemini_include_thoughts`). No `thinkingConfig`: no thinking. Left to the upstream (it answers in
+  detail): forced function calls with thinking, thinking on a model that cannot think.
 - `cachedContent` → 400 (the gateway keeps no Gemini caches). `safetySettings`, `labels` → dropped
   with a note. Any other top-level field → dropped with a note.
 """
@@ -76,6 +80,7 @@ __all__ = [
 
 WEB_SEARCH_TOOL: Final = {"type": "web_search_20250305", "name": "web_search"}
 _MIN_BUDGET: Final = 1024
+_THINKING_TOP_P: Final = 0.95  # the lowest top_p Anthropic takes with thinking
 _IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _UNSUPPORTED_TOOLS: Final = (
     "codeExecution",
@@ -86,10 +91,9 @@ _UNSUPPORTED_TOOLS: Final = (
     "retrieval",
 )
 _REFUSED_GENERATION: Final = ("responseLogprobs", "logprobs", "speechConfig", "imageConfig")
+_PENALTIES: Final = ("presencePenalty", "frequencyPenalty")
 _DROPPED_GENERATION: Final = (
     "seed",
-    "presencePenalty",
-    "frequencyPenalty",
     "mediaResolution",
     "enableEnhancedCivicAnswers",
 )
@@ -422,6 +426,9 @@ def _generation(config: JSON, out: JSON, notes: list[str]) -> None:
     modalities = field(config, "responseModalities")
     if modalities is not None and any(m != "TEXT" for m in arr(modalities, f"{path}.responseModalities")):
         raise bad(f"{path}.responseModalities", "a non-Gemini model answers TEXT only")
+    for key in _PENALTIES:
+        if field(config, key) not in (None, 0):
+            raise bad(f"{path}.{key}", "a non-Gemini model cannot honour it (only 0 is accepted)")
     for key in _DROPPED_GENERATION:
         if field(config, key) is not None:
             notes.append(f"{path}.{key} dropped: no equivalent outside Gemini")
@@ -432,6 +439,21 @@ def _generation(config: JSON, out: JSON, notes: list[str]) -> None:
         budget = thinking.get("budget_tokens", 0)
         if budget and out["max_tokens"] <= budget:
             out["max_tokens"] += budget
+        if budget:
+            _thinking_sampling(out, notes)
+
+
+def _thinking_sampling(out: JSON, notes: list[str]) -> None:
+    """Leave out the sampling settings Anthropic refuses while thinking (Gemini CLI sends temperature 0
+    with a thinking budget): a hint about variety, not about what the answer is."""
+    path = "generationConfig"
+    for key, name in (("temperature", "temperature"), ("top_k", "topK")):
+        if key in out:
+            del out[key]
+            notes.append(f"{path}.{name} dropped: not taken while thinking")
+    if "top_p" in out and out["top_p"] < _THINKING_TOP_P:
+        del out["top_p"]
+        notes.append(f"{path}.topP dropped: below {_THINKING_TOP_P}, not taken while thinking")
 
 
 def _response_format(config: JSON, out: JSON) -> None:

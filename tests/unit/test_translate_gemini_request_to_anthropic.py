@@ -82,7 +82,8 @@ def test_sdk_config_with_tools_schema_and_thinking() -> None:
     )
     body = sent("Hi", config)
     assert gemini_include_thoughts(body)
-    assert hub(body) == {
+    notes: list[str] = []
+    assert hub(body, notes) == {
         "model": MODEL,
         "max_tokens": 2100,  # the budget (2000) is not below the asked 100: budget + 100
         "system": [{"type": "text", "text": "Be brief."}],
@@ -100,9 +101,6 @@ def test_sdk_config_with_tools_schema_and_thinking() -> None:
             },
         ],
         "tool_choice": {"type": "tool", "name": "lookup"},
-        "temperature": 0.5,
-        "top_p": 0.9,
-        "top_k": 40,
         "stop_sequences": ["END"],
         "output_config": {
             "format": {
@@ -112,6 +110,25 @@ def test_sdk_config_with_tools_schema_and_thinking() -> None:
         },
         "thinking": {"type": "enabled", "budget_tokens": 2000},
     }
+    assert notes == [  # Anthropic refuses them while thinking
+        "generationConfig.temperature dropped: not taken while thinking",
+        "generationConfig.topK dropped: not taken while thinking",
+        "generationConfig.topP dropped: below 0.95, not taken while thinking",
+    ]
+
+
+def test_sampling_without_thinking_passes_as_it_is() -> None:
+    config = types.GenerateContentConfig(temperature=0.0, top_p=0.9, top_k=40, seed=7, presence_penalty=0.0)
+    notes: list[str] = []
+    got = hub(sent("Hi", config), notes)
+    assert (got["temperature"], got["top_p"], got["top_k"]) == (0.0, 0.9, 40)
+    assert notes == ["generationConfig.seed dropped: no equivalent outside Gemini"]
+    thinking = gen(temperature=1, topP=0.95, thinkingConfig={"thinkingBudget": 0})
+    assert (thinking["temperature"], thinking["top_p"], thinking["thinking"]) == (
+        1,
+        0.95,
+        {"type": "disabled"},
+    )
 
 
 def test_sdk_json_schema_fields_pass_as_they_are() -> None:
@@ -514,6 +531,14 @@ OURS_DAMAGED = base64.b64encode(b"llmgw1.{not json").decode()
         (
             {"contents": [TEXT], "generationConfig": {"responseLogprobs": True}},
             "generationConfig.responseLogprobs",
+        ),
+        (
+            {"contents": [TEXT], "generationConfig": {"presencePenalty": 0.5}},
+            "generationConfig.presencePenalty",
+        ),
+        (
+            {"contents": [TEXT], "generationConfig": {"frequency_penalty": -1}},
+            "generationConfig.frequencyPenalty",
         ),
         (
             {"contents": [TEXT], "generationConfig": {"thinkingConfig": {"thinkingLevel": "huge"}}},
