@@ -6,13 +6,13 @@ stream and the whole answer agree.
 
 Answer decisions (Anthropic → Gemini):
 - One candidate, role `model`. `text` → a text part; `tool_use` → `functionCall {id, name, args}`.
-- Thinking: every `thinking` / `redacted_thinking` block is carried whole in a `thoughtSignature`
-  (`thought_signatures`: base64 of a prefix + the block's JSON), which the request side turns
-  back into the block, so the upstream gets its signed thinking back. When the request asked
-  `includeThoughts`, a `thinking` block is a part `{text, thought: true, thoughtSignature}`; otherwise
-  (and always for `redacted_thinking`) its signature rides on the next text or `functionCall` part, as
-  Gemini puts a hidden thought's signature on the part after it; with none after it, on a part of its
-  own, `{"text": "", "thoughtSignature": …}`.
+- Thinking: the `thinking` / `redacted_thinking` blocks are carried whole in the `thoughtSignature` of
+  the next text or `functionCall` part (`thought_signatures`: base64 of a prefix + the blocks' JSON),
+  as Gemini puts a signature on the part after its thinking; the request side turns it back into the
+  blocks, so the upstream gets its signed thinking back. Never on a thought part: Gemini CLI leaves
+  thought parts out of the history it sends back. When the request asked `includeThoughts`, a
+  `thinking` block's text is also shown as a part `{text, thought: true}`. Blocks with no part after
+  them go on an empty text part `{"text": "", "thoughtSignature": …}`, as Gemini ends streams.
 - Server-tool blocks (`server_tool_use`, `web_search_tool_result`: the hub's web search for
   `googleSearch`) are left out: Gemini clients read the grounded text, which follows as text. Citations
   are dropped.
@@ -64,46 +64,39 @@ def gemini_finish_reason(stop_reason: Any) -> str:
 
 
 class GeminiParts:
-    """Gemini parts for hub blocks, in order, holding a hidden thought's signature for the next part."""
+    """Gemini parts for hub blocks, in order, holding thinking blocks for the next part's signature."""
 
     def __init__(self, include_thoughts: bool) -> None:
         self.include_thoughts = include_thoughts
-        self.pending: str | None = None  # a hidden thought's signature, for the next part
+        self.pending: list[Mapping[str, Any]] = []  # thinking blocks since the last part
 
     def thinking(self, block: Mapping[str, Any]) -> list[JSON]:
-        """The parts for a finished `thinking` / `redacted_thinking` block (none while it is held)."""
-        out: list[JSON] = []
-        if self.pending is not None:  # two hidden thoughts in a row: the first gets a part of its own
-            out.append({"text": "", "thoughtSignature": self.pending})
-            self.pending = None
-        signature = encode_thought_signature(block)
-        if self.include_thoughts and block.get("type") == "thinking":
-            out.append({"text": block.get("thinking", ""), "thought": True, "thoughtSignature": signature})
-        else:
-            self.pending = signature
-        return out
+        """The thought part for a finished `thinking` block when thoughts are shown (none for an empty
+        one, or a `redacted_thinking` one); the block itself waits for the next part's signature."""
+        self.pending.append(block)
+        text = block.get("thinking")
+        if self.include_thoughts and block.get("type") == "thinking" and isinstance(text, str) and text:
+            return [{"text": text, "thought": True}]
+        return []
 
     def signed(self, part: JSON) -> JSON:
-        """`part` (text or functionCall) with the held signature, if any."""
-        if self.pending is not None:
-            part["thoughtSignature"] = self.pending
-            self.pending = None
+        """`part` (text or functionCall) with the held blocks in its signature, if any."""
+        if self.pending:
+            part["thoughtSignature"] = encode_thought_signature(self.pending)
+            self.pending = []
         return part
 
     def rest(self) -> list[JSON]:
-        """At the end: the held signature on a part of its own."""
-        if self.pending is None:
-            return []
-        part: JSON = {"text": "", "thoughtSignature": self.pending}
-        self.pending = None
-        return [part]
+        """At the end: held blocks with no part after them, on an empty text part, as Gemini sends a
+        last signature."""
+        return [self.signed({"text": ""})] if self.pending else []
 
 
 def anthropic_response_to_gemini(
     message: dict[str, Any], *, model_version: str, include_thoughts: bool = False
 ) -> dict[str, Any]:
     """The Gemini `GenerateContentResponse` for a hub message. `include_thoughts`: the request's
-    `thinkingConfig.includeThoughts` (thought parts shown, else their signatures ride on the next part)."""
+    `thinkingConfig.includeThoughts` (thinking shown in thought parts too)."""
     content = message.get("content")
     if not isinstance(content, list):
         raise UpstreamUnavailable("The upstream's answer has no content list")

@@ -20,11 +20,12 @@ Request decisions (Gemini → Anthropic):
   `{"output": text}` → that text, `{"error": text}` → that text with `is_error`, anything else → its
   compact JSON; its `parts` (Gemini 3's multimodal results) with `inlineData` / `fileData` → image or
   document blocks of the result. In a user message the `tool_result` blocks go first (Anthropic's rule).
-- Thinking: the answer side writes each hub thinking block into a `thoughtSignature`
-  (`thought_signatures`: base64 of a prefix + the block's JSON); such a signature on any part becomes
-  that block again, before the part's own block, so Claude gets its signed thinking back. A
-  `thought: true` part without one of ours (another model's thinking) is dropped, and a foreign
-  signature on a part is ignored, each with a note: no hub upstream can verify them.
+- Thinking: the answer side writes the hub thinking blocks into the `thoughtSignature` of the part
+  after them (`thought_signatures`); such a signature on any part becomes those blocks again, before
+  the part's own block, so Claude gets its signed thinking back. The text of `thought: true` parts is
+  not sent: ours is a copy shown to the user (the blocks travel in signatures), another model's
+  cannot be verified by a hub upstream. A foreign signature (Gemini's own, or Gemini CLI's
+  `skip_thought_signature_validator`) is ignored with a note.
 - `systemInstruction` (a Content, or a string) → `system` text blocks.
 - `tools`: `functionDeclarations` → tools, `parametersJsonSchema` as it is (`$schema` removed), else
   `parameters` converted by `gemini_schema.to_json_schema`, else an empty object schema; a top-level
@@ -218,9 +219,7 @@ class _Contents:
     def _part(self, part: JSON, path: str, role: str) -> list[JSON]:
         blocks = self._signature(part, path)
         if part.get("thought") is True:
-            if not blocks:
-                self.notes.append(f"{path} dropped: a thought the gateway did not write")
-            return blocks
+            return blocks  # its text is a copy shown to the user (or another model's): not sent
         text = part.get("text")
         call, response = field(part, "functionCall"), field(part, "functionResponse")
         inline, file = field(part, "inlineData"), field(part, "fileData")
@@ -249,11 +248,11 @@ class _Contents:
         if signature is None:
             return []
         spath = f"{path}.thoughtSignature"
-        block = decode_thought_signature(string(signature, spath), spath)
-        if block is None:
+        blocks = decode_thought_signature(string(signature, spath), spath)
+        if blocks is None:
             self.notes.append(f"{spath} ignored: a signature the gateway did not write")
             return []
-        return [block]
+        return blocks
 
     def _call(self, call: JSON, path: str) -> JSON:
         name = string(call.get("name"), f"{path}.name")

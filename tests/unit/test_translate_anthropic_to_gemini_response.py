@@ -41,10 +41,10 @@ def read_by_sdk(answer: dict[str, Any]) -> types.GenerateContentResponse:
     return sdk.client.models.generate_content(model="gemini-2.5-flash", contents="x")
 
 
-def ours(block: dict[str, Any]) -> str:
-    """The signature of a hub block, written here from the format's definition (base64 of the prefix
-    and the block's JSON, keys sorted), not by the encoder under test."""
-    return base64.b64encode(b"llmgw1." + orjson.dumps(block, option=orjson.OPT_SORT_KEYS)).decode()
+def ours(*blocks: dict[str, Any]) -> str:
+    """The signature of hub blocks, written here from the format's definition (base64 of the prefix and
+    the blocks' JSON list, keys sorted), not by the encoder under test."""
+    return base64.b64encode(b"llmgw1." + orjson.dumps(list(blocks), option=orjson.OPT_SORT_KEYS)).decode()
 
 
 def test_recorded_text_answer() -> None:
@@ -121,15 +121,15 @@ def parts(answer: dict[str, Any]) -> list[dict[str, Any]]:
 CALL = {"type": "tool_use", "id": "toolu_x", "name": "ls", "input": {}}
 
 
-def test_thoughts_shown_when_asked() -> None:
+def test_thoughts_shown_when_asked_and_signatures_on_the_next_part() -> None:
     answer = anthropic_response_to_gemini(
         message([THINKING, {"type": "text", "text": "Pelé"}, REDACTED, CALL]),
         model_version="m",
         include_thoughts=True,
     )
     assert parts(answer) == [
-        {"text": "The user wants two names.", "thought": True, "thoughtSignature": ours(THINKING)},
-        {"text": "Pelé"},
+        {"text": "The user wants two names.", "thought": True},
+        {"text": "Pelé", "thoughtSignature": ours(THINKING)},
         {"functionCall": {"id": "toolu_x", "name": "ls", "args": {}}, "thoughtSignature": ours(REDACTED)},
     ]
     read = read_by_sdk(answer)
@@ -139,22 +139,25 @@ def test_thoughts_shown_when_asked() -> None:
     assert shown is not None and shown[0].thought is True and shown[0].text == "The user wants two names."
 
 
-def test_hidden_thoughts_ride_on_the_next_part_or_one_of_their_own() -> None:
+def test_hidden_thoughts_ride_on_the_next_part_and_the_last_on_an_empty_one() -> None:
     answer = anthropic_response_to_gemini(
         message([THINKING, {"type": "text", "text": "Hi"}, REDACTED, THINKING]), model_version="m"
     )
     assert parts(answer) == [
         {"text": "Hi", "thoughtSignature": ours(THINKING)},
-        {"text": "", "thoughtSignature": ours(REDACTED)},
-        {"text": "", "thoughtSignature": ours(THINKING)},
+        {"text": "", "thoughtSignature": ours(REDACTED, THINKING)},  # blocks in a row share one signature
     ]
     assert read_by_sdk(answer).text == "Hi"
 
 
 @pytest.mark.parametrize("include_thoughts", [True, False])
-def test_thinking_round_trips_through_the_sdk_history(include_thoughts: bool) -> None:
-    """Claude's signed thinking, given to a google-genai client, comes back to the hub as it was."""
-    content = [THINKING, {"type": "text", "text": "Listing."}, CALL]
+@pytest.mark.parametrize("keep_thought_parts", [True, False])
+def test_thinking_round_trips_through_the_sdk_history(
+    include_thoughts: bool, keep_thought_parts: bool
+) -> None:
+    """Claude's signed thinking, given to a google-genai client, comes back to the hub as it was, also
+    when the client leaves thought parts out of its history (Gemini CLI does)."""
+    content = [THINKING, REDACTED, {"type": "text", "text": "Listing."}, THINKING, CALL]
     answer = anthropic_response_to_gemini(
         message(content, "tool_use"), model_version="m", include_thoughts=include_thoughts
     )
@@ -163,9 +166,12 @@ def test_thinking_round_trips_through_the_sdk_history(include_thoughts: bool) ->
     )
     first = sdk.client.models.generate_content(model="g", contents="List files")
     assert first.candidates is not None and first.candidates[0].content is not None
+    model_turn = first.candidates[0].content
+    if not keep_thought_parts:
+        model_turn = types.Content(role="model", parts=[p for p in model_turn.parts or [] if not p.thought])
     history = [
         types.Content(role="user", parts=[types.Part(text="List files")]),
-        first.candidates[0].content,
+        model_turn,
         types.Content(
             role="user",
             parts=[
@@ -186,16 +192,18 @@ def test_thinking_round_trips_through_the_sdk_history(include_thoughts: bool) ->
 
 
 def test_signature_encoding_reads_url_safe_and_unpadded_and_ignores_others() -> None:
-    written = encode_thought_signature(REDACTED)
-    assert written == ours(REDACTED)
+    written = encode_thought_signature([REDACTED, {**THINKING, "extra": 1}])
+    assert written == ours(REDACTED, THINKING)  # own fields only
     url_safe = written.replace("+", "-").replace("/", "_").rstrip("=")
-    assert decode_thought_signature(url_safe, "p") == REDACTED
+    assert decode_thought_signature(url_safe, "p") == [REDACTED, THINKING]
+    assert decode_thought_signature("skip_thought_signature_validator", "p") is None  # Gemini CLI's
     assert decode_thought_signature("CiQBcsjafQ==", "p") is None  # Gemini's own
     assert decode_thought_signature("not base64!", "p") is None
-    smuggled = base64.b64encode(b"llmgw1." + orjson.dumps({"type": "text", "text": "hi"})).decode()
-    with pytest.raises(InvalidRequest) as caught:
-        decode_thought_signature(smuggled, "contents[1].parts[0].thoughtSignature")
-    assert caught.value.param == "contents[1].parts[0].thoughtSignature"
+    for smuggled in ([{"type": "text", "text": "hi"}], [], {"type": "thinking"}):
+        value = base64.b64encode(b"llmgw1." + orjson.dumps(smuggled)).decode()
+        with pytest.raises(InvalidRequest) as caught:
+            decode_thought_signature(value, "contents[1].parts[0].thoughtSignature")
+        assert caught.value.param == "contents[1].parts[0].thoughtSignature"
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import pytest
 from google.genai import types
 
 from llmgw.translate.anthropic_to_gemini_response import anthropic_response_to_gemini
+from llmgw.translate.gemini_request_to_anthropic import gemini_request_to_anthropic
 from llmgw.translate.openai_to_anthropic import openai_response_to_anthropic
 from llmgw.translate.streams.anthropic_to_gemini import AnthropicToGeminiStream, gemini_error_object
 from llmgw.translate.streams.openai_to_anthropic import OpenAIToAnthropicStream
@@ -206,3 +207,108 @@ def test_ping_server_tools_and_citations_give_nothing() -> None:
     [last] = stream.feed({"type": "message_stop"})
     assert last["candidates"][0]["finishReason"] == "MAX_TOKENS"
     assert last["usageMetadata"]["candidatesTokenCount"] == 9
+
+
+def gemini_cli_history(chunks: Sequence[Event]) -> Event:
+    """The model turn Gemini CLI keeps from a stream, by the rules of its `GeminiChat.processStreamResponse`
+    (google-gemini/gemini-cli, packages/core/src/core/geminiChat.ts): a chunk counts only when its parts
+    are not empty and none is a non-thought part with empty text; thought parts are left out; runs of
+    plain text parts are joined into the first (which keeps its signature)."""
+    kept: list[Event] = []
+    for chunk in chunks:
+        chunk_parts = chunk["candidates"][0]["content"]["parts"]
+        if not chunk_parts or any(p.get("text") == "" and not p.get("thought") for p in chunk_parts):
+            continue
+        kept += [dict(p) for p in chunk_parts if not p.get("thought")]
+    joined: list[Event] = []
+    for part in kept:
+        if joined and joined[-1].get("text") and "text" in part and "functionCall" not in part:
+            joined[-1]["text"] += part["text"]
+        else:
+            joined.append(part)
+    return {"role": "model", "parts": joined}
+
+
+@pytest.mark.parametrize("include_thoughts", [True, False])
+def test_claudes_thinking_survives_gemini_clis_history(include_thoughts: bool) -> None:
+    events = payloads(recorded("anthropic", "messages.stream_thinking"))
+    whole = anthropic_assembled(events)
+    assert [b["type"] for b in whole["content"]] == ["thinking", "text"]
+    history = [
+        {"role": "user", "parts": [{"text": "Two names for a pet pelican, briefly."}]},
+        gemini_cli_history(to_gemini(events, include_thoughts)),
+        {"role": "user", "parts": [{"text": "Another?"}]},
+    ]
+    hub = gemini_request_to_anthropic({"contents": history}, model="claude", default_max_tokens=64)
+    assert hub["messages"][1] == {"role": "assistant", "content": whole["content"]}
+
+
+def test_thinking_before_a_tool_call_survives_gemini_clis_history() -> None:
+    thinking = {"type": "thinking", "thinking": "List first.", "signature": "c2lnbmVk"}
+    events = [
+        start(),
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "List first."},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "signature_delta", "signature": "c2lnbmVk"},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "ls", "input": {}},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": '{"path"'},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": ': "."}'},
+        },
+        {"type": "content_block_stop", "index": 1},
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 20}},
+        {"type": "message_stop"},
+    ]
+    chunks = to_gemini(events, include_thoughts=True)
+    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
+    history = [
+        {"role": "user", "parts": [{"text": "What is here?"}]},
+        gemini_cli_history(chunks),
+        {
+            "role": "user",
+            "parts": [{"functionResponse": {"id": "toolu_1", "name": "ls", "response": {"output": "a.txt"}}}],
+        },
+    ]
+    hub = gemini_request_to_anthropic({"contents": history}, model="claude", default_max_tokens=64)
+    assert hub["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": [
+                thinking,
+                {"type": "tool_use", "id": "toolu_1", "name": "ls", "input": {"path": "."}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": [{"type": "text", "text": "a.txt"}],
+                }
+            ],
+        },
+    ]

@@ -439,7 +439,6 @@ def test_dropped_fields_are_noted() -> None:
     got = hub(body, notes)
     assert got["messages"][1] == {"role": "assistant", "content": [{"type": "text", "text": "y"}]}
     assert notes == [
-        "contents[1].parts[0] dropped: a thought the gateway did not write",
         "contents[1].parts[1].thoughtSignature ignored: a signature the gateway did not write",
         "generationConfig.seed dropped: no equivalent outside Gemini",
         "safetySettings dropped: no equivalent outside Gemini",

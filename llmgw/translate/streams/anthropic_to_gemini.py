@@ -7,12 +7,12 @@ joined, as Gemini clients join them) is what `anthropic_response_to_gemini` give
 Pure and synchronous.
 
 Mapping decisions (Anthropic events → Gemini chunks):
-- `text_delta` → a chunk with one text part (the first of a block carries a held hidden thought's
-  signature). `thinking_delta` → a `thought: true` part when the request asked `includeThoughts`;
-  at the block's stop, its signature (the whole block, encoded) follows as `{"text": "", "thought":
-  true, "thoughtSignature"}`, or is held for the next part when thoughts are hidden. A `tool_use` block
-  is sent whole at its stop, as one `functionCall` part (Gemini streams calls whole), its `args` the
-  parsed `partial_json` (else the start `input`).
+- `text_delta` → a chunk with one text part. `thinking_delta` → a `thought: true` part when the
+  request asked `includeThoughts`. A finished thinking block is held, and goes in the signature of the
+  next part: the first text part of the next text block (Gemini CLI joins a block's text parts into
+  the first, keeping its signature) or the next `functionCall`. A `tool_use` block is sent whole at its
+  stop, as one `functionCall` part (Gemini streams calls whole), its `args` the parsed `partial_json`
+  (else the start `input`).
 - `message_start` and `ping` give nothing; every chunk carries `modelVersion` and `responseId` (the
   message id without `msg_`). `message_stop` (or `finish()`) → the last chunk: the held signature's part
   if any, `finishReason` (by `gemini_finish_reason` of `message_delta`'s `stop_reason`) and
@@ -165,10 +165,7 @@ class AnthropicToGeminiStream:
         block, self._block = self._block, {}
         kind = block.get("type")
         if kind in ("thinking", "redacted_thinking"):
-            shown = self._parts.thinking(block)
-            if kind == "thinking" and shown:  # its text went already: only the signature is new
-                shown[-1]["text"] = ""
-            parts.extend(shown)
+            self._parts.thinking(block)  # its thought text went already, delta by delta
         elif kind == "tool_use":
             args = orjson.loads(self._json) if self._json else block.get("input")
             call = {"id": block.get("id"), "name": block.get("name"), "args": args or {}}
