@@ -40,8 +40,9 @@ Request decisions (Gemini → Anthropic):
   sent (Anthropic names one tool at most). `allowedFunctionNames` with another mode → 400.
 - `generationConfig`: `maxOutputTokens` → `max_tokens` (else `default_max_tokens`: Anthropic requires
   one); `temperature` (Gemini's 0-2 scale, passed as it is: an upstream's range error reaches the
-  client), `topP`, `topK`, `stopSequences` → their Anthropic names; `candidateCount` > 1 → 400 (the hub
-  answers one candidate). `responseMimeType: application/json` with `responseJsonSchema` (as it is) or
+  client), `topP`, `topK`, `stopSequences` → their Anthropic names, but `topP` 1 (the whole
+  distribution, as when absent) is left out: Gemini CLI sends it with `temperature`, and the newest
+  Claude models refuse the two together. `candidateCount` > 1 → 400 (the hub answers one candidate). `responseMimeType: application/json` with `responseJsonSchema` (as it is) or
   `responseSchema` (converted) → `output_config.format` json_schema; JSON without a schema → 400 (no
   schema-free JSON mode); `text/plain` → nothing; other types → 400. `responseModalities` other than
   TEXT, `responseLogprobs`, `logprobs`, `speechConfig`, `imageConfig`, and `presencePenalty` /
@@ -414,6 +415,8 @@ def _generation(config: JSON, out: JSON, notes: list[str]) -> None:
     for gemini, anthropic in (("temperature", "temperature"), ("topP", "top_p"), ("topK", "top_k")):
         if field(config, gemini) is not None:
             out[anthropic] = number(field(config, gemini), f"{path}.{gemini}")
+    if out.get("top_p") == 1:  # the whole distribution, as when absent
+        del out["top_p"]
     stops = field(config, "stopSequences")
     if stops is not None:
         out["stop_sequences"] = [
