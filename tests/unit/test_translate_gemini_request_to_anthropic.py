@@ -129,6 +129,8 @@ def test_sampling_without_thinking_passes_as_it_is() -> None:
         0.95,
         {"type": "disabled"},
     )
+    gemini_cli = gen(temperature=0, topP=1)  # Gemini CLI's defaults: top_p 1 is no cut at all
+    assert gemini_cli["temperature"] == 0 and "top_p" not in gemini_cli
 
 
 def test_sdk_json_schema_fields_pass_as_they_are() -> None:
