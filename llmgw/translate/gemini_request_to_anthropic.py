@@ -34,7 +34,8 @@ Request decisions (Gemini → Anthropic):
   `web_search`; `anthropic_to_gemini` maps it back to `googleSearch`) when the target searches
   (`web_search=True`), else 400. `codeExecution` → 400, not dropped: the model would answer without
   running the code it was asked to run, and the hub's code-execution results have no Gemini parts
-  here. `urlContext`, `fileSearch`, `googleMaps`, `computerUse`, `retrieval` → 400 (no hub equivalent).
+  here. Any other tool (`urlContext`, `fileSearch`, `googleMaps`, `computerUse`, `retrieval`,
+  `mcpServers`, other search engines...) → 400: Gemini runs them, a hub upstream cannot.
 - `toolConfig.functionCallingConfig.mode`: AUTO (or unspecified, or VALIDATED, noted) → auto, NONE → none,
   ANY → any; ANY with `allowedFunctionNames` → `tool` for one name, for several only those tools are
   sent (Anthropic names one tool at most). `allowedFunctionNames` with another mode → 400.
@@ -42,9 +43,10 @@ Request decisions (Gemini → Anthropic):
   one); `temperature` (Gemini's 0-2 scale, passed as it is: an upstream's range error reaches the
   client), `topP`, `topK`, `stopSequences` → their Anthropic names, but `topP` 1 (the whole
   distribution, as when absent) is left out: Gemini CLI sends it with `temperature`, and the newest
-  Claude models refuse the two together. `candidateCount` > 1 → 400 (the hub answers one candidate). `responseMimeType: application/json` with `responseJsonSchema` (as it is) or
-  `responseSchema` (converted) → `output_config.format` json_schema; JSON without a schema → 400 (no
-  schema-free JSON mode); `text/plain` → nothing; other types → 400. `responseModalities` other than
+  Claude models refuse the two together. `candidateCount` > 1 → 400 (the hub answers one candidate).
+  `responseMimeType: application/json` with `responseJsonSchema` (as it is) or `responseSchema`
+  (converted) → `output_config.format` json_schema; JSON without a schema → 400 (no schema-free JSON
+  mode); `text/plain` → nothing; other types → 400. `responseModalities` other than
   TEXT, `responseLogprobs`, `logprobs`, `speechConfig`, `imageConfig`, and `presencePenalty` /
   `frequencyPenalty` other than 0 → 400 (they change the answer; Anthropic has none). `seed` (best
   effort at Google too), `mediaResolution`, `enableEnhancedCivicAnswers` → dropped with a note.
@@ -84,14 +86,7 @@ WEB_SEARCH_TOOL: Final = {"type": "web_search_20250305", "name": "web_search"}
 _MIN_BUDGET: Final = 1024
 _THINKING_TOP_P: Final = 0.95  # the lowest top_p Anthropic takes with thinking
 _IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-_UNSUPPORTED_TOOLS: Final = (
-    "codeExecution",
-    "urlContext",
-    "fileSearch",
-    "googleMaps",
-    "computerUse",
-    "retrieval",
-)
+_SEARCH_TOOLS: Final = ("googleSearch", "googleSearchRetrieval")
 _REFUSED_GENERATION: Final = ("responseLogprobs", "logprobs", "speechConfig", "imageConfig")
 _PENALTIES: Final = ("presencePenalty", "frequencyPenalty")
 _DROPPED_GENERATION: Final = (
@@ -342,14 +337,14 @@ def _tools(tools: Any, web_search: bool) -> list[JSON]:
                     obj(declaration, f"{path}.functionDeclarations[{j}]"), f"{path}.functionDeclarations[{j}]"
                 )
             )
-        for key in ("googleSearch", "googleSearchRetrieval"):
-            if field(tool, key) is not None:
+        for key in tool:
+            kind = _camel(key)
+            if kind in _SEARCH_TOOLS:
                 if not web_search:
                     raise bad(f"{path}.{key}", "the target model cannot search the web")
                 if WEB_SEARCH_TOOL not in out:
                     out.append(dict(WEB_SEARCH_TOOL))
-        for key in _UNSUPPORTED_TOOLS:
-            if field(tool, key) is not None:
+            elif kind != "functionDeclarations":
                 raise bad(f"{path}.{key}", "a Gemini-only tool: a non-Gemini model cannot run it")
     return out
 

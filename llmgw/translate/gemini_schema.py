@@ -11,6 +11,8 @@ converts it:
   `minLength`, `maxLength`, `minProperties`, `maxProperties`, `minimum`, `maximum`, `pattern`, `title`,
   `default`, `example` → the JSON Schema keyword of the same meaning (`example` → `examples: [..]`);
   integer limits sent as strings (protobuf JSON writes int64 so) become integers.
+- `additionalProperties` (a boolean or a Schema) as it is; `defs` → `$defs`, `ref` → `$ref` (a
+  `#/defs/…` pointer → `#/$defs/…`).
 - `propertyOrdering` is Gemini's output-order hint: dropped. Any other keyword → 400 naming it.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from llmgw.translate.json_fields import JSON, arr, bad, obj
+from llmgw.translate.json_fields import JSON, arr, bad, obj, string
 
 __all__ = ["field", "to_json_schema"]
 
@@ -70,6 +72,14 @@ def to_json_schema(schema: Any, path: str) -> JSON:
             out["items"] = to_json_schema(value, kpath)
         elif camel == "anyOf":
             out["anyOf"] = [to_json_schema(sub, f"{kpath}[{i}]") for i, sub in enumerate(arr(value, kpath))]
+        elif camel == "additionalProperties":
+            out[camel] = value if isinstance(value, bool) else to_json_schema(value, kpath)
+        elif camel == "defs":
+            out["$defs"] = {
+                name: to_json_schema(sub, f"{kpath}.{name}") for name, sub in obj(value, kpath).items()
+            }
+        elif camel == "ref":
+            out["$ref"] = re.sub(r"^#/defs/", "#/$defs/", string(value, kpath))
         elif key not in _DROPPED:
             raise bad(kpath, "not a keyword of Gemini's Schema")
     if nullable:

@@ -448,6 +448,27 @@ def test_dropped_fields_are_noted() -> None:
     ]
 
 
+def test_openapi_schema_refs_and_additional_properties() -> None:
+    schema = {
+        "type": "OBJECT",
+        "defs": {"Node": {"type": "OBJECT", "properties": {"next": {"ref": "#/defs/Node"}}}},
+        "properties": {
+            "head": {"ref": "#/defs/Node"},
+            "tags": {"type": "OBJECT", "additionalProperties": {"type": "STRING"}},
+        },
+        "additionalProperties": False,
+    }
+    assert to_json_schema(schema, "p") == {
+        "type": "object",
+        "$defs": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}},
+        "properties": {
+            "head": {"$ref": "#/$defs/Node"},
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        "additionalProperties": False,
+    }
+
+
 def test_openapi_schema_conversion() -> None:
     schema = {
         "type": "OBJECT",
@@ -552,6 +573,11 @@ OURS_DAMAGED = base64.b64encode(b"llmgw1.{not json").decode()
         ({"contents": [TEXT], "cachedContent": "cachedContents/1"}, "cachedContent"),
         ({"contents": [TEXT], "tools": [{"codeExecution": {}}]}, "tools[0].codeExecution"),
         ({"contents": [TEXT], "tools": [{"urlContext": {}}]}, "tools[0].urlContext"),
+        ({"contents": [TEXT], "tools": [{"mcp_servers": [{}]}]}, "tools[0].mcp_servers"),
+        (
+            {"contents": [TEXT], "tools": [{"functionDeclarations": [], "enterpriseWebSearch": {}}]},
+            "tools[0].enterpriseWebSearch",
+        ),
         (
             {
                 "contents": [TEXT],
