@@ -13,6 +13,8 @@ Answer decisions (Anthropic → Gemini):
   thought parts out of the history it sends back. When the request asked `includeThoughts`, a
   `thinking` block's text is also shown as a part `{text, thought: true}`. Blocks with no part after
   them go on an empty text part `{"text": "", "thoughtSignature": …}`, as Gemini ends streams.
+  Unsigned thinking (an OpenAI-format upstream's reasoning) is shown but not carried: no upstream
+  takes it back.
 - Server-tool blocks (`server_tool_use`, `web_search_tool_result`: the hub's web search for
   `googleSearch`) are left out: Gemini clients read the grounded text, which follows as text. Citations
   are dropped.
@@ -72,8 +74,10 @@ class GeminiParts:
 
     def thinking(self, block: Mapping[str, Any]) -> list[JSON]:
         """The thought part for a finished `thinking` block when thoughts are shown (none for an empty
-        one, or a `redacted_thinking` one); the block itself waits for the next part's signature."""
-        self.pending.append(block)
+        one, or a `redacted_thinking` one); the block itself waits for the next part's signature,
+        unless it is unsigned (a chat-completions upstream's reasoning, which no upstream takes back)."""
+        if block.get("type") == "redacted_thinking" or block.get("signature"):
+            self.pending.append(block)
         text = block.get("thinking")
         if self.include_thoughts and block.get("type") == "thinking" and isinstance(text, str) and text:
             return [{"text": text, "thought": True}]

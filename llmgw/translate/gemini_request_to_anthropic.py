@@ -248,7 +248,8 @@ class _Contents:
         if blocks is None:
             self.notes.append(f"{spath} ignored: a signature the gateway did not write")
             return []
-        return blocks
+        # an unsigned thinking block (a chat-completions upstream's) could reach no upstream
+        return [b for b in blocks if b["type"] == "redacted_thinking" or b["signature"]]
 
     def _call(self, call: JSON, path: str) -> JSON:
         name = string(call.get("name"), f"{path}.name")

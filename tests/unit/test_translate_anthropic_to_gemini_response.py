@@ -150,6 +150,29 @@ def test_hidden_thoughts_ride_on_the_next_part_and_the_last_on_an_empty_one() ->
     assert read_by_sdk(answer).text == "Hi"
 
 
+def test_unsigned_thinking_is_shown_but_not_carried() -> None:
+    unsigned = {"type": "thinking", "thinking": "reasoning_content", "signature": ""}
+    content = [unsigned, {"type": "text", "text": "Hi"}]
+    assert parts(
+        anthropic_response_to_gemini(message(content), model_version="m", include_thoughts=True)
+    ) == [
+        {"text": "reasoning_content", "thought": True},
+        {"text": "Hi"},
+    ]
+    history = {
+        "contents": [
+            {"parts": [{"text": "x"}]},
+            {"role": "model", "parts": [{"text": "Hi", "thoughtSignature": ours(unsigned, REDACTED)}]},
+        ]
+    }
+    assert gemini_request_to_anthropic(history, model="c", default_max_tokens=9)["messages"][1][
+        "content"
+    ] == [
+        REDACTED,
+        {"type": "text", "text": "Hi"},
+    ]
+
+
 @pytest.mark.parametrize("include_thoughts", [True, False])
 @pytest.mark.parametrize("keep_thought_parts", [True, False])
 def test_thinking_round_trips_through_the_sdk_history(
