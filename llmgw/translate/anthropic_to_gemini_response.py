@@ -108,7 +108,7 @@ def anthropic_response_to_gemini(
     parts: list[JSON] = []
     for block in content:
         kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text" and block["text"]:
+        if kind == "text" and isinstance(block.get("text"), str) and block["text"]:
             parts.append(writer.signed({"text": block["text"]}))
         elif kind in ("thinking", "redacted_thinking"):
             parts.extend(writer.thinking(block))

@@ -285,6 +285,11 @@ def test_count_tokens() -> None:
         anthropic_count_tokens_to_gemini({})
 
 
+def test_junk_blocks_give_no_parts() -> None:
+    content: list[Any] = ["text", {"type": "text"}, {"type": "text", "text": ""}, {"type": "image"}]
+    assert parts(anthropic_response_to_gemini(message(content), model_version="m")) == []
+
+
 def test_an_answer_without_content_is_the_upstreams_fault() -> None:
     with pytest.raises(UpstreamUnavailable):
         anthropic_response_to_gemini({"id": "msg_1"}, model_version="m")
