@@ -17,9 +17,10 @@ Request decisions (Gemini → Anthropic):
   gateway cannot read Google's stores. `executableCode` / `codeExecutionResult` → 400 (see tools).
 - `functionCall` → `tool_use` (its `id`, else a fresh `toolu_…`); `functionResponse` → `tool_result`
   for the call of its `id`, else the oldest unanswered call of its `name` (none → 400). Its `response`:
-  `{"output": text}` → that text, `{"error": text}` → that text with `is_error`, anything else → its
-  compact JSON; its `parts` (Gemini 3's multimodal results) with `inlineData` / `fileData` → image or
-  document blocks of the result. In a user message the `tool_result` blocks go first (Anthropic's rule).
+  `{"output": text}` (Google's convention) or `{"name", "content": text}` (the Vercel AI SDK's) → that
+  text, `{"error": text}` → that text with `is_error`, anything else → its compact JSON; its `parts`
+  (Gemini 3's multimodal results) with `inlineData` / `fileData` → image or document blocks of the
+  result. In a user message the `tool_result` blocks go first (Anthropic's rule).
 - Thinking: the answer side writes the hub thinking blocks into the `thoughtSignature` of the part
   after them (`thought_signatures`); such a signature on any part becomes those blocks again, before
   the part's own block, so Claude gets its signed thinking back. The text of `thought: true` parts is
@@ -274,6 +275,8 @@ class _Contents:
             text, block["is_error"] = result["error"], True
         elif set(result) == {"output"} and isinstance(result["output"], str):
             text = result["output"]
+        elif set(result) <= {"name", "content"} and isinstance(result.get("content"), str):
+            text = result["content"]  # the Vercel AI SDK's shape: {name, content}
         else:
             text = compact_json(result) if result else ""
         content: list[JSON] = [{"type": "text", "text": text}] if text else []

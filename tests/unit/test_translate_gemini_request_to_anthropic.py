@@ -398,6 +398,61 @@ def test_function_calling_modes(config: dict[str, Any], choice: dict[str, Any], 
     )
 
 
+def test_vercel_ai_sdk_tool_results_with_parts() -> None:
+    """The shape @ai-sdk/google sends (vercel/ai, packages/google/src/
+    convert-to-google-generative-ai-messages.ts): `response: {name, content}`, images in the response's
+    `parts` for Gemini 3, the validator sentinel."""
+    body = {
+        "contents": [
+            {"role": "user", "parts": [{"text": "Screenshot?"}]},
+            {
+                "role": "model",
+                "parts": [
+                    {
+                        "functionCall": {"id": "c1", "name": "shot", "args": {}},
+                        "thoughtSignature": "skip_thought_signature_validator",
+                    }
+                ],
+            },
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "functionResponse": {
+                            "id": "c1",
+                            "name": "shot",
+                            "response": {"name": "shot", "content": "Here it is."},
+                            "parts": [{"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}],
+                        }
+                    }
+                ],
+            },
+        ]
+    }
+    notes: list[str] = []
+    got = hub(body, notes)
+    assert got["messages"][1:] == [
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "c1", "name": "shot", "input": {}}]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "c1",
+                    "content": [
+                        {"type": "text", "text": "Here it is."},
+                        {
+                            "type": "image",
+                            "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="},
+                        },
+                    ],
+                }
+            ],
+        },
+    ]
+    assert notes == ["contents[1].parts[0].thoughtSignature ignored: a signature the gateway did not write"]
+
+
 def test_search_tool_twice_is_one_server_tool() -> None:
     body = {
         "contents": [{"parts": [{"text": "x"}]}],
