@@ -20,7 +20,7 @@ import orjson
 
 from llmgw.translate.json_fields import JSON, bad
 
-__all__ = ["ENCRYPTED_PREFIX", "decode_reasoning", "encode_reasoning"]
+__all__ = ["ENCRYPTED_PREFIX", "decode_reasoning", "encode_reasoning", "reasoning_block"]
 
 ENCRYPTED_PREFIX: Final = "llmgw1."
 
@@ -41,6 +41,12 @@ def decode_reasoning(value: str, path: str) -> JSON | None:
         block = orjson.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     except (binascii.Error, ValueError):
         raise bad(path, "not a reasoning item the gateway wrote (its encoding is damaged)") from None
+    return reasoning_block(block, path)
+
+
+def reasoning_block(block: Any, path: str) -> JSON:
+    """The hub `thinking` / `redacted_thinking` block a decoded payload holds, only its own fields
+    kept; anything else is a 400 naming `path`. Shared with `thought_signatures`."""
     kind = block.get("type") if isinstance(block, dict) else None
     if (
         kind == "thinking"
@@ -50,4 +56,4 @@ def decode_reasoning(value: str, path: str) -> JSON | None:
         return {"type": "thinking", "thinking": block["thinking"], "signature": block["signature"]}
     if kind == "redacted_thinking" and isinstance(block.get("data"), str):
         return {"type": "redacted_thinking", "data": block["data"]}
-    raise bad(path, "not a reasoning item the gateway wrote (it holds no thinking block)")
+    raise bad(path, "not one the gateway wrote (it holds no thinking block)")
