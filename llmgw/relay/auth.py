@@ -24,19 +24,40 @@ from llmgw.services.tokens import parse
 
 log = logging.getLogger("llmgw.auth")
 
-MISSING = "Missing API key: send `Authorization: Bearer <key>` or `x-api-key`."
+MISSING = "Missing API key: send `Authorization: Bearer <key>`, `x-api-key` or `x-goog-api-key`."
+QUERY_KEY_WARNING = (
+    "a client sent its API key in the URL (`?key=`, Gemini's old style): accepted, never logged or "
+    "stored, but URLs end up in proxies' and browsers' logs; have it send the `x-goog-api-key` header"
+)
 WRONG = "Incorrect API key provided."
 
 
 def presented_key(headers: Headers) -> str | None:
-    """The key a client sent: `Authorization: Bearer …` or `x-api-key: …`."""
+    """The key a client sent: `Authorization: Bearer …`, `x-api-key: …` or (Gemini's SDKs)
+    `x-goog-api-key: …`."""
     auth = headers.get("authorization")
     if auth:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
         return None
-    return headers.get("x-api-key") or None
+    return headers.get("x-api-key") or headers.get("x-goog-api-key") or None
+
+
+_warned_query_key = False
+
+
+def with_query_key(headers: Headers, query_key: str | None) -> Headers:
+    """`headers`, plus a Gemini client's `?key=` as `x-goog-api-key` when it sent no key header (old
+    Gemini clients put it in the URL). The key is never logged; the first such request of the process
+    logs a WARNING without it."""
+    global _warned_query_key
+    if not query_key or presented_key(headers) is not None or "authorization" in headers:
+        return headers
+    if not _warned_query_key:
+        _warned_query_key = True
+        log.warning(QUERY_KEY_WARNING)
+    return Headers(raw=[*headers.raw, (b"x-goog-api-key", query_key.encode("latin-1", "replace"))])
 
 
 class Auth(Protocol):

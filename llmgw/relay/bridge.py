@@ -26,6 +26,7 @@ from llmgw.dialects import ClientDialect, Operation, UpstreamDialect
 from llmgw.errors import InvalidRequest, UpstreamUnavailable
 from llmgw.relay.output_cap import CAP_FIELDS, OutputCap, with_cap
 from llmgw.relay.streams import StreamRelay
+from llmgw.relay.streams.gemini import GeminiArrayRelay, GeminiPassthroughRelay
 from llmgw.relay.streams.passthrough import (
     AnthropicPassthroughRelay,
     OpenAIPassthroughRelay,
@@ -34,12 +35,26 @@ from llmgw.relay.streams.passthrough import (
 from llmgw.relay.streams.translating import (
     ResponsesTranslatingRelay,
     StreamTranslator,
+    TranslatingRelay,
     anthropic_client_relay,
     openai_client_relay,
 )
 from llmgw.translate.anthropic_to_gemini import anthropic_count_tokens_to_gemini, anthropic_request_to_gemini
+from llmgw.translate.anthropic_to_gemini_response import (
+    anthropic_count_tokens_to_gemini as anthropic_count_tokens_to_gemini_answer,
+)
+from llmgw.translate.anthropic_to_gemini_response import anthropic_response_to_gemini
 from llmgw.translate.anthropic_to_openai import anthropic_request_to_openai, anthropic_response_to_openai
 from llmgw.translate.anthropic_to_responses import anthropic_response_to_responses, new_response_id
+from llmgw.translate.gemini_embeddings import (
+    gemini_embed_request_to_openai,
+    openai_embeddings_to_gemini_answer,
+)
+from llmgw.translate.gemini_request_to_anthropic import (
+    gemini_count_tokens_request_to_anthropic,
+    gemini_include_thoughts,
+    gemini_request_to_anthropic,
+)
 from llmgw.translate.gemini_to_anthropic import (
     gemini_count_tokens_to_anthropic,
     gemini_response_to_anthropic,
@@ -52,6 +67,7 @@ from llmgw.translate.openai_to_anthropic import openai_request_to_anthropic, ope
 from llmgw.translate.openai_to_gemini import openai_embeddings_to_gemini
 from llmgw.translate.responses_to_anthropic import responses_request_to_anthropic
 from llmgw.translate.responses_tools import ToolNames
+from llmgw.translate.streams.anthropic_to_gemini import AnthropicToGeminiStream
 from llmgw.translate.streams.anthropic_to_openai import AnthropicToOpenAIStream
 from llmgw.translate.streams.anthropic_to_responses import AnthropicToResponsesStream
 from llmgw.translate.streams.gemini_to_anthropic import GeminiToAnthropicStream
@@ -79,6 +95,10 @@ class Context:
     # A Responses client's finished Response, handed over for the conversation state
     # (`relay/conversation.py`): the whole answer's, or a stream's terminal event's.
     on_response: Callable[[dict[str, Any]], None] | None = None
+    # Gemini clients: a stream without `?alt=sse` is one JSON array; `:embedContent` embeds one content
+    # (the upstream is asked `batchEmbedContents` of one).
+    array_stream: bool = False
+    embed_one: bool = False
 
 
 def _json(raw: bytes) -> Any:
@@ -150,6 +170,11 @@ class Bridge:
         else:
             usage = openai_usage(payload)
         return raw, usage
+
+    @property
+    def stream_media_type(self) -> str:
+        """The content type of the client's stream."""
+        return "application/json" if self.ctx.array_stream else "text/event-stream"
 
     def stream(self, max_event_bytes: int) -> StreamRelay:
         """The relay for a stream answer; one upstream event may hold `max_event_bytes`."""
@@ -404,6 +429,145 @@ class ResponsesToChat(ResponsesViaHub):
         return self.relay([OpenAIToAnthropicStream(self.ctx.client_model)], max_event_bytes)
 
 
+class GeminiPassthrough(Bridge):
+    """A Gemini client to a Gemini upstream: the body passes (its model is the URL's, which the adapter
+    builds from the target; under a budget `generationConfig.maxOutputTokens` is the reserved cap), the
+    answer's bytes come back untouched, usage read from `usageMetadata`. The upstream always streams
+    `alt=sse`; a client that asked for the JSON array gets the events re-framed (`GeminiArrayRelay`).
+    `:embedContent` is asked as `batchEmbedContents` of one (the adapter's one embeddings call) and its
+    answer's one embedding given back as `embedContent`'s; a batch's requests name the upstream's model."""
+
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        if self.op is Operation.EMBEDDINGS:
+            name = f"models/{upstream_model}"
+            if self.ctx.embed_one:
+                return {"requests": [{**body, "model": name}]}
+            requests = body.get("requests")
+            if isinstance(requests, list):
+                return {
+                    **body,
+                    "requests": [{**r, "model": name} if isinstance(r, dict) else r for r in requests],
+                }
+        return self.capped(body)
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        payload = _json(raw)
+        if self.op is Operation.EMBEDDINGS:
+            if self.ctx.embed_one:
+                embeddings = payload.get("embeddings") if isinstance(payload, dict) else None
+                if not isinstance(embeddings, list) or len(embeddings) != 1:
+                    raise UpstreamUnavailable(
+                        "The upstream answered an embedContent with other than one embedding"
+                    )
+                return orjson.dumps({"embedding": embeddings[0]}), None
+            return raw, None
+        if self.op is Operation.COUNT_TOKENS:
+            return raw, None
+        return raw, gemini_usage(payload)
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        relay: StreamRelay = GeminiPassthroughRelay(max_event_bytes)
+        return GeminiArrayRelay(relay, max_event_bytes) if self.ctx.array_stream else relay
+
+
+class GeminiViaHub(Translating):
+    """A Gemini client to an upstream of another dialect, through the hub: the request translated to
+    Anthropic Messages (`gemini_request_to_anthropic`, the model from the target), then to the
+    upstream's dialect by the subclass; answers and streams back to Anthropic's by the subclass, then to
+    Gemini's (`anthropic_response_to_gemini`, `AnthropicToGeminiStream`), thought parts when the request
+    asked `includeThoughts`. `googleSearch` reaches an upstream with a web search (`web_search`)."""
+
+    web_search = True
+
+    def hub(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        """The Anthropic Messages request (or `count_tokens` request) for the client's `body`; `stream`
+        is the path's (`:streamGenerateContent`), which the hub says in its body."""
+        self.include_thoughts = gemini_include_thoughts(body)
+        if self.op is Operation.COUNT_TOKENS:
+            return gemini_count_tokens_request_to_anthropic(
+                body, model=upstream_model, web_search=self.web_search
+            )
+        notes: list[str] = []
+        hub = gemini_request_to_anthropic(
+            self.capped(body),
+            model=upstream_model,
+            default_max_tokens=self.ctx.default_max_tokens,
+            web_search=self.web_search,
+            notes=notes,
+        )
+        self.noted(notes, upstream_model)
+        if stream:
+            hub["stream"] = True
+        return hub
+
+    def answer(self, message: Any) -> bytes:
+        if self.op is Operation.COUNT_TOKENS:
+            return orjson.dumps(anthropic_count_tokens_to_gemini_answer(message))
+        out = anthropic_response_to_gemini(
+            message, model_version=self.ctx.client_model, include_thoughts=self.include_thoughts
+        )
+        return orjson.dumps(out)
+
+    def relay(self, chain: list[StreamTranslator], max_event_bytes: int) -> StreamRelay:
+        last = AnthropicToGeminiStream(self.ctx.client_model, include_thoughts=self.include_thoughts)
+        relay: StreamRelay = TranslatingRelay([*chain, last], "gemini", max_event_bytes)
+        return GeminiArrayRelay(relay, max_event_bytes) if self.ctx.array_stream else relay
+
+
+class GeminiToAnthropic(GeminiViaHub):
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        return self.hub(body, upstream_model, stream)
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        message = _json(raw)
+        if not isinstance(message, dict):
+            raise UpstreamUnavailable("The upstream's answer is not a JSON object.")
+        usage = None if self.op is Operation.COUNT_TOKENS else anthropic_usage(message.get("usage"))
+        return self.answer(message), usage
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return self.relay([], max_event_bytes)
+
+
+class GeminiToOpenAI(GeminiViaHub):
+    """To the OpenAI-format servers: chat completions (no web search there: `googleSearch` is a 400),
+    embeddings by `gemini_embeddings.py`. Token counting never comes here: the handler counts offline."""
+
+    web_search = False
+
+    def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+        if self.op is Operation.EMBEDDINGS:
+            notes: list[str] = []
+            out = gemini_embed_request_to_openai(
+                body, model=upstream_model, batch=not self.ctx.embed_one, notes=notes
+            )
+            self.noted(notes, upstream_model)
+            return out
+        hub = self.hub(body, upstream_model, stream)
+        if self.provider_type == "openai":
+            out = anthropic_request_to_openai(
+                hub, max_tokens_field="max_completion_tokens", reasoning=openai_reasons(upstream_model)
+            )
+        else:
+            out = anthropic_request_to_openai(hub, max_tokens_field="max_tokens")
+        if stream:
+            out["stream_options"] = {"include_usage": True}
+        return out
+
+    def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
+        payload = _json(raw)
+        if not isinstance(payload, dict):
+            raise UpstreamUnavailable("The upstream's answer is not a JSON object.")
+        if self.op is Operation.EMBEDDINGS:
+            out = openai_embeddings_to_gemini_answer(payload, batch=not self.ctx.embed_one)
+            return orjson.dumps(out), openai_usage(payload)
+        message = openai_response_to_anthropic(payload, model=self.ctx.client_model)
+        return self.answer(message), openai_usage(payload)
+
+    def stream(self, max_event_bytes: int) -> StreamRelay:
+        return self.relay([OpenAIToAnthropicStream(self.ctx.client_model)], max_event_bytes)
+
+
 BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = {
     ("openai", Operation.CHAT, "openai"): Bridge,
     ("openai", Operation.COMPLETIONS, "openai"): Bridge,
@@ -419,6 +583,13 @@ BRIDGES: dict[tuple[ClientDialect, Operation, UpstreamDialect], type[Bridge]] = 
     ("responses", Operation.CHAT, "openai"): ResponsesToChat,  # OpenAI's own: NATIVE, below
     ("responses", Operation.CHAT, "anthropic"): ResponsesToAnthropic,
     ("responses", Operation.CHAT, "gemini"): ResponsesToGemini,
+    ("gemini", Operation.CHAT, "gemini"): GeminiPassthrough,
+    ("gemini", Operation.COUNT_TOKENS, "gemini"): GeminiPassthrough,
+    ("gemini", Operation.EMBEDDINGS, "gemini"): GeminiPassthrough,
+    ("gemini", Operation.CHAT, "anthropic"): GeminiToAnthropic,
+    ("gemini", Operation.COUNT_TOKENS, "anthropic"): GeminiToAnthropic,
+    ("gemini", Operation.CHAT, "openai"): GeminiToOpenAI,
+    ("gemini", Operation.EMBEDDINGS, "openai"): GeminiToOpenAI,
 }
 
 # A provider type that speaks the client's dialect itself where others of its upstream dialect do not.

@@ -1,11 +1,12 @@
-"""Model routing: a client's `model` → an ordered list of (provider, upstream model) targets.
-
-`NAME/model` goes to provider NAME with everything after the first `/` as the upstream model
-(`openrouter/openai/gpt-4o` works); an alias from `[models]` goes to its model, then its fallbacks.
-A bare name (no alias, and what precedes its first `/`, if any, names no provider) goes whole to
-`server.default_provider` when one is set. A name that routes nowhere is a 404 listing the routed names
-(aliases, and `provider/model` of the allow-lists) that end in `/<name>`: some clients strip a
-provider prefix they take for theirs (the Agents SDK sends `gpt-4o-mini` for `openai/gpt-4o-mini`).
+"""Model routing: a client's `model` → an ordered list of (provider, upstream model) targets. `NAME/model`
+goes to provider NAME with everything after the first `/` as the upstream model
+(`openrouter/openai/gpt-4o` works); an alias from `[models]` goes to its model, then its fallbacks. A
+bare name (no alias, and what precedes its first `/`, if any, names no provider) goes whole to
+`server.default_provider` when one is set; a Gemini client's bare name (`gemini-2.5-flash` in its path)
+goes first to a provider named `gemini`, if one is configured (`bare_provider`). A name that routes
+nowhere is a 404 listing the routed names (aliases, and `provider/model` of the allow-lists) that end in
+`/<name>`: some clients strip a provider prefix they take for theirs (the Agents SDK sends `gpt-4o-mini`
+for `openai/gpt-4o-mini`).
 """
 
 from __future__ import annotations
@@ -56,17 +57,19 @@ class Catalog:
         """Where bare model names go (`server.default_provider`), if anywhere."""
         return self._default
 
-    def resolve(self, model: str) -> tuple[Target, ...]:
-        """Targets to try in order; raises ModelNotFound (404) when nothing matches."""
+    def resolve(self, model: str, bare_provider: str | None = None) -> tuple[Target, ...]:
+        """Targets to try in order; raises ModelNotFound (404) when nothing matches. A bare name goes to
+        `bare_provider` when it is configured, else to the default provider."""
         targets = self._aliases.get(model)
         if targets is not None:
             return targets
         target = self._split(model)
+        default = bare_provider if bare_provider in self._allowed else self._default
         if target.provider in self._allowed:
             if target.model and self._allows(target.provider, target.model):
                 return (target,)
-        elif self._default is not None and self._allows(self._default, model):
-            return (Target(self._default, model),)
+        elif default is not None and self._allows(default, model):
+            return (Target(default, model),)
         raise ModelNotFound(self._not_found(model), param="model")
 
     def _allows(self, provider: str, model: str) -> bool:

@@ -65,7 +65,7 @@ class StreamDelivery:
             self.body(),
             self.stream.response.status_code,
             headers={"x-request-id": self.ex.request_id, **STREAM_HEADERS, **self.stream.bridge.headers},
-            media_type="text/event-stream",
+            media_type=self.stream.bridge.stream_media_type,
             on_close=self.close,
         )
 

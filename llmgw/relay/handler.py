@@ -28,6 +28,7 @@ from llmgw.errors import (
     RequestTimeout,
     Unauthenticated,
 )
+from llmgw.relay.auth import with_query_key
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
 from llmgw.relay.client_watch import ClientWatch
@@ -42,6 +43,7 @@ from llmgw.relay.responses import JSON, error_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
 from llmgw.storage import UsageRow
+from llmgw.translate.gemini_request_to_anthropic import gemini_count_tokens_request_to_anthropic
 
 log = logging.getLogger("llmgw")
 
@@ -55,8 +57,11 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
     """A model-calling request at `endpoint` (the app binds each row of `ENDPOINTS` to a route)."""
     gw: Gateway = request.app.state.gateway
     ex = Exchange(gw, endpoint)
+    headers = request.headers
+    if endpoint.dialect == "gemini":  # old Gemini clients send the key as `?key=`
+        headers = with_query_key(headers, request.query_params.get("key"))
     try:
-        principal = gw.auth.check(request.headers)
+        principal = gw.auth.check(headers)
     except Unauthenticated as exc:  # counted, not recorded: see record.AuthFailures
         gw.auth_failures.failed(request.client.host if request.client else None)
         return error_response(exc, ex.request_id, endpoint.dialect)
@@ -64,8 +69,9 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
     server = gw.config.server
     try:
         body = await read_json(request, server.max_body_bytes, server.body_timeout)
-        model = ex.row.model_requested = check_body(body, endpoint, server.max_image_bytes)
-        targets = gw.catalog.resolve(model)
+        path_model = request.path_params.get("model") if endpoint.model_in_path else None
+        model = ex.row.model_requested = check_body(body, endpoint, server.max_image_bytes, path_model)
+        targets = gw.catalog.resolve(model, "gemini" if endpoint.dialect == "gemini" else None)
         call = make_call(gw, request, body, model, ex)
         if endpoint.op is Operation.COUNT_TOKENS:  # free upstream: never limited
             counted = count_locally(gw, targets[0], body, ex)
@@ -99,7 +105,10 @@ def make_call(gw: Gateway, request: Request, body: dict[str, Any], model: str, e
     know, and the client headers and query parameters that are part of its meaning."""
     endpoint, row = ex.endpoint, ex.row
     # A Responses stream always carries its usage (in its last event): nothing to ask for, or hide.
-    stream = endpoint.streams and body.get("stream") is True
+    if endpoint.model_in_path:  # Gemini: the operation says it (`:streamGenerateContent`)
+        stream = endpoint.always_streams
+    else:
+        stream = endpoint.streams and body.get("stream") is True
     row.streamed = stream
     wants_usage = False
     if stream and endpoint.dialect == "openai":
@@ -122,6 +131,8 @@ def make_call(gw: Gateway, request: Request, body: dict[str, Any], model: str, e
         encoding_format=body.get("encoding_format") if endpoint.op is Operation.EMBEDDINGS else None,
         cap=cap,
         on_response=conversation.kept if conversation is not None else None,
+        array_stream=stream and endpoint.dialect == "gemini" and request.query_params.get("alt") != "sse",
+        embed_one=endpoint.dialect == "gemini" and endpoint.required == "content",
     )
     headers = {h: v for h in endpoint.passed_headers if (v := request.headers.get(h))}
     query = {q: v for q in endpoint.passed_query if (v := request.query_params.get(q))}
@@ -164,12 +175,14 @@ def count_locally(gw: Gateway, target: Target, body: dict[str, Any], ex: Exchang
     if up.adapter.dialect != "openai":
         return None
     ex.row.provider, ex.row.model_upstream = target.provider, target.model
-    tokens = count_anthropic_request(body)
+    if ex.endpoint.dialect == "gemini":  # counted as the hub request it becomes, answered as Gemini does
+        hub = gemini_count_tokens_request_to_anthropic(body, model=target.model, web_search=False)
+        answer: dict[str, Any] = {"totalTokens": count_anthropic_request(hub)}
+    else:
+        answer = {"input_tokens": count_anthropic_request(body)}
     ex.row.status = 200
     ex.done()
-    return Response(
-        orjson.dumps({"input_tokens": tokens}), media_type=JSON, headers={"x-request-id": ex.request_id}
-    )
+    return Response(orjson.dumps(answer), media_type=JSON, headers={"x-request-id": ex.request_id})
 
 
 async def read_json(request: Request, limit: int, deadline: float) -> dict[str, Any]:
@@ -202,9 +215,12 @@ async def read_json(request: Request, limit: int, deadline: float) -> dict[str, 
     return body
 
 
-def check_body(body: dict[str, Any], endpoint: ClientEndpoint, limit: int) -> str:
-    """The requested model; 400 for what no upstream could accept."""
-    model = body.get("model")
+def check_body(
+    body: dict[str, Any], endpoint: ClientEndpoint, limit: int, path_model: str | None = None
+) -> str:
+    """The requested model (the body's, or the path's for an endpoint with `model_in_path`); 400 for
+    what no upstream could accept."""
+    model = path_model if endpoint.model_in_path else body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest("`model` is required and must be a non-empty string.", param="model")
     if len(model) > MODEL_MAX_CHARS:
@@ -213,6 +229,9 @@ def check_body(body: dict[str, Any], endpoint: ClientEndpoint, limit: int) -> st
         raise InvalidRequest("`model` must not contain control characters.", param="model")
     field = endpoint.required
     value = body.get(field)
+    if endpoint.dialect == "gemini":
+        check_gemini(body, endpoint, limit)
+        return model
     if value is None:
         raise InvalidRequest(f"`{field}` is required.", param=field)
     if field == "messages":
@@ -284,3 +303,34 @@ def check_input(value: Any, limit: int) -> None:
                         f"`input[{i}].{name}[{j}]`: the image is larger than {limit} bytes.",
                         param=f"input[{i}].{name}[{j}]",
                     )
+
+
+def check_gemini(body: dict[str, Any], endpoint: ClientEndpoint, limit: int) -> None:
+    """A Gemini request's required field (countTokens: `contents` or a whole `generateContentRequest`),
+    its contents an array of objects, and no `inlineData` over `limit` bytes decoded."""
+    field = endpoint.required
+    inner = body.get("generateContentRequest")
+    if endpoint.op is Operation.COUNT_TOKENS and isinstance(inner, dict) and body.get(field) is None:
+        body, where = inner, "generateContentRequest."
+    else:
+        where = ""
+    value = body.get(field)
+    if value is None:
+        raise InvalidRequest(f"`{where}{field}` is required.", param=f"{where}{field}")
+    if field == "requests":
+        if not isinstance(value, list) or not value:
+            raise InvalidRequest("`requests` must be a non-empty array.", param="requests")
+        return
+    contents = [value] if field == "content" else value
+    if not isinstance(contents, list) or (endpoint.op is Operation.CHAT and not contents):
+        raise InvalidRequest(f"`{where}{field}` must be a non-empty array.", param=f"{where}{field}")
+    for i, content in enumerate(contents):
+        if not isinstance(content, dict):
+            raise InvalidRequest(f"`{where}{field}[{i}]` must be an object.", param=f"{where}{field}")
+        parts = content.get("parts")
+        for j, part in enumerate(parts if isinstance(parts, list) else ()):
+            inline = part.get("inlineData") or part.get("inline_data") if isinstance(part, dict) else None
+            data = inline.get("data") if isinstance(inline, dict) else None
+            if isinstance(data, str) and len(data) * 3 // 4 > limit:
+                at = f"{where}{field}[{i}].parts[{j}]"
+                raise InvalidRequest(f"`{at}`: the inline data is larger than {limit} bytes.", param=at)

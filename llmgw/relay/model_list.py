@@ -1,4 +1,8 @@
-"""GET /v1/models and /v1/models/{id}: aliases plus every provider's models, as `provider/model` ids.
+"""GET /v1/models and /v1/models/{id}: aliases plus every provider's models, as `provider/model` ids;
+GET /v1beta/models and /v1beta/models/{model}: the same names in Gemini's shape (`models/<name>`, the
+operations a client may call on it), errors in Gemini's; so are `/v1/models` and `/v1/models/{id}` for a
+client that sends its key in `x-goog-api-key` (google-genai 3.x lists under `/v1`; OpenAI's and Anthropic's
+SDKs never send that header).
 
 A provider's models are its allow-list when it has one, else its upstream's own `/models` answer,
 cached for `server.models_cache_ttl` seconds. An upstream that cannot list is left out (and logged).
@@ -16,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from llmgw.errors import GatewayError, ModelNotFound, Unauthenticated
+from llmgw.relay.auth import with_query_key
 from llmgw.relay.responses import JSON, error_response, new_request_id
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
@@ -76,6 +81,8 @@ async def _all_models(gw: Gateway, cache: ModelCache) -> list[dict[str, Any]]:
 
 
 async def list_models(request: Request) -> Response:
+    if "x-goog-api-key" in request.headers:
+        return await list_gemini_models(request)
     gw: Gateway = request.app.state.gateway
     try:
         gw.auth.check(request.headers)
@@ -87,6 +94,8 @@ async def list_models(request: Request) -> Response:
 
 
 async def get_model(request: Request) -> Response:
+    if "x-goog-api-key" in request.headers:
+        return await get_gemini_model(request)
     gw: Gateway = request.app.state.gateway
     model_id: str = request.path_params["model_id"]
     try:
@@ -103,3 +112,44 @@ async def get_model(request: Request) -> Response:
         return error_response(exc, new_request_id())
     except GatewayError as exc:
         return error_response(exc, new_request_id())
+
+
+GEMINI_METHODS = [
+    "generateContent",
+    "streamGenerateContent",
+    "countTokens",
+    "embedContent",
+    "batchEmbedContents",
+]
+
+
+def _gemini_entry(name: str) -> dict[str, Any]:
+    return {"name": f"models/{name}", "displayName": name, "supportedGenerationMethods": GEMINI_METHODS}
+
+
+async def list_gemini_models(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    try:
+        gw.auth.check(with_query_key(request.headers, request.query_params.get("key")))
+    except Unauthenticated as exc:
+        gw.auth_failures.failed(request.client.host if request.client else None)
+        return error_response(exc, new_request_id(), "gemini")
+    data = await _all_models(gw, request.app.state.model_cache)
+    models = [_gemini_entry(entry["id"]) for entry in data]
+    return Response(orjson.dumps({"models": models}), media_type=JSON)
+
+
+async def get_gemini_model(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    name: str = request.path_params.get("model") or request.path_params["model_id"]
+    try:
+        gw.auth.check(with_query_key(request.headers, request.query_params.get("key")))
+        data = await _all_models(gw, request.app.state.model_cache)
+        if any(entry["id"] == name for entry in data):
+            return Response(orjson.dumps(_gemini_entry(name)), media_type=JSON)
+        raise ModelNotFound(f"The model `{name}` does not exist on this gateway.", param="model")
+    except Unauthenticated as exc:
+        gw.auth_failures.failed(request.client.host if request.client else None)
+        return error_response(exc, new_request_id(), "gemini")
+    except GatewayError as exc:
+        return error_response(exc, new_request_id(), "gemini")

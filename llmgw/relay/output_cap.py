@@ -18,6 +18,9 @@ disagree. Pure.
   that translation does (`translate/openai_to_anthropic.py`); so does a Responses request's
   `reasoning.effort` (`translate/responses_to_anthropic.effort_budget`: the same table, `minimal` no
   thinking). A Responses request makes one answer.
+- Gemini's cap is nested: `generationConfig.maxOutputTokens` (a field name with a dot is a path into the
+  body, read and written as one). Its `thinkingConfig.thinkingBudget`, when positive, is reserved on top
+  (the translation to Anthropic adds it to `max_tokens`); `candidateCount` multiplies the answers.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ CAP_FIELDS: Final[dict[tuple[ClientDialect, Operation], tuple[str, ...]]] = {
     ("openai", Operation.COMPLETIONS): ("max_tokens",),
     ("anthropic", Operation.CHAT): ("max_tokens",),
     ("responses", Operation.CHAT): ("max_output_tokens",),
+    ("gemini", Operation.CHAT): ("generationConfig.maxOutputTokens",),
 }
 
 # Top-level names other APIs cap output with: the Responses API, old Anthropic Text Completions, Hugging
@@ -71,10 +75,19 @@ def output_cap(body: dict[str, Any], dialect: ClientDialect, op: Operation, defa
         return None
     per_answer = default
     for name in fields:
-        value = body.get(name)
+        value = _get(body, name)
         if value is not None:
             per_answer = _positive(value, name, None)
             break
+    if dialect == "gemini":
+        config = body.get("generationConfig")
+        config = config if isinstance(config, dict) else {}
+        thinking = config.get("thinkingConfig")
+        budget = thinking.get("thinkingBudget") if isinstance(thinking, dict) else None
+        budget = budget if isinstance(budget, int) and not isinstance(budget, bool) and budget > 0 else 0
+        count = config.get("candidateCount")
+        answers = 1 if count is None else _positive(count, "generationConfig.candidateCount", None)
+        return OutputCap(per_answer, answers, budget)
     if dialect == "anthropic":
         return OutputCap(per_answer)
     if dialect == "responses":
@@ -109,8 +122,28 @@ def with_cap(
     upstream will see."""
     own = CAP_FIELDS[(dialect, op)]
     out = {k: v for k, v in body.items() if k not in own}
-    out[field] = cap
+    parent, _, name = field.rpartition(".")
+    if not parent:
+        out[field] = cap
+        return out
+    # A nested field (Gemini's `generationConfig.maxOutputTokens`): copy the objects on its path.
+    at = out
+    for key in parent.split("."):
+        inner = at.get(key)
+        at[key] = dict(inner) if isinstance(inner, dict) else {}
+        at = at[key]
+    at[name] = cap
     return out
+
+
+def _get(body: dict[str, Any], name: str) -> Any:
+    """The value at `name`, a top-level field or a dotted path into nested objects; None if absent."""
+    value: Any = body
+    for key in name.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
 
 
 def _positive(value: Any, name: str, upper: int | None) -> int:

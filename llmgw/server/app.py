@@ -25,7 +25,7 @@ from llmgw.relay.endpoints import ENDPOINTS, path_dialect
 from llmgw.relay.guard import RequestGuard
 from llmgw.relay.handler import handle
 from llmgw.relay.metrics_endpoint import open_metrics, protected_metrics
-from llmgw.relay.model_list import ModelCache, get_model, list_models
+from llmgw.relay.model_list import ModelCache, get_gemini_model, get_model, list_gemini_models, list_models
 from llmgw.relay.responses import JSON, error_response, new_request_id
 from llmgw.relay.runtime import Gateway, KeySource
 from llmgw.relay.stored_responses import ROUTES as STORED_RESPONSE_ROUTES
@@ -103,10 +103,12 @@ def create_app(
         Route("/metrics", protected_metrics, methods=["GET"]),
         Route("/ui", lambda request: RedirectResponse("/ui/", status_code=308), methods=["GET"]),
         Mount("/ui", app=portal),
-        *(Route(e.path, functools.partial(handle, e), methods=["POST"]) for e in ENDPOINTS),
+        *(Route(e.route, functools.partial(handle, e), methods=["POST"]) for e in ENDPOINTS),
         *STORED_RESPONSE_ROUTES,
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
+        Route("/v1beta/models", list_gemini_models, methods=["GET"]),
+        Route("/v1beta/models/{model:path}", get_gemini_model, methods=["GET"]),
     ]
     guard = Middleware(
         RequestGuard,

@@ -28,7 +28,7 @@ import orjson
 
 from llmgw.dialects import ClientDialect
 from llmgw.errors import GatewayError, UpstreamError
-from llmgw.wire import anthropic, openai, responses
+from llmgw.wire import anthropic, gemini, openai, responses
 
 __all__ = ["CLIENT_WIRES", "ClientWire", "error_body", "error_event", "render"]
 
@@ -49,6 +49,9 @@ CLIENT_WIRES: Final[Mapping[ClientDialect, ClientWire]] = {
     "openai": ClientWire(openai.client_error_body, openai.client_error_body, openai.encode_event),
     "anthropic": ClientWire(anthropic.client_error_body, anthropic.client_error_body, anthropic.encode_event),
     "responses": ClientWire(responses.client_error_body, responses.error_event, responses.encode_event),
+    # Gemini's end on an error with the error body as one more chunk (in `alt=sse` framing here; the
+    # JSON-array framing is the stream relay's, `relay/streams/gemini.py`).
+    "gemini": ClientWire(gemini.client_error_body, gemini.client_error_body, gemini.encode_event),
 }
 
 

@@ -37,30 +37,16 @@ from llmgw.translate.anthropic_to_gemini_response import (
 from llmgw.translate.json_fields import JSON
 from llmgw.translate.usage import Usage, anthropic_usage
 from llmgw.wire.anthropic import ERROR_TYPES
+from llmgw.wire.gemini import error_body
 
 __all__ = ["AnthropicToGeminiStream", "gemini_error_object"]
 
 _STATUS_OF_TYPE: Final = {kind: status for status, kind in reversed(ERROR_TYPES.items())}
-# HTTP status → the google.rpc.Code name Google's APIs answer it with.
-_GRPC_NAMES: Final = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ABORTED",
-    429: "RESOURCE_EXHAUSTED",
-    499: "CANCELLED",
-    500: "INTERNAL",
-    501: "UNIMPLEMENTED",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
 
 
 def gemini_error_object(status: int, message: str) -> JSON:
     """Google's error object for an HTTP status: `{"error": {"code", "message", "status"}}`."""
-    name = _GRPC_NAMES.get(status) or ("INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
-    return {"error": {"code": status, "message": message, "status": name}}
+    return error_body(status, message)
 
 
 class AnthropicToGeminiStream:
