@@ -29,7 +29,7 @@ from tests.support.fakes.fixtures import fixtures_dir, load_request
 
 pytestmark = pytest.mark.anyio
 
-GEMINI = {"gemini": {"type": "gemini", "base_url": "http://gem.test/v1beta"}}
+GEMINI: dict[str, dict[str, Any]] = {"gemini": {"type": "gemini", "base_url": "http://gem.test/v1beta"}}
 KEYS = {"gemini": ["gem-first", "gem-second"], "oai": ["oai-first"], "ant": ["ant-first"]}
 SSE = {"content-type": "text/event-stream"}
 JSON = {"content-type": "application/json"}
@@ -316,7 +316,7 @@ async def test_embeddings_on_gemini_and_openai_and_refused_on_anthropic(tmp_path
 
 
 async def test_the_model_list_in_geminis_shape(tmp_path: Path) -> None:
-    providers = {**GEMINI, "gemini": {**GEMINI["gemini"], "models": ["gemini-2.5-flash"]}}
+    providers: dict[str, dict[str, Any]] = {"gemini": {**GEMINI["gemini"], "models": ["gemini-2.5-flash"]}}
     async with gateway(tmp_path, answer_with(200, b"{}"), keys=KEYS, providers=providers) as gw:
         client = sdk(gw)
         names = [m.name async for m in await client.aio.models.list()]

@@ -102,3 +102,20 @@ def test_the_list_is_bounded() -> None:
     with pytest.raises(ModelNotFound) as info:
         Catalog(config).resolve("m")
     assert str(info.value).count("`p") == SUGGESTIONS and "(and 5 more)" in str(info.value)
+
+
+def test_a_gemini_clients_bare_name_goes_to_the_gemini_provider_else_the_default() -> None:
+    with_gemini = Config.model_validate(
+        {
+            "server": {"default_provider": "openai"},
+            "providers": {**CONFIG.model_dump()["providers"], "gemini": {"type": "gemini"}},
+        }
+    )
+    catalog = Catalog(with_gemini)
+    assert catalog.resolve("gemini-2.5-flash", "gemini") == (Target("gemini", "gemini-2.5-flash"),)
+    assert catalog.resolve("gemini-2.5-flash") == (Target("openai", "gemini-2.5-flash"),)  # other dialects
+    assert catalog.resolve("openai/gpt-4o", "gemini") == (Target("openai", "gpt-4o"),)  # named: as named
+    without = Catalog(with_default("openai"))
+    assert without.resolve("gpt-4o-mini", "gemini") == (Target("openai", "gpt-4o-mini"),)
+    with pytest.raises(ModelNotFound):
+        Catalog(CONFIG).resolve("gemini-2.5-flash", "gemini")  # no gemini provider, no default

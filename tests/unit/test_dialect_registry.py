@@ -57,6 +57,15 @@ def test_endpoint_paths_are_unique() -> None:
         ("/v1/chat/completions", "openai"),
         ("/v1/nope", "openai"),
         ("/", "openai"),
+        ("/v1beta/models/gemini-2.5-flash:generateContent", "gemini"),
+        ("/v1beta/models/openai/gpt-4o-mini:streamGenerateContent", "gemini"),  # %2F decoded
+        ("/v1/models/gemini-2.5-flash:countTokens", "gemini"),
+        ("/v1/models/text-embedding-004:batchEmbedContents", "gemini"),
+        ("/v1beta/models", "gemini"),
+        ("/v1beta/anything", "gemini"),
+        ("/v1/models/gpt-4o", "openai"),  # OpenAI's model lookup
+        ("/v1/models/gpt-4o:nothing", "openai"),
+        ("/v1betax", "openai"),
     ],
 )
 def test_a_path_takes_the_dialect_of_the_endpoint_at_or_above_it(path: str, dialect: str) -> None:

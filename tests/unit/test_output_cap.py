@@ -109,3 +109,40 @@ def test_refuse_foreign_caps(body: dict[str, Any], dialect: Any, op: Operation, 
     with pytest.raises(InvalidRequest) as caught:
         refuse_foreign_caps(body, dialect, op, "/v1/x")
     assert caught.value.param == refused and f"`{refused}`" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "cap"),
+    [
+        ({"contents": []}, OutputCap(4096)),
+        ({"generationConfig": {"maxOutputTokens": 300}}, OutputCap(300)),
+        ({"generationConfig": {"maxOutputTokens": 300, "candidateCount": 2}}, OutputCap(300, 2)),
+        (
+            {"generationConfig": {"maxOutputTokens": 300, "thinkingConfig": {"thinkingBudget": 1024}}},
+            OutputCap(300, 1, 1024),
+        ),
+        ({"generationConfig": {"thinkingConfig": {"thinkingBudget": -1}}}, OutputCap(4096)),  # dynamic
+    ],
+)
+def test_a_gemini_cap_is_read_from_generation_config(body: dict[str, Any], cap: OutputCap) -> None:
+    assert output_cap(body, "gemini", Operation.CHAT, 4096) == cap
+
+
+def test_a_gemini_cap_must_be_a_positive_integer_and_others_are_refused() -> None:
+    with pytest.raises(InvalidRequest, match=r"generationConfig\.maxOutputTokens"):
+        output_cap({"generationConfig": {"maxOutputTokens": 0}}, "gemini", Operation.CHAT, 4096)
+    for flat in ("maxOutputTokens", "max_tokens"):
+        with pytest.raises(InvalidRequest, match=flat):
+            refuse_foreign_caps({flat: 5}, "gemini", Operation.CHAT, "/v1beta/models/{model}:generateContent")
+    refuse_foreign_caps({"generationConfig": {"maxOutputTokens": 5}}, "gemini", Operation.CHAT, "/x")
+
+
+def test_with_cap_writes_the_nested_field_and_leaves_the_body_alone() -> None:
+    body = {"contents": [], "generationConfig": {"temperature": 0.5, "maxOutputTokens": 9000}}
+    out = with_cap(body, "gemini", Operation.CHAT, "generationConfig.maxOutputTokens", 300)
+    assert out == {"contents": [], "generationConfig": {"temperature": 0.5, "maxOutputTokens": 300}}
+    assert body["generationConfig"]["maxOutputTokens"] == 9000  # copied, not changed
+    assert with_cap({"contents": []}, "gemini", Operation.CHAT, "generationConfig.maxOutputTokens", 7) == {
+        "contents": [],
+        "generationConfig": {"maxOutputTokens": 7},
+    }
