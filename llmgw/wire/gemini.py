@@ -59,7 +59,6 @@ GRPC_NAMES: Final = {
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     409: "ABORTED",
-    413: "INVALID_ARGUMENT",  # Google answers an oversized request so; the status stays ours
     429: "RESOURCE_EXHAUSTED",
     499: "CANCELLED",
     500: "INTERNAL",

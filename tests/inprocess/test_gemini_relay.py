@@ -365,7 +365,7 @@ async def test_errors_in_googles_shape(tmp_path: Path) -> None:
     gemini_err(no_key, 401, "UNAUTHENTICATED")
     gemini_err(missing, 404, "NOT_FOUND")
     assert "contents" in gemini_err(invalid, 400, "INVALID_ARGUMENT")
-    gemini_err(too_large, 413, "INVALID_ARGUMENT")
+    gemini_err(too_large, 413, "FAILED_PRECONDITION")
     gemini_err(limited, 429, "RESOURCE_EXHAUSTED")  # both keys cooled by the upstream's retryDelay
     assert limited.headers["retry-after"] == "58"
     gemini_err(failed, 500, "INTERNAL")

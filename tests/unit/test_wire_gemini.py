@@ -19,7 +19,7 @@ from tests.support.fakes.fixtures import fixtures_dir
 @pytest.mark.parametrize(
     ("status", "name"),
     [(400, "INVALID_ARGUMENT"), (401, "UNAUTHENTICATED"), (403, "PERMISSION_DENIED"), (404, "NOT_FOUND"),
-     (413, "INVALID_ARGUMENT"), (429, "RESOURCE_EXHAUSTED"), (500, "INTERNAL"), (503, "UNAVAILABLE"),
+     (413, "FAILED_PRECONDITION"), (429, "RESOURCE_EXHAUSTED"), (500, "INTERNAL"), (503, "UNAVAILABLE"),
      (504, "DEADLINE_EXCEEDED"), (418, "FAILED_PRECONDITION"), (502, "INTERNAL")],
 )  # fmt: skip
 def test_the_status_name_by_http_status(status: int, name: str) -> None:
