@@ -28,9 +28,10 @@ log = logging.getLogger("llmgw")
 
 PREFLIGHT_METHODS = frozenset({b"GET", b"POST"})
 ALLOW_METHODS = b"GET, POST, OPTIONS"
-# What the OpenAI and Anthropic SDKs (and Claude Code) send from a browser, besides the CORS-safelisted.
+# What the OpenAI, Anthropic and Google SDKs (and Claude Code) send from a browser, besides the
+# CORS-safelisted (Google's: `x-goog-api-key`, `x-goog-api-client`).
 ALLOW_HEADERS = frozenset({"authorization", "content-type", "x-api-key", "accept", "user-agent"})
-ALLOW_HEADER_PREFIXES = ("anthropic-", "openai-", "x-stainless-")
+ALLOW_HEADER_PREFIXES = ("anthropic-", "openai-", "x-stainless-", "x-goog-")
 EXPOSE_HEADERS = b"x-request-id, retry-after"
 MAX_AGE = b"600"  # seconds a browser may reuse a preflight; short, so a changed list applies soon
 VARY = (b"vary", b"Origin")

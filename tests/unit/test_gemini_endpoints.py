@@ -11,6 +11,7 @@ from starlette.routing import Match, Route
 
 from llmgw.dialects import Operation
 from llmgw.errors import InvalidRequest
+from llmgw.relay.cors import allowed_header
 from llmgw.relay.endpoints import ENDPOINTS, ClientEndpoint
 from llmgw.relay.handler import check_body
 
@@ -101,3 +102,7 @@ def test_a_path_model_is_checked_like_a_body_model() -> None:
     with pytest.raises(InvalidRequest, match="control characters"):
         check_body({"contents": [{}]}, endpoint("/v1beta/models/{model}:generateContent"), 1000, "a\x00b")
     assert endpoint("/v1beta/models/{model}:embedContent").op is Operation.EMBEDDINGS
+
+
+def test_a_browser_may_send_googles_key_header() -> None:
+    assert allowed_header("x-goog-api-key") and allowed_header("x-goog-api-client")

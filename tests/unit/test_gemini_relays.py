@@ -86,3 +86,14 @@ def test_a_translated_stream_in_array_framing() -> None:
     expected = "".join(e["delta"]["text"] for e in events(CLAUDE) if e.get("type") == "content_block_delta")
     assert text == expected and chunks[-1]["candidates"][0]["finishReason"] == "STOP"
     assert relay.saw_done and relay.usage is not None
+
+
+def test_a_translated_in_stream_error_is_recorded_by_its_status_name() -> None:
+    relay = TranslatingRelay([AnthropicToGeminiStream("claude")], "gemini")
+    start = CLAUDE[: CLAUDE.index(b"\n\n") + 2]
+    error = (
+        b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}\n\n'
+    )
+    out = relay.feed(start + error) + relay.flush()
+    assert events(out)[-1] == {"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE"}}
+    assert relay.upstream_error == "UNAVAILABLE"

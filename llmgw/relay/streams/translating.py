@@ -98,7 +98,9 @@ class TranslatingRelay:
         for o in out:
             error = o.get("error")
             if isinstance(error, dict) and self.upstream_error is None:
-                self.upstream_error = str(error.get("code") or error.get("type") or "upstream_error")
+                # Google's error object: its status name says more than its `code` (the HTTP status)
+                kind = error.get("status") or error.get("code") or error.get("type")
+                self.upstream_error = str(kind or "upstream_error")
         return b"".join(self._encode(o) for o in out)
 
     def feed(self, chunk: bytes) -> bytes:
