@@ -435,7 +435,8 @@ class GeminiPassthrough(Bridge):
     answer's bytes come back untouched, usage read from `usageMetadata`. The upstream always streams
     `alt=sse`; a client that asked for the JSON array gets the events re-framed (`GeminiArrayRelay`).
     `:embedContent` is asked as `batchEmbedContents` of one (the adapter's one embeddings call) and its
-    answer's one embedding given back as `embedContent`'s; a batch's requests name the upstream's model."""
+    answer's one embedding given back as `embedContent`'s; a batch's requests, and a countTokens'
+    `generateContentRequest`, name the upstream's model (the client named its own: an alias, say)."""
 
     def request(self, body: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
         if self.op is Operation.EMBEDDINGS:
@@ -448,6 +449,9 @@ class GeminiPassthrough(Bridge):
                     **body,
                     "requests": [{**r, "model": name} if isinstance(r, dict) else r for r in requests],
                 }
+        inner = body.get("generateContentRequest")
+        if self.op is Operation.COUNT_TOKENS and isinstance(inner, dict) and "model" in inner:
+            return {**body, "generateContentRequest": {**inner, "model": f"models/{upstream_model}"}}
         return self.capped(body)
 
     def response(self, raw: bytes) -> tuple[bytes, Usage | None]:
