@@ -427,3 +427,67 @@ async def test_a_budget_reserves_from_max_output_tokens_and_sends_it(tmp_path: P
     assert sent[1]["generationConfig"] == {"responseModalities": ["TEXT"], "maxOutputTokens": 4096}
     assert "maxOutputTokens" in gemini_err(flat, 400, "INVALID_ARGUMENT")
     gemini_err(unpriced, 403, "PERMISSION_DENIED")  # no price: the budget cannot bound it
+
+
+async def test_a_function_call_round_trip_through_anthropic_with_the_sdk(tmp_path: Path) -> None:
+    """Parallel calls come back as functionCall parts; the SDK's next turn (its history with the calls and
+    their functionResponses) reaches Claude as tool_use / tool_result pairs."""
+    calls, done = (
+        recorded("anthropic", "messages.tool_call.json"),
+        recorded("anthropic", "messages.text.json"),
+    )
+    answers = [calls, done]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=JSON, content=answers.pop(0))
+
+    tool = types.Tool(
+        function_declarations=[
+            types.FunctionDeclaration(
+                name="retrieve_entity_info",
+                description="Facts about a person",
+                parameters_json_schema={"type": "object", "properties": {"name": {"type": "string"}}},
+            )
+        ]
+    )
+    config = types.GenerateContentConfig(tools=[tool])
+    async with gateway(tmp_path, answer, keys=KEYS, providers=GEMINI) as gw:
+        client = sdk(gw)
+        question = types.Content(role="user", parts=[types.Part(text="Who is the youngest?")])
+        first = await client.aio.models.generate_content(model="claude", contents=[question], config=config)
+        assert first.function_calls is not None and first.candidates and first.candidates[0].content
+        replies = [
+            types.Part.from_function_response(name=c.name or "", response={"age": 30 + i})
+            for i, c in enumerate(first.function_calls)
+        ]
+        history = [question, first.candidates[0].content, types.Content(role="user", parts=replies)]
+        second = await client.aio.models.generate_content(model="claude", contents=history, config=config)
+    expected = [b for b in orjson.loads(calls)["content"] if b["type"] == "tool_use"]
+    assert [(c.name, c.args) for c in first.function_calls] == [(b["name"], b["input"]) for b in expected]
+    assert second.text == orjson.loads(done)["content"][0]["text"]
+    sent = orjson.loads(gw.upstreams.sent[1].content)
+    uses = [b for b in sent["messages"][1]["content"] if b["type"] == "tool_use"]
+    results = [b for b in sent["messages"][2]["content"] if b["type"] == "tool_result"]
+    assert [u["name"] for u in uses] == [b["name"] for b in expected]
+    assert [r["tool_use_id"] for r in results] == [u["id"] for u in uses]
+    assert sent["tools"][0]["name"] == "retrieve_entity_info"
+
+
+async def test_a_passthrough_stream_past_its_cap_is_cut_under_a_budget(tmp_path: Path) -> None:
+    key = account(tmp_path)
+    set_budget(tmp_path, 5.0)
+    upstream = recorded("gemini", "generate.stream_text.sse")
+    prices = {"gemini/gemini-2.0-flash": {"input": 0.3, "output": 2.5}}
+    async with gateway(
+        tmp_path, answer_with(200, upstream, SSE), keys=KEYS, providers=GEMINI, prices=prices,
+        server={"auth_mode": "users"},
+    ) as gw:  # fmt: skip
+        body = {**gemini_request(), "generationConfig": {"maxOutputTokens": 1}}  # the upstream ignores it
+        r = await post(
+            gw, "/v1beta/models/gemini%2Fgemini-2.0-flash:streamGenerateContent", body, key.token, "?alt=sse"
+        )
+    last = events(r.content)[-1]
+    assert last["error"]["code"] == 502 and last["error"]["status"] == "INTERNAL"
+    assert "output limit of 1 tokens" in last["error"]["message"]
+    assert gw.row(r)["error_type"] == "upstream_ignored_output_cap"
+    assert orjson.loads(gw.upstreams.sent[0].content)["generationConfig"] == {"maxOutputTokens": 1}
