@@ -1,6 +1,7 @@
 """Stream relays: upstream SSE bytes in, the client's SSE bytes out, usage read on the way. Pure.
 
-`passthrough.py` for the same dialect on both sides, `translating.py` for the others; `sse.py` decodes.
+`passthrough.py` for the same dialect on both sides, `translating.py` for the others, `gemini.py` for
+Gemini clients (its passthrough, and the JSON-array framing of any Gemini stream); `sse.py` decodes.
 Every relay has the shape of `StreamRelay`."""
 
 from __future__ import annotations
