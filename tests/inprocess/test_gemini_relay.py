@@ -491,3 +491,28 @@ async def test_a_passthrough_stream_past_its_cap_is_cut_under_a_budget(tmp_path:
     assert "output limit of 1 tokens" in last["error"]["message"]
     assert gw.row(r)["error_type"] == "upstream_ignored_output_cap"
     assert orjson.loads(gw.upstreams.sent[0].content)["generationConfig"] == {"maxOutputTokens": 1}
+
+
+async def test_a_streamed_tool_call_from_an_openai_format_server_reaches_the_sdk_whole(
+    tmp_path: Path,
+) -> None:
+    stream = recorded("openai", "chat.stream_tool_call.sse")
+    async with gateway(tmp_path, answer_with(200, stream, SSE), keys=KEYS, providers=GEMINI) as gw:
+        chunks = [
+            c
+            async for c in await sdk(gw).aio.models.generate_content_stream(
+                model="oai/gpt-4o-mini", contents="Name my pelican"
+            )
+        ]
+    calls = [call for c in chunks for call in c.function_calls or []]
+    pieces: dict[int, dict[str, str]] = {}
+    for e in events(stream):
+        for delta in (e["choices"][0]["delta"].get("tool_calls") or []) if e.get("choices") else []:
+            got = pieces.setdefault(delta["index"], {"name": "", "arguments": ""})
+            got["name"] += delta.get("function", {}).get("name") or ""
+            got["arguments"] += delta.get("function", {}).get("arguments") or ""
+    assert [(c.name, c.args) for c in calls] == [
+        (p["name"], orjson.loads(p["arguments"])) for _, p in sorted(pieces.items())
+    ]
+    assert chunks[-1].candidates and chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
+    assert gw.rows() and all(row["usage_source"] == "provider" for row in gw.rows().values())
