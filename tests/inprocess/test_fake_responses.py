@@ -311,7 +311,23 @@ def test_input_tokens_count(client: openai.OpenAI) -> None:
         ({"model": "gpt-4.1", "input": "x", "top_p": 1.5}, 400, "decimal_above_max_value", "top_p"),
         ({"model": "gpt-4.1", "input": "x", "max_output_tokens": 5}, 400, "integer_below_min_value", None),
         ({"model": "gpt-4.1", "messages": []}, 400, "unknown_parameter", "messages"),
-        ({"model": "gpt-4.1", "input": 42}, 400, "invalid_value", "input"),
+        ({"model": "gpt-4.1", "input": 42}, 400, "invalid_type", "input"),
+        (
+            {"model": "gpt-4.1", "input": [{"role": "robot", "content": "x"}]},
+            400,
+            "invalid_value",
+            "input[0].role",
+        ),
+        (
+            {
+                "model": "gpt-4.1",
+                "input": "x",
+                "tools": [{"type": "function", "name": "f", "parameters": {}}],
+            },
+            400,
+            "missing_required_parameter",
+            "tools[0].strict",
+        ),
         ({"model": "gpt-4.1", "input": "x", "tool_choice": "sometimes"}, 400, "invalid_value", "tool_choice"),
         (
             {"model": "gpt-4o", "input": "x", "reasoning": {"effort": "low"}},
@@ -470,3 +486,32 @@ def test_every_scripted_shape_passes_the_schema(client: openai.OpenAI, params: d
     assert bool(obfuscated) == (options is None)
     if params.get("tools") == [NAMESPACE]:
         assert whole["output"][-1]["namespace"] == "files" and whole["output"][-1]["name"] == "read"
+
+
+def test_input_items_of_every_kind_pass_the_schema(client: openai.OpenAI) -> None:
+    first = _raw(client, model="gpt-5-tool", input="q", tools=[SQL], include=["reasoning.encrypted_content"])
+    reasoning, call = first["output"]
+    function = {
+        "type": "function",
+        "name": "f",
+        "parameters": {"type": "object", "properties": {}},
+        "strict": False,
+    }
+    history: Any = [
+        {"role": "developer", "content": "Be terse."},
+        {"role": "user", "content": [{"type": "input_text", "text": "q"}]},
+        {"role": "assistant", "content": "thinking aloud"},
+        reasoning,
+        call,
+        {"type": "custom_tool_call_output", "call_id": call["call_id"], "output": "rows"},
+        {"type": "function_call", "call_id": "call_x", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_x", "output": "ok"},
+    ]
+    answer = client.responses.create(model="gpt-5-tool", input=history, tools=[SQL, function])
+    assert answer.output_text == "Echo: ok"
+    listing = client.responses.input_items.with_raw_response.list(answer.id, order="asc").http_response.json()
+    validate_item_list(listing)
+    kinds = [item.get("role", item["type"]) for item in listing["data"]]
+    assert kinds == ["developer", "user", "assistant", "reasoning", "custom_tool_call",
+                     "custom_tool_call_output", "function_call", "function_call_output"]  # fmt: skip
+    assert listing["data"][3]["id"] == reasoning["id"] and listing["data"][4]["id"] == call["id"]

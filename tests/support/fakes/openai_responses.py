@@ -30,16 +30,17 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .fake_server import NORMAL, dumps, estimate_tokens
+from .fake_server import NORMAL, Scenario, dumps, estimate_tokens
 from .fixtures import case_headers, fixtures_dir, load_json, load_manifest
 from .responses_payloads import (
     Answer,
@@ -63,6 +64,7 @@ _SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Contr
 _UNSUPPORTED = ("background", "conversation", "prompt")
 _OUTPUTS = ("function_call_output", "custom_tool_call_output")
 _NOT_REASONING = ("gpt-4", "gpt-3.5", "chatgpt-4o")  # as FakeOpenAI's chat: they take no reasoning
+_KEEP = 10_000  # stored responses and minted contents kept, newest first (a long benchmark stays bounded)
 _SERVER_ERROR = (
     "An error occurred while processing your request. You can retry your request, or contact us through "
     "our help center at help.openai.com if the error persists."
@@ -79,6 +81,45 @@ def _may_follow_reasoning(item: Mapping[str, Any] | None) -> bool:
     if item is None or item.get("type") in _OUTPUTS:
         return False
     return not (item.get("type", "message") == "message" and item.get("role") != "assistant")
+
+
+def _schema_refusal(error: Any) -> tuple[str, str | None, str]:
+    """(message, param, code) of the API's 400 for a schema error: its wording for a missing parameter,
+    a wrong type and a value not in a list; otherwise the validator's words after the API's prefix. A
+    union's error speaks for its deepest branch (a value, rather than a type, where they tie)."""
+    from ..responses_schema import json_path
+
+    while error.context:
+        error = max(error.context, key=lambda e: (len(e.absolute_path), e.validator != "type"))
+    param = json_path(error.absolute_path)
+    required = re.fullmatch(r"'(.+)' is a required property", error.message)
+    if required is not None:
+        missing = f"{param}.{required[1]}" if param else required[1]
+        return f"Missing required parameter: '{missing}'.", missing, "missing_required_parameter"
+    if error.validator == "type" and isinstance(error.validator_value, str):
+        got = {bool: "boolean", int: "integer", float: "decimal", str: "string", list: "array",
+               dict: "object", type(None): "null"}.get(type(error.instance), "value")  # fmt: skip
+        expected = (
+            "an " + error.validator_value
+            if error.validator_value[0] in "aeiou"
+            else "a " + error.validator_value
+        )
+        return (
+            f"Invalid type for '{param}': expected {expected}, but got {got} instead.",
+            param,
+            "invalid_type",
+        )
+    if error.validator == "enum":
+        values = [f"'{v}'" for v in error.validator_value]
+        listed = ", ".join(values[:-1]) + f", and {values[-1]}" if len(values) > 2 else " and ".join(values)
+        return f"Invalid value: '{error.instance}'. Supported values are: {listed}.", param, "invalid_value"
+    return f"Invalid '{param}': {error.message}.", param or None, "invalid_value"
+
+
+def _trim(kept: dict[str, Any]) -> None:
+    """Drop the oldest entries past ``_KEEP`` (dicts keep insertion order)."""
+    while len(kept) > _KEEP:
+        del kept[next(iter(kept))]
 
 
 def _bearer(request: web.Request) -> str:
@@ -128,11 +169,12 @@ class ResponsesAPI:
 
     # -- state ----------------------------------------------------------------------------------
 
-    def _mint(self, key: str) -> Any:
+    def _mint(self, key: str) -> Callable[[str], str]:
         def mint(item_id: str) -> str:
             content = "gAAAAAB" + base64.urlsafe_b64encode(secrets.token_bytes(96)).decode()
             with self.fake._lock:
                 self._minted[content] = key
+                _trim(self._minted)
             return content
 
         return mint
@@ -159,6 +201,8 @@ class ResponsesAPI:
                     [item_resource(item) for item in items],
                     [*before, *items, *(response.get("output") or ())],
                 )
+                _trim(self._stored)
+            _trim(self._minted)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -188,11 +232,14 @@ class ResponsesAPI:
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def _prepare(self, body: dict[str, Any], model: str, key: str) -> web.Response | list[dict[str, Any]]:
-        """The request checked as the API checks it: the conversation to answer, or the error."""
+    def _prepare(
+        self, body: dict[str, Any], model: str, key: str
+    ) -> web.Response | tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The request checked as the API checks it: the error, or the conversation so far (by
+        ``previous_response_id``) and this request's input items."""
         # imported here: FakeOpenAI's other routes (and the benchmark) do without jsonschema
         from ..responses_schema import errors as schema_errors
-        from ..responses_schema import json_path, request_parameters
+        from ..responses_schema import request_parameters
 
         known = request_parameters()
         unknown = [name for name in body if name not in known]
@@ -207,8 +254,7 @@ class ResponsesAPI:
         if self.strict:
             found = schema_errors("request", body)
             if found:
-                param = json_path(found[0].absolute_path) or None
-                return self._invalid(f"Invalid '{param}': {found[0].message}.", param, "invalid_value")
+                return self._invalid(*_schema_refusal(found[0]))
         if body.get("reasoning") is not None and model.startswith(_NOT_REASONING):
             message = "Unsupported parameter: 'reasoning.effort' is not supported with this model."
             return self._invalid(message, "reasoning.effort", "unsupported_parameter")
@@ -222,7 +268,7 @@ class ResponsesAPI:
             before = stored.conversation
         items = input_items(body)
         refused = self._check_items(before, items, key)
-        return refused if refused is not None else [*before, *items]
+        return refused if refused is not None else (before, items)
 
     def _bounds(self, body: Mapping[str, Any]) -> web.Response | None:
         for name, low, high in (("temperature", 0, 2), ("top_p", 0, 1)):
@@ -289,9 +335,11 @@ class ResponsesAPI:
         key = _bearer(request)
         if model.startswith("replay-"):
             return await self._replay(request, body, model, key)
-        conversation = self._prepare(body, model, key)
-        if isinstance(conversation, web.Response):
-            return conversation
+        prepared = self._prepare(body, model, key)
+        if isinstance(prepared, web.Response):
+            return prepared
+        before, items = prepared
+        conversation = [*before, *items]
         scenario = self.fake.scenario(model, in_stream_errors=True)
         stream = body.get("stream") is True
         if await self.fake.before_headers(request, scenario, stream):
@@ -307,7 +355,6 @@ class ResponsesAPI:
             input_tokens=tokens,
             cached_tokens=self._cached(tokens, conversation),
         )
-        before = conversation[: len(conversation) - len(input_items(body))]
         self._remember(key, body, response, before)
         if not stream:
             self.fake.report_usage(model, response["usage"], stream=False)
@@ -321,7 +368,7 @@ class ResponsesAPI:
         model: str,
         response: dict[str, Any],
         answer: Answer,
-        scenario: Any,
+        scenario: Scenario,
     ) -> web.StreamResponse:
         options = body.get("stream_options") if isinstance(body.get("stream_options"), dict) else {}
         events, content_at = stream_events(

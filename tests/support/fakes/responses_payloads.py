@@ -115,7 +115,7 @@ def item_resource(item: Mapping[str, Any]) -> dict[str, Any]:
     kind = item.get("type", "message")
     prefix = {"message": "msg_", "function_call": "fc_", "custom_tool_call": "ctc_", "reasoning": "rs_"}
     resource = {"id": item.get("id") or new_id(prefix.get(kind, "item_")), **item}
-    if kind in ("message", "function_call", "function_call_output") and not resource.get("status"):
+    if kind != "reasoning" and not resource.get("status"):
         resource["status"] = "completed"
     return resource
 
@@ -272,8 +272,9 @@ def _echo_tool(tool: Any) -> Any:
         return {"type": "function", "description": tool.get("description"), "name": tool.get("name"),
                 "parameters": tool.get("parameters"), "strict": tool.get("strict", True)}  # fmt: skip
     if isinstance(tool, dict) and tool.get("type") == "custom":
-        return {"type": "custom", "description": tool.get("description"),
-                "format": tool.get("format", {"type": "text"}), "name": tool.get("name")}  # fmt: skip
+        echoed = {"type": "custom", "description": tool.get("description"),
+                  "format": tool.get("format", {"type": "text"}), "name": tool.get("name")}  # fmt: skip
+        return {k: v for k, v in echoed.items() if v is not None}
     return tool
 
 
