@@ -613,3 +613,35 @@ def test_strict_off_lets_a_newer_client_through(client: openai.OpenAI, fake: Fak
         assert client.responses.create(model="gpt-4.1", input="x", extra_body=newer).output_text == "Echo: x"
     finally:
         fake.responses.strict = True
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_chunks_answers_are_kept_as_bytes_with_fresh_ids(
+    client: openai.OpenAI, other: openai.OpenAI, fake: FakeOpenAI, stream: bool
+) -> None:
+    """The benchmark path: the same chunks-<n> body gets the kept bytes again, under a new response id,
+    remembered for its key; the deltas and the schema are as on the first answer."""
+    params: Any = {"model": "chunks-5", "input": f"Bench {stream}"}
+    if stream:
+        answers = [_sse(c, **params) for c in (client, client, other)]
+        ids = [events[0][1]["response"]["id"] for events in answers]
+        for events, response_id in zip(answers, ids, strict=True):
+            deltas = [e for name, e in events if name == "response.output_text.delta"]
+            assert len(deltas) == 5
+            assert [e["response"]["id"] for _, e in events if "response" in e] == [response_id] * 3
+        assert [n for n, _ in answers[0]] == [n for n, _ in answers[1]]
+    else:
+        ids = [_raw(c, **params)["id"] for c in (client, client, other)]
+    assert len(set(ids)) == 3
+    assert client.responses.retrieve(ids[1]).id == ids[1]
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(ids[2])  # made with the other key
+    assert [u.usage["output_tokens"] for u in fake.reported_usage[-3:]] == [5, 5, 5]
+
+
+def test_chunks_bodies_are_checked_until_kept(client: openai.OpenAI) -> None:
+    """A body the checks refuse is never kept: the same body is refused again."""
+    for _ in range(2):
+        with pytest.raises(openai.BadRequestError) as raised:
+            client.responses.create(model="chunks-3", input="x", temperature=3)
+        assert raised.value.code == "decimal_above_max_value"

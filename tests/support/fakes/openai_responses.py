@@ -25,6 +25,11 @@ What ``POST /v1/responses`` does, in order:
    conversation (400). ``background``, ``conversation`` and ``prompt`` are not supported (400 saying so).
 5. The scripted answer (``responses_payloads.plan``), remembered unless ``store`` is false, per API key:
    OpenAI keeps a response with the account that made it, and the fake takes each key for an account.
+
+``chunks-<n>`` is the benchmark path, as for chat completions: once a request body passed the checks
+above, its answer's bytes are kept (while they depend on the body alone: no ``previous_response_id``,
+no reasoning items, no cached prompt), and the same body again skips the checks and the building. Each
+answer still gets a fresh response id (written into the kept bytes) and is remembered as in step 5.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ _UNSUPPORTED = ("background", "conversation", "prompt")
 _OUTPUTS = ("function_call_output", "custom_tool_call_output")
 _NOT_REASONING = ("gpt-4", "gpt-3.5", "chatgpt-4o")  # as FakeOpenAI's chat: they take no reasoning
 _KEEP = 10_000  # stored responses and minted contents kept, newest first (a long benchmark stays bounded)
+_KEEP_PREBUILT = 256  # chunks-<n> answers kept, by request body
 _SERVER_ERROR = (
     "An error occurred while processing your request. You can retry your request, or contact us through "
     "our help center at help.openai.com if the error persists."
@@ -123,9 +129,38 @@ def _trim(kept: dict[str, Any]) -> None:
         del kept[next(iter(kept))]
 
 
+def _obfuscates(body: Mapping[str, Any]) -> bool:
+    """Whether stream deltas carry ``obfuscation`` (``stream_options.include_obfuscation``, default on)."""
+    options = body.get("stream_options") if isinstance(body.get("stream_options"), dict) else {}
+    return options.get("include_obfuscation", True) is not False
+
+
+def _reusable(body: Mapping[str, Any], items: list[dict[str, Any]], answer: Answer, tokens: int) -> bool:
+    """Whether an answer depends on its request body alone, so the same body may get its bytes again:
+    nothing from an earlier response or another key (``previous_response_id``, reasoning items and their
+    encrypted content), no prompt long enough to be cached on a repeat."""
+    return (
+        body.get("previous_response_id") is None
+        and tokens < 1024
+        and all(item.get("type") != "reasoning" for item in items)
+        and all(output.item.get("type") != "reasoning" for output in answer.outputs)
+    )
+
+
 def _bearer(request: web.Request) -> str:
     auth = request.headers.get("Authorization", "")
     return auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Prebuilt:
+    """A ``chunks-<n>`` answer kept as bytes: the whole body, or the stream's events; ``with_id`` are the
+    indexes of the pieces that carry the response id (rewritten per answer)."""
+
+    response: dict[str, Any]
+    pieces: tuple[bytes, ...]
+    with_id: tuple[int, ...]
+    content_at: tuple[int, ...]
 
 
 @dataclass(slots=True)
@@ -149,6 +184,7 @@ class ResponsesAPI:
         )
         self._stored: dict[str, StoredResponse] = {}
         self._minted: dict[str, str] = {}  # encrypted_content -> the key it was given to
+        self._prebuilt: dict[tuple[bool, bytes], _Prebuilt] = {}  # (strict, request body) -> answer
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/responses", self._create)
@@ -338,13 +374,17 @@ class ResponsesAPI:
         key = _bearer(request)
         if model.startswith("replay-"):
             return await self._replay(request, body, model, key)
+        scenario = self.fake.scenario(model, in_stream_errors=True)
+        stream = body.get("stream") is True
+        cache_key = (self.strict, await request.read()) if scenario.kind == "chunks" else None
+        built = self._prebuilt.get(cache_key) if cache_key is not None else None
+        if built is not None:
+            return await self._send_prebuilt(request, body, model, key, built, scenario, stream)
         prepared = self._prepare(body, model, key)
         if isinstance(prepared, web.Response):
             return prepared
         before, items = prepared
         conversation = [*before, *items]
-        scenario = self.fake.scenario(model, in_stream_errors=True)
-        stream = body.get("stream") is True
         if await self.fake.before_headers(request, scenario, stream):
             return web.Response(status=500)
         answer = plan(body, conversation, model, scenario, self._mint(key))
@@ -358,11 +398,62 @@ class ResponsesAPI:
             input_tokens=tokens,
             cached_tokens=self._cached(tokens, conversation),
         )
+        if cache_key is not None and _reusable(body, items, answer, tokens):
+            self._keep_prebuilt(cache_key, body, response, answer, stream)
         self._remember(key, body, response, before)
         if not stream:
             self.fake.report_usage(model, response["usage"], stream=False)
             return self.fake._json(200, response)
         return await self._stream(request, body, model, response, answer, scenario)
+
+    def _keep_prebuilt(
+        self,
+        cache_key: tuple[bool, bytes],
+        body: Mapping[str, Any],
+        response: dict[str, Any],
+        answer: Answer,
+        stream: bool,
+    ) -> None:
+        if stream:
+            events, content_at = stream_events(response, answer.outputs, obfuscate=_obfuscates(body))
+            pieces = tuple(encode_event(e) for e in events)
+        else:
+            pieces, content_at = (dumps(response),), []
+        marker = response["id"].encode()
+        with_id = tuple(i for i, piece in enumerate(pieces) if marker in piece)
+        with self.fake._lock:
+            self._prebuilt[cache_key] = _Prebuilt(response, pieces, with_id, tuple(content_at))
+            while len(self._prebuilt) > _KEEP_PREBUILT:
+                del self._prebuilt[next(iter(self._prebuilt))]
+
+    async def _send_prebuilt(
+        self,
+        request: web.Request,
+        body: Mapping[str, Any],
+        model: str,
+        key: str,
+        built: _Prebuilt,
+        scenario: Scenario,
+        stream: bool,
+    ) -> web.StreamResponse:
+        """A kept ``chunks-<n>`` answer under a fresh response id, remembered like any other."""
+        if await self.fake.before_headers(request, scenario, stream):
+            return web.Response(status=500)
+        response_id = new_id("resp_")
+        old, new = built.response["id"].encode(), response_id.encode()
+        pieces = list(built.pieces)
+        for index in built.with_id:
+            pieces[index] = pieces[index].replace(old, new)
+        response = {**built.response, "id": response_id}
+        self._remember(key, body, response, [])
+        if not stream:
+            self.fake.report_usage(model, response["usage"], stream=False)
+            return self.fake._json(200, pieces[0])
+        headers = {**_SSE_HEADERS, "x-request-id": f"req_{secrets.token_hex(16)}"}
+        final_usage = (len(pieces) - 1, response["usage"])
+        return await self.fake.stream(
+            request, model, pieces, built.content_at, scenario, headers, final_usage=final_usage
+        )
 
     async def _stream(
         self,
@@ -373,10 +464,7 @@ class ResponsesAPI:
         answer: Answer,
         scenario: Scenario,
     ) -> web.StreamResponse:
-        options = body.get("stream_options") if isinstance(body.get("stream_options"), dict) else {}
-        events, content_at = stream_events(
-            response, answer.outputs, obfuscate=options.get("include_obfuscation", True) is not False
-        )
+        events, content_at = stream_events(response, answer.outputs, obfuscate=_obfuscates(body))
         error_event = None
         if scenario.kind == "midstream":
             k = int(scenario.value)
