@@ -13,12 +13,12 @@ and analytics (ab.chatgpt.com). The test asserts the proxy saw nothing, so a new
 shows up here.
 
 A plain prompt on an openai, an anthropic and a gemini upstream (one request, no tool), and on each
-provider type a task that runs one shell command: the fakes answer "run the shell command `CMD`" with a call of the shell
-tool Codex declares (`exec_command` in 0.169), each in its own wire format (the gateway names it back),
-and the turn carrying its output with an echo of it. `--dangerously-bypass-approvals-and-sandbox`: the
-command is the test's own (no model chooses it), and Codex's Linux sandbox (bubblewrap in user namespaces)
-works or not by host (it does in this container; unprivileged user namespaces are off on some
-distributions), which is not what these tests are about.
+provider type a task that runs one shell command: the fakes answer "run the shell command `CMD`" with a
+call of the shell tool Codex declares (`exec_command` in 0.169), each in its own wire format (the gateway
+names it back), and the turn carrying its output with an echo of it.
+`--dangerously-bypass-approvals-and-sandbox`: the command is the test's own (no model chooses it), and
+Codex's Linux sandbox (bubblewrap in user namespaces) works or not by host (it does in this container;
+unprivileged user namespaces are off on some distributions), which is not what these tests are about.
 """
 
 from __future__ import annotations
