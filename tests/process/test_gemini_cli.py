@@ -6,14 +6,14 @@ Gemini CLI is the npm package `@google/gemini-cli`, installed by `DEV=1 scripts/
 
 Each run gets a temporary HOME, the gateway's root as GOOGLE_GEMINI_BASE_URL (its SDK adds
 `/v1beta/models/{model}:streamGenerateContent?alt=sse`, the model's `/` left as it is:
-`models/ant/claude-sonnet-4-5:…`), a user's personal key as GEMINI_API_KEY and the route as `--model`.
-Its auth type must be `gemini-api-key` (with only the base URL it picks `gateway` and refuses to run
+`models/ant/claude-sonnet-4-5:…`), a user's personal key as GEMINI_API_KEY and the route as `--model`. Its
+auth type must be `gemini-api-key` (with only the base URL it picks `gateway` and refuses to run
 headless), which only a settings file chooses: the settings are exactly those `llmgw run gemini` writes
 (`agent_launch.gemini_system_settings`: that auth type, usage statistics off), here in the temporary
-HOME's `~/.gemini/settings.json`, because Gemini CLI skips a *system* settings file that has a group- or
-world-writable directory above it, as every temporary directory has (/tmp). Everything else it would send
-out goes to a dead-end proxy on loopback (`tests/support/dead_end_proxy`); with usage statistics on it
-reaches play.googleapis.com (Clearcut). The test asserts the proxy saw nothing.
+HOME's `~/.gemini/settings.json`, because Gemini CLI skips a *system* settings file unless it and every
+directory above it belong to root and are not group- or world-writable (never so under /tmp). Everything
+else it would send out goes to a dead-end proxy on loopback (`tests/support/dead_end_proxy`); with usage
+statistics on it reaches play.googleapis.com (Clearcut). The test asserts the proxy saw nothing.
 
 Two runs per provider type: a plain prompt (one request), and a task that runs one shell command: the
 fakes answer "run the shell command `CMD`" with a call of the `run_shell_command` tool Gemini CLI declares,
