@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from llmgw.services import gemini_settings
 from tests.support.dead_end_proxy import DeadEndProxy
 from tests.support.responses_gateway import ResponsesGateway, responses_gateway
 
@@ -154,6 +155,12 @@ def test_the_agent_gets_the_gateway_and_the_key_in_its_environment_only(
         settings = json.loads(settings_path.read_text(encoding="utf-8"))
         assert settings["security"]["auth"]["selectedType"] == "gemini-api-key"
         assert not (tmp_path / "home" / ".gemini").exists()
+        # a file Gemini CLI will skip (a temporary directory: /tmp above it), and no auth type of the
+        # user's: llmgw run says what to add
+        if not gemini_settings.heeded_by_gemini_cli(settings_path):
+            assert (
+                '"selectedType": "gemini-api-key"' in done.stderr and "~/.gemini/settings.json" in done.stderr
+            )
 
 
 def test_the_saved_key_and_the_configured_gateway(fakes: Path, tmp_path: Path) -> None:
@@ -337,6 +344,7 @@ def test_real_gemini_cli_through_llmgw_run(
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{gw.log()[-3000:]}"
     result = json.loads(done.stdout[done.stdout.index("{") :])
     assert "hello" in result["response"].lower(), result
+    assert "selectedType" not in done.stderr  # llmgw run's warning: the user's settings choose it
     rows = gw.rows(before, route, 1)
     assert rows and all(r["status"] == 200 for r in rows), rows
     assert all((r["user_id"], r["api_key_id"]) == (gw.user_id, gw.key_id) for r in rows)
