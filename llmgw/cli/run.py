@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if agent == "gemini":
         env.update(gemini_settings.prepare(environ))
+        if (warning := gemini_settings.settings_warning(environ)) is not None:
+            print(f"warning: {warning}", file=sys.stderr)
     argv = [agent, *launch.args, *agent_args]
     sys.stdout.flush()
     sys.stderr.flush()

@@ -2,11 +2,18 @@
 for why a system settings file): the administrator's system settings, if any, with the gateway's auth
 type over them (`agent_launch.gemini_system_settings`), written 0600 to `gemini-settings.json` in the
 user config dir, rewritten at each launch. The user's own `~/.gemini/settings.json` is never written.
+
+Gemini CLI (0.61) reads a system settings file only when it and every directory above it belong to root
+and no group or other user may write them; else it skips the file with a warning and, headless, stops at
+"Invalid auth method selected". For anyone but root that is the rule, not the exception, so
+`settings_warning` says so when the user's own settings do not choose the auth type either.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,6 +21,7 @@ import platformdirs
 
 from llmgw.errors import LaunchError
 from llmgw.services.agent_launch import (
+    GEMINI_AUTH_TYPE,
     GEMINI_SETTINGS_ENV,
     gemini_system_settings,
     gemini_system_settings_path,
@@ -21,7 +29,7 @@ from llmgw.services.agent_launch import (
 from llmgw.settings.server import APP_NAME
 from llmgw.storage import file_modes
 
-__all__ = ["prepare", "settings_file"]
+__all__ = ["heeded_by_gemini_cli", "prepare", "settings_file", "settings_warning"]
 
 
 def settings_file() -> Path:
@@ -45,3 +53,43 @@ def prepare(environ: Mapping[str, str], target: Path | None = None) -> dict[str,
             raise LaunchError(f"Gemini CLI's system settings {source} are not a JSON object")
     file_modes.replace_private(target, json.dumps(gemini_system_settings(existing), indent=2) + "\n")
     return {GEMINI_SETTINGS_ENV: str(target)}
+
+
+def heeded_by_gemini_cli(path: Path) -> bool:
+    """Whether Gemini CLI reads `path` as a system settings file: on POSIX, it and each directory above
+    it owned by root and not writable by group or others (Windows: its ACL checks, not mirrored here)."""
+    if os.name != "posix":
+        return True
+    path = Path(os.path.abspath(path))
+    for item in (path, *path.parents):
+        try:
+            info = os.stat(item)
+        except OSError:
+            return False
+        if info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return False
+    return True
+
+
+def _user_selects_api_key(environ: Mapping[str, str]) -> bool:
+    """Whether the user's own `~/.gemini/settings.json` (GEMINI_CLI_HOME's, if set) chooses the auth type."""
+    home = environ.get("GEMINI_CLI_HOME") or environ.get("HOME") or str(Path.home())
+    try:
+        settings = json.loads((Path(home) / ".gemini" / "settings.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    security = settings.get("security") if isinstance(settings, dict) else None
+    auth = security.get("auth") if isinstance(security, dict) else None
+    return isinstance(auth, dict) and auth.get("selectedType") == GEMINI_AUTH_TYPE
+
+
+def settings_warning(environ: Mapping[str, str], target: Path | None = None) -> str | None:
+    """What to tell the user when Gemini CLI will skip the settings file and theirs lacks the auth type."""
+    target = settings_file() if target is None else target
+    if heeded_by_gemini_cli(target) or _user_selects_api_key(environ):
+        return None
+    return (
+        f"Gemini CLI reads {target} only if it and its directories belong to root (no group or other "
+        f'write); add "security": {{"auth": {{"selectedType": "{GEMINI_AUTH_TYPE}"}}}} to your '
+        "~/.gemini/settings.json once, or it stops at `Invalid auth method selected`"
+    )

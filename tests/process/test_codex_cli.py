@@ -12,12 +12,13 @@ and the config turns those senders off: the plugin marketplace (github.com, api.
 and analytics (ab.chatgpt.com). The test asserts the proxy saw nothing, so a new one in a later Codex
 shows up here.
 
-The task runs one shell command: the fakes answer "run the shell command `CMD`" with a call of the shell
-tool Codex declares (`exec_command` in 0.169), each in its own wire format (the gateway names it back),
-and the turn carrying its output with an echo of it. `--dangerously-bypass-approvals-and-sandbox`: the
-command is the test's own (no model chooses it), and Codex's Linux sandbox (bubblewrap in user namespaces)
-works or not by host (it does in this container; unprivileged user namespaces are off on some
-distributions), which is not what these tests are about.
+A plain prompt on an openai, an anthropic and a gemini upstream (one request, no tool), and on each
+provider type a task that runs one shell command: the fakes answer "run the shell command `CMD`" with a
+call of the shell tool Codex declares (`exec_command` in 0.169), each in its own wire format (the gateway
+names it back), and the turn carrying its output with an echo of it.
+`--dangerously-bypass-approvals-and-sandbox`: the command is the test's own (no model chooses it), and
+Codex's Linux sandbox (bubblewrap in user namespaces) works or not by host (it does in this container;
+unprivileged user namespaces are off on some distributions), which is not what these tests are about.
 """
 
 from __future__ import annotations
@@ -174,6 +175,28 @@ def replays_signed_reasoning(gw: ResponsesGateway, provider_type: str) -> bool:
     body = gw.gemini.requests[-1].json
     parts = [p for c in body["contents"] if c.get("role") == "model" for p in c["parts"]]
     return any("functionCall" in p and p.get("thoughtSignature") for p in parts)
+
+
+@pytest.mark.parametrize("case", ["openai", "anthropic", "gemini"])
+def test_codex_answers_a_prompt(
+    codex: Path, gw: ResponsesGateway, case: str, tmp_path: Path, dead_end: DeadEndProxy
+) -> None:
+    provider_type, route, reasoning = CASES[case]
+    before = gw.last_row()
+    events, done = run_codex(codex, gw, route, reasoning, "Say hello in five words.", tmp_path, dead_end)
+    context = f"codex exited {done.returncode}\n{done.stdout}\n{done.stderr}\n{gw.log()[-4000:]}"
+    assert done.returncode == 0, context
+    assert not items(events, "command_execution"), context
+    answers = items(events, "agent_message")
+    assert answers and "hello" in answers[-1]["text"].lower(), context  # the fakes echo
+    (row,) = gw.rows(before, route, 1)
+    assert (row["status"], row["endpoint"], row["provider"]) == (
+        200,
+        "/v1/responses",
+        PROVIDER_TYPES[provider_type],
+    )
+    assert (row["user_id"], row["api_key_id"]) == (gw.user_id, gw.key_id)
+    assert dead_end.targets == [], "Codex reached for the internet"
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -3,8 +3,8 @@
 With fake agents first: a script named claude, codex or gemini on PATH that writes down its argv, its
 environment and its pid, so the tests see exactly what the agent got (the key in its environment,
 never an argument), that `llmgw run` became it (same pid, its exit code), and the errors. Then the real
-Claude Code and Codex CLI (installed by `DEV=1 scripts/install`; skipped without them, failed in CI)
-started by `llmgw run` alone, headless, through a real gateway to fake upstreams, each request a ledger
+Claude Code, Codex CLI and Gemini CLI (installed by `DEV=1 scripts/install`; skipped without them, failed in
+CI) started by `llmgw run` alone, headless, through a real gateway to fake upstreams, each request a ledger
 row of the user's personal key; whatever else they would reach goes to a dead-end proxy.
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from llmgw.services import gemini_settings
 from tests.support.dead_end_proxy import DeadEndProxy
 from tests.support.responses_gateway import ResponsesGateway, responses_gateway
 
@@ -154,6 +155,12 @@ def test_the_agent_gets_the_gateway_and_the_key_in_its_environment_only(
         settings = json.loads(settings_path.read_text(encoding="utf-8"))
         assert settings["security"]["auth"]["selectedType"] == "gemini-api-key"
         assert not (tmp_path / "home" / ".gemini").exists()
+        # a file Gemini CLI will skip (a temporary directory: /tmp above it), and no auth type of the
+        # user's: llmgw run says what to add
+        if not gemini_settings.heeded_by_gemini_cli(settings_path):
+            assert (
+                '"selectedType": "gemini-api-key"' in done.stderr and "~/.gemini/settings.json" in done.stderr
+            )
 
 
 def test_the_saved_key_and_the_configured_gateway(fakes: Path, tmp_path: Path) -> None:
@@ -306,3 +313,40 @@ def test_real_codex_through_llmgw_run(gw: ResponsesGateway, tmp_path: Path, dead
     assert all((r["user_id"], r["api_key_id"]) == (gw.user_id, gw.key_id) for r in rows)
     assert all(r["endpoint"] == "/v1/responses" for r in rows)
     assert dead_end.targets == [], "Codex reached for the internet"
+
+
+def test_real_gemini_cli_through_llmgw_run(
+    gw: ResponsesGateway, tmp_path: Path, dead_end: DeadEndProxy
+) -> None:
+    """The auth type in the user's own settings: Gemini CLI skips llmgw's system settings file unless it
+    and every directory above it belong to root and are not group- or world-writable, never so under /tmp
+    (the README's recipe for a user other than root, the settings of its table). `llmgw run` sets the
+    base URL and the key."""
+    gemini = _installed("Gemini CLI", "gemini-cli/node_modules/.bin/gemini", "LLMGW_GEMINI")
+    env = real_env(tmp_path, gemini, gw, dead_end)
+    (tmp_path / "home" / ".gemini").mkdir()
+    (tmp_path / "home" / ".gemini" / "settings.json").write_text(
+        json.dumps(
+            {
+                "security": {"auth": {"selectedType": "gemini-api-key"}},
+                "privacy": {"usageStatisticsEnabled": False},  # else Clearcut: play.googleapis.com
+            }
+        ),
+        encoding="utf-8",
+    )
+    route = "ant/claude-sonnet-4-5"
+    before = gw.last_row()
+    done = subprocess.run(
+        [sys.executable, "-m", "llmgw", "run", "--model", route, "--gateway", gw.process.base_url,
+         "--", "gemini", "-p", "Say hello in five words.", "--output-format", "json", "--skip-trust"],
+        cwd=tmp_path / "work", env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{gw.log()[-3000:]}"
+    result = json.loads(done.stdout[done.stdout.index("{") :])
+    assert "hello" in result["response"].lower(), result
+    assert "selectedType" not in done.stderr  # llmgw run's warning: the user's settings choose it
+    rows = gw.rows(before, route, 1)
+    assert rows and all(r["status"] == 200 for r in rows), rows
+    assert all((r["user_id"], r["api_key_id"]) == (gw.user_id, gw.key_id) for r in rows)
+    assert all(r["endpoint"] == "/v1beta/models/{model}:streamGenerateContent" for r in rows)
+    assert dead_end.targets == [], "Gemini CLI reached for the internet"

@@ -104,3 +104,35 @@ def test_gemini_settings_unreadable_are_said(tmp_path: Path) -> None:
     system.write_text("[]")
     with pytest.raises(LaunchError, match="not a JSON object"):
         gemini_settings.prepare({"GEMINI_CLI_SYSTEM_SETTINGS_PATH": str(system)}, tmp_path / "g.json")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Gemini CLI's ownership rule is POSIX's")
+def test_gemini_settings_unheeded_below_tmp_are_warned_about_unless_the_user_chose_the_auth_type(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "llmgw" / "gemini-settings.json"
+    gemini_settings.prepare({}, target)
+    target.parent.chmod(0o777)  # as /tmp is, above every temporary directory
+    assert not gemini_settings.heeded_by_gemini_cli(target)
+    home = tmp_path / "home"
+    warning = gemini_settings.settings_warning({"HOME": str(home)}, target)
+    assert warning is not None and str(target) in warning and '"selectedType": "gemini-api-key"' in warning
+    (home / ".gemini").mkdir(parents=True)
+    settings = home / ".gemini" / "settings.json"
+    settings.write_text(json.dumps({"security": {"auth": {"selectedType": "oauth-personal"}}}))
+    assert gemini_settings.settings_warning({"HOME": str(home)}, target) is not None
+    settings.write_text(json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}}}))
+    assert gemini_settings.settings_warning({"HOME": str(home)}, target) is None
+    # GEMINI_CLI_HOME moves Gemini CLI's home, and with it the settings it reads
+    assert (
+        gemini_settings.settings_warning({"HOME": "/nonexistent", "GEMINI_CLI_HOME": str(home)}, target)
+        is None
+    )
+    assert gemini_settings.settings_warning({"HOME": str(home), "GEMINI_CLI_HOME": "/nonexistent"}, target)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Gemini CLI's ownership rule is POSIX's")
+def test_a_root_owned_file_in_root_owned_directories_is_heeded(tmp_path: Path) -> None:
+    assert gemini_settings.heeded_by_gemini_cli(Path("/etc/passwd"))  # root's, 644, in /etc (755)
+    assert gemini_settings.settings_warning({"HOME": str(tmp_path)}, Path("/etc/passwd")) is None
+    assert not gemini_settings.heeded_by_gemini_cli(tmp_path / "missing.json")

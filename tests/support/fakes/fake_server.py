@@ -17,7 +17,8 @@ Scripted tool use, in every fake and for any model name (the real clients' tool 
 :func:`scripted_call`): when the last user turn carries no tool result and asks to ``Read the file
 /absolute/path`` while the request offers a ``Read`` tool taking ``file_path`` (Claude Code's), or asks
 to ``run the shell command `CMD` `` while it offers one of Codex CLI's shell tools (``exec_command``
-taking ``cmd``, ``shell_command`` or ``shell`` taking ``command``), the answer is a call of that tool;
+taking ``cmd``, ``shell_command`` or ``shell`` taking ``command``) or Gemini CLI's (``run_shell_command``
+taking ``command``), the answer is a call of that tool;
 the turn that carries its result is answered with an echo of that result.
 
 Each fake maps its own fixed names (``fail-500``, ``rate-limited`` ...) to error statuses. Keys: each
@@ -136,8 +137,14 @@ def scripted_read(text: str, tools: Mapping[str, Any]) -> dict[str, Any] | None:
 
 _SHELL_PROMPT = re.compile(r"\brun the shell command `([^`\n]+)`", re.IGNORECASE)
 # Codex CLI's shell tools, by the argument that carries the command: `exec_command` (its unified exec,
-# the default of 0.1xx: a command line), `shell_command` (a command line), `shell` (an argv list).
-_SHELL_TOOLS = {"exec_command": "cmd", "shell_command": "command", "shell": "command"}
+# the default of 0.1xx: a command line), `shell_command` (a command line), `shell` (an argv list); and
+# Gemini CLI's `run_shell_command` (a command line).
+_SHELL_TOOLS = {
+    "exec_command": "cmd",
+    "shell_command": "command",
+    "shell": "command",
+    "run_shell_command": "command",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +156,9 @@ class ScriptedCall:
 
 
 def scripted_shell(text: str, tools: Mapping[str, Any]) -> ScriptedCall | None:
-    """A call of Codex CLI's shell tool when ``text`` asks to ``run the shell command `CMD` `` and
-    ``tools`` (name → JSON schema of its input) offers one; an argv-taking tool gets ``bash -lc CMD``."""
+    """A call of Codex CLI's or Gemini CLI's shell tool when ``text`` asks to ``run the shell command
+    `CMD` `` and ``tools`` (name → JSON schema of its input) offers one; an argv-taking tool gets
+    ``bash -lc CMD``."""
     match = _SHELL_PROMPT.search(text)
     if match is None:
         return None
@@ -167,7 +175,8 @@ def scripted_shell(text: str, tools: Mapping[str, Any]) -> ScriptedCall | None:
 
 def scripted_call(text: str, tools: Mapping[str, Any]) -> ScriptedCall | None:
     """The call a real client's prompt asks for: Claude Code's ``Read`` (:func:`scripted_read`) or Codex
-    CLI's shell tool (:func:`scripted_shell`); None when ``text`` asks for neither of the ``tools``."""
+    CLI's or Gemini CLI's shell tool (:func:`scripted_shell`); None when ``text`` asks for neither of the
+    ``tools``."""
     read = scripted_read(text, tools)
     return ScriptedCall("Read", read) if read is not None else scripted_shell(text, tools)
 
