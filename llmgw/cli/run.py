@@ -42,6 +42,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--gateway", metavar="URL", help=f"the gateway's URL (default ${URL_ENV}, else [server])"
     )
     run.add_argument("--config", metavar="FILE", help="the configuration whose [server] address to use")
+    run.add_argument(
+        "--gemini-auth",
+        action="store_true",
+        help='set security.auth.selectedType = "gemini-api-key" in your ~/.gemini/settings.json (the '
+        "rest kept): Gemini CLI needs it to use the gateway, and reads llmgw's own settings file only "
+        "when root owns it",
+    )
     run.add_argument("agent", choices=agent_launch.AGENTS, help="the agent to start")
     run.add_argument("agent_args", nargs=argparse.REMAINDER, metavar="ARGS", help="the agent's own arguments")
 
@@ -70,6 +77,16 @@ def find_key(environ: Mapping[str, str]) -> str:
     return found.value
 
 
+def ask(question: str) -> bool:
+    """A yes from the terminal; no when stdin is not one (headless: never a question)."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     agent: agent_launch.Agent = args.agent
     agent_args = list(args.agent_args)
@@ -88,7 +105,11 @@ def run(args: argparse.Namespace) -> int:
     if agent == "gemini":
         env.update(gemini_settings.prepare(environ))
         if (warning := gemini_settings.settings_warning(environ)) is not None:
-            print(f"warning: {warning}", file=sys.stderr)
+            if args.gemini_auth or ask(f"{warning}.\nSet it now? [y/N] "):
+                written = gemini_settings.choose_api_key_auth(environ)
+                print(f"llmgw: Gemini CLI's auth type set in {written}", file=sys.stderr)
+            else:
+                print(f"warning: {warning}", file=sys.stderr)
     argv = [agent, *launch.args, *agent_args]
     sys.stdout.flush()
     sys.stderr.flush()

@@ -6,7 +6,9 @@ user config dir, rewritten at each launch. The user's own `~/.gemini/settings.js
 Gemini CLI (0.61) reads a system settings file only when it and every directory above it belong to root
 and no group or other user may write them; else it skips the file with a warning and, headless, stops at
 "Invalid auth method selected". For anyone but root that is the rule, not the exception, so
-`settings_warning` says so when the user's own settings do not choose the auth type either.
+`settings_warning` says so when the user's own settings do not choose the auth type either, and
+`choose_api_key_auth` sets it in the user's own settings, only when the user says so (`llmgw run
+--gemini-auth`, or yes at the prompt): the rest of that file is kept as it was.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from llmgw.services.agent_launch import (
 from llmgw.settings.server import APP_NAME
 from llmgw.storage import file_modes
 
-__all__ = ["heeded_by_gemini_cli", "prepare", "settings_file", "settings_warning"]
+__all__ = [
+    "choose_api_key_auth",
+    "heeded_by_gemini_cli",
+    "prepare",
+    "settings_file",
+    "settings_warning",
+    "user_settings_file",
+]
 
 
 def settings_file() -> Path:
@@ -71,11 +80,44 @@ def heeded_by_gemini_cli(path: Path) -> bool:
     return True
 
 
+def user_settings_file(environ: Mapping[str, str]) -> Path:
+    """The user's own `~/.gemini/settings.json` (under GEMINI_CLI_HOME, if set)."""
+    home = environ.get("GEMINI_CLI_HOME") or environ.get("HOME") or str(Path.home())
+    return Path(home) / ".gemini" / "settings.json"
+
+
+def choose_api_key_auth(environ: Mapping[str, str]) -> Path:
+    """Set `security.auth.selectedType = "gemini-api-key"` in the user's own settings (created if
+    missing), keeping everything else; `LaunchError` for a file that is not a plain JSON object (Gemini
+    CLI allows comments, which this would lose: then the user edits it). The file it wrote."""
+    path = user_settings_file(environ)
+    settings: dict[str, object] = {}
+    if path.exists():
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise LaunchError(
+                f"cannot read {path} as plain JSON ({exc}): add "
+                f'"security": {{"auth": {{"selectedType": "{GEMINI_AUTH_TYPE}"}}}} to it yourself'
+            ) from None
+        if not isinstance(found, dict):
+            raise LaunchError(f"{path} is not a JSON object")
+        settings = found
+    security = settings.get("security")
+    security = dict(security) if isinstance(security, dict) else {}
+    auth = security.get("auth")
+    auth = dict(auth) if isinstance(auth, dict) else {}
+    auth["selectedType"] = GEMINI_AUTH_TYPE
+    security["auth"] = auth
+    settings["security"] = security
+    file_modes.replace_private(path, json.dumps(settings, indent=2) + "\n")
+    return path
+
+
 def _user_selects_api_key(environ: Mapping[str, str]) -> bool:
     """Whether the user's own `~/.gemini/settings.json` (GEMINI_CLI_HOME's, if set) chooses the auth type."""
-    home = environ.get("GEMINI_CLI_HOME") or environ.get("HOME") or str(Path.home())
     try:
-        settings = json.loads((Path(home) / ".gemini" / "settings.json").read_text(encoding="utf-8"))
+        settings = json.loads(user_settings_file(environ).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
     security = settings.get("security") if isinstance(settings, dict) else None
@@ -90,6 +132,7 @@ def settings_warning(environ: Mapping[str, str], target: Path | None = None) -> 
         return None
     return (
         f"Gemini CLI reads {target} only if it and its directories belong to root (no group or other "
-        f'write); add "security": {{"auth": {{"selectedType": "{GEMINI_AUTH_TYPE}"}}}} to your '
-        "~/.gemini/settings.json once, or it stops at `Invalid auth method selected`"
+        f'write), so it stops at `Invalid auth method selected` unless your own settings choose "'
+        f'{GEMINI_AUTH_TYPE}": run `llmgw run --gemini-auth -- gemini` once to set it in '
+        f"{user_settings_file(environ)}"
     )

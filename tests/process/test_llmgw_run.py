@@ -158,9 +158,23 @@ def test_the_agent_gets_the_gateway_and_the_key_in_its_environment_only(
         # a file Gemini CLI will skip (a temporary directory: /tmp above it), and no auth type of the
         # user's: llmgw run says what to add
         if not gemini_settings.heeded_by_gemini_cli(settings_path):
-            assert (
-                '"selectedType": "gemini-api-key"' in done.stderr and "~/.gemini/settings.json" in done.stderr
-            )
+            assert "llmgw run --gemini-auth" in done.stderr and "gemini-api-key" in done.stderr
+
+
+def test_gemini_auth_is_set_in_the_users_settings_when_asked(fakes: Path, tmp_path: Path) -> None:
+    env = {**base_env(tmp_path, path_with(fakes)), "LLMGW_API_KEY": KEY}
+    theirs = tmp_path / "home" / ".gemini" / "settings.json"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text('{"theme": "Dracula"}', encoding="utf-8")
+    args = ["run", "--gateway", "http://127.0.0.1:4000", "--gemini-auth", "--", "gemini", "-p", "hi"]
+    done, _ = llmgw_run(args, env)
+    assert done.returncode == 0, done.stderr
+    written = json.loads(theirs.read_text(encoding="utf-8"))
+    assert written == {"theme": "Dracula", "security": {"auth": {"selectedType": "gemini-api-key"}}}
+    assert "warning" not in done.stderr and str(theirs) in done.stderr
+    assert seen(env)["argv"][1:] == ["-p", "hi"]  # the flag is llmgw's, not the agent's
+    done, _ = llmgw_run(args[:3] + args[4:], env)  # set once: no question, no warning after
+    assert done.returncode == 0 and "warning" not in done.stderr
 
 
 def test_the_saved_key_and_the_configured_gateway(fakes: Path, tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ def test_gemini_settings_unheeded_below_tmp_are_warned_about_unless_the_user_cho
     assert not gemini_settings.heeded_by_gemini_cli(target)
     home = tmp_path / "home"
     warning = gemini_settings.settings_warning({"HOME": str(home)}, target)
-    assert warning is not None and str(target) in warning and '"selectedType": "gemini-api-key"' in warning
+    assert warning is not None and str(target) in warning and "llmgw run --gemini-auth" in warning
     (home / ".gemini").mkdir(parents=True)
     settings = home / ".gemini" / "settings.json"
     settings.write_text(json.dumps({"security": {"auth": {"selectedType": "oauth-personal"}}}))
@@ -136,3 +136,28 @@ def test_a_root_owned_file_in_root_owned_directories_is_heeded(tmp_path: Path) -
     assert gemini_settings.heeded_by_gemini_cli(Path("/etc/passwd"))  # root's, 644, in /etc (755)
     assert gemini_settings.settings_warning({"HOME": str(tmp_path)}, Path("/etc/passwd")) is None
     assert not gemini_settings.heeded_by_gemini_cli(tmp_path / "missing.json")
+
+
+def test_gemini_auth_is_chosen_in_the_users_settings_keeping_the_rest(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path)}
+    settings = tmp_path / ".gemini" / "settings.json"
+    assert gemini_settings.choose_api_key_auth(env) == settings  # none yet: created
+    assert json.loads(settings.read_text()) == {"security": {"auth": {"selectedType": "gemini-api-key"}}}
+    theirs = {"theme": "Dracula", "security": {"auth": {"selectedType": "oauth-personal", "x": 1}, "y": 2}}
+    settings.write_text(json.dumps(theirs))
+    gemini_settings.choose_api_key_auth(env)
+    assert json.loads(settings.read_text()) == {
+        "theme": "Dracula",
+        "security": {"auth": {"selectedType": "gemini-api-key", "x": 1}, "y": 2},
+    }
+    assert gemini_settings.settings_warning(env, tmp_path / "not-root-owned.json") is None  # now chosen
+    settings.write_text('{\n  // a comment Gemini CLI allows\n  "theme": "Dracula"\n}')
+    with pytest.raises(LaunchError, match="to it yourself"):
+        gemini_settings.choose_api_key_auth(env)
+    assert "// a comment" in settings.read_text()  # left as it was
+
+
+def test_gemini_settings_warning_names_the_fix(tmp_path: Path) -> None:
+    target = tmp_path / "llmgw" / "gemini-settings.json"  # the test's own: not owned by root's chain
+    warning = gemini_settings.settings_warning({"HOME": str(tmp_path)}, target)
+    assert warning is not None and "llmgw run --gemini-auth" in warning
