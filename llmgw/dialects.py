@@ -5,10 +5,9 @@ between them in `llmgw/translate/` and `llmgw/relay/bridge.py`.
 
 A client dialect is what a client's path speaks (`relay/endpoints.py`'s `ENDPOINTS`): OpenAI's Chat
 Completions, Completions and Embeddings (`openai`), OpenAI's Responses API (`responses`), Anthropic's
-Messages (`anthropic`),
-Google's Gemini API (`gemini`: generateContent, countTokens, embedContent). An upstream dialect is what
-a provider type speaks (`ProviderAdapter.dialect`).
-The two sets share names but not members: a name in both means the same API family, seen from each side.
+Messages (`anthropic`), Google's Gemini API (`gemini`: generateContent, countTokens, embedContent). An
+upstream dialect is what a provider type speaks (`ProviderAdapter.dialect`). The two sets share names
+but not members: a name in both means the same API family, seen from each side.
 
 An operation is what a request asks for. Client endpoints name theirs (`/v1/responses` asks for `CHAT`,
 as `/v1/chat/completions` and `/v1/messages` do); the upstream operation is the bridge's choice
