@@ -23,49 +23,29 @@ from llmgw.errors import GatewayError
 from llmgw.relay.streams import StreamRelay
 from llmgw.relay.streams.sse import (
     DEFAULT_MAX_EVENT_BYTES,
-    EventSplitter,
     SSEDecoder,
     SSEEvent,
-    whole_last_event,
+    WholeEventRelay,
 )
 from llmgw.translate.usage import Usage, gemini_usage
 from llmgw.wire import gemini, render
 
 
-class GeminiPassthroughRelay:
+class GeminiPassthroughRelay(WholeEventRelay):
     """Gemini → Gemini, `alt=sse` on both sides: whole events pass unchanged, read for usage."""
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
-        self._splitter = EventSplitter(max_event_bytes)
+        super().__init__(max_event_bytes)
         self.usage: Usage | None = None
         self.content_events = 0
         self.saw_done = False  # a chunk with a finishReason came
         self.upstream_error: str | None = None
 
-    def feed(self, chunk: bytes) -> bytes:
-        complete = self._splitter.feed(chunk)
-        if complete:
-            start = 0
-            while (end := complete.find(b"\n\n", start)) >= 0:
-                if end > start:
-                    self._observe(complete[start:end])
-                start = end + 2
-        return complete
-
-    def flush(self) -> bytes:
-        """At the upstream's end of stream: its unterminated last event if whole, never half of one."""
-        rest = self._splitter.rest()
-        whole = whole_last_event(rest) if rest.strip() else None
-        if whole is None:
-            return b""
-        self._observe(whole[:-2])
-        return whole
-
     @staticmethod
     def error_event(exc: GatewayError) -> bytes:
         return render(exc, "gemini", stream=True)
 
-    def _observe(self, event: bytes) -> None:
+    def observe(self, event: bytes) -> None:
         lines = [ln[5:].lstrip(b" ") for ln in event.split(b"\n") if ln.startswith(b"data:")]
         if not lines:
             return

@@ -32,7 +32,13 @@ import orjson
 
 from llmgw.errors import GatewayError
 from llmgw.relay.streams.responses_state import ResponsesStreamState
-from llmgw.relay.streams.sse import DEFAULT_MAX_EVENT_BYTES, EventSplitter, SSEDecoder, whole_last_event
+from llmgw.relay.streams.sse import (
+    DEFAULT_MAX_EVENT_BYTES,
+    EventSplitter,
+    SSEDecoder,
+    WholeEventRelay,
+    whole_last_event,
+)
 from llmgw.translate.usage import Usage, anthropic_usage, openai_usage, responses_usage
 from llmgw.wire import render
 from llmgw.wire.responses import TERMINAL, stream_error_code
@@ -216,7 +222,7 @@ _EVENT_LINE = b"event:"
 _TYPE = b'"type":"'
 
 
-class ResponsesPassthroughRelay:
+class ResponsesPassthroughRelay(WholeEventRelay):
     """Responses → Responses: whole events pass unchanged (see the module docstring)."""
 
     def __init__(
@@ -224,7 +230,7 @@ class ResponsesPassthroughRelay:
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         on_response: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        self._splitter = EventSplitter(max_event_bytes)
+        super().__init__(max_event_bytes)
         self._state = ResponsesStreamState()
         self._on_response = on_response  # given the finished Response before its event is sent
         self.usage: Usage | None = None
@@ -232,29 +238,10 @@ class ResponsesPassthroughRelay:
         self.saw_done = False  # the terminal event came
         self.upstream_error: str | None = None
 
-    def feed(self, chunk: bytes) -> bytes:
-        complete = self._splitter.feed(chunk)
-        if complete:
-            start = 0
-            while (end := complete.find(b"\n\n", start)) >= 0:
-                if end > start:
-                    self._observe(complete[start:end])
-                start = end + 2
-        return complete
-
-    def flush(self) -> bytes:
-        """At the upstream's end of stream: its unterminated last event if whole, never half of one."""
-        rest = self._splitter.rest()
-        whole = whole_last_event(rest) if rest.strip() else None
-        if whole is None:
-            return b""
-        self._observe(whole[:-2])
-        return whole
-
     def error_event(self, exc: GatewayError) -> bytes:
         return self._state.failure(exc)
 
-    def _observe(self, event: bytes) -> None:
+    def observe(self, event: bytes) -> None:
         self._state.saw_bytes(event)
         name = _event_name(event)
         if name is None:

@@ -217,3 +217,34 @@ def event_too_large(limit: int) -> UpstreamUnavailable:
     return UpstreamUnavailable(
         f"The upstream sent a stream event larger than {limit} bytes (server.max_event_bytes)."
     )
+
+
+class WholeEventRelay:
+    """The byte side of a relay that passes whole events on unchanged and reads each one as it goes:
+    `feed` and `flush` (its unterminated last event if whole, never half of one) hand every event, its
+    blank line left off, to `observe`, which the relay defines."""
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._splitter = EventSplitter(max_event_bytes)
+
+    def observe(self, event: bytes) -> None:
+        raise NotImplementedError
+
+    def feed(self, chunk: bytes) -> bytes:
+        complete = self._splitter.feed(chunk)
+        if complete:
+            start = 0
+            while (end := complete.find(b"\n\n", start)) >= 0:
+                if end > start:
+                    self.observe(complete[start:end])
+                start = end + 2
+        return complete
+
+    def flush(self) -> bytes:
+        """At the upstream's end of stream: its unterminated last event if whole, never half of one."""
+        rest = self._splitter.rest()
+        whole = whole_last_event(rest) if rest.strip() else None
+        if whole is None:
+            return b""
+        self.observe(whole[:-2])
+        return whole
