@@ -25,12 +25,14 @@ pytestmark = pytest.mark.anyio
 BUDGET = 0.01  # USD per day: a few thousand output tokens
 GEMINI_PATH = "/v1beta/models/gem/gemini-2.0-flash:generateContent"
 CASES = [
-    # (path, body, the cap field the message names, its key in the body)
-    ("/v1/chat/completions", {"model": "oai/gpt-4o-mini", "messages": USER, "max_tokens": 4000}, "max_tokens"),
+    # (path, body, the cap field the message names)
+    ("/v1/chat/completions",
+     {"model": "oai/gpt-4o-mini", "messages": USER, "max_tokens": 4000}, "max_tokens"),
     ("/v1/chat/completions",
      {"model": "oai/gpt-4o-mini", "messages": USER, "max_completion_tokens": 4000}, "max_completion_tokens"),
     ("/v1/messages", {"model": "claude", "messages": USER, "max_tokens": 4000}, "max_tokens"),
-    ("/v1/responses", {"model": "oai/gpt-4o-mini", "input": "Hi", "max_output_tokens": 4000}, "max_output_tokens"),
+    ("/v1/responses",
+     {"model": "oai/gpt-4o-mini", "input": "Hi", "max_output_tokens": 4000}, "max_output_tokens"),
     (GEMINI_PATH, {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}],
                    "generationConfig": {"maxOutputTokens": 4000}}, "generationConfig.maxOutputTokens"),
 ]  # fmt: skip

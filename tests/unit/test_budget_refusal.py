@@ -40,7 +40,7 @@ def test_the_largest_cap_that_fits(room: float, fit: int) -> None:
 
 def test_answers_and_thinking_shrink_what_fits() -> None:
     worst = WorstCase(((0.0, PER_TOKEN),), OutputCap(4096, 3, 1000), "max_tokens")
-    # (per answer + 1000 thinking) × 3 answers × 4e-6 ≤ 0.06 → per answer ≤ 4000
+    # (per answer + 1000 thinking) * 3 answers * 4e-6 <= 0.06, so per answer <= 4000
     assert worst.fitting_cap(0.06) == 4000
 
 
