@@ -39,8 +39,9 @@ from llmgw.relay.delivery import deliver
 from llmgw.relay.endpoints import ClientEndpoint
 from llmgw.relay.exchange import Exchange
 from llmgw.relay.forward import Call, forward
-from llmgw.relay.limits import WorstCase, prompt_token_bound
+from llmgw.relay.limits import WorstCase
 from llmgw.relay.output_cap import CAP_FIELDS, OutputCap, output_cap, refuse_foreign_caps
+from llmgw.relay.prompt_bound import PromptBound, measure, measure_async
 from llmgw.relay.responses import JSON, error_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
@@ -80,8 +81,10 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
             if counted is not None:
                 return counted
         else:
+            budgeted = gw.limits.budget_applies(ex.row.user_id, ex.row.api_key_id)
+            prompt = await measure_async(body) if budgeted else None  # counted off the loop when large
             try:
-                admit(gw, ex.row, body, targets, call.ctx.cap, endpoint)
+                admit(gw, ex.row, body, targets, call.ctx.cap, endpoint, prompt)
             except ModelNotPriced:  # a typo'd model is unknown, not unpriced: say so first
                 await refuse_unlisted(gw, request, targets)
                 raise
@@ -152,13 +155,15 @@ def admit(
     targets: tuple[Target, ...],
     cap: OutputCap | None,
     endpoint: ClientEndpoint,
+    prompt: PromptBound | None = None,
 ) -> None:
     """The user's and key's limits (relay/limits.py): 429 over one, 403 for an unpriced model under a
     budget. The worst case is worked out only when a budget applies (then `cap` is the request's output
-    cap, None for an operation without output): each target's sides, the dearest reserved."""
+    cap, None for an operation without output; `prompt` its prompt's bound, measured here if not yet):
+    each target's sides, the dearest reserved."""
 
     def worst_case() -> WorstCase:
-        prompt = prompt_token_bound(body, len(orjson.dumps(body)))
+        bound = prompt if prompt is not None else measure(body)
         sides = []
         for target in targets:
             price = gw.prices.lookup(target.provider, target.model)
@@ -169,7 +174,7 @@ def admit(
                     "would cost; ask an administrator to add its price.",
                     param="model",
                 )
-            sides.append((price.worst_case_usd(prompt, 0), price.worst_case_usd(0, 1)))
+            sides.append((price.worst_case_usd(bound.tokens(target.model), 0), price.worst_case_usd(0, 1)))
         fields = CAP_FIELDS.get((endpoint.dialect, endpoint.op))
         # The field the client set; else its API's plain one (chat's `max_tokens`, the last of its two).
         field = (cap.source or fields[-1]) if cap is not None and fields else None

@@ -21,15 +21,13 @@ user and the key of a request have some, both apply. Per subject:
   `default_max_tokens` when it set none) is why and the largest value that would fit (`WorstCase`).
 
 The worst case is `price.worst_case_usd(prompt bound, output cap)`, the dearest target's. The prompt
-bound is the body's compact JSON length in bytes (a token of text is never shorter than one UTF-8 byte
-of the string it came from, and the JSON around each message, `{"role":"user","content":""}`, is longer
-than the few tokens a chat template adds per message) plus `PROMPT_OVERHEAD_TOKENS` (hidden system
-prompts, e.g. Anthropic's for tool use) plus `MEDIA_PART_TOKENS` per image, audio or document part
-(their tokens depend on pixels or pages, not bytes). A PDF of many pages can cost more than one
-allowance: the one case the bound does not cover. The output side is the request's `OutputCap.total`
-(`relay/output_cap.py`): the one table of each dialect's cap fields, read by the bridge too, so the
-upstream is sent exactly the maximum reserved for (`server.default_max_tokens` where the request sets
-none), times the answers it makes, plus a thinking budget a translation adds. Embeddings have no output.
+bound is `relay/prompt_bound.py`'s: the prompt counted with the gateway's tokenizer (with a margin for
+models that cut text otherwise), never more than the body's bytes, plus what the body does not show
+(hidden prompts for tools, an allowance per media part). The output side is the request's
+`OutputCap.total` (`relay/output_cap.py`): the one table of each dialect's cap fields, read by the
+bridge too, so the upstream is sent exactly the maximum reserved for (`server.default_max_tokens`
+where the request sets none), times the answers it makes, plus a thinking budget a translation adds.
+Embeddings have no output.
 
 So a budget is never overshot while the upstream honours the cap it was sent. One that ignores it can
 overshoot by at most the answers in flight: a stream that passes its cap is cut
@@ -50,19 +48,15 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from llmgw.errors import BudgetExceeded, LimitExceeded
 from llmgw.relay.output_cap import OutputCap
 from llmgw.services.money import usd
 from llmgw.storage import LimitRow, LimitValues, Spend, UsageRow
 
-__all__ = ["Limiter", "WorstCase", "prompt_token_bound"]
+__all__ = ["Limiter", "WorstCase"]
 
 WINDOW = 60.0  # seconds: rpm and tpm are per rolling minute
-PROMPT_OVERHEAD_TOKENS = 1024
-MEDIA_PART_TOKENS = 8192
-MEDIA_TYPES = frozenset({"image", "image_url", "input_image", "input_audio", "document", "file"})
 
 SubjectKey = tuple[str, int | None]  # ("user", users.id) or ("key", api_keys.id); None is never found
 
@@ -404,29 +398,3 @@ def _refusal(
 def _limited(message: str, wait: float) -> LimitExceeded:
     after = max(1, math.ceil(wait))
     return LimitExceeded(f"{message}; retry after {after}s.", headers={"retry-after": str(after)})
-
-
-# -- the worst case of a request ------------------------------------------------------------------------
-
-
-def prompt_token_bound(body: dict[str, Any], compact_bytes: int) -> int:
-    """An upper bound on the prompt tokens of `body` (see the module docstring)."""
-    media = 0
-    for field_name in ("messages", "input"):
-        items = body.get(field_name)
-        if isinstance(items, list):
-            media += _media_parts(items, depth=0)
-    return compact_bytes + PROMPT_OVERHEAD_TOKENS + media * MEDIA_PART_TOKENS
-
-
-def _media_parts(items: list[Any], depth: int) -> int:
-    n = 0
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        if item.get("type") in MEDIA_TYPES:
-            n += 1
-        content = item.get("content")
-        if isinstance(content, list) and depth < 3:  # a message's parts; a tool_result's inside them
-            n += _media_parts(content, depth + 1)
-    return n

@@ -144,14 +144,14 @@ async def test_a_budget_reached_says_spent_and_when_it_resets(tmp_path: Path) ->
 
 async def test_a_prompt_too_dear_on_its_own(tmp_path: Path) -> None:
     key = account(tmp_path)
-    set_budget(tmp_path, 0.0002)  # less than the prompt side's bound
+    set_budget(tmp_path, 0.00005)  # less than the prompt side's bound (~80 tokens at 1 USD per million)
     async with gateway(tmp_path, answer, server=USERS) as running:
         gw_of(running).prices = PRICES
         body = {"model": "oai/gpt-4o-mini", "messages": USER, "max_tokens": 10}
         message = message_of(
             await send(running, key, "/v1/chat/completions", body), "/v1/chat/completions", 429
         )
-        assert "has 0.0002 USD left" in message
+        assert "has 0.00005 USD left" in message
         assert "the prompt of this request alone may cost up to 0.00" in message
         assert "Set `max_tokens`" not in message
 

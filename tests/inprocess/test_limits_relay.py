@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from llmgw.relay.limits import MEDIA_PART_TOKENS, PROMPT_OVERHEAD_TOKENS, prompt_token_bound
+from llmgw.relay.prompt_bound import measure
 from llmgw.relay.runtime import Gateway
 from llmgw.services import limits, retention
 from llmgw.services.audit import Actor
@@ -61,9 +61,9 @@ def set_limit(tmp_path: Path, ref: str, **values: Any) -> None:
 
 
 def worst_case(body: dict[str, Any]) -> float:
-    """What the gateway reserves for `body`: its compact JSON bytes plus the fixed allowance as prompt
-    tokens, `max_tokens` as output."""
-    return PRICE.worst_case_usd(len(orjson.dumps(body)) + PROMPT_OVERHEAD_TOKENS, body["max_tokens"])
+    """What the gateway reserves for `body`: its prompt's bound for its model (relay/prompt_bound.py;
+    the alias `claude` takes the tokenizer margin as its Claude model does), `max_tokens` as output."""
+    return PRICE.worst_case_usd(measure(body).tokens(body["model"]), body["max_tokens"])
 
 
 def gw_of(running: Running) -> Gateway:
@@ -354,16 +354,3 @@ async def test_a_failed_request_gives_its_reservation_back(tmp_path: Path) -> No
         assert gw_of(running).limits.spent("user", key.user_id)[1] == pytest.approx(
             PRICE.cost_usd(_Tokens(14, 8))
         )
-
-
-def test_the_prompt_bound_adds_an_allowance_per_media_part() -> None:
-    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0K"}}
-    body = {
-        "messages": [
-            {"role": "user", "content": [image, {"type": "text", "text": "What is this?"}]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [image]}]},
-        ]
-    }
-    size = len(orjson.dumps(body))
-    assert prompt_token_bound(body, size) == size + PROMPT_OVERHEAD_TOKENS + 2 * MEDIA_PART_TOKENS
-    assert prompt_token_bound({"input": "text"}, 20) == 20 + PROMPT_OVERHEAD_TOKENS
