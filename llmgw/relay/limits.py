@@ -54,7 +54,7 @@ from llmgw.relay.output_cap import OutputCap
 from llmgw.services.money import usd
 from llmgw.storage import LimitRow, LimitValues, Spend, UsageRow
 
-__all__ = ["Limiter", "WorstCase"]
+__all__ = ["BudgetState", "Limiter", "WorstCase"]
 
 WINDOW = 60.0  # seconds: rpm and tpm are per rolling minute
 
@@ -119,9 +119,25 @@ class Subject:
     key: SubjectKey
     label: str  # "user ada", "key 0123456789abcdef": named in the 429's message
     values: LimitValues
+    owner: str = ""  # the user's name (a key's owner)
+    name: str = ""  # the user's name, or the key's public id
     requests: Rolling = field(default_factory=Rolling)
     tokens: Rolling = field(default_factory=Rolling)
     reserved: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    """One budget as it stands: whose, how much, which period (by its start) and what was spent in it."""
+
+    scope: str  # "user" or "key"
+    subject_id: int
+    subject: str  # the user's name, or the key's public id
+    owner: str  # the user's name (a key's owner)
+    budget_usd: float
+    period: str  # "day" or "month"
+    period_start: float
+    spent_usd: float
 
 
 @dataclass(slots=True)
@@ -218,9 +234,10 @@ class Limiter:
             label = f"{row.scope} {row.subject}"
             subject = old.get(key)
             if subject is None:
-                subject = Subject(key, label, row.values)
+                subject = Subject(key, label, row.values, row.owner, row.subject)
             else:
                 subject.label, subject.values = label, row.values
+                subject.owner, subject.name = row.owner, row.subject
             new[key] = subject
         self._subjects = new
 
@@ -250,6 +267,24 @@ class Limiter:
             return 0.0, 0.0
         s.roll(p.day_start, p.month_start)
         return s.day, s.month
+
+    def budgets(self) -> list[BudgetState]:
+        """Every budget and what its subject spent in its current period (the budget alerts' view)."""
+        p = self._periods.at(self.clock())
+        out = []
+        for s in self._subjects.values():
+            v = s.values
+            if v.budget_usd is None or s.key[1] is None:
+                continue
+            day, month = self.spent(s.key[0], s.key[1])
+            daily = v.period == "day"
+            out.append(
+                BudgetState(
+                    s.key[0], s.key[1], s.name, s.owner, v.budget_usd, v.period,
+                    p.day_start if daily else p.month_start, day if daily else month,
+                )
+            )  # fmt: skip
+        return out
 
     def budget_applies(self, user_id: int | None, key_id: int | None) -> bool:
         subjects = self._subjects

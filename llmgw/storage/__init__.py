@@ -4,6 +4,7 @@ server per database. Callers hold a `Store` (and the writers) and see only the n
 for a PostgreSQL store later."""
 
 from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
+from llmgw.storage.budget_alerts import SentAlert
 from llmgw.storage.database import Store
 from llmgw.storage.deleted_accounts import DeletedKey
 from llmgw.storage.health import DbHealth
@@ -33,6 +34,7 @@ __all__ = [
     "LimitValues",
     "ResponseWriter",
     "Scope",
+    "SentAlert",
     "SessionRow",
     "Spend",
     "Spool",

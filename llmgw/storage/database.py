@@ -19,6 +19,7 @@ from llmgw.errors import DatabaseUnreadable
 from llmgw.storage import (
     accounts,
     auth_failures,
+    budget_alerts,
     health,
     key_states,
     limits,
@@ -27,6 +28,7 @@ from llmgw.storage import (
     stored_responses,
 )
 from llmgw.storage.accounts import Accounts, ApiKeyRecord
+from llmgw.storage.budget_alerts import SentAlert
 from llmgw.storage.file_modes import create_private, loose_modes, make_private_dirs, warning
 from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyStateRow
@@ -232,6 +234,16 @@ class Store:
         """Every user's and key's limits, for the running gateway's limiter."""
         with self._lock:
             return limits.limit_rows(self._db)
+
+    def sent_budget_alerts(self, since: float) -> list[SentAlert]:
+        """The budget alerts delivered for periods starting at or after `since`."""
+        with self._lock:
+            return budget_alerts.sent_since(self._db, since)
+
+    def record_budget_alert(self, alert: SentAlert, sent_at: float) -> None:
+        """Record a delivered budget alert (once: again changes nothing)."""
+        with self._lock, self._immediate():
+            budget_alerts.insert(self._db, alert, sent_at)
 
     def spend_since(self, since: float) -> Spend:
         """The priced spend per user and per key since `since` (unix seconds, whole UTC hours), from the

@@ -7,7 +7,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from llmgw.errors import kind_of
-from llmgw.storage import id_sequences, key_states, rollups, stored_responses
+from llmgw.storage import budget_alerts, id_sequences, key_states, rollups, stored_responses
 
 migrations = Migrations("llmgw")
 
@@ -222,3 +222,9 @@ def m012_error_kind(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN error_kind TEXT")
     db.conn.create_function("llmgw_kind_of", 2, kind_of, deterministic=True)
     db.execute("UPDATE requests SET error_kind = llmgw_kind_of(status, error_type)")
+
+
+@migrations()
+def m014_budget_alerts(db: sqlite_utils.Database) -> None:
+    """The budget alerts delivered, one per user or key, period and threshold (storage/budget_alerts.py)."""
+    budget_alerts.create_table(db)
