@@ -195,7 +195,11 @@ async def refuse_unlisted(gw: Gateway, request: Request, targets: tuple[Target, 
         up = gw.upstreams.get(target.provider)
         if up is None or gw.prices.lookup(target.provider, target.model) is not None:
             continue
-        listed = await cache.models_of(up)
+        try:
+            listed = await cache.models_of(up)
+        except Exception:  # a listing we cannot read proves nothing: the price's 403 stands
+            log.debug("provider %s: its model list could not be read", target.provider, exc_info=True)
+            return
         if not listed or target.model in listed:
             continue
         close = difflib.get_close_matches(target.model, listed, n=3, cutoff=0.6)
