@@ -135,7 +135,10 @@ class BudgetAlerts:
             sender = asyncio.create_task(self._send_queued(client))
             try:
                 while True:
-                    self.check()
+                    try:
+                        self.check()
+                    except Exception:  # a bug of ours must not end the alerts for good
+                        log.exception("budget alerts: a look at the budgets failed")
                     await asyncio.sleep(self.check_interval)
             finally:
                 sender.cancel()

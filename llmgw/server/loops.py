@@ -26,7 +26,7 @@ from typing import Any
 
 from llmgw.relay.key_states import KeyStatePublisher
 from llmgw.relay.runtime import Gateway
-from llmgw.server.budget_alerts import BudgetAlerts
+from llmgw.server.budget_alerts import BudgetAlerts, receiver_host
 from llmgw.services import retention
 
 log = logging.getLogger("llmgw")
@@ -76,6 +76,11 @@ class Loops:
                 self.gw.limits, self.gw.store, server.budget_alert_webhook, server.budget_alert_thresholds
             )
             self._alert_task = _task(self.alerts.run())
+            log.info(
+                "budget alerts: to %s at %s%% of a budget",
+                receiver_host(server.budget_alert_webhook),
+                ", ".join(map(str, server.budget_alert_thresholds)),
+            )
 
     def cancel(self) -> None:
         """Stop every loop: shutdown's first step, before the gateway closes its upstreams and ledger."""
