@@ -24,6 +24,7 @@ Exception
         ├── Unauthenticated          401 missing or wrong gateway key
         ├── Forbidden                403 without auth: a Host or Origin that is not loopback
         ├── ModelNotPriced           403 a budget applies and the model has no price: budgets fail closed
+        ├── ModelNotAllowed          403 the caller's user or key may not call that model (model access)
         ├── ModelNotFound            404 no alias, provider or allowed model of that name
         ├── UnknownEndpoint          404 no such path
         ├── ResponseNotFound         404 no stored response of that id that is the caller's to see
@@ -261,6 +262,15 @@ class ModelNotPriced(GatewayError):
     status = 403
     type = "invalid_request_error"
     code = "model_not_priced"
+
+
+class ModelNotAllowed(GatewayError):
+    """An administrator restricted which models the caller's user or key may call, and this model is
+    not one of them (`services/model_patterns.py`)."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "model_not_allowed"
 
 
 class InternalError(GatewayError):

@@ -212,3 +212,13 @@ def m011_stored_responses(db: sqlite_utils.Database) -> None:
     """The Responses API's conversation state: stored responses with their items' index, and which
     upstream key made each response an OpenAI upstream keeps (see storage/stored_responses.py)."""
     stored_responses.create_tables(db)
+
+
+@migrations()
+def m013_model_access(db: sqlite_utils.Database) -> None:
+    """Which models a user, and a personal key, may call: a JSON array of patterns (NULL: any model).
+    Columns rather than a table: each user and key has at most one list, which lives and dies with its
+    row (deleting a user or key takes it along, with nothing to cascade), and the key index's one join
+    of `api_keys` and `users` reads both lists with no further query."""
+    db.execute("ALTER TABLE users ADD COLUMN model_access TEXT")
+    db.execute("ALTER TABLE api_keys ADD COLUMN model_access TEXT")
