@@ -6,8 +6,8 @@ SDKs never send that header).
 
 A provider's models are its allow-list when it has one, else its upstream's own `/models` answer,
 cached for `server.models_cache_ttl` seconds. An upstream that cannot list is left out (and logged).
-Every listing shows only what the caller may call (`Principal.access`: an alias when its name or one
-of its targets is allowed, `provider/model` when allowed); asking for one it may not is the 403 a call
+Every listing shows only what the caller may call (`Principal.access`: an alias when it can reach one
+of its targets, `provider/model` when allowed); asking for one it may not is the 403 a call
 to it would get.
 """
 
@@ -81,7 +81,7 @@ def _may_use(gw: Gateway, access: ModelAccess, model_id: str) -> bool:
     """Whether the caller may call `model_id` (an alias, or `provider/model`)."""
     targets = gw.catalog.aliases.get(model_id)
     if targets is not None:
-        return access.allows_alias(model_id, (t.name for t in targets))
+        return bool(access.alias_targets(model_id, [t.name for t in targets]))
     return access.allows(model_id)
 
 

@@ -10,16 +10,17 @@ that looks like it works and does not.
 
 A list allows a name when one of its patterns matches it; no list (None) allows every model. A key's
 effective access is the intersection of its user's list and its own (`ModelAccess`): a model must be
-allowed by both, and a list that is absent allows all. An alias is allowed by its own name (then every
-model it routes to, fallbacks included, may be tried) or else through what it routes to: only the
-targets the caller may call are tried, in the alias's order; none, and it is refused.
+allowed by both, and a list that is absent allows all. A list allows an alias by the alias's own name
+(then every model it routes to, fallbacks included) or else through what it routes to (then only the
+targets it allows). The targets tried are those both lists allow, in the alias's order; none, and the
+alias is refused.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from llmgw.errors import InvalidAccountInput
@@ -81,6 +82,13 @@ def _allows(patterns: tuple[str, ...] | None, name: str) -> bool:
     return patterns is None or any(matches(p, name) for p in patterns)
 
 
+def _reachable(patterns: tuple[str, ...] | None, alias: str, targets: Sequence[str]) -> set[int]:
+    """The positions of the targets one list lets an alias reach: all by its name, else those it allows."""
+    if _allows(patterns, alias):
+        return set(range(len(targets)))
+    return {i for i, target in enumerate(targets) if _allows(patterns, target)}
+
+
 def describe(patterns: tuple[str, ...] | None) -> str:
     """`openai/*, smart`, or `any model`: a list in one line (audit detail, listings)."""
     return "any model" if patterns is None else ", ".join(patterns)
@@ -101,9 +109,9 @@ class ModelAccess:
         """Whether both lists allow `name` (an alias, or a routed `provider/model`)."""
         return _allows(self.user, name) and _allows(self.key, name)
 
-    def allows_alias(self, alias: str, targets: Iterable[str]) -> bool:
-        """Whether an alias may be called at all: by its own name, or through one of its targets."""
-        return self.allows(alias) or any(self.allows(t) for t in targets)
+    def alias_targets(self, alias: str, targets: Sequence[str]) -> list[int]:
+        """The positions, in order, of an alias's targets (`provider/model`) both lists let it reach."""
+        return sorted(_reachable(self.user, alias, targets) & _reachable(self.key, alias, targets))
 
 
 UNRESTRICTED = ModelAccess()

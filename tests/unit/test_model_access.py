@@ -104,6 +104,12 @@ def test_an_alias_by_its_name_keeps_every_target_else_only_the_allowed_ones() ->
         permitted(ModelAccess(key=("ant/*",)), "smart", SMART, alias=True)
     assert caught.value.status == 403 and caught.value.code == "model_not_allowed"
     assert "`smart`" in caught.value.message and caught.value.param == "model"
+    # each list reaches targets by the alias's name or by theirs; the targets tried are those both reach
+    mixed = ModelAccess(user=("smart",), key=("backup/*",))
+    assert permitted(mixed, "smart", SMART, alias=True) == (SMART[1],)
+    assert (
+        ModelAccess(user=("oai/*",), key=("backup/*",)).alias_targets("smart", [t.name for t in SMART]) == []
+    )
     # a name that only matches an alias's name does not reach the alias's target by another name
     with pytest.raises(ModelNotAllowed):
         permitted(by_name, "oai/gpt-4o-mini", (SMART[0],), alias=False)
