@@ -15,6 +15,7 @@ import pytest
 
 from llmgw.services import model_access
 from llmgw.services.audit import Actor
+from llmgw.services.key_index import KeyIndex
 from llmgw.storage import Store
 from tests.inprocess.test_limits_relay import account
 from tests.inprocess.test_relay_inprocess import (
@@ -39,6 +40,12 @@ def answer(request: httpx.Request) -> httpx.Response:
         listing = [{"id": m, "object": "model", "created": 1, "owned_by": "system"} for m in ("gpt-4o", "o3")]
         return httpx.Response(200, json={"object": "list", "data": listing})
     return anthropic_message() if request.url.host == "ant.test" else openai_chat()
+
+
+def index_of(running: Running) -> KeyIndex:
+    index = running.runtime.key_index
+    assert index is not None  # `users` and `both` modes have one
+    return index
 
 
 def restrict(tmp_path: Path, ref: str, *patterns: str) -> None:
@@ -130,7 +137,7 @@ async def test_an_alias_by_its_name_keeps_its_fallbacks_else_only_allowed_target
     async with gateway(tmp_path, answer, server=USERS) as running:
         through_target = await call(running, key, "openai", "smart")
         restrict(tmp_path, key.public_id, "smart")
-        await asyncio.to_thread(running.runtime.key_index.refresh)  # what the index watch does
+        await asyncio.to_thread(index_of(running).refresh)  # what the index watch does
         by_name = await call(running, key, "openai", "smart")
     assert through_target.status_code == 200 and by_name.status_code == 200
     assert running.upstreams.hosts == ["backup.test", "oai.test"]  # the first skipped oai: not allowed
@@ -139,8 +146,7 @@ async def test_an_alias_by_its_name_keeps_its_fallbacks_else_only_allowed_target
 async def test_a_change_applies_without_a_restart(tmp_path: Path) -> None:
     key = account(tmp_path)
     async with gateway(tmp_path, answer, server=USERS) as running:
-        index = running.runtime.key_index
-        assert index is not None
+        index = index_of(running)
         before = await call(running, key, "openai", "oai/gpt-4o-mini")
         restrict(tmp_path, "ada", "ant/*")
         assert await asyncio.to_thread(index.refresh)
@@ -171,7 +177,7 @@ async def test_the_model_lists_show_only_what_the_caller_may_call(tmp_path: Path
         gemini_refused = await running.client.get("/v1beta/models/oai/o3", headers=goog)
         gemini_one = await running.client.get("/v1beta/models/claude", headers=goog)
         restrict(tmp_path, key.public_id, "ant/*")  # the intersection: only ant's, through `claude` too
-        await asyncio.to_thread(running.runtime.key_index.refresh)
+        await asyncio.to_thread(index_of(running).refresh)
         narrowed = await running.client.get("/v1/models", headers=bearer)
     assert ids(listed) == ["smart", "claude", "oai/gpt-4o", "backup/gpt-4o-mini"]
     assert alias.status_code == 200 and allowed.json()["id"] == "oai/gpt-4o"
