@@ -113,6 +113,7 @@ async def test_a_model_not_allowed_is_a_403_in_the_callers_dialect(tmp_path: Pat
     assert "ant" not in running.upstreams.hosts and allowed.status_code == 200
     row = running.row(refused)
     assert (row["status"], row["error_type"], row["model_requested"]) == (403, "model_not_allowed", "claude")
+    assert row["error_kind"] == "policy"
     assert row["user_id"] == key.user_id and row["api_key_id"] == key.key_id
 
 
