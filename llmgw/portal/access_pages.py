@@ -6,6 +6,7 @@ pattern comes back on the form with everything typed still in it. The rules are
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -107,7 +108,7 @@ async def set_access(request: Request) -> Response:
     if change.changed:
         await b.changed()
     done = "set" if change.changed else "unchanged"
-    return redirect(f"{PREFIX}/admin/access?subject={change.access.subject}&done={done}")
+    return redirect(f"{PREFIX}/admin/access?subject={quote(change.access.subject, safe='')}&done={done}")
 
 
 async def clear_access(request: Request) -> Response:
@@ -124,4 +125,4 @@ async def clear_access(request: Request) -> Response:
     if change.changed:
         await b.changed()
     done = "cleared" if change.changed else "none"
-    return redirect(f"{PREFIX}/admin/access?subject={change.access.subject}&done={done}")
+    return redirect(f"{PREFIX}/admin/access?subject={quote(change.access.subject, safe='')}&done={done}")

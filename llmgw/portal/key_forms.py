@@ -48,7 +48,7 @@ def expires_in(text: str) -> timedelta | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Request:
+class _Wanted:
     """What the form asks for, read and parsed before anything is written."""
 
     owner: str
@@ -58,7 +58,7 @@ class _Request:
     models: list[str] | None
 
 
-def _read(form: FormData) -> _Request:
+def _read(form: FormData) -> _Wanted:
     owner = field_text(form, "owner").strip()
     if not owner:
         raise InvalidAccountInput("choose the user the key is for")
@@ -70,7 +70,7 @@ def _read(form: FormData) -> _Request:
     if "budget_usd" in wanted:
         wanted["period"] = field_text(form, "period") or "month"
     models = patterns_typed(field_text(form, "models"))
-    return _Request(
+    return _Wanted(
         owner,
         field_text(form, "name").strip() or None,
         expires_in(field_text(form, "expires_days")),
