@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from llmgw.errors import AccountError, AccountNotFound, PermissionDenied
-from llmgw.portal import account_pages, admin_pages, limit_pages, usage_pages
+from llmgw.portal import account_pages, admin_pages, limit_pages, request_pages, usage_pages
 from llmgw.portal.site import Site
 from llmgw.portal.web import (
     Backend,
@@ -73,6 +73,9 @@ def create_portal() -> Starlette:
         Route("/keys/{public_id}/revoke", account_pages.revoke_key, methods=["POST"]),
         Route("/usage", usage_pages.my_usage, methods=["GET"]),
         Route("/usage.csv", usage_pages.my_usage_csv, methods=["GET"]),
+        Route("/requests", request_pages.log_page, methods=["GET"]),
+        Route("/requests.csv", request_pages.log_csv, methods=["GET"]),
+        Route("/requests/{request_id}", request_pages.detail_page, methods=["GET"]),
         Route("/password", account_pages.password_page, methods=["GET"]),
         Route("/password", account_pages.change_password, methods=["POST"]),
         Route("/admin/users", admin_pages.users_page, methods=["GET"]),

@@ -212,3 +212,12 @@ def m011_stored_responses(db: sqlite_utils.Database) -> None:
     """The Responses API's conversation state: stored responses with their items' index, and which
     upstream key made each response an OpenAI upstream keeps (see storage/stored_responses.py)."""
     stored_responses.create_tables(db)
+
+
+@migrations()
+def m016_request_log_indexes(db: sqlite_utils.Database) -> None:
+    """The request log's filters by key and by model, newest first, as index ranges (see
+    storage/request_log.py). The model's index replaces m001's, which is its prefix."""
+    db.execute("CREATE INDEX idx_requests_key_created ON requests (api_key_id, created_at)")
+    db.execute("CREATE INDEX idx_requests_model_created ON requests (model_requested, created_at)")
+    db.execute("DROP INDEX idx_requests_model_requested")
