@@ -42,6 +42,7 @@ __all__ = [
     "LogRow",
     "RequestDetail",
     "export_csv",
+    "column_text",
     "find",
     "parse_request_id",
     "search",
@@ -130,6 +131,24 @@ class RequestDetail:
 
     row: LogRow
     columns: tuple[tuple[str, Any], ...]
+
+    def shown(self) -> list[tuple[str, str]]:
+        """The columns as every front end shows them (`column_text`)."""
+        return [(name, column_text(name, value)) for name, value in self.columns]
+
+
+def column_text(name: str, value: Any) -> str:
+    """A ledger value for people: "—" for none, yes/no for flags, `created_at` as ISO-8601 UTC with its
+    unix seconds, other numbers without float noise (0.013, not 0.013000000000000001)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if name == "created_at":
+        return f"{_iso(value)} ({value!r})"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,6 +142,9 @@ def test_find_gives_every_ledger_column(store: Store, seeded: Seeded) -> None:
     assert columns["request_id"] == "req_013" and columns["error_type"] == "stream_cut"
     assert columns["streamed"] is False and columns["attempts"] == 1 and columns["usage_source"] == "none"
     assert [name for name, _ in detail.columns][:3] == ["request_id", "created_at", "endpoint"]
+    shown = dict(detail.shown())
+    assert shown["cost_usd"] == "0.013" and shown["streamed"] == "no" and shown["ttft_ms"] == "—"
+    assert shown["created_at"] == f"2026-12-01T08:45:30.000Z ({columns['created_at']!r})"
     with pytest.raises(AccountNotFound):
         request_log.find(store, ADMIN, "req_999")
     with pytest.raises(InvalidFilter, match="req_"):

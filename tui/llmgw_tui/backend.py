@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from llmgw.services import audit, credentials, usage
+from llmgw.services import audit, credentials, request_log, usage
 from llmgw.services import key_states as key_state_cases
 from llmgw.services import keys as key_cases
 from llmgw.services import limits as limit_cases
@@ -118,6 +118,20 @@ class Backend:
 
     def series(self, since: float, grain: usage.Grain) -> list[usage.SeriesPoint]:
         return usage.series(self.store(), self.actor, since=since, until=self.clock(), grain=grain)
+
+    # -- the request log -----------------------------------------------------------------------------
+
+    def request_log(self, f: request_log.LogFilter, after: str | None) -> request_log.LogPage:
+        return request_log.search(self.store(), self.actor, f, after=after)
+
+    def request(self, request_id: str) -> request_log.RequestDetail:
+        return request_log.find(self.store(), self.actor, request_id)
+
+    def write_request_csv(self, path: Path, f: request_log.LogFilter) -> request_log.CsvExport:
+        """The filtered requests as CSV at `path` (the layout and cap of every front end's export)."""
+        export = request_log.export_csv(self.store(), self.actor, f)
+        path.write_bytes(export.text.encode("utf-8"))
+        return export
 
     # -- limits --------------------------------------------------------------------------------------
 
