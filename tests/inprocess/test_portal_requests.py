@@ -86,7 +86,12 @@ def test_an_administrator_pages_through_everyones_requests(client: TestClient, s
 
     ben = row("req_055")  # ben's key, a 502, no price known
     assert ">ben<" in ben and f"ci ({seeded.ben_key.public_id})" in ben and ">502<" in ben
-    assert "upstream_error" in ben and "65 / 5" in ben and "unknown" in ben and "155 ms" in ben
+    assert (
+        "upstream: <code>upstream_error</code>" in ben
+        and "65 / 5" in ben
+        and "unknown" in ben
+        and "155 ms" in ben
+    )
     ann = row("req_054")
     assert ">ann<" in ann and "$0.054000" in ann and "up/gpt-4o-mini" in ann and "(gpt-4o-mini)" in ann
     assert seeded.ann_key.public_id in ann and ">yes<" in ann
@@ -101,6 +106,9 @@ def test_filters_in_the_query_string_and_kept_across_pages(client: TestClient, s
     assert 'value="ben"' in page and '<option value="error" selected>' in page
     fast = [r for r in seeded.rows if r.model_requested == "fast"]
     assert len(fast) > request_log.PAGE_ROWS // 2
+    policy = [r for r in seeded.rows if r.error_kind == "policy"]
+    assert policy and walk(client, "/ui/requests?error_kind=policy") == seeded.newest_first(policy)
+    assert '<option value="policy" selected>' in client.get("/ui/requests?error_kind=policy").text
     eight = NOW - 4 * 3600 - 2430  # 2026-12-01 08:00 UTC
     assert walk(client, "/ui/requests?model=fast&since=2026-12-01+08:00") == seeded.newest_first(
         [r for r in fast if r.created_at >= eight]

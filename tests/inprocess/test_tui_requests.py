@@ -86,6 +86,14 @@ async def test_filters_and_a_bad_one_shown_on_the_screen(config: Path, seeded: S
             r for r in seeded.rows if r.user_id == seeded.ann.id and (r.status >= 400 or r.error_type)
         ]
         assert shown_ids(pilot) == seeded.newest_first(expected) and expected
+        screen.query_one("#kind", Select).value = "policy"
+        await settle(pilot)
+        policy = [r for r in expected if r.error_kind == "policy"]
+        assert shown_ids(pilot) == seeded.newest_first(policy) and policy
+        assert (
+            pilot.app.screen.query_one("#requests", DataTable).get_row_at(0)[6] == "policy: budget_exceeded"
+        )
+        screen.query_one("#kind", Select).clear()
         await type_in(pilot, "user", "")
         await type_in(pilot, "key", "laptop")
         assert "16 hex digits" in str(screen.query_one("#log-problem", Label).render())

@@ -38,17 +38,18 @@ class Seeded:
         ]
 
 
-def outcome(i: int) -> tuple[int, str | None]:
-    """(status, error code) of the i-th request: some refusals, some failures, one stream cut."""
+def outcome(i: int) -> tuple[int, str | None, str | None]:
+    """(status, error code, error kind) of the i-th request: some refusals, some failures, one stream
+    cut."""
     if i % 5 == 0:
-        return 502, "upstream_error"
+        return 502, "upstream_error", "upstream"
     if i % 7 == 0:
-        return 429, "budget_exceeded"
+        return 429, "budget_exceeded", "policy"
     if i % 11 == 0:
-        return 400, "invalid_request_error"
+        return 400, "invalid_request_error", "client"
     if i == 13:
-        return 200, "stream_cut"  # an error after the 200 went out
-    return 200, None
+        return 200, "stream_cut", "upstream"  # an error after the 200 went out
+    return 200, None, None
 
 
 def seed(store: Store) -> Seeded:
@@ -61,7 +62,7 @@ def seed(store: Store) -> Seeded:
     rows = []
     for i in range(60):
         user_id, key_id = owners[i % 3]
-        status, code = outcome(i)
+        status, code, kind = outcome(i)
         rows.append(
             UsageRow(
                 request_id=f"req_{i:03d}",
@@ -72,6 +73,7 @@ def seed(store: Store) -> Seeded:
                 model_upstream="gpt-4o-mini",
                 status=status,
                 error_type=code,
+                error_kind=kind,
                 prompt_tokens=10 + i,
                 completion_tokens=5,
                 total_tokens=15 + i,

@@ -86,12 +86,22 @@ def test_filters_match_a_plain_filter_of_the_rows(store: Store, seeded: Seeded) 
             lambda r: r.user_id == seeded.ben.id and r.model_requested == "up/gpt-4o-mini" and is_error(r),
         ),
         (LogFilter(model="nothing-like-it"), lambda r: False),
+        (LogFilter(error_kind="policy"), lambda r: r.error_kind == "policy"),
+        (LogFilter(error_kind="client", status="error"), lambda r: r.error_kind == "client"),
+        (
+            LogFilter(error_kind="upstream", user="ben"),
+            lambda r: r.error_kind == "upstream" and r.user_id == seeded.ben.id,
+        ),
     ]
     for f, keep in cases:
         expected = seeded.newest_first([r for r in seeded.rows if keep(r)])
         assert walk(store, ADMIN, f, 4) == expected, f
     assert walk(store, ADMIN, LogFilter(status="error"), 100)  # not a vacuous filter
     assert "req_013" in walk(store, ADMIN, LogFilter(status="error"), 100)  # the stream cut after a 200
+    kinds = {k: walk(store, ADMIN, LogFilter(error_kind=k), 100) for k in request_log.ERROR_KINDS}
+    assert all(kinds.values()) and sum(map(len, kinds.values())) == len(
+        walk(store, ADMIN, LogFilter(status="error"), 100)
+    )
 
 
 def test_a_date_alone_as_until_takes_in_that_whole_day(store: Store, seeded: Seeded) -> None:
@@ -107,7 +117,14 @@ def test_rows_name_the_user_and_key_never_the_token(store: Store, seeded: Seeded
     first = by_id["req_000"]
     assert (first.user, first.key) == ("ann", f"laptop ({seeded.ann_key.public_id})")
     assert (by_id["req_002"].user, by_id["req_002"].key) == ("(no user)", "(no key)")
-    assert (first.status, first.error_type, first.ok) == (502, "upstream_error", False)
+    assert (first.status, first.error_type, first.error_kind, first.ok) == (
+        502,
+        "upstream_error",
+        "upstream",
+        False,
+    )
+    assert (by_id["req_007"].error_kind, by_id["req_011"].error_kind) == ("policy", "client")
+    assert by_id["req_001"].error_kind is None
     assert by_id["req_013"].ok is False and by_id["req_001"].ok is True
     assert (first.model_requested, first.model_upstream, first.streamed) == ("fast", "gpt-4o-mini", True)
     assert (by_id["req_003"].cost_usd, by_id["req_004"].cost_usd) == (None, pytest.approx(0.004))
@@ -223,6 +240,7 @@ def test_csv_export_has_every_column_defused_cells_and_a_cap(store: Store, seede
         (LogQuery(api_key_id=1), "idx_requests_key_created"),
         (LogQuery(model="fast"), "idx_requests_model_created"),
         (LogQuery(outcome="error", since=START), "idx_requests_created_at"),
+        (LogQuery(error_kind="policy"), "idx_requests_created_at"),
     ],
 )
 def test_each_filter_reads_an_index_range_never_the_whole_table(

@@ -10,10 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from llmgw.services import audit, credentials, request_log, usage
+from llmgw.services import audit, credentials, usage
 from llmgw.services import key_states as key_state_cases
 from llmgw.services import keys as key_cases
 from llmgw.services import limits as limit_cases
+from llmgw.services import request_log as log_cases
 from llmgw.services import users as user_cases
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store, open_store
@@ -121,15 +122,15 @@ class Backend:
 
     # -- the request log -----------------------------------------------------------------------------
 
-    def request_log(self, f: request_log.LogFilter, after: str | None) -> request_log.LogPage:
-        return request_log.search(self.store(), self.actor, f, after=after)
+    def request_log(self, f: log_cases.LogFilter, after: str | None) -> log_cases.LogPage:
+        return log_cases.search(self.store(), self.actor, f, after=after)
 
-    def request(self, request_id: str) -> request_log.RequestDetail:
-        return request_log.find(self.store(), self.actor, request_id)
+    def request(self, request_id: str) -> log_cases.RequestDetail:
+        return log_cases.find(self.store(), self.actor, request_id)
 
-    def write_request_csv(self, path: Path, f: request_log.LogFilter) -> request_log.CsvExport:
+    def write_request_csv(self, path: Path, f: log_cases.LogFilter) -> log_cases.CsvExport:
         """The filtered requests as CSV at `path` (the layout and cap of every front end's export)."""
-        export = request_log.export_csv(self.store(), self.actor, f)
+        export = log_cases.export_csv(self.store(), self.actor, f)
         path.write_bytes(export.text.encode("utf-8"))
         return export
 

@@ -39,8 +39,20 @@ PERIODS: tuple[tuple[str, int], ...] = (
     ("last 30 days", 30 * 86400),
     ("all time", 0),
 )
-COLUMNS = ("time (UTC)", "user", "key", "endpoint", "model (upstream)", "status", "error", "tokens in/out")
-COLUMNS += ("cost", "latency", "streamed", "request id")
+COLUMNS = (
+    "time (UTC)",
+    "user",
+    "key",
+    "endpoint",
+    "model (upstream)",
+    "status",
+    "error",
+    "tokens in/out",
+    "cost",
+    "latency",
+    "streamed",
+    "request id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +203,8 @@ class RequestsScreen(AdminScreen):
         number = len(self.cursors)
         more = "n: older" if reading.page.next else "no older requests"
         newest = " · b: newest" if number > 1 else ""
-        self.query_one("#log-caption", Label).update(
-            f"page {number} · {len(reading.page.rows)} request(s) · {more}{newest} · Enter: a request's columns"
-        )
+        shown = f"page {number} · {len(reading.page.rows)} request(s)"
+        self.query_one("#log-caption", Label).update(f"{shown} · {more}{newest} · Enter: a request's columns")
 
     def restart(self) -> None:
         self.cursors = [None]
