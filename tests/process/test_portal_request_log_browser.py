@@ -25,57 +25,57 @@ def test_an_admin_filters_opens_and_finds_requests_and_a_user_cannot_see_another
     with Store.open(tmp_path / "gw" / "llmgw.db") as store:
         seeded = seed(store)
     config = 'auth_mode = "users"\n' + provider("up", "http://127.0.0.1:9/v1")
-    with GatewayProcess(tmp_path / "gw", config, {"DBUS_SESSION_BUS_ADDRESS": ""}) as gw:
-        with sync_api.sync_playwright() as pw:  # type: ignore[attr-defined]
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page()
-                page.goto(f"{gw.base_url}/ui/login")
-                page.fill("input[name=username]", "root")
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_load_state()
-                page.click("nav >> text=Requests")
-                page.wait_for_url(f"{gw.base_url}/ui/requests")
-                assert page.locator("tr[data-request-id]").count() == 50
+    env = {"DBUS_SESSION_BUS_ADDRESS": ""}
+    with GatewayProcess(tmp_path / "gw", config, env) as gw, sync_api.sync_playwright() as pw:  # type: ignore[attr-defined]
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"{gw.base_url}/ui/login")
+            page.fill("input[name=username]", "root")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+            page.click("nav >> text=Requests")
+            page.wait_for_url(f"{gw.base_url}/ui/requests")
+            assert page.locator("tr[data-request-id]").count() == 50
 
-                page.select_option("select[name=status]", "error")
-                page.select_option("select[name=error_kind]", "policy")
-                page.fill("input[name=user]", "ben")
-                page.click("button:has-text('Filter')")
-                page.wait_for_url("**/ui/requests?**")
-                policy = [r for r in seeded.rows if r.error_kind == "policy" and r.user_id == seeded.ben.id]
-                shown = page.locator("tr[data-request-id]")
-                assert [shown.nth(i).get_attribute("data-request-id") for i in range(shown.count())] == (
-                    seeded.newest_first(policy)
-                )
-                assert page.input_value("input[name=user]") == "ben"  # the filter stays in the form
+            page.select_option("select[name=status]", "error")
+            page.select_option("select[name=error_kind]", "policy")
+            page.fill("input[name=user]", "ben")
+            page.click("button:has-text('Filter')")
+            page.wait_for_url("**/ui/requests?**")
+            policy = [r for r in seeded.rows if r.error_kind == "policy" and r.user_id == seeded.ben.id]
+            shown = page.locator("tr[data-request-id]")
+            assert [shown.nth(i).get_attribute("data-request-id") for i in range(shown.count())] == (
+                seeded.newest_first(policy)
+            )
+            assert page.input_value("input[name=user]") == "ben"  # the filter stays in the form
 
-                first = seeded.newest_first(policy)[0]
-                page.click(f"tr[data-request-id={first}] >> a")
-                page.wait_for_url(f"{gw.base_url}/ui/requests/{first}")
-                assert page.inner_text("tr[data-column=error_type] td") == "budget_exceeded"
-                assert page.inner_text("tr[data-column=error_kind] td") == "policy"
+            first = seeded.newest_first(policy)[0]
+            page.click(f"tr[data-request-id={first}] >> a")
+            page.wait_for_url(f"{gw.base_url}/ui/requests/{first}")
+            assert page.inner_text("tr[data-column=error_type] td") == "budget_exceeded"
+            assert page.inner_text("tr[data-column=error_kind] td") == "policy"
 
-                page.goto(f"{gw.base_url}/ui/requests")
-                page.fill("input[name=id]", "req_013")
-                page.click("button:has-text('Find')")
-                page.wait_for_url(f"{gw.base_url}/ui/requests/req_013")
-                assert page.inner_text("tr[data-column=error_type] td") == "stream_cut"
+            page.goto(f"{gw.base_url}/ui/requests")
+            page.fill("input[name=id]", "req_013")
+            page.click("button:has-text('Find')")
+            page.wait_for_url(f"{gw.base_url}/ui/requests/req_013")
+            assert page.inner_text("tr[data-column=error_type] td") == "stream_cut"
 
-                page.goto(f"{gw.base_url}/ui/requests?since=tomorrow")
-                assert "from must be a UTC date or time" in page.inner_text("[role=alert]")
+            page.goto(f"{gw.base_url}/ui/requests?since=tomorrow")
+            assert "from must be a UTC date or time" in page.inner_text("[role=alert]")
 
-                ann = browser.new_context().new_page()
-                ann.goto(f"{gw.base_url}/ui/login")
-                ann.fill("input[name=username]", "ann")
-                ann.fill("input[name=password]", PASSWORD)
-                ann.click("button[type=submit]")
-                ann.wait_for_load_state()
-                answer = ann.goto(f"{gw.base_url}/ui/requests/req_013")  # ben's
-                assert answer is not None and answer.status == 404
-                ann.goto(f"{gw.base_url}/ui/requests")
-                mine = ann.locator("tr[data-request-id]")
-                assert mine.count() == len([r for r in seeded.rows if r.user_id == seeded.ann.id])
-            finally:
-                browser.close()
+            ann = browser.new_context().new_page()
+            ann.goto(f"{gw.base_url}/ui/login")
+            ann.fill("input[name=username]", "ann")
+            ann.fill("input[name=password]", PASSWORD)
+            ann.click("button[type=submit]")
+            ann.wait_for_load_state()
+            answer = ann.goto(f"{gw.base_url}/ui/requests/req_013")  # ben's
+            assert answer is not None and answer.status == 404
+            ann.goto(f"{gw.base_url}/ui/requests")
+            mine = ann.locator("tr[data-request-id]")
+            assert mine.count() == len([r for r in seeded.rows if r.user_id == seeded.ann.id])
+        finally:
+            browser.close()
