@@ -83,6 +83,7 @@ def create_portal() -> Starlette:
         Route("/admin/users/{name}/delete", admin_pages.delete_page, methods=["GET"]),
         Route("/admin/users/{name}/{action}", admin_pages.user_action, methods=["POST"]),
         Route("/admin/key-creation/{name}", admin_pages.set_key_creation, methods=["POST"]),
+        Route("/limits", limit_pages.my_limits_page, methods=["GET"]),
         Route("/admin/limits", limit_pages.limits_page, methods=["GET"]),
         Route("/admin/limits", limit_pages.set_limits, methods=["POST"]),
         Route("/admin/limits/{subject}/clear", limit_pages.clear_page, methods=["GET"]),

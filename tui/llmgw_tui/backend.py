@@ -136,8 +136,9 @@ class Backend:
 
     # -- limits --------------------------------------------------------------------------------------
 
-    def limits(self) -> list[limit_cases.LimitRow]:
-        return limit_cases.list_limits(self.store(), self.actor)
+    def limits(self) -> list[limit_cases.LimitUse]:
+        """Every limit with its subject's spend against the budget."""
+        return limit_cases.limits_with_spend(self.store(), self.actor, now=self.clock())
 
     def set_limits(
         self,
