@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from llmgw.errors import AccountError, AccountNotFound, PermissionDenied
-from llmgw.portal import account_pages, admin_pages, limit_pages, request_pages, usage_pages
+from llmgw.portal import account_pages, admin_pages, limit_pages, overview_pages, request_pages, usage_pages
 from llmgw.portal.site import Site
 from llmgw.portal.web import (
     Backend,
@@ -78,6 +78,7 @@ def create_portal() -> Starlette:
         Route("/requests/{request_id}", request_pages.detail_page, methods=["GET"]),
         Route("/password", account_pages.password_page, methods=["GET"]),
         Route("/password", account_pages.change_password, methods=["POST"]),
+        Route("/admin/overview", overview_pages.overview_page, methods=["GET"]),
         Route("/admin/users", admin_pages.users_page, methods=["GET"]),
         Route("/admin/users", admin_pages.create_user, methods=["POST"]),
         Route("/admin/users/{name}/delete", admin_pages.delete_page, methods=["GET"]),

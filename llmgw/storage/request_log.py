@@ -101,14 +101,25 @@ def one(db: sqlite_utils.Database, request_id: str) -> dict[str, Any] | None:
 
 
 def day_counts(db: sqlite_utils.Database, since: float, until: float) -> dict[str, Any]:
-    """Requests, errors, tokens and priced cost over [since, until): one range of the created_at
-    index."""
-    row = db.execute(
+    """Requests, errors (and errors per `error_kind`; an error row without one under ""), tokens,
+    priced cost and requests with tokens but no price over [since, until): one range of the
+    created_at index."""
+    rows = db.execute(
         f"""
-        SELECT COUNT(*), COALESCE(SUM({_IS_ERROR}), 0), COALESCE(SUM(total_tokens), 0),
-               COALESCE(SUM(cost_usd), 0.0), COALESCE(SUM(cost_usd IS NULL AND total_tokens > 0), 0)
+        SELECT CASE WHEN {_IS_ERROR} THEN COALESCE(error_kind, '') END AS kind, COUNT(*),
+               COALESCE(SUM(total_tokens), 0), COALESCE(SUM(cost_usd), 0.0),
+               COALESCE(SUM(cost_usd IS NULL AND total_tokens > 0), 0)
         FROM requests WHERE created_at >= ? AND created_at < ?
+        GROUP BY kind
         """,
         [since, until],
-    ).fetchone()
-    return {"requests": row[0], "errors": row[1], "tokens": row[2], "cost_usd": row[3], "unpriced": row[4]}
+    ).fetchall()
+    by_kind = {r[0]: r[1] for r in rows if r[0] is not None}
+    return {
+        "requests": sum(r[1] for r in rows),
+        "errors": sum(by_kind.values()),
+        "errors_by_kind": by_kind,
+        "tokens": sum(r[2] for r in rows),
+        "cost_usd": sum(r[3] for r in rows),
+        "unpriced": sum(r[4] for r in rows),
+    }
