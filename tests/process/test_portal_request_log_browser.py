@@ -34,7 +34,7 @@ def test_an_admin_filters_opens_and_finds_requests_and_a_user_cannot_see_another
             page.fill("input[name=username]", "root")
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
-            page.wait_for_load_state()
+            page.wait_for_url(f"{gw.base_url}/ui/admin/overview")  # where administrators land
             page.click("nav >> text=Requests")
             page.wait_for_url(f"{gw.base_url}/ui/requests")
             assert page.locator("tr[data-request-id]").count() == 50
@@ -71,7 +71,7 @@ def test_an_admin_filters_opens_and_finds_requests_and_a_user_cannot_see_another
             ann.fill("input[name=username]", "ann")
             ann.fill("input[name=password]", PASSWORD)
             ann.click("button[type=submit]")
-            ann.wait_for_load_state()
+            ann.wait_for_url(f"{gw.base_url}/ui/keys")  # users land on their own keys
             answer = ann.goto(f"{gw.base_url}/ui/requests/req_013")  # ben's
             assert answer is not None and answer.status == 404
             ann.goto(f"{gw.base_url}/ui/requests")
