@@ -177,11 +177,11 @@ def _time(text: str, what: str, *, end: bool) -> float | None:
             day = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
             return (day + timedelta(days=1) if end else day).timestamp()
         at = datetime.fromisoformat(text)
-    except ValueError:
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, OverflowError):  # not a time, or past the calendar's ends (9999-12-31 as `to`)
         raise InvalidFilter(
             f"{what} must be a UTC date or time like 2026-12-01 or 2026-12-01 14:30"
         ) from None
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 def _cursor(text: str | None) -> Cursor | None:
@@ -257,7 +257,7 @@ def _query(accounts: Accounts, f: LogFilter, own: int | None) -> LogQuery:
     if kind is not None and status == "ok":
         raise InvalidFilter("a request with an error kind is an error: choose status error, or any")
     return LogQuery(
-        user_id=own if own is not None else (_user_id(accounts, f.user) if f.user else None),
+        user_id=own if own is not None else _user_id(accounts, f.user) if _text(f.user, "the user") else None,
         api_key_id=_key_id(accounts, f.key, own) if f.key else None,
         model=_text(f.model, "the model"),
         outcome="error" if status == "error" else "ok" if status == "ok" else None,

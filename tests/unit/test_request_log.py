@@ -176,6 +176,8 @@ def test_find_gives_every_ledger_column(store: Store, seeded: Seeded) -> None:
         (LogFilter(status="ok", error_kind="client"), "is an error"),
         (LogFilter(since="yesterday"), "from must be a UTC date or time"),
         (LogFilter(until="2026-13-01"), "to must be a UTC date or time"),
+        (LogFilter(until="9999-12-31"), "to must be a UTC date or time"),
+        (LogFilter(user="x" * 201), "at most 200"),
         (LogFilter(since="2026-12-02", until="2026-12-01"), "from must be before to"),
         (LogFilter(key="laptop"), "16 hex digits"),
         (LogFilter(key="0123456789abcdef"), "no key 0123456789abcdef"),
