@@ -2,9 +2,12 @@
 on (created_at, request_id), never OFFSET; one row by its request id; and a day's counts for the
 administrators' overview.
 
-Every filter is an equality or a range some index serves (m016 adds the key's and the model's), so a
-page reads about as many rows as it shows whatever the table's size. The rules (who may see which
-rows, what a filter may say) live in `llmgw.services.request_log`.
+The user, key and model filters are ranges of an index on (that column, created_at) (m016 adds the
+key's and the model's), the time range and the keyset a range of the created_at index, so a page
+reads about as many rows as it shows whatever the table's size. Status and error kind are checked
+along that range: errors are a share of the traffic, not a needle, and an index each would cost every
+insert. The rules (who may see which rows, what a filter may say) live in
+`llmgw.services.request_log`.
 """
 
 from __future__ import annotations
