@@ -180,7 +180,7 @@ def _time(text: str, what: str, *, end: bool) -> float | None:
         return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
     except (ValueError, OverflowError):  # not a time, or past the calendar's ends (9999-12-31 as `to`)
         raise InvalidFilter(
-            f"{what} must be a UTC date or time like 2026-12-01 or 2026-12-01 14:30"
+            f"{what} (UTC) must be a date or time like 2026-12-01 or 2026-12-01 14:30"
         ) from None
 
 
@@ -248,10 +248,10 @@ def _key_id(accounts: Accounts, text: str, owner: int | None) -> int:
 
 def _query(accounts: Accounts, f: LogFilter, own: int | None) -> LogQuery:
     """The storage query of `f` for a viewer: `own` is the user whose rows alone they may see."""
-    since = _time(f.since, "from", end=False)
-    until = _time(f.until, "to", end=True)
+    since = _time(f.since, "From", end=False)
+    until = _time(f.until, "To", end=True)
     if since is not None and until is not None and since >= until:
-        raise InvalidFilter("from must be before to")
+        raise InvalidFilter("From must be before To")
     status = _choice(f.status, STATUSES, "status")
     kind = _choice(f.error_kind, ERROR_KINDS, "the error kind")
     if kind is not None and status == "ok":

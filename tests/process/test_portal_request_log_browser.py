@@ -64,7 +64,7 @@ def test_an_admin_filters_opens_and_finds_requests_and_a_user_cannot_see_another
             assert page.inner_text("tr[data-column=error_type] td") == "stream_cut"
 
             page.goto(f"{gw.base_url}/ui/requests?since=tomorrow")
-            assert "from must be a UTC date or time" in page.inner_text("[role=alert]")
+            assert "From (UTC) must be a date or time" in page.inner_text("[role=alert]")
 
             ann = browser.new_context().new_page()
             ann.goto(f"{gw.base_url}/ui/login")

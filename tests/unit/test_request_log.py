@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -174,11 +175,11 @@ def test_find_gives_every_ledger_column(store: Store, seeded: Seeded) -> None:
         (LogFilter(status="maybe"), "status is ok or error"),
         (LogFilter(error_kind="cosmic"), "error kind is client or policy or upstream"),
         (LogFilter(status="ok", error_kind="client"), "is an error"),
-        (LogFilter(since="yesterday"), "from must be a UTC date or time"),
-        (LogFilter(until="2026-13-01"), "to must be a UTC date or time"),
-        (LogFilter(until="9999-12-31"), "to must be a UTC date or time"),
+        (LogFilter(since="yesterday"), "From (UTC) must be a date or time"),
+        (LogFilter(until="2026-13-01"), "To (UTC) must be a date or time"),
+        (LogFilter(until="9999-12-31"), "To (UTC) must be a date or time"),
         (LogFilter(user="x" * 201), "at most 200"),
-        (LogFilter(since="2026-12-02", until="2026-12-01"), "from must be before to"),
+        (LogFilter(since="2026-12-02", until="2026-12-01"), "From must be before To"),
         (LogFilter(key="laptop"), "16 hex digits"),
         (LogFilter(key="0123456789abcdef"), "no key 0123456789abcdef"),
         (LogFilter(user="nobody"), "no user named 'nobody'"),
@@ -189,9 +190,9 @@ def test_find_gives_every_ledger_column(store: Store, seeded: Seeded) -> None:
 def test_bad_filter_values_are_refused_with_a_message(
     store: Store, seeded: Seeded, f: LogFilter, message: str
 ) -> None:
-    with pytest.raises(InvalidFilter, match=message):
+    with pytest.raises(InvalidFilter, match=re.escape(message)):
         request_log.search(store, ADMIN, f)
-    with pytest.raises(InvalidFilter, match=message):
+    with pytest.raises(InvalidFilter, match=re.escape(message)):
         request_log.export_csv(store, ADMIN, f)
 
 
