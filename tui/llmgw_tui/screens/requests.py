@@ -39,18 +39,19 @@ PERIODS: tuple[tuple[str, int], ...] = (
     ("last 30 days", 30 * 86400),
     ("all time", 0),
 )
+# The most telling first: a narrow terminal shows them without scrolling.
 COLUMNS = (
     "time (UTC)",
-    "user",
-    "key",
-    "endpoint",
-    "model (upstream)",
     "status",
     "error",
+    "user",
+    "model (upstream)",
+    "key",
     "tokens in/out",
     "cost",
     "latency",
     "streamed",
+    "endpoint",
     "request id",
 )
 
@@ -79,16 +80,16 @@ def cells(r: LogRow) -> tuple[str, ...]:
     error = f"{r.error_kind + ': ' if r.error_kind else ''}{r.error_type}" if r.error_type else ""
     return (
         datetime.fromtimestamp(r.at, UTC).strftime("%Y-%m-%d %H:%M:%S"),
-        r.user,
-        r.key,
-        r.endpoint,
-        model,
         str(r.status),
         error,
+        r.user,
+        model,
+        r.key,
         f"{count(r.prompt_tokens)}/{count(r.completion_tokens)}",
         cost(r.cost_usd),
         latency(r.latency_ms),
         "yes" if r.streamed else "no",
+        r.endpoint,
         r.request_id,
     )
 
@@ -130,7 +131,7 @@ class RequestsScreen(AdminScreen):
     DEFAULT_CSS = """
     RequestsScreen .log-bar { height: auto; }
     RequestsScreen .log-bar Input { width: 1fr; }
-    RequestsScreen .log-bar Select { width: 20; }
+    RequestsScreen .log-bar Select { width: 1fr; }
     RequestsScreen #log-problem { color: $error; padding: 0 1; height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -147,12 +148,12 @@ class RequestsScreen(AdminScreen):
     def body(self) -> Iterable[Any]:
         with Horizontal(classes="log-bar"):
             yield Input(placeholder="user", id="user")
-            yield Input(placeholder="key (public id)", id="key")
+            yield Input(placeholder="key id", id="key")
             yield Input(placeholder="model", id="model")
-            yield Input(placeholder="request id: req_…", id="find")
+            yield Input(placeholder="find req_…", id="find")
         with Horizontal(classes="log-bar"):
             yield Select[str]((("status: " + s, s) for s in STATUSES), prompt="status: any", id="status")
-            yield Select[str]((("kind: " + k, k) for k in ERROR_KINDS), prompt="error kind: any", id="kind")
+            yield Select[str]((("kind: " + k, k) for k in ERROR_KINDS), prompt="kind: any", id="kind")
             yield Select[int](PERIODS, value=86400, allow_blank=False, id="period")
         yield Label("", id="log-problem")
         table: DataTable[str] = DataTable(id="requests", cursor_type="row", zebra_stripes=True)
