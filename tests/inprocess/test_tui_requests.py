@@ -109,6 +109,13 @@ async def test_filters_and_a_bad_one_shown_on_the_screen(config: Path, seeded: S
         await settle(pilot)
         hour = [r for r in bens if r.created_at >= NOW - 3600]
         assert shown_ids(pilot) == seeded.newest_first(hour) and len(hour) < len(bens)
+        # a typed from and to: the window 09:00 to 10:00 UTC, whatever the period says
+        await type_in(pilot, "since", "2026-12-01 09:00")
+        await type_in(pilot, "until", "2026-12-01T10:00")
+        window = [r for r in bens if NOW - 3 * 3600 - 2430 <= r.created_at < NOW - 2 * 3600 - 2430]
+        assert shown_ids(pilot) == seeded.newest_first(window) and window
+        await type_in(pilot, "until", "yesterday")
+        assert "To (UTC) must be a date or time" in str(screen.query_one("#log-problem", Label).render())
 
 
 async def test_a_request_found_by_id_or_opened_from_its_row(config: Path, seeded: Seeded) -> None:

@@ -1,7 +1,8 @@
 """The request log (`llmgw.services.request_log`): everyone's requests, newest first, a page at a time,
-filtered by user, key, model, status, error kind and time range; one request found by its id (the
-`x-request-id` clients get) or opened from its row, with every ledger column; `e` exports the filtered
-set as CSV (capped, and said so). Text filters apply on Enter; a bad one is shown above the table."""
+filtered by user, key, model, status, error kind and time (a period, or a typed UTC from and to; a
+typed from wins over the period); one request found by its id (the `x-request-id` clients get) or
+opened from its row, with every ledger column; `e` exports the filtered set as CSV (capped, and said
+so). Text filters apply on Enter; a bad one is shown above the table."""
 
 from __future__ import annotations
 
@@ -33,10 +34,10 @@ from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import Field, FormDialog
 
 PERIODS: tuple[tuple[str, int], ...] = (
-    ("last hour", 3600),
-    ("last 24 hours", 86400),
-    ("last 7 days", 7 * 86400),
-    ("last 30 days", 30 * 86400),
+    ("past hour", 3600),
+    ("past day", 86400),
+    ("past 7 days", 7 * 86400),
+    ("past 30 days", 30 * 86400),
     ("all time", 0),
 )
 # The most telling first: a narrow terminal shows them without scrolling.
@@ -150,8 +151,10 @@ class RequestsScreen(AdminScreen):
             yield Input(placeholder="user", id="user")
             yield Input(placeholder="key id", id="key")
             yield Input(placeholder="model", id="model")
-            yield Input(placeholder="find req_…", id="find")
+            yield Input(placeholder="from (UTC)", id="since")
+            yield Input(placeholder="to (UTC)", id="until")
         with Horizontal(classes="log-bar"):
+            yield Input(placeholder="find req_…", id="find")
             yield Select[str]((("status: " + s, s) for s in STATUSES), prompt="status: any", id="status")
             yield Select[str]((("kind: " + k, k) for k in ERROR_KINDS), prompt="kind: any", id="kind")
             yield Select[int](PERIODS, value=86400, allow_blank=False, id="period")
@@ -173,11 +176,10 @@ class RequestsScreen(AdminScreen):
             value = self.query_one(f"#{widget_id}", Select).value
             return value if isinstance(value, str) else ""
 
+        since = text("since")  # a typed start wins over the period's
         period = self.query_one("#period", Select).value
-        seconds = period if isinstance(period, int) else 0
-        since = ""
-        if seconds:
-            since = datetime.fromtimestamp(self.backend.clock() - seconds, UTC).isoformat(timespec="seconds")
+        if not since and isinstance(period, int) and period:
+            since = datetime.fromtimestamp(self.backend.clock() - period, UTC).isoformat(timespec="seconds")
         return LogFilter(
             user=text("user"),
             key=text("key"),
@@ -185,6 +187,7 @@ class RequestsScreen(AdminScreen):
             status=choice("status"),
             error_kind=choice("kind"),
             since=since,
+            until=text("until"),
         )
 
     def refresh_data(self) -> None:
