@@ -17,6 +17,8 @@ from llmgw.errors import (
     PermissionDenied,
 )
 from llmgw.portal.confirm import confirm_page, confirmed
+from llmgw.portal.key_forms import expires_in
+from llmgw.portal.overview_pages import landing
 from llmgw.portal.web import (
     PREFIX,
     PageError,
@@ -47,7 +49,8 @@ _NOTICES = {
 
 
 async def home(request: Request) -> Response:
-    return redirect(f"{PREFIX}/keys" if await current_session(request) else f"{PREFIX}/login")
+    session = await current_session(request)
+    return redirect(landing(session.is_admin) if session else f"{PREFIX}/login")
 
 
 async def login_page(request: Request) -> Response:
@@ -82,7 +85,7 @@ async def login(request: Request) -> Response:
     if old:
         await asyncio.to_thread(sessions.discard, b.store, old)
     session_id, _ = await asyncio.to_thread(sessions.start, b.store, user, address)
-    response = redirect(f"{PREFIX}/keys")
+    response = redirect(landing(user.role == "admin"))
     set_session_cookie(response, request, session_id)
     return response
 
@@ -117,12 +120,16 @@ async def create_key(request: Request) -> Response:
     b = backend(request)
     session, form = await checked_post(request)
     name = field_text(form, "name").strip() or None
+    typed = {"name": field_text(form, "name"), "expires_days": field_text(form, "expires_days")}
     try:
-        new = await asyncio.to_thread(keys.create_key, b.store, session.actor, session.user_name, name)
+        expires = expires_in(typed["expires_days"])
+        new = await asyncio.to_thread(
+            keys.create_key, b.store, session.actor, session.user_name, name, expires
+        )
     except PermissionDenied as exc:  # an administrator turned off their key creation
         return await _keys_page(request, session, status=403, error=str(exc))
     except AccountError as exc:
-        return await _keys_page(request, session, status=400, error=str(exc))
+        return await _keys_page(request, session, status=400, error=str(exc), typed=typed)
     await b.changed()
     return await _keys_page(request, session, new_key=new)
 

@@ -1,9 +1,10 @@
 """The request hot path, top to bottom, for every client endpoint (`endpoints.ENDPOINTS`):
 
-auth → read and check the body → route the model → the user's and key's limits → `forward` (bridge to
-the upstream's dialect, pick a key, send, retry on the next key or fallback while nothing has reached the
-client; the answer read, or a stream primed) → `deliver` (translated where needed, relayed back). The
-request's `Exchange` records it however it ends; errors answer in the client's dialect.
+auth → read and check the body → route the model → the models the user and key may call (`access.py`)
+→ the user's and key's limits → `forward` (bridge to the upstream's dialect, pick a key, send, retry on
+the next key or fallback while nothing has reached the client; the answer read, or a stream primed) →
+`deliver` (translated where needed, relayed back). The request's `Exchange` records it however it ends;
+errors answer in the client's dialect.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from llmgw.errors import (
     RequestTimeout,
     Unauthenticated,
 )
+from llmgw.relay.access import permitted
 from llmgw.relay.auth import with_query_key
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
@@ -45,6 +47,7 @@ from llmgw.relay.prompt_bound import PromptBound, measure, measure_async
 from llmgw.relay.responses import JSON, error_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
+from llmgw.services.model_patterns import ModelAccess
 from llmgw.storage import UsageRow
 from llmgw.translate.gemini_request_to_anthropic import gemini_count_tokens_request_to_anthropic
 
@@ -75,6 +78,7 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
         path_model = request.path_params.get("model") if endpoint.model_in_path else None
         model = ex.row.model_requested = check_body(body, endpoint, server.max_image_bytes, path_model)
         targets = gw.catalog.resolve(model, "gemini" if endpoint.dialect == "gemini" else None)
+        targets = permitted(principal.access, model, targets, alias=model in gw.catalog.aliases)
         call = make_call(gw, request, body, model, ex)
         if endpoint.op is Operation.COUNT_TOKENS:  # free upstream: never limited
             counted = count_locally(gw, targets[0], body, ex)
@@ -86,7 +90,7 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
             try:
                 admit(gw, ex.row, body, targets, call.ctx.cap, endpoint, prompt)
             except ModelNotPriced:  # a typo'd model is unknown, not unpriced: say so first
-                await refuse_unlisted(gw, request, targets)
+                await refuse_unlisted(gw, request, targets, principal.access)
                 raise
         watch = ClientWatch(request.receive)
         try:
@@ -183,11 +187,13 @@ def admit(
     gw.limits.admit(row.request_id, row.user_id, row.api_key_id, worst_case)
 
 
-async def refuse_unlisted(gw: Gateway, request: Request, targets: tuple[Target, ...]) -> None:
+async def refuse_unlisted(
+    gw: Gateway, request: Request, targets: tuple[Target, ...], access: ModelAccess
+) -> None:
     """404 for a target its provider does not list (its allow-list, or its upstream's cached model list,
-    as `/v1/models` shows it), naming the closest listed names: asked only when a model has no price
-    under a budget, so a typo reads "unknown model", not "no price". A provider that cannot list says
-    nothing here (the 403 for the price stands)."""
+    as `/v1/models` shows it), naming the closest listed names the caller may call: asked only when a
+    model has no price under a budget, so a typo reads "unknown model", not "no price". A provider that
+    cannot list says nothing here (the 403 for the price stands)."""
     cache = getattr(request.app.state, "model_cache", None)
     if cache is None:
         return
@@ -202,7 +208,8 @@ async def refuse_unlisted(gw: Gateway, request: Request, targets: tuple[Target, 
             return
         if not listed or target.model in listed:
             continue
-        close = difflib.get_close_matches(target.model, listed, n=3, cutoff=0.6)
+        mine = [m for m in listed if access.allows(f"{target.provider}/{m}")]
+        close = difflib.get_close_matches(target.model, mine, n=3, cutoff=0.6)
         hint = (
             (" Did you mean " + " or ".join(f"`{target.provider}/{m}`" for m in close) + "?") if close else ""
         )

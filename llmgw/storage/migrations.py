@@ -225,6 +225,25 @@ def m012_error_kind(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m013_model_access(db: sqlite_utils.Database) -> None:
+    """Which models a user, and a personal key, may call: a JSON array of patterns (NULL: any model).
+    Columns rather than a table: each user and key has at most one list, which lives and dies with its
+    row (deleting a user or key takes it along, with nothing to cascade), and the key index's one join
+    of `api_keys` and `users` reads both lists with no further query."""
+    db.execute("ALTER TABLE users ADD COLUMN model_access TEXT")
+    db.execute("ALTER TABLE api_keys ADD COLUMN model_access TEXT")
+
+
+@migrations()
 def m014_budget_alerts(db: sqlite_utils.Database) -> None:
     """The budget alerts delivered, one per user or key, period and threshold (storage/budget_alerts.py)."""
     budget_alerts.create_table(db)
+
+
+@migrations()
+def m016_request_log_indexes(db: sqlite_utils.Database) -> None:
+    """The request log's filters by key and by model, newest first, as index ranges (see
+    storage/request_log.py). The model's index replaces m001's, which is its prefix."""
+    db.execute("CREATE INDEX idx_requests_key_created ON requests (api_key_id, created_at)")
+    db.execute("CREATE INDEX idx_requests_model_created ON requests (model_requested, created_at)")
+    db.execute("DROP INDEX idx_requests_model_requested")

@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from llmgw.storage import Spend
+from llmgw.services import model_access
+from llmgw.services.audit import Actor
+from llmgw.storage import Spend, Store
 from tests.inprocess.test_budget_caps import GEM, KEYS, PRICES, answer, set_budget
 from tests.inprocess.test_gemini_relay import gemini_err
 from tests.inprocess.test_limits_relay import USERS, account, gw_of
@@ -178,3 +180,17 @@ async def test_a_typod_model_under_a_budget_is_unknown_not_unpriced(tmp_path: Pa
         assert "has no price" in message_of(await send(running, key, path, body), path, 403)
         # Nothing but the model list went upstream.
         assert {r.url.path for r in running.upstreams.sent} == {"/v1/models"}
+
+
+async def test_the_names_suggested_are_only_those_the_caller_may_call(tmp_path: Path) -> None:
+    key = account(tmp_path)
+    set_budget(tmp_path, 5.0)
+    with Store.open(tmp_path / "llmgw.db") as store:
+        model_access.set_access(store, Actor.cli(), "ada", ["oai/gpt-4o-m*"])  # not oai/gpt-4o
+    async with gateway(tmp_path, listing, server=USERS) as running:
+        gw_of(running).prices = PRICES
+        body = {"model": "oai/gpt-4o-mnii", "messages": USER, "max_tokens": 10}
+        message = message_of(
+            await send(running, key, "/v1/chat/completions", body), "/v1/chat/completions", 404
+        )
+        assert "Did you mean `oai/gpt-4o-mini`?" in message and "`oai/gpt-4o`" not in message
