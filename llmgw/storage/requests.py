@@ -135,6 +135,7 @@ SELECT
     CAST(created_at / :width AS INTEGER) AS bucket,
     COUNT(*) AS requests,
     SUM(status >= 400 OR error_type IS NOT NULL) AS errors,
+    SUM((status >= 400 OR error_type IS NOT NULL) AND error_kind = 'upstream') AS errors_upstream,
     COALESCE(SUM(total_tokens), 0) AS tokens,
     COALESCE(SUM(cost_usd), 0.0) AS cost_usd
 FROM requests
@@ -145,8 +146,9 @@ ORDER BY bucket
 
 
 def activity(db: sqlite_utils.Database, since: float, width: int) -> list[dict[str, Any]]:
-    """Requests, errors, tokens and cost per `width`-second bucket since `since`, oldest first; a bucket
-    is `floor(created_at / width)`, and buckets without requests are absent."""
+    """Requests, errors (and of them upstream errors), tokens and cost per `width`-second bucket since
+    `since`, oldest first; a bucket is `floor(created_at / width)`, and buckets without requests are
+    absent."""
     return list(db.query(_ACTIVITY_SQL, {"since": since, "width": width}))
 
 
