@@ -72,6 +72,9 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
         path_model = request.path_params.get("model") if endpoint.model_in_path else None
         model = ex.row.model_requested = check_body(body, endpoint, server.max_image_bytes, path_model)
         targets = gw.catalog.resolve(model, "gemini" if endpoint.dialect == "gemini" else None)
+        # Refused from here on (a limit, a budget), it counts in the row of the model it would have
+        # gone to; forward() puts the target it reached instead.
+        ex.row.provider, ex.row.model_upstream = targets[0].provider, targets[0].model
         call = make_call(gw, request, body, model, ex)
         if endpoint.op is Operation.COUNT_TOKENS:  # free upstream: never limited
             counted = count_locally(gw, targets[0], body, ex)

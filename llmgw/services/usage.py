@@ -97,11 +97,17 @@ class ActivityBucket:
     errors: int
     tokens: int
     cost_usd: float
+    errors_upstream: int = 0  # of `errors`: the provider, or the way to it, failed
 
     @property
     def error_rate(self) -> float:
         """Errors per request, 0.0 without requests."""
         return self.errors / self.requests if self.requests else 0.0
+
+    @property
+    def upstream_error_rate(self) -> float:
+        """Upstream errors per request, 0.0 without requests."""
+        return self.errors_upstream / self.requests if self.requests else 0.0
 
 
 def activity(
@@ -127,6 +133,7 @@ def activity(
                 row["errors"] if row else 0,
                 row["tokens"] if row else 0,
                 float(row["cost_usd"]) if row else 0.0,
+                row["errors_upstream"] if row else 0,
             )
         )
     return out
