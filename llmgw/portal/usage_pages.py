@@ -32,6 +32,15 @@ _USER_EXPORTS: tuple[GroupBy, ...] = ("model", "key", "provider", "day", "hour")
 _ADMIN_EXPORTS: tuple[GroupBy, ...] = ("user", "model", "key", "provider", "day", "hour")
 
 
+# How an error kind reads on a page (None: counted before kinds were recorded).
+KIND_NAMES = {
+    "upstream": "upstream error",
+    "policy": "refused by policy",
+    "client": "client error",
+    None: "unclassified",
+}
+
+
 def cost_text(stats: UsageStats) -> str:
     """The cost as people should read it: never $0 for requests without a price."""
     if stats.unpriced_requests and not stats.cost_usd:
@@ -158,6 +167,7 @@ def _page(
         "csv": csv,
         "exports": _ADMIN_EXPORTS if csv.startswith(f"{PREFIX}/admin/") else _USER_EXPORTS,
         "cost_text": cost_text,
+        "kind_names": KIND_NAMES,
         **extra,
     }
     return render(request, "usage_dashboard.html", session, context)

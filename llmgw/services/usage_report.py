@@ -141,24 +141,22 @@ def _by_model(rows: dict[tuple[Any, ...], UsageStats]) -> dict[tuple[Any, ...], 
     model label, keyed (…, label): the names a request used other than the model's own (an alias) in
     its `aliases`."""
     out: dict[tuple[Any, ...], UsageGroup] = {}
+    routed: set[tuple[Any, ...]] = set()  # groups whose provider and model come from a routed row
     for (*head, provider, upstream, requested), stats in rows.items():
         label = model_label(provider, requested, upstream)
         alias = (requested,) if upstream and requested not in (upstream, label) else ()
         key = (*head, label)
         found = out.get(key)
-        if found is None:
-            out[key] = UsageGroup(label, stats, provider=provider, model=upstream or requested, aliases=alias)
-            continue
-        routed = (
-            found
-            if found.provider
-            else UsageGroup(label, found.stats, provider=provider, model=upstream or requested)
-        )
-        out[key] = dataclasses.replace(
-            routed,
-            stats=found.stats + stats,
-            aliases=tuple(sorted({*found.aliases, *alias})),
-        )
+        group = UsageGroup(label, stats, provider=provider, model=upstream or requested, aliases=alias)
+        if found is not None:
+            # What a routed row says of the model wins over a row that only names it (no target).
+            base = group if upstream and key not in routed else found
+            group = dataclasses.replace(
+                base, stats=found.stats + stats, aliases=tuple(sorted({*found.aliases, *alias}))
+            )
+        if upstream:
+            routed.add(key)
+        out[key] = group
     return out
 
 

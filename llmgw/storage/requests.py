@@ -135,7 +135,7 @@ SELECT
     CAST(created_at / :width AS INTEGER) AS bucket,
     COUNT(*) AS requests,
     SUM(status >= 400 OR error_type IS NOT NULL) AS errors,
-    SUM((status >= 400 OR error_type IS NOT NULL) AND error_kind = 'upstream') AS errors_upstream,
+    SUM((status >= 400 OR error_type IS NOT NULL) AND error_kind IS 'upstream') AS errors_upstream,
     COALESCE(SUM(total_tokens), 0) AS tokens,
     COALESCE(SUM(cost_usd), 0.0) AS cost_usd
 FROM requests

@@ -77,6 +77,7 @@ async def test_the_dashboard_comes_first_with_totals_charts_and_the_newest_reque
         assert isinstance(screen, DashboardScreen)
         totals = str(screen.query_one("#totals", Static).render())
         assert "Today (UTC): 40 requests" in totals
+        assert "6 upstream errors (15.0%) · 4 refused by policy · 0 client errors" in totals
         tail = cells(pilot, "#tail")
         assert tail[0][:4] == ["12:40:00", "root", "up/gpt-4o-mini", "500"]
         assert tail[1][1] == "alice"
@@ -240,7 +241,10 @@ async def test_usage_by_model_and_by_user_with_its_csv_export(config: Path, tmp_
         await pilot.press("4")
         await settle(pilot)
         rows = cells(pilot, "#groups")
-        assert sorted((r[0], r[1]) for r in rows) == [("up/fast", "26"), ("up/gpt-4o-mini", "14")]
+        # one row per model, the alias inside it; errors by kind, the upstream's with its rate
+        assert [r[:5] for r in rows] == [["up/gpt-4o-mini via fast", "40", "6 (15.0%)", "4", "0"]]
+        totals = str(pilot.app.screen.query_one("#usage-totals", Static).render())
+        assert "6 upstream errors (15.0%) · 4 refused by policy · 0 client errors" in totals
         chart = pilot.app.screen.query_one("#usage-chart", Sparkline).data or []
         assert len(chart) == 25 and sum(chart) == 40  # hourly, from the whole hour 24 h ago up to now
         pilot.app.screen.query_one("#by", Select).value = "user"

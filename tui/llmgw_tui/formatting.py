@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from llmgw.services.usage import UsageStats
+
 
 def clock_time(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
@@ -28,6 +30,16 @@ def latency(ms: float | None) -> str:
 
 def percent(fraction: float) -> str:
     return f"{fraction * 100:.1f}%"
+
+
+def error_split(s: UsageStats) -> str:
+    """Errors by kind, the upstream's first: what the providers did apart from the gateway's refusals
+    and bad requests."""
+    text = (
+        f"{count(s.errors_upstream)} upstream errors ({percent(s.upstream_error_rate)}) · "
+        f"{count(s.errors_policy)} refused by policy · {count(s.errors_client)} client errors"
+    )
+    return text + (f" · {count(s.errors_unclassified)} unclassified" if s.errors_unclassified else "")
 
 
 def ago(seconds: float) -> str:

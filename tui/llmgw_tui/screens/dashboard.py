@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from llmgw.services.usage import ActivityBucket, LiveRequest, UsageStats
 from llmgw_tui import charts
 from llmgw_tui.backend import Backend
-from llmgw_tui.formatting import clock_time, count, latency, money, percent
+from llmgw_tui.formatting import clock_time, count, error_split, latency, money
 from llmgw_tui.problems import no_admin
 from llmgw_tui.screens.base import AdminScreen
 
@@ -115,7 +115,7 @@ class DashboardScreen(AdminScreen):
             t = reading.today
             self.query_one("#totals", Static).update(
                 f"Today (UTC): {count(t.requests)} requests · {count(t.total_tokens)} tokens · "
-                f"{money(t.cost_usd)} · {count(t.errors)} errors ({percent(t.error_rate)})"
+                f"{money(t.cost_usd)} · {error_split(t)}"
             )
         if reading.has_admin is not None:
             banner = self.query_one("#admin-problem", Static)
