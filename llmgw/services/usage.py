@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmgw.errors import PermissionDenied
-from llmgw.services import audit
-from llmgw.services.account_labels import deleted_user_label
+from llmgw.services import account_labels, audit
+from llmgw.services.account_labels import deleted_user_label, key_label
 from llmgw.services.audit import Actor
 from llmgw.services.usage_report import (
     Grain,
@@ -62,6 +62,10 @@ class RequestLine:
     completion_tokens: int | None
     latency_ms: float | None
     streamed: bool
+    request_id: str = ""  # the `x-request-id` its client got
+    key: str | None = None  # `name (public id)` of the key that made it; None: no key
+    error_code: str | None = None  # `error_type`, e.g. `budget_exceeded`
+    error_kind: str | None = None  # client, policy or upstream
 
 
 def my_recent_requests(store: Store, actor: Actor, *, now: float | None = None) -> list[RequestLine]:
@@ -69,8 +73,9 @@ def my_recent_requests(store: Store, actor: Actor, *, now: float | None = None) 
     first: never anyone else's. Only for a portal user (the CLI has `llmgw usage`)."""
     with store.accounts(write=False) as accounts:
         me = audit.acting_user(accounts, actor)
-    if me is None:
-        raise PermissionDenied("recent usage is per user: use `llmgw usage` at the CLI")
+        if me is None:
+            raise PermissionDenied("recent usage is per user: use `llmgw usage` at the CLI")
+        names = account_labels.load(accounts, me.id)
     since = (time.time() if now is None else now) - RECENT_DAYS * 86400
     return [
         RequestLine(
@@ -83,6 +88,10 @@ def my_recent_requests(store: Store, actor: Actor, *, now: float | None = None) 
             r["completion_tokens"],
             r["latency_ms"],
             r["streamed"],
+            r["request_id"],
+            None if r["api_key_id"] is None else names.key(r["api_key_id"]),
+            r["error_type"],
+            r["error_kind"],
         )
         for r in store.recent_requests_of(me.id, since, RECENT_ROWS)
     ]
@@ -151,6 +160,21 @@ class LiveRequest:
     status: int
     tokens: int | None
     latency_ms: float | None
+    key: str | None = None  # `name (public id)` of the key that made it; None: the proxy key
+    error_code: str | None = None  # `error_type`, e.g. `upstream_error`
+    error_kind: str | None = None  # client, policy or upstream
+
+
+def _key_label(r: dict[str, Any]) -> str | None:
+    if r["api_key_id"] is None:
+        return None
+    live = f"{r['key_name']} ({r['key_public_id']})" if r["key_name"] is not None else None
+    gone = (
+        f"{r['deleted_key_name']} ({r['deleted_key_public_id']})"
+        if r["deleted_key_name"] is not None
+        else None
+    )
+    return key_label(r["api_key_id"], live, gone)
 
 
 def _user_label(r: dict[str, Any]) -> str | None:
@@ -173,6 +197,9 @@ def live_tail(store: Store, actor: Actor, limit: int = 20) -> list[LiveRequest]:
             r["status"],
             r["total_tokens"],
             r["latency_ms"],
+            _key_label(r),
+            r["error_type"],
+            r["error_kind"],
         )
         for r in store.recent_requests_with_users(limit)
     ]

@@ -642,6 +642,37 @@ def test_a_user_sees_only_their_own_recent_usage(client: TestClient, tmp_path: P
     assert 'href="/ui/usage"' in client.get("/ui/keys").text
 
 
+def test_recent_requests_show_the_error_code_the_key_and_the_request_id(
+    client: TestClient, tmp_path: Path
+) -> None:
+    from llmgw.storage import UsageRow
+
+    now = time.time()
+    with store_of(tmp_path) as store:
+        bob = next(u.id for u in users.list_users(store, Actor.cli()) if u.name == "bob")
+        made = keys.create_key(store, Actor.cli(), "bob", "laptop")
+        row = {"endpoint": "/v1/messages", "user_id": bob, "created_at": now - 60}
+        store.insert_requests(
+            [
+                UsageRow(request_id="req_refused01", api_key_id=made.key.id, status=429, error_kind="policy",
+                         error_type="budget_exceeded", model_requested="smart", **row),
+                UsageRow(request_id="req_served02", api_key_id=made.key.id, status=200,
+                         model_requested="smart", **{**row, "created_at": now - 30}),
+            ]
+        )  # fmt: skip
+    login(client, "bob", BOB_PW)
+    page = client.get("/ui/usage").text
+    recent = page[page.index("My recent requests") :]
+    refused = recent[recent.index("<tr>", recent.index("req_served02")) :]
+    assert '<td data-error="budget_exceeded"><code>budget_exceeded</code>' in refused
+    assert "refused by policy" in refused
+    assert f"<td>laptop ({made.key.public_id})</td>" in refused
+    assert "<code>req_refused01</code>" in refused
+    assert made.token not in page  # a key is named by its name and public id, never its token
+    served = recent[: recent.index("req_refused01")]
+    assert '<td data-error=""></td>' in served and "<code>req_served02</code>" in served
+
+
 def test_usage_page_empty_state_and_login_required(client: TestClient) -> None:
     assert client.get("/ui/usage", follow_redirects=False).headers["location"] == "/ui/login"
     login(client, "bob", BOB_PW)

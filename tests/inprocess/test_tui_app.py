@@ -81,6 +81,10 @@ async def test_the_dashboard_comes_first_with_totals_charts_and_the_newest_reque
         tail = cells(pilot, "#tail")
         assert tail[0][:4] == ["12:40:00", "root", "up/gpt-4o-mini", "500"]
         assert tail[1][1] == "alice"
+        # each request's error code, key (its name and public id, never its token) and request id
+        assert tail[0][4:] == ["upstream_error", "100", "200 ms", "-", "req_000"]
+        assert tail[1][4] == "" and tail[1][7].startswith("laptop (") and tail[1][8] == "req_001"
+        assert cells(pilot, "#tail")[5][4] == "gateway_rate_limit_exceeded"
         assert len(tail) == 15
         # The charts draw what the service counts: the same buckets, one per minute of the last hour.
         with Store.open(config.parent / "llmgw.db") as store:

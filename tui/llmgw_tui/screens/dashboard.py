@@ -86,7 +86,9 @@ class DashboardScreen(AdminScreen):
                     yield Sparkline([], id=f"chart-{metric}")
         yield Label("Newest requests", classes="title")
         table: DataTable[str] = DataTable(id="tail", cursor_type="row", zebra_stripes=True)
-        table.add_columns("time", "user", "model", "status", "tokens", "latency")
+        table.add_columns(
+            "time", "user", "model", "status", "error", "tokens", "latency", "key", "request id"
+        )
         yield table
 
     def on_mount(self) -> None:
@@ -131,8 +133,11 @@ class DashboardScreen(AdminScreen):
                 r.user or "(proxy key)",
                 r.model or "-",
                 str(r.status),
+                r.error_code or "",
                 count(r.tokens),
                 latency(r.latency_ms),
+                r.key or "-",
+                r.request_id,
             )
 
     def draw_charts(self) -> None:
