@@ -229,7 +229,7 @@ def format_usage_table(summary: UsageSummary) -> str:
         lines += ["", *notes]
     unpriced = [g for g in rep.groups if g.stats.unpriced_requests]
     if unpriced:
-        named = ", ".join(f"{g.model or '-'} ({g.stats.unpriced_requests:,})" for g in unpriced)
+        named = ", ".join(f"{g.label} ({g.stats.unpriced_requests:,})" for g in unpriced)
         lines += [
             "",
             f"{UNPRICED} no price for {named} requests: their cost is unknown, not 0. "

@@ -18,6 +18,7 @@ from llmgw.cli.usage import format_usage_table, parse_since, summary_json
 from llmgw.services import usage
 from llmgw.services.audit import Actor
 from llmgw.services.usage import UsageGroup, UsageReport, UsageStats, UsageSummary
+from llmgw.services.usage_report import model_label
 from llmgw.storage import LedgerWriter, Spool, Store, UsageRow
 
 
@@ -399,7 +400,7 @@ def test_parse_since_rejects(text: str) -> None:
 
 def summary_of(total: UsageStats, *models: tuple[str | None, str, UsageStats]) -> UsageSummary:
     """A plain summary (`llmgw usage`) by model, as `services.usage.summary` makes it."""
-    groups = [UsageGroup(f"{p}/{m}", stats, provider=p, model=m) for p, m, stats in models]
+    groups = [UsageGroup(model_label(p, m), stats, provider=p, model=m) for p, m, stats in models]
     report = UsageReport(since=None, until=None, by="model", groups=groups, total=total, unpriced_models=[])
     return UsageSummary(report, by_source={}, auth_failures=0)
 
