@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from llmgw.errors import PermissionDenied
+from llmgw.errors import AccountNotFound, PermissionDenied
 from llmgw.services import account_labels, audit
 from llmgw.services.account_labels import deleted_user_label, key_label
 from llmgw.services.audit import Actor
@@ -40,6 +40,7 @@ __all__ = [
     "activity",
     "live_tail",
     "my_recent_requests",
+    "recent_requests",
     "report",
     "series",
     "summary",
@@ -71,11 +72,29 @@ class RequestLine:
 def my_recent_requests(store: Store, actor: Actor, *, now: float | None = None) -> list[RequestLine]:
     """The acting user's own newest requests (at most `RECENT_ROWS`, within `RECENT_DAYS`), newest
     first: never anyone else's. Only for a portal user (the CLI has `llmgw usage`)."""
+    return recent_requests(store, actor, None, now=now)
+
+
+def recent_requests(
+    store: Store, actor: Actor, user: str | None, *, now: float | None = None
+) -> list[RequestLine]:
+    """One user's newest requests (at most `RECENT_ROWS`, within `RECENT_DAYS`), newest first: the
+    acting user's own (`user` None), or the named user's for an administrator (anyone else naming
+    another user: PermissionDenied; no such user: AccountNotFound)."""
     with store.accounts(write=False) as accounts:
         me = audit.acting_user(accounts, actor)
-        if me is None:
-            raise PermissionDenied("recent usage is per user: use `llmgw usage` at the CLI")
-        names = account_labels.load(accounts, me.id)
+        if user is None:
+            if me is None:
+                raise PermissionDenied("recent usage is per user: use `llmgw usage` at the CLI")
+            target = me
+        else:
+            if me is not None and me.role != "admin" and user.casefold() != me.name.casefold():
+                raise PermissionDenied("you may see only your own requests")
+            found = accounts.user_by_name(user)
+            if found is None:
+                raise AccountNotFound(f"no user {user!r}")
+            target = found
+        names = account_labels.load(accounts, target.id)
     since = (time.time() if now is None else now) - RECENT_DAYS * 86400
     return [
         RequestLine(
@@ -93,7 +112,7 @@ def my_recent_requests(store: Store, actor: Actor, *, now: float | None = None) 
             r["error_type"],
             r["error_kind"],
         )
-        for r in store.recent_requests_of(me.id, since, RECENT_ROWS)
+        for r in store.recent_requests_of(target.id, since, RECENT_ROWS)
     ]
 
 
