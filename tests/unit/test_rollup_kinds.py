@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from llmgw.storage import Store, UsageRow, UsageStats, rollups
+from llmgw.storage import Spool, Store, UsageRow, UsageStats, rollups
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import COLUMNS
 from llmgw.storage.rollups import ErrorCount
@@ -266,3 +266,25 @@ def test_m015_rebuilds_the_rollups_of_a_database_the_previous_schema_made(tmp_pa
         # from then on kept incrementally, the rebuilt groups included
         store.insert_requests([err("k3", 502, "upstream", "upstream_error", created_at=T0 + 2 * H)])
         assert kinds(store.usage_rollups(since=T0 + 2 * H, until=T0 + 3 * H)[()]) == (3, 0, 1, 2, 0)
+
+
+def test_a_spool_replay_counts_each_error_once_under_its_last_kind_and_code(store: Store) -> None:
+    # Written, then spooled again (the writer could not tell whether its batch went in), with the
+    # second write of one request saying what happened in the end: the replay replaces the rows.
+    spool = Spool(Path(f"{store.path}.spool"))
+    first = [
+        err("a", 502, "upstream", "upstream_error"),
+        err("b", 429, "policy", "budget_exceeded"),
+        row("c"),
+    ]
+    store.insert_requests(first)
+    later = err("a", 499, "client", "client_closed")
+    spool.append([*first[1:], later])
+    assert spool.replay(store) == 3
+    spool.append([*first[1:], later])
+    assert spool.replay(store) == 3  # twice: still once each
+    t = only(store)
+    assert (t.requests, *kinds(t)) == (3, 2, 1, 1, 0, 0)
+    assert (
+        codes(t) == from_raw(store.path) == {("client", "client_closed"): 1, ("policy", "budget_exceeded"): 1}
+    )
