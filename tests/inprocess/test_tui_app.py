@@ -21,7 +21,7 @@ from llmgw_tui.screens.usage import write_csv
 from llmgw_tui.screens.users import UsersScreen
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import Button, DataTable, Input, Select, Sparkline, Static
+from textual.widgets import Button, DataTable, Input, Label, Select, Sparkline, Static
 
 from llmgw.services import audit, credentials, keys, limits, tokens, usage, users
 from llmgw.services.usage import UsageGroup, UsageReport, UsageStats
@@ -249,6 +249,8 @@ async def test_usage_by_model_and_by_user_with_its_csv_export(config: Path, tmp_
         assert [r[:5] for r in rows] == [["up/gpt-4o-mini via fast", "40", "6 (15.0%)", "4", "0"]]
         totals = str(pilot.app.screen.query_one("#usage-totals", Static).render())
         assert "6 upstream errors (15.0%) · 4 refused by policy · 0 client errors" in totals
+        codes = str(pilot.app.screen.query_one("#usage-codes", Label).render())
+        assert codes == "error codes: upstream: upstream_error 6 · policy: gateway_rate_limit_exceeded 4"
         chart = pilot.app.screen.query_one("#usage-chart", Sparkline).data or []
         assert len(chart) == 25 and sum(chart) == 40  # hourly, from the whole hour 24 h ago up to now
         pilot.app.screen.query_one("#by", Select).value = "user"

@@ -42,6 +42,18 @@ def error_split(s: UsageStats) -> str:
     return text + (f" · {count(s.errors_unclassified)} unclassified" if s.errors_unclassified else "")
 
 
+def error_codes(s: UsageStats) -> str:
+    """Each kind's codes and counts, upstream first: `upstream: upstream_error 6, timeout 1 · policy:
+    budget_exceeded 4`; empty without errors."""
+    parts = []
+    for kind in ("upstream", "policy", "client", None):
+        found = s.codes_of(kind)
+        if found:
+            codes = ", ".join(f"{e.code or '(no code)'} {count(e.count)}" for e in found)
+            parts.append(f"{kind or 'unclassified'}: {codes}")
+    return " · ".join(parts)
+
+
 def ago(seconds: float) -> str:
     """How long ago, in its largest whole unit: 3 s ago, 5 min ago, 2 h ago, 4 d ago."""
     return f"{duration(seconds)} ago"

@@ -19,7 +19,7 @@ from llmgw.services.csv_export import usage_csv
 from llmgw.services.usage import Grain, GroupBy, SeriesPoint, UsageReport
 from llmgw_tui import charts
 from llmgw_tui.backend import Backend
-from llmgw_tui.formatting import count, error_split, latency, money, percent
+from llmgw_tui.formatting import count, error_codes, error_split, latency, money, percent
 from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import Field, FormDialog
 
@@ -81,6 +81,7 @@ class UsageScreen(AdminScreen):
             )
             yield Select[str](((f"by {g}", g) for g in GROUPINGS), value="model", allow_blank=False, id="by")
         yield Static("", id="usage-totals")
+        yield Label("", id="usage-codes", classes="hint")
         yield Label("", id="usage-caption", classes="hint")
         yield Sparkline([], id="usage-chart")
         table: DataTable[str] = DataTable(id="groups", cursor_type="row", zebra_stripes=True)
@@ -115,6 +116,8 @@ class UsageScreen(AdminScreen):
             f"{count(t.requests)} requests · {count(t.total_tokens)} tokens · "
             f"{money(t.cost_usd)}{unpriced} · {error_split(t)}"
         )
+        codes = error_codes(t)
+        self.query_one("#usage-codes", Label).update(f"error codes: {codes}" if codes else "")
         r = self.range
         if reading.series:
             buckets = [charts.point_bucket(p) for p in reading.series]
