@@ -24,6 +24,7 @@ Exception
         ├── Unauthenticated          401 missing or wrong gateway key
         ├── Forbidden                403 without auth: a Host or Origin that is not loopback
         ├── ModelNotPriced           403 a budget applies and the model has no price: budgets fail closed
+        ├── ModelNotAllowed          403 the caller's user or key may not call that model (model access)
         ├── ModelNotFound            404 no alias, provider or allowed model of that name
         ├── UnknownEndpoint          404 no such path
         ├── ResponseNotFound         404 no stored response of that id that is the caller's to see
@@ -288,6 +289,16 @@ class ModelNotPriced(GatewayError):
     kind: ErrorKind = "policy"
 
 
+class ModelNotAllowed(GatewayError):
+    """An administrator restricted which models the caller's user or key may call, and this model is
+    not one of them (`services/model_patterns.py`)."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "model_not_allowed"
+    kind: ErrorKind = "policy"
+
+
 class InternalError(GatewayError):
     status = 500
     type = "api_error"
@@ -342,7 +353,16 @@ def upstream_kind(status: int) -> ErrorKind:
 
 
 _POLICY_CODES = frozenset(
-    c.code for c in (Forbidden, Unauthenticated, ModelNotFound, LimitExceeded, BudgetExceeded, ModelNotPriced)
+    c.code
+    for c in (
+        Forbidden,
+        Unauthenticated,
+        ModelNotFound,
+        LimitExceeded,
+        BudgetExceeded,
+        ModelNotPriced,
+        ModelNotAllowed,
+    )
 )
 _CLIENT_CODES = frozenset(
     c.code

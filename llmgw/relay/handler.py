@@ -1,9 +1,10 @@
 """The request hot path, top to bottom, for every client endpoint (`endpoints.ENDPOINTS`):
 
-auth → read and check the body → route the model → the user's and key's limits → `forward` (bridge to
-the upstream's dialect, pick a key, send, retry on the next key or fallback while nothing has reached the
-client; the answer read, or a stream primed) → `deliver` (translated where needed, relayed back). The
-request's `Exchange` records it however it ends; errors answer in the client's dialect.
+auth → read and check the body → route the model → the models the user and key may call (`access.py`)
+→ the user's and key's limits → `forward` (bridge to the upstream's dialect, pick a key, send, retry on
+the next key or fallback while nothing has reached the client; the answer read, or a stream primed) →
+`deliver` (translated where needed, relayed back). The request's `Exchange` records it however it ends;
+errors answer in the client's dialect.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from llmgw.errors import (
     RequestTimeout,
     Unauthenticated,
 )
+from llmgw.relay.access import permitted
 from llmgw.relay.auth import with_query_key
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
@@ -72,9 +74,9 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
         path_model = request.path_params.get("model") if endpoint.model_in_path else None
         model = ex.row.model_requested = check_body(body, endpoint, server.max_image_bytes, path_model)
         targets = gw.catalog.resolve(model, "gemini" if endpoint.dialect == "gemini" else None)
-        # Refused from here on (a limit, a budget), it counts in the row of the model it would have
-        # gone to; forward() puts the target it reached instead.
-        ex.row.provider, ex.row.model_upstream = targets[0].provider, targets[0].model
+        aim(ex.row, targets)  # refused for model access: in the row of the model it named
+        targets = permitted(principal.access, model, targets, alias=model in gw.catalog.aliases)
+        aim(ex.row, targets)  # refused from here on (a limit, a budget): the first it may call
         call = make_call(gw, request, body, model, ex)
         if endpoint.op is Operation.COUNT_TOKENS:  # free upstream: never limited
             counted = count_locally(gw, targets[0], body, ex)
@@ -100,6 +102,13 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
         # A bug of ours: the client still gets its error format and the request its ledger row.
         log.exception("request %s failed unexpectedly", ex.request_id)
         return ex.fail(InternalError("The gateway failed to handle this request."))
+
+
+def aim(row: UsageRow, targets: tuple[Target, ...]) -> None:
+    """A request refused before it reached a provider counts in the row of the model it would have
+    gone to, its first target (forward() puts the one it reached); an unknown model, which has no
+    target, keeps only the name it asked for."""
+    row.provider, row.model_upstream = targets[0].provider, targets[0].model
 
 
 def make_call(gw: Gateway, request: Request, body: dict[str, Any], model: str, ex: Exchange) -> Call:

@@ -225,6 +225,16 @@ def m012_error_kind(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m013_model_access(db: sqlite_utils.Database) -> None:
+    """Which models a user, and a personal key, may call: a JSON array of patterns (NULL: any model).
+    Columns rather than a table: each user and key has at most one list, which lives and dies with its
+    row (deleting a user or key takes it along, with nothing to cascade), and the key index's one join
+    of `api_keys` and `users` reads both lists with no further query."""
+    db.execute("ALTER TABLE users ADD COLUMN model_access TEXT")
+    db.execute("ALTER TABLE api_keys ADD COLUMN model_access TEXT")
+
+
+@migrations()
 def m015_rollups_per_upstream_model_and_error_kind(db: sqlite_utils.Database) -> None:
     """The hourly rollups keyed by the model a request was sent to as well as the one it named (one
     report row per model, its aliases inside it), counting errors per kind, with the codes of each

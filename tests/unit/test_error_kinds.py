@@ -22,6 +22,7 @@ from llmgw.errors import (
     InternalError,
     InvalidRequest,
     LimitExceeded,
+    ModelNotAllowed,
     ModelNotFound,
     ModelNotPriced,
     NoUsableKey,
@@ -55,6 +56,7 @@ CHAT = next(e for e in ENDPOINTS if e.path == "/v1/chat/completions")
         (LimitExceeded("rpm"), "policy"),
         (BudgetExceeded("day"), "policy"),
         (ModelNotPriced("no price"), "policy"),
+        (ModelNotAllowed("not for this key"), "policy"),
         (RateLimited("every key cooling"), "upstream"),  # the upstream's rate, not ours
         (NoUsableKey("none"), "upstream"),
         (UpstreamUnavailable("reset"), "upstream"),
