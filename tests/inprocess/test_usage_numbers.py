@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from llmgw.server.app import create_app
-from llmgw.services import usage, users
+from llmgw.services import model_access, usage, users
 from llmgw.services.audit import Actor
 from llmgw.storage import Store
 from tests.inprocess.test_limits_relay import USERS, Clock, account, gw_of, set_limit
@@ -157,3 +157,20 @@ async def test_the_admin_dashboard_shows_one_row_per_model_and_errors_by_kind(tm
     ):
         summed[label] = summed.get(label, 0.0) + float(value)
     assert {label: str(int(v)) for label, v in summed.items()} == table
+
+
+async def test_a_refusal_for_model_access_counts_in_the_models_row(tmp_path: Path) -> None:
+    key = account(tmp_path)
+    with Store.open(tmp_path / "llmgw.db") as store:
+        model_access.set_access(store, Actor.cli(), "ada", ["oai/*"])
+    async with gateway(tmp_path, lambda request: anthropic_message(), server=USERS) as running:
+        r = await running.client.post(
+            "/v1/messages",
+            json={"model": "claude", "messages": USER, "max_tokens": 50},
+            headers={"x-api-key": key.token},
+        )
+        assert r.status_code == 403
+    with Store.open(tmp_path / "llmgw.db") as store:
+        (group,) = usage.report(store, Actor.cli(), since=None, until=None, by="model").groups
+    assert (group.label, group.aliases, group.stats.errors_policy) == (SONNET, ("claude",), 1)
+    assert [e.code for e in group.stats.error_codes] == ["model_not_allowed"]
