@@ -104,7 +104,9 @@ def _aligned(rows: Sequence[list[str]], rules: Sequence[int]) -> str:
 def report_table(rep: UsageReport, user: str | None) -> str:
     """One line per group and a totals line; then the range and the unpriced models."""
     headers = [rep.by or "", *_NUMBERS, *_TIMINGS]
-    body = [_cells(g.label, g.stats) for g in rep.groups]
+    body = [
+        _cells(g.label + (f" (via {', '.join(g.aliases)})" if g.aliases else ""), g.stats) for g in rep.groups
+    ]
     table = _aligned([headers, *body, _cells("total", rep.total)], rules=(1, len(body) + 1))
     notes = [
         f"from {iso_time(rep.since) or 'the start'} to {iso_time(rep.until) or 'now'}"

@@ -183,3 +183,7 @@ def test_plain_usage_one_row_per_model_and_errors_by_kind(
     }
     gpt_json = next(m for m in data["by_model"] if m["model"] == "gpt-4o")
     assert gpt_json["aliases"] == ["smart"] and gpt_json["requests"] == 5
+    code, out, _ = llmgw(capsys, "usage", "--by", "model", "--config", str(config))
+    line = next(line for line in out.splitlines() if line.startswith("oai/gpt-4o"))
+    assert line.split()[:5] == ["oai/gpt-4o", "(via", "smart)", "5", "1"]
+    assert "nope " in out and "policy refusals: 2" in out
