@@ -235,6 +235,15 @@ def m013_model_access(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m016_request_log_indexes(db: sqlite_utils.Database) -> None:
+    """The request log's filters by key and by model, newest first, as index ranges (see
+    storage/request_log.py). The model's index replaces m001's, which is its prefix."""
+    db.execute("CREATE INDEX idx_requests_key_created ON requests (api_key_id, created_at)")
+    db.execute("CREATE INDEX idx_requests_model_created ON requests (model_requested, created_at)")
+    db.execute("DROP INDEX idx_requests_model_requested")
+
+
+@migrations()
 def m015_rollups_per_upstream_model_and_error_kind(db: sqlite_utils.Database) -> None:
     """The hourly rollups keyed by the model a request was sent to as well as the one it named (one
     report row per model, its aliases inside it), counting errors per kind, with the codes of each
