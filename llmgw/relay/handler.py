@@ -78,7 +78,9 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
         path_model = request.path_params.get("model") if endpoint.model_in_path else None
         model = ex.row.model_requested = check_body(body, endpoint, server.max_image_bytes, path_model)
         targets = gw.catalog.resolve(model, "gemini" if endpoint.dialect == "gemini" else None)
+        aim(ex.row, targets)  # refused for model access: in the row of the model it named
         targets = permitted(principal.access, model, targets, alias=model in gw.catalog.aliases)
+        aim(ex.row, targets)  # refused from here on (a limit, a budget): the first it may call
         call = make_call(gw, request, body, model, ex)
         if endpoint.op is Operation.COUNT_TOKENS:  # free upstream: never limited
             counted = count_locally(gw, targets[0], body, ex)
@@ -110,6 +112,13 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
         # A bug of ours: the client still gets its error format and the request its ledger row.
         log.exception("request %s failed unexpectedly", ex.request_id)
         return ex.fail(InternalError("The gateway failed to handle this request."))
+
+
+def aim(row: UsageRow, targets: tuple[Target, ...]) -> None:
+    """A request refused before it reached a provider counts in the row of the model it would have
+    gone to, its first target (forward() puts the one it reached); an unknown model, which has no
+    target, keeps only the name it asked for."""
+    row.provider, row.model_upstream = targets[0].provider, targets[0].model
 
 
 def make_call(gw: Gateway, request: Request, body: dict[str, Any], model: str, ex: Exchange) -> Call:
