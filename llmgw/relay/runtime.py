@@ -36,6 +36,13 @@ NO_KEYS_HINT = (
     "no personal API keys yet, so no client can authenticate with one: create a user and a key with "
     "`llmgw user add NAME --admin`, then `llmgw key create NAME`"
 )
+# Exactly what to run, one command a line, so a first start can be copied from its own log.
+FIRST_START_HINT = (
+    "no users and no proxy key yet, so no client can authenticate. Run these two commands (the running "
+    "gateway takes the new key at once, no restart):\n"
+    "  llmgw user add admin --admin\n"
+    "  llmgw key create admin"
+)
 
 
 class KeySource(Protocol):
@@ -166,12 +173,13 @@ class Gateway:
 
 def start_auth(config: Config, proxy_key: str | None, store: Store) -> Auth:
     """The client authentication of `config.server.auth_mode`; in `users` and `both` the key index,
-    loaded now. `users` ignores any proxy key; `both` needs one."""
+    loaded now. `users` ignores any proxy key; `both` takes one when given. With no way in for any
+    client yet, the log says what to run."""
     mode = config.server.auth_mode
     if mode == "legacy":
         return LegacyAuth(proxy_key)
-    if mode == "both" and proxy_key is None:
-        raise ValueError("auth_mode 'both' needs a proxy key")
+    if mode == "users":
+        proxy_key = None
     index = KeyIndex(store)
     index.load()
     if index.key_count:
@@ -183,6 +191,15 @@ def start_auth(config: Config, proxy_key: str | None, store: Store) -> Auth:
             index.user_count,
             "" if index.user_count == 1 else "s",
         )
+    elif proxy_key is not None:
+        log.info("auth_mode %s: the proxy key, no personal API keys yet (`llmgw key create NAME`)", mode)
+    elif not _has_users(store):
+        log.warning("auth_mode %s: %s", mode, FIRST_START_HINT)
     else:
         log.warning("auth_mode %s: %s", mode, NO_KEYS_HINT)
-    return PersonalKeyAuth(index, proxy_key if mode == "both" else None)
+    return PersonalKeyAuth(index, proxy_key)
+
+
+def _has_users(store: Store) -> bool:
+    with store.accounts(write=False) as accounts:
+        return bool(accounts.users())
