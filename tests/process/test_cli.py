@@ -132,7 +132,10 @@ def test_default_mode_first_start_says_the_two_commands_that_let_a_client_in(
                 break
             time.sleep(0.1)
         assert r.status_code == 200, r.text
+        login = httpx.get(f"{gw.base_url}/ui/login")  # the portal the log names
+        assert login.status_code == 200 and "password" in login.text
     assert "auth both" in log and "no users and no proxy key yet" in log
+    assert f"web portal: http://127.0.0.1:{gw.port}/ui/" in log
 
 
 def test_default_mode_takes_the_proxy_key_and_personal_keys(fake: FakeOpenAI, tmp_path: Path) -> None:
