@@ -78,6 +78,7 @@ def test_readme_serve_command_runs_on_embedded_defaults(tmp_path: Path) -> None:
         out = proc.communicate(timeout=30)[0].decode()
     assert proc.returncode == 0, out
     assert "http://127.0.0.1:" in out and "auth OFF" in out
+    assert "install: dependencies pinned in" in out and "install: done in" in out  # never silent
     assert (tmp_path / ".local" / "share" / "llmgw" / "llmgw.db").exists()
 
 
