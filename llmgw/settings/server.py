@@ -152,8 +152,9 @@ class ServerConfig(Table):
             'first `/` names no provider (`"gpt-4o-mini"` → `openai/gpt-4o-mini` with `"openai"`; '
             '`"Qwen/Qwen2.5-7B"` → that provider\'s `Qwen/Qwen2.5-7B`). Its `models` allow-list, when set, '
             "applies. For clients that strip a provider prefix they take for theirs (the OpenAI Agents "
-            "SDK turns `openai/gpt-4o-mini` into `gpt-4o-mini`). Empty: such a name is a 404 that lists "
-            "the routed names ending in it."
+            "SDK turns `openai/gpt-4o-mini` into `gpt-4o-mini`). Empty: such a name is a 404 that "
+            "suggests the routed names ending in it, the name under each provider of its family's type "
+            "(`gpt-4o-mini` → `openai/gpt-4o-mini`), and `GET /v1/models`."
         ),
     )
     cors_origins: tuple[str, ...] = Field(
