@@ -1,7 +1,7 @@
 """The `llmgw` command line: one module per command group (serve, config, secret, usage, user, key,
-audit, limit, backup and db, tui, run), each with `add_parser` and `run`. Argument parsing and messages
-only: the rules live in `llmgw.services`. A command raises; `main` turns what it raised into an exit
-code and a message through the one table in `cli/exit_codes.py`."""
+access, audit, limit, backup and db, tui, run), each with `add_parser` and `run`. Argument parsing and
+messages only: the rules live in `llmgw.services`. A command raises; `main` turns what it raised into an
+exit code and a message through the one table in `cli/exit_codes.py`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ MODULES: dict[str, str] = {
     "usage": "usage",
     "user": "users",
     "key": "keys",
+    "access": "access",
     "audit": "audit",
     "limit": "limits",
     "backup": "db",

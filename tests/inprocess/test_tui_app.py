@@ -211,7 +211,7 @@ async def test_keys_mint_shows_the_token_once_and_revoke(config: Path, store: St
         assert cells(pilot, "#keys")[0][:4] == ["0123456789abcdef", "laptop", "alice", "active"]
 
         await pilot.press("n")
-        await fill(pilot, "bob", "ci", "30")
+        await fill(pilot, "bob", "ci", "30", "")  # no model restriction
         dialog = pilot.app.screen
         assert isinstance(dialog, TokenDialog)
         token = dialog.token

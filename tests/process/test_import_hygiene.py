@@ -144,5 +144,5 @@ def test_an_account_listing_loads_only_what_it_needs(tmp_path: Path, command: tu
     assert "llmgw.storage.accounts" in loaded  # it did read the database
     found = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in NOT_FOR_A_LISTING)]
     assert found == []
-    others = {"serve", "config", "secret", "usage", "audit", "db", "tui", "run"}
+    others = {"serve", "config", "secret", "usage", "access", "audit", "db", "tui", "run"}
     assert [m for m in loaded if m.startswith("llmgw.cli.") and m.split(".")[2] in others] == []
