@@ -12,8 +12,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from llmgw.cli.limits import print_user_spend
 from llmgw.cli.usage_report import format_purged, print_csv, report_json, report_table
-from llmgw.services import retention
+from llmgw.services import limits, retention
 from llmgw.services import usage as usage_service
 from llmgw.services.audit import Actor
 from llmgw.services.database import open_store
@@ -73,12 +74,21 @@ def run_report(config: Config, args: argparse.Namespace, since: float | None) ->
         return 2
     with open_store(config) as store:
         rep = usage_service.report(store, Actor.cli(), since=since, until=until, by=args.by, user=args.user)
+        # A user's report ends with their spend against their budgets (cli/limits.py prints it).
+        spend = (
+            limits.user_spend(store, Actor.cli(), args.user)
+            if args.user and not (args.csv or args.json)
+            else None
+        )
     if args.csv:
         print_csv(rep)
     elif args.json:
         print(report_json(rep, args.user))
     else:
         print(report_table(rep, args.user))
+        if spend is not None:
+            print()
+            print_user_spend(spend)
     return 0
 
 

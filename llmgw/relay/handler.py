@@ -10,6 +10,7 @@ errors answer in the client's dialect.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import re
 from typing import Any
@@ -24,6 +25,7 @@ from llmgw.errors import (
     GatewayError,
     InternalError,
     InvalidRequest,
+    ModelNotFound,
     ModelNotPriced,
     PayloadTooLarge,
     RequestTimeout,
@@ -39,8 +41,8 @@ from llmgw.relay.delivery import deliver
 from llmgw.relay.endpoints import ClientEndpoint
 from llmgw.relay.exchange import Exchange
 from llmgw.relay.forward import Call, forward
-from llmgw.relay.limits import prompt_token_bound
-from llmgw.relay.output_cap import OutputCap, output_cap, refuse_foreign_caps
+from llmgw.relay.limits import WorstCase, prompt_token_bound
+from llmgw.relay.output_cap import CAP_FIELDS, OutputCap, output_cap, refuse_foreign_caps
 from llmgw.relay.responses import JSON, error_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
@@ -81,7 +83,11 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
             if counted is not None:
                 return counted
         else:
-            admit(gw, ex.row, body, targets, call.ctx.cap)
+            try:
+                admit(gw, ex.row, body, targets, call.ctx.cap, endpoint)
+            except ModelNotPriced:  # a typo'd model is unknown, not unpriced: say so first
+                await refuse_unlisted(gw, request, targets)
+                raise
         watch = ClientWatch(request.receive)
         try:
             answer = await forward(gw, call, targets, ex)
@@ -143,16 +149,20 @@ def make_call(gw: Gateway, request: Request, body: dict[str, Any], model: str, e
 
 
 def admit(
-    gw: Gateway, row: UsageRow, body: dict[str, Any], targets: tuple[Target, ...], cap: OutputCap | None
+    gw: Gateway,
+    row: UsageRow,
+    body: dict[str, Any],
+    targets: tuple[Target, ...],
+    cap: OutputCap | None,
+    endpoint: ClientEndpoint,
 ) -> None:
     """The user's and key's limits (relay/limits.py): 429 over one, 403 for an unpriced model under a
     budget. The worst case is worked out only when a budget applies (then `cap` is the request's output
-    cap, None for an operation without output): the dearest target's."""
+    cap, None for an operation without output): each target's sides, the dearest reserved."""
 
-    def worst_case() -> float:
+    def worst_case() -> WorstCase:
         prompt = prompt_token_bound(body, len(orjson.dumps(body)))
-        out = cap.total if cap is not None else 0
-        worst = 0.0
+        sides = []
         for target in targets:
             price = gw.prices.lookup(target.provider, target.model)
             if price is None:
@@ -162,10 +172,39 @@ def admit(
                     "would cost; ask an administrator to add its price.",
                     param="model",
                 )
-            worst = max(worst, price.worst_case_usd(prompt, out))
-        return worst
+            sides.append((price.worst_case_usd(prompt, 0), price.worst_case_usd(0, 1)))
+        fields = CAP_FIELDS.get((endpoint.dialect, endpoint.op))
+        # The field the client set; else its API's plain one (chat's `max_tokens`, the last of its two).
+        field = (cap.source or fields[-1]) if cap is not None and fields else None
+        return WorstCase(tuple(sides), cap, field)
 
     gw.limits.admit(row.request_id, row.user_id, row.api_key_id, worst_case)
+
+
+async def refuse_unlisted(gw: Gateway, request: Request, targets: tuple[Target, ...]) -> None:
+    """404 for a target its provider does not list (its allow-list, or its upstream's cached model list,
+    as `/v1/models` shows it), naming the closest listed names: asked only when a model has no price
+    under a budget, so a typo reads "unknown model", not "no price". A provider that cannot list says
+    nothing here (the 403 for the price stands)."""
+    cache = getattr(request.app.state, "model_cache", None)
+    if cache is None:
+        return
+    for target in targets:
+        up = gw.upstreams.get(target.provider)
+        if up is None or gw.prices.lookup(target.provider, target.model) is not None:
+            continue
+        listed = await cache.models_of(up)
+        if not listed or target.model in listed:
+            continue
+        close = difflib.get_close_matches(target.model, listed, n=3, cutoff=0.6)
+        hint = (
+            (" Did you mean " + " or ".join(f"`{target.provider}/{m}`" for m in close) + "?") if close else ""
+        )
+        raise ModelNotFound(
+            f"The model `{target.provider}/{target.model}` does not exist: provider `{target.provider}` "
+            f"lists no model `{target.model}`.{hint} GET /v1/models lists the models of this gateway.",
+            param="model",
+        )
 
 
 def count_locally(gw: Gateway, target: Target, body: dict[str, Any], ex: Exchange) -> Response | None:

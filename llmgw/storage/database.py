@@ -22,6 +22,7 @@ from llmgw.storage import (
     health,
     key_states,
     limits,
+    request_log,
     requests,
     rollups,
     stored_responses,
@@ -32,6 +33,7 @@ from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyStateRow
 from llmgw.storage.limits import LimitRow, Spend
 from llmgw.storage.migrations import migrations
+from llmgw.storage.request_log import Cursor, LogQuery
 from llmgw.storage.requests import UsageRow
 from llmgw.storage.rollups import UsageStats
 from llmgw.storage.stored_responses import StoredResponse, UpstreamResponseKey
@@ -202,6 +204,22 @@ class Store:
         """The newest `limit` rows, everyone's, each with its user's name (the TUI's live tail)."""
         with self._lock:
             return requests.recent_with_users(self._db, limit)
+
+    def request_log(self, query: LogQuery, *, before: Cursor | None, limit: int) -> list[dict[str, Any]]:
+        """At most `limit` ledger rows matching `query`, newest first, older than `before` (a keyset:
+        the (created_at, request_id) of the last row shown), every column keyed by name."""
+        with self._lock:
+            return request_log.page(self._db, query, before=before, limit=limit)
+
+    def request_by_id(self, request_id: str) -> dict[str, Any] | None:
+        """The ledger row of one request id, whoever made it (the service applies the owner rule)."""
+        with self._lock:
+            return request_log.one(self._db, request_id)
+
+    def request_counts(self, since: float, until: float) -> dict[str, Any]:
+        """Requests, errors, tokens and cost of the ledger's rows over [since, until)."""
+        with self._lock:
+            return request_log.day_counts(self._db, since, until)
 
     def usage_rollups(
         self,

@@ -232,3 +232,12 @@ def m013_model_access(db: sqlite_utils.Database) -> None:
     of `api_keys` and `users` reads both lists with no further query."""
     db.execute("ALTER TABLE users ADD COLUMN model_access TEXT")
     db.execute("ALTER TABLE api_keys ADD COLUMN model_access TEXT")
+
+
+@migrations()
+def m016_request_log_indexes(db: sqlite_utils.Database) -> None:
+    """The request log's filters by key and by model, newest first, as index ranges (see
+    storage/request_log.py). The model's index replaces m001's, which is its prefix."""
+    db.execute("CREATE INDEX idx_requests_key_created ON requests (api_key_id, created_at)")
+    db.execute("CREATE INDEX idx_requests_model_created ON requests (model_requested, created_at)")
+    db.execute("DROP INDEX idx_requests_model_requested")

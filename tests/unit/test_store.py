@@ -108,7 +108,7 @@ def test_schema_matches_usage_row(store: Store, db_path: Path) -> None:
     assert info["attempts"][4] == "1"
     indexed = {r[0] for r in raw(db_path, "SELECT sql FROM sqlite_master WHERE type = 'index'") if r[0]}
     assert any("(created_at)" in sql for sql in indexed)
-    assert any("(model_requested)" in sql for sql in indexed)
+    assert any("(model_requested, created_at)" in sql for sql in indexed)  # m016: by model, newest first
 
 
 def test_insert_round_trip(store: Store) -> None:
