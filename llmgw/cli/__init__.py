@@ -6,56 +6,63 @@ exit code and a message through the one table in `cli/exit_codes.py`."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from types import ModuleType
 
 from llmgw import version
-from llmgw.cli import (
-    access,
-    audit,
-    config,
-    db,
-    exit_codes,
-    keys,
-    limits,
-    run,
-    secret,
-    serve,
-    tui,
-    usage,
-    users,
-)
+from llmgw.cli import exit_codes
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "serve": serve.run,
-    "config": config.run,
-    "secret": secret.run,
-    "usage": usage.run,
-    "user": users.run,
-    "key": keys.run,
-    "access": access.run,
-    "audit": audit.run,
-    "limit": limits.run,
-    "backup": db.run_backup,
-    "db": db.run,
-    "tui": tui.run,
-    "run": run.run,
+# Each command word and the module of its group, in `llmgw --help`'s order. A command imports only its
+# own module (and so only what that needs): `llmgw user list` never loads the server, the keyring or
+# the password hasher (tests/process/test_import_hygiene.py).
+MODULES: dict[str, str] = {
+    "serve": "serve",
+    "config": "config",
+    "secret": "secret",
+    "usage": "usage",
+    "user": "users",
+    "key": "keys",
+    "access": "access",
+    "audit": "audit",
+    "limit": "limits",
+    "backup": "db",
+    "db": "db",
+    "tui": "tui",
+    "run": "run",
 }
+RUNS: dict[str, str] = {"backup": "run_backup"}  # the group's `run` otherwise
 
 
-def _parser() -> argparse.ArgumentParser:
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"llmgw.cli.{name}")
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command named by `argv` (the first word not an option), if it is one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in MODULES else None
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or (`only`) of that command's group alone: enough to parse it."""
     p = argparse.ArgumentParser(prog="llmgw", description="A self-hosted LLM gateway.")
     p.add_argument("--version", action=version.VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (serve, config, secret, usage, users, keys, access, audit, limits, db, tui, run):
-        group.add_parser(sub)
+    names = [MODULES[only]] if only else list(dict.fromkeys(MODULES.values()))
+    for name in names:
+        _module(name).add_parser(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(_command_word(argv)).parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        run = getattr(_module(MODULES[args.command]), RUNS.get(args.command, "run"))
+        code: int = run(args)
+        return code
     except exit_codes.HANDLED as exc:
         return exit_codes.exit_code(exc)
 

@@ -1,5 +1,6 @@
-"""`llmgw serve`: run the gateway; refuses to start without a way for clients to authenticate (the
-proxy key in `legacy` and `both` auth modes; `users` needs none, only personal keys)."""
+"""`llmgw serve`: run the gateway. `legacy` auth mode refuses to start without the proxy key; `both`
+(the default) reads it if there is one; `users` never reads it. Without a user and a proxy key the
+gateway starts anyway and its log says the two commands that let a first client in."""
 
 from __future__ import annotations
 
@@ -85,12 +86,11 @@ def run(args: argparse.Namespace) -> int:
         config = _with_server_overrides(config, auth_mode="legacy")
     elif mode != "users":  # `users` takes personal keys only: the proxy key is not even read
         proxy_key = credentials.proxy_key()
-        if proxy_key is None:
-            why = "clients could not authenticate" if mode == "legacy" else "auth_mode 'both' needs one"
+        if proxy_key is None and mode == "legacy":
             print(
-                f"llmgw: no proxy key configured, so {why}.\n"
+                "llmgw: no proxy key configured, so clients could not authenticate (auth_mode 'legacy').\n"
                 "  Set one:  llmgw secret set proxy-key   (or the LLMGW_PROXY_KEY environment variable)\n"
-                '  or use personal API keys only:  [server] auth_mode = "users" (LLMGW_AUTH_MODE=users)\n'
+                '  or use personal API keys:  [server] auth_mode = "both" (LLMGW_AUTH_MODE=both)\n'
                 "  or run without authentication on loopback:  llmgw serve --no-auth",
                 file=sys.stderr,
             )

@@ -1,10 +1,11 @@
 """Client authentication, per `[server] auth_mode`: who is making this request.
 
+- `both` (the default): a value shaped like a personal token is checked as one and only as one,
+  in memory by the key index (`llmgw.services.key_index`); anything else only against the proxy key,
+  when one is set, whose requests are the built-in `legacy` principal's.
+- `users`: personal API keys only.
 - `legacy`: one shared proxy key, compared in constant time (`LegacyAuth`); `None` = authentication
   off (`--no-auth`, loopback only).
-- `users`: personal API keys only, found in memory by the key index (`llmgw.services.key_index`).
-- `both`: a value shaped like a personal token is checked as one and only as one; anything else only
-  against the proxy key, whose requests are the built-in `legacy` principal's.
 
 Every refusal tells the client the same thing (a revoked key is no different from a wrong one); the
 debug log says which it was.
@@ -91,7 +92,7 @@ class LegacyAuth:
 
 
 class PersonalKeyAuth:
-    """`users` mode (`proxy_key` None) and `both` mode (the proxy key given)."""
+    """`users` and `both` modes; the proxy key, when given (`both` with one set), is accepted too."""
 
     enabled = True
 

@@ -4,19 +4,30 @@ goes to provider NAME with everything after the first `/` as the upstream model
 bare name (no alias, and what precedes its first `/`, if any, names no provider) goes whole to
 `server.default_provider` when one is set; a Gemini client's bare name (`gemini-2.5-flash` in its path)
 goes first to a provider named `gemini`, if one is configured (`bare_provider`). A name that routes
-nowhere is a 404 listing the routed names (aliases, and `provider/model` of the allow-lists) that end in
-`/<name>`: some clients strip a provider prefix they take for theirs (the Agents SDK sends `gpt-4o-mini`
-for `openai/gpt-4o-mini`).
+nowhere is a 404 suggesting what it could have meant: the routed names (aliases, and `provider/model` of
+the allow-lists) that end in `/<name>` (some clients strip a provider prefix they take for theirs: the
+Agents SDK sends `gpt-4o-mini` for `openai/gpt-4o-mini`), and for a bare name of a known model family
+(`gpt-…`, `claude-…`, `gemini-…`) that name under each configured provider of that family's type; and
+always `GET /v1/models`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from llmgw.errors import ModelNotFound
 from llmgw.settings import Config
 
-SUGGESTIONS = 10  # routed names a 404 lists at most
+SUGGESTIONS = 10  # names a 404 suggests at most
+# Model names whose family says which provider type serves them: a bare one is suggested under each
+# configured provider of that type (`gpt-4o-mini` → `openai/gpt-4o-mini`).
+FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?:gpt-|chatgpt-|text-embedding-|codex-|o[1-9](?:-|$))"), "openai"),
+    (re.compile(r"claude-"), "anthropic"),
+    (re.compile(r"(?:gemini-|gemma-)"), "gemini"),
+)
+MODELS_HINT = "`GET /v1/models` lists the models this gateway serves."
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +44,7 @@ class Target:
 class Catalog:
     def __init__(self, config: Config) -> None:
         self._allowed = {name: p.models for name, p in config.providers.items()}
+        self._types = {name: p.type for name, p in config.providers.items()}
         self._aliases: dict[str, tuple[Target, ...]] = {
             alias: tuple(self._split(ref) for ref in (a.model, *a.fallbacks))
             for alias, a in config.models.items()
@@ -82,14 +94,29 @@ class Catalog:
         return allowed is None or model in allowed
 
     def _not_found(self, model: str) -> str:
-        """The 404's message: what the name could have meant, if any routed name ends in `/<name>`."""
+        """The 404's message: what the name could have meant (routed names ending in `/<name>`, a bare
+        name of a known family under its providers), and where the served models are listed."""
         message = f"The model `{model}` does not exist on this gateway."
         suffix = "/" + model
-        routed = [alias for alias in self._aliases if alias.endswith(suffix)]
+        suggested = [alias for alias in self._aliases if alias.endswith(suffix)]
         for provider, models in self._allowed.items():
-            routed.extend(f"{provider}/{m}" for m in models or () if f"/{m}".endswith(suffix))
-        if routed:
-            shown = ", ".join(f"`{name}`" for name in routed[:SUGGESTIONS])
-            more = f" (and {len(routed) - SUGGESTIONS} more)" if len(routed) > SUGGESTIONS else ""
-            message += f" Routed names ending in it: {shown}{more}."
-        return message
+            suggested.extend(f"{provider}/{m}" for m in models or () if f"/{m}".endswith(suffix))
+        suggested.extend(self._family_routes(model))
+        suggested = list(dict.fromkeys(suggested))
+        if suggested:
+            shown = ", ".join(f"`{name}`" for name in suggested[:SUGGESTIONS])
+            more = f" (and {len(suggested) - SUGGESTIONS} more)" if len(suggested) > SUGGESTIONS else ""
+            message += f" Did you mean {shown}{more}?"
+        return f"{message} {MODELS_HINT}"
+
+    def _family_routes(self, model: str) -> list[str]:
+        """`provider/model` for a bare name of a known family, under each provider of its type that
+        would serve it."""
+        if "/" in model:
+            return []
+        kind = next((t for pattern, t in FAMILIES if pattern.match(model)), None)
+        return [
+            f"{provider}/{model}"
+            for provider, type_ in self._types.items()
+            if type_ == kind and self._allows(provider, model)
+        ]

@@ -183,7 +183,9 @@ def final_error(
         return limited
     providers = sorted({t.provider for t in targets})
     keyless = [p for p in providers if not len(gw.upstreams[p].keys)]
-    if keyless == providers:  # none has a key at all: say what gives it one
+    if keyless == providers:  # none has a key at all: the client is told to ask, the log what to run
+        for p in keyless:
+            gw.log_no_key(p)
         return NoUsableKey(" ".join(gw.no_key_hint(p) for p in keyless))
     names = ", ".join(providers)
     return NoUsableKey(f"No usable upstream API key for provider(s) {names}; ask an administrator.")

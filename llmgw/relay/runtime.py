@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Protocol
 
 import httpx
@@ -36,6 +37,14 @@ NO_KEYS_HINT = (
     "no personal API keys yet, so no client can authenticate with one: create a user and a key with "
     "`llmgw user add NAME --admin`, then `llmgw key create NAME`"
 )
+NO_KEY_LOG_INTERVAL = 60.0  # seconds between two "no key" warnings of one provider
+# Exactly what to run, one command a line, so a first start can be copied from its own log.
+FIRST_START_HINT = (
+    "no users and no proxy key yet, so no client can authenticate. Run these two commands (the running "
+    "gateway takes the new key at once, no restart):\n"
+    "  llmgw user add admin --admin\n"
+    "  llmgw key create admin"
+)
 
 
 class KeySource(Protocol):
@@ -58,8 +67,8 @@ class KeySource(Protocol):
 
     def how_to_add(self, provider: str) -> str:
         """What an administrator runs or sets to give `provider` a key, as an imperative clause
-        ("run `llmgw secret set openai` or set LLMGW_OPENAI_API_KEY"): the start-up line and the error of
-        a request for a provider without a key say it."""
+        ("run `llmgw secret set openai` or set LLMGW_OPENAI_API_KEY"): the start-up line and the warning
+        logged when a request for a provider without a key is refused say it (never the client)."""
         ...
 
 
@@ -101,6 +110,7 @@ class Gateway:
         self.metrics = Metrics(self.catalog, pools, ledger, lambda: self.auth_failures.total)
         self.recorder = Recorder(ledger, lambda: self.prices, self.metrics, self.limits.settle)
         self.key_source = key_source
+        self._no_key_logged: dict[str, float] = {}  # provider → when its last "no key" warning was
         self.key_index = auth.index if isinstance(auth, PersonalKeyAuth) else None
         # The Responses API's conversation state; its writer thread starts with the gateway.
         self.stored_responses = StoredResponses(store, config.server)
@@ -143,8 +153,24 @@ class Gateway:
         self.limits.load(self.store.limit_rows())
 
     def no_key_hint(self, provider: str) -> str:
-        """What a request for `provider`, which has no key at all, is told."""
-        return f"No API key for provider '{provider}': {self.key_source.how_to_add(provider)}."
+        """What a client whose request needed `provider`, which has no key at all, is told: never where
+        keys come from (secret names, environment variables); the administrator's log says that
+        (`log_no_key`)."""
+        return f"The provider `{provider}` is not configured on this gateway: ask its administrator."
+
+    def log_no_key(self, provider: str, now: float | None = None) -> None:
+        """The administrator's side of `no_key_hint`: a warning saying what to run, at most once a
+        minute per provider (a client retrying in a loop must not flood the log)."""
+        now = time.monotonic() if now is None else now
+        last = self._no_key_logged.get(provider)
+        if last is not None and now - last < NO_KEY_LOG_INTERVAL:
+            return
+        self._no_key_logged[provider] = now
+        log.warning(
+            "a request for provider %s was refused: it has no API key; %s",
+            provider,
+            self.key_source.how_to_add(provider),
+        )
 
     async def drain(self) -> None:
         """Shutdown, once the server's loops are cancelled: the upstream clients closed, the refused
@@ -166,12 +192,13 @@ class Gateway:
 
 def start_auth(config: Config, proxy_key: str | None, store: Store) -> Auth:
     """The client authentication of `config.server.auth_mode`; in `users` and `both` the key index,
-    loaded now. `users` ignores any proxy key; `both` needs one."""
+    loaded now. `users` ignores any proxy key; `both` takes one when given. With no way in for any
+    client yet, the log says what to run."""
     mode = config.server.auth_mode
     if mode == "legacy":
         return LegacyAuth(proxy_key)
-    if mode == "both" and proxy_key is None:
-        raise ValueError("auth_mode 'both' needs a proxy key")
+    if mode == "users":
+        proxy_key = None
     index = KeyIndex(store)
     index.load()
     if index.key_count:
@@ -183,6 +210,15 @@ def start_auth(config: Config, proxy_key: str | None, store: Store) -> Auth:
             index.user_count,
             "" if index.user_count == 1 else "s",
         )
+    elif proxy_key is not None:
+        log.info("auth_mode %s: the proxy key, no personal API keys yet (`llmgw key create NAME`)", mode)
+    elif not _has_users(store):
+        log.warning("auth_mode %s: %s", mode, FIRST_START_HINT)
     else:
         log.warning("auth_mode %s: %s", mode, NO_KEYS_HINT)
-    return PersonalKeyAuth(index, proxy_key if mode == "both" else None)
+    return PersonalKeyAuth(index, proxy_key)
+
+
+def _has_users(store: Store) -> bool:
+    with store.accounts(write=False) as accounts:
+        return bool(accounts.users())

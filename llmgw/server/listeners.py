@@ -10,6 +10,7 @@ shutdown flushes every pending ledger row to SQLite before the process exits.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 import sys
@@ -57,6 +58,24 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     return hc
 
 
+def portal_url(config: Config) -> str:
+    """Where a browser opens the portal: under `public_url` when set, else at the listen address (a
+    loopback one for an every-interface address: without `public_url` the portal answers loopback
+    names only)."""
+    server = config.server
+    if server.public_url:
+        return f"{server.public_url}/ui/"
+    host = server.host
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:  # a name
+        return f"http://{host}:{server.port}/ui/"
+    if address.is_unspecified:
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    return f"http://{shown}:{server.port}/ui/"
+
+
 def metrics_hypercorn_config(config: Config) -> HypercornConfig | None:
     """The `metrics_listen` listener's hypercorn settings (None: off)."""
     if not config.server.metrics_listen:
@@ -79,7 +98,7 @@ def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
         app = create_app(config, proxy_key, key_source)
         mhc = metrics_hypercorn_config(config)
         metrics = (create_metrics_app(app), mhc) if mhc is not None else None
-        _serve(app, hc, mode if auth_enabled(mode, proxy_key) else "OFF", metrics)
+        _serve(app, hc, mode if auth_enabled(mode, proxy_key) else "OFF", portal_url(config), metrics)
     return 0
 
 
@@ -87,6 +106,7 @@ def _serve(
     app: Starlette,
     hc: HypercornConfig,
     auth: str,
+    portal: str,
     metrics: tuple[Starlette, HypercornConfig] | None = None,
 ) -> None:
     async def main() -> None:
@@ -97,7 +117,7 @@ def _serve(
                 loop.add_signal_handler(sig, stop.set)
             except NotImplementedError:  # Windows
                 signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-        log.info("llmgw listening on http://%s (auth %s)", hc.bind[0], auth)
+        log.info("llmgw listening on http://%s (auth %s); web portal: %s", hc.bind[0], auth, portal)
         if metrics is None:
             await serve(app, hc, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
         else:

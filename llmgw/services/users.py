@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from llmgw.errors import AccountNotFound, AccountRuleViolation, InvalidAccountInput, PermissionDenied
-from llmgw.services import audit, passwords
+from llmgw.services import audit
 from llmgw.services.audit import Actor
 from llmgw.storage import Accounts, Store, UserRow
 
@@ -144,6 +144,8 @@ def _reread(accounts: Accounts, user_id: int) -> User:
 def create_user(store: Store, actor: Actor, name: str, password: str, *, role: Role = "user") -> User:
     """A new active user with a password. Raises InvalidAccountInput for a bad name or password,
     AccountRuleViolation if the name is taken (names compare without regard to case)."""
+    from llmgw.services import passwords  # argon2: only where a password is hashed
+
     check_name(name)
     passwords.check_policy(password)
     password_hash = passwords.hash_password(password)  # slow: before the write lock, not under it
@@ -246,6 +248,8 @@ def set_password(
     """Set a user's password. A user changing their own (from the portal) must give the current one;
     an administrator resets anyone else's, and the local administrator anyone's. Ends the user's
     sessions."""
+    from llmgw.services import passwords  # argon2: only where a password is hashed
+
     passwords.check_policy(new_password)
     with store.accounts(write=False) as accounts:
         me = audit.acting_user(accounts, actor)
@@ -279,6 +283,8 @@ def authenticate(store: Store, name: str, password: str, client_address: str | N
     what a wrong password costs. Each attempt is audited; a failed one names the user only if the name
     exists (a password typed into the name field must not land in the log). Blocks for the hash: the
     portal calls it in the password pool (`passwords.POOL`)."""
+    from llmgw.services import passwords  # argon2: only where a password is hashed
+
     with store.accounts(write=False) as accounts:
         row = accounts.user_by_name(name) if _NAME.fullmatch(name) else None
         stored = accounts.password_hash(row.id) if row is not None else None

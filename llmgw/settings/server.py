@@ -33,15 +33,18 @@ class ServerConfig(Table):
     host: str = Field("127.0.0.1", description="Address to listen on. Loopback by default.")
     port: int = Field(4000, ge=0, le=65535, description="TCP port to listen on.")
     auth_mode: Literal["legacy", "users", "both"] = Field(
-        "legacy",
+        "both",
         description=(
-            "Client authentication. `legacy`: the one shared proxy key (`llmgw secret set proxy-key` or "
-            "`LLMGW_PROXY_KEY`). `users`: personal API keys only (`llmgw key create NAME`), no proxy key "
-            "needed. `both`: either; the proxy key's requests belong to the built-in `legacy` principal "
-            "(no user, no admin rights, cannot log in), and a value shaped like a personal key is checked "
-            "only as one. A personal key revoked or expired, or whose user is disabled or deleted, is "
-            "refused within about 0.25 s even when another process (the CLI) made the change. `serve "
-            '--no-auth` (loopback only) overrides it. Migrating: README, "Personal API keys".'
+            "Client authentication. `both` (the default): personal API keys (`llmgw key create USER`), "
+            "working as soon as they are created, and the shared proxy key too when one is set "
+            "(`llmgw secret set proxy-key` or `LLMGW_PROXY_KEY`); the proxy key's requests belong to the "
+            "built-in `legacy` principal (no user, no admin rights, cannot log in, cannot read /metrics), "
+            "and a value shaped like a personal key is checked only as one. `users`: personal API keys "
+            "only; a proxy key is never read. `legacy`: the proxy key only, required, with admin rights "
+            "on /metrics; personal keys are refused. A personal key revoked or expired, or whose user is "
+            "disabled or deleted, is refused within about 0.25 s even when another process (the CLI) made "
+            "the change. `serve --no-auth` (loopback only) overrides it. Migrating: README, "
+            '"Personal API keys".'
         ),
     )
     database: Annotated[str, Shown("`<user data dir>/llmgw.db`")] = Field(
@@ -149,8 +152,9 @@ class ServerConfig(Table):
             'first `/` names no provider (`"gpt-4o-mini"` → `openai/gpt-4o-mini` with `"openai"`; '
             '`"Qwen/Qwen2.5-7B"` → that provider\'s `Qwen/Qwen2.5-7B`). Its `models` allow-list, when set, '
             "applies. For clients that strip a provider prefix they take for theirs (the OpenAI Agents "
-            "SDK turns `openai/gpt-4o-mini` into `gpt-4o-mini`). Empty: such a name is a 404 that lists "
-            "the routed names ending in it."
+            "SDK turns `openai/gpt-4o-mini` into `gpt-4o-mini`). Empty: such a name is a 404 that "
+            "suggests the routed names ending in it, the name under each provider of its family's type "
+            "(`gpt-4o-mini` → `openai/gpt-4o-mini`), and `GET /v1/models`."
         ),
     )
     cors_origins: tuple[str, ...] = Field(

@@ -155,7 +155,8 @@ async def test_wildcard_in_development_answers_star_never_with_credentials(tmp_p
 
 @asynccontextmanager
 async def keyless(tmp_path: Path) -> AsyncIterator[Running]:
-    cfg = config(tmp_path, {"cors_origins": [APP, "http://localhost:5173"]}, {})
+    # As `serve --no-auth` runs it: `legacy` without a proxy key is authentication off.
+    cfg = config(tmp_path, {"cors_origins": [APP, "http://localhost:5173"], "auth_mode": "legacy"}, {})
     upstreams = Upstreams(lambda r: openai_chat())
     app = create_app(cfg, None, Keys({"oai": ["oai-first"]}), transport=httpx.MockTransport(upstreams))
     async with (

@@ -259,8 +259,8 @@ async def test_without_it_a_bare_name_is_a_404_listing_what_ends_in_it(tmp_path:
         r = await post(gw, {"model": "gpt-4o-mini", "input": "hi"})
     err = openai_err(r, 404)
     assert err["message"] == (
-        "The model `gpt-4o-mini` does not exist on this gateway. Routed names ending in it: "
-        "`backup/gpt-4o-mini`, `openai/gpt-4o-mini`."
+        "The model `gpt-4o-mini` does not exist on this gateway. Did you mean "
+        "`backup/gpt-4o-mini`, `openai/gpt-4o-mini`? `GET /v1/models` lists the models this gateway serves."
     )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -87,21 +89,74 @@ def test_bad_config_is_a_located_message_not_a_traceback(tmp_path: Path, command
     assert f"{cfg}: [providers.x] type: unknown provider type 'azure'" in r.stderr
 
 
-def test_serve_refuses_without_a_proxy_key(tmp_path: Path) -> None:
+def test_legacy_mode_refuses_without_a_proxy_key(tmp_path: Path) -> None:
     r = llmgw("serve", "--config", str(tmp_path / "none.toml"))
     assert r.returncode == 2 and "config file not found" in r.stderr
     (tmp_path / "empty.toml").write_text("")
-    r = llmgw("serve", "--config", str(tmp_path / "empty.toml"))
+    r = llmgw("serve", "--config", str(tmp_path / "empty.toml"), env={"LLMGW_AUTH_MODE": "legacy"})
     assert r.returncode == 2
     assert "no proxy key configured" in r.stderr and "llmgw secret set proxy-key" in r.stderr
     assert "LLMGW_PROXY_KEY" in r.stderr and "--no-auth" in r.stderr
 
 
-def test_both_auth_mode_refuses_without_a_proxy_key(tmp_path: Path) -> None:
-    (tmp_path / "empty.toml").write_text("")
-    r = llmgw("serve", "--config", str(tmp_path / "empty.toml"), env={"LLMGW_AUTH_MODE": "both"})
-    assert r.returncode == 2
-    assert "auth_mode 'both' needs one" in r.stderr and "llmgw secret set proxy-key" in r.stderr
+def first_start_commands(log: str) -> list[list[str]]:
+    """The commands a first start's log says to run: its indented `llmgw …` lines."""
+    return [shlex.split(line) for line in log.splitlines() if line.startswith("  llmgw ")]
+
+
+def test_default_mode_first_start_says_the_two_commands_that_let_a_client_in(
+    fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """No user, no proxy key, no auth_mode set: serve starts and logs exactly two commands; run as
+    printed (the password typed once, as at the prompt), their key calls the still running gateway."""
+    env = {"LLMGW_UP_API_KEY": UPSTREAM_KEY, "DBUS_SESSION_BUS_ADDRESS": ""}
+    with GatewayProcess(tmp_path, provider("up", fake.base_url), env) as gw:
+        refused = httpx.post(f"{gw.base_url}/v1/chat/completions", json={"model": "up/m", "messages": USER})
+        assert refused.status_code == 401
+        log = gw.log()
+        commands = first_start_commands(log)
+        assert commands == [["llmgw", "user", "add", "admin", "--admin"], ["llmgw", "key", "create", "admin"]]
+        cfg = ("--config", str(gw.config_path))
+        add = llmgw(*commands[0][1:], "--password-stdin", *cfg, stdin="a long enough password\n")
+        assert add.returncode == 0, add.stderr
+        created = llmgw(*commands[1][1:], *cfg)
+        assert created.returncode == 0, created.stderr
+        token = created.stdout.strip()
+        for _ in range(50):  # the key index reloads within about 0.25 s of the CLI's commit
+            r = httpx.post(
+                f"{gw.base_url}/v1/chat/completions",
+                json={"model": "up/m", "messages": USER},
+                headers={"authorization": f"Bearer {token}"},
+            )
+            if r.status_code != 401:
+                break
+            time.sleep(0.1)
+        assert r.status_code == 200, r.text
+        login = httpx.get(f"{gw.base_url}/ui/login")  # the portal the log names
+        assert login.status_code == 200 and "password" in login.text
+    assert "auth both" in log and "no users and no proxy key yet" in log
+    assert f"web portal: http://127.0.0.1:{gw.port}/ui/" in log
+
+
+def test_default_mode_takes_the_proxy_key_and_personal_keys(fake: FakeOpenAI, tmp_path: Path) -> None:
+    """An upgrade from the old default (`legacy`): the proxy key keeps working, no first-start hint."""
+    env = {"LLMGW_PROXY_KEY": PROXY_KEY, "LLMGW_UP_API_KEY": UPSTREAM_KEY, "DBUS_SESSION_BUS_ADDRESS": ""}
+    with GatewayProcess(tmp_path, provider("up", fake.base_url), env) as gw:
+        ok = httpx.post(
+            f"{gw.base_url}/v1/chat/completions",
+            json={"model": "up/m", "messages": USER},
+            headers={"authorization": f"Bearer {PROXY_KEY}"},
+        )
+        assert ok.status_code == 200, ok.text
+        wrong = httpx.post(
+            f"{gw.base_url}/v1/chat/completions",
+            json={"model": "up/m", "messages": USER},
+            headers={"authorization": "Bearer not-the-proxy-key"},
+        )
+        assert wrong.status_code == 401
+        log = gw.log()
+    assert "auth both" in log and "the proxy key, no personal API keys yet" in log
+    assert first_start_commands(log) == [] and "WARNING llmgw auth_mode" not in log
 
 
 def test_users_auth_mode_serves_without_a_proxy_key(fake: FakeOpenAI, tmp_path: Path) -> None:
@@ -117,8 +172,21 @@ def test_users_auth_mode_serves_without_a_proxy_key(fake: FakeOpenAI, tmp_path: 
             assert r.status_code == 401
         log = gw.log()
     assert "auth users" in log
-    assert "no personal API keys yet" in log
-    assert "`llmgw user add NAME --admin`, then `llmgw key create NAME`" in log
+    assert len(first_start_commands(log)) == 2
+
+
+def test_a_user_without_keys_is_told_to_create_one(fake: FakeOpenAI, tmp_path: Path) -> None:
+    cfg = tmp_path / "llmgw.toml"
+    cfg.write_text(f'[server]\ndatabase = "{tmp_path / "llmgw.db"}"\n', encoding="utf-8")
+    add = llmgw(
+        "user", "add", "ada", "--password-stdin", "--config", str(cfg), stdin="a long enough password\n"
+    )
+    assert add.returncode == 0, add.stderr
+    env = {"LLMGW_UP_API_KEY": UPSTREAM_KEY, "DBUS_SESSION_BUS_ADDRESS": ""}
+    with GatewayProcess(tmp_path, provider("up", fake.base_url), env) as gw:
+        log = gw.log()
+    assert "no personal API keys yet" in log and "`llmgw key create NAME`" in log
+    assert first_start_commands(log) == []  # `user add admin` would be wrong: a user exists
 
 
 def test_no_auth_is_refused_off_loopback(tmp_path: Path) -> None:

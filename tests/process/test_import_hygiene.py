@@ -85,3 +85,64 @@ def test_errors_and_wire_import_nothing_of_the_server() -> None:
         if m.split(".")[0] in ("httpx", "starlette", "sqlite3", "keyring")
         or m.startswith(("llmgw.relay", "llmgw.storage", "llmgw.services", "llmgw.cli"))
     ] == []
+
+
+# What an account listing must never load: the server, the portal, the HTTP stack, the keyring, the
+# password hasher, the tokenizer, Textual. Each is import time a user waits for (scripts/bench-cli).
+NOT_FOR_A_LISTING = (
+    "aiohttp",
+    "argon2",
+    "asyncio",
+    "httpx",
+    "hypercorn",
+    "jinja2",
+    "keyring",
+    "prometheus_client",
+    "starlette",
+    "textual",
+    "tiktoken",
+    "llmgw_tui",
+    "llmgw.server",
+    "llmgw.relay",
+    "llmgw.portal",
+    "llmgw.services.credentials",
+    "llmgw.services.passwords",
+)
+
+
+def loaded_by_command(*argv: str, config: Path) -> list[str]:
+    """Every module loaded once `llmgw ARGV --config CONFIG` has run, in a fresh interpreter."""
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from llmgw.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main({[*argv, '--config', str(config)]!r})\n"
+        "assert code == 0, code\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMGW_")}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    return list(json.loads(out.stdout))
+
+
+@pytest.mark.parametrize("command", [("user", "list"), ("key", "list"), ("limit", "list")])
+def test_an_account_listing_loads_only_what_it_needs(tmp_path: Path, command: tuple[str, ...]) -> None:
+    config = tmp_path / "llmgw.toml"
+    config.write_text(f'[server]\ndatabase = "{tmp_path / "llmgw.db"}"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMGW_")}
+    for setup in (["user", "add", "ada", "--password-stdin"], ["key", "create", "ada"]):
+        subprocess.run(
+            [sys.executable, "-m", "llmgw", *setup, "--config", str(config)],
+            input="a long enough password\n",
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+    loaded = loaded_by_command(*command, config=config)
+    assert f"llmgw.cli.{ {'user': 'users', 'key': 'keys', 'limit': 'limits'}[command[0]] }" in loaded
+    assert "llmgw.storage.accounts" in loaded  # it did read the database
+    found = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in NOT_FOR_A_LISTING)]
+    assert found == []
+    others = {"serve", "config", "secret", "usage", "access", "audit", "db", "tui", "run"}
+    assert [m for m in loaded if m.startswith("llmgw.cli.") and m.split(".")[2] in others] == []

@@ -36,6 +36,8 @@ pytestmark = pytest.mark.anyio
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 ADMIN = {"authorization": f"Bearer {PROXY_KEY}"}
+# The proxy key reads /metrics in `legacy` mode only (in `both`, the default, it is a client's key).
+LEGACY = {"auth_mode": "legacy"}
 
 
 def parse(text: str) -> Samples:
@@ -75,7 +77,7 @@ async def test_numbers_equal_the_traffic(tmp_path: Path) -> None:
             return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=STREAM)
         return openai_chat()  # 14 prompt, 8 completion tokens
 
-    async with gateway(tmp_path, answer) as gw:
+    async with gateway(tmp_path, answer, server=LEGACY) as gw:
         plain = [await gw.chat("oai/gpt-4o-mini") for _ in range(3)]
         streamed = await gw.chat("oai/gpt-4o-mini", stream=True)
         unrouted = await gw.chat("nowhere/at-all")
@@ -109,7 +111,7 @@ async def test_retired_keys_and_unpriced_requests(tmp_path: Path) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return key_refused(request) if key_of(request) == "oai-first" else openai_chat()
 
-    async with gateway(tmp_path, answer) as gw:
+    async with gateway(tmp_path, answer, server=LEGACY) as gw:
         assert (await gw.chat("oai/gpt-4o-mini")).status_code == 200
         m = parse((await gw.client.get("/metrics", headers=ADMIN)).text)
     assert value(m, "llmgw_upstream_keys", provider="oai", state="retired") == 1
@@ -140,7 +142,7 @@ async def test_model_labels_are_bounded(tmp_path: Path) -> None:
             )
         return openai_chat()
 
-    async with gateway(tmp_path, answer) as gw:
+    async with gateway(tmp_path, answer, server=LEGACY) as gw:
         for i in range(5):
             assert (await gw.chat(f"oai/bad-{i}")).status_code == 404
         metrics = gw.runtime.metrics
@@ -159,7 +161,9 @@ async def test_model_labels_are_bounded(tmp_path: Path) -> None:
 
 
 async def test_listed_models_keep_their_label_even_when_failing(tmp_path: Path) -> None:
-    async with gateway(tmp_path, server_error, keys={"backup": ["backup-first"], "oai": []}) as gw:
+    async with gateway(
+        tmp_path, server_error, keys={"backup": ["backup-first"], "oai": []}, server=LEGACY
+    ) as gw:
         r = await gw.chat("backup/gpt-4o-mini")  # in backup's allow-list
         m = parse((await gw.client.get("/metrics", headers=ADMIN)).text)
     assert r.status_code == 500
@@ -200,7 +204,7 @@ async def test_users_mode_only_admins(tmp_path: Path, who: str, status: int) -> 
 
 
 async def test_legacy_mode_proxy_key(tmp_path: Path) -> None:
-    async with gateway(tmp_path, openai_chat) as gw:
+    async with gateway(tmp_path, openai_chat, server=LEGACY) as gw:
         ok = await gw.client.get("/metrics", headers={"x-api-key": PROXY_KEY})
         missing = await gw.client.get("/metrics")
     assert ok.status_code == 200 and "llmgw_auth_failures_total" in ok.text
@@ -276,7 +280,7 @@ async def test_unpriced_is_the_ledgers_definition(tmp_path: Path) -> None:
             return httpx.Response(200, json={**data, "usage": {"total_tokens": 17}})
         return server_error(request)
 
-    async with gateway(tmp_path, answer) as gw:
+    async with gateway(tmp_path, answer, server=LEGACY) as gw:
         gw.runtime.prices = PriceTable({})  # nothing is priced
         assert (await gw.chat("oai/gpt-4o-mini")).status_code == 200
         assert (await gw.chat("oai/gpt-4o")).status_code >= 500  # no usage at all

@@ -47,7 +47,7 @@ def test_a_safe_production_config_has_no_problem() -> None:
     [
         ({}, True, None, "--no-auth"),
         ({}, False, SHORT_KEY, f"proxy key has 31 characters; at least {MIN_PROXY_KEY_CHARS}"),
-        ({}, False, None, "no proxy key"),
+        ({"auth_mode": "legacy"}, False, None, "no proxy key"),
         ({"cookie_secure": False}, False, GOOD_KEY, "cookie_secure = false"),
         ({"cors_origins": ["*"]}, False, GOOD_KEY, 'cors_origins = ["*"]'),
         ({"public_url": "http://llm.example.com"}, False, GOOD_KEY, 'public_url = "http://llm.example.com"'),
@@ -61,6 +61,14 @@ def test_each_production_problem_alone(
     # development accepts the very same settings
     dev = Config.model_validate({"server": {**settings, "env": "development"}})
     assert production_problems(dev, no_auth=no_auth, proxy_key=key) == []
+
+
+def test_the_default_auth_mode_needs_no_proxy_key_in_production() -> None:
+    """`both`, the default: personal keys only until a proxy key is set; a short one is still refused."""
+    assert server().server.auth_mode == "both"
+    assert production_problems(server(), no_auth=False, proxy_key=None) == []
+    (problem,) = production_problems(server(), no_auth=False, proxy_key=SHORT_KEY)
+    assert 'auth_mode = "both"' in problem
 
 
 def test_every_production_problem_together_each_named_never_the_key() -> None:

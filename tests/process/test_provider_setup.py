@@ -118,8 +118,10 @@ def test_an_alias_may_take_a_well_known_name_that_is_not_configured(tmp_path: Pa
 @pytest.mark.anyio
 @pytest.mark.parametrize("dialect", ["openai", "anthropic"])
 async def test_a_provider_without_a_key_says_what_to_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dialect: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dialect: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The administrator's log says what to run; the client is told to ask, never where keys live."""
+    caplog.set_level(logging.WARNING, "llmgw")
     monkeypatch.setattr(credentials, "_keyring", lambda: MemoryKeyring({}))
     monkeypatch.delenv("LLMGW_ANTHROPIC_API_KEY", raising=False)
     config = loaded(tmp_path)
@@ -131,10 +133,14 @@ async def test_a_provider_without_a_key_says_what_to_run(
         else:
             r = await message(gw, "anthropic/claude-sonnet-4-5")
             err = anthropic_err(r, 503)
-    assert err["message"] == (
-        "No API key for provider 'anthropic': "
-        "run `llmgw secret set anthropic` or set LLMGW_ANTHROPIC_API_KEY."
+    assert (
+        err["message"] == "The provider `anthropic` is not configured on this gateway: ask its administrator."
     )
+    assert "LLMGW_" not in r.text and "secret" not in r.text
+    assert (
+        "a request for provider anthropic was refused: it has no API key; "
+        "run `llmgw secret set anthropic` or set LLMGW_ANTHROPIC_API_KEY"
+    ) in caplog.text
     assert gw.upstreams.sent == []
     assert gw.row(r)["error_type"] == "no_usable_upstream_key"
 
@@ -145,7 +151,7 @@ async def test_a_configured_provider_without_a_key_says_the_same(tmp_path: Path)
     async with serving(tmp_path, config, Keys({})) as gw:
         r = await chat(gw, "groq/llama")
     err = openai_err(r, 503)
-    assert err["message"] == "No API key for provider 'groq': give the test a key for groq."
+    assert err["message"] == "The provider `groq` is not configured on this gateway: ask its administrator."
 
 
 @pytest.mark.anyio
@@ -219,8 +225,12 @@ def test_serve_with_only_an_openai_key_in_the_environment(tmp_path: Path) -> Non
     )
     assert r.status_code == 503
     assert r.json()["error"]["message"] == (
-        "No API key for provider 'gemini': run `llmgw secret set gemini` or set LLMGW_GEMINI_API_KEY."
+        "The provider `gemini` is not configured on this gateway: ask its administrator."
     )
+    assert (
+        "WARNING llmgw a request for provider gemini was refused: it has no API key; "
+        "run `llmgw secret set gemini` or set LLMGW_GEMINI_API_KEY"
+    ) in log
     assert "sk-openai-env-0000" not in log
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmgw.errors import ModelNotFound
-from llmgw.relay.catalog import SUGGESTIONS, Catalog, Target
+from llmgw.relay.catalog import MODELS_HINT, SUGGESTIONS, Catalog, Target
 from llmgw.settings import Config
 
 CONFIG = Config.model_validate(
@@ -88,11 +88,54 @@ def test_an_unknown_bare_name_lists_the_routed_names_ending_in_it() -> None:
         Catalog(config).resolve("gpt-4o-mini")
     message = str(info.value)
     assert message.startswith("The model `gpt-4o-mini` does not exist on this gateway.")
-    assert "`team/gpt-4o-mini`, `oai/gpt-4o-mini`, `router/openai/gpt-4o-mini`." in message
+    assert "Did you mean `team/gpt-4o-mini`, `oai/gpt-4o-mini`, `router/openai/gpt-4o-mini`?" in message
     assert "`mini`" not in message and "o3-mini" not in message  # only whole `/<name>` endings
+    assert message.endswith(MODELS_HINT)
     with pytest.raises(ModelNotFound) as nothing:
         Catalog(config).resolve("claude")
-    assert str(nothing.value) == "The model `claude` does not exist on this gateway."
+    assert str(nothing.value) == f"The model `claude` does not exist on this gateway. {MODELS_HINT}"
+
+
+@pytest.mark.parametrize(
+    ("model", "suggested"),
+    [
+        ("gpt-4o-mini", ["azure/gpt-4o-mini", "openai/gpt-4o-mini"]),  # allow-lists first, then the type's
+        ("o3-mini", ["azure/o3-mini", "openai/o3-mini"]),
+        ("o1", ["azure/o1", "openai/o1"]),
+        ("text-embedding-3-small", ["azure/text-embedding-3-small", "openai/text-embedding-3-small"]),
+        ("claude-sonnet-4-5", ["anthropic/claude-sonnet-4-5"]),
+        ("gemini-2.5-flash", []),  # no provider of type gemini is configured
+        ("gpt-4o", ["openai/gpt-4o"]),  # azure's allow-list has no gpt-4o
+        ("o3x", []),  # not a family: an `o` series name is o<digit>, then `-` or nothing
+        ("llama-3.1-8b", []),  # an OpenAI-compatible server's names say nothing of their family
+        ("mistral/gpt-4o-mini", []),  # not bare: a name with a `/` is never guessed
+    ],
+)
+def test_a_bare_name_of_a_known_family_suggests_it_under_its_providers(
+    model: str, suggested: list[str]
+) -> None:
+    config = Config.model_validate(
+        {
+            "providers": {
+                "openai": {"type": "openai"},
+                "azure": {
+                    "type": "openai",
+                    "base_url": "https://a.test/v1",
+                    "models": ["gpt-4o-mini", "o3-mini", "o1", "text-embedding-3-small"],
+                },
+                "anthropic": {"type": "anthropic"},
+                "local": {"type": "openai-compatible", "base_url": "http://l.test/v1"},
+            }
+        }
+    )
+    with pytest.raises(ModelNotFound) as info:
+        Catalog(config).resolve(model)
+    message = str(info.value)
+    assert message.endswith(MODELS_HINT)
+    if suggested:
+        assert f"Did you mean {', '.join(f'`{s}`' for s in suggested)}?" in message
+    else:
+        assert "Did you mean" not in message
 
 
 def test_the_list_is_bounded() -> None:

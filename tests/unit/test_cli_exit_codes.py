@@ -46,7 +46,7 @@ def test_main_turns_what_a_command_raised_into_its_exit_code(
     def command(args: argparse.Namespace) -> int:
         raise exc
 
-    monkeypatch.setitem(cli.COMMANDS, "audit", command)
+    monkeypatch.setattr("llmgw.cli.audit.run", command)
     assert cli.main(["audit"]) == code
     assert capsys.readouterr() == ("", stderr)
 
@@ -58,6 +58,6 @@ def test_what_the_table_does_not_know_goes_through(
     def command(args: argparse.Namespace) -> int:
         raise exc
 
-    monkeypatch.setitem(cli.COMMANDS, "audit", command)
+    monkeypatch.setattr("llmgw.cli.audit.run", command)
     with pytest.raises(type(exc)):
         cli.main(["audit"])

@@ -27,7 +27,7 @@ def write(tmp_path: Path, text: str) -> str:
 def test_defaults_without_any_file(tmp_path: Path) -> None:
     loaded = load(None, {"LLMGW_CONFIG": ""} | {"HOME": str(tmp_path)})
     s = loaded.config.server
-    assert (s.host, s.port, s.auth_mode) == ("127.0.0.1", 4000, "legacy")
+    assert (s.host, s.port, s.auth_mode) == ("127.0.0.1", 4000, "both")
     assert s.database.endswith("llmgw.db")
     # the well-known providers by name, served once a key for them exists
     providers = loaded.config.providers
