@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Select
 
+from llmgw.errors import InvalidAccountInput
 from llmgw.services.keys import Key, NewKey
 from llmgw.services.users import User
 from llmgw_tui.formatting import date_time
@@ -90,21 +91,19 @@ class KeysScreen(AdminScreen):
             Field("expires", "Expires after how many days (empty: never)"),
         ]
 
-        def create(values: dict[str, str] | None) -> None:
-            if values is None:
-                return
+        def create(values: dict[str, str]) -> NewKey:
             days = values["expires"].strip()
             if days and not days.isdigit():
-                self.notify("the expiry is a number of days", severity="error")
-                return
-            self.call(
-                lambda b: b.create_key(
-                    values["owner"].strip(), values["name"].strip() or None, int(days or 0)
-                ),
-                self.created,
+                raise InvalidAccountInput("the expiry is a number of days")
+            return self.backend.create_key(
+                values["owner"].strip(), values["name"].strip() or None, int(days or 0)
             )
 
-        self.app.push_screen(FormDialog("New key", fields, "Create"), create)
+        def created(new: NewKey | None) -> None:
+            if new is not None:
+                self.created(new)
+
+        self.app.push_screen(FormDialog("New key", fields, "Create", action=create), created)
 
     def created(self, new: NewKey) -> None:
         self.refresh_data()

@@ -128,17 +128,16 @@ class ProvidersScreen(AdminScreen):
         fields.append(Field("value", "Value (hidden)", secret=True))
         title = f"Rotate {name}: the new value replaces the old" if name else "Set an upstream key"
 
-        def store(values: dict[str, str] | None) -> None:
-            if values is None:
-                return
+        def store(values: dict[str, str]) -> str:
             key_name = name or values["name"].strip()
-            value = values["value"]
-            self.call(
-                lambda b: b.set_secret(key_name, value),
-                lambda _: self.changed(f"stored {key_name} in the OS keyring"),
-            )
+            self.backend.set_secret(key_name, values["value"])
+            return key_name
 
-        self.app.push_screen(FormDialog(title, fields, "Store"), store)
+        def stored(key_name: str | None) -> None:
+            if key_name is not None:
+                self.changed(f"stored {key_name} in the OS keyring")
+
+        self.app.push_screen(FormDialog(title, fields, "Store", action=store), stored)
 
     def action_set(self) -> None:
         self.ask_value(None)
