@@ -24,6 +24,7 @@ Exception
         ├── Unauthenticated          401 missing or wrong gateway key
         ├── Forbidden                403 without auth: a Host or Origin that is not loopback
         ├── ModelNotPriced           403 a budget applies and the model has no price: budgets fail closed
+        ├── ModelNotAllowed          403 the caller's user or key may not call that model (model access)
         ├── ModelNotFound            404 no alias, provider or allowed model of that name
         ├── UnknownEndpoint          404 no such path
         ├── ResponseNotFound         404 no stored response of that id that is the caller's to see
@@ -43,6 +44,11 @@ Exception
         ├── UpstreamTimeout          504 first-byte or between-chunk timeout
         └── UpstreamStatusError      the upstream's own 4xx/5xx answer, passed on with a scrubbed message
 
+Every `GatewayError` has a `kind`, what the ledger counts it as (`UsageRow.error_kind`): "client" (the
+request was bad or the client left), "policy" (the gateway refused it by a rule: a limit, a budget, an
+unknown or unpriced model, model access) or "upstream" (the provider, or the gateway's way to it,
+failed). `kind_of(status, code)` says the same of a row that has only its status and code.
+
 Outside this module, one more: `portal.web.PageError` (LlmgwError), an error page's status, title and
 message, which only the portal raises and answers. `tests/unit/test_errors.py` checks that no exception class
 of llmgw or llmgw_tui has another root.
@@ -51,6 +57,7 @@ of llmgw or llmgw_tui has another root.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from llmgw.dialects import UpstreamDialect
 
@@ -146,12 +153,17 @@ class Unsupported(LlmgwError):
     """The provider type has no such operation; the caller turns this into a 400."""
 
 
+ErrorKind = Literal["client", "policy", "upstream"]
+
+
 class GatewayError(LlmgwError):
-    """An error answered to the client: `status`, and the OpenAI `type` / `code` / `param` of its body."""
+    """An error answered to the client: `status`, and the OpenAI `type` / `code` / `param` of its body;
+    `kind`, whose fault it was (the module's doc)."""
 
     status = 500
     type = "api_error"
     code: str | None = None
+    kind: ErrorKind = "upstream"  # the server side failed unless a subclass says otherwise
 
     def __init__(self, message: str, *, param: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -163,6 +175,7 @@ class GatewayError(LlmgwError):
 class InvalidRequest(GatewayError):
     status = 400
     type = "invalid_request_error"
+    kind: ErrorKind = "client"
 
 
 class PreviousResponseNotFound(InvalidRequest):
@@ -176,12 +189,14 @@ class Forbidden(GatewayError):
     status = 403
     type = "invalid_request_error"
     code = "forbidden"
+    kind: ErrorKind = "policy"
 
 
 class UnknownEndpoint(GatewayError):
     status = 404
     type = "invalid_request_error"
     code = "unknown_url"
+    kind: ErrorKind = "client"
 
 
 class ResponseNotFound(GatewayError):
@@ -190,24 +205,28 @@ class ResponseNotFound(GatewayError):
 
     status = 404
     type = "invalid_request_error"
+    kind: ErrorKind = "client"
 
 
 class MethodNotAllowed(GatewayError):
     status = 405
     type = "invalid_request_error"
     code = "method_not_allowed"
+    kind: ErrorKind = "client"
 
 
 class RequestTimeout(GatewayError):
     status = 408
     type = "invalid_request_error"
     code = "request_timeout"
+    kind: ErrorKind = "client"
 
 
 class HeadersTooLarge(GatewayError):
     status = 431
     type = "invalid_request_error"
     code = "request_header_fields_too_large"
+    kind: ErrorKind = "client"
 
 
 class ClientClosed(GatewayError):
@@ -216,24 +235,28 @@ class ClientClosed(GatewayError):
     status = 499
     type = "invalid_request_error"
     code = "client_closed"
+    kind: ErrorKind = "client"
 
 
 class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+    kind: ErrorKind = "client"
 
 
 class Unauthenticated(GatewayError):
     status = 401
     type = "invalid_request_error"
     code = "invalid_api_key"
+    kind: ErrorKind = "policy"
 
 
 class ModelNotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
     code = "model_not_found"
+    kind: ErrorKind = "policy"
 
 
 class RateLimited(GatewayError):
@@ -246,12 +269,14 @@ class LimitExceeded(RateLimited):
     """A limit the gateway's administrator set: requests or tokens per minute of a user or a key."""
 
     code = "gateway_rate_limit_exceeded"
+    kind: ErrorKind = "policy"
 
 
 class BudgetExceeded(RateLimited):
     """A spend budget the gateway's administrator set, for a user or a key, per UTC day or month."""
 
     code = "budget_exceeded"
+    kind: ErrorKind = "policy"
 
 
 class ModelNotPriced(GatewayError):
@@ -261,6 +286,17 @@ class ModelNotPriced(GatewayError):
     status = 403
     type = "invalid_request_error"
     code = "model_not_priced"
+    kind: ErrorKind = "policy"
+
+
+class ModelNotAllowed(GatewayError):
+    """An administrator restricted which models the caller's user or key may call, and this model is
+    not one of them (`services/model_patterns.py`)."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "model_not_allowed"
+    kind: ErrorKind = "policy"
 
 
 class InternalError(GatewayError):
@@ -306,3 +342,50 @@ class UpstreamStatusError(GatewayError):
         self.status = upstream.status
         self.type = upstream.type
         self.code = upstream.code
+        self.kind = upstream_kind(upstream.status)
+
+
+def upstream_kind(status: int) -> ErrorKind:
+    """Whose fault an upstream's error answer was: the client's request (a 4xx about it: 400, 404, 413,
+    422 …) or the upstream's side (5xx; 401/403, a verdict about the gateway's key; 429, its account's
+    rate)."""
+    return "upstream" if status >= 500 or status in (401, 403, 429) else "client"
+
+
+_POLICY_CODES = frozenset(
+    c.code
+    for c in (
+        Forbidden,
+        Unauthenticated,
+        ModelNotFound,
+        LimitExceeded,
+        BudgetExceeded,
+        ModelNotPriced,
+        ModelNotAllowed,
+    )
+)
+_CLIENT_CODES = frozenset(
+    c.code
+    for c in (
+        PreviousResponseNotFound,
+        UnknownEndpoint,
+        MethodNotAllowed,
+        RequestTimeout,
+        HeadersTooLarge,
+        ClientClosed,
+        PayloadTooLarge,
+    )
+)
+
+
+def kind_of(status: int, code: str | None) -> ErrorKind | None:
+    """The kind of a ledger row known only by its status and error code (a row from before m012, an
+    upstream's in-stream error): None when it is no error; else a gateway policy or client code
+    decides, then the status (`upstream_kind`); a 2xx stream that failed later is the upstream's."""
+    if status < 400 and code is None:
+        return None
+    if code in _POLICY_CODES:
+        return "policy"
+    if code in _CLIENT_CODES:
+        return "client"
+    return upstream_kind(status) if status >= 400 else "upstream"

@@ -39,6 +39,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     create.add_argument("user")
     create.add_argument("--name", help=f"a label for the key (default {keys.DEFAULT_KEY_NAME!r})")
     create.add_argument("--expires-in", type=_days, metavar="DAYS", help="expire after DAYS days")
+    create.add_argument(
+        "--models",
+        nargs="+",
+        metavar="PATTERN",
+        help="only these models (provider/model, an alias, or a glob: openai/*); see `llmgw access`",
+    )
     listing = key_sub.add_parser("list", help="list keys (all, or USER's); never a secret")
     listing.add_argument("user", nargs="?")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -88,9 +94,11 @@ def _run(args: argparse.Namespace, store: Store) -> int:
     actor = Actor.cli()
     if args.key_command == "create":
         expires_in = timedelta(days=args.expires_in) if args.expires_in else None
-        new = keys.create_key(store, actor, args.user, args.name, expires_in)
+        new = keys.create_key(store, actor, args.user, args.name, expires_in, models=args.models)
         print(new.token, flush=True)
         expiry = f", expires {iso_time(new.key.expires_at)}" if new.key.expires_at else ""
+        if new.key.model_access is not None:
+            expiry += f", models {', '.join(new.key.model_access)}"
         print(
             f"created key {new.key.public_id} ({new.key.name!r}) for {new.key.owner!r}{expiry}; "
             "the token is shown only this once",
@@ -123,6 +131,7 @@ def print_keys(found: list[keys.Key], *, as_json: bool) -> None:
                 "expires": iso_time(k.expires_at),
                 "revoked": iso_time(k.revoked_at),
                 "state": k.state,
+                "models": None if k.model_access is None else list(k.model_access),
             }
             for k in found
         ]

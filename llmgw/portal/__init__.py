@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from llmgw.errors import AccountError, AccountNotFound, PermissionDenied
-from llmgw.portal import account_pages, admin_pages, limit_pages, usage_pages
+from llmgw.portal import access_pages, account_pages, admin_pages, key_forms, limit_pages, usage_pages
 from llmgw.portal.site import Site
 from llmgw.portal.web import (
     Backend,
@@ -84,7 +84,12 @@ def create_portal() -> Starlette:
         Route("/admin/limits", limit_pages.set_limits, methods=["POST"]),
         Route("/admin/limits/{subject}/clear", limit_pages.clear_page, methods=["GET"]),
         Route("/admin/limits/{subject}/clear", limit_pages.clear_limits, methods=["POST"]),
+        Route("/admin/access", access_pages.access_page, methods=["GET"]),
+        Route("/admin/access", access_pages.set_access, methods=["POST"]),
+        Route("/admin/access/clear", access_pages.clear_access, methods=["POST"]),
         Route("/admin/keys", admin_pages.keys_page, methods=["GET"]),
+        Route("/admin/keys/new", key_forms.new_key_page, methods=["GET"]),
+        Route("/admin/keys/new", key_forms.create_key_for, methods=["POST"]),
         Route("/admin/audit", admin_pages.audit_page, methods=["GET"]),
         Route("/admin/usage", usage_pages.everyone_usage, methods=["GET"]),
         Route("/admin/usage.csv", usage_pages.everyone_usage_csv, methods=["GET"]),

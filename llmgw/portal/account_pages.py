@@ -17,6 +17,7 @@ from llmgw.errors import (
     PermissionDenied,
 )
 from llmgw.portal.confirm import confirm_page, confirmed
+from llmgw.portal.key_forms import expires_in
 from llmgw.portal.web import (
     PREFIX,
     PageError,
@@ -117,12 +118,16 @@ async def create_key(request: Request) -> Response:
     b = backend(request)
     session, form = await checked_post(request)
     name = field_text(form, "name").strip() or None
+    typed = {"name": field_text(form, "name"), "expires_days": field_text(form, "expires_days")}
     try:
-        new = await asyncio.to_thread(keys.create_key, b.store, session.actor, session.user_name, name)
+        expires = expires_in(typed["expires_days"])
+        new = await asyncio.to_thread(
+            keys.create_key, b.store, session.actor, session.user_name, name, expires
+        )
     except PermissionDenied as exc:  # an administrator turned off their key creation
         return await _keys_page(request, session, status=403, error=str(exc))
     except AccountError as exc:
-        return await _keys_page(request, session, status=400, error=str(exc))
+        return await _keys_page(request, session, status=400, error=str(exc), typed=typed)
     await b.changed()
     return await _keys_page(request, session, new_key=new)
 

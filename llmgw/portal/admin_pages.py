@@ -6,6 +6,9 @@ exist for them."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -175,11 +178,59 @@ async def keys_page(request: Request) -> Response:
     return render(request, "all_keys.html", session, {"keys": everyone, "notice": notice})
 
 
+AUDIT_PERIODS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "all": "All time"}
+_PERIOD_SECONDS = {"24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+
+
+def _day(text: str, what: str) -> float | None:
+    """A `YYYY-MM-DD` field as the start of that UTC day; blank: None."""
+    if not text.strip():
+        return None
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise AccountError(f"{what}: a date as YYYY-MM-DD") from None
+
+
+def audit_filter(query: Mapping[str, str], now: float) -> audit.AuditFilter:
+    """The audit page's filter from its query: `period` (24h, 7d, 30d, all), or `from` and `until`
+    (UTC days, both included) when given; `actor`; `action` (one, or a family such as `key`)."""
+    since_day, until_day = _day(query.get("from", ""), "From"), _day(query.get("until", ""), "Until")
+    if since_day is not None or until_day is not None:
+        until = None if until_day is None else until_day + 86400
+        if since_day is not None and until is not None and since_day >= until:
+            raise AccountError("From must not be after Until")
+        since = since_day
+    else:
+        seconds = _PERIOD_SECONDS.get(query.get("period", "7d"))
+        since, until = (None if seconds is None else now - seconds), None
+    return audit.AuditFilter(since, until, query.get("actor", "").strip(), query.get("action", "").strip())
+
+
 async def audit_page(request: Request) -> Response:
+    """GET /admin/audit: the log, newest first, filtered by period or dates, actor and action."""
     session = await _admin(request)
-    entries = await asyncio.to_thread(audit.entries, backend(request).store, session.actor)
-    newest = list(reversed(entries[-AUDIT_ROWS:]))
-    return render(request, "audit.html", session, {"entries": newest, "limit": AUDIT_ROWS})
+    query = request.query_params
+    period = query.get("period", "7d") if query.get("period") in AUDIT_PERIODS else "7d"
+    error = None
+    try:
+        wanted = audit_filter({**query, "period": period}, time.time())
+    except AccountError as exc:
+        error, wanted = str(exc), audit_filter({"period": period}, time.time())
+    found = await asyncio.to_thread(audit.search, backend(request).store, session.actor, wanted)
+    families = sorted({a.partition(".")[0] for a in found.actions})
+    page = {
+        "entries": found.entries[:AUDIT_ROWS],
+        "matched": len(found.entries),
+        "limit": AUDIT_ROWS,
+        "periods": AUDIT_PERIODS,
+        "period": period,
+        "actors": sorted({*found.actors, *([wanted.actor] if wanted.actor else [])}, key=str.lower),
+        "actions": [*(f for f in families if f not in found.actions), *found.actions],
+        "chosen": {k: query.get(k, "") for k in ("from", "until", "actor", "action")},
+        "error": error,
+    }
+    return render(request, "audit.html", session, page, 400 if error else 200)
 
 
 async def set_key_creation(request: Request) -> Response:

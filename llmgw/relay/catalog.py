@@ -24,6 +24,11 @@ class Target:
     provider: str
     model: str  # the upstream's name for it
 
+    @property
+    def name(self) -> str:
+        """`provider/model`, as clients and model access patterns name it."""
+        return f"{self.provider}/{self.model}"
+
 
 class Catalog:
     def __init__(self, config: Config) -> None:

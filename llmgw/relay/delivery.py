@@ -90,12 +90,12 @@ class StreamDelivery:
             check_end(relay)
         except GatewayError as exc:
             # Headers are gone already: tell the client in-stream, then close.
-            row.error_type = exc.code or exc.type
+            row.error_type, row.error_kind = exc.code or exc.type, exc.kind
             yield relay.error_event(exc)
         except Exception:
             log.exception("request %s: relaying the stream failed", row.request_id)
             err = InternalError("The gateway failed to relay this stream.")
-            row.error_type = err.code
+            row.error_type, row.error_kind = err.code, err.kind
             yield relay.error_event(err)
         except BaseException:
             row.client_closed = True  # cancelled by the server because the client went away
@@ -115,6 +115,7 @@ class StreamDelivery:
         self.ex.apply_usage(relay.usage)
         if relay.upstream_error is not None and row.error_type is None:
             row.error_type = relay.upstream_error  # the upstream's own error event, passed on
+            row.error_kind = "upstream"
         estimate_stream_usage(self.ex, relay)
         self.ex.done()
 

@@ -11,7 +11,7 @@ import time
 
 from starlette.responses import Response
 
-from llmgw.errors import ClientClosed, GatewayError
+from llmgw.errors import ClientClosed, GatewayError, kind_of
 from llmgw.relay.endpoints import ClientEndpoint
 from llmgw.relay.responses import error_response, new_request_id
 from llmgw.relay.runtime import Gateway
@@ -63,12 +63,15 @@ class Exchange:
         if self.recorded:
             return
         self.recorded = True
+        if self.row.error_kind is None:  # an error no exception named (an upstream's, passed on)
+            self.row.error_kind = kind_of(self.row.status, self.row.error_type)
         self.gw.recorder.finish(self.row, self.started)
 
     def fail(self, exc: GatewayError) -> Response:
         """The request ends with `exc`, answered in the client's dialect."""
         self.row.status = exc.status
         self.row.error_type = self.row.error_type or exc.code or exc.type
+        self.row.error_kind = self.row.error_kind or exc.kind
         self.done()
         return error_response(exc, self.row.request_id, self.endpoint.dialect)
 
@@ -77,5 +80,6 @@ class Exchange:
         response goes nowhere."""
         row = self.row
         row.status, row.client_closed, row.error_type = ClientClosed.status, True, ClientClosed.code
+        row.error_kind = ClientClosed.kind
         self.done()
         return Response(status_code=ClientClosed.status, headers={"x-request-id": row.request_id})

@@ -1,9 +1,10 @@
 """The request hot path, top to bottom, for every client endpoint (`endpoints.ENDPOINTS`):
 
-auth → read and check the body → route the model → the user's and key's limits → `forward` (bridge to
-the upstream's dialect, pick a key, send, retry on the next key or fallback while nothing has reached the
-client; the answer read, or a stream primed) → `deliver` (translated where needed, relayed back). The
-request's `Exchange` records it however it ends; errors answer in the client's dialect.
+auth → read and check the body → route the model → the models the user and key may call (`access.py`)
+→ the user's and key's limits → `forward` (bridge to the upstream's dialect, pick a key, send, retry on
+the next key or fallback while nothing has reached the client; the answer read, or a stream primed) →
+`deliver` (translated where needed, relayed back). The request's `Exchange` records it however it ends;
+errors answer in the client's dialect.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from llmgw.errors import (
     RequestTimeout,
     Unauthenticated,
 )
+from llmgw.relay.access import permitted
 from llmgw.relay.auth import with_query_key
 from llmgw.relay.bridge import Context
 from llmgw.relay.catalog import Target
@@ -72,6 +74,7 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
         path_model = request.path_params.get("model") if endpoint.model_in_path else None
         model = ex.row.model_requested = check_body(body, endpoint, server.max_image_bytes, path_model)
         targets = gw.catalog.resolve(model, "gemini" if endpoint.dialect == "gemini" else None)
+        targets = permitted(principal.access, model, targets, alias=model in gw.catalog.aliases)
         call = make_call(gw, request, body, model, ex)
         if endpoint.op is Operation.COUNT_TOKENS:  # free upstream: never limited
             counted = count_locally(gw, targets[0], body, ex)

@@ -6,6 +6,9 @@ SDKs never send that header).
 
 A provider's models are its allow-list when it has one, else its upstream's own `/models` answer,
 cached for `server.models_cache_ttl` seconds. An upstream that cannot list is left out (and logged).
+Every listing shows only what the caller may call (`Principal.access`: an alias when it can reach one
+of its targets, `provider/model` when allowed); asking for one it may not is the 403 a call
+to it would get.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from llmgw.errors import GatewayError, ModelNotFound, Unauthenticated
+from llmgw.errors import GatewayError, ModelNotAllowed, ModelNotFound, Unauthenticated
+from llmgw.relay.access import REFUSAL
 from llmgw.relay.auth import with_query_key
 from llmgw.relay.responses import JSON, error_response, new_request_id
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.upstream import Upstream
+from llmgw.services.model_patterns import UNRESTRICTED, ModelAccess
 
 log = logging.getLogger("llmgw.models")
 _CREATED = 0  # OpenAI's `created`: we do not know when an upstream model was made
@@ -72,12 +77,28 @@ def _entry(model_id: str, owner: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": _CREATED, "owned_by": owner}
 
 
-async def _all_models(gw: Gateway, cache: ModelCache) -> list[dict[str, Any]]:
+def _may_use(gw: Gateway, access: ModelAccess, model_id: str) -> bool:
+    """Whether the caller may call `model_id` (an alias, or `provider/model`)."""
+    targets = gw.catalog.aliases.get(model_id)
+    if targets is not None:
+        return bool(access.alias_targets(model_id, [t.name for t in targets]))
+    return access.allows(model_id)
+
+
+def _refuse_unless_allowed(gw: Gateway, access: ModelAccess, model_id: str) -> None:
+    if not _may_use(gw, access, model_id):
+        raise ModelNotAllowed(REFUSAL.format(model=f"`{model_id}`"), param="model")
+
+
+async def _all_models(gw: Gateway, cache: ModelCache, access: ModelAccess) -> list[dict[str, Any]]:
+    """Aliases, then each provider's models, that the caller may call."""
     out = [_entry(alias, "llmgw") for alias in gw.catalog.aliases]
     listings = await asyncio.gather(*(cache.models_of(up) for up in gw.upstreams.values()))
     for up, ids in zip(gw.upstreams.values(), listings, strict=True):
         out.extend(_entry(f"{up.name}/{m}", up.name) for m in ids)
-    return out
+    if not access.restricted:
+        return out
+    return [entry for entry in out if _may_use(gw, access, entry["id"])]
 
 
 async def list_models(request: Request) -> Response:
@@ -85,11 +106,11 @@ async def list_models(request: Request) -> Response:
         return await list_gemini_models(request)
     gw: Gateway = request.app.state.gateway
     try:
-        gw.auth.check(request.headers)
+        principal = gw.auth.check(request.headers)
     except Unauthenticated as exc:
         gw.auth_failures.failed(request.client.host if request.client else None)
         return error_response(exc, new_request_id())
-    data = await _all_models(gw, request.app.state.model_cache)
+    data = await _all_models(gw, request.app.state.model_cache, principal.access)
     return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON)
 
 
@@ -99,12 +120,14 @@ async def get_model(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     model_id: str = request.path_params["model_id"]
     try:
-        gw.auth.check(request.headers)
+        principal = gw.auth.check(request.headers)
         if model_id in gw.catalog.aliases:
+            _refuse_unless_allowed(gw, principal.access, model_id)
             return Response(orjson.dumps(_entry(model_id, "llmgw")), media_type=JSON)
         provider, _, upstream_model = model_id.partition("/")
         up = gw.upstreams.get(provider)
         if up is not None and upstream_model in await request.app.state.model_cache.models_of(up):
+            _refuse_unless_allowed(gw, principal.access, model_id)
             return Response(orjson.dumps(_entry(model_id, provider)), media_type=JSON)
         raise ModelNotFound(f"The model `{model_id}` does not exist on this gateway.", param="model")
     except Unauthenticated as exc:
@@ -130,11 +153,11 @@ def _gemini_entry(name: str) -> dict[str, Any]:
 async def list_gemini_models(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     try:
-        gw.auth.check(with_query_key(request.headers, request.query_params.get("key")))
+        principal = gw.auth.check(with_query_key(request.headers, request.query_params.get("key")))
     except Unauthenticated as exc:
         gw.auth_failures.failed(request.client.host if request.client else None)
         return error_response(exc, new_request_id(), "gemini")
-    data = await _all_models(gw, request.app.state.model_cache)
+    data = await _all_models(gw, request.app.state.model_cache, principal.access)
     models = [_gemini_entry(entry["id"]) for entry in data]
     return Response(orjson.dumps({"models": models}), media_type=JSON)
 
@@ -143,9 +166,10 @@ async def get_gemini_model(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     name: str = request.path_params.get("model") or request.path_params["model_id"]
     try:
-        gw.auth.check(with_query_key(request.headers, request.query_params.get("key")))
-        data = await _all_models(gw, request.app.state.model_cache)
+        principal = gw.auth.check(with_query_key(request.headers, request.query_params.get("key")))
+        data = await _all_models(gw, request.app.state.model_cache, UNRESTRICTED)
         if any(entry["id"] == name for entry in data):
+            _refuse_unless_allowed(gw, principal.access, name)
             return Response(orjson.dumps(_gemini_entry(name)), media_type=JSON)
         raise ModelNotFound(f"The model `{name}` does not exist on this gateway.", param="model")
     except Unauthenticated as exc:

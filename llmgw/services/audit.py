@@ -18,10 +18,13 @@ from llmgw.storage import Accounts, AuditRow, Store, UserRow
 __all__ = [
     "Actor",
     "AuditEntry",
+    "AuditFilter",
+    "AuditSearch",
     "acting_user",
     "entries",
     "record_secret_change",
     "require_admin",
+    "search",
     "write",
 ]
 
@@ -36,6 +39,8 @@ USER_PASSWORD_RESET = "user.password_reset"  # by an administrator
 USER_KEY_CREATION_CHANGED = "user.key_creation_changed"  # may they create their own keys: "on -> off"
 KEY_CREATED = "key.created"
 KEY_REVOKED = "key.revoked"
+MODEL_ACCESS_SET = "model_access.set"  # detail: the patterns now allowed
+MODEL_ACCESS_CLEARED = "model_access.cleared"
 SECRET_SET = "provider_secret.set"
 SECRET_DELETED = "provider_secret.deleted"
 LOGIN_SUCCEEDED = "login.success"
@@ -153,6 +158,45 @@ def entries(store: Store, actor: Actor, since: float | None = None) -> list[Audi
     with store.accounts(write=False) as accounts:
         require_admin(accounts, actor)
         return [_entry(row) for row in accounts.audit(since)]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which entries to show: from `since` to before `until` (unix seconds; None: unbounded), by one
+    actor (`cli:ada`, `ada`; exact, any case) and one action (`key.created`, or a family: `key`,
+    `model_access`); empty strings match all."""
+
+    since: float | None = None
+    until: float | None = None
+    actor: str = ""
+    action: str = ""
+
+    def matches(self, entry: AuditEntry) -> bool:
+        if self.until is not None and entry.at >= self.until:
+            return False
+        if self.actor and entry.actor.lower() != self.actor.lower():
+            return False
+        family = entry.action.partition(".")[0]
+        return not self.action or self.action in (entry.action, family)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSearch:
+    """The entries a filter matched, newest first, and what the period holds to filter by."""
+
+    entries: list[AuditEntry]
+    actors: list[str]  # every actor of the period, by name
+    actions: list[str]  # every action of the period
+
+
+def search(store: Store, actor: Actor, wanted: AuditFilter) -> AuditSearch:
+    """The audit log filtered (administrators only): the matching entries newest first, and the actors
+    and actions of the whole period, for the filter's choices."""
+    period = [e for e in entries(store, actor, wanted.since) if wanted.until is None or e.at < wanted.until]
+    found = [e for e in reversed(period) if wanted.matches(e)]
+    actors = sorted({e.actor for e in period}, key=str.lower)
+    actions = sorted({e.action for e in period})
+    return AuditSearch(found, actors, actions)
 
 
 def record_secret_change(store: Store, actor: Actor, name: str, change: Literal["set", "deleted"]) -> None:

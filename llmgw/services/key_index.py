@@ -5,8 +5,9 @@ costs a dict lookup, a SHA-256 and the state checks; no query. The gateway calls
 a second from a worker thread: it reads SQLite's `PRAGMA data_version`, which moves only when another
 connection (the CLI, the TUI, the portal in another process) has committed, and reloads the records
 then. So a key revoked, expired, or whose user is disabled or deleted, is refused within one refresh,
-whoever changed it. Last use is kept in memory and written in batches (`take_last_used`,
-`write_last_used`), never once per request.
+whoever changed it; a change of the models a user or key may call (`Principal.access`) applies as soon.
+Last use is kept in memory and written in batches (`take_last_used`, `write_last_used`), never once
+per request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from llmgw.services.model_patterns import UNRESTRICTED, ModelAccess
 from llmgw.services.tokens import ParsedToken, secret_matches
 from llmgw.storage import ApiKeyRecord, Store
 
@@ -29,6 +31,7 @@ class Principal:
     api_key_id: int | None
     user_name: str
     role: str  # "admin" or "user" for a personal key; "legacy" / "anonymous" for the built-ins
+    access: ModelAccess = UNRESTRICTED  # the models it may call: its user's list and its key's
 
     @property
     def is_admin(self) -> bool:
@@ -67,7 +70,13 @@ class KeyIndex:
         again, so the next `refresh` reloads rather than missing it."""
         self._version = self._store.data_version()
         records = self._store.api_key_records()
-        self._keys = {r.public_id: (r, Principal(r.user_id, r.key_id, r.user_name, r.role)) for r in records}
+        self._keys = {
+            r.public_id: (
+                r,
+                Principal(r.user_id, r.key_id, r.user_name, r.role, ModelAccess(r.user_access, r.key_access)),
+            )
+            for r in records
+        }
 
     def refresh(self) -> bool:
         """Reload if another connection has committed since the last load; whether it reloaded."""

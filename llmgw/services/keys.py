@@ -8,7 +8,8 @@ cannot be escaped by minting another). A key's token is `llmgw-<public id>-<secr
 (`services/tokens.py`): only the public id and the secret's hash are stored. People name a key by its
 public id (in listings, and in the token itself, so a leaked token can be revoked from its text);
 `revoke_key` also takes the numeric row id (what the ledger's `api_key_id` holds) or the whole token.
-Revoking a revoked key changes nothing.
+Revoking a revoked key changes nothing. Only an administrator creates a key with a list of the models
+it may call (`model_access`; its user's list binds it too).
 
 States, first that applies: revoked, expired, owner-disabled, active.
 """
@@ -17,13 +18,15 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
 from llmgw.errors import AccountNotFound, AccountRuleViolation, InvalidAccountInput, PermissionDenied
-from llmgw.services import audit, tokens
+from llmgw.services import audit, model_access, tokens
 from llmgw.services.audit import Actor
+from llmgw.services.model_patterns import check_patterns
 from llmgw.services.users import check_name
 from llmgw.storage import Accounts, KeyRow, Store, UserRow
 
@@ -58,6 +61,7 @@ class Key:
     revoked_at: float | None
     last_used_at: float | None
     state: KeyState
+    model_access: tuple[str, ...] | None = None  # the models it may call (None: any its user may)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,7 @@ def _key(row: KeyRow, now: float) -> Key:
         row.revoked_at,
         row.last_used_at,
         key_state(row, now),
+        row.model_access,
     )
 
 
@@ -127,13 +132,21 @@ def may_create_own_keys(store: Store, actor: Actor) -> bool:
 
 
 def create_key(
-    store: Store, actor: Actor, owner: str, name: str | None = None, expires_in: timedelta | None = None
+    store: Store,
+    actor: Actor,
+    owner: str,
+    name: str | None = None,
+    expires_in: timedelta | None = None,
+    *,
+    models: Iterable[str] | None = None,
 ) -> NewKey:
     """A new key for `owner`; the token is in the result and nowhere else. Refused for a disabled owner,
-    and (PermissionDenied) to an owner minting for themself after an administrator turned that off."""
+    and (PermissionDenied) to an owner minting for themself after an administrator turned that off.
+    `models`: the model patterns the key may call (administrators only), set in the same transaction."""
     name = _check_key_name(DEFAULT_KEY_NAME if name is None else name)
     if expires_in is not None and not timedelta(0) < expires_in <= MAX_LIFETIME:
         raise InvalidAccountInput("the expiry must be in the future, within 100 years")
+    patterns = None if models is None else check_patterns(models)
     minted = tokens.mint()
     with store.accounts() as accounts:
         row = _owner(accounts, actor, owner)
@@ -159,6 +172,11 @@ def create_key(
         )
         created = accounts.key_by_id(key_id)
         assert created is not None
+        if patterns is not None:
+            audit.require_admin(accounts, actor)  # only an administrator restricts a key's models
+            model_access.write_access(accounts, actor, created, patterns, now)
+            created = accounts.key_by_id(key_id)
+            assert created is not None
         return NewKey(_key(created, now), minted.token)
 
 

@@ -61,6 +61,7 @@ class User:
     created_at: float
     keys: int = 0
     may_create_keys: bool = True  # may create their own keys (`set_key_creation`)
+    model_access: tuple[str, ...] | None = None  # the models they may call (`model_access`); None: any
 
     @property
     def state(self) -> Literal["active", "disabled"]:
@@ -90,7 +91,9 @@ def check_name(name: str) -> str:
 
 def _user(row: UserRow, keys: int = 0) -> User:
     role: Role = "admin" if row.role == "admin" else "user"
-    return User(row.id, row.name, role, row.disabled, row.created_at, keys, row.may_create_keys)
+    return User(
+        row.id, row.name, role, row.disabled, row.created_at, keys, row.may_create_keys, row.model_access
+    )
 
 
 def _find(accounts: Accounts, name: str) -> UserRow:

@@ -1,5 +1,8 @@
 """The account tables (`users`, `api_keys`, `sessions`, `audit_log`, migration m004): their SQL.
 
+Model access (m013) is a column of `users` and of `api_keys`: a JSON array of patterns, NULL for no
+restriction; read and written here as a tuple of strings (or None).
+
 `llmgw.storage.database.Store` is the one entry point that calls these functions, holding its lock;
 the rules about accounts (who may do what, hashing, audit entries) live in `llmgw.services`.
 """
@@ -7,6 +10,7 @@ the rules about accounts (who may do what, hashing, audit entries) live in `llmg
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import sqlite_utils
@@ -43,13 +47,27 @@ class ApiKeyRecord:
     user_disabled: bool
     expires_at: float | None
     revoked_at: float | None
+    user_access: tuple[str, ...] | None = None  # the models its user may call; None: any
+    key_access: tuple[str, ...] | None = None  # the models this key may call; None: any
 
 
 _KEY_RECORDS_SQL = """
 SELECT k.id AS key_id, k.public_id, k.secret_hash, k.name, k.user_id, u.name AS user_name, u.role,
-       u.disabled AS user_disabled, k.expires_at, k.revoked_at
+       u.disabled AS user_disabled, k.expires_at, k.revoked_at, u.model_access, k.model_access
 FROM api_keys AS k JOIN users AS u ON u.id = k.user_id
 """
+
+
+def access_from_column(text: str | None) -> tuple[str, ...] | None:
+    """A `model_access` column read: its patterns, or None (no restriction)."""
+    if text is None:
+        return None
+    patterns = json.loads(text)
+    return tuple(str(p) for p in patterns)
+
+
+def access_to_column(patterns: tuple[str, ...] | None) -> str | None:
+    return None if patterns is None else json.dumps(list(patterns))
 
 
 def api_key_records(db: sqlite_utils.Database) -> list[ApiKeyRecord]:
@@ -68,6 +86,8 @@ def api_key_records(db: sqlite_utils.Database) -> list[ApiKeyRecord]:
             user_disabled=bool(r[7]),
             expires_at=r[8],
             revoked_at=r[9],
+            user_access=access_from_column(r[10]),
+            key_access=access_from_column(r[11]),
         )
         for r in rows
     ]
@@ -103,6 +123,7 @@ class UserRow:
     created_at: float
     updated_at: float
     may_create_keys: bool = True  # they may create their own keys (an administrator's switch)
+    model_access: tuple[str, ...] | None = None  # the models they may call; None: any
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -119,6 +140,8 @@ class KeyRow:
     expires_at: float | None
     revoked_at: float | None
     last_used_at: float | None
+    model_access: tuple[str, ...] | None = None  # the models this key may call; None: any
+    user_model_access: tuple[str, ...] | None = None  # its owner's
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -151,10 +174,13 @@ class SessionRow:
     last_seen_at: float
 
 
-_USER_COLUMNS = "id, name, role, disabled, password_hash IS NOT NULL, created_at, updated_at, may_create_keys"
+_USER_COLUMNS = (
+    "id, name, role, disabled, password_hash IS NOT NULL, created_at, updated_at, may_create_keys, "
+    "model_access"
+)
 _KEY_SQL = """
 SELECT k.id, k.public_id, k.name, k.user_id, u.name, u.disabled, k.created_at, k.expires_at, k.revoked_at,
-       k.last_used_at
+       k.last_used_at, k.model_access, u.model_access
 FROM api_keys AS k JOIN users AS u ON u.id = k.user_id
 """
 _AUDIT_COLUMNS = (
@@ -163,11 +189,24 @@ _AUDIT_COLUMNS = (
 
 
 def _user(r: tuple[Any, ...]) -> UserRow:
-    return UserRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6], bool(r[7]))
+    return UserRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6], bool(r[7]), access_from_column(r[8]))
 
 
 def _key(r: tuple[Any, ...]) -> KeyRow:
-    return KeyRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9])
+    return KeyRow(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        bool(r[5]),
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        access_from_column(r[10]),
+        access_from_column(r[11]),
+    )
 
 
 class Accounts:
@@ -231,6 +270,12 @@ class Accounts:
     def set_may_create_keys(self, user_id: int, allowed: bool, now: float) -> None:
         self._db.execute(
             "UPDATE users SET may_create_keys = ?, updated_at = ? WHERE id = ?", [int(allowed), now, user_id]
+        )
+
+    def set_user_model_access(self, user_id: int, patterns: tuple[str, ...] | None, now: float) -> None:
+        self._db.execute(
+            "UPDATE users SET model_access = ?, updated_at = ? WHERE id = ?",
+            [access_to_column(patterns), now, user_id],
         )
 
     def delete_user(self, user_id: int, now: float) -> None:
@@ -308,6 +353,11 @@ class Accounts:
         else:
             rows = self._db.execute(_KEY_SQL + " WHERE k.user_id = ? ORDER BY k.id", [user_id]).fetchall()
         return [_key(r) for r in rows]
+
+    def set_key_model_access(self, key_id: int, patterns: tuple[str, ...] | None) -> None:
+        self._db.execute(
+            "UPDATE api_keys SET model_access = ? WHERE id = ?", [access_to_column(patterns), key_id]
+        )
 
     def revoke_key(self, key_id: int, now: float) -> None:
         self._db.execute(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from llmgw.errors import kind_of
 from llmgw.storage import id_sequences, key_states, rollups, stored_responses
 
 migrations = Migrations("llmgw")
@@ -212,3 +213,22 @@ def m011_stored_responses(db: sqlite_utils.Database) -> None:
     """The Responses API's conversation state: stored responses with their items' index, and which
     upstream key made each response an OpenAI upstream keeps (see storage/stored_responses.py)."""
     stored_responses.create_tables(db)
+
+
+@migrations()
+def m012_error_kind(db: sqlite_utils.Database) -> None:
+    """Each error row's kind: client, policy or upstream (errors.kind_of, applied to the rows so far
+    from their status and code; the gateway sets it from the error itself from now on)."""
+    db.execute("ALTER TABLE requests ADD COLUMN error_kind TEXT")
+    db.conn.create_function("llmgw_kind_of", 2, kind_of, deterministic=True)
+    db.execute("UPDATE requests SET error_kind = llmgw_kind_of(status, error_type)")
+
+
+@migrations()
+def m013_model_access(db: sqlite_utils.Database) -> None:
+    """Which models a user, and a personal key, may call: a JSON array of patterns (NULL: any model).
+    Columns rather than a table: each user and key has at most one list, which lives and dies with its
+    row (deleting a user or key takes it along, with nothing to cascade), and the key index's one join
+    of `api_keys` and `users` reads both lists with no further query."""
+    db.execute("ALTER TABLE users ADD COLUMN model_access TEXT")
+    db.execute("ALTER TABLE api_keys ADD COLUMN model_access TEXT")

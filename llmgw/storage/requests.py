@@ -52,6 +52,9 @@ class UsageRow:
     # locally, e.g. a stream cut before its usage) or "none" (nothing was generated, no counts).
     usage_source: str = "none"
     cost_usd: float | None = None  # priced when written (services.pricing); None = price unknown
+    # Whose fault an error was: "client", "policy" or "upstream" (errors.GatewayError.kind); None when
+    # the request succeeded. `error_type` holds its code.
+    error_kind: str | None = None
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(UsageRow))

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from llmgw.errors import kind_of
 from llmgw.storage.database import Store
 from llmgw.storage.file_modes import open_private
 from llmgw.storage.requests import COLUMNS, UsageRow
@@ -81,7 +82,10 @@ def _parse(line: bytes) -> UsageRow | tuple[str, int, int]:
         if not (isinstance(run, str) and isinstance(minute, int) and isinstance(count, int)):
             raise ValueError("bad auth_failures entry")
         return run, minute, count
-    return UsageRow(**{name: item[name] for name in COLUMNS if name in item})
+    row = UsageRow(**{name: item[name] for name in COLUMNS if name in item})
+    if "error_kind" not in item:  # spooled by a version before m012
+        row.error_kind = kind_of(row.status, row.error_type)
+    return row
 
 
 class Spool:

@@ -17,8 +17,9 @@ import sqlite_utils
 
 from llmgw.services import keys, limits, usage, users
 from llmgw.services.audit import Actor
-from llmgw.storage import Store, UsageRow, requests
+from llmgw.storage import Store, UsageRow, rollups
 from llmgw.storage.migrations import migrations
+from llmgw.storage.requests import COLUMNS
 
 pytestmark = pytest.mark.usefixtures("fast_hashes")
 
@@ -107,6 +108,16 @@ def at_m008(path: Path) -> sqlite_utils.Database:
     return db
 
 
+def insert_at_m008(db: sqlite_utils.Database, rows: list[UsageRow]) -> None:
+    """Ledger rows as a gateway at m008 wrote them: the columns it had, and their rollups."""
+    then = [c for c in COLUMNS if c in db["requests"].columns_dict]
+    db.conn.executemany(
+        f"INSERT INTO requests ({', '.join(then)}) VALUES ({', '.join('?' * len(then))})",
+        [tuple(getattr(r, c) for c in then) for r in rows],
+    )
+    rollups.record(db, [], [rollups.source_values(r) for r in rows])
+
+
 def add_user(db: sqlite_utils.Database, name: str, at: float, role: str = "user") -> int:
     cur = db.execute(
         "INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at) "
@@ -151,7 +162,7 @@ def test_m009_keeps_every_account_and_never_hands_out_an_id_the_ledger_holds(tmp
             row("r0", user_id=ada, api_key_id=ada_key, created_at=t0 + 120, cost_usd=0.5),  # purged below
             row("r1", user_id=ada, api_key_id=ada_key, created_at=t0 + 2 * H + 60, cost_usd=0.25),
         ]
-        requests.insert(db, old)
+        insert_at_m008(db, old)
         db.execute("DELETE FROM requests WHERE request_id = 'r0'")  # retention: the rollups keep it
         delete_user(db, ada, "ada", t0 + 2 * H + 600)
         # Today's bug, already happened: eve took ada's id and her key ada's key's id.
@@ -166,13 +177,13 @@ def test_m009_keeps_every_account_and_never_hands_out_an_id_the_ledger_holds(tmp
             "VALUES ('s1', ?, 'c', ?, ?)",
             [eve, t0 + 3 * H, t0 + 3 * H],
         )
-        requests.insert(
+        insert_at_m008(
             db, [row("r2", user_id=eve, api_key_id=eve_key, created_at=t0 + 2 * H + 1800, cost_usd=0.125)]
         )
         # And the highest id deleted, its number free for the next user today.
         cat = add_user(db, "cat", t0 + 4 * H)
         cat_key = add_key(db, cat, "c" * 16, "desk", t0 + 4 * H)
-        requests.insert(
+        insert_at_m008(
             db, [row("r3", user_id=cat, api_key_id=cat_key, created_at=t0 + 4 * H + 60, cost_usd=1.0)]
         )
         delete_user(db, cat, "cat", t0 + 5 * H)

@@ -211,7 +211,7 @@ async def test_keys_mint_shows_the_token_once_and_revoke(config: Path, store: St
         assert cells(pilot, "#keys")[0][:4] == ["0123456789abcdef", "laptop", "alice", "active"]
 
         await pilot.press("n")
-        await fill(pilot, "bob", "ci", "30")
+        await fill(pilot, "bob", "ci", "30", "")  # no model restriction
         dialog = pilot.app.screen
         assert isinstance(dialog, TokenDialog)
         token = dialog.token
@@ -467,7 +467,7 @@ async def test_every_form_keeps_its_input_and_shows_the_refusal(
         assert "number of days" in form.error
         form = await refused_in_the_form(pilot, owner="nobody", expires="30")
         assert "nobody" in form.error
-        assert form.values() == {"owner": "nobody", "name": "ci", "expires": "30"}
+        assert form.values() == {"owner": "nobody", "name": "ci", "expires": "30", "models": ""}
         await pilot.press("escape")
         await settle(pilot)
 

@@ -126,13 +126,14 @@ def test_key_commands(run: Cli, tmp_path: Path) -> None:
 
     listed = json.loads(ok(run("key", "list", "--json")))
     assert [sorted(k) for k in listed] == [
-        ["created", "expires", "id", "last_used", "name", "owner", "public_id", "revoked", "state"]
+        ["created", "expires", "id", "last_used", "models", "name", "owner", "public_id", "revoked", "state"]
     ] * 2
     first = listed[0]
     summary = (first["id"], first["public_id"], first["name"], first["owner"], first["state"])
     assert summary == (1, public_id, "laptop", "bob", "active")
     assert first["expires"] is not None and first["last_used"] is None and first["revoked"] is None
     assert listed[1]["name"] == "default" and listed[1]["expires"] is None
+    assert first["models"] is None  # any model (`llmgw access`, `key create --models`)
     assert secret not in json.dumps(listed)
     table = ok(run("key", "list", "bob")).splitlines()
     assert table[0].split() == ["id", "name", "owner", "created", "last", "used", "expires", "state"]

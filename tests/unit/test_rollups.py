@@ -251,9 +251,10 @@ def test_m006_backfills_the_rows_already_there(db_path: Path) -> None:
             row("b", user_id=None, provider=None, status=500, usage_source="none"),
             row("c", created_at=T0 + 3 * H, prompt_tokens=2, total_tokens=2, usage_source="estimated"),
         ]
+        then = [c for c in COLUMNS if c != "error_kind"]  # the ledger's columns before m012
         conn.executemany(
-            f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-            [tuple(getattr(r, c) for c in COLUMNS) for r in rows],
+            f"INSERT INTO requests ({', '.join(then)}) VALUES ({', '.join('?' * len(then))})",
+            [tuple(getattr(r, c) for c in then) for r in rows],
         )
         conn.commit()
     with Store.open(db_path) as store:

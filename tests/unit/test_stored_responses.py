@@ -492,7 +492,7 @@ def test_m011_on_a_database_of_the_version_before(tmp_path: Path) -> None:
     with Store.open(path) as store:
         with closing(sqlite3.connect(path)) as conn:
             applied = [m.name for m in migrations.applied(sqlite_utils.Database(conn))]
-        assert applied[-1] == "m011_stored_responses"
+        assert "m011_stored_responses" in applied
         svc = StoredResponses(store, ServerConfig(), writer=ResponseWriter(store), clock=Clock())
         save(svc, "resp_1", "Hello.", [user_message("Hi")], user=1)
         svc.close()

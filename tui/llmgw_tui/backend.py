@@ -16,6 +16,7 @@ from llmgw.services import audit, credentials, usage
 from llmgw.services import key_states as key_state_cases
 from llmgw.services import keys as key_cases
 from llmgw.services import limits as limit_cases
+from llmgw.services import model_access as access_cases
 from llmgw.services import users as user_cases
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store, open_store
@@ -106,9 +107,20 @@ class Backend:
     def keys(self, owner: str | None = None) -> list[Key]:
         return key_cases.list_keys(self.store(), self.actor, owner, now=self.clock())
 
-    def create_key(self, owner: str, name: str | None, expires_days: int | None) -> NewKey:
+    def create_key(
+        self, owner: str, name: str | None, expires_days: int | None, models: list[str] | None = None
+    ) -> NewKey:
+        """A key for `owner`; `models`: the patterns it may call (None or empty: any its owner may)."""
         expires = timedelta(days=expires_days) if expires_days else None
-        return key_cases.create_key(self.store(), self.actor, owner, name, expires)
+        return key_cases.create_key(self.store(), self.actor, owner, name, expires, models=models or None)
+
+    # -- model access --------------------------------------------------------------------------------
+
+    def set_model_access(self, ref: str, patterns: list[str]) -> access_cases.AccessChange:
+        """Replace a user's or key's list of the models it may call; an empty list lifts it."""
+        if not patterns:
+            return access_cases.clear_access(self.store(), self.actor, ref)
+        return access_cases.set_access(self.store(), self.actor, ref, patterns)
 
     def revoke_key(self, public_id: str) -> KeyChange:
         return key_cases.revoke_key(self.store(), self.actor, public_id)

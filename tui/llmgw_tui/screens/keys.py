@@ -1,5 +1,6 @@
-"""Personal API keys, per user: create (the token shown once, with a copy action) and revoke. A running
-gateway sees a revoke within a quarter of a second (its key index polls the database's data_version)."""
+"""Personal API keys, per user: create (the token shown once, with a copy action; its models optional),
+the models a key may call, and revoke. A running gateway sees a change within a quarter of a second (its
+key index polls the database's data_version)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from textual.widgets import DataTable, Select
 
 from llmgw.errors import InvalidAccountInput
 from llmgw.services.keys import Key, NewKey
+from llmgw.services.model_access import AccessChange
 from llmgw.services.users import User
 from llmgw_tui.formatting import date_time
 from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import ConfirmDialog, Field, FormDialog, TokenDialog
+from llmgw_tui.screens.users import MODELS_LABEL, said
 
 EVERYONE = ""
 
@@ -24,6 +27,7 @@ class KeysScreen(AdminScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new", "New key"),
         Binding("delete,x", "revoke", "Revoke"),
+        Binding("m", "models", "Models"),
     ]
 
     def __init__(self) -> None:
@@ -34,7 +38,7 @@ class KeysScreen(AdminScreen):
     def body(self) -> Iterable[Any]:
         yield Select[str]([("all users", EVERYONE)], value=EVERYONE, allow_blank=False, id="owner")
         table: DataTable[str] = DataTable(id="keys", cursor_type="row", zebra_stripes=True)
-        table.add_columns("id", "name", "owner", "state", "created (UTC)", "last used", "expires")
+        table.add_columns("id", "name", "owner", "state", "created (UTC)", "last used", "expires", "models")
         yield table
 
     def on_mount(self) -> None:
@@ -73,6 +77,7 @@ class KeysScreen(AdminScreen):
                 date_time(k.created_at),
                 date_time(k.last_used_at),
                 date_time(k.expires_at),
+                "any" if k.model_access is None else " ".join(k.model_access),
             )
         if keys:
             table.move_cursor(row=min(row, len(keys) - 1))
@@ -89,14 +94,16 @@ class KeysScreen(AdminScreen):
             Field("owner", "Owner (a user name)", self.owner or ""),
             Field("name", "Key name", "default"),
             Field("expires", "Expires after how many days (empty: never)"),
+            Field("models", "Only these models, space-separated (empty: any its owner may)"),
         ]
 
         def create(values: dict[str, str]) -> NewKey:
             days = values["expires"].strip()
             if days and not days.isdigit():
                 raise InvalidAccountInput("the expiry is a number of days")
+            models = values["models"].replace(",", " ").split()
             return self.backend.create_key(
-                values["owner"].strip(), values["name"].strip() or None, int(days or 0)
+                values["owner"].strip(), values["name"].strip() or None, int(days or 0), models
             )
 
         def created(new: NewKey | None) -> None:
@@ -108,6 +115,24 @@ class KeysScreen(AdminScreen):
     def created(self, new: NewKey) -> None:
         self.refresh_data()
         self.app.push_screen(TokenDialog(new.key.owner, new.token))
+
+    def action_models(self) -> None:
+        """The models the key may call (its owner's list binds it too): patterns, empty for any."""
+        key = self.selected()
+        if key is None:
+            return
+        fields = [Field("patterns", MODELS_LABEL, " ".join(key.model_access or ()))]
+
+        def save(values: dict[str, str]) -> AccessChange:
+            return self.backend.set_model_access(key.public_id, values["patterns"].replace(",", " ").split())
+
+        def saved(change: AccessChange | None) -> None:
+            if change is not None:
+                self.notify(said(change))
+                self.refresh_data()
+
+        dialog = FormDialog(f"Models key {key.public_id} may call", fields, "Save", action=save)
+        self.app.push_screen(dialog, saved)
 
     def action_revoke(self) -> None:
         key = self.selected()

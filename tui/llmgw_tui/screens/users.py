@@ -1,5 +1,6 @@
 """Users: the list with a search; create, disable / enable, reset a password, change the role, allow
-or refuse creating their own keys, delete (disabling and deleting ask first)."""
+or refuse creating their own keys, the models they may call, delete (disabling and deleting ask
+first)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,22 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input
 
 from llmgw.errors import InvalidAccountInput
+from llmgw.services.model_access import AccessChange
 from llmgw.services.users import Role, User
 from llmgw_tui.formatting import date_time
 from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import ConfirmDialog, Field, FormDialog
+
+MODELS_LABEL = "Allowed models, space-separated: provider/model, alias, openai/* (empty: any)"
+
+
+def said(change: AccessChange) -> str:
+    """A model access change in one line, for a notification."""
+    a = change.access
+    who = a.subject if a.scope == "user" else f"key {a.subject}"
+    if not change.changed:
+        return f"{who}: unchanged"
+    return f"{who} may call: {a.shown}"
 
 
 class UsersScreen(AdminScreen):
@@ -24,7 +37,8 @@ class UsersScreen(AdminScreen):
         Binding("p", "password", "Reset password"),
         Binding("r", "role", "Admin/user"),
         Binding("delete,x", "delete", "Delete"),
-        Binding("k", "key_creation", "Own keys"),  # last: a narrow footer keeps Delete
+        Binding("k", "key_creation", "Own keys"),  # after Delete: a narrow footer keeps Delete
+        Binding("m", "models", "Models"),
         Binding("slash", "search", "Search", show=False),
     ]
 
@@ -36,7 +50,7 @@ class UsersScreen(AdminScreen):
     def body(self) -> Iterable[Any]:
         yield Input(placeholder="search users (/)", id="search")
         table: DataTable[str] = DataTable(id="users", cursor_type="row", zebra_stripes=True)
-        table.add_columns("name", "role", "state", "keys", "own keys", "created (UTC)")
+        table.add_columns("name", "role", "state", "keys", "own keys", "created (UTC)", "models")
         yield table
 
     def on_mount(self) -> None:
@@ -58,7 +72,8 @@ class UsersScreen(AdminScreen):
         table.clear()
         for u in self.shown:
             own_keys = "on" if u.may_create_keys else "off"
-            table.add_row(u.name, u.role, u.state, str(u.keys), own_keys, date_time(u.created_at))
+            models = "any" if u.model_access is None else " ".join(u.model_access)
+            table.add_row(u.name, u.role, u.state, str(u.keys), own_keys, date_time(u.created_at), models)
         if self.shown:
             table.move_cursor(row=min(row, len(self.shown) - 1))
 
@@ -161,6 +176,23 @@ class UsersScreen(AdminScreen):
         self.call(
             lambda b: b.set_key_creation(user.name, allowed), lambda c: self.done(f"{c.user.name} {said}")
         )
+
+    def action_models(self) -> None:
+        """The models the user, with every key of theirs, may call: patterns, empty for any."""
+        user = self.selected()
+        if user is None:
+            return
+        shown = " ".join(user.model_access or ())
+        fields = [Field("patterns", MODELS_LABEL, shown)]
+
+        def save(values: dict[str, str]) -> AccessChange:
+            return self.backend.set_model_access(user.name, values["patterns"].replace(",", " ").split())
+
+        def saved(change: AccessChange | None) -> None:
+            if change is not None:
+                self.done(said(change))
+
+        self.app.push_screen(FormDialog(f"Models {user.name} may call", fields, "Save", action=save), saved)
 
     def action_delete(self) -> None:
         user = self.selected()
