@@ -11,8 +11,8 @@ characters replaced (XML cannot carry them), long ones shortened on screen (neve
 Charts fit any width at a readable size: an `<svg>` 100% wide with no viewBox, its horizontal
 geometry in percentages of that width and its vertical geometry and its text in pixels, so a phone
 gets the same 11-12 px text as a desktop (a viewBox would scale the text with the width: 5 px on a
-phone). The value axis's gutter is a percentage wide enough for its labels on a phone; every other
-time label is `minor`, which the stylesheet hides on a narrow screen.
+phone). The value axis's gutter is a percentage wide enough for its labels on a phone; two in three
+time labels are `minor`, which the stylesheet hides on a narrow screen.
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ def time_chart(
                 at, anchor = x, "start"
             elif at > 94:
                 at, anchor = x + bar_w, "end"
-            kind = "tick minor" if (i // every) % 2 else "tick"
+            kind = "tick minor" if (i // every) % 3 else "tick"  # a phone shows every third
             parts.append(
                 f'<text x="{_pct(at)}" y="{base + 16}" text-anchor="{anchor}" class="{kind}">'
                 f"{_text(_bucket_text(bucket, grain, i == 0))}</text>"

@@ -1,10 +1,11 @@
 """Every portal page fits a phone and a desktop: a real `llmgw serve` with users, keys, limits and ledger
 rows, walked in Debian's Chromium (Playwright) at 1280x800 and 390x844, as an administrator and as a
 user. On each page: no horizontal scroll of the page (a wide table scrolls inside its own box), every
-navigation link and Log out on screen, and chart text at least 10 px as rendered.
+navigation link and Log out on screen, and chart text at least 10 px as rendered, no two of a chart's
+texts overlapping.
 
 The pages are the portal's own GET routes (`create_portal().routes`), so a page added later is walked
-too: a path parameter it takes needs a value in `PATH_VALUES`, and a GET route that is not a page goes
+too: a path parameter it takes needs a value in `page_paths`, and a GET route that is not a page goes
 in `NOT_PAGES`. Screenshots of every page at both widths go to `$LLMGW_SCREENSHOTS` when it is set (to
 look at them), else to the test's temporary directory."""
 
@@ -23,7 +24,7 @@ import pytest
 from starlette.routing import Route
 
 from llmgw.portal import create_portal
-from llmgw.services import keys, limits, users
+from llmgw.services import keys, limits, model_access, users
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store
 from llmgw.storage import UsageRow
@@ -37,6 +38,14 @@ PASSWORD = "a long enough password"
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 # GET routes that answer with something other than a page to look at.
 NOT_PAGES = {"/usage.csv", "/admin/usage.csv"}
+# Pages whose query string shows another form or chart than the bare route's.
+QUERY_VARIANTS = [
+    "/admin/limits?subject=ada",
+    "/admin/access?subject=ada",
+    "/admin/keys/new?owner=ada",
+    "/admin/usage?range=24h",  # hourly buckets: the longest time labels
+    "/usage?range=30d",
+]
 MIN_CHART_TEXT_PX = 10.0
 
 
@@ -65,6 +74,8 @@ def seed(db: Path) -> Seeded:
         users.disable_user(store, cli, "bob-with-a-rather-long-name")
         limits.set_limits(store, cli, USER, rpm=60, tpm=100_000, budget_usd=5.0, period="day")
         limits.set_limits(store, cli, laptop.public_id, rpm=10, budget_usd=1.5, period="month")
+        model_access.set_access(store, cli, USER, ["openai/*", "anthropic/claude-sonnet-4-5-20250929"])
+        model_access.set_access(store, cli, laptop.public_id, ["openai/gpt-4o-mini"])
         rows = []
         for i in range(120):
             user, key = [(ada.id, laptop.id), (ada.id, ci.id), (root.id, mine.id), (bob.id, None)][i % 4]
@@ -104,12 +115,15 @@ def page_paths(seeded: Seeded) -> list[str]:
             continue
         params = re.findall(r"{(\w+)(?::\w+)?}", route.path)
         missing = [p for p in params if p not in values]
-        assert not missing, f"{route.path}: give {missing} a value in PATH_VALUES, or list it in NOT_PAGES"
+        assert not missing, f"{route.path}: give {missing} a value in page_paths, or list it in NOT_PAGES"
         path = route.path
         for p in params:
             path = re.sub(r"{" + p + r"(?::\w+)?}", values[p], path)
         if path not in paths:
             paths.append(path)
+    for variant in QUERY_VARIANTS:
+        assert variant.split("?")[0] in paths, f"{variant}: no such page any more"
+        paths.append(variant)
     return paths
 
 
@@ -144,6 +158,17 @@ MEASURE = """() => {
       const m = t.getScreenCTM();
       return [t.textContent, parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b)];
     }),
+    overlaps: [...document.querySelectorAll('svg.chart')].flatMap((svg) => {
+      const texts = [...svg.querySelectorAll('text')].filter((t) => t.getClientRects().length)
+        .map((t) => [t.textContent, t.getBoundingClientRect()]);
+      const out = [];
+      texts.forEach(([a, ra], i) => texts.slice(i + 1).forEach(([b, rb]) => {
+        const apart = ra.right - 1 <= rb.left || rb.right - 1 <= ra.left
+          || ra.bottom - 1 <= rb.top || rb.bottom - 1 <= ra.top;
+        if (!apart) out.push(a + ' / ' + b);
+      }));
+      return out;
+    }),
     wide: [...document.querySelectorAll('body *')]
       .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
       .filter((e) => !e.closest('.scroll, table, pre'))
@@ -170,6 +195,8 @@ def check_page(page: Any, where: str, logged_in: bool) -> list[str]:
             )
         if got["logout"] != [True]:
             problems.append(f"{where}: Log out not on screen")
+    if got["overlaps"]:
+        problems.append(f"{where}: chart texts overlap: {got['overlaps'][:5]}")
     small = [(text, round(px, 1)) for text, px in got["chartText"] if px < MIN_CHART_TEXT_PX]
     if small:
         problems.append(f"{where}: chart text under {MIN_CHART_TEXT_PX} px: {small[:5]}")
