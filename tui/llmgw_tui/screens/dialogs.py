@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar, Generic, TypeVar, cast, overload
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+from textual.worker import Worker, WorkerState
 
 from llmgw_tui.problems import from_exception
 
@@ -136,7 +137,7 @@ class FormDialog(ModalScreen[T | None], Generic[T]):
         if event.button.id == "ok":
             self.submit()
         else:
-            self.dismiss(None)
+            self.action_cancel()
 
     def submit(self) -> None:
         if self.action is None:
@@ -144,16 +145,20 @@ class FormDialog(ModalScreen[T | None], Generic[T]):
         elif not self.busy:
             self.busy = True
             self.query_one("#ok", Button).disabled = True
-            self._run(self.action, self.values())
+            self.run_worker(
+                partial(self.action, self.values()), thread=True, exit_on_error=False, group="form"
+            )
 
-    @work(thread=True, exit_on_error=False, group="form")
-    def _run(self, action: Callable[[dict[str, str]], T], values: dict[str, str]) -> None:
-        try:
-            result = action(values)
-        except Exception as exc:  # every refusal is shown in the dialog, never as a traceback
-            self.app.call_from_thread(self.refused, exc)
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The action's outcome, once its worker has ended (so closing the dialog cancels nothing)."""
+        if event.worker.group != "form":
             return
-        self.app.call_from_thread(self.dismiss, result)
+        if event.state == WorkerState.SUCCESS:
+            self.dismiss(cast("T", event.worker.result))
+        elif event.state == WorkerState.ERROR:
+            error = event.worker.error
+            # every refusal is shown in the dialog, never as a traceback
+            self.refused(error if isinstance(error, Exception) else RuntimeError(str(error)))
 
     def refused(self, exc: Exception) -> None:
         backend = getattr(self.app, "backend", None)
@@ -166,7 +171,8 @@ class FormDialog(ModalScreen[T | None], Generic[T]):
         shown.scroll_visible()
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if not self.busy:  # an action under way finishes first: its outcome must be seen
+            self.dismiss(None)
 
 
 class TokenDialog(ModalScreen[None]):
