@@ -40,7 +40,7 @@ async def test_a_key_revoked_in_the_tui_is_refused_by_the_running_gateway(
         tui = AdminApp(backend(gw.config_path), live=False)
         async with tui.run_test(size=(120, 36)) as pilot, httpx.AsyncClient(base_url=gw.base_url) as client:
             await pilot.press("3", "n")  # Keys, new key
-            for value in ("ada", "laptop", ""):
+            for value in ("ada", "laptop", "", ""):  # owner, name, expiry, models
                 pilot.app.focused.value = value  # type: ignore[union-attr]
                 await pilot.press("enter")
             await settle(pilot)
