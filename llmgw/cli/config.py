@@ -7,9 +7,11 @@ import json
 import sys
 
 from llmgw.services import credentials, production
+from llmgw.services.masking import mask_secret
 from llmgw.settings import Loaded, load
 
 SENSITIVE_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
+SECRET_SETTINGS = frozenset({"budget_alert_webhook"})  # [server] settings shown masked
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +32,13 @@ def describe(loaded: Loaded) -> str:
     if loaded.env_overrides:
         lines.append(f"# environment overrides: {', '.join(sorted(loaded.env_overrides))}")
     lines.append("[server]")
-    lines += [f"{k} = {json.dumps(v)}" for k, v in c.server.model_dump(exclude={"cookie_secure"}).items()]
+    for k, v in c.server.model_dump(exclude={"cookie_secure"}).items():
+        if k in SECRET_SETTINGS and v:
+            lines.append(f"{k} = {json.dumps(mask_secret(v), ensure_ascii=False)}  # a secret, masked")
+        else:
+            lines.append(f"{k} = {json.dumps(v)}")
+    if not c.server.budget_alert_webhook and credentials.budget_alert_webhook():
+        lines.append("# budget_alert_webhook: from the keyring (budget-alert-webhook), masked")
     if c.server.cookie_secure is None and c.server.production:
         lines.append("# cookie_secure (auto) = true")
     elif c.server.cookie_secure is None:

@@ -17,7 +17,8 @@ from llmgw.cli.tables import format_table, iso_time, run_on_store
 from llmgw.services import limits
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store
-from llmgw.services.limits import LimitRow
+from llmgw.services.limits import LimitRow, LimitUse, UserSpend
+from llmgw.services.money import usd_amount
 
 T = TypeVar("T", int, float)
 
@@ -49,7 +50,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--budget-usd", type=_or_off(float, "a number"), default=limits.KEEP, help="spend per period, in USD"
     )
     set_.add_argument("--period", choices=limits.PERIODS, default=limits.KEEP, help="the budget's UTC period")
-    listing = limit_sub.add_parser("list", help="list the limits (all, or one subject's)")
+    listing = limit_sub.add_parser(
+        "list", help="list the limits (all, or one subject's) with the spend against each budget"
+    )
     listing.add_argument("subject", nargs="?", metavar="USER|KEY_ID")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     clear = limit_sub.add_parser("clear", help="remove every limit of a user or a key")
@@ -84,7 +87,7 @@ def _run(args: argparse.Namespace, store: Store) -> int:
             verb = "set" if change.changed else "unchanged"
             print(f"{_name(change.limit)}: {limits.describe(change.limit.values)} ({verb})")
     elif args.limit_command == "list":
-        print_limits(limits.list_limits(store, actor, args.subject), as_json=args.json)
+        print_limits(limits.limits_with_spend(store, actor, args.subject), as_json=args.json)
     else:
         change = limits.clear_limits(store, actor, args.subject)
         print(
@@ -93,35 +96,91 @@ def _run(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
-def print_limits(found: list[LimitRow], *, as_json: bool) -> None:
+def _budget(use: LimitUse) -> str | None:
+    budget = use.budget
+    return None if budget is None else f"{usd_amount(budget)}/{use.values.period}"
+
+
+def _spend_cells(use: LimitUse) -> list[str | None]:
+    """spent (in the budget's period; the month's without one), remaining, used."""
+    remaining = use.remaining
+    return [
+        usd_amount(use.spent),
+        None if remaining is None else usd_amount(remaining),
+        use.used_percent or None,
+    ]
+
+
+def _use_json(use: LimitUse) -> dict[str, object]:
+    return {
+        "scope": use.scope,
+        "subject": use.subject,
+        "owner": use.owner,
+        "rpm": use.values.rpm,
+        "tpm": use.values.tpm,
+        "budget_usd": use.values.budget_usd,
+        "period": use.values.period,
+        "updated": iso_time(use.updated_at),
+        "spent_today_usd": use.spent_day,
+        "spent_this_month_usd": use.spent_month,
+        "remaining_usd": use.remaining,
+        "used": use.used,
+        "resets": iso_time(use.resets_at) if use.budget is not None else None,
+    }
+
+
+def print_limits(found: list[LimitUse], *, as_json: bool) -> None:
+    """The limits with their spend: `spent` is in the budget's period (this UTC day or month), this
+    month's where there is no budget."""
     if as_json:
-        rows = [
-            {
-                "scope": r.scope,
-                "subject": r.subject,
-                "owner": r.owner,
-                "rpm": r.values.rpm,
-                "tpm": r.values.tpm,
-                "budget_usd": r.values.budget_usd,
-                "period": r.values.period,
-                "updated": iso_time(r.updated_at),
-            }
-            for r in found
-        ]
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([_use_json(u) for u in found], indent=2))
     elif not found:
         print("no limits")
     else:
         table = [
             [
-                r.scope,
-                r.subject,
-                r.owner,
-                None if r.values.rpm is None else str(r.values.rpm),
-                None if r.values.tpm is None else str(r.values.tpm),
-                None if r.values.budget_usd is None else f"{r.values.budget_usd:.2f}/{r.values.period}",
-                iso_time(r.updated_at),
+                u.scope,
+                u.subject,
+                u.owner,
+                None if u.values.rpm is None else str(u.values.rpm),
+                None if u.values.tpm is None else str(u.values.tpm),
+                _budget(u),
+                *_spend_cells(u),
+                iso_time(u.updated_at),
             ]
-            for r in found
+            for u in found
         ]
-        print(format_table(("scope", "subject", "owner", "rpm", "tpm", "budget usd", "updated"), table))
+        headers = (
+            "scope",
+            "subject",
+            "owner",
+            "rpm",
+            "tpm",
+            "budget usd",
+            "spent",
+            "remaining",
+            "used",
+            "updated",
+        )
+        print(format_table(headers, table))
+
+
+def print_user_spend(spend: UserSpend) -> None:
+    """A user's spend and what remains of each budget that binds them (`llmgw usage --user`)."""
+    print(
+        f"{spend.user} spent {usd_amount(spend.spent_day)} USD today and "
+        f"{usd_amount(spend.spent_month)} USD this month (UTC)."
+    )
+    if not spend.limits:
+        print("No limits apply to them or their keys.")
+        return
+    table = [
+        [
+            "user" if u.scope == "user" else f"key {u.subject} ({u.key_name})",
+            limits.describe(u.values),
+            *_spend_cells(u),
+            iso_time(u.resets_at) if u.budget is not None else None,
+        ]
+        for u in spend.limits
+    ]
+    print(format_table(("limit of", "limits", "spent", "remaining", "used", "resets"), table))

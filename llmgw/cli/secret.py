@@ -20,7 +20,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     secret = sub.add_parser("secret", help="manage provider keys and the proxy key in the OS keyring")
     secret_sub = secret.add_subparsers(dest="secret_command", required=True, metavar="ACTION")
     s_set = secret_sub.add_parser("set", help="store a secret (value read from a hidden prompt or stdin)")
-    s_set.add_argument("name", help="PROVIDER, PROVIDER.2 … for more keys, or proxy-key")
+    s_set.add_argument(
+        "name", help="PROVIDER, PROVIDER.2 … for more keys, proxy-key, or budget-alert-webhook"
+    )
     s_set.add_argument("--config", metavar="FILE", help="whose database's audit log records the change")
     s_list = secret_sub.add_parser("list", help="list stored secrets, masked")
     s_list.add_argument("--config", metavar="FILE")
@@ -126,7 +128,8 @@ def cmd_secret_delete(name: str, out: TextIO) -> int:
     try:
         provider, index = credentials.parse_secret_name(name)
         existed = credentials.delete_secret(name)
-        orphan = provider != credentials.PROXY_KEY_NAME and credentials.has_secret(
+        special = (credentials.PROXY_KEY_NAME, credentials.BUDGET_ALERT_WEBHOOK_NAME)
+        orphan = provider not in special and credentials.has_secret(
             credentials.secret_name(provider, index + 1)
         )
     except ValueError as exc:

@@ -95,4 +95,6 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    if not config.server.budget_alert_webhook and (webhook := credentials.budget_alert_webhook()):
+        config = _with_server_overrides(config, budget_alert_webhook=webhook)  # the keyring's, a secret
     return run_server(config, proxy_key, credentials.KeyringKeySource())

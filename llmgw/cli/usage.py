@@ -12,12 +12,20 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from llmgw.cli.usage_report import format_purged, print_csv, report_json, report_table
-from llmgw.services import retention
+from llmgw.cli.limits import print_user_spend
+from llmgw.cli.usage_report import (
+    error_counts,
+    error_notes,
+    format_purged,
+    print_csv,
+    report_json,
+    report_table,
+)
+from llmgw.services import limits, retention
 from llmgw.services import usage as usage_service
 from llmgw.services.audit import Actor
 from llmgw.services.database import open_store
-from llmgw.services.usage import UsageStats, UsageSummary
+from llmgw.services.usage import UsageGroup, UsageStats, UsageSummary
 from llmgw.settings import Config, load
 
 
@@ -73,12 +81,21 @@ def run_report(config: Config, args: argparse.Namespace, since: float | None) ->
         return 2
     with open_store(config) as store:
         rep = usage_service.report(store, Actor.cli(), since=since, until=until, by=args.by, user=args.user)
+        # A user's report ends with their spend against their budgets (cli/limits.py prints it).
+        spend = (
+            limits.user_spend(store, Actor.cli(), args.user)
+            if args.user and not (args.csv or args.json)
+            else None
+        )
     if args.csv:
         print_csv(rep)
     elif args.json:
         print(report_json(rep, args.user))
     else:
         print(report_table(rep, args.user))
+        if spend is not None:
+            print()
+            print_user_spend(spend)
     return 0
 
 
@@ -115,7 +132,20 @@ def parse_since(text: str, now: float) -> float:
     return when.timestamp()
 
 
-_HEADERS = ("provider", "model", "requests", "errors", "prompt", "completion", "total", "cached", "cost")
+_HEADERS = (
+    "provider",
+    "model",
+    "requests",
+    "errors",
+    "upstream",
+    "policy",
+    "client",
+    "prompt",
+    "completion",
+    "total",
+    "cached",
+    "cost",
+)
 UNPRICED = "?"  # a cost that is unknown in part or in full: never shown as 0
 
 
@@ -131,11 +161,20 @@ def _counts(s: UsageStats) -> dict[str, int]:
     return {
         "requests": s.requests,
         "errors": s.errors,
+        "errors_upstream": s.errors_upstream,
+        "errors_policy": s.errors_policy,
+        "errors_client": s.errors_client,
         "prompt_tokens": s.prompt_tokens,
         "completion_tokens": s.completion_tokens,
         "total_tokens": s.total_tokens,
         "cached_tokens": s.cached_tokens,
     }
+
+
+def _model_cell(g: UsageGroup) -> str:
+    """The model, with the aliases requests reached it by: `claude-sonnet-4 (via smart)`."""
+    via = f" (via {', '.join(g.aliases)})" if g.aliases else ""
+    return f"{g.model or '-'}{via}"
 
 
 def _cells(provider: str, model: str, usage: UsageStats, cost: str) -> list[str]:
@@ -149,13 +188,18 @@ def summary_json(summary: UsageSummary) -> str:
     since = None if rep.since is None else datetime.fromtimestamp(rep.since, UTC).isoformat()
     data: dict[str, Any] = {
         **_counts(rep.total),
+        **error_counts(rep.total),
+        "upstream_error_rate": rep.total.upstream_error_rate,
         "auth_failures": summary.auth_failures,
         "since": since,
         "by_model": [
             {
                 "provider": g.provider,
                 "model": g.model,
+                "aliases": list(g.aliases),
                 **_counts(g.stats),
+                "errors_unclassified": g.stats.errors_unclassified,
+                "error_codes": error_counts(g.stats)["error_codes"],
                 "cost_usd": g.stats.cost_usd,
                 "priced": not g.stats.unpriced_requests,
                 "unpriced_requests": g.stats.unpriced_requests,
@@ -174,7 +218,7 @@ def format_usage_table(summary: UsageSummary) -> str:
     note naming the models whose cost is unknown (used tokens, no price)."""
     rep = summary.report
     body = [
-        _cells(g.provider or "-", g.model or "-", g.stats, _cost(g.stats.cost_usd, g.stats.unpriced_requests))
+        _cells(g.provider or "-", _model_cell(g), g.stats, _cost(g.stats.cost_usd, g.stats.unpriced_requests))
         for g in rep.groups
     ]
     total = _cells("total", "", rep.total, _cost(rep.total.cost_usd, rep.total.unpriced_requests))
@@ -190,9 +234,12 @@ def format_usage_table(summary: UsageSummary) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     lines = [line(table[0]), rule, *(line(r) for r in body), rule, line(total)]
+    notes = error_notes(rep.total)
+    if notes:
+        lines += ["", *notes]
     unpriced = [g for g in rep.groups if g.stats.unpriced_requests]
     if unpriced:
-        named = ", ".join(f"{g.model or '-'} ({g.stats.unpriced_requests:,})" for g in unpriced)
+        named = ", ".join(f"{g.label} ({g.stats.unpriced_requests:,})" for g in unpriced)
         lines += [
             "",
             f"{UNPRICED} no price for {named} requests: their cost is unknown, not 0. "

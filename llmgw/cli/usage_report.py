@@ -14,9 +14,22 @@ from llmgw.services.csv_export import usage_csv
 from llmgw.services.retention import Purged
 from llmgw.services.usage import UsageGroup, UsageReport, UsageStats
 
-__all__ = ["format_purged", "print_csv", "report_json", "report_table"]
+__all__ = ["error_counts", "error_notes", "format_purged", "print_csv", "report_json", "report_table"]
 
-_NUMBERS = ("requests", "errors", "err %", "prompt", "completion", "total", "cached", "cost $")
+# errors in all, then by kind: the upstream's (and their rate), the gateway's refusals, bad requests
+_NUMBERS = (
+    "requests",
+    "errors",
+    "upstream",
+    "upstr %",
+    "policy",
+    "client",
+    "prompt",
+    "completion",
+    "total",
+    "cached",
+    "cost $",
+)
 _TIMINGS = ("p50 ms", "p95 ms", "ttft p50", "ttft p95")
 
 
@@ -36,7 +49,10 @@ def _cells(label: str, s: UsageStats) -> list[str]:
         label,
         f"{s.requests:,}",
         f"{s.errors:,}",
-        f"{100 * s.error_rate:.1f}",
+        f"{s.errors_upstream:,}",
+        f"{100 * s.upstream_error_rate:.1f}",
+        f"{s.errors_policy:,}",
+        f"{s.errors_client:,}",
         f"{s.prompt_tokens:,}",
         f"{s.completion_tokens:,}",
         f"{s.total_tokens:,}",
@@ -47,6 +63,28 @@ def _cells(label: str, s: UsageStats) -> list[str]:
         _ms(s.ttft_p50_ms),
         _ms(s.ttft_p95_ms),
     ]
+
+
+_KIND_NAMES = {"upstream": "upstream errors", "policy": "policy refusals", "client": "client errors"}
+
+
+def error_notes(s: UsageStats) -> list[str]:
+    """Lines under a table: each kind's count, share of the requests and codes; the unclassified."""
+    lines = []
+    for kind, n in (
+        ("upstream", s.errors_upstream),
+        ("policy", s.errors_policy),
+        ("client", s.errors_client),
+    ):
+        if n:
+            codes = ", ".join(f"{e.code or '(no code)'} {e.count:,}" for e in s.codes_of(kind))
+            share = 100 * n / s.requests if s.requests else 0.0
+            lines.append(f"{_KIND_NAMES[kind]}: {n:,} ({share:.1f}% of requests): {codes}")
+    if s.errors_unclassified:
+        lines.append(
+            f"unclassified errors: {s.errors_unclassified:,} (counted before error kinds were recorded)"
+        )
+    return lines
 
 
 def _aligned(rows: Sequence[list[str]], rules: Sequence[int]) -> str:
@@ -66,13 +104,16 @@ def _aligned(rows: Sequence[list[str]], rules: Sequence[int]) -> str:
 def report_table(rep: UsageReport, user: str | None) -> str:
     """One line per group and a totals line; then the range and the unpriced models."""
     headers = [rep.by or "", *_NUMBERS, *_TIMINGS]
-    body = [_cells(g.label, g.stats) for g in rep.groups]
+    body = [
+        _cells(g.label + (f" (via {', '.join(g.aliases)})" if g.aliases else ""), g.stats) for g in rep.groups
+    ]
     table = _aligned([headers, *body, _cells("total", rep.total)], rules=(1, len(body) + 1))
     notes = [
         f"from {iso_time(rep.since) or 'the start'} to {iso_time(rep.until) or 'now'}"
         + (f", user {user}" if user else "")
         + " (whole UTC hours)"
     ]
+    notes += error_notes(rep.total)
     if rep.total.unpriced_requests:
         notes.append(
             f"cost: {rep.total.unpriced_requests:,} request(s) had no known price and are not in it "
@@ -85,11 +126,24 @@ def _round(ms: float | None) -> float | None:
     return None if ms is None else round(ms, 1)  # estimates from buckets: more digits say nothing
 
 
+def error_counts(s: UsageStats) -> dict[str, Any]:
+    """The errors by kind and their codes, as JSON fields (`llmgw usage --json` and the report's)."""
+    return {
+        "errors_upstream": s.errors_upstream,
+        "errors_policy": s.errors_policy,
+        "errors_client": s.errors_client,
+        "errors_unclassified": s.errors_unclassified,
+        "error_codes": [{"kind": e.kind, "code": e.code, "count": e.count} for e in s.error_codes],
+    }
+
+
 def _stats_json(s: UsageStats) -> dict[str, Any]:
     return {
         "requests": s.requests,
         "errors": s.errors,
         "error_rate": s.error_rate,
+        "upstream_error_rate": s.upstream_error_rate,
+        **error_counts(s),
         "prompt_tokens": s.prompt_tokens,
         "completion_tokens": s.completion_tokens,
         "total_tokens": s.total_tokens,
@@ -112,6 +166,7 @@ def _group_json(g: UsageGroup) -> dict[str, Any]:
         "api_key_id": g.api_key_id,
         "provider": g.provider,
         "model": g.model,
+        "aliases": list(g.aliases),
         "bucket_start": iso_time(g.bucket_start),
         **_stats_json(g.stats),
     }

@@ -16,7 +16,16 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from llmgw.errors import AccountError, AccountNotFound, PermissionDenied
-from llmgw.portal import access_pages, account_pages, admin_pages, key_forms, limit_pages, usage_pages
+from llmgw.portal import (
+    access_pages,
+    account_pages,
+    admin_pages,
+    key_forms,
+    limit_pages,
+    overview_pages,
+    request_pages,
+    usage_pages,
+)
 from llmgw.portal.site import Site
 from llmgw.portal.web import (
     Backend,
@@ -73,13 +82,18 @@ def create_portal() -> Starlette:
         Route("/keys/{public_id}/revoke", account_pages.revoke_key, methods=["POST"]),
         Route("/usage", usage_pages.my_usage, methods=["GET"]),
         Route("/usage.csv", usage_pages.my_usage_csv, methods=["GET"]),
+        Route("/requests", request_pages.log_page, methods=["GET"]),
+        Route("/requests.csv", request_pages.log_csv, methods=["GET"]),
+        Route("/requests/{request_id}", request_pages.detail_page, methods=["GET"]),
         Route("/password", account_pages.password_page, methods=["GET"]),
         Route("/password", account_pages.change_password, methods=["POST"]),
+        Route("/admin/overview", overview_pages.overview_page, methods=["GET"]),
         Route("/admin/users", admin_pages.users_page, methods=["GET"]),
         Route("/admin/users", admin_pages.create_user, methods=["POST"]),
         Route("/admin/users/{name}/delete", admin_pages.delete_page, methods=["GET"]),
         Route("/admin/users/{name}/{action}", admin_pages.user_action, methods=["POST"]),
         Route("/admin/key-creation/{name}", admin_pages.set_key_creation, methods=["POST"]),
+        Route("/limits", limit_pages.my_limits_page, methods=["GET"]),
         Route("/admin/limits", limit_pages.limits_page, methods=["GET"]),
         Route("/admin/limits", limit_pages.set_limits, methods=["POST"]),
         Route("/admin/limits/{subject}/clear", limit_pages.clear_page, methods=["GET"]),

@@ -18,6 +18,7 @@ from llmgw.errors import (
 )
 from llmgw.portal.confirm import confirm_page, confirmed
 from llmgw.portal.key_forms import expires_in
+from llmgw.portal.overview_pages import landing
 from llmgw.portal.web import (
     PREFIX,
     PageError,
@@ -48,7 +49,8 @@ _NOTICES = {
 
 
 async def home(request: Request) -> Response:
-    return redirect(f"{PREFIX}/keys" if await current_session(request) else f"{PREFIX}/login")
+    session = await current_session(request)
+    return redirect(landing(session.is_admin) if session else f"{PREFIX}/login")
 
 
 async def login_page(request: Request) -> Response:
@@ -83,7 +85,7 @@ async def login(request: Request) -> Response:
     if old:
         await asyncio.to_thread(sessions.discard, b.store, old)
     session_id, _ = await asyncio.to_thread(sessions.start, b.store, user, address)
-    response = redirect(f"{PREFIX}/keys")
+    response = redirect(landing(user.role == "admin"))
     set_session_cookie(response, request, session_id)
     return response
 

@@ -64,7 +64,7 @@ async def _admin(request: Request) -> Session:
 async def _users_page(request: Request, session: Session, status: int = 200, **context: object) -> Response:
     store = backend(request).store
     everyone = await asyncio.to_thread(users.list_users, store, session.actor)
-    limited = await asyncio.to_thread(limits.list_limits, store, session.actor)
+    limited = await asyncio.to_thread(limits.limits_with_spend, store, session.actor)
     notice = _NOTICES.get(request.query_params.get("done", ""))
     page = {"users": everyone, "limits": limited, "binds": limits.BINDS, "notice": notice, **context}
     return render(request, "users.html", session, page, status)

@@ -1,5 +1,7 @@
-"""Administrators' limit pages: one user's or key's limits, edited in a pre-filled form that changes
-only what was changed, and clearing them all behind a confirmation page.
+"""Limit pages. Every user's own (`/limits`): what they spent this UTC day and month, and each limit
+that binds them or one of their keys with what remains of its budget. Administrators': one user's or
+key's limits, edited in a pre-filled form that changes only what was changed, and clearing them all
+behind a confirmation page.
 
 The form carries what it showed (`shown_*` hidden fields) and each field goes through
 `limits.form_field`: left blank or as shown, it is kept as stored (another administrator's change
@@ -73,6 +75,15 @@ def summary(values: LimitValues) -> str:
     if values.budget_usd is not None:
         parts.append(f"{values.budget_usd:.2f} USD/{values.period}")
     return ", ".join(parts)
+
+
+async def my_limits_page(request: Request) -> Response:
+    """GET /limits: the signed-in user's own spend, limits and what remains of each budget."""
+    session = await current_session(request)
+    if session is None:
+        return redirect(f"{PREFIX}/login")
+    spend = await asyncio.to_thread(limits.user_spend, backend(request).store, session.actor)
+    return render(request, "my_limits.html", session, {"spend": spend, "binds": limits.BINDS})
 
 
 def _title(subject: SubjectLimits) -> str:

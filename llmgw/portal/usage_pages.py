@@ -1,9 +1,9 @@
 """The usage dashboards: one's own (`/usage`, with one's newest requests), everyone's for an
 administrator (`/admin/usage`, split by user and by model) and one user's as an administrator sees
-it (`/admin/usage/users/{name}`), and their CSV exports (`csv_export.usage_csv`, the layout every
-front end writes). The numbers come from `services.usage.report` and `series`, which show a user only
-their own rows whatever is asked; the charts are `charts.py`'s SVG, inline (no JavaScript, nothing
-the CSP must allow)."""
+it (`/admin/usage/users/{name}`, with their newest requests), and their CSV exports
+(`csv_export.usage_csv`, the layout every front end writes). The numbers come from
+`services.usage.report` and `series`, which show a user only their own rows whatever is asked; the
+charts are `charts.py`'s SVG, inline (no JavaScript, nothing the CSP must allow)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,15 @@ from llmgw.services.usage import GroupBy, UsageGroup, UsageStats
 Split = Literal["model", "user"]
 _USER_EXPORTS: tuple[GroupBy, ...] = ("model", "key", "provider", "day", "hour")
 _ADMIN_EXPORTS: tuple[GroupBy, ...] = ("user", "model", "key", "provider", "day", "hour")
+
+
+# How an error kind reads on a page (None: counted before kinds were recorded).
+KIND_NAMES = {
+    "upstream": "upstream error",
+    "policy": "refused by policy",
+    "client": "client error",
+    None: "unclassified",
+}
 
 
 def cost_text(stats: UsageStats) -> str:
@@ -158,6 +167,7 @@ def _page(
         "csv": csv,
         "exports": _ADMIN_EXPORTS if csv.startswith(f"{PREFIX}/admin/") else _USER_EXPORTS,
         "cost_text": cost_text,
+        "kind_names": KIND_NAMES,
         **extra,
     }
     return render(request, "usage_dashboard.html", session, context)
@@ -172,7 +182,7 @@ async def my_usage(request: Request) -> Response:
     # named: an administrator's own page is theirs too, not everyone's
     board = await asyncio.to_thread(user_dashboard, store, session.actor, rng, session.user_name)
     lines = await asyncio.to_thread(usage.my_recent_requests, store, session.actor)
-    extra = {"lines": lines, "days": usage.RECENT_DAYS, "rows": usage.RECENT_ROWS}
+    extra = {"lines": lines, "days": usage.RECENT_DAYS, "rows": usage.RECENT_ROWS, "whose": None}
     return _page(
         request,
         session,
@@ -197,9 +207,9 @@ async def user_usage(request: Request) -> Response:
     """One user's dashboard as an administrator sees it (an unknown name: 404)."""
     session = await _admin(request)
     name = request.path_params["name"]
-    board = await asyncio.to_thread(
-        user_dashboard, backend(request).store, session.actor, _range(request), name
-    )
+    store = backend(request).store
+    board = await asyncio.to_thread(user_dashboard, store, session.actor, _range(request), name)
+    lines = await asyncio.to_thread(usage.recent_requests, store, session.actor, name)
     here = f"{PREFIX}/admin/usage/users/{quote(name, safe='')}"
     return _page(
         request,
@@ -209,6 +219,10 @@ async def user_usage(request: Request) -> Response:
         here=here,
         csv=f"{PREFIX}/admin/usage.csv",
         user=name,
+        lines=lines,
+        days=usage.RECENT_DAYS,
+        rows=usage.RECENT_ROWS,
+        whose=name,
     )
 
 

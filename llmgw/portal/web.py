@@ -28,6 +28,7 @@ from llmgw.portal.site import HSTS, Site
 from llmgw.services import sessions
 from llmgw.services.database import Store
 from llmgw.services.login_throttle import LoginThrottle
+from llmgw.services.money import usd_amount
 from llmgw.services.sessions import Session
 
 __all__ = ["Backend", "HostCheck", "PageError", "SecurityHeaders", "templates"]
@@ -37,6 +38,7 @@ log = logging.getLogger("llmgw")
 PREFIX = "/ui"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["timestamp"] = lambda t: datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+templates.env.filters["usd"] = usd_amount  # amounts with their digits: 0.002, never 0.00
 
 _CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "

@@ -10,6 +10,7 @@ errors answer in the client's dialect.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import re
 from typing import Any
@@ -24,6 +25,7 @@ from llmgw.errors import (
     GatewayError,
     InternalError,
     InvalidRequest,
+    ModelNotFound,
     ModelNotPriced,
     PayloadTooLarge,
     RequestTimeout,
@@ -39,11 +41,13 @@ from llmgw.relay.delivery import deliver
 from llmgw.relay.endpoints import ClientEndpoint
 from llmgw.relay.exchange import Exchange
 from llmgw.relay.forward import Call, forward
-from llmgw.relay.limits import prompt_token_bound
-from llmgw.relay.output_cap import OutputCap, output_cap, refuse_foreign_caps
+from llmgw.relay.limits import WorstCase
+from llmgw.relay.output_cap import CAP_FIELDS, OutputCap, output_cap, refuse_foreign_caps
+from llmgw.relay.prompt_bound import PromptBound, measure, measure_async
 from llmgw.relay.responses import JSON, error_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
+from llmgw.services.model_patterns import ModelAccess
 from llmgw.storage import UsageRow
 from llmgw.translate.gemini_request_to_anthropic import gemini_count_tokens_request_to_anthropic
 
@@ -74,14 +78,22 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
         path_model = request.path_params.get("model") if endpoint.model_in_path else None
         model = ex.row.model_requested = check_body(body, endpoint, server.max_image_bytes, path_model)
         targets = gw.catalog.resolve(model, "gemini" if endpoint.dialect == "gemini" else None)
+        aim(ex.row, targets)  # refused for model access: in the row of the model it named
         targets = permitted(principal.access, model, targets, alias=model in gw.catalog.aliases)
+        aim(ex.row, targets)  # refused from here on (a limit, a budget): the first it may call
         call = make_call(gw, request, body, model, ex)
         if endpoint.op is Operation.COUNT_TOKENS:  # free upstream: never limited
             counted = count_locally(gw, targets[0], body, ex)
             if counted is not None:
                 return counted
         else:
-            admit(gw, ex.row, body, targets, call.ctx.cap)
+            budgeted = gw.limits.budget_applies(ex.row.user_id, ex.row.api_key_id)
+            prompt = await measure_async(body) if budgeted else None  # counted off the loop when large
+            try:
+                admit(gw, ex.row, body, targets, call.ctx.cap, endpoint, prompt)
+            except ModelNotPriced:  # a typo'd model is unknown, not unpriced: say so first
+                await refuse_unlisted(gw, request, targets, principal.access)
+                raise
         watch = ClientWatch(request.receive)
         try:
             answer = await forward(gw, call, targets, ex)
@@ -100,6 +112,13 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
         # A bug of ours: the client still gets its error format and the request its ledger row.
         log.exception("request %s failed unexpectedly", ex.request_id)
         return ex.fail(InternalError("The gateway failed to handle this request."))
+
+
+def aim(row: UsageRow, targets: tuple[Target, ...]) -> None:
+    """A request refused before it reached a provider counts in the row of the model it would have
+    gone to, its first target (forward() puts the one it reached); an unknown model, which has no
+    target, keeps only the name it asked for."""
+    row.provider, row.model_upstream = targets[0].provider, targets[0].model
 
 
 def make_call(gw: Gateway, request: Request, body: dict[str, Any], model: str, ex: Exchange) -> Call:
@@ -143,16 +162,22 @@ def make_call(gw: Gateway, request: Request, body: dict[str, Any], model: str, e
 
 
 def admit(
-    gw: Gateway, row: UsageRow, body: dict[str, Any], targets: tuple[Target, ...], cap: OutputCap | None
+    gw: Gateway,
+    row: UsageRow,
+    body: dict[str, Any],
+    targets: tuple[Target, ...],
+    cap: OutputCap | None,
+    endpoint: ClientEndpoint,
+    prompt: PromptBound | None = None,
 ) -> None:
     """The user's and key's limits (relay/limits.py): 429 over one, 403 for an unpriced model under a
     budget. The worst case is worked out only when a budget applies (then `cap` is the request's output
-    cap, None for an operation without output): the dearest target's."""
+    cap, None for an operation without output; `prompt` its prompt's bound, measured here if not yet):
+    each target's sides, the dearest reserved."""
 
-    def worst_case() -> float:
-        prompt = prompt_token_bound(body, len(orjson.dumps(body)))
-        out = cap.total if cap is not None else 0
-        worst = 0.0
+    def worst_case() -> WorstCase:
+        bound = prompt if prompt is not None else measure(body)
+        sides = []
         for target in targets:
             price = gw.prices.lookup(target.provider, target.model)
             if price is None:
@@ -162,10 +187,46 @@ def admit(
                     "would cost; ask an administrator to add its price.",
                     param="model",
                 )
-            worst = max(worst, price.worst_case_usd(prompt, out))
-        return worst
+            sides.append((price.worst_case_usd(bound.tokens(target.model), 0), price.worst_case_usd(0, 1)))
+        fields = CAP_FIELDS.get((endpoint.dialect, endpoint.op))
+        # The field the client set; else its API's plain one (chat's `max_tokens`, the last of its two).
+        field = (cap.source or fields[-1]) if cap is not None and fields else None
+        return WorstCase(tuple(sides), cap, field)
 
     gw.limits.admit(row.request_id, row.user_id, row.api_key_id, worst_case)
+
+
+async def refuse_unlisted(
+    gw: Gateway, request: Request, targets: tuple[Target, ...], access: ModelAccess
+) -> None:
+    """404 for a target its provider does not list (its allow-list, or its upstream's cached model list,
+    as `/v1/models` shows it), naming the closest listed names the caller may call: asked only when a
+    model has no price under a budget, so a typo reads "unknown model", not "no price". A provider that
+    cannot list says nothing here (the 403 for the price stands)."""
+    cache = getattr(request.app.state, "model_cache", None)
+    if cache is None:
+        return
+    for target in targets:
+        up = gw.upstreams.get(target.provider)
+        if up is None or gw.prices.lookup(target.provider, target.model) is not None:
+            continue
+        try:
+            listed = await cache.models_of(up)
+        except Exception:  # a listing we cannot read proves nothing: the price's 403 stands
+            log.debug("provider %s: its model list could not be read", target.provider, exc_info=True)
+            return
+        if not listed or target.model in listed:
+            continue
+        mine = [m for m in listed if access.allows(f"{target.provider}/{m}")]
+        close = difflib.get_close_matches(target.model, mine, n=3, cutoff=0.6)
+        hint = (
+            (" Did you mean " + " or ".join(f"`{target.provider}/{m}`" for m in close) + "?") if close else ""
+        )
+        raise ModelNotFound(
+            f"The model `{target.provider}/{target.model}` does not exist: provider `{target.provider}` "
+            f"lists no model `{target.model}`.{hint} GET /v1/models lists the models of this gateway.",
+            param="model",
+        )
 
 
 def count_locally(gw: Gateway, target: Target, body: dict[str, Any], ex: Exchange) -> Response | None:

@@ -15,17 +15,19 @@ user and the key of a request have some, both apply. Per subject:
   its tokens cost, usually 0), so concurrent requests can never overshoot. Over budget: 429 naming the
   budget, `Retry-After` = seconds until the period resets (the earliest a retry can succeed; long, but
   true). A budget needs a price: a model without one is refused (403 `model_not_priced`), fail closed.
+  The 429's words (`_refusal`) say what a user can act on, amounts with their digits (`money.usd`): a
+  budget reached (spent, reserved by requests in flight, when it resets), or, when it is this request's
+  reservation that does not fit what remains, that its output cap (`max_tokens`, or its dialect's field;
+  `default_max_tokens` when it set none) is why and the largest value that would fit (`WorstCase`).
 
 The worst case is `price.worst_case_usd(prompt bound, output cap)`, the dearest target's. The prompt
-bound is the body's compact JSON length in bytes (a token of text is never shorter than one UTF-8 byte
-of the string it came from, and the JSON around each message, `{"role":"user","content":""}`, is longer
-than the few tokens a chat template adds per message) plus `PROMPT_OVERHEAD_TOKENS` (hidden system
-prompts, e.g. Anthropic's for tool use) plus `MEDIA_PART_TOKENS` per image, audio or document part
-(their tokens depend on pixels or pages, not bytes). A PDF of many pages can cost more than one
-allowance: the one case the bound does not cover. The output side is the request's `OutputCap.total`
-(`relay/output_cap.py`): the one table of each dialect's cap fields, read by the bridge too, so the
-upstream is sent exactly the maximum reserved for (`server.default_max_tokens` where the request sets
-none), times the answers it makes, plus a thinking budget a translation adds. Embeddings have no output.
+bound is `relay/prompt_bound.py`'s: the prompt counted with the gateway's tokenizer (with a margin for
+models that cut text otherwise), never more than the body's bytes, plus what the body does not show
+(hidden prompts for tools, an allowance per media part). The output side is the request's
+`OutputCap.total` (`relay/output_cap.py`): the one table of each dialect's cap fields, read by the
+bridge too, so the upstream is sent exactly the maximum reserved for (`server.default_max_tokens`
+where the request sets none), times the answers it makes, plus a thinking budget a translation adds.
+Embeddings have no output.
 
 So a budget is never overshot while the upstream honours the cap it was sent. One that ignores it can
 overshoot by at most the answers in flight: a stream that passes its cap is cut
@@ -46,17 +48,15 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from llmgw.errors import BudgetExceeded, LimitExceeded
+from llmgw.relay.output_cap import OutputCap
+from llmgw.services.money import usd
 from llmgw.storage import LimitRow, LimitValues, Spend, UsageRow
 
-__all__ = ["Limiter", "prompt_token_bound"]
+__all__ = ["BudgetState", "Limiter", "WorstCase"]
 
 WINDOW = 60.0  # seconds: rpm and tpm are per rolling minute
-PROMPT_OVERHEAD_TOKENS = 1024
-MEDIA_PART_TOKENS = 8192
-MEDIA_TYPES = frozenset({"image", "image_url", "input_image", "input_audio", "document", "file"})
 
 SubjectKey = tuple[str, int | None]  # ("user", users.id) or ("key", api_keys.id); None is never found
 
@@ -119,9 +119,25 @@ class Subject:
     key: SubjectKey
     label: str  # "user ada", "key 0123456789abcdef": named in the 429's message
     values: LimitValues
+    owner: str = ""  # the user's name (a key's owner)
+    name: str = ""  # the user's name, or the key's public id
     requests: Rolling = field(default_factory=Rolling)
     tokens: Rolling = field(default_factory=Rolling)
     reserved: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    """One budget as it stands: whose, how much, which period (by its start) and what was spent in it."""
+
+    scope: str  # "user" or "key"
+    subject_id: int
+    subject: str  # the user's name, or the key's public id
+    owner: str  # the user's name (a key's owner)
+    budget_usd: float
+    period: str  # "day" or "month"
+    period_start: float
+    spent_usd: float
 
 
 @dataclass(slots=True)
@@ -131,6 +147,49 @@ class Hold:
     subjects: list[Subject]  # every limited subject of the request (their tpm counts its tokens)
     budgeted: list[Subject]  # those `reserved` was added to
     reserved: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorstCase:
+    """The most a request can cost, and what that is made of (for a refusal's words): per target it
+    may go to, its prompt side in USD and the USD of one output token, both at the dearest rates; the
+    request's output cap and the name its API gives the cap field."""
+
+    sides: tuple[tuple[float, float], ...]  # per target: (prompt side USD, USD per output token)
+    cap: OutputCap | None  # None: an operation without output (embeddings)
+    cap_field: str | None = None  # `max_tokens`, `max_output_tokens`, ...: the client's own field
+
+    @property
+    def usd(self) -> float:
+        """The dearest target's worst case: what is reserved."""
+        out = self.cap.total if self.cap is not None else 0
+        return max((prompt + out * per_token for prompt, per_token in self.sides), default=0.0)
+
+    @property
+    def prompt_usd(self) -> float:
+        return max((prompt for prompt, _ in self.sides), default=0.0)
+
+    def fitting_cap(self, room: float) -> int:
+        """The largest per-answer output cap whose worst case fits in `room` USD (0: none does)."""
+        cap = self.cap
+        if cap is None:
+            return 0
+        best: float = math.inf
+        for prompt, per_token in self.sides:
+            if per_token <= 0:
+                continue
+            best = min(best, (room - prompt) / per_token / cap.answers - cap.thinking)
+        if math.isinf(best):
+            return 0
+        fit = max(0, math.floor(best))
+        while fit > 0 and self._cost(fit) > room:  # float rounding at the edge
+            fit -= 1
+        return fit
+
+    def _cost(self, per_answer: int) -> float:
+        assert self.cap is not None
+        out = (per_answer + self.cap.thinking) * self.cap.answers
+        return max(prompt + out * per_token for prompt, per_token in self.sides)
 
 
 class Periods:
@@ -175,9 +234,10 @@ class Limiter:
             label = f"{row.scope} {row.subject}"
             subject = old.get(key)
             if subject is None:
-                subject = Subject(key, label, row.values)
+                subject = Subject(key, label, row.values, row.owner, row.subject)
             else:
                 subject.label, subject.values = label, row.values
+                subject.owner, subject.name = row.owner, row.subject
             new[key] = subject
         self._subjects = new
 
@@ -208,6 +268,24 @@ class Limiter:
         s.roll(p.day_start, p.month_start)
         return s.day, s.month
 
+    def budgets(self) -> list[BudgetState]:
+        """Every budget and what its subject spent in its current period (the budget alerts' view)."""
+        p = self._periods.at(self.clock())
+        out = []
+        for s in self._subjects.values():
+            v = s.values
+            if v.budget_usd is None or s.key[1] is None:
+                continue
+            day, month = self.spent(s.key[0], s.key[1])
+            daily = v.period == "day"
+            out.append(
+                BudgetState(
+                    s.key[0], s.key[1], s.name, s.owner, v.budget_usd, v.period,
+                    p.day_start if daily else p.month_start, day if daily else month,
+                )
+            )  # fmt: skip
+        return out
+
     def budget_applies(self, user_id: int | None, key_id: int | None) -> bool:
         subjects = self._subjects
         if not subjects:
@@ -220,11 +298,16 @@ class Limiter:
         return False
 
     def admit(
-        self, request_id: str, user_id: int | None, key_id: int | None, worst_case: Callable[[], float]
+        self,
+        request_id: str,
+        user_id: int | None,
+        key_id: int | None,
+        worst_case: Callable[[], float | WorstCase],
     ) -> None:
         """Admit a request or raise 429 (`LimitExceeded`, `BudgetExceeded`). `worst_case` (called only
-        when a budget applies) is the most it can cost; it raises when that cannot be known. Nothing is
-        counted unless every check passes; check and count run with no await between them."""
+        when a budget applies) is the most it can cost, in USD or as a `WorstCase` (whose parts a
+        refusal names); it raises when that cannot be known. Nothing is counted unless every check
+        passes; check and count run with no await between them."""
         all_subjects = self._subjects
         if not all_subjects:
             return
@@ -249,7 +332,8 @@ class Limiter:
                     wait = s.tokens.wait_below(v.tpm, now)
                     raise _limited(f"{s.label} has reached its limit of {v.tpm} tokens per minute", wait)
         budgeted = [s for s in subjects if s.values.budget_usd is not None]
-        cost = worst_case() if budgeted else 0.0
+        worst = worst_case() if budgeted else 0.0
+        cost = worst.usd if isinstance(worst, WorstCase) else worst
         if budgeted:
             p = self._periods.at(now)
             for s in budgeted:
@@ -261,13 +345,8 @@ class Limiter:
                     spent.roll(p.day_start, p.month_start)
                     used = spent.day if v.period == "day" else spent.month
                 if used + s.reserved + cost > v.budget_usd:
-                    reset = (p.day_end if v.period == "day" else p.month_end) - now
-                    raise BudgetExceeded(
-                        f"{s.label} has reached its spend budget of {v.budget_usd:.2f} USD per {v.period} "
-                        f"({used:.4f} spent, {s.reserved:.4f} reserved by requests in flight, this one "
-                        f"may cost up to {cost:.4f}); it resets at the start of the next UTC {v.period}.",
-                        headers={"retry-after": str(max(1, math.ceil(reset)))},
-                    )
+                    reset_at = p.day_end if v.period == "day" else p.month_end
+                    raise _refusal(s, v.budget_usd, v.period, used, worst, reset_at, now)
         for s in subjects:
             if s.values.rpm is not None:
                 s.requests.add(now, 1)
@@ -305,32 +384,52 @@ class Limiter:
                 spent.month += cost
 
 
+def _refusal(
+    s: Subject, budget: float, period: str, used: float, worst: float | WorstCase, reset_at: float, now: float
+) -> BudgetExceeded:
+    """The 429 of a budget, in words a user can act on: reached (wait for the reset, or for requests
+    in flight to end), or this request's reservation too large for what remains (a lower output cap
+    that would fit, named in the client's own field)."""
+    resets = datetime.fromtimestamp(reset_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    wait = f"It resets at the start of the next UTC {period} ({resets})."
+    if s.reserved > 0:  # what requests in flight do not spend comes back when they end
+        wait = f"Requests in flight give back what they do not spend when they end. {wait}"
+    in_flight = f", {usd(s.reserved)} reserved by requests in flight until they end" if s.reserved > 0 else ""
+    of = f"spend budget of {usd(budget)} per {period}"
+    room = budget - used - s.reserved
+    headers = {"retry-after": str(max(1, math.ceil(reset_at - now)))}
+    cost = worst.usd if isinstance(worst, WorstCase) else worst
+    if room <= 0:
+        message = f"{s.label} has reached its {of}: {usd(used)} spent{in_flight}. {wait}"
+        return BudgetExceeded(message, headers=headers)
+    left = f"{s.label}'s {of} has {usd(room)} left ({usd(used)} spent{in_flight})"
+    if not isinstance(worst, WorstCase) or worst.cap is None or worst.cap_field is None:
+        message = f"{left}, and this request may cost up to {usd(cost)}. {wait}"
+        return BudgetExceeded(message, headers=headers)
+    fit, cap, name = worst.fitting_cap(room), worst.cap, worst.cap_field
+    if fit < 1:
+        message = (
+            f"{left}, and the prompt of this request alone may cost up to {usd(worst.prompt_usd)}: "
+            f"a shorter prompt, or a cheaper model, may fit. {wait}"
+        )
+        return BudgetExceeded(message, headers=headers)
+    asked = (
+        f"`{name}` {cap.per_answer}"
+        if cap.source
+        else f"`{name}` {cap.per_answer} (`default_max_tokens`, as the request set no `{name}`)"
+    )
+    parts = [asked]
+    if cap.thinking:
+        parts.append(f"a thinking budget of {cap.thinking}")
+    times = f" for each of {cap.answers} answers" if cap.answers > 1 else ""
+    message = (
+        f"{left}, and this request may cost up to {usd(cost)}: the gateway reserves its worst case, its "
+        f"prompt plus {' and '.join(parts)} output tokens{times}. Set `{name}` to {fit} or less and it "
+        f"fits. {wait}"
+    )
+    return BudgetExceeded(message, headers=headers)
+
+
 def _limited(message: str, wait: float) -> LimitExceeded:
     after = max(1, math.ceil(wait))
     return LimitExceeded(f"{message}; retry after {after}s.", headers={"retry-after": str(after)})
-
-
-# -- the worst case of a request ------------------------------------------------------------------------
-
-
-def prompt_token_bound(body: dict[str, Any], compact_bytes: int) -> int:
-    """An upper bound on the prompt tokens of `body` (see the module docstring)."""
-    media = 0
-    for field_name in ("messages", "input"):
-        items = body.get(field_name)
-        if isinstance(items, list):
-            media += _media_parts(items, depth=0)
-    return compact_bytes + PROMPT_OVERHEAD_TOKENS + media * MEDIA_PART_TOKENS
-
-
-def _media_parts(items: list[Any], depth: int) -> int:
-    n = 0
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        if item.get("type") in MEDIA_TYPES:
-            n += 1
-        content = item.get("content")
-        if isinstance(content, list) and depth < 3:  # a message's parts; a tool_result's inside them
-            n += _media_parts(content, depth + 1)
-    return n

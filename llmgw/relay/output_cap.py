@@ -25,6 +25,7 @@ disagree. Pure.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -60,6 +61,8 @@ class OutputCap:
     per_answer: int  # the maximum each answer may hold: the value the upstream is sent
     answers: int = 1  # answers generated and billed: `n`, `best_of`, completions' prompts
     thinking: int = 0  # a thinking budget the translation may add to each answer
+    # The request's field `per_answer` came from (None: the default applied); for a refusal's words only.
+    source: str | None = dataclasses.field(default=None, compare=False)
 
     @property
     def total(self) -> int:
@@ -74,10 +77,11 @@ def output_cap(body: dict[str, Any], dialect: ClientDialect, op: Operation, defa
     if fields is None:
         return None
     per_answer = default
+    source = None
     for name in fields:
         value = _get(body, name)
         if value is not None:
-            per_answer = _positive(value, name, None)
+            per_answer, source = _positive(value, name, None), name
             break
     if dialect == "gemini":
         config = body.get("generationConfig")
@@ -87,17 +91,17 @@ def output_cap(body: dict[str, Any], dialect: ClientDialect, op: Operation, defa
         budget = budget if isinstance(budget, int) and not isinstance(budget, bool) and budget > 0 else 0
         count = config.get("candidateCount")
         answers = 1 if count is None else _positive(count, "generationConfig.candidateCount", None)
-        return OutputCap(per_answer, answers, budget)
+        return OutputCap(per_answer, answers, budget, source)
     if dialect == "anthropic":
-        return OutputCap(per_answer)
+        return OutputCap(per_answer, source=source)
     if dialect == "responses":
-        return OutputCap(per_answer, 1, effort_budget(body.get("reasoning")))
+        return OutputCap(per_answer, 1, effort_budget(body.get("reasoning")), source)
     n = _answers(body, "n")
     if op is Operation.CHAT:
         effort = body.get("reasoning_effort")
         thinking = EFFORT_BUDGET.get(effort, 0) if isinstance(effort, str) else 0
-        return OutputCap(per_answer, n, thinking)
-    return OutputCap(per_answer, _prompts(body.get("prompt")) * max(n, _answers(body, "best_of")))
+        return OutputCap(per_answer, n, thinking, source)
+    return OutputCap(per_answer, _prompts(body.get("prompt")) * max(n, _answers(body, "best_of")), 0, source)
 
 
 def refuse_foreign_caps(body: dict[str, Any], dialect: ClientDialect, op: Operation, path: str) -> None:

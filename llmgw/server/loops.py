@@ -8,6 +8,8 @@
   changed (`relay/key_states.py`), and a heartbeat.
 - retention: a purge at start, then every 10 minutes, of the ledger's rows (500-row transactions) and
   of stored responses (50 a transaction), in a worker thread with a pause between transactions.
+- budget alerts (with `budget_alert_webhook`): the limiter's spend looked at every 2 s, a JSON POST per
+  threshold crossed, sent and retried by a task of its own (`server/budget_alerts.py`).
 
 The relay's `Gateway` holds what a request needs; these tasks run over it. At shutdown they are cancelled
 first, and their last writes (keys' last use, keys' states) come after the ledger's (`last_writes`).
@@ -24,6 +26,7 @@ from typing import Any
 
 from llmgw.relay.key_states import KeyStatePublisher
 from llmgw.relay.runtime import Gateway
+from llmgw.server.budget_alerts import BudgetAlerts, receiver_host
 from llmgw.services import retention
 
 log = logging.getLogger("llmgw")
@@ -51,6 +54,8 @@ class Loops:
         self._index_watch: asyncio.Task[None] | None = None
         self._purger: asyncio.Task[None] | None = None
         self._key_state_task: asyncio.Task[None] | None = None
+        self._alert_task: asyncio.Task[None] | None = None
+        self.alerts: BudgetAlerts | None = None
         self._reread_failing = False
         self._index_failing = False
         self._publish_failing = False
@@ -66,10 +71,26 @@ class Loops:
         if any(d > 0 for d in days):  # all 0: keep forever
             self._purger = _task(self._purge_periodically())
         self._key_state_task = _task(self._publish_key_states())
+        if server.budget_alert_webhook and server.budget_alert_thresholds:
+            self.alerts = BudgetAlerts(
+                self.gw.limits, self.gw.store, server.budget_alert_webhook, server.budget_alert_thresholds
+            )
+            self._alert_task = _task(self.alerts.run())
+            log.info(
+                "budget alerts: to %s at %s%% of a budget",
+                receiver_host(server.budget_alert_webhook),
+                ", ".join(map(str, server.budget_alert_thresholds)),
+            )
 
     def cancel(self) -> None:
         """Stop every loop: shutdown's first step, before the gateway closes its upstreams and ledger."""
-        for task in (self._purger, self._refresher, self._index_watch, self._key_state_task):
+        for task in (
+            self._purger,
+            self._refresher,
+            self._index_watch,
+            self._key_state_task,
+            self._alert_task,
+        ):
             if task is not None:
                 task.cancel()
 

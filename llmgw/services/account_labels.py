@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from llmgw.storage import Accounts
 
-__all__ = ["NO_KEY", "NO_USER", "AccountLabels", "deleted_user_label", "load"]
+__all__ = ["NO_KEY", "NO_USER", "AccountLabels", "deleted_user_label", "key_label", "load"]
 
 NO_USER = "(no user)"  # rows of the legacy proxy key (or --no-auth): no user behind them
 NO_KEY = "(no key)"
@@ -18,6 +18,14 @@ NO_KEY = "(no key)"
 def deleted_user_label(user_id: int, name: str | None) -> str:
     """`deleted user ada (#7)`, or `deleted user #7` when the name is not known."""
     return f"deleted user {name} (#{user_id})" if name else f"deleted user #{user_id}"
+
+
+def key_label(key_id: int, live: str | None, deleted: str | None) -> str:
+    """A key as reports name it: `laptop (lk_…)` (`live`, its name and public id), `deleted key laptop
+    (lk_…)` once it is gone, `deleted key #7` when even that is not known. Never its token."""
+    if live is not None:
+        return live
+    return f"deleted key {deleted}" if deleted else f"deleted key #{key_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +46,7 @@ class AccountLabels:
     def key(self, key_id: int | None) -> str:
         if key_id is None:
             return NO_KEY
-        live = self.keys.get(key_id)
-        if live is not None:
-            return live
-        gone = self.deleted_keys.get(key_id)
-        return f"deleted key {gone}" if gone else f"deleted key #{key_id}"
+        return key_label(key_id, self.keys.get(key_id), self.deleted_keys.get(key_id))
 
     def user_deleted(self, user_id: int | None) -> bool:
         return user_id is not None and user_id not in self.users

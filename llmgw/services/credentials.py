@@ -39,6 +39,7 @@ from llmgw.providers import is_header_value
 from llmgw.services.masking import mask_secret
 
 __all__ = [
+    "BUDGET_ALERT_WEBHOOK_NAME",
     "PROXY_KEY_NAME",
     "SERVICE",
     "KeyringKeySource",
@@ -63,6 +64,10 @@ __all__ = [
 SERVICE = "llmgw"
 PROXY_KEY_NAME = "proxy-key"
 PROXY_KEY_ENV = "LLMGW_PROXY_KEY"
+# The budget alerts' webhook URL (`[server] budget_alert_webhook`): a secret of its own, not a key.
+BUDGET_ALERT_WEBHOOK_NAME = "budget-alert-webhook"
+BUDGET_ALERT_WEBHOOK_ENV = "LLMGW_BUDGET_ALERT_WEBHOOK"
+_NOT_PROVIDERS = (PROXY_KEY_NAME, BUDGET_ALERT_WEBHOOK_NAME)
 _INDEX_NAME = "__index__"
 _PROVIDER_RE = re.compile(r"[a-z0-9_-]+")
 _SECRET_RE = re.compile(r"(?P<provider>[a-z0-9_-]+)(?:\.(?P<index>[1-9][0-9]*))?")
@@ -91,7 +96,7 @@ def check_provider_name(provider: str) -> str:
     """Return ``provider`` if it is a valid provider name, else raise ValueError."""
     if not _PROVIDER_RE.fullmatch(provider):
         raise ValueError(f"invalid provider name {provider!r}: use lower-case letters, digits, '_' and '-'")
-    if provider in (PROXY_KEY_NAME, _INDEX_NAME):
+    if provider in (*_NOT_PROVIDERS, _INDEX_NAME):
         raise ValueError(f"{provider!r} is reserved and cannot be used as a provider name")
     return provider
 
@@ -109,12 +114,13 @@ def parse_secret_name(name: str) -> tuple[str, int]:
 
     Raises ValueError, with a message saying what is accepted, for any other shape.
     """
-    if name == PROXY_KEY_NAME:
+    if name in _NOT_PROVIDERS:
         return name, 1
     match = _SECRET_RE.fullmatch(name)
     if match is None:
         raise ValueError(
-            f"invalid secret name {name!r}: expected '{PROXY_KEY_NAME}', '<provider>' or '<provider>.N' "
+            f"invalid secret name {name!r}: expected '{PROXY_KEY_NAME}', '{BUDGET_ALERT_WEBHOOK_NAME}', "
+            "'<provider>' or '<provider>.N' "
             "(N >= 2; provider names use lower-case letters, digits, '_' and '-')"
         )
     provider = check_provider_name(match["provider"])
@@ -142,6 +148,8 @@ def _env_hint(name: str | None) -> str:
     provider, _ = parse_secret_name(name)
     if provider == PROXY_KEY_NAME:
         return f"set {PROXY_KEY_ENV} in the environment instead"
+    if provider == BUDGET_ALERT_WEBHOOK_NAME:
+        return f"set {BUDGET_ALERT_WEBHOOK_ENV} in the environment instead"
     return f"set {env_var_name(provider)} (and _2, _3 … for more keys) in the environment instead"
 
 
@@ -350,6 +358,17 @@ def proxy_key(environ: Mapping[str, str] | None = None) -> str | None:
     return value
 
 
+def budget_alert_webhook() -> str | None:
+    """The budget alerts' webhook URL from the keyring (`budget-alert-webhook`), if set there; the
+    environment's `LLMGW_BUDGET_ALERT_WEBHOOK` is the setting's own (settings/server.py)."""
+    try:
+        value = _get(_keyring(), BUDGET_ALERT_WEBHOOK_NAME)
+    except SecretBackendUnavailable as exc:
+        _warn_unavailable_once(exc)
+        return None
+    return value.strip() if value and value.strip() else None
+
+
 def set_secret(name: str, value: str) -> None:
     """Store ``value`` under secret ``name`` in the OS keyring (replacing any previous value).
 
@@ -365,6 +384,11 @@ def set_secret(name: str, value: str) -> None:
         raise ValueError("refusing to store a secret containing a line break")
     if provider == PROXY_KEY_NAME:
         check_proxy_key(value)
+    elif provider == BUDGET_ALERT_WEBHOOK_NAME:
+        if not value.strip().lower().startswith(("http://", "https://")) or not is_header_value(
+            value.strip()
+        ):
+            raise ValueError("the budget alert webhook is an http:// or https:// URL, visible ASCII only")
     elif not is_header_value(value):
         raise ValueError(
             "refusing to store a provider key with characters other than visible ASCII (a space, a tab, "

@@ -11,9 +11,9 @@ import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from llmgw.services.usage_report import UsageGroup, UsageReport
+from llmgw.services.usage_report import UsageGroup, UsageReport, UsageStats
 
-__all__ = ["USAGE_COLUMNS", "csv_document", "safe_cell", "usage_csv"]
+__all__ = ["USAGE_COLUMNS", "csv_document", "error_codes_text", "safe_cell", "usage_csv"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CsvValue = str | int | float | None
@@ -25,10 +25,17 @@ USAGE_COLUMNS = (
     "api_key_id",
     "provider",
     "model",
+    "aliases",
     "bucket_start",
     "requests",
     "errors",
     "error_rate",
+    "errors_upstream",
+    "upstream_error_rate",
+    "errors_policy",
+    "errors_client",
+    "errors_unclassified",
+    "error_codes",
     "prompt_tokens",
     "completion_tokens",
     "total_tokens",
@@ -69,6 +76,12 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def error_codes_text(s: UsageStats) -> str:
+    """The error codes of each kind in one cell: `upstream:timeout=2 policy:rate_limited=5`
+    (`unclassified:` for errors counted before kinds were recorded, `?` for no code)."""
+    return " ".join(f"{e.kind or 'unclassified'}:{e.code or '?'}={e.count}" for e in s.error_codes)
+
+
 def _row(by: str | None, g: UsageGroup) -> list[CsvValue]:
     s = g.stats
     bucket = None if g.bucket_start is None else datetime.fromtimestamp(g.bucket_start, UTC)
@@ -79,10 +92,17 @@ def _row(by: str | None, g: UsageGroup) -> list[CsvValue]:
         g.api_key_id,
         g.provider,
         g.model,
+        " ".join(g.aliases) or None,
         None if bucket is None else bucket.strftime("%Y-%m-%dT%H:%M:%SZ"),
         s.requests,
         s.errors,
         round(s.error_rate, 6),
+        s.errors_upstream,
+        round(s.upstream_error_rate, 6),
+        s.errors_policy,
+        s.errors_client,
+        s.errors_unclassified,
+        error_codes_text(s) or None,
         s.prompt_tokens,
         s.completion_tokens,
         s.total_tokens,
@@ -107,9 +127,15 @@ def usage_csv(report: UsageReport) -> str:
     The columns: `by` (the grouping: user, key, model, provider, hour, day, month; empty for the total
     row of a report not grouped), `label` (the group as the report names it: a user, a key as
     `name (public id)`, `provider/model`, a bucket), then what applies to the group, empty otherwise:
-    `user_id`, `api_key_id`, `provider`, `model` (as the request named it), `bucket_start` (ISO-8601
-    UTC, `2026-11-01T00:00:00Z`). The counters: `requests`, `errors`, `error_rate` (errors per
-    request, 6 digits), `prompt_tokens` (every input token), `completion_tokens` (every output token),
+    `user_id`, `api_key_id`, `provider`, `model` (the provider's name of the model requests were sent
+    to; a model never routed: as the request named it), `aliases` (the other names requests used for
+    that model, space-separated), `bucket_start` (ISO-8601 UTC, `2026-11-01T00:00:00Z`). The counters:
+    `requests`, `errors`, `error_rate` (errors per request, 6 digits), then the errors by kind:
+    `errors_upstream` (the provider or the way to it failed) and `upstream_error_rate` (per request),
+    `errors_policy` (refused by a rule of the gateway: a limit, a budget, an unknown model),
+    `errors_client` (a bad request), `errors_unclassified` (counted before kinds were recorded), and
+    `error_codes` (each kind's codes and counts, `upstream:timeout=2 policy:rate_limited=5`),
+    `prompt_tokens` (every input token), `completion_tokens` (every output token),
     `total_tokens`, `cached_tokens` (the input read from a prompt cache), `cache_write_tokens` (the
     input written to one), `reasoning_tokens` (the output spent reasoning). `cost_usd`: the known
     costs; `unpriced_requests` marks it: not 0, some requests used tokens without a known price, so

@@ -9,6 +9,11 @@ bind that key only (`BINDS` says so in the words every front end shows). Pre-fil
 portal's, the TUI's) read each field through `form_field`: left blank or as shown, it is kept, so a
 value another administrator changed meanwhile stays theirs. The running gateway reads the table into
 memory (`relay/limits.py`) and sees a change within one `PRAGMA data_version` poll.
+
+Spend against budget (`limits_with_spend` for administrators, `user_spend` for a user's own page and
+`llmgw usage --user`): each limit with what its subject spent this UTC day and month, read from the
+ledger's hourly rollups (what the gateway's limiter starts from too), what remains of its budget and
+when its period resets. Requests still in flight are not in it until they end.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import math
 import re
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Final
 
-from llmgw.errors import AccountNotFound, InvalidAccountInput
+from llmgw.errors import AccountNotFound, InvalidAccountInput, PermissionDenied
 from llmgw.services import audit
 from llmgw.services.audit import Actor
-from llmgw.storage import Accounts, LimitRow, LimitValues, Scope, Store
+from llmgw.services.money import usd
+from llmgw.storage import Accounts, LimitRow, LimitValues, Scope, Spend, Store
 
 __all__ = [
     "BINDS",
@@ -32,14 +39,21 @@ __all__ = [
     "Keep",
     "LimitChange",
     "LimitRow",
+    "LimitUse",
     "LimitValues",
+    "PeriodBounds",
     "SubjectLimits",
+    "UserSpend",
     "clear_limits",
     "describe",
     "form_field",
+    "limits_with_spend",
     "list_limits",
+    "period_bounds",
     "set_limits",
     "subject_limits",
+    "used_percent",
+    "user_spend",
 ]
 
 PERIODS: Final = ("day", "month")
@@ -127,8 +141,9 @@ def form_field(shown: str, typed: str, kind: type[int] | type[float], what: str)
 
 
 def describe(values: LimitValues) -> str:
-    """`rpm 60, tpm off, budget 5.00 USD/day`: a limit in one line (audit detail, listings)."""
-    budget = "off" if values.budget_usd is None else f"{values.budget_usd:.2f} USD/{values.period}"
+    """`rpm 60, tpm off, budget 5.00 USD/day`: a limit in one line (audit detail, listings); a budget
+    under 1 USD keeps its digits (`0.005 USD/day`)."""
+    budget = "off" if values.budget_usd is None else f"{usd(values.budget_usd)}/{values.period}"
     rpm = "off" if values.rpm is None else str(values.rpm)
     tpm = "off" if values.tpm is None else str(values.tpm)
     return f"rpm {rpm}, tpm {tpm}, budget {budget}"
@@ -223,3 +238,187 @@ def list_limits(store: Store, actor: Actor, ref: str | None = None) -> list[Limi
             return accounts.limits()
         scope, subject_id, _ = _subject(accounts, ref)
         return accounts.limits(scope, subject_id)
+
+
+# -- spend against budget ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodBounds:
+    """The current UTC day and month, as unix seconds: [start, end)."""
+
+    day_start: float
+    day_end: float
+    month_start: float
+    month_end: float
+
+    def end(self, period: str) -> float:
+        return self.day_end if period == "day" else self.month_end
+
+
+def period_bounds(now: float) -> PeriodBounds:
+    """The UTC day and month `now` falls in: what budgets are spent per."""
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    month = day.replace(day=1)
+    following = (
+        month.replace(year=month.year + 1, month=1)
+        if month.month == 12
+        else month.replace(month=month.month + 1)
+    )
+    return PeriodBounds(day.timestamp(), day.timestamp() + 86400, month.timestamp(), following.timestamp())
+
+
+def used_percent(used: float | None) -> str:
+    """A budget's use as people read it: `42%`, `<1%` for a little spend (never `0%` for some),
+    `>999%` past any sense; "" without a budget."""
+    if used is None:
+        return ""
+    if math.isinf(used):
+        return ">999%"
+    if 0 < used < 0.01:
+        return "<1%"
+    return f"{math.floor(used * 100):.0f}%"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitUse:
+    """One subject's limits with what it spent: a `LimitRow`'s fields, plus the spend this UTC day and
+    month and, for a budget, what is spent of it, what remains and when its period resets."""
+
+    limit: LimitRow
+    key_name: str | None  # a key's own name; None for a user
+    spent_day: float  # USD, this UTC day
+    spent_month: float  # USD, this UTC month
+    resets_at: float  # the budget's period's end (unix seconds)
+
+    @property
+    def scope(self) -> Scope:
+        return self.limit.scope
+
+    @property
+    def subject(self) -> str:
+        return self.limit.subject
+
+    @property
+    def owner(self) -> str:
+        return self.limit.owner
+
+    @property
+    def values(self) -> LimitValues:
+        return self.limit.values
+
+    @property
+    def updated_at(self) -> float:
+        return self.limit.updated_at
+
+    @property
+    def binds(self) -> str:
+        return BINDS[self.limit.scope]
+
+    @property
+    def spent(self) -> float:
+        """USD spent in the budget's period (the month when no budget is set)."""
+        return self.spent_day if self.limit.values.period == "day" else self.spent_month
+
+    @property
+    def budget(self) -> float | None:
+        return self.limit.values.budget_usd
+
+    @property
+    def remaining(self) -> float | None:
+        """USD left in the budget's period (never below 0); None without a budget."""
+        budget = self.budget
+        return None if budget is None else max(0.0, budget - self.spent)
+
+    @property
+    def used(self) -> float | None:
+        """Spend as a fraction of the budget (over 1 when past it); None without a budget. A budget of
+        0 is used up (1.0) from the start."""
+        budget = self.budget
+        if budget is None:
+            return None
+        if budget <= 0:
+            return 1.0 if self.spent <= 0 else math.inf
+        return self.spent / budget
+
+    @property
+    def used_percent(self) -> str:
+        return used_percent(self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpend:
+    """A user's spend this UTC day and month, and their limits and their keys' with spend."""
+
+    user: str
+    spent_day: float
+    spent_month: float
+    limits: list[LimitUse]  # the user's own first, then their keys'
+
+
+def _spend(accounts: Accounts, bounds: PeriodBounds) -> tuple[Spend, Spend]:
+    return accounts.spend_since(bounds.day_start), accounts.spend_since(bounds.month_start)
+
+
+def _uses(
+    accounts: Accounts, rows: list[LimitRow], bounds: PeriodBounds, day: Spend, month: Spend
+) -> list[LimitUse]:
+    key_rows = accounts.keys() if any(r.scope == "key" for r in rows) else []
+    names = {k.id: k.name for k in key_rows}
+    return [_use(r, names.get(r.subject_id) if r.scope == "key" else None, day, month, bounds) for r in rows]
+
+
+def _use(row: LimitRow, key_name: str | None, day: Spend, month: Spend, bounds: PeriodBounds) -> LimitUse:
+    of_day = day.by_user if row.scope == "user" else day.by_key
+    of_month = month.by_user if row.scope == "user" else month.by_key
+    return LimitUse(
+        row,
+        key_name,
+        of_day.get(row.subject_id, 0.0),
+        of_month.get(row.subject_id, 0.0),
+        bounds.end(row.values.period),
+    )
+
+
+def limits_with_spend(
+    store: Store, actor: Actor, ref: str | None = None, *, now: float | None = None
+) -> list[LimitUse]:
+    """`list_limits` with each subject's spend against its budget. Administrators only."""
+    at = time.time() if now is None else now
+    with store.accounts(write=False) as accounts:
+        audit.require_admin(accounts, actor)
+        if ref is None:
+            rows = accounts.limits()
+        else:
+            scope, subject_id, _ = _subject(accounts, ref)
+            rows = accounts.limits(scope, subject_id)
+        bounds = period_bounds(at)
+        return _uses(accounts, rows, bounds, *_spend(accounts, bounds))
+
+
+def user_spend(store: Store, actor: Actor, user: str | None = None, *, now: float | None = None) -> UserSpend:
+    """A user's own spend and limits (theirs and their live keys'), with what remains of each budget:
+    the acting user's when `user` is None. A user may ask only for themself; administrators for
+    anyone."""
+    at = time.time() if now is None else now
+    with store.accounts(write=False) as accounts:
+        me = audit.acting_user(accounts, actor)
+        if user is None:
+            if me is None:
+                raise InvalidAccountInput("name the user whose spend to show")
+            row = me
+        else:
+            found = accounts.user_by_name(user.strip())
+            if found is None:
+                raise AccountNotFound(f"no user {user!r}")
+            if me is not None and me.id != found.id and me.role != "admin":
+                raise PermissionDenied("only an administrator may see another user's spend")
+            row = found
+        live = {k.id for k in accounts.keys(row.id) if k.revoked_at is None}
+        rows = accounts.limits("user", row.id) + [
+            r for r in accounts.limits() if r.scope == "key" and r.subject_id in live
+        ]
+        bounds = period_bounds(at)
+        day, month = _spend(accounts, bounds)
+        uses = _uses(accounts, rows, bounds, day, month)
+        return UserSpend(row.name, day.by_user.get(row.id, 0.0), month.by_user.get(row.id, 0.0), uses)

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from llmgw.errors import PermissionDenied
-from llmgw.services import audit
-from llmgw.services.account_labels import deleted_user_label
+from llmgw.errors import AccountNotFound, PermissionDenied
+from llmgw.services import account_labels, audit
+from llmgw.services.account_labels import deleted_user_label, key_label
 from llmgw.services.audit import Actor
 from llmgw.services.usage_report import (
     Grain,
@@ -40,6 +40,7 @@ __all__ = [
     "activity",
     "live_tail",
     "my_recent_requests",
+    "recent_requests",
     "report",
     "series",
     "summary",
@@ -62,15 +63,38 @@ class RequestLine:
     completion_tokens: int | None
     latency_ms: float | None
     streamed: bool
+    request_id: str = ""  # the `x-request-id` its client got
+    key: str | None = None  # `name (public id)` of the key that made it; None: no key
+    error_code: str | None = None  # `error_type`, e.g. `budget_exceeded`
+    error_kind: str | None = None  # client, policy or upstream
 
 
 def my_recent_requests(store: Store, actor: Actor, *, now: float | None = None) -> list[RequestLine]:
     """The acting user's own newest requests (at most `RECENT_ROWS`, within `RECENT_DAYS`), newest
     first: never anyone else's. Only for a portal user (the CLI has `llmgw usage`)."""
+    return recent_requests(store, actor, None, now=now)
+
+
+def recent_requests(
+    store: Store, actor: Actor, user: str | None, *, now: float | None = None
+) -> list[RequestLine]:
+    """One user's newest requests (at most `RECENT_ROWS`, within `RECENT_DAYS`), newest first: the
+    acting user's own (`user` None), or the named user's for an administrator (anyone else naming
+    another user: PermissionDenied; no such user: AccountNotFound)."""
     with store.accounts(write=False) as accounts:
         me = audit.acting_user(accounts, actor)
-    if me is None:
-        raise PermissionDenied("recent usage is per user: use `llmgw usage` at the CLI")
+        if user is None:
+            if me is None:
+                raise PermissionDenied("recent usage is per user: use `llmgw usage` at the CLI")
+            target = me
+        else:
+            if me is not None and me.role != "admin" and user.casefold() != me.name.casefold():
+                raise PermissionDenied("you may see only your own requests")
+            found = accounts.user_by_name(user)
+            if found is None:
+                raise AccountNotFound(f"no user {user!r}")
+            target = found
+        names = account_labels.load(accounts, target.id)
     since = (time.time() if now is None else now) - RECENT_DAYS * 86400
     return [
         RequestLine(
@@ -83,8 +107,12 @@ def my_recent_requests(store: Store, actor: Actor, *, now: float | None = None) 
             r["completion_tokens"],
             r["latency_ms"],
             r["streamed"],
+            r["request_id"],
+            None if r["api_key_id"] is None else names.key(r["api_key_id"]),
+            r["error_type"],
+            r["error_kind"],
         )
-        for r in store.recent_requests_of(me.id, since, RECENT_ROWS)
+        for r in store.recent_requests_of(target.id, since, RECENT_ROWS)
     ]
 
 
@@ -97,11 +125,17 @@ class ActivityBucket:
     errors: int
     tokens: int
     cost_usd: float
+    errors_upstream: int = 0  # of `errors`: the provider, or the way to it, failed
 
     @property
     def error_rate(self) -> float:
         """Errors per request, 0.0 without requests."""
         return self.errors / self.requests if self.requests else 0.0
+
+    @property
+    def upstream_error_rate(self) -> float:
+        """Upstream errors per request, 0.0 without requests."""
+        return self.errors_upstream / self.requests if self.requests else 0.0
 
 
 def activity(
@@ -127,6 +161,7 @@ def activity(
                 row["errors"] if row else 0,
                 row["tokens"] if row else 0,
                 float(row["cost_usd"]) if row else 0.0,
+                row["errors_upstream"] if row else 0,
             )
         )
     return out
@@ -144,6 +179,21 @@ class LiveRequest:
     status: int
     tokens: int | None
     latency_ms: float | None
+    key: str | None = None  # `name (public id)` of the key that made it; None: the proxy key
+    error_code: str | None = None  # `error_type`, e.g. `upstream_error`
+    error_kind: str | None = None  # client, policy or upstream
+
+
+def _key_label(r: dict[str, Any]) -> str | None:
+    if r["api_key_id"] is None:
+        return None
+    live = f"{r['key_name']} ({r['key_public_id']})" if r["key_name"] is not None else None
+    gone = (
+        f"{r['deleted_key_name']} ({r['deleted_key_public_id']})"
+        if r["deleted_key_name"] is not None
+        else None
+    )
+    return key_label(r["api_key_id"], live, gone)
 
 
 def _user_label(r: dict[str, Any]) -> str | None:
@@ -166,6 +216,9 @@ def live_tail(store: Store, actor: Actor, limit: int = 20) -> list[LiveRequest]:
             r["status"],
             r["total_tokens"],
             r["latency_ms"],
+            _key_label(r),
+            r["error_type"],
+            r["error_kind"],
         )
         for r in store.recent_requests_with_users(limit)
     ]

@@ -46,7 +46,7 @@ Grain = Literal["hour", "day", "month"]
 _DIMS: dict[str, tuple[str, ...]] = {
     "user": ("user",),
     "key": ("key", "user"),
-    "model": ("provider", "model"),
+    "model": ("provider", "upstream_model", "model"),  # merged into one group per model (`_by_model`)
     "provider": ("provider",),
     "hour": ("hour",),
     "day": ("day",),
@@ -68,6 +68,7 @@ class UsageGroup:
     model: str | None = None
     bucket_start: float | None = None  # hour, day or month groups: the bucket's start, unix seconds
     deleted: bool = False
+    aliases: tuple[str, ...] = ()  # model groups: the other names requests used for it (an alias)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +122,42 @@ def _scope(store: Store, actor: Actor, user: str | None) -> tuple[int | None, Ac
     return user_id, names
 
 
-def model_label(provider: str | None, model: str | None) -> str:
-    """`provider/model`: the model as the request named it, prefixed with the provider that served it
-    unless it already is (`oai/gpt-4o` stays; an alias `smart` served by `oai` is `oai/smart`)."""
+def model_label(provider: str | None, model: str | None, upstream: str | None = None) -> str:
+    """`provider/model`: the model a request was sent to (`upstream`, its provider's name for it), so
+    an alias and the name it routes to are one model. A row without one (never routed: an unknown
+    model; or summed before m015 recorded it) is the model as the request named it, prefixed with the
+    provider that served it unless it already is (`oai/gpt-4o` stays; an alias `smart` served by `oai`
+    is `oai/smart`)."""
+    if provider and upstream:
+        return f"{provider}/{upstream}"
     name = model or "(unknown model)"
     if not provider or name.startswith(f"{provider}/"):
         return name
     return f"{provider}/{name}"
+
+
+def _by_model(rows: dict[tuple[Any, ...], UsageStats]) -> dict[tuple[Any, ...], UsageGroup]:
+    """Rollup groups keyed (…, provider, upstream model, requested model) merged into one group per
+    model label, keyed (…, label): the names a request used other than the model's own (an alias) in
+    its `aliases`."""
+    out: dict[tuple[Any, ...], UsageGroup] = {}
+    routed: set[tuple[Any, ...]] = set()  # groups whose provider and model come from a routed row
+    for (*head, provider, upstream, requested), stats in rows.items():
+        label = model_label(provider, requested, upstream)
+        alias = (requested,) if upstream and requested not in (upstream, label) else ()
+        key = (*head, label)
+        found = out.get(key)
+        group = UsageGroup(label, stats, provider=provider, model=upstream or requested, aliases=alias)
+        if found is not None:
+            # What a routed row says of the model wins over a row that only names it (no target).
+            base = group if upstream and key not in routed else found
+            group = dataclasses.replace(
+                base, stats=found.stats + stats, aliases=tuple(sorted({*found.aliases, *alias}))
+            )
+        if upstream:
+            routed.add(key)
+        out[key] = group
+    return out
 
 
 def bucket_label(start: float, grain: str) -> str:
@@ -144,9 +174,6 @@ def _group(by: str, group: tuple[Any, ...], stats: UsageStats, names: AccountLab
         key_id = group[0]
         deleted = names.key_deleted(key_id)
         return UsageGroup(names.key(key_id), stats, user_id=group[1], api_key_id=key_id, deleted=deleted)
-    if by == "model":
-        provider, model = group
-        return UsageGroup(model_label(provider, model), stats, provider=provider, model=model)
     if by == "provider":
         return UsageGroup(group[0] or "(no provider)", stats, provider=group[0])
     return UsageGroup(bucket_label(group[0], by), stats, bucket_start=float(group[0]))
@@ -166,24 +193,22 @@ def report(
     else) or AccountNotFound (no such user)."""
     user_id, names = _scope(store, actor, user)
     totals = store.usage_rollups(since=since, until=until, user_id=user_id)
-    by_model = store.usage_rollups(since=since, until=until, user_id=user_id, dims=_DIMS["model"])
+    by_model = _by_model(store.usage_rollups(since=since, until=until, user_id=user_id, dims=_DIMS["model"]))
     groups: list[UsageGroup] = []
-    if by is not None:
-        rows = (
-            by_model
-            if by == "model"
-            else store.usage_rollups(since=since, until=until, user_id=user_id, dims=_DIMS[by])
-        )
+    if by == "model":
+        groups = list(by_model.values())
+    elif by is not None:
+        rows = store.usage_rollups(since=since, until=until, user_id=user_id, dims=_DIMS[by])
         groups = [_group(by, group, stats, names) for group, stats in rows.items()]
-        if by not in _TIME:
-            groups.sort(key=lambda g: (-g.stats.cost_usd, -g.stats.requests, g.label))
+    if by is not None and by not in _TIME:
+        groups.sort(key=lambda g: (-g.stats.cost_usd, -g.stats.requests, g.label))
     return UsageReport(
         since=since,
         until=until,
         by=by,
         groups=groups,
         total=totals.get((), UsageStats()),
-        unpriced_models=sorted(model_label(*group) for group, t in by_model.items() if t.unpriced_requests),
+        unpriced_models=sorted(g.label for g in by_model.values() if g.stats.unpriced_requests),
     )
 
 
@@ -237,9 +262,12 @@ def series(
     cells: dict[str, dict[float, UsageStats]] = {}
     if split is None:
         cells["all"] = {}
-    for (start, *rest), stats in rows.items():
-        label = names.user(rest[0]) if split == "user" else model_label(*rest) if split else "all"
+    if split == "model":  # one label per model, as the report's rows: an alias inside its model
+        labelled = {key: g.stats for key, g in _by_model(rows).items()}
+    else:
         # Ids are never reused and a deleted user's label carries their id: one label per user.
+        labelled = {(start, names.user(rest[0]) if split else "all"): t for (start, *rest), t in rows.items()}
+    for (start, label), stats in labelled.items():
         cells.setdefault(label, {})[float(start)] = stats
     buckets = bucket_starts(since, until, grain)
 

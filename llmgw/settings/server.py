@@ -269,6 +269,27 @@ class ServerConfig(Table):
             "in `legacy` mode."
         ),
     )
+    budget_alert_webhook: str = Field(
+        "",
+        description=(
+            "URL a JSON POST goes to when a user's or key's spend crosses one of "
+            "`budget_alert_thresholds` of its day or month budget: once per threshold and period, also "
+            "across restarts. The body has `text` (what Slack's incoming webhooks show) and the fields a "
+            "generic receiver reads: `event`, `scope`, `user`, `key`, `period`, `period_start`, "
+            "`budget_usd`, `spent_usd`, `threshold`, `time`. Sent in the background, never holding up a "
+            "request; a failure is retried with backoff and logged. **A secret** (a Slack URL is its own "
+            "credential): set it in the environment or the keyring (`llmgw secret set "
+            "budget-alert-webhook`), not in the file; `config check` masks it, logs name only its host. "
+            "Empty: no alerts."
+        ),
+    )
+    budget_alert_thresholds: tuple[int, ...] = Field(
+        (80, 100),
+        description=(
+            "Percentages of a budget at which `budget_alert_webhook` is called, comma-separated in the "
+            "environment (`80,100`). Each from 1 to 1000."
+        ),
+    )
 
     @property
     def production(self) -> bool:
@@ -334,6 +355,26 @@ class ServerConfig(Table):
                 "0 (forever) or at least 31 days: a month's budget is summed from them when the gateway "
                 "starts, and month reports read them"
             )
+        return v
+
+    @field_validator("budget_alert_thresholds", mode="before")
+    @classmethod
+    def _thresholds_from_string(cls, v: Any) -> Any:
+        return comma_list(v)
+
+    @field_validator("budget_alert_thresholds")
+    @classmethod
+    def _thresholds(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= t <= 1000 for t in v):
+            raise ValueError("each threshold is a percentage from 1 to 1000")
+        return tuple(sorted(set(v)))
+
+    @field_validator("budget_alert_webhook")
+    @classmethod
+    def _webhook(cls, v: str) -> str:
+        v = v.strip()
+        if v and (not v.lower().startswith(("http://", "https://")) or len(v) > 2048):
+            raise ValueError("an http:// or https:// URL (the value is a secret: not shown)")
         return v
 
     @field_validator("metrics_listen")

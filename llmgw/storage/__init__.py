@@ -4,11 +4,14 @@ server per database. Callers hold a `Store` (and the writers) and see only the n
 for a PostgreSQL store later."""
 
 from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
+from llmgw.storage.budget_alerts import SentAlert
 from llmgw.storage.database import Store
 from llmgw.storage.deleted_accounts import DeletedKey
 from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyState, KeyStateRow
 from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
+from llmgw.storage.request_log import Cursor, LogQuery
+from llmgw.storage.requests import COLUMNS as LEDGER_COLUMNS
 from llmgw.storage.requests import USAGE_SOURCES, UsageRow
 from llmgw.storage.response_writer import ResponseWriter
 from llmgw.storage.rollups import BOUNDS_MS, UsageStats
@@ -19,10 +22,12 @@ from llmgw.storage.writer import LedgerWriter
 
 __all__ = [
     "BOUNDS_MS",
+    "LEDGER_COLUMNS",
     "USAGE_SOURCES",
     "Accounts",
     "ApiKeyRecord",
     "AuditRow",
+    "Cursor",
     "DbHealth",
     "DeletedKey",
     "KeyRow",
@@ -31,8 +36,10 @@ __all__ = [
     "LedgerWriter",
     "LimitRow",
     "LimitValues",
+    "LogQuery",
     "ResponseWriter",
     "Scope",
+    "SentAlert",
     "SessionRow",
     "Spend",
     "Spool",

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from llmgw.storage import deleted_accounts, limits
 from llmgw.storage.deleted_accounts import DeletedKey
-from llmgw.storage.limits import LimitRow, LimitValues, Scope
+from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
 
 __all__ = [
     "Accounts",
@@ -374,6 +374,10 @@ class Accounts:
 
     def clear_limits(self, scope: Scope, subject_id: int) -> int:
         return limits.delete(self._db, scope, subject_id)
+
+    def spend_since(self, since: float) -> Spend:
+        """The priced spend per user and per key since `since` (whole UTC hours), from the rollups."""
+        return limits.spend_since(self._db, since)
 
     # audit
     def add_audit(

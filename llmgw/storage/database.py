@@ -19,19 +19,23 @@ from llmgw.errors import DatabaseUnreadable
 from llmgw.storage import (
     accounts,
     auth_failures,
+    budget_alerts,
     health,
     key_states,
     limits,
+    request_log,
     requests,
     rollups,
     stored_responses,
 )
 from llmgw.storage.accounts import Accounts, ApiKeyRecord
+from llmgw.storage.budget_alerts import SentAlert
 from llmgw.storage.file_modes import create_private, loose_modes, make_private_dirs, warning
 from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyStateRow
 from llmgw.storage.limits import LimitRow, Spend
 from llmgw.storage.migrations import migrations
+from llmgw.storage.request_log import Cursor, LogQuery
 from llmgw.storage.requests import UsageRow
 from llmgw.storage.rollups import UsageStats
 from llmgw.storage.stored_responses import StoredResponse, UpstreamResponseKey
@@ -203,6 +207,22 @@ class Store:
         with self._lock:
             return requests.recent_with_users(self._db, limit)
 
+    def request_log(self, query: LogQuery, *, before: Cursor | None, limit: int) -> list[dict[str, Any]]:
+        """At most `limit` ledger rows matching `query`, newest first, older than `before` (a keyset:
+        the (created_at, request_id) of the last row shown), every column keyed by name."""
+        with self._lock:
+            return request_log.page(self._db, query, before=before, limit=limit)
+
+    def request_by_id(self, request_id: str) -> dict[str, Any] | None:
+        """The ledger row of one request id, whoever made it (the service applies the owner rule)."""
+        with self._lock:
+            return request_log.one(self._db, request_id)
+
+    def request_counts(self, since: float, until: float) -> dict[str, Any]:
+        """Requests, errors, tokens and cost of the ledger's rows over [since, until)."""
+        with self._lock:
+            return request_log.day_counts(self._db, since, until)
+
     def usage_rollups(
         self,
         *,
@@ -232,6 +252,16 @@ class Store:
         """Every user's and key's limits, for the running gateway's limiter."""
         with self._lock:
             return limits.limit_rows(self._db)
+
+    def sent_budget_alerts(self, since: float) -> list[SentAlert]:
+        """The budget alerts delivered for periods starting at or after `since`."""
+        with self._lock:
+            return budget_alerts.sent_since(self._db, since)
+
+    def record_budget_alert(self, alert: SentAlert, sent_at: float) -> None:
+        """Record a delivered budget alert (once: again changes nothing)."""
+        with self._lock, self._immediate():
+            budget_alerts.insert(self._db, alert, sent_at)
 
     def spend_since(self, since: float) -> Spend:
         """The priced spend per user and per key since `since` (unix seconds, whole UTC hours), from the

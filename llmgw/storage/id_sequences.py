@@ -143,8 +143,9 @@ def _detach(db: sqlite_utils.Database, table: str, column: str, next_id: Iterato
         f"WHERE h.hour_start < CAST(a.created_at / {hour} AS INTEGER) * {hour}) ORDER BY id"
     ).fetchall()
     moved: dict[int, int] = {}
-    sources = ", ".join(rollups.SOURCE_COLUMNS)
-    position = rollups.SOURCE_COLUMNS.index(column)
+    # m009 runs before m015 rebuilt the rollups: it reads and writes them in m006's layout.
+    sources = ", ".join(rollups.M006.source_columns)
+    position = rollups.M006.source_columns.index(column)
     for old, created_at in mixed:
         new = next(next_id)
         boundary = int(created_at // hour) * hour  # the hour the account was created in
@@ -164,7 +165,7 @@ def _detach(db: sqlite_utils.Database, table: str, column: str, next_id: Iterato
         ).fetchall()
         before = [r[1:] for r in rows]
         after = [(*r[:position], new, *r[position + 1 :]) for r in before]
-        rollups.record(db, before, after)
+        rollups.record(db, before, after, rollups.M006)
         db.conn.executemany(
             f"UPDATE requests SET {column} = ? WHERE request_id = ?", [(new, r[0]) for r in rows]
         )

@@ -7,7 +7,14 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from llmgw.errors import kind_of
-from llmgw.storage import id_sequences, key_states, rollups, stored_responses
+from llmgw.storage import (
+    budget_alerts,
+    id_sequences,
+    key_states,
+    rollup_m015,
+    rollups,
+    stored_responses,
+)
 
 migrations = Migrations("llmgw")
 
@@ -156,8 +163,8 @@ def m005_usage_source_and_cost(db: sqlite_utils.Database) -> None:
 def m006_rollups(db: sqlite_utils.Database) -> None:
     """Hourly rollups of the ledger (`usage_hourly`, see storage/rollups.py), summed from the rows
     already there; from now on each batch of rows updates them in its own transaction."""
-    rollups.create_table(db)
-    rollups.backfill(db)
+    rollups.create_table(db, rollups.M006)  # the layout m015 rebuilt: later steps expect it here
+    rollups.backfill(db, rollups.M006)
 
 
 @migrations()
@@ -232,3 +239,27 @@ def m013_model_access(db: sqlite_utils.Database) -> None:
     of `api_keys` and `users` reads both lists with no further query."""
     db.execute("ALTER TABLE users ADD COLUMN model_access TEXT")
     db.execute("ALTER TABLE api_keys ADD COLUMN model_access TEXT")
+
+
+@migrations()
+def m014_budget_alerts(db: sqlite_utils.Database) -> None:
+    """The budget alerts delivered, one per user or key, period and threshold (storage/budget_alerts.py)."""
+    budget_alerts.create_table(db)
+
+
+@migrations()
+def m015_rollups_per_upstream_model_and_error_kind(db: sqlite_utils.Database) -> None:
+    """The hourly rollups keyed by the model a request was sent to as well as the one it named (one
+    report row per model, its aliases inside it), counting errors per kind, with the codes of each
+    kind beside them (`usage_errors_hourly`); re-summed from the raw rows still there (see
+    storage/rollup_m015.py)."""
+    rollup_m015.rebuild(db)
+
+
+@migrations()
+def m016_request_log_indexes(db: sqlite_utils.Database) -> None:
+    """The request log's filters by key and by model, newest first, as index ranges (see
+    storage/request_log.py). The model's index replaces m001's, which is its prefix."""
+    db.execute("CREATE INDEX idx_requests_key_created ON requests (api_key_id, created_at)")
+    db.execute("CREATE INDEX idx_requests_model_created ON requests (model_requested, created_at)")
+    db.execute("DROP INDEX idx_requests_model_requested")

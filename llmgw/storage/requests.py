@@ -135,6 +135,7 @@ SELECT
     CAST(created_at / :width AS INTEGER) AS bucket,
     COUNT(*) AS requests,
     SUM(status >= 400 OR error_type IS NOT NULL) AS errors,
+    SUM((status >= 400 OR error_type IS NOT NULL) AND error_kind IS 'upstream') AS errors_upstream,
     COALESCE(SUM(total_tokens), 0) AS tokens,
     COALESCE(SUM(cost_usd), 0.0) AS cost_usd
 FROM requests
@@ -145,19 +146,25 @@ ORDER BY bucket
 
 
 def activity(db: sqlite_utils.Database, since: float, width: int) -> list[dict[str, Any]]:
-    """Requests, errors, tokens and cost per `width`-second bucket since `since`, oldest first; a bucket
-    is `floor(created_at / width)`, and buckets without requests are absent."""
+    """Requests, errors (and of them upstream errors), tokens and cost per `width`-second bucket since
+    `since`, oldest first; a bucket is `floor(created_at / width)`, and buckets without requests are
+    absent."""
     return list(db.query(_ACTIVITY_SQL, {"since": since, "width": width}))
 
 
 def recent_with_users(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
     """The newest `limit` rows, everyone's, with the name of the user whose key made each request
     (`user_name`: None for the legacy proxy key or a deleted user) or, for a deleted user, the name they
-    had (`deleted_user_name`, None when not known)."""
+    had (`deleted_user_name`, None when not known); the same of the key (`key_name`, `key_public_id`;
+    `deleted_key_name`, `deleted_key_public_id`)."""
     return _with_bools(
         db.query(
-            "SELECT r.*, u.name AS user_name, d.name AS deleted_user_name FROM requests AS r "
+            "SELECT r.*, u.name AS user_name, d.name AS deleted_user_name, k.name AS key_name, "
+            "k.public_id AS key_public_id, dk.name AS deleted_key_name, "
+            "dk.public_id AS deleted_key_public_id FROM requests AS r "
             "LEFT JOIN users AS u ON u.id = r.user_id LEFT JOIN deleted_users AS d ON d.id = r.user_id "
+            "LEFT JOIN api_keys AS k ON k.id = r.api_key_id "
+            "LEFT JOIN deleted_keys AS dk ON dk.id = r.api_key_id "
             "ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
             [limit],
         )

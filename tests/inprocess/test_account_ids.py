@@ -115,7 +115,8 @@ def insert_at_m008(db: sqlite_utils.Database, rows: list[UsageRow]) -> None:
         f"INSERT INTO requests ({', '.join(then)}) VALUES ({', '.join('?' * len(then))})",
         [tuple(getattr(r, c) for c in then) for r in rows],
     )
-    rollups.record(db, [], [rollups.source_values(r) for r in rows])
+    old = rollups.M006  # the rollups' layout until m015
+    rollups.record(db, [], [tuple(getattr(r, c) for c in old.source_columns) for r in rows], old)
 
 
 def add_user(db: sqlite_utils.Database, name: str, at: float, role: str = "user") -> int:

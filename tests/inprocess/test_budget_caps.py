@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from llmgw.relay.limits import prompt_token_bound
+from llmgw.relay.prompt_bound import measure
 from llmgw.services import limits
 from llmgw.services.audit import Actor
 from llmgw.services.pricing import PriceTable
@@ -311,8 +311,8 @@ async def test_upstreams_that_ignore_every_cap_concurrently(tmp_path: Path) -> N
     def body_of(path: str, model: str, stream: bool) -> dict[str, Any]:
         return {"model": model, "messages": USER, "stream": stream, **bodies[path]}
 
-    def reserved(body: dict[str, Any]) -> float:  # what the gateway reserves (relay/limits.py)
-        return PRICE.worst_case_usd(prompt_token_bound(body, len(orjson.dumps(body))), CAP)
+    def reserved(body: dict[str, Any]) -> float:  # what the gateway reserves (relay/prompt_bound.py)
+        return PRICE.worst_case_usd(measure(body).tokens(body["model"]), CAP)
 
     one_reservation = max(reserved(body_of(*case)) for case in CASES)
     # Room for the first round and two or three of the second.

@@ -642,6 +642,69 @@ def test_a_user_sees_only_their_own_recent_usage(client: TestClient, tmp_path: P
     assert 'href="/ui/usage"' in client.get("/ui/keys").text
 
 
+def test_recent_requests_show_the_error_code_the_key_and_the_request_id(
+    client: TestClient, tmp_path: Path
+) -> None:
+    from llmgw.storage import UsageRow
+
+    now = time.time()
+    with store_of(tmp_path) as store:
+        bob = next(u.id for u in users.list_users(store, Actor.cli()) if u.name == "bob")
+        made = keys.create_key(store, Actor.cli(), "bob", "laptop")
+        row = {"endpoint": "/v1/messages", "user_id": bob, "created_at": now - 60}
+        store.insert_requests(
+            [
+                UsageRow(request_id="req_refused01", api_key_id=made.key.id, status=429, error_kind="policy",
+                         error_type="budget_exceeded", model_requested="smart", **row),
+                UsageRow(request_id="req_served02", api_key_id=made.key.id, status=200,
+                         model_requested="smart", **{**row, "created_at": now - 30}),
+            ]
+        )  # fmt: skip
+    login(client, "bob", BOB_PW)
+    page = client.get("/ui/usage").text
+    recent = page[page.index("My recent requests") :]
+    refused = recent[recent.index("<tr>", recent.index("req_served02")) :]
+    assert '<td data-error="budget_exceeded"><code>budget_exceeded</code>' in refused
+    assert "refused by policy" in refused
+    assert f"<td>laptop ({made.key.public_id})</td>" in refused
+    assert "<code>req_refused01</code>" in refused
+    assert made.token not in page  # a key is named by its name and public id, never its token
+    served = recent[: recent.index("req_refused01")]
+    assert '<td data-error=""></td>' in served and "<code>req_served02</code>" in served
+
+
+def test_an_admin_sees_a_users_recent_requests_on_their_dashboard(client: TestClient, tmp_path: Path) -> None:
+    from llmgw.errors import AccountNotFound, PermissionDenied
+    from llmgw.services import usage
+    from llmgw.storage import UsageRow
+
+    with store_of(tmp_path) as store:
+        ids = {u.name: u.id for u in users.list_users(store, Actor.cli())}
+        made = keys.create_key(store, Actor.cli(), "bob", "ci")
+        store.insert_requests(
+            [
+                UsageRow(request_id="req_bob1", endpoint="/v1/messages", user_id=ids["bob"],
+                         api_key_id=made.key.id, status=502, error_kind="upstream",
+                         error_type="upstream_error", created_at=time.time() - 5),
+                UsageRow(request_id="req_alice1", endpoint="/v1/messages", user_id=ids["alice"], status=200,
+                         created_at=time.time() - 5),
+            ]
+        )  # fmt: skip
+        bob = Actor.user(ids["bob"], "bob")
+        with pytest.raises(PermissionDenied):
+            usage.recent_requests(store, bob, "alice")  # a user names only themself
+        with pytest.raises(AccountNotFound):
+            usage.recent_requests(store, Actor.cli(), "nobody")
+    login(client, "alice", ADMIN_PW)
+    page = client.get("/ui/admin/usage/users/bob").text
+    recent = page[page.index("Recent requests of bob") :]
+    assert "<code>req_bob1</code>" in recent and f"<td>ci ({made.key.public_id})</td>" in recent
+    assert '<td data-error="upstream_error">' in recent and "upstream error" in recent
+    assert "req_alice1" not in page
+    assert "My recent requests" not in page  # her own are on her own page
+    assert client.get("/ui/admin/usage/users/nobody").status_code == 404
+
+
 def test_usage_page_empty_state_and_login_required(client: TestClient) -> None:
     assert client.get("/ui/usage", follow_redirects=False).headers["location"] == "/ui/login"
     login(client, "bob", BOB_PW)

@@ -21,7 +21,7 @@ from llmgw_tui.screens.usage import write_csv
 from llmgw_tui.screens.users import UsersScreen
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import Button, DataTable, Input, Select, Sparkline, Static
+from textual.widgets import Button, DataTable, Input, Label, Select, Sparkline, Static
 
 from llmgw.services import audit, credentials, keys, limits, tokens, usage, users
 from llmgw.services.usage import UsageGroup, UsageReport, UsageStats
@@ -77,9 +77,14 @@ async def test_the_dashboard_comes_first_with_totals_charts_and_the_newest_reque
         assert isinstance(screen, DashboardScreen)
         totals = str(screen.query_one("#totals", Static).render())
         assert "Today (UTC): 40 requests" in totals
+        assert "6 upstream errors (15.0%) · 4 refused by policy · 0 client errors" in totals
         tail = cells(pilot, "#tail")
         assert tail[0][:4] == ["12:40:00", "root", "up/gpt-4o-mini", "500"]
         assert tail[1][1] == "alice"
+        # each request's error code, key (its name and public id, never its token) and request id
+        assert tail[0][4:] == ["upstream_error", "100", "200 ms", "-", "req_000"]
+        assert tail[1][4] == "" and tail[1][7].startswith("laptop (") and tail[1][8] == "req_001"
+        assert cells(pilot, "#tail")[5][4] == "gateway_rate_limit_exceeded"
         assert len(tail) == 15
         # The charts draw what the service counts: the same buckets, one per minute of the last hour.
         with Store.open(config.parent / "llmgw.db") as store:
@@ -240,7 +245,12 @@ async def test_usage_by_model_and_by_user_with_its_csv_export(config: Path, tmp_
         await pilot.press("4")
         await settle(pilot)
         rows = cells(pilot, "#groups")
-        assert sorted((r[0], r[1]) for r in rows) == [("up/fast", "26"), ("up/gpt-4o-mini", "14")]
+        # one row per model, the alias inside it; errors by kind, the upstream's with its rate
+        assert [r[:5] for r in rows] == [["up/gpt-4o-mini via fast", "40", "6 (15.0%)", "4", "0"]]
+        totals = str(pilot.app.screen.query_one("#usage-totals", Static).render())
+        assert "6 upstream errors (15.0%) · 4 refused by policy · 0 client errors" in totals
+        codes = str(pilot.app.screen.query_one("#usage-codes", Label).render())
+        assert codes == "error codes: upstream: upstream_error 6 · policy: gateway_rate_limit_exceeded 4"
         chart = pilot.app.screen.query_one("#usage-chart", Sparkline).data or []
         assert len(chart) == 25 and sum(chart) == 40  # hourly, from the whole hour 24 h ago up to now
         pilot.app.screen.query_one("#by", Select).value = "user"

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from llmgw_tui.layout import ChartLayout, chart_layout
 from llmgw_tui.screens.dialogs import ConfirmDialog, FormDialog, TokenDialog
+from llmgw_tui.screens.requests import RequestDialog
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Sparkline
+from textual.widgets import Button, DataTable, Input, Sparkline
 
 from llmgw.services import credentials, limits
 from llmgw.storage import Store
@@ -153,6 +154,15 @@ async def refused_new_user(pilot: Pilot[object]) -> None:
     assert isinstance(pilot.app.screen, FormDialog) and pilot.app.screen.error
 
 
+async def request_detail(pilot: Pilot[object]) -> None:
+    await pilot.press("8")
+    await settle(pilot)
+    table = pilot.app.screen.query_one(DataTable)
+    table.focus()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
 def keys(*pressed: str):  # type: ignore[no-untyped-def]
     async def press(pilot: Pilot[object]) -> None:
         await pilot.press(*pressed)
@@ -170,6 +180,7 @@ SCREENS = {
     "providers": (keys("5"), None),
     "limits": (keys("6"), None),
     "audit": (keys("7"), None),
+    "requests": (keys("8"), None),
     "new user": (keys("2", "n"), FormDialog),
     "new user, refused": (refused_new_user, FormDialog),
     "reset password": (keys("2", "p"), FormDialog),
@@ -185,6 +196,8 @@ SCREENS = {
     "new limits": (keys("6", "n"), FormDialog),
     "edit limits": (keys("6", "s"), FormDialog),
     "clear limits": (keys("6", "x"), ConfirmDialog),
+    "a request": (request_detail, RequestDialog),
+    "export requests": (keys("8", "e"), FormDialog),
 }
 
 

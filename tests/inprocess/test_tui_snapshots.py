@@ -79,6 +79,8 @@ def press(*keys: str):  # type: ignore[no-untyped-def]
         ("providers", ("5",)),
         ("limits", ("6",)),
         ("audit", ("7",)),
+        ("requests", ("8",)),
+        ("request_detail", ("8", "enter")),
         ("new_user_form", ("2", "n")),
         ("limits_form", ("6", "s")),
     ],

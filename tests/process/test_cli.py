@@ -202,18 +202,25 @@ def test_usage_summary(fake: FakeOpenAI, tmp_path: Path) -> None:
     assert data["requests"] == 4 and data["errors"] == 1
     assert data["auth_failures"] == 3
     assert data["total_tokens"] == data["prompt_tokens"] + data["completion_tokens"] > 0
-    by_model = {m["model"]: m for m in data["by_model"]}
-    assert by_model["up/a"]["requests"] == 2 and by_model["up/a"]["provider"] == "up"
-    assert by_model["nope/x"]["errors"] == 1 and by_model["nope/x"]["total_tokens"] == 0
+    # one row per model: its provider and the provider's name of it; an unknown model as requested
+    by_model = {(m["provider"], m["model"]): m for m in data["by_model"]}
+    assert set(by_model) == {("up", "a"), ("up", "b"), (None, "nope/x")}
+    assert by_model["up", "a"]["requests"] == 2
+    nope = by_model[None, "nope/x"]
+    assert (nope["errors"], nope["errors_policy"], nope["total_tokens"]) == (1, 1, 0)
+    assert nope["error_codes"] == [{"kind": "policy", "code": "model_not_found", "count": 1}]
+    assert (data["errors_upstream"], data["errors_policy"], data["errors_client"]) == (0, 1, 0)
     for m in data["by_model"]:
         assert {"requests", "errors", "prompt_tokens", "completion_tokens", "total_tokens"} <= set(m)
     # `up` is openai-compatible with no configured price: its 3 answered requests are unpriced, not free
     assert (data["cost_usd"], data["unpriced_requests"]) == (0.0, 3)
-    assert not by_model["up/a"]["priced"] and by_model["nope/x"]["priced"]  # nope/x used no tokens
+    assert not by_model["up", "a"]["priced"] and nope["priced"]  # nope/x used no tokens
     assert data["by_source"]["provider"]["total_tokens"] == data["total_tokens"]
     assert data["by_source"]["none"]["requests"] == 1
     table = llmgw("usage", "--since", "1h", "--config", str(gw.config_path))
-    assert table.returncode == 0 and "up/a" in table.stdout
+    assert table.returncode == 0
+    assert any(line.split()[:3] == ["up", "a", "2"] for line in table.stdout.splitlines())
+    assert "policy refusals: 1 (25.0% of requests): model_not_found 1" in table.stdout
     assert "? no price for up/a (2), up/b (1) requests" in table.stdout
     bad = llmgw("usage", "--since", "yesterday-ish", "--config", str(gw.config_path))
     assert bad.returncode == 2 and "--since" in bad.stderr

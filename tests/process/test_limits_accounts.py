@@ -177,7 +177,8 @@ def test_limit_commands(run: Cli) -> None:
     assert "(unchanged)" in ok(run("limit", "set", key, "--tpm", "10000"))
     assert "rpm off" in ok(run("limit", "set", "ada", "--rpm", "off"))
     listed = json.loads(ok(run("limit", "list", "--json")))
-    assert [{k: v for k, v in r.items() if k != "updated"} for r in listed] == [
+    shown = ("scope", "subject", "owner", "rpm", "tpm", "budget_usd", "period")
+    assert [{k: r[k] for k in shown} for r in listed] == [
         {
             "scope": "user",
             "subject": "ada",
@@ -198,8 +199,10 @@ def test_limit_commands(run: Cli) -> None:
         },
     ]
     table = ok(run("limit", "list")).splitlines()
-    assert table[0].split() == ["scope", "subject", "owner", "rpm", "tpm", "budget", "usd", "updated"]
-    assert table[1].split()[:6] == ["user", "ada", "ada", "-", "-", "5.00/day"]
+    assert table[0].split() == [
+        "scope", "subject", "owner", "rpm", "tpm", "budget", "usd", "spent", "remaining", "used", "updated",
+    ]  # fmt: skip
+    assert table[1].split()[:9] == ["user", "ada", "ada", "-", "-", "5.00/day", "0.00", "5.00", "0%"]
     refused(run("limit", "set", "bob", "--rpm", "1"), "no user or key 'bob'")
     refused(run("limit", "set", "ada", "--rpm", "0"), "rpm must be a whole number")
     assert run("limit", "set", "ada", "--rpm", "lots").returncode == 2  # argparse

@@ -329,7 +329,7 @@ def test_the_admin_dashboard_draws_its_charts_in_a_browser(tmp_path: Path) -> No
             page.fill("input[name=username]", "alice")
             page.fill("input[name=password]", ADMIN_PW)
             page.click("button[type=submit]")
-            page.wait_for_url(f"{gw.base_url}/ui/keys")
+            page.wait_for_url(f"{gw.base_url}/ui/admin/overview")  # where administrators land
             page.click("text=All usage")
             page.wait_for_url(f"{gw.base_url}/ui/admin/usage")
             chart = page.locator("svg.chart", has=page.locator("title", has_text="Requests by user")).first

@@ -37,7 +37,7 @@ ADMIN, USER = "root", "ada"
 PASSWORD = "a long enough password"
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 # GET routes that answer with something other than a page to look at.
-NOT_PAGES = {"/usage.csv", "/admin/usage.csv"}
+NOT_PAGES = {"/usage.csv", "/admin/usage.csv", "/requests.csv"}
 # Pages whose query string shows another form or chart than the bare route's.
 QUERY_VARIANTS = [
     "/admin/limits?subject=ada",
@@ -80,6 +80,12 @@ def seed(db: Path) -> Seeded:
         for i in range(120):
             user, key = [(ada.id, laptop.id), (ada.id, ci.id), (root.id, mine.id), (bob.id, None)][i % 4]
             status = (200, 200, 200, 429, 500, 400)[i % 6]
+            error_type, error_kind = {
+                200: (None, None),
+                429: ("gateway_rate_limit_exceeded", "policy"),
+                500: ("upstream_error", "upstream"),
+                400: ("invalid_request_error", "client"),
+            }[status]
             rows.append(
                 UsageRow(
                     request_id=f"req_layout_{i:04d}",
@@ -90,7 +96,8 @@ def seed(db: Path) -> Seeded:
                     user_id=user,
                     api_key_id=key,
                     status=status,
-                    error_type=None if status == 200 else "api_error",
+                    error_type=error_type,
+                    error_kind=error_kind,
                     prompt_tokens=100 + i,
                     completion_tokens=20 + i,
                     total_tokens=120 + 2 * i,
@@ -106,7 +113,12 @@ def seed(db: Path) -> Seeded:
 
 def page_paths(seeded: Seeded) -> list[str]:
     """The portal's GET routes, path parameters filled in; a new parameter must be given a value."""
-    values = {"name": USER, "public_id": seeded.key_of_user, "subject": USER}
+    values = {
+        "name": USER,
+        "public_id": seeded.key_of_user,
+        "subject": USER,
+        "request_id": "req_layout_0000",  # ada's, with her laptop key
+    }
     paths = []
     for route in create_portal().routes:
         if not isinstance(route, Route) or "GET" not in (route.methods or set()):
@@ -171,7 +183,7 @@ MEASURE = """() => {
     }),
     wide: [...document.querySelectorAll('body *')]
       .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
-      .filter((e) => !e.closest('.scroll, table, pre'))
+      .filter((e) => !e.closest('.table-box, pre'))
       .slice(0, 5).map((e) => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 40)),
   };
 }"""

@@ -55,14 +55,25 @@ def seed(db: Path) -> None:
         rows = []
         for i in range(40):
             at = NOW - 30 - i * 97  # one every 97 s: across the hour and beyond
+            # an upstream failure every 7th, a refusal by a rate limit every 11th from the 5th
+            status, kind, code = (
+                (500, "upstream", "upstream_error")
+                if i % 7 == 0
+                else (429, "policy", "gateway_rate_limit_exceeded")
+                if i % 11 == 5
+                else (200, None, None)
+            )
             rows.append(
                 UsageRow(
                     request_id=f"req_{i:03d}",
                     created_at=at,
                     endpoint="/v1/chat/completions",
                     provider="up",
-                    model_requested="fast" if i % 3 else "up/gpt-4o-mini",
-                    status=500 if i % 7 == 0 else 200,
+                    model_requested="fast" if i % 3 else "up/gpt-4o-mini",  # `fast`: an alias of it
+                    model_upstream="gpt-4o-mini",
+                    status=status,
+                    error_kind=kind,
+                    error_type=code,
                     total_tokens=100 + i,
                     cost_usd=0.001 * (i % 5),
                     latency_ms=200.0 + i,

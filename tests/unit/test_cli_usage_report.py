@@ -42,7 +42,8 @@ def config(tmp_path: Path) -> Path:
                 row("a1", user_id=ann, total_tokens=100, cost_usd=1.5, latency_ms=200.0, ttft_ms=50.0),
                 row("a2", user_id=ann, total_tokens=50, cost_usd=0.5, created_at=NOV1 + 86400 + 1),
                 row("b1", user_id=bob, total_tokens=10, status=500, provider="gem",
-                    model_requested="gem/flash", cost_usd=None),  # answered with tokens, no price
+                    model_requested="gem/flash", cost_usd=None, error_kind="upstream",
+                    error_type="upstream_error"),  # answered with tokens, no price
                 row("old", user_id=bob, created_at=NOV1 - 40 * 86400, cost_usd=9.0),
             ]
         )  # fmt: skip
@@ -61,13 +62,23 @@ def test_by_user_as_a_table_with_totals_and_flagged_cost(
     code, out, _ = llmgw(capsys, "usage", "--since", "2026-11-01", "--by", "user", "--config", str(config))
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split()[:4] == ["user", "requests", "errors", "err"]
+    assert lines[0].split()[:8] == [
+        "user",
+        "requests",
+        "errors",
+        "upstream",
+        "upstr",
+        "%",
+        "policy",
+        "client",
+    ]
     ann = next(line for line in lines if line.startswith("ann "))
     bob = next(line for line in lines if line.startswith("bob "))
     total = next(line for line in lines if line.startswith("total "))
     assert ann.split()[1:3] == ["2", "0"] and "2.0000" in ann
-    assert bob.split()[1:4] == ["1", "1", "100.0"] and " ? " in f"{bob} "  # no price: never 0
-    assert total.split()[1:4] == ["3", "1", "33.3"] and "2.0000+" in total
+    assert bob.split()[1:7] == ["1", "1", "1", "100.0", "0", "0"] and " ? " in f"{bob} "  # no price: never 0
+    assert total.split()[1:7] == ["3", "1", "1", "33.3", "0", "0"] and "2.0000+" in total
+    assert "upstream errors: 1 (33.3% of requests): upstream_error 1" in out
     assert "gem/flash" in out and "no known price" in out
     assert "from 2026-11-01T00:00:00Z" in out
 
@@ -137,3 +148,42 @@ def test_csv_defuses_a_formula_looking_name(config: Path, capsys: pytest.Capture
     assert code == 0
     assert "'" + hostile in [r["label"] for r in rows]
     assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values() if v)
+
+
+def test_plain_usage_one_row_per_model_and_errors_by_kind(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Store.open(config.parent / "llmgw.db") as store:
+        store.insert_requests(
+            [
+                row("s1", model_requested="smart", model_upstream="gpt-4o", total_tokens=5, cost_usd=0.5),
+                row("s2", model_requested="smart", model_upstream="gpt-4o", status=429, error_kind="policy",
+                    error_type="budget_exceeded", usage_source="none"),
+                row("x1", provider=None, model_requested="nope", status=404, error_kind="policy",
+                    error_type="model_not_found", usage_source="none"),
+            ]
+        )  # fmt: skip
+    code, out, _ = llmgw(capsys, "usage", "--config", str(config))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:7] == ["provider", "model", "requests", "errors", "upstream", "policy", "client"]
+    # `smart` is inside the gpt-4o row (the rows summed from `oai/gpt-4o` as requested join it)
+    gpt = next(line for line in lines if line.startswith("oai "))
+    assert gpt.split()[:9] == ["oai", "gpt-4o", "(via", "smart)", "5", "1", "0", "1", "0"]
+    assert sum(1 for line in lines if "gpt-4o" in line and line.startswith("oai")) == 1
+    assert "policy refusals: 2 (28.6% of requests): budget_exceeded 1, model_not_found 1" in out
+    assert "upstream errors: 1 (14.3% of requests): upstream_error 1" in out
+    code, out, _ = llmgw(capsys, "usage", "--json", "--config", str(config))
+    data = json.loads(out)
+    assert (data["errors_upstream"], data["errors_policy"], data["errors_client"]) == (1, 2, 0)
+    assert {(e["kind"], e["code"]) for e in data["error_codes"]} == {
+        ("upstream", "upstream_error"),
+        ("policy", "budget_exceeded"),
+        ("policy", "model_not_found"),
+    }
+    gpt_json = next(m for m in data["by_model"] if m["model"] == "gpt-4o")
+    assert gpt_json["aliases"] == ["smart"] and gpt_json["requests"] == 5
+    code, out, _ = llmgw(capsys, "usage", "--by", "model", "--config", str(config))
+    line = next(line for line in out.splitlines() if line.startswith("oai/gpt-4o"))
+    assert line.split()[:5] == ["oai/gpt-4o", "(via", "smart)", "5", "1"]
+    assert "nope " in out and "policy refusals: 2" in out

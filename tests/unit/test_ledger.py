@@ -18,6 +18,7 @@ from llmgw.cli.usage import format_usage_table, parse_since, summary_json
 from llmgw.services import usage
 from llmgw.services.audit import Actor
 from llmgw.services.usage import UsageGroup, UsageReport, UsageStats, UsageSummary
+from llmgw.services.usage_report import model_label
 from llmgw.storage import LedgerWriter, Spool, Store, UsageRow
 
 
@@ -399,7 +400,7 @@ def test_parse_since_rejects(text: str) -> None:
 
 def summary_of(total: UsageStats, *models: tuple[str | None, str, UsageStats]) -> UsageSummary:
     """A plain summary (`llmgw usage`) by model, as `services.usage.summary` makes it."""
-    groups = [UsageGroup(f"{p}/{m}", stats, provider=p, model=m) for p, m, stats in models]
+    groups = [UsageGroup(model_label(p, m), stats, provider=p, model=m) for p, m, stats in models]
     report = UsageReport(since=None, until=None, by="model", groups=groups, total=total, unpriced_models=[])
     return UsageSummary(report, by_source={}, auth_failures=0)
 
@@ -408,9 +409,10 @@ def test_format_usage_table() -> None:
     summary = summary_of(
         UsageStats(requests=1236, errors=3, prompt_tokens=1_500_000, completion_tokens=20,
                    total_tokens=1_500_020, cost_usd=3.7502),
-        ("openai", "gpt-4o", UsageStats(requests=1234, errors=2, prompt_tokens=1_500_000,
-                                        completion_tokens=20, total_tokens=1_500_020, cost_usd=3.7502)),
-        (None, "nope", UsageStats(requests=2, errors=1)),
+        ("openai", "gpt-4o", UsageStats(requests=1234, errors=2, errors_upstream=1, errors_policy=1,
+                                        prompt_tokens=1_500_000, completion_tokens=20,
+                                        total_tokens=1_500_020, cost_usd=3.7502)),
+        (None, "nope", UsageStats(requests=2, errors=1, errors_policy=1)),
     )  # fmt: skip
     lines = format_usage_table(summary).splitlines()
     assert lines[0].split() == [
@@ -418,6 +420,9 @@ def test_format_usage_table() -> None:
         "model",
         "requests",
         "errors",
+        "upstream",
+        "policy",
+        "client",
         "prompt",
         "completion",
         "total",
@@ -429,17 +434,33 @@ def test_format_usage_table() -> None:
         "gpt-4o",
         "1,234",
         "2",
+        "1",
+        "1",
+        "0",
         "1,500,000",
         "20",
         "1,500,020",
         "0",
         "$3.7502",
     ]
-    assert lines[3].split() == ["-", "nope", "2", "1", "0", "0", "0", "0", "$0.0000"]
-    assert lines[-1].split() == ["total", "1,236", "3", "1,500,000", "20", "1,500,020", "0", "$3.7502"]
+    assert lines[3].split() == ["-", "nope", "2", "1", "0", "1", "0", "0", "0", "0", "0", "$0.0000"]
+    total = next(line for line in lines if line.startswith("total"))
+    assert total.split() == [
+        "total",
+        "1,236",
+        "3",
+        "0",
+        "0",
+        "0",
+        "1,500,000",
+        "20",
+        "1,500,020",
+        "0",
+        "$3.7502",
+    ]
     # Columns line up: every numeric cell ends at the same offset as its header.
     header_ends = [lines[0].index(h) + len(h) for h in ("requests", "cost")]
-    for line in (lines[2], lines[3], lines[-1]):
+    for line in (lines[2], lines[3], total):
         assert line.rstrip().endswith(("0", "2"))
         assert len(line) == header_ends[1]
     assert lines[2].index("1,234") + len("1,234") == header_ends[0]
@@ -464,7 +485,13 @@ def test_unpriced_models_are_flagged_never_shown_as_zero() -> None:
 
 
 def test_summary_by_usage_source_and_cost(store: Store) -> None:
-    failed = UsageRow(request_id="n1", endpoint="/v1/chat/completions", status=502, error_type="upstream")
+    failed = UsageRow(
+        request_id="n1",
+        endpoint="/v1/chat/completions",
+        status=502,
+        error_type="upstream_error",
+        error_kind="upstream",
+    )
     rows = [
         row("p1", usage_source="provider", prompt_tokens=10, completion_tokens=5, total_tokens=15),
         row("p2", usage_source="provider", prompt_tokens=3, completion_tokens=2, total_tokens=5),
@@ -480,6 +507,9 @@ def test_summary_by_usage_source_and_cost(store: Store) -> None:
     assert data["by_source"]["provider"] == {
         "requests": 2,
         "errors": 0,
+        "errors_upstream": 0,
+        "errors_policy": 0,
+        "errors_client": 0,
         "prompt_tokens": 13,
         "completion_tokens": 7,
         "total_tokens": 20,
@@ -487,4 +517,7 @@ def test_summary_by_usage_source_and_cost(store: Store) -> None:
     }
     assert data["by_source"]["estimated"]["completion_tokens"] == 7
     assert data["by_source"]["none"]["requests"] == 1 and data["by_source"]["none"]["errors"] == 1
+    assert data["by_source"]["none"]["errors_upstream"] == 1
+    assert data["errors_upstream"] == 1 and data["upstream_error_rate"] == 0.25
+    assert data["error_codes"] == [{"kind": "upstream", "code": "upstream_error", "count": 1}]
     assert data["requests"] == 4 and data["total_tokens"] == 27

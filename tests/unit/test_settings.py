@@ -150,7 +150,9 @@ def test_every_server_setting_has_its_environment_variable(tmp_path: Path) -> No
     defaults = ServerConfig()
     env: dict[str, str] = {}
     for name, value in defaults.model_dump().items():
-        form = "auto" if value is None else ",".join(value) if isinstance(value, tuple) else str(value)
+        form = (
+            "auto" if value is None else ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        )
         env[ENV_VARS[name]] = form
     assert set(env) == {f"LLMGW_{name.upper()}" for name in ServerConfig.model_fields}
     loaded = load(write(tmp_path, ""), env)

@@ -108,7 +108,7 @@ def test_schema_matches_usage_row(store: Store, db_path: Path) -> None:
     assert info["attempts"][4] == "1"
     indexed = {r[0] for r in raw(db_path, "SELECT sql FROM sqlite_master WHERE type = 'index'") if r[0]}
     assert any("(created_at)" in sql for sql in indexed)
-    assert any("(model_requested)" in sql for sql in indexed)
+    assert any("(model_requested, created_at)" in sql for sql in indexed)  # m016: by model, newest first
 
 
 def test_insert_round_trip(store: Store) -> None:
@@ -180,6 +180,12 @@ def test_usage_summary_empty(store: Store) -> None:
     assert summary_data(store, None) == {
         "requests": 0,
         "errors": 0,
+        "errors_upstream": 0,
+        "errors_policy": 0,
+        "errors_client": 0,
+        "errors_unclassified": 0,
+        "error_codes": [],
+        "upstream_error_rate": 0.0,
         "prompt_tokens": 0,
         "completion_tokens": 0,
         "total_tokens": 0,
@@ -193,6 +199,9 @@ def test_usage_summary_empty(store: Store) -> None:
             source: {
                 "requests": 0,
                 "errors": 0,
+                "errors_upstream": 0,
+                "errors_policy": 0,
+                "errors_client": 0,
                 "prompt_tokens": 0,
                 "completion_tokens": 0,
                 "total_tokens": 0,
@@ -232,8 +241,14 @@ def test_by_model_sorted_by_requests_desc_and_json_shape(store: Store) -> None:
     assert set(data["by_model"][0]) == {
         "provider",
         "model",
+        "aliases",
         "requests",
         "errors",
+        "errors_upstream",
+        "errors_policy",
+        "errors_client",
+        "errors_unclassified",
+        "error_codes",
         "prompt_tokens",
         "completion_tokens",
         "total_tokens",

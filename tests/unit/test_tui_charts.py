@@ -37,3 +37,33 @@ def test_merge_keeps_the_window_and_moves_it_with_the_clock() -> None:
     # a long pause (no reads for minutes): the gap is zeros
     assert charts.merge(window, [b(300, 0), b(360, 7)], 60) == [b(240, 0), b(300, 0), b(360, 7)]
     assert charts.merge([], [b(0, 1), b(60, 2)], 60) == [b(0, 1), b(60, 2)]
+
+
+def test_errors_read_by_kind_with_their_codes() -> None:
+    from llmgw_tui.formatting import error_codes, error_split
+
+    from llmgw.services.usage import UsageStats
+    from llmgw.storage.rollups import ErrorCount
+
+    s = UsageStats(
+        requests=200,
+        errors=9,
+        errors_upstream=3,
+        errors_policy=4,
+        errors_client=1,
+        error_codes=(
+            ErrorCount("upstream", "upstream_error", 2),
+            ErrorCount("upstream", None, 1),
+            ErrorCount("policy", "budget_exceeded", 4),
+            ErrorCount("client", "invalid_request_error", 1),
+            ErrorCount(None, None, 1),
+        ),
+    )
+    assert error_split(s) == (
+        "3 upstream errors (1.5%) · 4 refused by policy · 1 client errors · 1 unclassified"
+    )
+    assert error_codes(s) == (
+        "upstream: upstream_error 2, (no code) 1 · policy: budget_exceeded 4 · "
+        "client: invalid_request_error 1 · unclassified: (no code) 1"
+    )
+    assert error_codes(UsageStats()) == "" and "unclassified" not in error_split(UsageStats())

@@ -71,3 +71,36 @@ def test_a_report_not_grouped_is_one_total_row() -> None:
     (row,) = csv.DictReader(io.StringIO(usage_csv(report(None, [], total)), newline=""))
     assert (row["by"], row["label"], row["requests"]) == ("", "total", "2")
     assert (row["cache_write_tokens"], row["reasoning_tokens"]) == ("7", "3")
+
+
+def test_errors_by_kind_their_codes_and_a_models_aliases() -> None:
+    from llmgw.storage.rollups import ErrorCount
+
+    stats = UsageStats(
+        requests=50,
+        errors=9,
+        errors_upstream=1,
+        errors_policy=5,
+        errors_client=2,
+        error_codes=(
+            ErrorCount("upstream", "timeout", 1),
+            ErrorCount("policy", "budget_exceeded", 5),
+            ErrorCount("client", None, 2),
+            ErrorCount(None, None, 1),
+        ),
+    )
+    group = UsageGroup(
+        "ant/claude-sonnet-4-5", stats, provider="ant", model="claude-sonnet-4-5", aliases=("fast", "smart")
+    )
+    (row,) = csv.DictReader(io.StringIO(usage_csv(report("model", [group], stats))))
+    assert row["aliases"] == "fast smart"
+    assert (row["errors"], row["errors_upstream"], row["errors_policy"], row["errors_client"]) == (
+        "9",
+        "1",
+        "5",
+        "2",
+    )
+    assert row["errors_unclassified"] == "1" and row["upstream_error_rate"] == "0.02"
+    assert row["error_codes"] == "upstream:timeout=1 policy:budget_exceeded=5 client:?=2 unclassified:?=1"
+    (empty,) = csv.DictReader(io.StringIO(usage_csv(report(None, [], UsageStats()))))
+    assert empty["error_codes"] == "" and empty["aliases"] == "" and empty["errors_unclassified"] == "0"

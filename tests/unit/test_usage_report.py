@@ -163,3 +163,57 @@ def test_percentiles_come_from_the_buckets(store: Store) -> None:
     assert 2**5.5 < stats.ttft_p50_ms <= 2**6  # type: ignore[operator]
     assert percentile([0] * (len(BOUNDS_MS) + 1), 0.5) is None
     assert percentile([0] * len(BOUNDS_MS) + [3], 0.95) == BOUNDS_MS[-1]
+
+
+SONNET = "claude-sonnet-4-5"
+
+
+def test_one_group_per_model_with_its_aliases_and_refusals(store: Store) -> None:
+    """An alias is inside the row of the model it routes to; a request refused after routing (a limit)
+    counts in its model's row; a row written before targets were recorded on refusals (no provider)
+    joins the model it names; an unknown model is its own row. The chart's series has the same rows
+    and the same totals."""
+    store.insert_requests(
+        [
+            row("a1", provider="ant", model_requested="smart", model_upstream=SONNET, cost_usd=0.5),
+            row("a2", provider="ant", model_requested=f"ant/{SONNET}", model_upstream=SONNET,
+                cost_usd=0.25),
+            row("a3", provider="ant", model_requested="smart", model_upstream=SONNET, status=429,
+                error_kind="policy", error_type="gateway_rate_limit_exceeded", usage_source="none"),
+            row("a4", provider=None, model_requested=f"ant/{SONNET}", status=429, error_kind="policy",
+                error_type="budget_exceeded", usage_source="none"),
+            row("f1", provider="backup", model_requested="smart", model_upstream="gpt-4o-mini", cost_usd=0.1),
+            row("n1", provider=None, model_requested="nope", status=404, error_kind="policy",
+                error_type="model_not_found", usage_source="none"),
+        ]
+    )  # fmt: skip
+    rep = usage.report(store, CLI, since=None, until=None, by="model")
+    by = {g.label: g for g in rep.groups}
+    assert sorted(by) == ["ant/claude-sonnet-4-5", "backup/gpt-4o-mini", "nope"]
+    claude = by["ant/claude-sonnet-4-5"]
+    assert (claude.provider, claude.model, claude.aliases) == ("ant", "claude-sonnet-4-5", ("smart",))
+    assert (claude.stats.requests, claude.stats.errors_policy, claude.stats.cost_usd) == (4, 2, 0.75)
+    assert {e.code for e in claude.stats.codes_of("policy")} == {
+        "gateway_rate_limit_exceeded",
+        "budget_exceeded",
+    }
+    assert by["backup/gpt-4o-mini"].aliases == ("smart",)  # a fallback: the alias reached it too
+    nope = by["nope"]
+    assert (nope.provider, nope.model, nope.aliases, nope.stats.errors_policy) == (None, "nope", (), 1)
+    assert sum(g.stats.requests for g in rep.groups) == rep.total.requests == 6
+    # the chart: the same labels, and per label the same totals as the table
+    points = usage.series(store, CLI, since=NOV1, until=NOV1 + H, grain="hour", split="model")
+    charted: dict[str, int] = {}
+    for p in points:
+        charted[p.label] = charted.get(p.label, 0) + p.stats.requests
+    assert charted == {g.label: g.stats.requests for g in rep.groups}
+
+
+def test_model_label_prefers_the_model_requests_went_to() -> None:
+    from llmgw.services.usage_report import model_label
+
+    assert model_label("ant", "smart", "claude-sonnet-4-5") == "ant/claude-sonnet-4-5"
+    assert model_label("oai", "oai/gpt-4o") == "oai/gpt-4o"  # summed before m015: as requested
+    assert model_label("oai", "smart") == "oai/smart"
+    assert model_label(None, "nope") == "nope"
+    assert model_label(None, None) == "(unknown model)"

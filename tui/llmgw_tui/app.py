@@ -20,6 +20,7 @@ from llmgw_tui.screens.keys import KeysScreen
 from llmgw_tui.screens.limits import LimitsScreen
 from llmgw_tui.screens.problem import ProblemScreen
 from llmgw_tui.screens.providers import ProvidersScreen
+from llmgw_tui.screens.requests import RequestsScreen
 from llmgw_tui.screens.usage import UsageScreen
 from llmgw_tui.screens.users import UsersScreen
 
@@ -36,6 +37,7 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ),
     ("limits", "Limits", "rate limits and spend budgets per user and per key"),
     ("audit", "Audit", "the audit log, filterable"),
+    ("requests", "Requests", "the request log: filter, find by request id, every column; CSV export"),
 )
 LIGHT, DARK = "textual-light", "textual-dark"
 
@@ -58,6 +60,7 @@ class AdminApp(App[int]):
         "providers": ProvidersScreen,
         "limits": LimitsScreen,
         "audit": AuditScreen,
+        "requests": RequestsScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         *(

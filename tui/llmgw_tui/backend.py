@@ -17,6 +17,7 @@ from llmgw.services import key_states as key_state_cases
 from llmgw.services import keys as key_cases
 from llmgw.services import limits as limit_cases
 from llmgw.services import model_access as access_cases
+from llmgw.services import request_log as log_cases
 from llmgw.services import users as user_cases
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store, open_store
@@ -140,10 +141,25 @@ class Backend:
     def series(self, since: float, grain: usage.Grain) -> list[usage.SeriesPoint]:
         return usage.series(self.store(), self.actor, since=since, until=self.clock(), grain=grain)
 
+    # -- the request log -----------------------------------------------------------------------------
+
+    def request_log(self, f: log_cases.LogFilter, after: str | None) -> log_cases.LogPage:
+        return log_cases.search(self.store(), self.actor, f, after=after)
+
+    def request(self, request_id: str) -> log_cases.RequestDetail:
+        return log_cases.find(self.store(), self.actor, request_id)
+
+    def write_request_csv(self, path: Path, f: log_cases.LogFilter) -> log_cases.CsvExport:
+        """The filtered requests as CSV at `path` (the layout and cap of every front end's export)."""
+        export = log_cases.export_csv(self.store(), self.actor, f)
+        path.write_bytes(export.text.encode("utf-8"))
+        return export
+
     # -- limits --------------------------------------------------------------------------------------
 
-    def limits(self) -> list[limit_cases.LimitRow]:
-        return limit_cases.list_limits(self.store(), self.actor)
+    def limits(self) -> list[limit_cases.LimitUse]:
+        """Every limit with its subject's spend against the budget."""
+        return limit_cases.limits_with_spend(self.store(), self.actor, now=self.clock())
 
     def set_limits(
         self,

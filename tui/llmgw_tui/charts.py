@@ -10,9 +10,17 @@ from typing import Literal
 from llmgw.services.usage import ActivityBucket, SeriesPoint
 from llmgw_tui.formatting import count, money, percent
 
-Metric = Literal["requests", "tokens", "cost", "error_rate"]
-METRICS: tuple[Metric, ...] = ("requests", "tokens", "cost", "error_rate")
-_NAMES = {"requests": "requests", "tokens": "tokens", "cost": "cost", "error_rate": "error rate"}
+Metric = Literal["requests", "tokens", "cost", "error_rate", "upstream_error_rate"]
+# The dashboard's charts: the upstream error rate, not every error's (refusals by the gateway's own
+# rules and bad requests say nothing about the providers).
+METRICS: tuple[Metric, ...] = ("requests", "tokens", "cost", "upstream_error_rate")
+_NAMES = {
+    "requests": "requests",
+    "tokens": "tokens",
+    "cost": "cost",
+    "error_rate": "error rate",
+    "upstream_error_rate": "upstream err",  # a rate: its values read as percentages
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +33,9 @@ class Series:
 def point_bucket(point: SeriesPoint) -> ActivityBucket:
     """A point of the rollups' series as a chart bucket."""
     s = point.stats
-    return ActivityBucket(point.bucket_start, s.requests, s.errors, s.total_tokens, s.cost_usd)
+    return ActivityBucket(
+        point.bucket_start, s.requests, s.errors, s.total_tokens, s.cost_usd, s.errors_upstream
+    )
 
 
 def merge(
@@ -48,13 +58,15 @@ def value(bucket: ActivityBucket, metric: Metric) -> float:
         return float(bucket.tokens)
     if metric == "cost":
         return bucket.cost_usd
+    if metric == "upstream_error_rate":
+        return bucket.upstream_error_rate
     return bucket.error_rate
 
 
 def _shown(metric: Metric, x: float) -> str:
     if metric == "cost":
         return money(x)
-    if metric == "error_rate":
+    if metric in ("error_rate", "upstream_error_rate"):
         return percent(x)
     return count(round(x))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from llmgw.services.usage import UsageStats
+
 
 def clock_time(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
@@ -28,6 +30,28 @@ def latency(ms: float | None) -> str:
 
 def percent(fraction: float) -> str:
     return f"{fraction * 100:.1f}%"
+
+
+def error_split(s: UsageStats) -> str:
+    """Errors by kind, the upstream's first: what the providers did apart from the gateway's refusals
+    and bad requests."""
+    text = (
+        f"{count(s.errors_upstream)} upstream errors ({percent(s.upstream_error_rate)}) · "
+        f"{count(s.errors_policy)} refused by policy · {count(s.errors_client)} client errors"
+    )
+    return text + (f" · {count(s.errors_unclassified)} unclassified" if s.errors_unclassified else "")
+
+
+def error_codes(s: UsageStats) -> str:
+    """Each kind's codes and counts, upstream first: `upstream: upstream_error 6, timeout 1 · policy:
+    budget_exceeded 4`; empty without errors."""
+    parts = []
+    for kind in ("upstream", "policy", "client", None):
+        found = s.codes_of(kind)
+        if found:
+            codes = ", ".join(f"{e.code or '(no code)'} {count(e.count)}" for e in found)
+            parts.append(f"{kind or 'unclassified'}: {codes}")
+    return " · ".join(parts)
 
 
 def ago(seconds: float) -> str:

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from llmgw.services.usage import ActivityBucket, LiveRequest, UsageStats
 from llmgw_tui import charts
 from llmgw_tui.backend import Backend
-from llmgw_tui.formatting import clock_time, count, latency, money, percent
+from llmgw_tui.formatting import clock_time, count, error_split, latency, money
 from llmgw_tui.layout import chart_layout
 from llmgw_tui.problems import no_admin
 from llmgw_tui.screens.base import AdminScreen
@@ -88,7 +88,9 @@ class DashboardScreen(AdminScreen):
                     yield Sparkline([], id=f"chart-{metric}")
         yield Label("Newest requests", classes="title")
         table: DataTable[str] = DataTable(id="tail", cursor_type="row", zebra_stripes=True)
-        table.add_columns("time", "user", "model", "status", "tokens", "latency")
+        table.add_columns(
+            "time", "user", "model", "status", "error", "tokens", "latency", "key", "request id"
+        )
         yield table
 
     def on_mount(self) -> None:
@@ -138,7 +140,7 @@ class DashboardScreen(AdminScreen):
             t = reading.today
             self.query_one("#totals", Static).update(
                 f"Today (UTC): {count(t.requests)} requests · {count(t.total_tokens)} tokens · "
-                f"{money(t.cost_usd)} · {count(t.errors)} errors ({percent(t.error_rate)})"
+                f"{money(t.cost_usd)} · {error_split(t)}"
             )
         if reading.has_admin is not None:
             banner = self.query_one("#admin-problem", Static)
@@ -154,8 +156,11 @@ class DashboardScreen(AdminScreen):
                 r.user or "(proxy key)",
                 r.model or "-",
                 str(r.status),
+                r.error_code or "",
                 count(r.tokens),
                 latency(r.latency_ms),
+                r.key or "-",
+                r.request_id,
             )
 
     def draw_charts(self) -> None:

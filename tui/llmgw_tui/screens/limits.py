@@ -6,6 +6,7 @@ running gateway applies a change within one poll of the database (about a quarte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -13,8 +14,9 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from llmgw.services import limits
-from llmgw.services.limits import LimitRow
-from llmgw_tui.formatting import date_time, money
+from llmgw.services.limits import LimitUse
+from llmgw.services.money import usd_amount
+from llmgw_tui.formatting import date_time
 from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import ConfirmDialog, Field, FormDialog
 
@@ -27,6 +29,19 @@ def _off(value: object) -> str:
 
 def _blank(value: object) -> str:
     return "" if value is None else str(value)
+
+
+BAR_CELLS = 10
+
+
+def used_bar(used: float | None) -> str:
+    """` 48% ▇▇▇▇▇░░░░░`: a budget's use as a percentage (first: it stays in sight in a narrow terminal)
+    and ten cells; "-" without a budget. Some spend never reads as 0%; past the budget the bar is full
+    and the figure says by how much."""
+    if used is None:
+        return "-"
+    filled = math.ceil(min(used, 1.0) * BAR_CELLS) if used > 0 else 0
+    return f"{limits.used_percent(used):>5} " + "▇" * filled + "░" * (BAR_CELLS - filled)
 
 
 def limit_changes(shown: dict[str, str], typed: dict[str, str]) -> dict[str, Any]:
@@ -52,16 +67,29 @@ class LimitsScreen(AdminScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[LimitRow] = []
+        self.rows: list[LimitUse] = []
 
     def body(self) -> Iterable[Any]:
         yield Static(
             "Requests and tokens per rolling minute, and a spend budget per UTC day or month. A user's "
-            "limits bind all their keys; a key's bind that key only (its owner's apply as well).",
+            "limits bind all their keys; a key's bind that key only (its owner's apply as well). Spent: in "
+            "the budget's period (this month's without one); used: of the budget, as a bar.",
             classes="hint",
         )
         table: DataTable[str] = DataTable(id="limits", cursor_type="row", zebra_stripes=True)
-        table.add_columns("subject", "kind", "owner", "rpm", "tpm", "budget", "per", "changed (UTC)")
+        table.add_columns(
+            "subject",
+            "kind",
+            "owner",
+            "rpm",
+            "tpm",
+            "budget",
+            "per",
+            "spent",
+            "left",
+            "used",
+            "changed (UTC)",
+        )
         yield table
 
     def on_mount(self) -> None:
@@ -71,13 +99,14 @@ class LimitsScreen(AdminScreen):
     def refresh_data(self) -> None:
         self.call(lambda b: b.limits(), self.show)
 
-    def show(self, rows: list[LimitRow]) -> None:
+    def show(self, rows: list[LimitUse]) -> None:
         self.rows = rows
         table = self.query_one("#limits", DataTable)
         table.clear()
         for r in rows:
             v = r.values
-            budget = "off" if v.budget_usd is None else money(v.budget_usd)
+            budget = "off" if v.budget_usd is None else "$" + usd_amount(v.budget_usd)
+            left = r.remaining
             table.add_row(
                 r.subject,
                 r.scope,
@@ -86,10 +115,13 @@ class LimitsScreen(AdminScreen):
                 _off(v.tpm),
                 budget,
                 v.period,
+                "$" + usd_amount(r.spent),
+                "-" if left is None else "$" + usd_amount(left),
+                used_bar(r.used),
                 date_time(r.updated_at),
             )
 
-    def selected(self) -> LimitRow | None:
+    def selected(self) -> LimitUse | None:
         row = self.query_one("#limits", DataTable).cursor_row
         return self.rows[row] if 0 <= row < len(self.rows) else None
 

@@ -19,7 +19,7 @@ from llmgw.services.csv_export import usage_csv
 from llmgw.services.usage import Grain, GroupBy, SeriesPoint, UsageReport
 from llmgw_tui import charts
 from llmgw_tui.backend import Backend
-from llmgw_tui.formatting import count, latency, money, percent
+from llmgw_tui.formatting import count, error_codes, error_split, latency, money, percent
 from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import Field, FormDialog
 
@@ -81,10 +81,13 @@ class UsageScreen(AdminScreen):
             )
             yield Select[str](((f"by {g}", g) for g in GROUPINGS), value="model", allow_blank=False, id="by")
         yield Static("", id="usage-totals")
+        yield Label("", id="usage-codes", classes="hint")
         yield Label("", id="usage-caption", classes="hint")
         yield Sparkline([], id="usage-chart")
         table: DataTable[str] = DataTable(id="groups", cursor_type="row", zebra_stripes=True)
-        table.add_columns("group", "requests", "errors", "tokens", "cost", "p95", "share")
+        table.add_columns(
+            "group", "requests", "upstream err", "policy", "client", "tokens", "cost", "p95", "share"
+        )
         yield table
 
     @property
@@ -111,9 +114,10 @@ class UsageScreen(AdminScreen):
         unpriced = f" (+{count(t.unpriced_requests)} unpriced)" if t.unpriced_requests else ""
         self.query_one("#usage-totals", Static).update(
             f"{count(t.requests)} requests · {count(t.total_tokens)} tokens · "
-            f"{money(t.cost_usd)}{unpriced} · "
-            f"{count(t.errors)} errors ({percent(t.error_rate)})"
+            f"{money(t.cost_usd)}{unpriced} · {error_split(t)}"
         )
+        codes = error_codes(t)
+        self.query_one("#usage-codes", Label).update(f"error codes: {codes}" if codes else "")
         r = self.range
         if reading.series:
             buckets = [charts.point_bucket(p) for p in reading.series]
@@ -129,9 +133,11 @@ class UsageScreen(AdminScreen):
         for g in report.groups:
             s_ = g.stats
             table.add_row(
-                g.label,
+                f"{g.label} via {', '.join(g.aliases)}" if g.aliases else g.label,
                 count(s_.requests),
-                count(s_.errors),
+                f"{count(s_.errors_upstream)} ({percent(s_.upstream_error_rate)})",
+                count(s_.errors_policy),
+                count(s_.errors_client),
                 count(s_.total_tokens),
                 money(s_.cost_usd),
                 latency(s_.latency_p95_ms),

@@ -1,0 +1,34 @@
+"""The administrators' overview (`/admin/overview`, `services.overview`), and where each user lands
+after logging in and at the portal's root (`landing`): administrators on the overview, everyone else
+on their own keys."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from llmgw.portal.web import PREFIX, backend, current_session, not_found, render
+from llmgw.services import overview
+from llmgw.services.money import usd
+from llmgw.services.sessions import Session
+
+
+def landing(is_admin: bool) -> str:
+    """The page a logged-in user starts on."""
+    return f"{PREFIX}/admin/overview" if is_admin else f"{PREFIX}/keys"
+
+
+async def _admin(request: Request) -> Session:
+    session = await current_session(request)
+    if session is None or not session.is_admin:
+        raise not_found()
+    return session
+
+
+async def overview_page(request: Request) -> Response:
+    session = await _admin(request)
+    found = await asyncio.to_thread(overview.admin_overview, backend(request).store, session.actor)
+    context = {"o": found, "t": found.today, "kinds": overview.ERROR_KINDS, "usd": usd}
+    return render(request, "overview.html", session, context)
