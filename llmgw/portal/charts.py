@@ -7,6 +7,12 @@ tooltip on every bar. Every bar also carries its numbers in `data-label`, `data-
 charts) and `data-value`, and its geometry is proportional to that value, so tests check what a
 chart says by reading it. Labels are user and model names: every one is escaped, control
 characters replaced (XML cannot carry them), long ones shortened on screen (never in `data-label`).
+
+Charts fit any width at a readable size: an `<svg>` 100% wide with no viewBox, its horizontal
+geometry in percentages of that width and its vertical geometry and its text in pixels, so a phone
+gets the same 11-12 px text as a desktop (a viewBox would scale the text with the width: 5 px on a
+phone). The value axis's gutter is a percentage wide enough for its labels on a phone; two in three
+time labels are `minor`, which the stylesheet hides on a narrow screen.
 """
 
 from __future__ import annotations
@@ -30,6 +36,16 @@ _PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#
 _OTHER_COLOUR = "#b0b4ba"
 _FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 _LABEL_CHARS = 24
+_LEGEND_CHARS = 20  # two legend columns side by side on a phone
+# The value axis's labels sit in a left gutter, in percent of the width (the rest of the geometry
+# is): wide enough for the longest label on a phone (about 340 px of chart, 6.5 px per character).
+_PHONE_PX, _CHAR_PX = 340, 6.5
+
+
+def _gutter(tick_texts: Sequence[str]) -> float:
+    """The left gutter, in percent of the chart's width, that holds these axis labels on a phone."""
+    widest = max(len(t) for t in tick_texts) * _CHAR_PX + 10
+    return min(16.0, max(5.0, widest / _PHONE_PX * 100))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +68,8 @@ def _text(value: str) -> str:
     return escape(_clean(value), quote=True)
 
 
-def _short(label: str) -> str:
-    return label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…"
+def _short(label: str, most: int = _LABEL_CHARS) -> str:
+    return label if len(label) <= most else label[: most - 1] + "…"
 
 
 def _num(value: float) -> str:
@@ -131,25 +147,32 @@ def _bucket_title(bucket: float, grain: Grain) -> str:
     return at.strftime({"month": "%B %Y", "day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00 UTC"}[grain])
 
 
-def _svg_open(title: str, desc: str, width: int, height: int, kind: str) -> list[str]:
+def _svg_open(title: str, desc: str, height: int, kind: str) -> list[str]:
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{kind}" role="img" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f"{_FONT}>",
+        f'width="100%" height="{height}" {_FONT}>',
         f"<title>{_text(title)}</title>",
         f"<desc>{_text(desc)}</desc>",
-        f'<text x="{width / 2:g}" y="18" text-anchor="middle" font-size="14" font-weight="600">'
-        f"{_text(title)}</text>",
+        f'<text x="50%" y="18" text-anchor="middle" font-size="14" font-weight="600">{_text(title)}</text>',
     ]
 
 
-def _empty(title: str, width: int, kind: str) -> str:
+def _pct(value: float) -> str:
+    """A horizontal position or width, in percent of the chart's width."""
+    return f"{value:.4f}".rstrip("0").rstrip(".") + "%"
+
+
+def _anchor_at(x: float) -> str:
+    """A label at `x` percent kept inside the chart: from its start near the left edge, its end near
+    the right one, else centred."""
+    return "start" if x < 6 else "end" if x > 94 else "middle"
+
+
+def _empty(title: str, kind: str) -> str:
     height = 90
-    parts = _svg_open(title, EMPTY, width, height, kind)
+    parts = _svg_open(title, EMPTY, height, kind)
     parts[0] = parts[0].replace("<svg ", '<svg data-empty="true" ', 1)
-    parts.append(
-        f'<text x="{width / 2:g}" y="56" text-anchor="middle" fill="#6b7380">{_text(EMPTY)}</text></svg>'
-    )
+    parts.append(f'<text x="50%" y="56" text-anchor="middle" fill="#6b7380">{_text(EMPTY)}</text></svg>')
     return "".join(parts)
 
 
@@ -161,13 +184,12 @@ def time_chart(
     y_title: str,
     unit: Unit = "count",
     top: int = 8,
-    width: int = 720,
 ) -> str:
     """Stacked bars, one per time bucket, one colour per label (the `top` - 1 largest labels by
     total; the rest summed as "other"). Buckets are the points' own (zero-filled by the caller);
     a zero value draws no bar. No value above zero at all: a chart that says `EMPTY`."""
     if not any(p.value > 0 for p in points):
-        return _empty(title, width, "time")
+        return _empty(title, "time")
     totals: dict[str, float] = {}
     for p in points:
         totals[p.label] = totals.get(p.label, 0.0) + p.value
@@ -182,29 +204,28 @@ def time_chart(
     y_max = nice_ceiling(max(sum(s.values()) for s in stacks.values()))
     colours = _colours(labels)
 
-    left, right, top_px, plot_h = 64, 12, 34, 200
-    legend_rows = math.ceil(len(labels) / 3)
+    top_px, plot_h = 56, 200
+    legend_rows = math.ceil(len(labels) / 2)
     height = top_px + plot_h + 52 + 20 * legend_rows
-    plot_w = width - left - right
     base = top_px + plot_h
-    slot = plot_w / len(buckets)
-    bar_w = max(slot * 0.8, 1.0)
+    ticks = _ticks(y_max, unit)
+    tick_texts = [format_value(tick, unit) for tick in ticks]
+    left = _gutter(tick_texts)
+    slot = (100 - left) / len(buckets)  # percent of the width per bucket
+    bar_w = slot * 0.8
     first, last = _bucket_title(buckets[0], grain), _bucket_title(buckets[-1], grain)
     summary = ", ".join(f"{_clean(label)} {format_value(_total(label, stacks), unit)}" for label in labels)
     desc = f"Stacked bars by {grain}, {first} to {last}. Totals: {summary}."
-    parts = _svg_open(title, desc, width, height, "time")
+    parts = _svg_open(title, desc, height, "time")
+    parts.append(f'<text x="0" y="36" class="axis-title">{_text(y_title)}</text>')
 
-    for tick in _ticks(y_max, unit):  # y axis: grid line and value label per tick
+    for tick, text in zip(ticks, tick_texts, strict=True):  # y axis: grid line and value label per tick
         y = base - tick / y_max * plot_h
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.2f}" y2="{y:.2f}" stroke="#dde1e7"/>')
+        parts.append(f'<line x1="{_pct(left)}" x2="100%" y1="{y:.2f}" y2="{y:.2f}" stroke="#dde1e7"/>')
         parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.2f}" text-anchor="end" class="tick">'
-            f"{_text(format_value(tick, unit))}</text>"
+            f'<text x="{_pct(left)}" dx="-5" y="{y + 4:.2f}" text-anchor="end" class="tick y">'
+            f"{_text(text)}</text>"
         )
-    parts.append(
-        f'<text transform="translate(14 {top_px + plot_h / 2:g}) rotate(-90)" text-anchor="middle" '
-        f'class="axis-title">{_text(y_title)}</text>'
-    )
     every = max(1, math.ceil(len(buckets) / 8))  # at most 8 time labels
     for i, bucket in enumerate(buckets):
         x = left + i * slot + (slot - bar_w) / 2
@@ -217,27 +238,35 @@ def time_chart(
             y -= h
             tip = f"{_clean(label)}, {_bucket_title(bucket, grain)}: {format_value(value, unit)}"
             parts.append(
-                f'<rect x="{x:.2f}" y="{y:.4f}" width="{bar_w:.2f}" height="{h:.4f}" '
+                f'<rect x="{_pct(x)}" y="{y:.4f}" width="{_pct(bar_w)}" height="{h:.4f}" '
                 f'fill="{colours[label]}" data-label="{_text(label)}" data-bucket="{_num(bucket)}" '
                 f'data-value="{_num(value)}"><title>{_text(tip)}</title></rect>'
             )
         if i % every == 0:
+            # The first label starts at its bar (it is the longest: it carries the date), one near
+            # the right edge ends at its bar, the others are centred on theirs.
+            at, anchor = x + bar_w / 2, "middle"
+            if i == 0:
+                at, anchor = x, "start"
+            elif at > 94:
+                at, anchor = x + bar_w, "end"
+            kind = "tick minor" if (i // every) % 3 else "tick"  # a phone shows every third
             parts.append(
-                f'<text x="{x + bar_w / 2:.2f}" y="{base + 16}" text-anchor="middle" class="tick">'
+                f'<text x="{_pct(at)}" y="{base + 16}" text-anchor="{anchor}" class="{kind}">'
                 f"{_text(_bucket_text(bucket, grain, i == 0))}</text>"
             )
-    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{base}" y2="{base}" stroke="#6b7380"/>')
+    parts.append(f'<line x1="{_pct(left)}" x2="100%" y1="{base}" y2="{base}" stroke="#6b7380"/>')
     parts.append(
-        f'<text x="{left + plot_w / 2:g}" y="{base + 36}" text-anchor="middle" class="axis-title">'
+        f'<text x="{_pct(left + (100 - left) / 2)}" y="{base + 36}" text-anchor="middle" class="axis-title">'
         f"Time (UTC, per {grain})</text>"
     )
-    for i, label in enumerate(labels):  # legend, three to a row
-        lx = left + (i % 3) * (plot_w / 3)
-        ly = base + 52 + (i // 3) * 20
+    for i, label in enumerate(labels):  # legend, two to a row
+        lx = _pct(50 * (i % 2))
+        ly = base + 56 + (i // 2) * 20
         parts.append(
-            f'<g class="legend" data-label="{_text(label)}">'
-            f'<rect x="{lx:.2f}" y="{ly - 10}" width="12" height="12" fill="{colours[label]}"/>'
-            f'<text x="{lx + 18:.2f}" y="{ly}">{_text(_short(label))}</text></g>'
+            f'<g class="legend" data-label="{_text(label)}"><title>{_text(label)}</title>'
+            f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" fill="{colours[label]}"/>'
+            f'<text x="{lx}" dx="18" y="{ly}">{_text(_short(label, _LEGEND_CHARS))}</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -254,7 +283,6 @@ def bar_chart(
     x_title: str,
     unit: Unit = "count",
     top: int = 10,
-    width: int = 720,
 ) -> str:
     """Horizontal bars, largest first: the `top` - 1 largest labels and the rest summed as
     "other". Nothing above zero: a chart that says `EMPTY`."""
@@ -262,7 +290,7 @@ def bar_chart(
     for label, value in items:
         totals[label] = totals.get(label, 0.0) + value
     if not any(v > 0 for v in totals.values()):
-        return _empty(title, width, "bars")
+        return _empty(title, "bars")
     labels = _top_labels(totals, top)
     kept = set(labels)
     values = {label: 0.0 for label in labels}
@@ -271,35 +299,35 @@ def bar_chart(
     x_max = nice_ceiling(max(values.values()))
     colours = _colours(labels)
 
-    left, right, top_px, row = 190, 70, 34, 24
+    # A row per label: its name, and under it the bar with its value at its end; the bars take the
+    # full width (85% for the largest, the rest for its value), so they keep their length on a phone.
+    top_px, row, reach = 34, 36, 85.0
     height = top_px + row * len(labels) + 44
-    plot_w = width - left - right
     desc = "Horizontal bars: " + ", ".join(
         f"{_clean(label)} {format_value(values[label], unit)}" for label in labels
     )
-    parts = _svg_open(title, desc + ".", width, height, "bars")
+    parts = _svg_open(title, desc + ".", height, "bars")
     for i, label in enumerate(labels):
         y = top_px + i * row
         value = values[label]
-        w = value / x_max * plot_w
+        w = value / x_max * reach
         parts.append(
-            f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{_text(_short(label))}</text>'
-            f'<rect x="{left}" y="{y + 3}" width="{w:.4f}" height="{row - 6}" fill="{colours[label]}" '
+            f'<text x="0" y="{y + 13}">{_text(_short(label))}</text>'
+            f'<rect x="0" y="{y + 18}" width="{_pct(w)}" height="14" fill="{colours[label]}" '
             f'data-label="{_text(label)}" data-value="{_num(value)}">'
             f"<title>{_text(f'{_clean(label)}: {format_value(value, unit)}')}</title></rect>"
-            f'<text x="{left + w + 6:.2f}" y="{y + 15}" class="value">'
-            f"{_text(format_value(value, unit))}</text>"
+            f'<text x="{_pct(w)}" dx="6" y="{y + 29}" class="value">{_text(format_value(value, unit))}</text>'
         )
     base = top_px + row * len(labels)
-    parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{base}" y2="{base}" stroke="#6b7380"/>')
+    parts.append(f'<line x1="0" x2="{_pct(reach)}" y1="{base}" y2="{base}" stroke="#6b7380"/>')
     for tick in _ticks(x_max, unit):
-        x = left + tick / x_max * plot_w
+        x = tick / x_max * reach
         parts.append(
-            f'<text x="{x:.2f}" y="{base + 15}" text-anchor="middle" class="tick">'
+            f'<text x="{_pct(x)}" y="{base + 15}" text-anchor="{_anchor_at(x)}" class="tick">'
             f"{_text(format_value(tick, unit))}</text>"
         )
     parts.append(
-        f'<text x="{left + plot_w / 2:g}" y="{base + 34}" text-anchor="middle" class="axis-title">'
+        f'<text x="{_pct(reach / 2)}" y="{base + 34}" text-anchor="middle" class="axis-title">'
         f"{_text(x_title)}</text></svg>"
     )
     return "".join(parts)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -39,6 +41,18 @@ PREFIX = "/ui"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["timestamp"] = lambda t: datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
 templates.env.filters["usd"] = usd_amount  # amounts with their digits: 0.002, never 0.00
+_TABLE = re.compile(r"<table\b.*?</table>", re.S)
+
+
+def table_boxes(html: str) -> Markup:
+    """Each table of a rendered page in a box of its own that scrolls sideways (`.table-box`): a table
+    wider than the screen, a phone's or a desktop's, scrolls there instead of widening the page, and one
+    that fits still fills the width. The layout (base.html) applies it to every page's content, so a
+    page added later gets it too. The pages' own templates hold no nested tables."""
+    return Markup(_TABLE.sub(lambda m: f'<div class="table-box">{m.group(0)}</div>', str(html)))
+
+
+templates.env.filters["table_boxes"] = table_boxes
 
 _CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "

@@ -26,7 +26,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Sparkline, 
 from llmgw.services import audit, credentials, keys, limits, tokens, usage, users
 from llmgw.services.usage import UsageGroup, UsageReport, UsageStats
 from llmgw.storage import Store
-from tests.support.tui_support import ADMIN, NOW, PASSWORD, app, seed, settle, write_config
+from tests.support.tui_support import ADMIN, NOW, PASSWORD, MemoryKeyring, app, seed, settle, write_config
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fast_hashes")]
 SIZE = (120, 36)
@@ -415,3 +415,96 @@ def test_usage_csv_defuses_a_formula_looking_name(tmp_path: Path) -> None:
     with out.open(newline="", encoding="utf-8") as f:
         (line,) = list(csv.DictReader(f))
     assert (line["by"], line["label"], line["requests"]) == ("model", "'" + hostile, "1")
+
+
+async def refused_in_the_form(pilot: Pilot[object], **values: str) -> FormDialog[object]:
+    """Submit the open form with these fields changed; the form must stay open, showing why."""
+    await submit_form(pilot, **values)
+    form = pilot.app.screen
+    assert isinstance(form, FormDialog), "the form closed on a refusal"
+    assert form.error.startswith("Refused: ")
+    assert not form.query_one("#ok", Button).disabled  # it can be sent again
+    return form
+
+
+async def test_the_new_user_form_keeps_what_was_typed_and_shows_each_refusal(
+    config: Path, store: Store
+) -> None:
+    async with app(config).run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("n")
+        form = await refused_in_the_form(pilot, name="carol", password="short", role="user")
+        assert "12" in form.error  # the weak password, said in the form
+        assert form.values() == {"name": "carol", "password": "short", "role": "user"}
+
+        form = await refused_in_the_form(pilot, name="no such name!", password=PASSWORD)
+        assert form.values()["name"] == "no such name!"
+        assert form.values()["password"] == PASSWORD
+
+        form = await refused_in_the_form(pilot, name="bob")  # a duplicate
+        assert "bob" in form.error
+
+        form = await refused_in_the_form(pilot, name="carol", role="superuser")
+        assert "user or admin" in form.error
+        assert "carol" not in [u.name for u in users.list_users(store, ADMIN)]
+
+        await submit_form(pilot, role="admin")  # corrected: created, the form closes
+        assert isinstance(pilot.app.screen, UsersScreen)
+        assert ("carol", "admin") in [(u.name, u.role) for u in users.list_users(store, ADMIN)]
+        assert "carol" in [r[0] for r in cells(pilot, "#users")]
+
+
+async def test_every_form_keeps_its_input_and_shows_the_refusal(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyring = MemoryKeyring()
+    monkeypatch.setattr(credentials, "_keyring", lambda: keyring)
+    async with app(config).run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await select_row(pilot, "#users", "bob")
+        await pilot.press("p")
+        form = await refused_in_the_form(pilot, password="tiny")
+        assert form.values() == {"password": "tiny"}
+        await pilot.press("escape")
+        await settle(pilot)
+
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("n")
+        form = await refused_in_the_form(pilot, owner="bob", name="ci", expires="soon")
+        assert "number of days" in form.error
+        form = await refused_in_the_form(pilot, owner="nobody", expires="30")
+        assert "nobody" in form.error
+        assert form.values() == {"owner": "nobody", "name": "ci", "expires": "30", "models": ""}
+        await pilot.press("escape")
+        await settle(pilot)
+
+        await pilot.press("6")
+        await settle(pilot)
+        await pilot.press("n")
+        form = await refused_in_the_form(pilot, subject="alice", rpm="lots")
+        assert form.values()["rpm"] == "lots"
+        await pilot.press("escape")
+        await settle(pilot)
+
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("e")
+        missing = tmp_path / "no-such-dir" / "usage.csv"
+        form = await refused_in_the_form(pilot, path=str(missing))
+        assert "cannot write" in form.error
+        assert form.values() == {"path": str(missing)}
+        await pilot.press("escape")
+        await settle(pilot)
+
+        await pilot.press("5")
+        await settle(pilot)
+        await pilot.press("s")
+        form = await refused_in_the_form(pilot, name="Not A Name!", value="sk-typed-value")
+        assert "invalid" in form.error and "sk-typed-value" not in form.error
+        assert form.values() == {"name": "Not A Name!", "value": "sk-typed-value"}
+        await submit_form(pilot, name="up")
+        assert not isinstance(pilot.app.screen, FormDialog)
+    assert keyring.entries["llmgw/up"] == "sk-typed-value"

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from keyring.backends import fail
 from textual.widgets import DataTable, Static
 
 from llmgw.services import credentials
@@ -100,3 +101,82 @@ async def test_a_stopped_server_and_no_server_are_said(config: Path, tmp_path: P
     column, note = await states_shown(config)
     assert column[2] == "rejected: 401 invalid_api_key" and column[3] == "-"
     assert note == "Server not running: key states as it last published them, 5 min ago."
+
+
+async def providers_table(config: Path) -> tuple[list[list[str]], str, bool]:
+    """The upstream keys' rows, the note under them, and whether the keyring problem is shown."""
+    async with app(config).run_test(size=(120, 36)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        screen = pilot.app.screen
+        table = screen.query_one("#secrets", DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        note = str(screen.query_one("#key-state-note", Static).render())
+        banner = screen.query_one("#keyring-problem", Static).has_class("shown")
+    return rows, note, banner
+
+
+async def test_without_a_keyring_the_environments_keys_show_the_servers_states(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(credentials, "_keyring", fail.Keyring)
+    monkeypatch.setenv("LLMGW_UP_API_KEY", FIRST)
+    monkeypatch.setenv("LLMGW_UP_API_KEY_2", SECOND)
+    publish(tmp_path / "llmgw.db", updated_at=NOW - 3)  # the server read the same two (and a third)
+    rows, _, banner = await providers_table(config)
+    mask = credentials.mask_secret
+    assert rows == [
+        ["up", "environment", mask(FIRST), "ok"],
+        ["up.2", "environment", mask(SECOND), "cooling 42 s (gpt-4o-mini): 429 rate_limit_exceeded"],
+        ["up.3", "server", mask(THIRD), "rejected: 401 invalid_api_key"],
+    ]
+    assert banner  # the keyring's problem is said, and the rest shown anyway
+
+
+async def test_the_servers_own_keys_show_when_this_terminal_sees_none(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server given its keys in its own environment (a service's), a terminal without them and
+    without a keyring: the published keys are the rows, by slot, with their masks and states."""
+    monkeypatch.setattr(credentials, "_keyring", fail.Keyring)
+    publish(tmp_path / "llmgw.db", updated_at=NOW - 3)
+    rows, note, _ = await providers_table(config)
+    assert [r[:2] for r in rows] == [["up", "server"], ["up.2", "server"], ["up.3", "server"]]
+    assert [r[3] for r in rows] == [
+        "ok",
+        "cooling 42 s (gpt-4o-mini): 429 rate_limit_exceeded",
+        "rejected: 401 invalid_api_key",
+    ]
+    assert "that this terminal does not see" in note
+    assert FIRST not in str(rows)  # masks only
+
+
+async def test_a_keyring_key_the_server_does_not_use_and_the_one_it_does(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keyring here holds one key; the server published another (its own environment's)."""
+    backend = MemoryKeyring({"llmgw/up": NEW, "llmgw/__index__": '["up"]'})
+    monkeypatch.setattr(credentials, "_keyring", lambda: backend)
+    publish(tmp_path / "llmgw.db", updated_at=NOW - 3)
+    rows, _, banner = await providers_table(config)
+    mask = credentials.mask_secret
+    assert rows[0] == ["up", "OS keyring", mask(NEW), "not read by the server yet"]
+    assert [r[:3] for r in rows[1:]] == [
+        ["up", "server", mask(FIRST)],
+        ["up.2", "server", mask(SECOND)],
+        ["up.3", "server", mask(THIRD)],
+    ]
+    assert not banner
+
+
+async def test_delete_refuses_a_key_the_server_holds_in_its_environment(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(credentials, "_keyring", fail.Keyring)
+    publish(tmp_path / "llmgw.db", updated_at=NOW - 3)
+    async with app(config).run_test(size=(120, 36)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert any("server's environment" in str(n.message) for n in pilot.app._notifications)

@@ -90,8 +90,21 @@ async def test_screen_at_80x24(name: str, keys: tuple[str, ...], config: Path, t
     check(name, svg, tmp_path)
 
 
-async def test_dashboard_on_a_large_terminal(config: Path, tmp_path: Path) -> None:
-    check("dashboard_120x40", await screenshot(app(config), (120, 40)), tmp_path)
+@pytest.mark.parametrize("size", [(120, 40), (160, 48)], ids=["120x40", "160x48"])
+async def test_dashboard_on_a_large_terminal(size: tuple[int, int], config: Path, tmp_path: Path) -> None:
+    """The charts take the rows the newest-requests table does not need."""
+    check(f"dashboard_{size[0]}x{size[1]}", await screenshot(app(config), size), tmp_path)
+
+
+async def test_a_refused_form_at_80x24(config: Path, tmp_path: Path) -> None:
+    """The refusal inside the dialog, what was typed kept (the password masked)."""
+
+    async def refused(pilot: Pilot[object]) -> None:
+        await pilot.press("2", "n")
+        for value in ("carol", "short", "user"):
+            await pilot.press(*value, "enter")
+
+    check("new_user_refused", await screenshot(app(config), SMALL, refused), tmp_path)
 
 
 async def test_dashboard_light_theme(config: Path, tmp_path: Path) -> None:

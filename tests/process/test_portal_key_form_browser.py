@@ -37,7 +37,7 @@ def test_an_admin_creates_a_key_for_a_user_in_one_form(fake: FakeOpenAI, tmp_pat
             page.fill("input[name=username]", "root")
             page.fill("input[name=password]", PW)
             page.click("button[type=submit]")
-            page.wait_for_url(f"{gw.base_url}/ui/keys")
+            page.wait_for_url(f"{gw.base_url}/ui/admin/overview")  # where an administrator lands
 
             page.goto(f"{gw.base_url}/ui/admin/keys")
             page.click("text=Create a key for a user")

@@ -4,16 +4,19 @@ gateway refuses it within about a second (its key index polls the database's dat
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+from keyring.backends import fail
 from llmgw_tui.app import AdminApp
 from llmgw_tui.screens.dialogs import TokenDialog
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
-from llmgw.services import users
+from llmgw.services import credentials, users
 from llmgw.storage import Store
 from tests.conftest import UPSTREAM_KEY, provider
 from tests.support.fakes.openai_upstream import FakeOpenAI
@@ -37,7 +40,7 @@ async def test_a_key_revoked_in_the_tui_is_refused_by_the_running_gateway(
         tui = AdminApp(backend(gw.config_path), live=False)
         async with tui.run_test(size=(120, 36)) as pilot, httpx.AsyncClient(base_url=gw.base_url) as client:
             await pilot.press("3", "n")  # Keys, new key
-            for value in ("ada", "laptop", ""):
+            for value in ("ada", "laptop", "", ""):  # owner, name, expiry, models
                 pilot.app.focused.value = value  # type: ignore[union-attr]
                 await pilot.press("enter")
             await settle(pilot)
@@ -75,3 +78,39 @@ async def test_a_key_revoked_in_the_tui_is_refused_by_the_running_gateway(
             print(
                 f"refused {time.monotonic() - revoked_at:.2f} s after the revoke was confirmed ({request_id})"
             )
+
+
+async def test_the_providers_screen_shows_the_states_of_a_servers_environment_keys(
+    fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`llmgw serve` with its upstream keys in its own environment and no keyring; the TUI, in a session
+    with neither, shows the keys the server published, masked, with their states."""
+    gw_dir = tmp_path / "gw"
+    gw_dir.mkdir()
+    second = UPSTREAM_KEY + "-second"
+    env = {
+        "LLMGW_UP_API_KEY": UPSTREAM_KEY,
+        "LLMGW_UP_API_KEY_2": second,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "DBUS_SESSION_BUS_ADDRESS": "",
+    }
+    monkeypatch.setattr(credentials, "_keyring", fail.Keyring)  # this session: no keyring...
+    for name in [n for n in os.environ if n.startswith("LLMGW_") and "_KEY" in n]:
+        monkeypatch.delenv(name)  # ...and none of the server's keys
+    with GatewayProcess(gw_dir, 'auth_mode = "users"\n' + provider("up", fake.base_url), env) as gw:
+        with Store.open(gw.db_path) as store:
+            for _ in range(100):  # the gateway publishes at start, then every few seconds
+                if len(store.key_states()) == 2:
+                    break
+                await anyio.sleep(0.1)
+        tui = AdminApp(backend(gw.config_path), live=False)
+        async with tui.run_test(size=(120, 36)) as pilot:
+            await pilot.press("5")
+            await settle(pilot)
+            table = pilot.app.screen.query_one("#secrets", DataTable)
+            rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+            banner = pilot.app.screen.query_one("#keyring-problem", Static)
+            assert banner.has_class("shown")
+    mask = credentials.mask_secret
+    assert rows == [["up", "server", mask(UPSTREAM_KEY), "ok"], ["up.2", "server", mask(second), "ok"]]
+    assert UPSTREAM_KEY not in str(rows)

@@ -30,7 +30,11 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("users", "Users", "create, disable, enable, reset passwords, change roles, delete"),
     ("keys", "Keys", "personal API keys per user: create (token shown once) and revoke"),
     ("usage", "Usage", "by user, key, model or provider over a range, with a chart; CSV export"),
-    ("providers", "Providers", "configured providers and models; upstream keys in the OS keyring"),
+    (
+        "providers",
+        "Providers",
+        "configured providers and models; upstream keys and their state on the server",
+    ),
     ("limits", "Limits", "rate limits and spend budgets per user and per key"),
     ("audit", "Audit", "the audit log, filterable"),
     ("requests", "Requests", "the request log: filter, find by request id, every column; CSV export"),

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from llmgw.errors import SecretBackendUnavailable
 from llmgw.services import audit, credentials, usage
 from llmgw.services import key_states as key_state_cases
 from llmgw.services import keys as key_cases
@@ -21,7 +23,14 @@ from llmgw.services.audit import Actor
 from llmgw.services.database import Store, open_store
 from llmgw.services.keys import Key, KeyChange, NewKey
 from llmgw.services.users import DeletedUser, Role, User, UserChange
-from llmgw.settings import Config, ProviderConfig
+from llmgw.settings import Config, ProviderConfig, with_implicit_providers
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderKeys:
+    secrets: list[credentials.SecretInfo]  # the keyring's (when readable) and this environment's, masked
+    states: key_state_cases.PublishedStates
+    keyring_problem: SecretBackendUnavailable | None
 
 
 class Backend:
@@ -189,8 +198,17 @@ class Backend:
         """The upstream keys' states as the running server last published them."""
         return key_state_cases.published_states(self.store(), self.actor)
 
-    def secrets_and_states(self) -> tuple[list[credentials.SecretInfo], key_state_cases.PublishedStates]:
-        return self.secrets(), self.key_states()
+    def provider_keys(self) -> ProviderKeys:
+        """What the Providers screen shows: the keys this terminal sees and the states the server
+        published. An unreadable keyring does not hide the rest: the environment's keys and the
+        published states are still read, the keyring's problem returned beside them."""
+        names = list(with_implicit_providers(self.config).providers)
+        try:
+            stored, problem = credentials.list_secrets(names), None
+        except SecretBackendUnavailable as exc:
+            stored, problem = [], exc
+        secrets = credentials.effective_secrets(stored, credentials.env_secrets(names))
+        return ProviderKeys(secrets, self.key_states(), problem)
 
     def set_secret(self, name: str, value: str) -> None:
         """Store (or rotate) a secret in the keyring, then audit it (its name, never the value)."""

@@ -46,7 +46,7 @@ def from_exception(exc: BaseException, config_hint: str = "") -> Problem:
             "Provider secrets live in the OS keyring: start a Secret Service (e.g. gnome-keyring) in this "
             "session, or give the gateway its keys in LLMGW_<PROVIDER>_API_KEY variables.",
         )
-    if isinstance(exc, AccountError):
+    if isinstance(exc, AccountError | ValueError):  # ValueError: the secrets' checks (a bad name)
         return Problem("Refused", str(exc), "Nothing was changed.")
     message = str(exc)
     # sqlite3's errors arrive here by message: this package never imports sqlite3 (it holds no SQL).

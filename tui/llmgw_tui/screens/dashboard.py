@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Label, Sparkline, Static
@@ -21,6 +22,7 @@ from llmgw.services.usage import ActivityBucket, LiveRequest, UsageStats
 from llmgw_tui import charts
 from llmgw_tui.backend import Backend
 from llmgw_tui.formatting import clock_time, count, error_split, latency, money
+from llmgw_tui.layout import chart_layout
 from llmgw_tui.problems import no_admin
 from llmgw_tui.screens.base import AdminScreen
 
@@ -93,8 +95,29 @@ class DashboardScreen(AdminScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.lay_out(self.app.size.width, self.app.size.height)
         if self.admin.live:
             self.set_interval(1.0, self.refresh_data)
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.lay_out(self.app.size.width, self.app.size.height)  # resized while another screen showed
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.lay_out(event.size.width, event.size.height)
+
+    def lay_out(self, width: int, height: int) -> None:
+        """The charts sized from the terminal's size (`layout.chart_layout`): taller and, on a very
+        wide terminal, side by side; again on every resize."""
+        layout = chart_layout(width, height, len(charts.METRICS))
+        grid = self.query_one("#charts", Grid)
+        grid.styles.grid_size_columns = layout.columns
+        grid.styles.grid_size_rows = layout.rows
+        grid.styles.height = layout.height
+        for chart in self.query(".chart"):
+            chart.styles.height = layout.chart_height
+        for line in self.query(Sparkline):
+            line.styles.height = layout.bars_height
 
     def refresh_data(self) -> None:
         if self._busy:  # the last read is still running: skip a tick rather than queue reads

@@ -3,14 +3,19 @@ password or a secret), and the new key's token, shown once with a copy action.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from functools import partial
+from typing import ClassVar, Generic, TypeVar, cast, overload
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+from textual.worker import Worker, WorkerState
+
+from llmgw_tui.problems import from_exception
 
 _DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -58,17 +63,47 @@ class Field:
     secret: bool = False  # a masked input: passwords, provider keys
 
 
-class FormDialog(ModalScreen[dict[str, str] | None]):
-    """Fields in order; Enter moves on and submits from the last; Escape cancels (None)."""
+T = TypeVar("T")
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="FormDialog")
+
+class FormDialog(ModalScreen[T | None], Generic[T]):
+    """Fields in order; Enter moves on and submits from the last; Escape cancels (None).
+
+    With an `action` (the use case, given the typed values; it blocks, so it runs in a worker thread)
+    the dialog stays open until the action succeeds and is dismissed with its result: a refusal (a bad
+    name, a weak password, a duplicate, a value that is not a number) is shown inside the dialog, what
+    was typed kept for the admin to correct. Without one, it is dismissed with the typed values."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="FormDialog") + (
+        "FormDialog #form-error { color: $error; display: none; height: auto; }\n"
+        "FormDialog #form-error.shown { display: block; }\n"
+    )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, fields: list[Field], submit: str = "OK") -> None:
+    @overload
+    def __init__(
+        self: FormDialog[dict[str, str]], title: str, fields: list[Field], submit: str = "OK"
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self, title: str, fields: list[Field], submit: str = "OK", *, action: Callable[[dict[str, str]], T]
+    ) -> None: ...
+
+    def __init__(
+        self,
+        title: str,
+        fields: list[Field],
+        submit: str = "OK",
+        *,
+        action: Callable[[dict[str, str]], T] | None = None,
+    ) -> None:
         super().__init__()
         self.heading = title
         self.fields = fields
         self.submit_label = submit
+        self.action = action
+        self.busy = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -76,6 +111,7 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
             for field in self.fields:
                 yield Label(field.label)
                 yield Input(value=field.value, password=field.secret, id=f"field-{field.name}")
+            yield Static("", id="form-error")
             with Horizontal():
                 yield Button(self.submit_label, id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -83,19 +119,60 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
     def values(self) -> dict[str, str]:
         return {f.name: self.query_one(f"#field-{f.name}", Input).value for f in self.fields}
 
+    @property
+    def error(self) -> str:
+        """The refusal shown in the dialog ("" when none)."""
+        shown = self.query_one("#form-error", Static)
+        return str(shown.render()) if shown.has_class("shown") else ""
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         inputs = list(self.query(Input))
         at = inputs.index(event.input)
         if at + 1 < len(inputs):
             inputs[at + 1].focus()
         else:
-            self.dismiss(self.values())
+            self.submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(self.values() if event.button.id == "ok" else None)
+        if event.button.id == "ok":
+            self.submit()
+        else:
+            self.action_cancel()
+
+    def submit(self) -> None:
+        if self.action is None:
+            self.dismiss(cast("T", self.values()))
+        elif not self.busy:
+            self.busy = True
+            self.query_one("#ok", Button).disabled = True
+            self.run_worker(
+                partial(self.action, self.values()), thread=True, exit_on_error=False, group="form"
+            )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The action's outcome, once its worker has ended (so closing the dialog cancels nothing)."""
+        if event.worker.group != "form":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.dismiss(cast("T", event.worker.result))
+        elif event.state == WorkerState.ERROR:
+            error = event.worker.error
+            # every refusal is shown in the dialog, never as a traceback
+            self.refused(error if isinstance(error, Exception) else RuntimeError(str(error)))
+
+    def refused(self, exc: Exception) -> None:
+        backend = getattr(self.app, "backend", None)
+        problem = from_exception(exc, getattr(backend, "config_hint", ""))
+        shown = self.query_one("#form-error", Static)
+        shown.update(f"{problem.title}: {problem.detail}")
+        shown.add_class("shown")
+        self.busy = False
+        self.query_one("#ok", Button).disabled = False
+        shown.scroll_visible()
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if not self.busy:  # an action under way finishes first: its outcome must be seen
+            self.dismiss(None)
 
 
 class TokenDialog(ModalScreen[None]):

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Select
 
+from llmgw.errors import InvalidAccountInput
 from llmgw.services.keys import Key, NewKey
 from llmgw.services.model_access import AccessChange
 from llmgw.services.users import User
@@ -96,22 +97,20 @@ class KeysScreen(AdminScreen):
             Field("models", "Only these models, space-separated (empty: any its owner may)"),
         ]
 
-        def create(values: dict[str, str] | None) -> None:
-            if values is None:
-                return
+        def create(values: dict[str, str]) -> NewKey:
             days = values["expires"].strip()
             if days and not days.isdigit():
-                self.notify("the expiry is a number of days", severity="error")
-                return
+                raise InvalidAccountInput("the expiry is a number of days")
             models = values["models"].replace(",", " ").split()
-            self.call(
-                lambda b: b.create_key(
-                    values["owner"].strip(), values["name"].strip() or None, int(days or 0), models
-                ),
-                self.created,
+            return self.backend.create_key(
+                values["owner"].strip(), values["name"].strip() or None, int(days or 0), models
             )
 
-        self.app.push_screen(FormDialog("New key", fields, "Create"), create)
+        def created(new: NewKey | None) -> None:
+            if new is not None:
+                self.created(new)
+
+        self.app.push_screen(FormDialog("New key", fields, "Create", action=create), created)
 
     def created(self, new: NewKey) -> None:
         self.refresh_data()
@@ -124,16 +123,16 @@ class KeysScreen(AdminScreen):
             return
         fields = [Field("patterns", MODELS_LABEL, " ".join(key.model_access or ()))]
 
-        def save(values: dict[str, str] | None) -> None:
-            if values is not None:
-                patterns = values["patterns"].replace(",", " ").split()
-                self.call(lambda b: b.set_model_access(key.public_id, patterns), self.access_saved)
+        def save(values: dict[str, str]) -> AccessChange:
+            return self.backend.set_model_access(key.public_id, values["patterns"].replace(",", " ").split())
 
-        self.app.push_screen(FormDialog(f"Models key {key.public_id} may call", fields, "Save"), save)
+        def saved(change: AccessChange | None) -> None:
+            if change is not None:
+                self.notify(said(change))
+                self.refresh_data()
 
-    def access_saved(self, change: AccessChange) -> None:
-        self.notify(said(change))
-        self.refresh_data()
+        dialog = FormDialog(f"Models key {key.public_id} may call", fields, "Save", action=save)
+        self.app.push_screen(dialog, saved)
 
     def action_revoke(self) -> None:
         key = self.selected()

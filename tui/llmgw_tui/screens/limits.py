@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from llmgw.errors import InvalidAccountInput
 from llmgw.services import limits
 from llmgw.services.limits import LimitUse
 from llmgw.services.money import usd_amount
@@ -159,18 +158,17 @@ class LimitsScreen(AdminScreen):
             Field("period", "Budget period: day or month (empty: unchanged)", shown["period"]),
         ]
 
-        def apply(values: dict[str, str] | None) -> None:
-            if values is None:
-                return
-            try:
-                changes = limit_changes(shown, values)
-            except InvalidAccountInput as exc:
-                self.notify(str(exc), severity="error")
-                return
+        def apply(values: dict[str, str]) -> str:
+            changes = limit_changes(shown, values)  # InvalidAccountInput: shown in the form
             ref = subject if subject is not None else values["subject"].strip()
-            self.call(lambda b: b.set_limits(ref, **changes), lambda _: self.changed(ref))
+            self.backend.set_limits(ref, **changes)
+            return ref
 
-        self.app.push_screen(FormDialog(title, fields, "Set"), apply)
+        def applied(ref: str | None) -> None:
+            if ref is not None:
+                self.changed(ref)
+
+        self.app.push_screen(FormDialog(title, fields, "Set", action=apply), applied)
 
     def changed(self, subject: str) -> None:
         self.notify(f"limits of {subject} changed")

@@ -1,26 +1,73 @@
 """Providers and their upstream keys: the configured (and built-in) providers with their models, the
 keys in effect (masked: the OS keyring's, or the environment's) with each key's state as the running
 server last published it (ok, cooling, rejected: `services/key_states.py`), and setting, rotating and
-deleting a key in the keyring through a masked input. Each change is audited by name, never by value."""
+deleting a key in the keyring through a masked input. Each change is audited by name, never by value.
+
+The server's keys need not be the ones this terminal sees: a server started with its keys in its own
+environment (a service's `LLMGW_<PROVIDER>_API_KEY`), or on a machine whose keyring this session cannot
+open. Each key the server published that no key seen here matches gets a row of its own, source
+"server", with its mask and state; an unreadable keyring is said above the table, and the rest is
+still shown."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label, Static
 
 from llmgw.errors import SecretBackendUnavailable
-from llmgw.services.credentials import PROXY_KEY_NAME, SecretInfo, parse_secret_name
+from llmgw.services.credentials import PROXY_KEY_NAME, SecretInfo, parse_secret_name, secret_name
 from llmgw.services.key_states import KeyStateRow, PublishedStates, match
 from llmgw.settings import with_implicit_providers
+from llmgw_tui.backend import ProviderKeys
 from llmgw_tui.formatting import ago, duration
 from llmgw_tui.problems import from_exception
 from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import ConfirmDialog, Field, FormDialog
 
 NO_STATES = "Server not running, or no key state published yet: `llmgw serve` publishes it every few seconds."
+SOURCES = {"keyring": "OS keyring", "env": "environment"}
+SERVER_ONLY = (
+    ' "server": a key of the running server that this terminal does not see (its environment, or a '
+    "keyring this session cannot open)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """One row of the upstream keys' table."""
+
+    name: str
+    source: str
+    masked: str
+    state: str
+    secret: SecretInfo | None  # None: the server's key only
+
+
+def key_rows(secrets: list[SecretInfo], states: PublishedStates, now: float) -> list[KeyRow]:
+    """The keys seen here, each with the state the server published for it, then the published keys
+    none of them matches (the server's own: its environment's, say), by provider and slot."""
+    live = states.live(now)
+    rows: list[KeyRow] = []
+    matched: set[tuple[str, int]] = set()
+    for s in secrets:
+        if s.name == PROXY_KEY_NAME:
+            state = ""  # the clients' key, not an upstream's
+        else:
+            provider, slot = parse_secret_name(s.name)
+            published = match(states.rows, provider, slot, s.masked)
+            if published is not None:
+                matched.add((published.provider, published.slot))
+            state = state_cell(published, now, live)
+        rows.append(KeyRow(s.name, SOURCES[s.source], s.masked, state, s))
+    for r in states.rows:
+        if (r.provider, r.slot) not in matched:
+            name = secret_name(r.provider, r.slot)
+            rows.append(KeyRow(name, "server", r.mask, state_cell(r, now, live), None))
+    return rows
 
 
 def state_cell(row: KeyStateRow | None, now: float, live: bool) -> str:
@@ -63,7 +110,7 @@ class ProvidersScreen(AdminScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.secrets: list[SecretInfo] = []
+        self.rows: list[KeyRow] = []
 
     def body(self) -> Iterable[Any]:
         providers: DataTable[str] = DataTable(id="providers", cursor_type="row", zebra_stripes=True)
@@ -87,37 +134,39 @@ class ProvidersScreen(AdminScreen):
         self.query_one("#secrets", DataTable).focus()
 
     def refresh_data(self) -> None:
-        self.call(lambda b: b.secrets_and_states(), self.show)
+        self.call(lambda b: b.provider_keys(), self.show)
 
     def failed(self, exc: Exception, quiet: bool) -> None:
         if isinstance(exc, SecretBackendUnavailable):
-            problem = from_exception(exc)
-            banner = self.query_one("#keyring-problem", Static)
-            banner.update(f"{problem.title}: {problem.detail}\n{problem.what_to_do}")
-            banner.add_class("shown")
+            self.keyring_problem(exc)
             return
         super().failed(exc, quiet)
 
-    def show(self, found: tuple[list[SecretInfo], PublishedStates]) -> None:
-        secrets, states = found
-        self.query_one("#keyring-problem", Static).remove_class("shown")
-        self.secrets = secrets
+    def keyring_problem(self, exc: SecretBackendUnavailable | None) -> None:
+        banner = self.query_one("#keyring-problem", Static)
+        if exc is None:
+            banner.remove_class("shown")
+            return
+        problem = from_exception(exc)
+        banner.update(f"{problem.title}: {problem.detail}\n{problem.what_to_do}")
+        banner.add_class("shown")
+
+    def show(self, found: ProviderKeys) -> None:
+        self.keyring_problem(found.keyring_problem)
         now = self.backend.clock()
-        live = states.live(now)
+        self.rows = key_rows(found.secrets, found.states, now)
         table = self.query_one("#secrets", DataTable)
         table.clear()
-        for s in secrets:
-            if s.name == PROXY_KEY_NAME:
-                state = ""  # the clients' key, not an upstream's
-            else:
-                provider, slot = parse_secret_name(s.name)
-                state = state_cell(match(states.rows, provider, slot, s.masked), now, live)
-            table.add_row(s.name, "OS keyring" if s.source == "keyring" else "environment", s.masked, state)
-        self.query_one("#key-state-note", Static).update(states_note(states, now))
+        for r in self.rows:
+            table.add_row(r.name, r.source, r.masked, r.state)
+        note = states_note(found.states, now)
+        if any(r.secret is None for r in self.rows):
+            note += SERVER_ONLY
+        self.query_one("#key-state-note", Static).update(note)
 
-    def selected(self) -> SecretInfo | None:
+    def selected(self) -> KeyRow | None:
         row = self.query_one("#secrets", DataTable).cursor_row
-        return self.secrets[row] if 0 <= row < len(self.secrets) else None
+        return self.rows[row] if 0 <= row < len(self.rows) else None
 
     def changed(self, message: str) -> None:
         self.notify(message)
@@ -128,39 +177,36 @@ class ProvidersScreen(AdminScreen):
         fields.append(Field("value", "Value (hidden)", secret=True))
         title = f"Rotate {name}: the new value replaces the old" if name else "Set an upstream key"
 
-        def store(values: dict[str, str] | None) -> None:
-            if values is None:
-                return
+        def store(values: dict[str, str]) -> str:
             key_name = name or values["name"].strip()
-            value = values["value"]
-            self.call(
-                lambda b: b.set_secret(key_name, value),
-                lambda _: self.changed(f"stored {key_name} in the OS keyring"),
-            )
+            self.backend.set_secret(key_name, values["value"])
+            return key_name
 
-        self.app.push_screen(FormDialog(title, fields, "Store"), store)
+        def stored(key_name: str | None) -> None:
+            if key_name is not None:
+                self.changed(f"stored {key_name} in the OS keyring")
+
+        self.app.push_screen(FormDialog(title, fields, "Store", action=store), stored)
 
     def action_set(self) -> None:
         self.ask_value(None)
 
     def action_rotate(self) -> None:
-        secret = self.selected()
-        if secret is not None:
-            self.ask_value(secret.name)
+        row = self.selected()
+        if row is not None:
+            self.ask_value(row.name)  # a server-only key: its value goes in the keyring, which wins
 
     def action_delete(self) -> None:
-        secret = self.selected()
-        if secret is None or secret.source != "keyring":
-            if secret is not None:
-                self.notify(
-                    "that key comes from the environment: unset the variable instead", severity="warning"
-                )
+        row = self.selected()
+        if row is None:
+            return
+        if row.secret is None or row.secret.source != "keyring":
+            where = "the server's environment" if row.secret is None else "the environment"
+            self.notify(f"that key comes from {where}: unset the variable instead", severity="warning")
             return
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.call(
-                    lambda b: b.delete_secret(secret.name), lambda _: self.changed(f"deleted {secret.name}")
-                )
+                self.call(lambda b: b.delete_secret(row.name), lambda _: self.changed(f"deleted {row.name}"))
 
-        self.app.push_screen(ConfirmDialog(f"Delete {secret.name} from the OS keyring?", "Delete"), answer)
+        self.app.push_screen(ConfirmDialog(f"Delete {row.name} from the OS keyring?", "Delete"), answer)

@@ -257,13 +257,24 @@ class RequestsScreen(AdminScreen):
             )
             self.notify(f"wrote {count(export.rows)} request(s) to {path}{note}")
 
-        def export(values: dict[str, str] | None) -> None:
-            if values is None or not values["path"].strip():
-                return
-            path = Path(values["path"].strip()).expanduser()
-            self.call(lambda b: b.write_request_csv(path, f), lambda e: written(e, path))
+        def export(values: dict[str, str]) -> tuple[CsvExport, Path]:
+            typed = values["path"].strip()
+            if not typed:
+                raise ValueError("name the file to write")
+            path = Path(typed).expanduser()
+            try:
+                return self.backend.write_request_csv(path, f), path
+            except OSError as exc:
+                raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+        def exported(done: tuple[CsvExport, Path] | None) -> None:
+            if done is not None:
+                written(*done)
 
         dialog = FormDialog(
-            "Export these requests as CSV", [Field("path", "File", "llmgw-requests.csv")], "Export"
+            "Export these requests as CSV",
+            [Field("path", "File", "llmgw-requests.csv")],
+            "Export",
+            action=export,
         )
-        self.app.push_screen(dialog, export)
+        self.app.push_screen(dialog, exported)

@@ -152,12 +152,22 @@ class UsageScreen(AdminScreen):
         if report is None:
             return
 
-        def export(values: dict[str, str] | None) -> None:
-            if values is None or not values["path"].strip():
-                return
-            path = Path(values["path"].strip()).expanduser()
-            self.call(lambda b: write_csv(path, report), lambda n: self.notify(f"wrote {n} row(s) to {path}"))
+        def export(values: dict[str, str]) -> tuple[Path, int]:
+            typed = values["path"].strip()
+            if not typed:
+                raise ValueError("name the file to write")
+            path = Path(typed).expanduser()
+            try:
+                return path, write_csv(path, report)
+            except OSError as exc:
+                raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+        def exported(done: tuple[Path, int] | None) -> None:
+            if done is not None:
+                self.notify(f"wrote {done[1]} row(s) to {done[0]}")
 
         default = f"llmgw-usage-by-{self.by}-{self.range.label.replace(' ', '-')}.csv"
-        dialog = FormDialog("Export the groups as CSV", [Field("path", "File", default)], "Export")
-        self.app.push_screen(dialog, export)
+        dialog = FormDialog(
+            "Export the groups as CSV", [Field("path", "File", default)], "Export", action=export
+        )
+        self.app.push_screen(dialog, exported)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input
 
+from llmgw.errors import InvalidAccountInput
 from llmgw.services.model_access import AccessChange
 from llmgw.services.users import Role, User
 from llmgw_tui.formatting import date_time
@@ -100,16 +101,18 @@ class UsersScreen(AdminScreen):
             Field("role", "Role: user or admin", "user"),
         ]
 
-        def create(values: dict[str, str] | None) -> None:
-            if values is None:
-                return
-            role: Role = "admin" if values["role"].strip().lower() == "admin" else "user"
-            self.call(
-                lambda b: b.create_user(values["name"].strip(), values["password"], role),
-                lambda u: self.done(f"created {u.name} ({u.role})"),
-            )
+        def create(values: dict[str, str]) -> User:
+            typed = values["role"].strip().lower() or "user"
+            if typed not in ("user", "admin"):
+                raise InvalidAccountInput(f"the role is user or admin, not {values['role'].strip()!r}")
+            role: Role = "admin" if typed == "admin" else "user"
+            return self.backend.create_user(values["name"].strip(), values["password"], role)
 
-        self.app.push_screen(FormDialog("New user", fields, "Create"), create)
+        def created(user: User | None) -> None:
+            if user is not None:
+                self.done(f"created {user.name} ({user.role})")
+
+        self.app.push_screen(FormDialog("New user", fields, "Create", action=create), created)
 
     def action_toggle_enabled(self) -> None:
         user = self.selected()
@@ -135,15 +138,16 @@ class UsersScreen(AdminScreen):
         if user is None:
             return
 
-        def reset(values: dict[str, str] | None) -> None:
-            if values is not None:
-                self.call(
-                    lambda b: b.reset_password(user.name, values["password"]),
-                    lambda u: self.done(f"password of {u.name} set; their portal sessions ended"),
-                )
+        def reset(values: dict[str, str]) -> User:
+            return self.backend.reset_password(user.name, values["password"])
+
+        def done(changed: User | None) -> None:
+            if changed is not None:
+                self.done(f"password of {changed.name} set; their portal sessions ended")
 
         field = Field("password", "New password (12 characters or more)", secret=True)
-        self.app.push_screen(FormDialog(f"Reset the password of {user.name}", [field], "Set"), reset)
+        dialog = FormDialog(f"Reset the password of {user.name}", [field], "Set", action=reset)
+        self.app.push_screen(dialog, done)
 
     def action_role(self) -> None:
         user = self.selected()
@@ -181,12 +185,14 @@ class UsersScreen(AdminScreen):
         shown = " ".join(user.model_access or ())
         fields = [Field("patterns", MODELS_LABEL, shown)]
 
-        def save(values: dict[str, str] | None) -> None:
-            if values is not None:
-                patterns = values["patterns"].replace(",", " ").split()
-                self.call(lambda b: b.set_model_access(user.name, patterns), lambda c: self.done(said(c)))
+        def save(values: dict[str, str]) -> AccessChange:
+            return self.backend.set_model_access(user.name, values["patterns"].replace(",", " ").split())
 
-        self.app.push_screen(FormDialog(f"Models {user.name} may call", fields, "Save"), save)
+        def saved(change: AccessChange | None) -> None:
+            if change is not None:
+                self.done(said(change))
+
+        self.app.push_screen(FormDialog(f"Models {user.name} may call", fields, "Save", action=save), saved)
 
     def action_delete(self) -> None:
         user = self.selected()
