@@ -264,6 +264,7 @@ def test_the_team_quickstart_runs_as_written_on_a_fresh_copy(fake: FakeOpenAI, t
     )
     # A private Secret Service for the whole session (the clone's own scripts/with-keyring).
     argv = [str(clone / "scripts" / "with-keyring"), "bash", str(workdir / "quickstart.sh")]
+    before = len(fake.requests)  # the fake is the session's: earlier tests' requests are there too
     try:
         code, out = run_in_pty(argv, clone, env, timeout=600)
     finally:
@@ -276,7 +277,7 @@ def test_the_team_quickstart_runs_as_written_on_a_fresh_copy(fake: FakeOpenAI, t
     # scripts/install shows progress on a fresh copy: a line per step and per package fetched
     assert "install: creating .venv" in out and re.search(r"^  httpx==", out, re.M), out
     # the openai SDK's answer (the fake's), the alias's stream, the portal
-    models = [r.model for r in fake.requests]
+    models = [r.model for r in fake.requests[before:]]
     assert models == ["gpt-4o-mini", "gpt-4o-mini"], models  # the SDK's call, then the alias's
     assert "data: [DONE]" in out and "portal: logged in as admin" in out, out
     # serve's log: the portal's address, and with no user yet exactly the two commands run next
