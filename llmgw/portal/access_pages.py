@@ -15,24 +15,16 @@ from llmgw.errors import AccountNotFound, InvalidAccountInput
 from llmgw.portal.web import (
     PREFIX,
     PageError,
+    admin_post,
+    admin_session,
     backend,
-    checked_post,
-    current_session,
     field_text,
-    not_found,
     redirect,
     render,
 )
 from llmgw.services import model_access
 from llmgw.services.model_access import SubjectAccess
 from llmgw.services.sessions import Session
-
-
-async def _admin(request: Request) -> Session:
-    session = await current_session(request)
-    if session is None or not session.is_admin:
-        raise not_found()
-    return session
 
 
 async def _subject(request: Request, session: Session, ref: str) -> SubjectAccess:
@@ -82,7 +74,7 @@ _NOTICES = {
 
 async def access_page(request: Request) -> Response:
     """GET /admin/access?subject=NAME|KEY_ID: one user's or key's model access."""
-    session = await _admin(request)
+    session = await admin_session(request)
     ref = request.query_params.get("subject", "").strip()
     if not ref:
         return redirect(f"{PREFIX}/admin/users#access")
@@ -92,9 +84,7 @@ async def access_page(request: Request) -> Response:
 async def set_access(request: Request) -> Response:
     """POST /admin/access: replace the subject's list with the patterns typed."""
     b = backend(request)
-    session, form = await checked_post(request)
-    if not session.is_admin:
-        raise not_found()
+    session, form = await admin_post(request)
     ref = field_text(form, "subject").strip()
     typed = field_text(form, "patterns")
     try:
@@ -114,9 +104,7 @@ async def set_access(request: Request) -> Response:
 async def clear_access(request: Request) -> Response:
     """POST /admin/access/clear: lift the subject's own restriction (a key keeps its user's)."""
     b = backend(request)
-    session, form = await checked_post(request)
-    if not session.is_admin:
-        raise not_found()
+    session, form = await admin_post(request)
     ref = field_text(form, "subject").strip()
     try:
         change = await asyncio.to_thread(model_access.clear_access, b.store, session.actor, ref)

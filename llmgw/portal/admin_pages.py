@@ -17,9 +17,9 @@ from llmgw.errors import AccountError, AccountNotFound
 from llmgw.portal.confirm import confirm_page, confirmed
 from llmgw.portal.web import (
     PREFIX,
+    admin_post,
+    admin_session,
     backend,
-    checked_post,
-    current_session,
     field_text,
     not_found,
     redirect,
@@ -54,13 +54,6 @@ _DONE = {
 AUDIT_ROWS = 200
 
 
-async def _admin(request: Request) -> Session:
-    session = await current_session(request)
-    if session is None or not session.is_admin:
-        raise not_found()
-    return session
-
-
 async def _users_page(request: Request, session: Session, status: int = 200, **context: object) -> Response:
     store = backend(request).store
     everyone = await asyncio.to_thread(users.list_users, store, session.actor)
@@ -71,14 +64,12 @@ async def _users_page(request: Request, session: Session, status: int = 200, **c
 
 
 async def users_page(request: Request) -> Response:
-    return await _users_page(request, await _admin(request))
+    return await _users_page(request, await admin_session(request))
 
 
 async def create_user(request: Request) -> Response:
     b = backend(request)
-    session, form = await checked_post(request)
-    if not session.is_admin:
-        raise not_found()
+    session, form = await admin_post(request)
     role: users.Role = "admin" if field_text(form, "role") == "admin" else "user"
     try:  # a hash: in the password pool, like a login
         await passwords.POOL.run(
@@ -97,9 +88,7 @@ async def create_user(request: Request) -> Response:
 async def user_action(request: Request) -> Response:
     """One change to one user, named in the path: disable, enable, delete, role, password."""
     b = backend(request)
-    session, form = await checked_post(request)
-    if not session.is_admin:
-        raise not_found()
+    session, form = await admin_post(request)
     name, action = request.path_params["name"], request.path_params["action"]
     if action == "delete" and not confirmed(form):
         return redirect(f"{PREFIX}/admin/users/{name}/delete")
@@ -135,7 +124,7 @@ def _count(n: int, thing: str) -> str:
 
 async def delete_page(request: Request) -> Response:
     """GET /admin/users/{name}/delete: what deleting the user takes with them."""
-    session = await _admin(request)
+    session = await admin_session(request)
     store = backend(request).store
     name = request.path_params["name"]
     everyone = await asyncio.to_thread(users.list_users, store, session.actor)
@@ -172,7 +161,7 @@ async def delete_page(request: Request) -> Response:
 
 
 async def keys_page(request: Request) -> Response:
-    session = await _admin(request)
+    session = await admin_session(request)
     everyone = await asyncio.to_thread(keys.list_keys, backend(request).store, session.actor)
     notice = _NOTICES.get(request.query_params.get("done", ""))
     return render(request, "all_keys.html", session, {"keys": everyone, "notice": notice})
@@ -209,7 +198,7 @@ def audit_filter(query: Mapping[str, str], now: float) -> audit.AuditFilter:
 
 async def audit_page(request: Request) -> Response:
     """GET /admin/audit: the log, newest first, filtered by period or dates, actor and action."""
-    session = await _admin(request)
+    session = await admin_session(request)
     query = request.query_params
     period = query.get("period", "7d") if query.get("period") in AUDIT_PERIODS else "7d"
     error = None
@@ -236,9 +225,7 @@ async def audit_page(request: Request) -> Response:
 async def set_key_creation(request: Request) -> Response:
     """Allow (`allowed=on`) or refuse (`off`) a user's creating their own keys."""
     b = backend(request)
-    session, form = await checked_post(request)
-    if not session.is_admin:
-        raise not_found()
+    session, form = await admin_post(request)
     allowed = field_text(form, "allowed")
     if allowed not in ("on", "off"):
         return await _users_page(request, session, 400, error="Key creation is turned on or off.")

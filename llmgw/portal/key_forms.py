@@ -21,7 +21,13 @@ from starlette.responses import Response
 from llmgw.errors import AccountError, InvalidAccountInput
 from llmgw.portal.access_pages import patterns_typed
 from llmgw.portal.limit_pages import summary
-from llmgw.portal.web import backend, checked_post, current_session, field_text, not_found, render
+from llmgw.portal.web import (
+    admin_post,
+    admin_session,
+    backend,
+    field_text,
+    render,
+)
 from llmgw.services import keys, limits, users
 from llmgw.services.limits import LimitValues
 from llmgw.services.sessions import Session
@@ -69,6 +75,7 @@ def _read(form: FormData) -> _Wanted:
             wanted[name] = value
     if "budget_usd" in wanted:
         wanted["period"] = field_text(form, "period") or "month"
+    limits.check_values(LimitValues(**wanted))  # refused before the key exists, not after
     models = patterns_typed(field_text(form, "models"))
     return _Wanted(
         owner,
@@ -77,13 +84,6 @@ def _read(form: FormData) -> _Wanted:
         wanted,
         models or None,
     )
-
-
-async def _admin(request: Request) -> Session:
-    session = await current_session(request)
-    if session is None or not session.is_admin:
-        raise not_found()
-    return session
 
 
 async def _page(
@@ -97,7 +97,7 @@ async def _page(
 
 async def new_key_page(request: Request) -> Response:
     """GET /admin/keys/new[?owner=NAME]: the form."""
-    session = await _admin(request)
+    session = await admin_session(request)
     typed = {f: "" for f in FIELDS} | {"owner": request.query_params.get("owner", ""), "period": "month"}
     return await _page(request, session, typed)
 
@@ -116,9 +116,7 @@ def _said(new: keys.NewKey, wanted: dict[str, Any]) -> list[str]:
 async def create_key_for(request: Request) -> Response:
     """POST /admin/keys/new: the key, its models and its limits; the token on this response only."""
     b = backend(request)
-    session, form = await checked_post(request)
-    if not session.is_admin:
-        raise not_found()
+    session, form = await admin_post(request)
     typed = {f: field_text(form, f) for f in FIELDS}
     try:
         wanted = _read(form)
@@ -139,6 +137,7 @@ async def create_key_for(request: Request) -> Response:
                 limits.set_limits, b.store, session.actor, new.key.public_id, **wanted.limits
             )
         except AccountError as exc:
+            # Checked above; only a change made meanwhile (the owner's limits, a role) lands here.
             # The token was never shown: the key goes before anyone could use it.
             await asyncio.to_thread(keys.revoke_key, b.store, session.actor, new.key.public_id)
             await b.changed()

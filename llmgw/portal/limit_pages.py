@@ -23,8 +23,9 @@ from llmgw.portal.confirm import confirm_page, confirmed
 from llmgw.portal.web import (
     PREFIX,
     PageError,
+    admin_post,
+    admin_session,
     backend,
-    checked_post,
     current_session,
     field_text,
     not_found,
@@ -50,13 +51,6 @@ _FIELDS = (
     _Field("tpm", "Tokens per minute", "tokens per minute", int, "tokens/min"),
     _Field("budget_usd", "Budget (USD)", "the budget", float, "USD"),
 )
-
-
-async def _admin(request: Request) -> Session:
-    session = await current_session(request)
-    if session is None or not session.is_admin:
-        raise not_found()
-    return session
 
 
 def _text(values: LimitValues | None, name: str) -> str:
@@ -136,7 +130,7 @@ def _edit_page(
 
 async def limits_page(request: Request) -> Response:
     """GET /admin/limits?subject=NAME: the edit form of one user's or key's limits."""
-    session = await _admin(request)
+    session = await admin_session(request)
     ref = request.query_params.get("subject", "").strip()
     if not ref:
         return redirect(f"{PREFIX}/admin/users#limits")
@@ -163,9 +157,7 @@ def _changes(form: FormData) -> dict[str, Any]:
 async def set_limits(request: Request) -> Response:
     """POST /admin/limits: change the values the form changed, keep the others as stored."""
     b = backend(request)
-    session, form = await checked_post(request)
-    if not session.is_admin:
-        raise not_found()
+    session, form = await admin_post(request)
     ref = field_text(form, "subject").strip()
     try:
         change = await asyncio.to_thread(limits.set_limits, b.store, session.actor, ref, **_changes(form))
@@ -185,7 +177,7 @@ def _clear_path(subject: str) -> str:
 
 async def clear_page(request: Request) -> Response:
     """GET /admin/limits/{subject}/clear: what removing every limit of a subject gives up."""
-    session = await _admin(request)
+    session = await admin_session(request)
     subject = await _subject(request, session, request.path_params["subject"])
     if subject.values is None:
         return redirect(f"{PREFIX}/admin/users?done=limits-none")
@@ -214,9 +206,7 @@ async def clear_page(request: Request) -> Response:
 async def clear_limits(request: Request) -> Response:
     """POST /admin/limits/{subject}/clear, from its confirmation page only."""
     b = backend(request)
-    session, form = await checked_post(request)
-    if not session.is_admin:
-        raise not_found()
+    session, form = await admin_post(request)
     subject = request.path_params["subject"]
     if not confirmed(form):
         return redirect(_clear_path(subject))

@@ -9,10 +9,14 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from llmgw.portal.web import PREFIX, backend, current_session, not_found, render
+from llmgw.portal.web import (
+    PREFIX,
+    admin_session,
+    backend,
+    render,
+)
 from llmgw.services import overview
 from llmgw.services.money import usd
-from llmgw.services.sessions import Session
 
 
 def landing(is_admin: bool) -> str:
@@ -20,15 +24,8 @@ def landing(is_admin: bool) -> str:
     return f"{PREFIX}/admin/overview" if is_admin else f"{PREFIX}/keys"
 
 
-async def _admin(request: Request) -> Session:
-    session = await current_session(request)
-    if session is None or not session.is_admin:
-        raise not_found()
-    return session
-
-
 async def overview_page(request: Request) -> Response:
-    session = await _admin(request)
+    session = await admin_session(request)
     found = await asyncio.to_thread(overview.admin_overview, backend(request).store, session.actor)
     context = {"o": found, "t": found.today, "kinds": overview.ERROR_KINDS, "usd": usd}
     return render(request, "overview.html", session, context)

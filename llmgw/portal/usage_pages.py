@@ -19,7 +19,15 @@ from starlette.responses import Response
 
 from llmgw.portal import charts
 from llmgw.portal.usage_ranges import RANGES, TimeRange, time_range
-from llmgw.portal.web import PREFIX, backend, current_session, not_found, redirect, render
+from llmgw.portal.web import (
+    PREFIX,
+    admin_session,
+    backend,
+    current_session,
+    not_found,
+    redirect,
+    render,
+)
 from llmgw.services import usage
 from llmgw.services.audit import Actor
 from llmgw.services.csv_export import usage_csv
@@ -142,13 +150,6 @@ def _range(request: Request) -> TimeRange:
     return time_range(request.query_params.get("range"), time.time())
 
 
-async def _admin(request: Request) -> Session:
-    session = await current_session(request)
-    if session is None or not session.is_admin:
-        raise not_found()
-    return session
-
-
 def _page(
     request: Request,
     session: Session,
@@ -195,7 +196,7 @@ async def my_usage(request: Request) -> Response:
 
 
 async def everyone_usage(request: Request) -> Response:
-    session = await _admin(request)
+    session = await admin_session(request)
     board = await asyncio.to_thread(
         everyone_dashboard, backend(request).store, session.actor, _range(request)
     )
@@ -205,7 +206,7 @@ async def everyone_usage(request: Request) -> Response:
 
 async def user_usage(request: Request) -> Response:
     """One user's dashboard as an administrator sees it (an unknown name: 404)."""
-    session = await _admin(request)
+    session = await admin_session(request)
     name = request.path_params["name"]
     store = backend(request).store
     board = await asyncio.to_thread(user_dashboard, store, session.actor, _range(request), name)
@@ -262,7 +263,7 @@ async def my_usage_csv(request: Request) -> Response:
 
 async def everyone_usage_csv(request: Request) -> Response:
     """Everyone's usage as CSV (or one user's, `?user=`), grouped by `?by=`."""
-    session = await _admin(request)
+    session = await admin_session(request)
     rng, by = _range(request), _by(request, _ADMIN_EXPORTS)
     user = request.query_params.get("user") or None
     found = await asyncio.to_thread(

@@ -199,6 +199,23 @@ async def checked_post(request: Request) -> tuple[Session, FormData]:
     return session, form
 
 
+async def admin_session(request: Request) -> Session:
+    """An administrator's session, for their pages; anyone else gets the 404 page (administrators'
+    pages are not there for others, not merely refused)."""
+    session = await current_session(request)
+    if session is None or not session.is_admin:
+        raise not_found()
+    return session
+
+
+async def admin_post(request: Request) -> tuple[Session, FormData]:
+    """`checked_post`, then the 404 page for anyone but an administrator."""
+    session, form = await checked_post(request)
+    if not session.is_admin:
+        raise not_found()
+    return session, form
+
+
 def field_text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""

@@ -44,6 +44,7 @@ __all__ = [
     "PeriodBounds",
     "SubjectLimits",
     "UserSpend",
+    "check_values",
     "clear_limits",
     "describe",
     "form_field",
@@ -107,7 +108,9 @@ def _subject(accounts: Accounts, ref: str) -> tuple[Scope, int, str]:
     return "user", user.id, user.name
 
 
-def _check(values: LimitValues) -> LimitValues:
+def check_values(values: LimitValues) -> LimitValues:
+    """`values` as `set_limits` would take them, or InvalidAccountInput saying which is out of range
+    (a form that does more than set limits checks them before it changes anything)."""
     for name, rate in (("rpm", values.rpm), ("tpm", values.tpm)):
         if rate is not None and not 1 <= rate <= MAX_RATE:
             raise InvalidAccountInput(f"{name} must be a whole number from 1 to {MAX_RATE} (or off)")
@@ -174,7 +177,7 @@ def set_limits(
             new = replace(new, budget_usd=budget_usd)
         if not isinstance(period, Keep):
             new = replace(new, period=period)
-        _check(new)
+        check_values(new)
         if found and new == old:
             return LimitChange(found[0], changed=False)
         now = time.time()
@@ -339,7 +342,8 @@ class LimitUse:
             return None
         if budget <= 0:
             return 1.0 if self.spent <= 0 else math.inf
-        return self.spent / budget
+        # Rounded past float noise: 0.60 of 0.75 is 0.8 (80%, near a budget), not 0.7999…
+        return round(self.spent / budget, 9)
 
     @property
     def used_percent(self) -> str:

@@ -106,6 +106,12 @@ def test_no_budget_no_remaining_and_over_budget_never_negative() -> None:
     assert math.isinf(limits.LimitUse(zero, None, 0.1, 0.1, MONTH_END).used or 0)
 
 
+def test_a_share_reads_as_people_compute_it_not_as_floats_do() -> None:
+    three_quarters = LimitRow("user", 1, "ada", "ada", LimitValues(budget_usd=0.75, period="day"), 0.0)
+    use = limits.LimitUse(three_quarters, None, 0.6, 0.6, DAY_START)  # 0.6 / 0.75 is 0.7999… in floats
+    assert (use.used, use.used_percent) == (0.8, "80%")  # so it counts as near its budget (>= 80%)
+
+
 def test_a_users_own_spend_with_their_keys_limits(db: Path) -> None:
     ada = add_user(db, "ada")
     bob = add_user(db, "bob")
