@@ -40,6 +40,7 @@ from llmgw.services.masking import mask_secret
 
 __all__ = [
     "BUDGET_ALERT_WEBHOOK_NAME",
+    "NOT_PROVIDER_SECRETS",
     "PROXY_KEY_NAME",
     "SERVICE",
     "KeyringKeySource",
@@ -67,7 +68,7 @@ PROXY_KEY_ENV = "LLMGW_PROXY_KEY"
 # The budget alerts' webhook URL (`[server] budget_alert_webhook`): a secret of its own, not a key.
 BUDGET_ALERT_WEBHOOK_NAME = "budget-alert-webhook"
 BUDGET_ALERT_WEBHOOK_ENV = "LLMGW_BUDGET_ALERT_WEBHOOK"
-_NOT_PROVIDERS = (PROXY_KEY_NAME, BUDGET_ALERT_WEBHOOK_NAME)
+NOT_PROVIDER_SECRETS = (PROXY_KEY_NAME, BUDGET_ALERT_WEBHOOK_NAME)  # the gateway's own, not upstream keys
 _INDEX_NAME = "__index__"
 _PROVIDER_RE = re.compile(r"[a-z0-9_-]+")
 _SECRET_RE = re.compile(r"(?P<provider>[a-z0-9_-]+)(?:\.(?P<index>[1-9][0-9]*))?")
@@ -96,7 +97,7 @@ def check_provider_name(provider: str) -> str:
     """Return ``provider`` if it is a valid provider name, else raise ValueError."""
     if not _PROVIDER_RE.fullmatch(provider):
         raise ValueError(f"invalid provider name {provider!r}: use lower-case letters, digits, '_' and '-'")
-    if provider in (*_NOT_PROVIDERS, _INDEX_NAME):
+    if provider in (*NOT_PROVIDER_SECRETS, _INDEX_NAME):
         raise ValueError(f"{provider!r} is reserved and cannot be used as a provider name")
     return provider
 
@@ -114,7 +115,7 @@ def parse_secret_name(name: str) -> tuple[str, int]:
 
     Raises ValueError, with a message saying what is accepted, for any other shape.
     """
-    if name in _NOT_PROVIDERS:
+    if name in NOT_PROVIDER_SECRETS:
         return name, 1
     match = _SECRET_RE.fullmatch(name)
     if match is None:

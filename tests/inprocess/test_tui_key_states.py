@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from keyring.backends import fail
+from llmgw_tui.screens.providers import key_rows
 from textual.widgets import DataTable, Static
 
 from llmgw.services import credentials
+from llmgw.services.key_states import PublishedStates
 from llmgw.storage import Store
 from tests.support.tui_support import NOW, MemoryKeyring, app, seed, settle, write_config
 from tests.unit.test_key_states_store import state
@@ -180,3 +182,15 @@ async def test_delete_refuses_a_key_the_server_holds_in_its_environment(
         await pilot.press("x")
         await settle(pilot)
         assert any("server's environment" in str(n.message) for n in pilot.app._notifications)
+
+
+def test_the_gateways_own_secrets_are_listed_without_an_upstream_state() -> None:
+    secrets = [
+        credentials.SecretInfo("proxy-key", "keyring", "sk-p…1111"),
+        credentials.SecretInfo("budget-alert-webhook", "env", "http…ook"),
+        credentials.SecretInfo("up", "keyring", credentials.mask_secret(FIRST)),
+    ]
+    published = PublishedStates((state("up", 1, mask=credentials.mask_secret(FIRST), updated_at=NOW),))
+    rows = {r.name: r.state for r in key_rows(secrets, published, NOW)}
+    assert rows["proxy-key"] == rows["budget-alert-webhook"] == ""  # not upstream keys: no state
+    assert rows["up"] != "" and len(rows) == 3

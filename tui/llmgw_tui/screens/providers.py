@@ -19,7 +19,12 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label, Static
 
 from llmgw.errors import SecretBackendUnavailable
-from llmgw.services.credentials import PROXY_KEY_NAME, SecretInfo, parse_secret_name, secret_name
+from llmgw.services.credentials import (
+    NOT_PROVIDER_SECRETS,
+    SecretInfo,
+    parse_secret_name,
+    secret_name,
+)
 from llmgw.services.key_states import KeyStateRow, PublishedStates, match
 from llmgw.settings import with_implicit_providers
 from llmgw_tui.backend import ProviderKeys
@@ -54,8 +59,8 @@ def key_rows(secrets: list[SecretInfo], states: PublishedStates, now: float) -> 
     rows: list[KeyRow] = []
     matched: set[tuple[str, int]] = set()
     for s in secrets:
-        if s.name == PROXY_KEY_NAME:
-            state = ""  # the clients' key, not an upstream's
+        if s.name in NOT_PROVIDER_SECRETS:
+            state = ""  # the gateway's own (the clients' proxy key, the alerts' webhook), not an upstream's
         else:
             provider, slot = parse_secret_name(s.name)
             published = match(states.rows, provider, slot, s.masked)
