@@ -1,12 +1,10 @@
 """`Store.open`'s cheap check of pending schema steps (storage/schema.py, plain sqlite3): it agrees with
-sqlite-utils' own reading, and the store it opens without sqlite-utils still does everything."""
+sqlite-utils' own reading, and a file with a step pending is migrated on open. That an up-to-date file
+opens without sqlite-utils: tests/process/test_import_hygiene.py."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -60,41 +58,3 @@ def test_open_applies_what_is_pending(tmp_path: Path) -> None:
         assert store.health(quick=True).pending == ()
     with closing(sqlite3.connect(path)) as conn:
         assert schema.pending(conn) == []
-
-
-def run_alone(code: str) -> dict[str, object]:
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    result: dict[str, object] = json.loads(out)
-    return result
-
-
-def test_an_up_to_date_file_opens_without_sqlite_utils_and_still_writes(tmp_path: Path) -> None:
-    path = tmp_path / "llmgw.db"
-    Store.open(path).close()  # created and migrated
-    found = run_alone(
-        "import json, sys\n"
-        "from llmgw.storage import Store\n"
-        f"store = Store.open({str(path)!r})\n"
-        "with store.accounts(write=False) as accounts:\n"
-        "    users = accounts.users()\n"
-        "opened = 'sqlite_utils' in sys.modules\n"
-        "store.add_auth_failures('run-1', [(1, 2)])\n"  # a method on sqlite-utils' wrapper
-        "count = store.auth_failure_count()\n"
-        "store.close()\n"
-        "print(json.dumps({'opened': opened, 'users': len(users), 'count': count,\n"
-        "                  'later': 'sqlite_utils' in sys.modules}))\n"
-    )
-    assert found == {"opened": False, "users": 0, "count": 2, "later": True}
-
-
-def test_a_file_with_a_step_pending_loads_the_migrations(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    with closing(sqlite3.connect(path)) as conn:
-        migrations.apply(sqlite_utils.Database(conn), stop_before=schema.MIGRATION_NAMES[-1])
-    found = run_alone(
-        "import json, sys\n"
-        "from llmgw.storage import Store\n"
-        f"Store.open({str(path)!r}).close()\n"
-        "print(json.dumps({'migrations': 'llmgw.storage.migrations' in sys.modules}))\n"
-    )
-    assert found == {"migrations": True}
