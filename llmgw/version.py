@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +35,8 @@ def _checkout_revision() -> str | None:
     # Only the repository llmgw itself lives in: a wheel inside another repository must not borrow its hash.
     if not (_CHECKOUT / ".git").exists():
         return None
+    import subprocess  # here: every command imports this module for --version, few ask for it
+
     try:
         out = subprocess.run(
             # the commit's short hash, never a tag name; "-dirty" when tracked files have changed

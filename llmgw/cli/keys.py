@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     if args.key_command == "save":
         return run_save(args.remove)
-    return run_on_store(args, _run)
+    return run_on_store(args, _run, listing=args.key_command == "list")
 
 
 def run_save(remove: bool) -> int:

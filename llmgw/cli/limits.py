@@ -62,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_on_store(args, _run)
+    return run_on_store(args, _run, listing=args.limit_command == "list")
 
 
 def _name(row: LimitRow) -> str:

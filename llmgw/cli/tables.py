@@ -7,17 +7,29 @@ import argparse
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from llmgw.services.database import Store, open_store
-from llmgw.settings import load
+from llmgw.services.database import Store, open_configured_store, open_store
 
-__all__ = ["format_table", "iso_time", "run_on_store"]
+__all__ = ["format_table", "iso_time", "run_on_store", "store_of"]
 
 
-def run_on_store(args: argparse.Namespace, body: Callable[[argparse.Namespace, Store], int]) -> int:
-    """Run `body` on the database of `--config` (a refusal, `AccountError`, is `main`'s to report)."""
-    config = load(args.config).config
-    with open_store(config) as store:
+def run_on_store(
+    args: argparse.Namespace, body: Callable[[argparse.Namespace, Store], int], *, listing: bool = False
+) -> int:
+    """Run `body` on the database of `--config` (a refusal, `AccountError`, is `main`'s to report).
+    `listing`: `body` only reads, so only the database's location is read of the configuration
+    (`open_configured_store`: a listing starts in a fraction of the time)."""
+    with store_of(args.config, listing=listing) as store:
         return body(args, store)
+
+
+def store_of(config_file: str | None, *, listing: bool) -> Store:
+    """The database of `config_file`: for a listing by its location alone, else with the whole
+    configuration loaded and checked first, as every other command does."""
+    if listing:
+        return open_configured_store(config_file)
+    from llmgw.settings import load
+
+    return open_store(load(config_file).config)
 
 
 def iso_time(at: float | None) -> str | None:

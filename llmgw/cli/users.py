@@ -12,12 +12,11 @@ import json
 import sys
 from typing import TextIO
 
-from llmgw.cli.tables import format_table, iso_time
+from llmgw.cli.tables import format_table, iso_time, store_of
 from llmgw.errors import InvalidAccountInput
 from llmgw.services import users
 from llmgw.services.audit import Actor
 from llmgw.services.database import Store, open_store
-from llmgw.settings import load
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
     if args.user_command == "set" and args.key_create is None:
         print("error: nothing to set: give --key-create or --no-key-create", file=sys.stderr)
         return 2
+    if args.user_command == "list":
+        with store_of(args.config, listing=True) as store:
+            return _run(args, store, None)
+    from llmgw.settings import load  # the whole configuration, checked (~190 ms: not for a listing)
+
     config = load(args.config).config
     password = None
     if args.user_command in ("add", "passwd"):

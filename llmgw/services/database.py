@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from llmgw.settings import Config
+from typing import TYPE_CHECKING
+
+from llmgw.settings.locations import database_path
 from llmgw.storage import Store
 
-__all__ = ["Store", "open_store"]
+if TYPE_CHECKING:
+    from llmgw.settings import Config
+
+__all__ = ["Store", "open_configured_store", "open_store"]
 
 
 def open_store(config: Config) -> Store:
     """The configured SQLite file, migrated; a context manager. Works while `llmgw serve` runs on it
     (WAL: readers never wait; a change waits up to the busy timeout for the server's write)."""
     return Store.open(config.server.database)
+
+
+def open_configured_store(config_file: str | None) -> Store:
+    """`open_store` for a command that needs nothing of the configuration but the database's location
+    (the account listings): that read without building the configuration's models (~190 ms of pydantic,
+    settings/locations.py), the whole configuration loaded only when that reading is not sure, so a
+    problem with the file or the location is reported as `load` reports it. Other settings are not
+    validated on this path."""
+    path = database_path(config_file)
+    if path is None:
+        from llmgw.settings import load
+
+        path = load(config_file).config.server.database
+    return Store.open(path)

@@ -28,7 +28,7 @@ from llmgw.services.agent_launch import (
     gemini_system_settings,
     gemini_system_settings_path,
 )
-from llmgw.settings.server import APP_NAME
+from llmgw.settings.locations import APP_NAME
 from llmgw.storage import file_modes
 
 __all__ = [

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
-from llmgw.settings.server import APP_NAME
+from llmgw.settings.locations import APP_NAME
 from llmgw.storage import file_modes
 
 __all__ = ["FoundKey", "check_key", "find_key", "key_file", "remove_key", "save_key"]

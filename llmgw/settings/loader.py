@@ -17,20 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from pydantic import ValidationError
 
 from llmgw.errors import ConfigError
 from llmgw.settings.config import Config
+from llmgw.settings.locations import config_path, default_config_file
 from llmgw.settings.providers import WELL_KNOWN_PROVIDERS, ProviderConfig
-from llmgw.settings.server import APP_NAME, ENV_VARS
+from llmgw.settings.server import ENV_VARS
+
+__all__ = ["Loaded", "config_path", "default_config_file", "load", "with_implicit_providers"]
 
 PROVIDER_NAME = re.compile(r"^[a-z0-9_-]+$")
 RESERVED_PROVIDER_NAMES = frozenset({"proxy-key"})
-
-
-def default_config_file() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "llmgw.toml"
 
 
 @dataclass(slots=True)
@@ -40,15 +38,6 @@ class Loaded:
     config: Config
     source: Path | None
     env_overrides: dict[str, str] = field(default_factory=dict)
-
-
-def config_path(cli_path: str | None, environ: Mapping[str, str]) -> tuple[Path, bool]:
-    """The file to read, and whether it was named explicitly (then it must exist)."""
-    if cli_path:
-        return Path(cli_path), True
-    if environ.get("LLMGW_CONFIG"):
-        return Path(environ["LLMGW_CONFIG"]), True
-    return default_config_file(), False
 
 
 def load(cli_path: str | None = None, environ: Mapping[str, str] | None = None) -> Loaded:

@@ -5,21 +5,15 @@ generated from these fields (`scripts/config-doc`).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import platformdirs
 from pydantic import Field, field_validator
 
 from llmgw.settings.addresses import comma_list, host_name, metrics_address, network, origin
 from llmgw.settings.fields import Shown, Table, env_var
+from llmgw.settings.locations import APP_NAME, default_database
 
-APP_NAME = "llmgw"
-
-
-def default_database() -> str:
-    """Where the ledger lives unless `database` says otherwise: the user data dir."""
-    return str(Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "llmgw.db")
+__all__ = ["APP_NAME", "ENV_VARS", "ServerConfig", "default_database"]
 
 
 class ServerConfig(Table):

@@ -1,24 +1,67 @@
 """Every SQL statement llmgw runs: the database and its migrations, one module per table, the ledger's
 writer thread and its spool file, the stored responses' writer thread, and the lock that keeps one
 server per database. Callers hold a `Store` (and the writers) and see only the names below: the seam
-for a PostgreSQL store later."""
+for a PostgreSQL store later.
 
-from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
-from llmgw.storage.budget_alerts import SentAlert
-from llmgw.storage.database import Store
-from llmgw.storage.deleted_accounts import DeletedKey
-from llmgw.storage.health import DbHealth
-from llmgw.storage.key_states import KeyState, KeyStateRow
-from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
-from llmgw.storage.request_log import Cursor, LogQuery
-from llmgw.storage.requests import COLUMNS as LEDGER_COLUMNS
-from llmgw.storage.requests import USAGE_SOURCES, UsageRow
-from llmgw.storage.response_writer import ResponseWriter
-from llmgw.storage.rollups import BOUNDS_MS, UsageStats
-from llmgw.storage.serve_lock import hold_serve_lock
-from llmgw.storage.spool import Spool
-from llmgw.storage.stored_responses import StoredResponse, UpstreamResponseKey
-from llmgw.storage.writer import LedgerWriter
+The names below are imported on first use (PEP 562): `from llmgw.storage import Store` loads the store
+and its tables, not the ledger's writer threads, the spool or the serve lock (a listing's start).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
+    from llmgw.storage.budget_alerts import SentAlert
+    from llmgw.storage.database import Store
+    from llmgw.storage.deleted_accounts import DeletedKey
+    from llmgw.storage.health import DbHealth
+    from llmgw.storage.key_states import KeyState, KeyStateRow
+    from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
+    from llmgw.storage.request_log import Cursor, LogQuery
+    from llmgw.storage.requests import COLUMNS as LEDGER_COLUMNS
+    from llmgw.storage.requests import USAGE_SOURCES, UsageRow
+    from llmgw.storage.response_writer import ResponseWriter
+    from llmgw.storage.rollups import BOUNDS_MS, UsageStats
+    from llmgw.storage.serve_lock import hold_serve_lock
+    from llmgw.storage.spool import Spool
+    from llmgw.storage.stored_responses import StoredResponse, UpstreamResponseKey
+    from llmgw.storage.writer import LedgerWriter
+
+# Each exported name: (its module, its name there).
+_HOMES: dict[str, tuple[str, str]] = {
+    "Accounts": ("accounts", "Accounts"),
+    "ApiKeyRecord": ("accounts", "ApiKeyRecord"),
+    "AuditRow": ("accounts", "AuditRow"),
+    "KeyRow": ("accounts", "KeyRow"),
+    "SessionRow": ("accounts", "SessionRow"),
+    "UserRow": ("accounts", "UserRow"),
+    "SentAlert": ("budget_alerts", "SentAlert"),
+    "Store": ("database", "Store"),
+    "DeletedKey": ("deleted_accounts", "DeletedKey"),
+    "DbHealth": ("health", "DbHealth"),
+    "KeyState": ("key_states", "KeyState"),
+    "KeyStateRow": ("key_states", "KeyStateRow"),
+    "LimitRow": ("limits", "LimitRow"),
+    "LimitValues": ("limits", "LimitValues"),
+    "Scope": ("limits", "Scope"),
+    "Spend": ("limits", "Spend"),
+    "Cursor": ("request_log", "Cursor"),
+    "LogQuery": ("request_log", "LogQuery"),
+    "LEDGER_COLUMNS": ("requests", "COLUMNS"),
+    "USAGE_SOURCES": ("requests", "USAGE_SOURCES"),
+    "UsageRow": ("requests", "UsageRow"),
+    "ResponseWriter": ("response_writer", "ResponseWriter"),
+    "BOUNDS_MS": ("rollups", "BOUNDS_MS"),
+    "UsageStats": ("rollups", "UsageStats"),
+    "hold_serve_lock": ("serve_lock", "hold_serve_lock"),
+    "Spool": ("spool", "Spool"),
+    "StoredResponse": ("stored_responses", "StoredResponse"),
+    "UpstreamResponseKey": ("stored_responses", "UpstreamResponseKey"),
+    "LedgerWriter": ("writer", "LedgerWriter"),
+}
 
 __all__ = [
     "BOUNDS_MS",
@@ -51,3 +94,12 @@ __all__ = [
     "UserRow",
     "hold_serve_lock",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home[0]}"), home[1])
+    globals()[name] = value  # once: later lookups are plain module attributes
+    return value

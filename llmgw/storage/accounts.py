@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from llmgw.storage import deleted_accounts, limits
 from llmgw.storage.deleted_accounts import DeletedKey
 from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from llmgw.storage.schema import Sql
 
 __all__ = [
     "Accounts",
@@ -214,7 +217,7 @@ class Accounts:
     to check its rules and the changes it makes, its audit entry included, commit together or not at
     all. Holds no state of its own."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Sql) -> None:
         self._db = db
 
     # users

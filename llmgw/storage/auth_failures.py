@@ -8,8 +8,11 @@ same count again, or an older one (a spool replayed after a later direct write),
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 __all__ = ["add", "count"]
 

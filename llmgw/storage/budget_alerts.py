@@ -9,9 +9,11 @@ user's or key's rows go with it.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 __all__ = ["SentAlert", "create_table", "insert", "sent_since"]
 

@@ -1,6 +1,10 @@
 """The store: one SQLite file opened with its pragmas and migrations, and the one object every caller
 of storage holds. Its methods take the lock and the transaction; each table's SQL lives in its own
 module (`requests.py` …). A PostgreSQL store will implement the same public methods later.
+
+sqlite-utils (~100 ms to import: click, pluggy, dateutil) is imported only when a migration is pending
+or a method that uses it runs: an account use case runs its SQL on the plain `sqlite3` connection, so
+`llmgw user list` on an up-to-date file never loads it (tests/process/test_import_hygiene.py).
 """
 
 from __future__ import annotations
@@ -11,9 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Self
 
 from llmgw.errors import DatabaseUnreadable
 from llmgw.storage import (
@@ -26,6 +28,7 @@ from llmgw.storage import (
     request_log,
     requests,
     rollups,
+    schema,
     stored_responses,
 )
 from llmgw.storage.accounts import Accounts, ApiKeyRecord
@@ -34,11 +37,13 @@ from llmgw.storage.file_modes import create_private, loose_modes, make_private_d
 from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyStateRow
 from llmgw.storage.limits import LimitRow, Spend
-from llmgw.storage.migrations import migrations
 from llmgw.storage.request_log import Cursor, LogQuery
 from llmgw.storage.requests import UsageRow
 from llmgw.storage.rollups import UsageStats
 from llmgw.storage.stored_responses import StoredResponse, UpstreamResponseKey
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["Store"]
 
@@ -47,20 +52,32 @@ _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",  # safe with WAL: a power cut may lose the last commits, never corrupt
+    # What sqlite-utils sets on a connection it wraps, set here first: the connection behaves the same
+    # whether or not (or whenever) `_db` wraps it.
+    "PRAGMA recursive_triggers=on",
 )
 
 
 class Store:
     """The SQLite store. Thread-safe: one connection, serialised by a lock."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
-        """Wrap an open database; use `Store.open()` rather than calling this directly."""
-        self._db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        """Wrap an open connection; use `Store.open()` rather than calling this directly."""
+        self._conn = conn
+        self._wrapped: sqlite_utils.Database | None = None
         self.path = path
         # One connection is shared by the ledger writer thread and readers on other threads;
         # the lock keeps one thread's transaction from swallowing another thread's statements.
         self._lock = threading.Lock()
         self._closed = False
+
+    @property
+    def _db(self) -> sqlite_utils.Database:
+        """The connection wrapped by sqlite-utils, for the table functions that use it (made on first
+        use, under `_lock` as every use is: importing sqlite-utils is most of a short command's start)."""
+        if self._wrapped is None:
+            self._wrapped = _wrap(self._conn)
+        return self._wrapped
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
@@ -76,13 +93,14 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
             for pragma in _PRAGMAS:
                 conn.execute(pragma)
-            # Plugins are off: nothing outside llmgw should touch the gateway's connection.
-            db = sqlite_utils.Database(conn, execute_plugins=False)
-            migrations.apply(db)
+            if schema.pending(conn):  # one query; the migrations and sqlite-utils only when needed
+                from llmgw.storage.migrations import migrations
+
+                migrations.apply(_wrap(conn))
         except BaseException:
             conn.close()
             raise
-        return cls(db, path)
+        return cls(conn, path)
 
     @classmethod
     def open_read_only(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
@@ -93,7 +111,7 @@ class Store:
             raise FileNotFoundError(f"no database at {path}")
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
-        return cls(sqlite_utils.Database(conn, execute_plugins=False), path)
+        return cls(conn, path)
 
     def health(self, *, quick: bool = False) -> DbHealth:
         """Integrity, foreign keys, migrations applied and pending, journal mode, spool files."""
@@ -112,7 +130,7 @@ class Store:
         online backup API); raises FileExistsError if `target` exists and not `overwrite`."""
         with self._lock:
             try:
-                health.backup(self._db.conn, Path(target), overwrite=overwrite)
+                health.backup(self._conn, Path(target), overwrite=overwrite)
             except sqlite3.DatabaseError as exc:
                 raise DatabaseUnreadable(str(exc)) from exc
 
@@ -126,10 +144,10 @@ class Store:
         holds when the change commits, whichever process writes next. `write=False`: a plain `BEGIN`,
         one consistent snapshot for a listing, never waiting for writers."""
         with self._lock:
-            conn = self._db.conn
+            conn = self._conn
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield Accounts(self._db)
+                yield Accounts(conn)
             except BaseException:
                 conn.rollback()
                 raise
@@ -141,7 +159,7 @@ class Store:
         reads before it writes (the ledger's insert looks up replaced rows) must: in WAL mode, a deferred
         transaction whose snapshot another process's commit made stale fails at its first write with
         "database is locked" at once, never waiting `busy_timeout` (SQLITE_BUSY_SNAPSHOT)."""
-        conn = self._db.conn
+        conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -352,7 +370,7 @@ class Store:
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self._db.close()
+                self._conn.close()
 
     def __enter__(self) -> Self:
         return self
@@ -361,3 +379,10 @@ class Store:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _wrap(conn: sqlite3.Connection) -> sqlite_utils.Database:
+    import sqlite_utils
+
+    # Plugins are off: nothing outside llmgw should touch the gateway's connection.
+    return sqlite_utils.Database(conn, execute_plugins=False)

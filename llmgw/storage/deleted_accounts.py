@@ -9,8 +9,13 @@ AUTOINCREMENT since m009), and the names are free for new accounts.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from llmgw.storage.schema import Sql
+
 
 __all__ = ["DeletedKey", "create_tables", "deleted_keys", "deleted_user_names", "record_user_deletion"]
 
@@ -50,7 +55,7 @@ def create_tables(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_deleted_keys_user_id ON deleted_keys (user_id)")
 
 
-def record_user_deletion(db: sqlite_utils.Database, user_id: int, now: float) -> None:
+def record_user_deletion(db: Sql, user_id: int, now: float) -> None:
     """Keep the names of a user about to be deleted and of their keys (call before the DELETE)."""
     db.execute(
         "INSERT OR REPLACE INTO deleted_keys (id, public_id, name, user_id, deleted_at) "
@@ -64,12 +69,12 @@ def record_user_deletion(db: sqlite_utils.Database, user_id: int, now: float) ->
     )
 
 
-def deleted_user_names(db: sqlite_utils.Database) -> dict[int, str]:
+def deleted_user_names(db: Sql) -> dict[int, str]:
     """Every deleted user's name by the id they had."""
     return {r[0]: r[1] for r in db.execute("SELECT id, name FROM deleted_users").fetchall()}
 
 
-def deleted_keys(db: sqlite_utils.Database, user_id: int | None = None) -> list[DeletedKey]:
+def deleted_keys(db: Sql, user_id: int | None = None) -> list[DeletedKey]:
     """Every deleted key (or those a user had)."""
     sql = "SELECT id, public_id, name, user_id FROM deleted_keys"
     rows = db.execute(sql, []) if user_id is None else db.execute(sql + " WHERE user_id = ?", [user_id])

@@ -7,12 +7,13 @@ import dataclasses
 import os
 import sqlite3
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from llmgw.storage.file_modes import create_private, loose_modes, warning
-from llmgw.storage.migrations import migrations
 from llmgw.storage.serve_lock import lock_path
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["DbHealth", "backup", "database_files", "health"]
 
@@ -69,6 +70,10 @@ def database_files(path: Path) -> list[Path]:
 
 def health(db: sqlite_utils.Database, path: Path, *, quick: bool) -> DbHealth:
     """Check `db` (opened read-only): integrity, foreign keys, migrations, journal mode, spool files."""
+    import sqlite_utils  # here: `Store` imports this module on every command's path
+
+    from llmgw.storage.migrations import migrations
+
     check = "quick_check" if quick else "integrity_check"
     integrity = tuple(r[0] for r in db.execute(f"PRAGMA {check}({_MAX_MESSAGES})").fetchall())
     foreign = tuple(

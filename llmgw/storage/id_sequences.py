@@ -24,11 +24,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from llmgw.storage import deleted_accounts, rollups
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["never_reuse_ids"]
 

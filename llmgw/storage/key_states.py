@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 __all__ = ["KeyState", "KeyStateRow", "create_table", "read", "replace"]
 

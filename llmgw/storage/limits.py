@@ -9,11 +9,12 @@ the rules (who may set a limit, what a value may be) live in `llmgw.services.lim
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Literal
 
 from llmgw.storage import rollups
+
+if TYPE_CHECKING:
+    from llmgw.storage.schema import Sql
 
 __all__ = ["LimitRow", "LimitValues", "Scope", "Spend", "delete", "limit_rows", "spend_since", "upsert"]
 
@@ -67,9 +68,7 @@ def _row(r: tuple[Any, ...]) -> LimitRow:
     return LimitRow("key", r[1], r[3], r[2], values, r[8])
 
 
-def limit_rows(
-    db: sqlite_utils.Database, scope: Scope | None = None, subject_id: int | None = None
-) -> list[LimitRow]:
+def limit_rows(db: Sql, scope: Scope | None = None, subject_id: int | None = None) -> list[LimitRow]:
     """Every limit (or one subject's), users first then keys, by owner name."""
     if scope is None:
         rows = db.execute(_ROWS_SQL + " ORDER BY l.api_key_id IS NOT NULL, 3, 4").fetchall()
@@ -79,7 +78,7 @@ def limit_rows(
     return [_row(r) for r in rows]
 
 
-def upsert(db: sqlite_utils.Database, scope: Scope, subject_id: int, values: LimitValues, now: float) -> None:
+def upsert(db: Sql, scope: Scope, subject_id: int, values: LimitValues, now: float) -> None:
     """Replace a subject's limits with `values`."""
     column = "user_id" if scope == "user" else "api_key_id"
     db.execute(
@@ -91,13 +90,13 @@ def upsert(db: sqlite_utils.Database, scope: Scope, subject_id: int, values: Lim
     )
 
 
-def delete(db: sqlite_utils.Database, scope: Scope, subject_id: int) -> int:
+def delete(db: Sql, scope: Scope, subject_id: int) -> int:
     """Remove a subject's limits; how many rows went (0 or 1)."""
     column = "user_id" if scope == "user" else "api_key_id"
     return db.execute(f"DELETE FROM limits WHERE {column} = ?", [subject_id]).rowcount
 
 
-def spend_since(db: sqlite_utils.Database, since: float) -> Spend:
+def spend_since(db: Sql, since: float) -> Spend:
     """The priced spend of every user and every key since `since` (unix seconds, whole UTC hours: the
     hour it falls in counts whole), read from the hourly rollups, so rows purged by a retention shorter
     than the period still count. Rows without a cost count 0. Period starts (UTC day and month) are

@@ -1,5 +1,5 @@
 """The schema, one recorded step per change (sqlite-utils `Migrations`): never edit a step that shipped,
-add the next one."""
+add the next one, and its name to `MIGRATION_NAMES` in storage/schema.py."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from llmgw.storage import (
     rollups,
     stored_responses,
 )
+from llmgw.storage.schema import MIGRATION_NAMES, MIGRATION_SET
 
-migrations = Migrations("llmgw")
+migrations = Migrations(MIGRATION_SET)
 
 
 @migrations()
@@ -263,3 +264,8 @@ def m016_request_log_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_requests_key_created ON requests (api_key_id, created_at)")
     db.execute("CREATE INDEX idx_requests_model_created ON requests (model_requested, created_at)")
     db.execute("DROP INDEX idx_requests_model_requested")
+
+
+# storage/schema.py lists these steps for `Store.open`'s cheap check of what is pending: the two agree.
+if [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))] != list(MIGRATION_NAMES):
+    raise RuntimeError("storage/schema.py's MIGRATION_NAMES must list every step of storage/migrations.py")

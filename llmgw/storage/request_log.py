@@ -13,9 +13,11 @@ insert. The rules (who may see which rows, what a filter may say) live in
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 __all__ = ["Cursor", "LogQuery", "Outcome", "day_counts", "one", "page"]
 

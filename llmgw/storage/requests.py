@@ -10,11 +10,12 @@ import dataclasses
 import operator
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from llmgw.storage import rollups
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["COLUMNS", "USAGE_SOURCES", "UsageRow"]
 

@@ -9,11 +9,12 @@ dropped it) stay out, as they were."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from llmgw.storage import rollups
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["rebuild"]
 

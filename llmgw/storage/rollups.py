@@ -33,9 +33,13 @@ import bisect
 import dataclasses
 import operator
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from llmgw.storage.schema import Sql
+
 
 __all__ = [
     "BOUNDS_MS",
@@ -527,7 +531,7 @@ def _query(
 
 
 def totals(
-    db: sqlite_utils.Database,
+    db: Sql,
     *,
     since: float | None,
     until: float | None,

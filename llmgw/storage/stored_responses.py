@@ -22,10 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import sqlite_utils
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = [
     "StoredResponse",

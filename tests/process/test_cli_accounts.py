@@ -110,6 +110,29 @@ def test_user_commands(run: Cli) -> None:
     assert [u["name"] for u in json.loads(ok(run("user", "list", "--json")))] == ["bob"]
 
 
+@pytest.mark.parametrize("listing", [("user", "list"), ("key", "list"), ("limit", "list")])
+def test_a_listing_reports_a_bad_database_setting_as_every_command_does(
+    tmp_path: Path, listing: tuple[str, ...]
+) -> None:
+    """A listing reads only `[server] database` (no pydantic, settings/locations.py); whenever that
+    reading is unsure the whole configuration is loaded, so the message and exit code are the ones a
+    writing command gives. Other settings are not a listing's to check."""
+    for text in ("[server]\ndatabase = 5\n", "[server\n", "server = 3\n"):
+        config = tmp_path / "llmgw.toml"
+        config.write_text(text, encoding="utf-8")
+        listed, written = (
+            Cli(config)(*listing),
+            Cli(config)("user", "add", "ada", "--password-stdin", stdin=PW),
+        )
+        assert listed.returncode == written.returncode == 2, (listed.stderr, written.stderr)
+        assert listed.stderr == written.stderr and str(config) in listed.stderr
+    missing = Cli(tmp_path / "nowhere.toml")(*listing)
+    assert missing.returncode == 2 and "config file not found" in missing.stderr
+    config.write_text(f'[server]\ndatabase = "{tmp_path / "x.db"}"\nport = 99999\n', encoding="utf-8")
+    assert ok(Cli(config)(*listing)).startswith("no ")
+    assert Cli(config)("user", "add", "ada", "--password-stdin", stdin=PW).returncode == 2
+
+
 def test_key_commands(run: Cli, tmp_path: Path) -> None:
     ok(run("user", "add", "bob", "--password-stdin", stdin=PW))
     created = run("key", "create", "bob", "--name", "laptop", "--expires-in", "30")

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+import sqlite_utils
+
+from llmgw.storage import Store, schema
+from llmgw.storage.migrations import migrations
 
 HEAVY = ("keyring", "secretstorage", "jeepney", "textual", "tui", "llmgw_tui", "llmgw.services.credentials")
 
@@ -88,8 +94,24 @@ def test_errors_and_wire_import_nothing_of_the_server() -> None:
 
 
 # What an account listing must never load: the server, the portal, the HTTP stack, the keyring, the
-# password hasher, the tokenizer, Textual. Each is import time a user waits for (scripts/bench-cli).
+# password hasher, the tokenizer, Textual; nor the configuration's models (pydantic: it reads only the
+# database's location) or sqlite-utils (an up-to-date file is read with sqlite3 alone). Each is import
+# time a user waits for (scripts/bench-cli).
 NOT_FOR_A_LISTING = (
+    "pydantic",
+    "pydantic_core",
+    "sqlite_utils",
+    "click",
+    "pluggy",
+    "dateutil",
+    "subprocess",
+    "llmgw.settings.config",
+    "llmgw.settings.loader",
+    "llmgw.settings.server",
+    "llmgw.storage.migrations",
+    "llmgw.storage.writer",
+    "llmgw.storage.response_writer",
+    "llmgw.storage.spool",
     "aiohttp",
     "argon2",
     "asyncio",
@@ -142,7 +164,47 @@ def test_an_account_listing_loads_only_what_it_needs(tmp_path: Path, command: tu
     loaded = loaded_by_command(*command, config=config)
     assert f"llmgw.cli.{ {'user': 'users', 'key': 'keys', 'limit': 'limits'}[command[0]] }" in loaded
     assert "llmgw.storage.accounts" in loaded  # it did read the database
+    assert "llmgw.settings.locations" in loaded  # found by the configuration
     found = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in NOT_FOR_A_LISTING)]
     assert found == []
     others = {"serve", "config", "secret", "usage", "access", "audit", "db", "tui", "run"}
     assert [m for m in loaded if m.startswith("llmgw.cli.") and m.split(".")[2] in others] == []
+
+
+def run_alone(code: str) -> dict[str, object]:
+    """What `code` printed as JSON, run in a fresh interpreter."""
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def test_an_up_to_date_file_opens_without_sqlite_utils_and_still_writes(tmp_path: Path) -> None:
+    path = tmp_path / "llmgw.db"
+    Store.open(path).close()  # created and migrated
+    found = run_alone(
+        "import json, sys\n"
+        "from llmgw.storage import Store\n"
+        f"store = Store.open({str(path)!r})\n"
+        "with store.accounts(write=False) as accounts:\n"
+        "    users = accounts.users()\n"
+        "opened = 'sqlite_utils' in sys.modules\n"
+        "store.add_auth_failures('run-1', [(1, 2)])\n"  # a method on sqlite-utils' wrapper
+        "count = store.auth_failure_count()\n"
+        "store.close()\n"
+        "print(json.dumps({'opened': opened, 'users': len(users), 'count': count,\n"
+        "                  'later': 'sqlite_utils' in sys.modules}))\n"
+    )
+    assert found == {"opened": False, "users": 0, "count": 2, "later": True}
+
+
+def test_a_file_with_a_step_pending_loads_the_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with closing(sqlite3.connect(path)) as conn:
+        migrations.apply(sqlite_utils.Database(conn), stop_before=schema.MIGRATION_NAMES[-1])
+    found = run_alone(
+        "import json, sys\n"
+        "from llmgw.storage import Store\n"
+        f"Store.open({str(path)!r}).close()\n"
+        "print(json.dumps({'migrations': 'llmgw.storage.migrations' in sys.modules}))\n"
+    )
+    assert found == {"migrations": True}
