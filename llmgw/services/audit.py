@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from llmgw.errors import PermissionDenied
+from llmgw.errors import AccountNotFound, PermissionDenied
 from llmgw.storage import Accounts, AuditRow, Store, UserRow
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "record_secret_change",
     "require_admin",
     "search",
+    "visible_user",
     "write",
 ]
 
@@ -80,6 +81,26 @@ def acting_user(accounts: Accounts, actor: Actor) -> UserRow | None:
     row = accounts.user_by_id(actor.user_id)
     if row is None or row.disabled:
         raise PermissionDenied(f"{actor.name} is no longer an active user")
+    return row
+
+
+def visible_user(
+    accounts: Accounts, actor: Actor, user: str | None, what: str, *, own_by_default: bool = False
+) -> UserRow | None:
+    """Whose per-user `what` (usage, requests, spend) the actor may read. A user: their own only
+    (naming another is PermissionDenied before any lookup, so it tells nobody who exists). An
+    administrator, or the local one: the named user (AccountNotFound); naming nobody, None
+    (everyone's), or with `own_by_default` the administrator's own row (None for the local one)."""
+    me = acting_user(accounts, actor)
+    if me is not None and me.role != "admin":
+        if user is not None and user.strip().casefold() != me.name.casefold():
+            raise PermissionDenied(f"you may see only your own {what}")
+        return me
+    if user is None:
+        return me if own_by_default else None
+    row = accounts.user_by_name(user.strip())
+    if row is None:
+        raise AccountNotFound(f"no user {user!r}")
     return row
 
 

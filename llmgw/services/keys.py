@@ -27,6 +27,7 @@ from llmgw.errors import AccountNotFound, AccountRuleViolation, InvalidAccountIn
 from llmgw.services import audit, model_access, tokens
 from llmgw.services.audit import Actor
 from llmgw.services.model_patterns import check_patterns
+from llmgw.services.subjects import PUBLIC_ID
 from llmgw.services.users import check_name
 from llmgw.storage import Accounts, KeyRow, Store, UserRow
 
@@ -44,7 +45,6 @@ __all__ = [
 KeyState = Literal["active", "revoked", "expired", "owner-disabled"]
 DEFAULT_KEY_NAME = "default"
 MAX_LIFETIME = timedelta(days=36500)
-_PUBLIC_ID = re.compile(r"[0-9a-f]{16}")
 _ROW_ID = re.compile(r"[0-9]{1,15}")
 
 
@@ -197,7 +197,7 @@ def _find_key(accounts: Accounts, ref: str) -> KeyRow:
     parsed = tokens.parse(ref)
     if parsed is not None:
         ref = parsed.public_id
-    if _PUBLIC_ID.fullmatch(ref):
+    if PUBLIC_ID.fullmatch(ref):
         row = accounts.key_by_public_id(ref)
     elif _ROW_ID.fullmatch(ref):
         row = accounts.key_by_id(int(ref))

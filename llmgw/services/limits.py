@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import enum
 import math
-import re
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
-from llmgw.errors import AccountNotFound, InvalidAccountInput, PermissionDenied
+from llmgw.errors import InvalidAccountInput
 from llmgw.services import audit
 from llmgw.services.audit import Actor
 from llmgw.services.money import usd
-from llmgw.storage import Accounts, LimitRow, LimitValues, Scope, Spend, Store
+from llmgw.services.subjects import subject_row
+from llmgw.storage import Accounts, KeyRow, LimitRow, LimitValues, Scope, Spend, Store
 
 __all__ = [
     "BINDS",
@@ -62,7 +62,6 @@ MAX_RATE = 1_000_000_000
 MAX_BUDGET_USD = 1_000_000_000.0
 LIMIT_SET = "limit.set"
 LIMIT_CLEARED = "limit.cleared"
-_PUBLIC_ID = re.compile(r"[0-9a-f]{16}")
 # What a limit binds, as every limit form and listing says it.
 BINDS: Final[dict[Scope, str]] = {"user": "this user, all keys", "key": "this key only"}
 
@@ -97,15 +96,10 @@ class SubjectLimits:
 
 def _subject(accounts: Accounts, ref: str) -> tuple[Scope, int, str]:
     """(scope, id, name) of a key's public id or a user's name."""
-    ref = ref.strip()
-    if _PUBLIC_ID.fullmatch(ref):
-        key = accounts.key_by_public_id(ref)
-        if key is not None:
-            return "key", key.id, key.public_id
-    user = accounts.user_by_name(ref)
-    if user is None:
-        raise AccountNotFound(f"no user or key {ref!r}")
-    return "user", user.id, user.name
+    row = subject_row(accounts, ref)
+    if isinstance(row, KeyRow):
+        return "key", row.id, row.public_id
+    return "user", row.id, row.name
 
 
 def check_values(values: LimitValues) -> LimitValues:
@@ -406,18 +400,9 @@ def user_spend(store: Store, actor: Actor, user: str | None = None, *, now: floa
     anyone."""
     at = time.time() if now is None else now
     with store.accounts(write=False) as accounts:
-        me = audit.acting_user(accounts, actor)
-        if user is None:
-            if me is None:
-                raise InvalidAccountInput("name the user whose spend to show")
-            row = me
-        else:
-            found = accounts.user_by_name(user.strip())
-            if found is None:
-                raise AccountNotFound(f"no user {user!r}")
-            if me is not None and me.id != found.id and me.role != "admin":
-                raise PermissionDenied("only an administrator may see another user's spend")
-            row = found
+        row = audit.visible_user(accounts, actor, user, "spend", own_by_default=True)
+        if row is None:
+            raise InvalidAccountInput("name the user whose spend to show")
         live = {k.id for k in accounts.keys(row.id) if k.revoked_at is None}
         rows = accounts.limits("user", row.id) + [
             r for r in accounts.limits() if r.scope == "key" and r.subject_id in live

@@ -10,20 +10,17 @@ running gateway holds both lists in its key index (`Principal.access`) and sees 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from llmgw.errors import AccountNotFound
 from llmgw.services import audit
 from llmgw.services.audit import Actor
 from llmgw.services.model_patterns import check_patterns, describe
+from llmgw.services.subjects import subject_row
 from llmgw.storage import Accounts, KeyRow, Scope, Store, UserRow
 
 __all__ = ["AccessChange", "SubjectAccess", "clear_access", "list_access", "set_access", "subject_access"]
-
-_PUBLIC_ID = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +54,6 @@ def _of_key(row: KeyRow) -> SubjectAccess:
     return SubjectAccess(
         "key", row.public_id, row.user_name, row.name, row.model_access, row.user_model_access
     )
-
-
-def _subject(accounts: Accounts, ref: str) -> UserRow | KeyRow:
-    ref = ref.strip()
-    if _PUBLIC_ID.fullmatch(ref):
-        key = accounts.key_by_public_id(ref)
-        if key is not None:
-            return key
-    user = accounts.user_by_name(ref)
-    if user is None:
-        raise AccountNotFound(f"no user or key {ref!r}")
-    return user
 
 
 def _access(row: UserRow | KeyRow) -> SubjectAccess:
@@ -110,7 +95,7 @@ def set_access(store: Store, actor: Actor, ref: str, patterns: Iterable[str]) ->
     checked = check_patterns(patterns)
     with store.accounts() as accounts:
         audit.require_admin(accounts, actor)
-        row = _subject(accounts, ref)
+        row = subject_row(accounts, ref)
         if row.model_access == checked:
             return AccessChange(_access(row), changed=False)
         write_access(accounts, actor, row, checked, time.time())
@@ -121,7 +106,7 @@ def clear_access(store: Store, actor: Actor, ref: str) -> AccessChange:
     """Lift `ref`'s own restriction (a key stays bound by its user's); `changed=False` when it had none."""
     with store.accounts() as accounts:
         audit.require_admin(accounts, actor)
-        row = _subject(accounts, ref)
+        row = subject_row(accounts, ref)
         if row.model_access is None:
             return AccessChange(_access(row), changed=False)
         write_access(accounts, actor, row, None, time.time())
@@ -132,7 +117,7 @@ def subject_access(store: Store, actor: Actor, ref: str) -> SubjectAccess:
     """One user's or key's model access (restricted or not). Administrators only."""
     with store.accounts(write=False) as accounts:
         audit.require_admin(accounts, actor)
-        return _access(_subject(accounts, ref))
+        return _access(subject_row(accounts, ref))
 
 
 def list_access(store: Store, actor: Actor, ref: str | None = None) -> list[SubjectAccess]:
@@ -141,7 +126,7 @@ def list_access(store: Store, actor: Actor, ref: str | None = None) -> list[Subj
     with store.accounts(write=False) as accounts:
         audit.require_admin(accounts, actor)
         if ref is not None:
-            return [_access(_subject(accounts, ref))]
+            return [_access(subject_row(accounts, ref))]
         found = [_of_user(u) for u in accounts.users() if u.model_access is not None]
         keyed = [_of_key(k) for k in accounts.keys(None) if k.model_access is not None]
         return found + sorted(keyed, key=lambda a: (a.owner.lower(), a.subject))

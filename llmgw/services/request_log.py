@@ -27,6 +27,7 @@ from llmgw.services import account_labels, audit
 from llmgw.services.account_labels import AccountLabels
 from llmgw.services.audit import Actor
 from llmgw.services.csv_export import csv_document
+from llmgw.services.subjects import PUBLIC_ID
 from llmgw.storage import LEDGER_COLUMNS, Accounts, Cursor, LogQuery, Store
 
 __all__ = [
@@ -54,7 +55,6 @@ CSV_CAP: Final = 10_000  # rows in one export: a spreadsheet's worth; narrow the
 STATUSES: Final = ("ok", "error")
 ERROR_KINDS: Final = ("client", "policy", "upstream")
 _REQUEST_ID = re.compile(r"req_[A-Za-z0-9_-]{1,64}")
-_PUBLIC_ID = re.compile(r"[0-9a-f]{16}")
 _MAX_TEXT = 200
 
 
@@ -235,7 +235,7 @@ def _key_id(accounts: Accounts, text: str, owner: int | None) -> int:
     """A key by its public id (16 hex digits, as key listings and the log show it), live or deleted;
     `owner`: only that user's (another's is "no such key", as an unknown one is)."""
     public_id = text.rsplit("(", 1)[-1].rstrip(")").strip()  # "laptop (0123…)" as the log shows it
-    if not _PUBLIC_ID.fullmatch(public_id):
+    if not PUBLIC_ID.fullmatch(public_id):
         raise InvalidFilter("a key is named by its public id: 16 hex digits, as key listings show it")
     live = accounts.key_by_public_id(public_id)
     found = [(live.id, live.user_id)] if live is not None else []

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from llmgw.errors import AccountNotFound, PermissionDenied
+from llmgw.errors import PermissionDenied
 from llmgw.services import account_labels, audit
 from llmgw.services.account_labels import deleted_user_label, key_label
 from llmgw.services.audit import Actor
@@ -82,18 +82,9 @@ def recent_requests(
     acting user's own (`user` None), or the named user's for an administrator (anyone else naming
     another user: PermissionDenied; no such user: AccountNotFound)."""
     with store.accounts(write=False) as accounts:
-        me = audit.acting_user(accounts, actor)
-        if user is None:
-            if me is None:
-                raise PermissionDenied("recent usage is per user: use `llmgw usage` at the CLI")
-            target = me
-        else:
-            if me is not None and me.role != "admin" and user.casefold() != me.name.casefold():
-                raise PermissionDenied("you may see only your own requests")
-            found = accounts.user_by_name(user)
-            if found is None:
-                raise AccountNotFound(f"no user {user!r}")
-            target = found
+        target = audit.visible_user(accounts, actor, user, "requests", own_by_default=True)
+        if target is None:
+            raise PermissionDenied("recent usage is per user: use `llmgw usage` at the CLI")
         names = account_labels.load(accounts, target.id)
     since = (time.time() if now is None else now) - RECENT_DAYS * 86400
     return [

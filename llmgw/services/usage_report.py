@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from llmgw.errors import AccountNotFound, PermissionDenied
 from llmgw.services import account_labels, audit
 from llmgw.services.account_labels import AccountLabels
 from llmgw.services.audit import Actor
@@ -106,18 +105,8 @@ class UsageSummary:
 def _scope(store: Store, actor: Actor, user: str | None) -> tuple[int | None, AccountLabels]:
     """Whose rows the actor may read (a user id, or None: everyone) and the names to label them by."""
     with store.accounts(write=False) as accounts:
-        me = audit.acting_user(accounts, actor)
-        if me is not None and me.role != "admin":
-            if user is not None and user.casefold() != me.name.casefold():
-                raise PermissionDenied("you may see only your own usage")
-            user_id: int | None = me.id
-        elif user is None:
-            user_id = None
-        else:
-            row = accounts.user_by_name(user)
-            if row is None:
-                raise AccountNotFound(f"no user {user!r}")
-            user_id = row.id
+        row = audit.visible_user(accounts, actor, user, "usage")
+        user_id = None if row is None else row.id
         names = account_labels.load(accounts, user_id)
     return user_id, names
 
