@@ -76,7 +76,7 @@ def effective_environment(environ: Mapping[str, str] | None = None) -> Environme
             continue
         try:
             content = _read(env[file_var])
-        except _Unreadable as exc:
+        except ValueError as exc:  # why the file gives no value, never its content
             problems.append(f"{file_var}={env[file_var]}: {exc}")
             continue
         values.pop(var, None)
@@ -88,26 +88,23 @@ def effective_environment(environ: Mapping[str, str] | None = None) -> Environme
     return Environment(values, from_files)
 
 
-class _Unreadable(Exception):
-    """Why a file could not give a value (never its content)."""
-
-
 def _is_file_var(name: str) -> bool:
     return name.startswith(PREFIX) and name.endswith(FILE_SUFFIX) and len(name) > len(PREFIX + FILE_SUFFIX)
 
 
 def _read(path: str) -> str:
+    """The file's text less one trailing line break; ValueError saying why not (never with content)."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise _Unreadable(f"cannot read the file: {exc.strerror or type(exc).__name__}") from None
+        raise ValueError(f"cannot read the file: {exc.strerror or type(exc).__name__}") from None
     if len(data) > MAX_FILE_BYTES:
-        raise _Unreadable(f"the file is larger than {MAX_FILE_BYTES // 1024} KiB")
+        raise ValueError(f"the file is larger than {MAX_FILE_BYTES // 1024} KiB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise _Unreadable("the file is not UTF-8 text") from None
+        raise ValueError("the file is not UTF-8 text") from None
     if text.endswith("\r\n"):
         return text[:-2]
     return text.removesuffix("\n")
