@@ -1,7 +1,7 @@
 """The `llmgw` command line: one module per command group (serve, config, secret, usage, user, key,
-access, audit, limit, backup and db, tui, run), each with `add_parser` and `run`. Argument parsing and
-messages only: the rules live in `llmgw.services`. A command raises; `main` turns what it raised into an
-exit code and a message through the one table in `cli/exit_codes.py`."""
+access, audit, limit, backup and db, tui, run, install-service), each with `add_parser` and `run`.
+Argument parsing and messages only: the rules live in `llmgw.services`. A command raises; `main` turns
+what it raised into an exit code and a message through the one table in `cli/exit_codes.py`."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ MODULES: dict[str, str] = {
     "db": "db",
     "tui": "tui",
     "run": "run",
+    "install-service": "install_service",
 }
 RUNS: dict[str, str] = {"backup": "run_backup"}  # the group's `run` otherwise
 

@@ -170,7 +170,7 @@ def verify(path: Path) -> str:
 def unit_copy(tmp_path: Path, text: str) -> Path:
     """The unit under its own name, its ExecStart's program replaced by an executable file that exists."""
     program = tmp_path / "bin" / "llmgw"
-    program.parent.mkdir(exist_ok=True)
+    program.parent.mkdir(parents=True, exist_ok=True)
     program.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
     program.chmod(0o755)
     folder = tmp_path / "unit"
@@ -226,6 +226,31 @@ def test_sysusers_makes_the_units_user(tmp_path: Path) -> None:
     assert 0 < int(user[2]) < 1000, "a system user"
     assert user[5] == f"/var/lib/{unit.one('StateDirectory')}"
     assert user[6].endswith("nologin")
+
+
+def test_install_service_gives_systemd_what_it_needs(tmp_path: Path) -> None:
+    """`llmgw install-service --root` (the built binary's with LLMGW_BINARY: its copies of the files are
+    package data), then systemd's own tools on what it wrote: sysusers makes the user from
+    /etc/sysusers.d, the unit verifies."""
+    program, extra = gateway_command()
+    done = subprocess.run(
+        [*program, "install-service", "--root", str(tmp_path)],
+        env={**os.environ, **extra},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "systemctl enable --now llmgw" in done.stdout
+    sysusers = subprocess.run(
+        [tool("systemd-sysusers"), f"--root={tmp_path}"], capture_output=True, text=True, timeout=60
+    )
+    assert sysusers.returncode == 0, sysusers.stderr
+    users = [line.split(":") for line in (tmp_path / "etc" / "passwd").read_text().splitlines()]
+    assert [u[5] for u in users if u[0] == "llmgw"] == ["/var/lib/llmgw"]
+    unit = (tmp_path / "etc" / "systemd" / "system" / "llmgw.service").read_text(encoding="utf-8")
+    assert unit == UNIT.read_text(encoding="utf-8")
+    assert verify(unit_copy(tmp_path / "check", unit)) == "exit 0"
 
 
 # --- the gateway as the unit starts it ------------------------------------------------------------
