@@ -124,8 +124,8 @@ class Deployment:
         return [(str(a), None if c is None else str(c)) for a, c in rows]
 
 
-def missing_tools() -> list[str]:
-    missing = [f"no {tool}" for tool in ("caddy", "nginx") if shutil.which(tool) is None]
+def missing_tools(proxy: str) -> list[str]:
+    missing = [f"no {proxy}"] if shutil.which(proxy) is None else []
     if not Path(CHROMIUM).exists():
         missing.append(f"no Chromium at {CHROMIUM}")
     try:
@@ -145,12 +145,12 @@ def upstream() -> Iterator[HoldingUpstream]:
 def deployment(
     request: pytest.FixtureRequest, upstream: HoldingUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
-    if missing := missing_tools():
+    kind = str(request.param)
+    if missing := missing_tools(kind):
         reason = "; ".join(missing) + " (scripts/install-system-deps, DEV=1 scripts/install)"
         if os.environ.get("LLMGW_REQUIRE_PROXIES"):
             pytest.fail(reason)
         pytest.skip(reason)
-    kind = str(request.param)
     tmp = tmp_path_factory.mktemp(kind)
     gw_dir, proxy_dir = tmp / "gw", tmp / "proxy"
     gw_dir.mkdir()

@@ -39,8 +39,10 @@ RECIPES = Path(__file__).resolve().parents[2] / "packaging"
 def spki_sha256(der: bytes) -> str:
     """Base64 SHA-256 of a DER certificate's public key, as Chromium's
     `--ignore-certificate-errors-spki-list` takes it."""
-    spki = x509.load_der_x509_certificate(der).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    spki = (
+        x509.load_der_x509_certificate(der)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
@@ -100,9 +102,9 @@ class TlsProxy:
         """The certificate the proxy presents for NAME, verified against `ca_file`."""
         if not self.ca_file.exists():
             raise OSError("no CA yet")
-        with socket.create_connection(("127.0.0.1", self.https_port), timeout=2) as raw:
-            with self.ssl_context().wrap_socket(raw, server_hostname=NAME) as tls:
-                der = tls.getpeercert(binary_form=True)
+        raw = socket.create_connection(("127.0.0.1", self.https_port), timeout=2)
+        with raw, self.ssl_context().wrap_socket(raw, server_hostname=NAME) as tls:
+            der = tls.getpeercert(binary_form=True)
         assert der is not None
         return der
 
@@ -128,7 +130,10 @@ def caddy(tmp: Path, gateway: str) -> TlsProxy:
     """Caddy from the recipe, forwarding to llmgw at `gateway` (`host:port`)."""
     https_port, http_port = free_port(), free_port()
     recipe = (RECIPES / "caddy" / "Caddyfile").read_text(encoding="utf-8")
-    site = substituted(recipe, {"llm.example.com {": f"{NAME} {{", "reverse_proxy 127.0.0.1:4000": f"reverse_proxy {gateway}"})
+    site = substituted(
+        recipe,
+        {"llm.example.com {": f"{NAME} {{", "reverse_proxy 127.0.0.1:4000": f"reverse_proxy {gateway}"},
+    )
     # Global options go first in a Caddyfile: what differs from a server on the internet.
     options = (
         "{\n\tadmin off\n\tlocal_certs\n\tskip_install_trust\n\tdefault_bind 127.0.0.1\n"
@@ -166,9 +171,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(NAME)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
@@ -202,7 +205,8 @@ def nginx(tmp: Path, gateway: str, bind: str) -> TlsProxy:
     temp = tmp / "temp"
     temp.mkdir()
     paths = "".join(
-        f"    {kind}_temp_path {temp / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        f"    {kind}_temp_path {temp / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     # The main configuration Debian's /etc/nginx/nginx.conf would be, reduced to what the recipe needs.
     main = (
