@@ -5,8 +5,9 @@ production settings.
 Through the proxy, over https, Chromium logs in to the portal (a Secure, `__Host-` cookie) and mints a
 personal key; the openai SDK calls /v1/chat/completions with it, whole and streamed (the fake upstream
 holds the rest of the stream until the client has the first chunk, so a buffering proxy fails here
-instead of passing slowly); HSTS comes once; http:// redirects; and the audit log records the client's
-address, not the proxy's. Clients trust the proxy's certificate exactly: Chromium its public key's
+instead of passing slowly); HSTS comes once; http:// redirects; a body past llmgw's limit reaches
+llmgw (its 413, not the proxy's); and the audit log records the client's address, not the proxy's nor
+one the client forged. Clients trust the proxy's certificate exactly: Chromium its public key's
 hash, the SDK its CA.
 
 Both proxies run on one loopback, so llmgw must see the proxy come from another address than the
@@ -302,3 +303,32 @@ def test_a_forged_forwarded_for_from_anyone_but_the_proxy_is_not_believed(deploy
     )
     assert r.status_code == 400
     assert deployment.audit("login.failure")[-1] == ("login.failure", CLIENT)
+
+
+@pytest.mark.usefixtures("resolve_name")
+def test_a_forwarded_for_the_client_sends_through_the_proxy_is_not_believed(deployment: Deployment) -> None:
+    with deployment.http_client() as http:
+        r = http.post(
+            f"{deployment.url}/ui/login",
+            data={"username": "ada", "password": "not her password"},
+            headers={"x-forwarded-for": "203.0.113.8", "origin": deployment.url},
+        )
+    assert r.status_code == 400
+    assert deployment.audit("login.failure")[-1] == ("login.failure", CLIENT)
+
+
+@pytest.mark.usefixtures("resolve_name")
+def test_the_proxy_lets_a_body_past_llmgws_limit_reach_llmgw(
+    deployment: Deployment, portal_visit: PortalVisit
+) -> None:
+    """The proxy's own limit is above llmgw's (16 MiB), so the client gets llmgw's 413, in its API's
+    error format, not the proxy's HTML page."""
+    prompt = "x" * (17 * 1024 * 1024)
+    with deployment.http_client() as http:
+        r = http.post(
+            f"{deployment.url}/v1/chat/completions",
+            json={"model": f"up/{HELD}", "messages": [{"role": "user", "content": prompt}]},
+            headers={"authorization": f"Bearer {portal_visit.token}"},
+        )
+    assert r.status_code == 413
+    assert r.json()["error"]["type"] == "invalid_request_error", r.text
