@@ -232,6 +232,7 @@ def test_install_service_gives_systemd_what_it_needs(tmp_path: Path) -> None:
     """`llmgw install-service --root` (the built binary's with LLMGW_BINARY: its copies of the files are
     package data), then systemd's own tools on what it wrote: sysusers makes the user from
     /etc/sysusers.d, the unit verifies."""
+    sysusers_tool = tool("systemd-sysusers")
     program, extra = gateway_command()
     done = subprocess.run(
         [*program, "install-service", "--root", str(tmp_path)],
@@ -243,7 +244,7 @@ def test_install_service_gives_systemd_what_it_needs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "systemctl enable --now llmgw" in done.stdout
     sysusers = subprocess.run(
-        [tool("systemd-sysusers"), f"--root={tmp_path}"], capture_output=True, text=True, timeout=60
+        [sysusers_tool, f"--root={tmp_path}"], capture_output=True, text=True, timeout=60
     )
     assert sysusers.returncode == 0, sysusers.stderr
     users = [line.split(":") for line in (tmp_path / "etc" / "passwd").read_text().splitlines()]

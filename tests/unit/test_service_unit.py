@@ -14,6 +14,9 @@ from llmgw.cli import main
 from llmgw.services import service_unit
 from llmgw.settings import load
 
+# A systemd installation: file modes and a root file system are POSIX's.
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="systemd units are for Linux")
+
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = {
     "etc/systemd/system/llmgw.service": ROOT / "packaging" / "llmgw.service",
