@@ -105,6 +105,8 @@ def _located(where: str, err: Mapping[str, Any], env: Environment) -> str:
         )
     key = ".".join(loc)
     if len(loc) == 2 and loc[0] == "server" and (var := ENV_VARS.get(loc[1], "")) in env:
+        if var in env.from_files:
+            msg = _without_value(msg, env[var])
         return f"environment {env.source(var)}: {msg}"
     if loc and loc[0] == "providers" and len(loc) >= 2:
         key = f"[providers.{loc[1]}]" + (f" {'.'.join(loc[2:])}" if len(loc) > 2 else "")
@@ -113,6 +115,15 @@ def _located(where: str, err: Mapping[str, Any], env: Environment) -> str:
     elif loc and loc[0] in ("server", "models") and len(loc) >= 2:
         key = f"[{loc[0]}] {'.'.join(loc[1:])}"
     return f"{where}: {key}: {msg}"
+
+
+def _without_value(msg: str, value: str) -> str:
+    """`msg` with the value (or an item of a comma-separated value) it quotes masked: a file's content
+    is never shown, however harmless the setting."""
+    for piece in sorted({value, *value.split(",")}, key=len, reverse=True):
+        if piece.strip():
+            msg = msg.replace(repr(piece.strip()), "'****'").replace(repr(piece), "'****'")
+    return msg
 
 
 def _cross_check(config: Config, configured: set[str]) -> list[str]:

@@ -219,6 +219,23 @@ def test_a_bad_value_from_a_file_is_located_at_the_file_variable(tmp_path: Path)
     assert str(info.value).startswith("environment LLMGW_PORT_FILE: Input should be a valid integer")
 
 
+@pytest.mark.parametrize(
+    ("var", "content"),
+    [
+        ("LLMGW_ALLOWED_HOSTS_FILE", "https://hidden.example/\n"),
+        ("LLMGW_ALLOWED_HOSTS_FILE", "ok.example, https://hidden.example/\n"),
+        ("LLMGW_METRICS_LISTEN_FILE", "hidden.example\n"),
+    ],
+)
+def test_a_bad_value_from_a_file_is_not_quoted_in_the_error(tmp_path: Path, var: str, content: str) -> None:
+    (tmp_path / "llmgw.toml").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load(str(tmp_path / "llmgw.toml"), {var: secret_file(tmp_path, content)})
+    message = str(info.value)
+    assert message.startswith(f"environment {var}: ") and "'****'" in message
+    assert "hidden" not in message
+
+
 @pytest.mark.usefixtures("no_keyring")
 def test_config_check_masks_what_came_from_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
