@@ -59,8 +59,8 @@ def open_private(path: Path, flags: int) -> int:
                 return os.open(path, flags)
             except FileNotFoundError:
                 continue
-        if _POSIX:  # the umask may have taken bits, even the owner's
-            os.fchmod(fd, PRIVATE_FILE)
+        if _POSIX:  # the umask may have taken bits, even the owner's (chmod of an fd: fchmod)
+            os.chmod(fd, PRIVATE_FILE)
         return fd
     return os.open(path, flags | os.O_CREAT, PRIVATE_FILE)
 
