@@ -53,6 +53,10 @@ LIMITS: dict[str, tuple[str, str]] = {
         "(bash, scripts/install, XDG directories, the Secret Service)",
     ),
     "tests/process/test_file_modes.py": ("posix_only", "POSIX file modes (0600/0700)"),
+    "tests/process/test_tls_proxy.py": (
+        "needs_debian_tools",
+        "Debian's caddy and nginx in front of the gateway, and Debian's chromium driven by Playwright",
+    ),
     "tests/unit/test_credentials.py::"
     "test_keyring_source_reread_raises_on_a_blip_of_the_real_secret_service": (
         "linux_only",
