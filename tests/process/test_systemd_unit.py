@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "packaging" / "llmgw.service"
 SYSUSERS = ROOT / "packaging" / "llmgw.sysusers"
 REQUIRED = os.environ.get("LLMGW_REQUIRE_SYSTEMD") == "1"
-LINUX = sys.platform.startswith("linux")
+DEBIAN_TOOLS = "systemd-analyze, systemd-sysusers and strace, Debian packages (scripts/install-system-deps)"
 UPSTREAM_KEY = "sk-openai-key-from-a-systemd-credential-0123"
 PR_SET_MDWE = 65  # prctl(2), Linux 6.3+
 PR_MDWE_REFUSE_EXEC_GAIN = 1
@@ -182,6 +182,7 @@ def unit_copy(tmp_path: Path, text: str) -> Path:
     return copy
 
 
+@pytest.mark.needs_debian_tools(reason=DEBIAN_TOOLS)
 def test_systemd_analyze_verifies_the_unit_without_a_word(tmp_path: Path) -> None:
     text = UNIT.read_text(encoding="utf-8")
     assert verify(unit_copy(tmp_path, text)) == "exit 0"
@@ -193,6 +194,7 @@ def test_systemd_analyze_verifies_the_unit_without_a_word(tmp_path: Path) -> Non
     assert "/usr/local/bin/llmgw" in verify(UNIT) or Path("/usr/local/bin/llmgw").exists()
 
 
+@pytest.mark.needs_debian_tools(reason=DEBIAN_TOOLS)
 def test_the_units_exposure_is_at_most_2_ok() -> None:
     done = subprocess.run(
         [tool("systemd-analyze"), "security", "--offline=true", "--no-pager", str(UNIT)],
@@ -208,6 +210,7 @@ def test_the_units_exposure_is_at_most_2_ok() -> None:
     assert level <= 2.0 and verdict == "OK", done.stdout[-2000:]
 
 
+@pytest.mark.needs_debian_tools(reason=DEBIAN_TOOLS)
 def test_sysusers_makes_the_units_user(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     done = subprocess.run(
@@ -228,6 +231,7 @@ def test_sysusers_makes_the_units_user(tmp_path: Path) -> None:
     assert user[6].endswith("nologin")
 
 
+@pytest.mark.needs_debian_tools(reason=DEBIAN_TOOLS)
 def test_install_service_gives_systemd_what_it_needs(tmp_path: Path) -> None:
     """`llmgw install-service --root` (the built binary's with LLMGW_BINARY: its copies of the files are
     package data), then systemd's own tools on what it wrote: sysusers makes the user from
@@ -376,7 +380,8 @@ def run_cli(command: list[str], args: list[str], env: dict[str, str], stdin: str
     return done.stdout
 
 
-@pytest.mark.skipif(not LINUX, reason="systemd is Linux's")
+@pytest.mark.needs_debian_tools(reason=DEBIAN_TOOLS)
+@pytest.mark.linux_only(reason="the unit's environment and restrictions are Linux's (prctl, strace, /proc)")
 def test_the_gateway_runs_as_the_unit_starts_it(tmp_path: Path) -> None:
     unit = Unit.read(UNIT)
     strace = shutil.which("strace")

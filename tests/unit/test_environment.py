@@ -132,7 +132,8 @@ def test_an_unreadable_file_is_an_error_naming_the_variable_and_the_path(
     assert SECRET not in message
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="file modes; root reads any file")
+@pytest.mark.posix_only(reason="POSIX file modes")
+@pytest.mark.skipif(os.name == "posix" and os.geteuid() == 0, reason="root reads any file")
 def test_a_file_without_read_permission(tmp_path: Path) -> None:
     path = Path(secret_file(tmp_path, SECRET))
     path.chmod(0o000)

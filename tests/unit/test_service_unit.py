@@ -14,8 +14,7 @@ from llmgw.cli import main
 from llmgw.services import service_unit
 from llmgw.settings import load
 
-# A systemd installation: file modes and a root file system are POSIX's.
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="systemd units are for Linux")
+pytestmark = pytest.mark.posix_only(reason="a systemd installation: POSIX file modes under a root")
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = {
@@ -91,7 +90,7 @@ def test_a_root_that_is_not_a_directory(tmp_path: Path, capsys: pytest.CaptureFi
     assert not (tmp_path / "nope").exists()
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+@pytest.mark.skipif(os.name == "posix" and os.geteuid() == 0, reason="root writes anywhere")
 def test_without_permission_it_says_to_run_as_root(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
