@@ -187,7 +187,7 @@ def keyring_turned_off() -> bool:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, NoKeyringError):
         if keyring_turned_off():
-            return f"the OS keyring is turned off ({KEYRING_BACKEND_ENV}={KEYRING_OFF})"
+            return f"turned off by {KEYRING_BACKEND_ENV}={KEYRING_OFF}"
         if sys.platform.startswith("linux") and not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
             return "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set"
         if sys.platform.startswith("linux"):

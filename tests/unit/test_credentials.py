@@ -182,7 +182,7 @@ def test_a_keyring_turned_off_on_purpose_is_no_warning(
         assert proxy_key({}) is None
     records = [r for r in caplog.records if r.name == "llmgw.credentials"]
     assert [r.levelno for r in records] == [logging.INFO]
-    assert "turned off (PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring)" in records[0].getMessage()
+    assert "(turned off by PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring)" in records[0].getMessage()
     with pytest.raises(SecretBackendUnavailable, match="turned off") as info:
         set_secret("openai", SECRET_A)
     assert "LLMGW_OPENAI_API_KEY" in str(info.value) and SECRET_A not in str(info.value)
