@@ -24,6 +24,7 @@ import yaml
 from llmgw.cli import MODULES
 from llmgw.services import credentials, production
 from llmgw.settings import ServerConfig, load
+from llmgw.settings.environment import FILE_SUFFIX, effective_environment
 from llmgw.settings.locations import CONFIG_ENV
 from llmgw.settings.providers import WELL_KNOWN_PROVIDERS
 from llmgw.settings.server import ENV_VARS
@@ -92,8 +93,8 @@ def test_every_llmgw_variable_is_a_setting_or_a_secret() -> None:
     listed = set(gateway()["secrets"])
     for name, value in env.items():
         assert name.startswith("LLMGW_"), name
-        if name.endswith("_FILE"):  # Docker's secrets: the value's file, in /run/secrets/
-            assert name.removesuffix("_FILE") in secrets, name
+        if name.endswith(FILE_SUFFIX):  # Docker's secrets: the value's file, in /run/secrets/
+            assert name.removesuffix(FILE_SUFFIX) in secrets | settings, name
             assert value.startswith("/run/secrets/") and value.removeprefix("/run/secrets/") in listed
         else:
             assert name in settings, f"{name} is no llmgw setting (docs/CONFIGURATION.md)"
@@ -112,16 +113,23 @@ def test_every_secret_is_a_file_the_compose_file_defines() -> None:
 
 def test_production_mode_accepts_what_it_sets(tmp_path: Path) -> None:
     env = {**image_env(), **gateway()["environment"]}
+    for name, path in list(env.items()):  # each secret's file, as compose mounts it in /run/secrets/
+        if name.endswith(FILE_SUFFIX):
+            local = tmp_path / Path(path).name
+            local.write_text(f"sk-{local.name}-0123456789\n", encoding="utf-8")
+            env[name] = str(local)
     empty = tmp_path / "llmgw.toml"  # the image's own llmgw.toml is as empty
     empty.write_text("", encoding="utf-8")
-    config = load(None, environ={**env, CONFIG_ENV: str(empty)}).config
+    env[CONFIG_ENV] = str(empty)
+    assert effective_environment(env)["LLMGW_OPENAI_API_KEY"] == "sk-openai_api_key-0123456789"
+    config = load(None, environ=env).config
     server = config.server
     assert server.production and server.public_url == f"https://{DOMAIN}"
     assert server.host == "0.0.0.0" and server.secure_cookies
     assert production.production_problems(config, no_auth=False, proxy_key=None) == []
     assert production.start_warnings(config, no_auth=False) == []
     # and the check can fail: the same deployment over plain http is refused
-    plain = load(None, environ={**env, CONFIG_ENV: str(empty), "LLMGW_PUBLIC_URL": f"http://{DOMAIN}"})
+    plain = load(None, environ={**env, "LLMGW_PUBLIC_URL": f"http://{DOMAIN}"})
     assert production.production_problems(plain.config, no_auth=False, proxy_key=None)
 
 

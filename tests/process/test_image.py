@@ -86,6 +86,15 @@ class Image:
 class Container:
     image: Image
     root: Path  # the merged filesystem of `podman mount`
+    mounts: list[Path]  # bind mounts into it, undone at the end
+
+    def bind(self, source: Path, target: str) -> None:
+        """Bind-mount the file `source` at `target` inside, as a runtime mounts a secret."""
+        node = self.root / target.lstrip("/")
+        node.parent.mkdir(parents=True, exist_ok=True)
+        node.touch()
+        subprocess.run(["mount", "--bind", str(source), str(node)], check=True)
+        self.mounts.append(node)
 
     @property
     def data(self) -> Path:
@@ -167,15 +176,11 @@ def container(image: Image) -> Iterator[Container]:
     podman("create", "--name", name, image.name)
     bound: list[Path] = []
     try:
-        root = Path(podman("mount", name))
-        for directory in ("proc", "dev"):
-            (root / directory).mkdir(mode=0o755, exist_ok=True)
+        container = Container(image, Path(podman("mount", name)), bound)
+        (container.root / "proc").mkdir(mode=0o755, exist_ok=True)
         for device in DEVICES:
-            node = root / "dev" / device
-            node.touch()
-            subprocess.run(["mount", "--bind", f"/dev/{device}", str(node)], check=True)
-            bound.append(node)
-        yield Container(image, root)
+            container.bind(Path("/dev", device), f"/dev/{device}")
+        yield container
     finally:
         for node in reversed(bound):
             subprocess.run(["umount", str(node)], check=False)
@@ -241,7 +246,13 @@ def test_serve_from_the_image_then_sigterm_drains_the_stream_and_the_ledger(
     image = container.image
     upstream_key = f"sk-image-{uuid.uuid4().hex}"
     port = free_port()
-    env = container.env(LLMGW_PORT=str(port), LLMGW_UP_API_KEY=upstream_key)
+    # the provider key as a Docker secret: a file of the host, bind-mounted, read through LLMGW_*_FILE
+    secret = tmp_path / "up_api_key"
+    secret.write_text(upstream_key + "\n", encoding="utf-8")
+    os.chown(secret, image.uid, image.gid)
+    secret.chmod(0o400)
+    container.bind(secret, "/run/secrets/up_api_key")
+    env = container.env(LLMGW_PORT=str(port), LLMGW_UP_API_KEY_FILE="/run/secrets/up_api_key")
     password = "correct horse battery"
     log = tmp_path / "container.log"
     with FakeOpenAI(accepted_keys=(upstream_key,)) as fake:
@@ -297,6 +308,7 @@ def test_serve_from_the_image_then_sigterm_drains_the_stream_and_the_ledger(
     assert len([c for c in received if c.choices and c.choices[0].delta.content]) == DRIP_CHUNKS, output
     assert any(c.choices and c.choices[0].finish_reason == "stop" for c in received)
     assert "llmgw stopped" in output and "Traceback" not in output
+    assert "provider up (openai-compatible): 1 key from LLMGW_UP_API_KEY_FILE" in output
     # no keyring in a container, on purpose: one INFO line says so, no warning, no D-Bus
     keyring_lines = [line for line in output.splitlines() if "keyring" in line.lower()]
     assert len(keyring_lines) == 1 and " INFO llmgw.credentials " in keyring_lines[0], output
