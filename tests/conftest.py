@@ -12,12 +12,19 @@ import pytest
 
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import GatewayProcess, free_port
+from tests.support.platform_limits import apply_limits
 
 # Fails the run if the test process reads anything beside the checkout (a fresh clone has nothing there).
 pytest_plugins = ("tests.support.checkout_guard",)
 
 # The payload helpers assert inside them: keep pytest's detailed assertion messages there too.
 pytest.register_assert_rewrite("tests.support.gemini_payloads", "tests.support.openai_anthropic_payloads")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """What cannot run on this OS is skipped with its reason (tests/support/platform_limits.py)."""
+    apply_limits(items)
+
 
 PROXY_KEY = "llmgw-test-proxy-key-0123456789"
 UPSTREAM_KEY = "sk-upstream-1"

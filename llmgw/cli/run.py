@@ -115,9 +115,14 @@ def run(args: argparse.Namespace) -> int:
                 print(f"llmgw: Gemini CLI's auth type set in {written}", file=sys.stderr)
             else:
                 print(f"warning: {warning}", file=sys.stderr)
-    argv = [agent, *launch.args, *agent_args]
+    return become(program, [agent, *launch.args, *agent_args], env)
+
+
+def become(program: str, argv: list[str], env: Mapping[str, str], posix: bool = os.name == "posix") -> int:
+    """Become `program` (POSIX: `execve`, which does not return); elsewhere run it as a child and return
+    its exit code."""
     sys.stdout.flush()
     sys.stderr.flush()
-    if os.name == "posix":
-        os.execve(program, argv, env)  # does not return
+    if posix:
+        os.execve(program, argv, env)
     return subprocess.call([program, *argv[1:]], env=env)

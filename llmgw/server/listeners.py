@@ -111,12 +111,7 @@ def _serve(
 ) -> None:
     async def main() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except NotImplementedError:  # Windows
-                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+        stop_on_signals(asyncio.get_running_loop(), stop)
         log.info("llmgw listening on http://%s (auth %s); web portal: %s", hc.bind[0], auth, portal)
         if metrics is None:
             await serve(app, hc, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
@@ -130,6 +125,16 @@ def _serve(
         log.info("llmgw stopped")
 
     _runner()(main())
+
+
+def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Set `stop` on SIGTERM or SIGINT. The loop's own handlers where it has them (POSIX); Windows's loops
+    have none, so there a plain handler (Ctrl+C, or the process signalling itself) asks the loop to set it."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
 
 
 def _runner() -> Callable[[Coroutine[Any, Any, None]], None]:

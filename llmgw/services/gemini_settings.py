@@ -19,8 +19,6 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-import platformdirs
-
 from llmgw.errors import LaunchError
 from llmgw.services.agent_launch import (
     GEMINI_AUTH_TYPE,
@@ -28,7 +26,7 @@ from llmgw.services.agent_launch import (
     gemini_system_settings,
     gemini_system_settings_path,
 )
-from llmgw.settings.locations import APP_NAME
+from llmgw.settings import locations
 from llmgw.storage import file_modes
 
 __all__ = [
@@ -42,7 +40,7 @@ __all__ = [
 
 
 def settings_file() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "gemini-settings.json"
+    return locations.user_config_dir() / "gemini-settings.json"
 
 
 def prepare(environ: Mapping[str, str], target: Path | None = None) -> dict[str, str]:

@@ -12,9 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
-from llmgw.settings.locations import APP_NAME
+from llmgw.settings import locations
 from llmgw.storage import file_modes
 
 __all__ = ["FoundKey", "check_key", "find_key", "key_file", "remove_key", "save_key"]
@@ -30,7 +28,7 @@ class FoundKey:
 
 
 def key_file() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "api-key"
+    return locations.user_config_dir() / "api-key"
 
 
 def check_key(value: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import platformdirs
+from platformdirs.api import PlatformDirsABC
 
 from llmgw.errors import ConfigError
 from llmgw.settings.environment import effective_environment
@@ -21,13 +22,19 @@ CONFIG_ENV = "LLMGW_CONFIG"
 DATABASE_ENV = "LLMGW_DATABASE"
 
 
-def default_config_file() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "llmgw.toml"
+def user_config_dir(dirs: type[PlatformDirsABC] = platformdirs.PlatformDirs) -> Path:
+    """The user's config dir for llmgw: the config file, a saved key, Gemini CLI's settings. `dirs` is
+    this OS's platformdirs class (tests pass another OS's)."""
+    return Path(dirs(APP_NAME, appauthor=False).user_config_dir)
 
 
-def default_database() -> str:
+def default_config_file(dirs: type[PlatformDirsABC] = platformdirs.PlatformDirs) -> Path:
+    return user_config_dir(dirs) / "llmgw.toml"
+
+
+def default_database(dirs: type[PlatformDirsABC] = platformdirs.PlatformDirs) -> str:
     """Where the ledger lives unless `database` says otherwise: the user data dir."""
-    return str(Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "llmgw.db")
+    return str(Path(dirs(APP_NAME, appauthor=False).user_data_dir) / "llmgw.db")
 
 
 def config_path(cli_path: str | None, environ: Mapping[str, str]) -> tuple[Path, bool]:

@@ -27,6 +27,9 @@ __all__ = [
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 _POSIX = os.name == "posix"
+# Windows's C runtime opens a descriptor in text mode unless told otherwise: every write would turn "\n"
+# into "\r\n" beneath Python's own newline translation (a text file would get "\r\r\n"). POSIX: 0.
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 def make_private_dirs(path: Path) -> None:
@@ -46,7 +49,8 @@ def make_private_dirs(path: Path) -> None:
 
 def open_private(path: Path, flags: int) -> int:
     """`os.open(path, flags | O_CREAT)`, a file it creates 0600 whatever the umask; an existing file
-    keeps its mode."""
+    keeps its mode. Binary on Windows: the bytes written are the bytes on disk."""
+    flags |= _BINARY
     for _ in range(3):  # created or removed by someone else between the two opens: try again
         try:
             fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
@@ -55,8 +59,8 @@ def open_private(path: Path, flags: int) -> int:
                 return os.open(path, flags)
             except FileNotFoundError:
                 continue
-        if _POSIX:  # the umask may have taken bits, even the owner's
-            os.fchmod(fd, PRIVATE_FILE)
+        if _POSIX:  # the umask may have taken bits, even the owner's (chmod of an fd: fchmod)
+            os.chmod(fd, PRIVATE_FILE)
         return fd
     return os.open(path, flags | os.O_CREAT, PRIVATE_FILE)
 

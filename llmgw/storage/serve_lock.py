@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from llmgw.errors import DatabaseInUse
 from llmgw.storage.file_modes import make_private_dirs, open_private
@@ -36,14 +36,15 @@ def lock_path(database: str | Path) -> Path:
 
 
 @contextmanager
-def hold_serve_lock(database: str | Path, address: str) -> Iterator[Path]:
+def hold_serve_lock(database: str | Path, address: str, platform: str = sys.platform) -> Iterator[Path]:
     """Hold the serve lock of `database` for the block; raise DatabaseInUse, naming the holder, if another
-    process (or another holder in this one) has it."""
+    process (or another holder in this one) has it. `platform` picks the OS lock (tests fake Windows's)."""
+    lock = _os_lock(platform)
     path = lock_path(database)
     make_private_dirs(path.parent)
     fd = open_private(path, os.O_RDWR)  # not truncated: the holder's words stay readable
     try:
-        if not _try_lock(fd):
+        if not lock.try_lock(fd):
             holder = _holder(fd)
             pid, where = holder.get("pid"), holder.get("address")
             raise DatabaseInUse(
@@ -59,7 +60,7 @@ def hold_serve_lock(database: str | Path, address: str) -> Iterator[Path]:
         try:
             yield path
         finally:
-            _unlock(fd)  # the OS would on close (or exit) too; Windows asks for it explicitly
+            lock.unlock(fd)  # the OS would on close (or exit) too; Windows asks for it explicitly
     finally:
         os.close(fd)
 
@@ -73,30 +74,52 @@ def _holder(fd: int) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-if sys.platform == "win32":
-    import msvcrt
+class _OsLock(Protocol):
+    """The OS's lock on an open file: `try_lock` without waiting, `unlock` what it took."""
 
-    def _try_lock(fd: int) -> bool:
+    def try_lock(self, fd: int) -> bool: ...
+    def unlock(self, fd: int) -> None: ...
+
+
+class _WindowsLock:
+    """`msvcrt.locking` on one byte at `_WINDOWS_LOCK_OFFSET` (the content before it stays readable)."""
+
+    def __init__(self) -> None:
+        import msvcrt  # Windows only: imported when chosen, so tests can hand in a fake
+
+        self._msvcrt: Any = msvcrt
+
+    def try_lock(self, fd: int) -> bool:
         os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            self._msvcrt.locking(fd, self._msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
 
-    def _unlock(fd: int) -> None:
+    def unlock(self, fd: int) -> None:
         os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        self._msvcrt.locking(fd, self._msvcrt.LK_UNLCK, 1)
 
-else:
-    import fcntl
 
-    def _try_lock(fd: int) -> bool:
+class _PosixLock:
+    """`flock`, exclusive, on the whole file (per open file: a second open in this process conflicts too)."""
+
+    def __init__(self) -> None:
+        import fcntl  # POSIX only
+
+        self._fcntl: Any = fcntl
+
+    def try_lock(self, fd: int) -> bool:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._fcntl.flock(fd, self._fcntl.LOCK_EX | self._fcntl.LOCK_NB)
         except BlockingIOError:
             return False
         return True
 
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    def unlock(self, fd: int) -> None:
+        self._fcntl.flock(fd, self._fcntl.LOCK_UN)
+
+
+def _os_lock(platform: str) -> _OsLock:
+    return _WindowsLock() if platform == "win32" else _PosixLock()

@@ -250,5 +250,5 @@ async def test_db_check_passes_on_a_database_with_stored_responses(
             "resp_up", provider="openai", key_fingerprint="0123456789ab", user_id=None
         )
     config = tmp_path / "llmgw.toml"
-    config.write_text(f'[server]\ndatabase = "{tmp_path / "llmgw.db"}"\n', encoding="utf-8")
+    config.write_text(f"[server]\ndatabase = '{tmp_path / 'llmgw.db'}'\n", encoding="utf-8")
     assert cli.main(["db", "check", "--config", str(config)]) == 0, capsys.readouterr()

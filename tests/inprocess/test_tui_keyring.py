@@ -1,5 +1,6 @@
-"""The Providers screen against the real Secret Service (run under scripts/with-keyring; skipped
-elsewhere, a failure where LLMGW_REQUIRE_KEYRING=1): set, rotate and delete an upstream key through the
+"""The Providers screen against the OS keyring for real (the Secret Service under scripts/with-keyring, the
+Keychain on macOS, the Credential Locker on Windows; skipped elsewhere, a failure where
+LLMGW_REQUIRE_KEYRING=1): set, rotate and delete an upstream key through the
 masked input; each change audited by name, never by value."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textual.widgets import DataTable, Input
 from llmgw.services import audit, credentials
 from llmgw.storage import Store
 from tests.support.tui_support import ADMIN, app, seed, settle, write_config
-from tests.unit.test_credentials import _secret_service_skip_reason
+from tests.unit.test_credentials import _os_keyring_skip_reason
 
 pytestmark = pytest.mark.anyio
 FIRST = "sk-tui-first-0123456789"
@@ -24,9 +25,9 @@ SECOND = "sk-tui-second-9876543210"
 
 @pytest.fixture
 def provider() -> Iterator[str]:
-    reason = _secret_service_skip_reason()
+    reason = _os_keyring_skip_reason()
     if reason and os.environ.get("LLMGW_REQUIRE_KEYRING") == "1":
-        pytest.fail(f"a real Secret Service is required here (scripts/test sets this): {reason}")
+        pytest.fail(f"the OS keyring is required here (scripts/test and CI set this): {reason}")
     if reason:
         pytest.skip(reason)
     name = f"t-{uuid.uuid4().hex[:12]}"

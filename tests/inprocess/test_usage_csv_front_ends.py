@@ -44,7 +44,7 @@ def test_the_cli_the_portal_and_the_tui_write_the_same_bytes(
     monkeypatch.setattr(usage_pages, "time", SimpleNamespace(time=lambda: now))  # the portal's clock
     rng = time_range("7d", now)
     config = tmp_path / "llmgw.toml"
-    config.write_text(f'[server]\ndatabase = "{tmp_path / "llmgw.db"}"\n', encoding="utf-8")
+    config.write_text(f"[server]\ndatabase = '{tmp_path / 'llmgw.db'}'\n", encoding="utf-8")
 
     with TestClient(app, base_url=SITE) as c:
         login(c, "alice", ADMIN_PW)

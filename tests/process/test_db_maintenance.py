@@ -25,7 +25,7 @@ STOP = "m005_usage_source_and_cost"  # a step that adds a column the test can lo
 def setup(tmp_path: Path) -> tuple[Path, Path]:
     db = tmp_path / "llmgw.db"
     cfg = tmp_path / "llmgw.toml"
-    cfg.write_text(f'[server]\ndatabase = "{db}"\n', encoding="utf-8")
+    cfg.write_text(f"[server]\ndatabase = '{db}'\n", encoding="utf-8")
     return db, cfg
 
 

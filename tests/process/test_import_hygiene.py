@@ -151,7 +151,7 @@ def loaded_by_command(*argv: str, config: Path) -> list[str]:
 @pytest.mark.parametrize("command", [("user", "list"), ("key", "list"), ("limit", "list")])
 def test_an_account_listing_loads_only_what_it_needs(tmp_path: Path, command: tuple[str, ...]) -> None:
     config = tmp_path / "llmgw.toml"
-    config.write_text(f'[server]\ndatabase = "{tmp_path / "llmgw.db"}"\n', encoding="utf-8")
+    config.write_text(f"[server]\ndatabase = '{tmp_path / 'llmgw.db'}'\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMGW_")}
     for setup in (["user", "add", "ada", "--password-stdin"], ["key", "create", "ada"]):
         subprocess.run(

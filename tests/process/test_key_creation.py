@@ -81,7 +81,7 @@ def test_an_administrator_who_turned_off_their_own_is_refused_too(store: Store) 
 
 def test_the_cli_sets_shows_and_still_mints_for_the_user(tmp_path: Path) -> None:
     config = tmp_path / "llmgw.toml"
-    config.write_text(f'[server]\ndatabase = "{tmp_path / "llmgw.db"}"\n', encoding="utf-8")
+    config.write_text(f"[server]\ndatabase = '{tmp_path / 'llmgw.db'}'\n", encoding="utf-8")
     run = Cli(config)
     ok(run("user", "add", "bob", "--password-stdin", stdin=PW + "\n"))
     assert ok(run("user", "set", "bob", "--no-key-create")) == (

@@ -35,7 +35,7 @@ class GatewayProcess:
         self.db_path = tmp / "llmgw.db"
         self.config_path = tmp / "llmgw.toml"
         self.config_path.write_text(
-            f'[server]\nport = {self.port}\ndatabase = "{self.db_path}"\n' + config_toml, encoding="utf-8"
+            f"[server]\nport = {self.port}\ndatabase = '{self.db_path}'\n" + config_toml, encoding="utf-8"
         )
         self.log_path = tmp / "gateway.log"
         self.env = {

@@ -24,7 +24,7 @@ ADMIN = Actor("cli:admin")
 def write_config(tmp: Path, extra: str = "") -> Path:
     path = tmp / "llmgw.toml"
     path.write_text(
-        f'[server]\ndatabase = "{tmp / "llmgw.db"}"\n'
+        f"[server]\ndatabase = '{tmp / 'llmgw.db'}'\n"
         '[providers.up]\ntype = "openai-compatible"\nbase_url = "http://127.0.0.1:9/v1"\n'
         'models = ["gpt-4o-mini"]\n' + extra,
         encoding="utf-8",

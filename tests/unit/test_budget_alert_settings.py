@@ -42,7 +42,7 @@ def test_config_check_masks_the_webhook(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(credentials, "_keyring", lambda: memory)
     monkeypatch.setenv("LLMGW_BUDGET_ALERT_WEBHOOK", URL)
     config = tmp_path / "llmgw.toml"
-    config.write_text(f'[server]\ndatabase = "{tmp_path / "x.db"}"\n', encoding="utf-8")
+    config.write_text(f"[server]\ndatabase = '{tmp_path / 'x.db'}'\n", encoding="utf-8")
     shown = describe(load(str(config)))
     assert "SECRETPART" not in shown
     assert 'budget_alert_webhook = "htt…T123"  # a secret, masked' in shown

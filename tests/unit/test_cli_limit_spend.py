@@ -20,7 +20,7 @@ from tests.support.accounts_rows import add_key, add_user
 def config(tmp_path: Path) -> tuple[Path, str]:
     db = tmp_path / "llmgw.db"
     path = tmp_path / "llmgw.toml"
-    path.write_text(f'[server]\ndatabase = "{db}"\n', encoding="utf-8")
+    path.write_text(f"[server]\ndatabase = '{db}'\n", encoding="utf-8")
     Store.open(db).close()
     ada = add_user(db, "ada")
     key = add_key(db, ada, name="laptop")

@@ -33,7 +33,7 @@ def row(request_id: str, **fields: Any) -> UsageRow:
 def config(tmp_path: Path) -> Path:
     db = tmp_path / "llmgw.db"
     path = tmp_path / "llmgw.toml"
-    path.write_text(f'[server]\ndatabase = "{db}"\n', encoding="utf-8")
+    path.write_text(f"[server]\ndatabase = '{db}'\n", encoding="utf-8")
     Store.open(db).close()
     ann, bob = add_user(db, "ann", role="admin"), add_user(db, "bob")
     with Store.open(db) as store:

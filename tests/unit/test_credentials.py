@@ -1,4 +1,5 @@
-"""Provider secrets: names, env fallback, masking, and the real Secret Service (scripts/with-keyring)."""
+"""Provider secrets: names, env fallback, masking, and the OS keyring for real: the Secret Service on Linux
+(scripts/with-keyring), the Keychain on macOS, the Credential Locker on Windows."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import logging
 import os
 import pathlib
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -296,22 +298,34 @@ def test_set_secret_rejects_bad_values(value: str) -> None:
 # --- the real Secret Service --------------------------------------------------------------------------
 
 
-def _secret_service_skip_reason() -> str | None:
-    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
-        return "DBUS_SESSION_BUS_ADDRESS is unset: no D-Bus session (run under scripts/with-keyring)"
-    from keyring.backends import SecretService
-
+def _os_keyring_skip_reason() -> str | None:
+    """Why the OS's own keyring is not in use here, or None: the Secret Service on Linux (under
+    scripts/with-keyring), the Keychain on macOS, the Credential Locker on Windows."""
     backend = keyring.get_keyring()
-    if not isinstance(backend, SecretService.Keyring):
-        return f"keyring backend is {backend!r}, not SecretService (run under scripts/with-keyring)"
+    if sys.platform == "darwin":
+        from keyring.backends import macOS
+
+        wanted: type = macOS.Keyring
+    elif sys.platform == "win32":
+        from keyring.backends import Windows
+
+        wanted = Windows.WinVaultKeyring
+    else:
+        if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            return "DBUS_SESSION_BUS_ADDRESS is unset: no D-Bus session (run under scripts/with-keyring)"
+        from keyring.backends import SecretService
+
+        wanted = SecretService.Keyring
+    if not isinstance(backend, wanted):
+        return f"keyring backend is {backend!r}, not {wanted.__module__}.{wanted.__name__}"
     return None
 
 
 @pytest.fixture
 def secret_service(monkeypatch: pytest.MonkeyPatch) -> None:
-    reason = _secret_service_skip_reason()
+    reason = _os_keyring_skip_reason()
     if reason and os.environ.get("LLMGW_REQUIRE_KEYRING") == "1":
-        pytest.fail(f"a real Secret Service is required here (scripts/test sets this): {reason}")
+        pytest.fail(f"the OS keyring is required here (scripts/test and CI set this): {reason}")
     if reason:
         pytest.skip(reason)
     monkeypatch.setattr(credentials, "_warned_unavailable", False)

@@ -225,7 +225,7 @@ def test_config_check_masks_what_came_from_files(tmp_path: Path, monkeypatch: py
         if name.startswith("LLMGW_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("LLMGW_CONFIG", str(tmp_path / "llmgw.toml"))
-    (tmp_path / "llmgw.toml").write_text(f'[server]\ndatabase = "{tmp_path / "db"}"\n', encoding="utf-8")
+    (tmp_path / "llmgw.toml").write_text(f"[server]\ndatabase = '{tmp_path / 'db'}'\n", encoding="utf-8")
     monkeypatch.setenv("LLMGW_PUBLIC_URL_FILE", secret_file(tmp_path, "https://llm.example.org\n", "url"))
     monkeypatch.setenv("LLMGW_OPENAI_API_KEY_FILE", secret_file(tmp_path, SECRET))
     monkeypatch.setenv("LLMGW_OPENAI_API_KEY_2", OTHER)
@@ -302,7 +302,7 @@ def test_database_path_from_a_file(tmp_path: Path) -> None:
 def test_serve_and_config_check_exit_2_naming_the_variable_and_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
-    (tmp_path / "llmgw.toml").write_text(f'[server]\ndatabase = "{tmp_path / "db"}"\n', encoding="utf-8")
+    (tmp_path / "llmgw.toml").write_text(f"[server]\ndatabase = '{tmp_path / 'db'}'\n", encoding="utf-8")
     monkeypatch.setenv("LLMGW_CONFIG", str(tmp_path / "llmgw.toml"))
     missing = tmp_path / "creds" / "openai-api-key"
     monkeypatch.setenv("LLMGW_OPENAI_API_KEY_FILE", str(missing))

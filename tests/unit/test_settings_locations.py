@@ -136,7 +136,7 @@ def test_a_listing_does_not_check_the_other_settings(tmp_path: Path, monkeypatch
     (here a port out of range) is `llmgw serve`'s and `llmgw config`'s to report, not `user list`'s."""
     db = tmp_path / "llmgw.db"
     config = tmp_path / "llmgw.toml"
-    config.write_text(f'[server]\ndatabase = "{db}"\nport = 99999\n', encoding="utf-8")
+    config.write_text(f"[server]\ndatabase = '{db}'\nport = 99999\n", encoding="utf-8")
     monkeypatch.delenv(DATABASE_ENV, raising=False)
     with pytest.raises(ConfigError, match="port"):
         load(str(config))
