@@ -41,6 +41,9 @@ from tests.support.fakes.fake_server import DRIP_CHUNKS
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import free_port
 
+pytestmark = pytest.mark.linux_only(
+    reason="runs a Linux container image: podman, and util-linux's unshare as root, mount namespaces"
+)
 MAX_IMAGE_BYTES = 60_000_000  # the goal of issue #21: 60 MB
 DEVICES = ("null", "zero", "full", "random", "urandom")  # what Docker and podman give every container
 TOKEN = re.compile(r"llmgw-[0-9a-f]{16}-[A-Za-z0-9_-]{43}")
