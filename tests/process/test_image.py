@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -297,8 +296,8 @@ def test_serve_from_the_image_then_sigterm_drains_the_stream_and_the_ledger(
                 stream_id = streamed.headers["x-request-id"]
                 chunks = iter(streamed.parse())
                 received = [next(chunks)]
-                # `docker stop`: SIGTERM to the container's PID 1, from outside, mid-stream
-                threading.Timer(0.1, os.kill, (pid1, signal.SIGTERM)).start()
+                # `docker stop`: SIGTERM to the container's PID 1, from outside, with 199 chunks to come
+                os.kill(pid1, signal.SIGTERM)
                 received.extend(chunks)
             code = proc.wait(timeout=60)
         finally:
@@ -316,8 +315,8 @@ def test_serve_from_the_image_then_sigterm_drains_the_stream_and_the_ledger(
     keyring_lines = [line for line in output.splitlines() if "keyring" in line.lower()]
     assert len(keyring_lines) == 1 and " INFO llmgw.credentials " in keyring_lines[0], output
     assert "D-Bus" not in output and "DBUS" not in output
-    for secret in (upstream_key, password, token[0]):
-        assert secret not in output + made.stdout + made.stderr + created.stderr
+    for value in (upstream_key, password, token[0]):
+        assert value not in output + made.stdout + made.stderr + created.stderr
     for request_id, streamed_row in ((plain_id, 0), (stream_id, 1)):
         row = ledger_row(container.data / "llmgw.db", request_id, timeout=0.1)  # on disk: flushed at exit
         assert row["status"] == 200 and row["provider"] == "up" and row["streamed"] == streamed_row
