@@ -125,6 +125,26 @@ class Store:
         """One sentence, with the fix, per file of this database that its group or others may access."""
         return [warning(p, mode) for p, mode in loose_modes(health.database_files(self.path))]
 
+    def writable(self, timeout: float) -> bool:
+        """Whether the file takes a write now (`/readyz`): SQLite's write lock taken on a connection of
+        its own (never created: a file gone is not writable) within `timeout` seconds, and given back
+        with nothing written. False for a file locked past `timeout`, read-only or gone. Blocking: call
+        it from a worker thread. It does not wait for this store's lock (the ledger's writes)."""
+        try:
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=timeout, isolation_level=None
+            )
+        except sqlite3.Error:
+            return False
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return True
+        except sqlite3.Error:
+            return False
+        finally:
+            conn.close()
+
     def backup(self, target: str | Path, *, overwrite: bool = False) -> None:
         """A consistent copy of the database at `target`, taken while others keep writing (SQLite's
         online backup API); raises FileExistsError if `target` exists and not `overwrite`."""
