@@ -25,7 +25,7 @@ from llmgw.relay.auth import auth_enabled
 from llmgw.relay.runtime import KeySource
 from llmgw.server.app import create_app, create_metrics_app
 from llmgw.settings import Config, metrics_address
-from llmgw.storage import hold_serve_lock
+from llmgw.storage import Store, hold_serve_lock
 
 log = logging.getLogger("llmgw")
 
@@ -90,9 +90,12 @@ def metrics_hypercorn_config(config: Config) -> HypercornConfig | None:
 
 
 def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
-    """Serve until SIGTERM/SIGINT; returns the exit code. Raises DatabaseInUse, before binding and
-    before the database is opened, when another `llmgw serve` holds the database's serve lock."""
+    """Serve until SIGTERM/SIGINT; returns the exit code. Raises, before binding and before the database
+    is opened: DatabaseTooNew when a newer llmgw upgraded the database, DatabaseInUse when another
+    `llmgw serve` holds its serve lock."""
     hc = hypercorn_config(config)
+    # Before the lock file exists and before hypercorn: a refusal is the CLI's message and exit code 2.
+    Store.check_known(config.server.database)
     with hold_serve_lock(config.server.database, f"http://{hc.bind[0]}"):
         mode = config.server.auth_mode
         app = create_app(config, proxy_key, key_source)
