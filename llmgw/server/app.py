@@ -83,7 +83,9 @@ def create_app(
                 await asyncio.to_thread(index.load)
                 await asyncio.to_thread(gw.load_limits)  # a limit set in the portal applies at once
 
-        portal.state.backend = Backend(gw.store, reload_keys, site=Site.from_config(config.server))
+        site = Site.from_config(config.server)
+        gw.client_address = site.client_address  # the JSON request log's, as the audit log's
+        portal.state.backend = Backend(gw.store, reload_keys, site=site)
         loops.start()
         try:
             yield

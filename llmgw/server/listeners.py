@@ -24,20 +24,26 @@ from starlette.applications import Starlette
 from llmgw.relay.auth import auth_enabled
 from llmgw.relay.runtime import KeySource
 from llmgw.server.app import create_app, create_metrics_app
+from llmgw.server.json_logs import JsonFormatter
 from llmgw.settings import Config, metrics_address
 from llmgw.storage import Store, hold_serve_lock
 
 log = logging.getLogger("llmgw")
 
 
-def setup_logging(level: str) -> None:
-    """The process's log lines on stderr at `level`; the HTTP libraries' chatter kept out."""
+def setup_logging(level: str, log_format: str = "text") -> None:
+    """The process's log lines on stderr at `level`, as text or one JSON object each (`log_format`);
+    the HTTP libraries' chatter kept out."""
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
         force=True,
     )
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
+        logging.captureWarnings(True)  # Python's warnings too, or they would print plain text lines
     # httpx and aiohttp log request URLs and headers at DEBUG; keep them quiet whatever our level.
     for noisy in ("httpx", "httpcore", "aiohttp", "hypercorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
