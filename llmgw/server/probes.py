@@ -26,6 +26,7 @@ A result is kept for `CACHE_SECONDS` and concurrent probes share one database pr
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from starlette.requests import Request
@@ -40,6 +41,8 @@ CACHE_SECONDS = 1.0
 PROBE_TIMEOUT = 1.0  # seconds the database probe waits for SQLite's write lock
 _NO_STORE = {"cache-control": "no-store"}
 _LIVE = b'{"status":"ok"}'
+
+log = logging.getLogger("llmgw")
 
 
 async def healthz(request: Request) -> Response:
@@ -66,8 +69,9 @@ class Readiness:
         now = time.monotonic()
         if self._result is None or now - self._at >= self.ttl:
             database = await self._database()
-            self._result = {"database": database, "keys": self.keys(), "ledger": self.ledger()}
-            self._at = time.monotonic()
+            result = {"database": database, "keys": self.keys(), "ledger": self.ledger()}
+            _log_change(self._result, result)
+            self._result, self._at = result, time.monotonic()
         return self._result
 
     async def _database(self) -> bool:
@@ -87,6 +91,17 @@ class Readiness:
         """The ledger's queue is not backed up, and its writer is not stuck."""
         ledger = self.gw.ledger
         return ledger.pending() < max(1, ledger.max_queue // 2) and ledger.stalled() < self.stall_limit
+
+
+def _log_change(before: dict[str, bool] | None, now: dict[str, bool]) -> None:
+    """One line when the verdict changes (the body says only ok or fail; the log says which checks)."""
+    failed = [name for name, ok in now.items() if not ok]
+    if before is None and not failed or before == now:
+        return
+    if failed:
+        log.warning("/readyz: not ready: %s failed", ", ".join(failed))
+    else:
+        log.info("/readyz: ready again")
 
 
 def render(checks: dict[str, bool] | None) -> Response:

@@ -5,6 +5,7 @@ ledger's queue backed up behind a locked database) and says only which check fai
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -54,18 +55,24 @@ async def test_ready_and_live_without_a_key_nor_a_ledger_row(tmp_path: Path) -> 
     assert g.rows() == {}
 
 
-async def test_a_locked_database_is_not_ready_until_released(tmp_path: Path) -> None:
+async def test_a_locked_database_is_not_ready_until_released(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="llmgw")
     async with gateway(tmp_path, lambda r: openai_chat()) as g:
         uncached(g)
         holder = sqlite3.connect(g.db, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")  # another process's write lock, as `llmgw` commands take it
         try:
             assert failing(await g.client.get("/readyz")) == {"database"}
+            assert failing(await g.client.get("/readyz")) == {"database"}
             assert (await g.client.get("/healthz")).status_code == 200  # liveness reads nothing
         finally:
             holder.execute("ROLLBACK")
             holder.close()
         assert (await g.client.get("/readyz")).json() == ALL_OK
+    changes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("/readyz")]
+    assert changes == ["/readyz: not ready: database failed", "/readyz: ready again"]  # once each
 
 
 async def test_a_database_file_gone_is_not_ready(tmp_path: Path) -> None:

@@ -46,7 +46,9 @@ def test_probes_of_a_real_server(tmp_path: Path, fake: FakeOpenAI) -> None:
             holder.execute("ROLLBACK")
             holder.close()
         assert readyz_until(gw, 200).json() == OK
-    assert "readyz" not in gw.log() and "healthz" not in gw.log()  # no access-log line, no ledger row
+    log = gw.log()
+    assert "llmgw.access" not in log  # no access-log line, and no ledger row
+    assert "/readyz: not ready: database failed" in log and "/readyz: ready again" in log
     with sqlite3.connect(gw.db_path) as conn:
         assert conn.execute("SELECT count(*) FROM requests").fetchone() == (0,)
     conn.close()
