@@ -96,7 +96,7 @@ class Readiness:
 def _log_change(before: dict[str, bool] | None, now: dict[str, bool]) -> None:
     """One line when the verdict changes (the body says only ok or fail; the log says which checks)."""
     failed = [name for name, ok in now.items() if not ok]
-    if before is None and not failed or before == now:
+    if (before is None and not failed) or before == now:
         return
     if failed:
         log.warning("/readyz: not ready: %s failed", ", ".join(failed))
