@@ -9,6 +9,8 @@ import sys
 from llmgw.services import credentials, production
 from llmgw.services.masking import mask_secret
 from llmgw.settings import Loaded, load
+from llmgw.settings.environment import FILE_SUFFIX
+from llmgw.settings.server import ENV_VARS
 
 SENSITIVE_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
 SECRET_SETTINGS = frozenset({"budget_alert_webhook"})  # [server] settings shown masked
@@ -30,10 +32,19 @@ def describe(loaded: Loaded) -> str:
     c = loaded.config
     lines = [f"# source: {loaded.source or 'built-in defaults (no config file)'}"]
     if loaded.env_overrides:
-        lines.append(f"# environment overrides: {', '.join(sorted(loaded.env_overrides))}")
+        names = [
+            f"{v} (from {loaded.env_files[v]})" if v in loaded.env_files else v for v in loaded.env_overrides
+        ]
+        lines.append(f"# environment overrides: {', '.join(sorted(names))}")
+    from_files = {name for name, var in ENV_VARS.items() if var in loaded.env_files}
     lines.append("[server]")
     for k, v in c.server.model_dump(exclude={"cookie_secure"}).items():
-        if k in SECRET_SETTINGS and v:
+        if k in from_files:  # a file's content is never shown, whatever the setting
+            masked = mask_secret(v if isinstance(v, str) else json.dumps(v))
+            lines.append(
+                f"{k} = {json.dumps(masked, ensure_ascii=False)}  # from {ENV_VARS[k]}{FILE_SUFFIX}, masked"
+            )
+        elif k in SECRET_SETTINGS and v:
             lines.append(f"{k} = {json.dumps(mask_secret(v), ensure_ascii=False)}  # a secret, masked")
         else:
             lines.append(f"{k} = {json.dumps(v)}")
@@ -66,7 +77,7 @@ def describe(loaded: Loaded) -> str:
         elif p.url != p.base_url:
             lines.append(f"# effective base_url = {json.dumps(p.url)} (completed)")
         lines.append(
-            f"# api keys: {len(keys)}"
+            f"# api keys: {len(keys)}{_from_file_note(name, keys)}"
             if keys
             else f"# api keys: NONE (llmgw secret set {name}, or {credentials.env_var_name(name)})"
         )
@@ -83,6 +94,15 @@ def describe(loaded: Loaded) -> str:
             lines.append(f"{json.dumps(alias)} = {{ model = {json.dumps(a.model)}{fb} }}")
     lines += ["", f"# proxy key: {'configured' if credentials.proxy_key() else 'NOT configured'}"]
     return "\n".join(lines)
+
+
+def _from_file_note(provider: str, keys: list[str]) -> str:
+    """Which of the keys in effect came from files (`LLMGW_*_FILE`), when the environment's are."""
+    infos = credentials.env_secrets([provider])
+    if [i.masked for i in infos] != [mask_secret(k) for k in keys]:
+        return ""  # the keyring's keys are in effect
+    files = [credentials.env_var_name(provider, n) for n, i in enumerate(infos, 1) if i.source == "file"]
+    return f", from files ({', '.join(f + FILE_SUFFIX for f in files)})" if files else ""
 
 
 def run(args: argparse.Namespace) -> int:

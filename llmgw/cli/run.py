@@ -7,6 +7,9 @@ becomes the agent.
   listener reached on loopback).
 - The key: `$LLMGW_API_KEY`, else the file `llmgw key save` wrote. It goes to the agent in its
   environment only, never in an argument (`ps` shows those to everyone).
+- `LLMGW_URL` and `LLMGW_API_KEY` may be given as `…_FILE` (the effective environment,
+  `settings.environment`); the agent inherits this process's own environment, never a value read
+  from a file (the gateway's provider keys included), plus what `agent_env` sets.
 - On POSIX the process becomes the agent (`execve`): signals, the terminal and the exit code are the
   agent's own. Elsewhere the agent runs as a child and its exit code is passed on.
 
@@ -26,6 +29,7 @@ from collections.abc import Mapping
 from llmgw.errors import AgentNotFound, LaunchError
 from llmgw.services import agent_launch, gemini_settings, saved_key
 from llmgw.settings import load
+from llmgw.settings.environment import effective_environment
 
 URL_ENV = "LLMGW_URL"
 
@@ -93,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
     if agent_args[:1] == ["--"]:  # `llmgw run claude -- -p hi`
         agent_args = agent_args[1:]
     environ = dict(os.environ)
-    url = gateway_url(args.gateway, environ, args.config)
-    key = find_key(environ)
+    effective = effective_environment(environ)  # what llmgw reads; `environ` is what the agent gets
+    url = gateway_url(args.gateway, effective, args.config)
+    key = find_key(effective)
     launch = agent_launch.agent_env(agent, url, key, args.model)
     env = launch.apply(environ)
     program = shutil.which(agent, path=env.get("PATH", os.defpath))

@@ -11,7 +11,9 @@ keyring has no portable "list entries" call, so an index entry (``__index__``: a
 values) is kept up to date by :func:`set_secret` and :func:`delete_secret`.
 
 Environment fallback, used for a provider only when the keyring holds none of its keys (or there is no
-keyring): ``LLMGW_<NAME>_API_KEY``, ``LLMGW_<NAME>_API_KEY_2``, ... and ``LLMGW_PROXY_KEY``.
+keyring): ``LLMGW_<NAME>_API_KEY``, ``LLMGW_<NAME>_API_KEY_2``, ... and ``LLMGW_PROXY_KEY``, each also as
+``…_FILE``, a file holding the value (`llmgw.settings.environment`: Docker/Kubernetes secrets, systemd
+credentials); a secret read from a file is listed as such, masked like the others.
 
 Every function here may block on D-Bus: call them at start-up or from a refresh thread, never per request.
 """
@@ -37,6 +39,7 @@ from keyring.errors import InitError, KeyringError, KeyringLocked, NoKeyringErro
 from llmgw.errors import ConfigError, SecretBackendUnavailable
 from llmgw.providers import is_header_value
 from llmgw.services.masking import mask_secret
+from llmgw.settings.environment import FILE_SUFFIX, Environment, effective_environment
 
 __all__ = [
     "BUDGET_ALERT_WEBHOOK_NAME",
@@ -84,7 +87,7 @@ class SecretInfo:
     """One secret as `llmgw secret list` shows it: never the value, only a masked form."""
 
     name: str
-    source: Literal["keyring", "env"]
+    source: Literal["keyring", "env", "file"]  # "file": a `LLMGW_*_FILE` variable named the file
     masked: str
 
 
@@ -144,14 +147,19 @@ def _env_hint(name: str | None) -> str:
     if name is None:
         return (
             "set LLMGW_<PROVIDER>_API_KEY (and _2, _3 … for more keys) "
-            f"or {PROXY_KEY_ENV} in the environment instead"
+            f"or {PROXY_KEY_ENV} in the environment instead (or …{FILE_SUFFIX}: a file holding it)"
         )
     provider, _ = parse_secret_name(name)
     if provider == PROXY_KEY_NAME:
-        return f"set {PROXY_KEY_ENV} in the environment instead"
-    if provider == BUDGET_ALERT_WEBHOOK_NAME:
-        return f"set {BUDGET_ALERT_WEBHOOK_ENV} in the environment instead"
-    return f"set {env_var_name(provider)} (and _2, _3 … for more keys) in the environment instead"
+        var = PROXY_KEY_ENV
+    elif provider == BUDGET_ALERT_WEBHOOK_NAME:
+        var = BUDGET_ALERT_WEBHOOK_ENV
+    else:
+        return (
+            f"set {env_var_name(provider)} (and _2, _3 … for more keys) in the environment instead "
+            f"(or {env_var_name(provider)}{FILE_SUFFIX}: a file holding it)"
+        )
+    return f"set {var} (or {var}{FILE_SUFFIX}: a file holding it) in the environment instead"
 
 
 def _optional_error(module: str, attr: str) -> tuple[type[BaseException], ...]:
@@ -252,6 +260,7 @@ def _warn_unavailable_once(exc: SecretBackendUnavailable) -> None:
 
 
 def _env_keys(provider: str, environ: Mapping[str, str]) -> list[str]:
+    """A provider's keys from the environment (`environ` as the effective environment makes it)."""
     keys: list[str] = []
     while value := environ.get(env_var_name(provider, len(keys) + 1)):
         keys.append(value)
@@ -265,7 +274,7 @@ def provider_keys(
 
     With ``fallback`` (the default) never raises for a missing keyring: that is the fallback case,
     logged once per process. Without it, an unreadable keyring raises SecretBackendUnavailable.
-    Empty environment values count as missing.
+    Empty environment values count as missing. A `LLMGW_*_FILE` that cannot be read raises ConfigError.
     """
     check_provider_name(provider)
     try:
@@ -275,7 +284,7 @@ def provider_keys(
             raise
         _warn_unavailable_once(exc)
         keys = []
-    return keys or _env_keys(provider, os.environ if environ is None else environ)
+    return keys or _env_keys(provider, effective_environment(environ))
 
 
 class KeyringKeySource:
@@ -306,7 +315,8 @@ class KeyringKeySource:
         return self._origins.get(provider, "nowhere")
 
     def how_to_add(self, provider: str) -> str:
-        return f"run `llmgw secret set {provider}` or set {env_var_name(provider)}"
+        var = env_var_name(provider)
+        return f"run `llmgw secret set {provider}` or set {var} (or {var}{FILE_SUFFIX})"
 
     def _read(self, provider: str) -> list[str]:
         """The keyring's keys, else the environment's (raises when the keyring cannot be read)."""
@@ -318,8 +328,9 @@ class KeyringKeySource:
         return found
 
     def _from_env(self, provider: str) -> list[str]:
-        found = _env_keys(provider, os.environ)
-        names = [env_var_name(provider, i) for i in range(1, len(found) + 1)]
+        env = effective_environment()
+        found = _env_keys(provider, env)
+        names = [env.source(env_var_name(provider, i)) for i in range(1, len(found) + 1)]
         self._origins[provider] = ", ".join(names) or "nowhere"
         return found
 
@@ -338,7 +349,8 @@ def check_proxy_key(value: str) -> None:
 
 
 def proxy_key(environ: Mapping[str, str] | None = None) -> str | None:
-    """The legacy proxy key: keyring entry ``proxy-key``, else ``LLMGW_PROXY_KEY``, else None.
+    """The legacy proxy key: keyring entry ``proxy-key``, else ``LLMGW_PROXY_KEY`` (or its ``_FILE``),
+    else None.
 
     Raises ConfigError, never showing the value, when the key in effect is outside the accepted alphabet.
     """
@@ -349,8 +361,9 @@ def proxy_key(environ: Mapping[str, str] | None = None) -> str | None:
         value = None
     source = f"the OS keyring's {PROXY_KEY_NAME!r}"
     if not value:
-        value = (os.environ if environ is None else environ).get(PROXY_KEY_ENV) or None
-        source = PROXY_KEY_ENV
+        env = effective_environment(environ)
+        value = env.get(PROXY_KEY_ENV) or None
+        source = env.source(PROXY_KEY_ENV)
     if value is not None:
         try:
             check_proxy_key(value)
@@ -443,15 +456,22 @@ def list_secrets(providers: Iterable[str] = ()) -> list[SecretInfo]:
 
 
 def env_secrets(providers: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> list[SecretInfo]:
-    """Secrets the environment supplies for ``providers`` and the proxy key, masked (no keyring access)."""
-    env = os.environ if environ is None else environ
+    """Secrets the environment supplies for ``providers`` and the proxy key, masked (no keyring access);
+    source "file" for those a `LLMGW_*_FILE` variable gave. ConfigError for a `_FILE` that cannot be read.
+    """
+    env = effective_environment(environ)
     infos: list[SecretInfo] = []
     if value := env.get(PROXY_KEY_ENV):
-        infos.append(SecretInfo(PROXY_KEY_NAME, "env", mask_secret(value)))
+        infos.append(SecretInfo(PROXY_KEY_NAME, _env_source(env, PROXY_KEY_ENV), mask_secret(value)))
     for provider in sorted(set(providers)):
         for i, value in enumerate(_env_keys(check_provider_name(provider), env), start=1):
-            infos.append(SecretInfo(secret_name(provider, i), "env", mask_secret(value)))
+            source = _env_source(env, env_var_name(provider, i))
+            infos.append(SecretInfo(secret_name(provider, i), source, mask_secret(value)))
     return sorted(infos, key=lambda info: parse_secret_name(info.name))
+
+
+def _env_source(env: Environment, var: str) -> Literal["env", "file"]:
+    return "file" if var in env.from_files else "env"
 
 
 def effective_secrets(keyring_infos: list[SecretInfo], env_infos: list[SecretInfo]) -> list[SecretInfo]:

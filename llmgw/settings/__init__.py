@@ -3,6 +3,7 @@ help, and for `[server]` its `LLMGW_*` environment variable), loaded from TOML w
 overrides; docs/CONFIGURATION.md's settings tables are generated from those fields (`scripts/config-doc`).
 
 - `locations.py`  where the configuration and the database are, without the models (no pydantic)
+- `environment.py` the effective environment: `LLMGW_<NAME>_FILE` read into `LLMGW_<NAME>` (no pydantic)
 - `fields.py`     what a settings table is made of: the strict base model, `Shown`, `EnvName`
 - `server.py`     `[server]`: `ServerConfig`
 - `addresses.py`  the addresses `[server]` holds: origins, host names, networks, the metrics listener

@@ -2,9 +2,10 @@
 with every problem located (`file: [providers.x] base_url: …`, `environment LLMGW_PORT: …`), and the
 checks across tables (aliases that point nowhere, provider names).
 
-Precedence: built-in default < config file < environment. The config file is `--config FILE`, else
-`$LLMGW_CONFIG`, else `llmgw.toml` in the user config dir (absent is fine: the defaults run a gateway
-on loopback with no providers).
+Precedence: built-in default < config file < environment, the effective one
+(`environment.effective_environment`: `LLMGW_<NAME>_FILE` gives `LLMGW_<NAME>` from a file). The
+config file is `--config FILE`, else `$LLMGW_CONFIG`, else `llmgw.toml` in the user config dir (absent
+is fine: the defaults run a gateway on loopback with no providers).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 
 from llmgw.errors import ConfigError
 from llmgw.settings.config import Config
+from llmgw.settings.environment import Environment, effective_environment
 from llmgw.settings.locations import config_path, default_config_file
 from llmgw.settings.providers import WELL_KNOWN_PROVIDERS, ProviderConfig
 from llmgw.settings.server import ENV_VARS
@@ -38,11 +40,13 @@ class Loaded:
     config: Config
     source: Path | None
     env_overrides: dict[str, str] = field(default_factory=dict)
+    # Each override whose value came from a file: its `_FILE` variable (the value is never shown).
+    env_files: dict[str, str] = field(default_factory=dict)
 
 
 def load(cli_path: str | None = None, environ: Mapping[str, str] | None = None) -> Loaded:
     """Read, merge and validate the configuration; raise ConfigError with every problem located."""
-    env = os.environ if environ is None else environ
+    env = effective_environment(os.environ if environ is None else environ)
     path, explicit = config_path(cli_path, env)
     raw: dict[str, Any] = {}
     source: Path | None = None
@@ -70,13 +74,14 @@ def load(cli_path: str | None = None, environ: Mapping[str, str] | None = None) 
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError("\n".join(_located(where, err, overrides) for err in exc.errors())) from None
+        raise ConfigError("\n".join(_located(where, err, env) for err in exc.errors())) from None
     configured = set(config.providers)
     config = with_implicit_providers(config)
     problems = _cross_check(config, configured)
     if problems:
         raise ConfigError("\n".join(f"{where}: {p}" for p in problems))
-    return Loaded(config, source, overrides)
+    files = {var: env.from_files[var] for var in overrides if var in env.from_files}
+    return Loaded(config, source, overrides, files)
 
 
 def with_implicit_providers(config: Config) -> Config:
@@ -88,7 +93,7 @@ def with_implicit_providers(config: Config) -> Config:
     return config.model_copy(update={"providers": {**config.providers, **implicit}})
 
 
-def _located(where: str, err: Mapping[str, Any], overrides: Mapping[str, str]) -> str:
+def _located(where: str, err: Mapping[str, Any], env: Environment) -> str:
     loc = [str(p) for p in err["loc"]]
     msg = str(err["msg"])
     if err["type"] == "extra_forbidden":
@@ -99,8 +104,8 @@ def _located(where: str, err: Mapping[str, Any], overrides: Mapping[str, str]) -
             "expected openai, openrouter, openai-compatible, anthropic or gemini"
         )
     key = ".".join(loc)
-    if len(loc) == 2 and loc[0] == "server" and (var := ENV_VARS.get(loc[1])) in overrides:
-        return f"environment {var}: {msg}"
+    if len(loc) == 2 and loc[0] == "server" and (var := ENV_VARS.get(loc[1], "")) in env:
+        return f"environment {env.source(var)}: {msg}"
     if loc and loc[0] == "providers" and len(loc) >= 2:
         key = f"[providers.{loc[1]}]" + (f" {'.'.join(loc[2:])}" if len(loc) > 2 else "")
     elif loc and loc[0] == "prices" and len(loc) >= 2:

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import platformdirs
 
+from llmgw.errors import ConfigError
+from llmgw.settings.environment import effective_environment
+
 APP_NAME = "llmgw"
 CONFIG_ENV = "LLMGW_CONFIG"
 # `[server] database`'s environment variable, as `ServerConfig`'s field names it (a test keeps them equal).
@@ -39,10 +42,14 @@ def config_path(cli_path: str | None, environ: Mapping[str, str]) -> tuple[Path,
 def database_path(cli_path: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
     """`load(cli_path, environ).config.server.database` read without validating the configuration, or
     None whenever this reading is not sure to give that (the file missing, unreadable, not TOML,
-    `[server]` not a table, `database` not a string or empty): the caller then loads the whole
+    `[server]` not a table, `database` not a string or empty, a `LLMGW_*_FILE` that cannot be read):
+    the caller then loads the whole
     configuration, which reports the problem as it always does. Settings other than the database's
     location are not read here, so their mistakes are not reported by a command that uses only this."""
-    env = os.environ if environ is None else environ
+    try:
+        env = effective_environment(os.environ if environ is None else environ)
+    except ConfigError:  # a `_FILE` variable that cannot be read: `load` reports it
+        return None
     path, explicit = config_path(cli_path, env)
     server: object = {}
     try:

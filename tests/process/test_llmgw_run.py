@@ -161,6 +161,33 @@ def test_the_agent_gets_the_gateway_and_the_key_in_its_environment_only(
             assert "llmgw run --gemini-auth" in done.stderr and "gemini-api-key" in done.stderr
 
 
+def test_secrets_read_from_files_never_reach_the_agent(fakes: Path, tmp_path: Path) -> None:
+    """`LLMGW_*_FILE` (`settings.environment`): llmgw reads its own variables from files, the agent
+    inherits the process's environment as it was: the paths, never a value read from a file, except the
+    personal key `agent_env` gives it on purpose."""
+    provider_key = "sk-upstream-secret-in-a-file-0123456789"
+    (tmp_path / "openai-api-key").write_text(provider_key + "\n", encoding="utf-8")
+    (tmp_path / "proxy-key").write_text("llmgw-proxy-key-in-a-file-0123\n", encoding="utf-8")
+    (tmp_path / "api-key").write_text(KEY + "\n", encoding="utf-8")
+    (tmp_path / "url").write_text("http://gw.example:8443\n", encoding="utf-8")
+    env = base_env(tmp_path, path_with(fakes))
+    env.update(
+        LLMGW_OPENAI_API_KEY_FILE=str(tmp_path / "openai-api-key"),
+        LLMGW_PROXY_KEY_FILE=str(tmp_path / "proxy-key"),
+        LLMGW_API_KEY_FILE=str(tmp_path / "api-key"),
+        LLMGW_URL_FILE=str(tmp_path / "url"),
+    )
+    done, _ = llmgw_run(["run", "--", "claude", "-p", "hi"], env)
+    assert done.returncode == 0, done.stderr
+    got = seen(env)["env"]
+    assert got["ANTHROPIC_BASE_URL"] == "http://gw.example:8443"  # from LLMGW_URL_FILE
+    assert got["ANTHROPIC_AUTH_TOKEN"] == KEY  # from LLMGW_API_KEY_FILE: the agent's own key
+    for name in ("LLMGW_OPENAI_API_KEY", "LLMGW_PROXY_KEY", "LLMGW_API_KEY", "LLMGW_URL"):
+        assert name not in got
+    assert got["LLMGW_OPENAI_API_KEY_FILE"] == str(tmp_path / "openai-api-key")  # inherited as it was
+    assert not [k for k, v in got.items() if provider_key in v or "llmgw-proxy-key-in-a-file" in v]
+
+
 def test_gemini_auth_is_set_in_the_users_settings_when_asked(fakes: Path, tmp_path: Path) -> None:
     env = {**base_env(tmp_path, path_with(fakes)), "LLMGW_API_KEY": KEY}
     theirs = tmp_path / "home" / ".gemini" / "settings.json"

@@ -34,7 +34,7 @@ from llmgw_tui.screens.base import AdminScreen
 from llmgw_tui.screens.dialogs import ConfirmDialog, Field, FormDialog
 
 NO_STATES = "Server not running, or no key state published yet: `llmgw serve` publishes it every few seconds."
-SOURCES = {"keyring": "OS keyring", "env": "environment"}
+SOURCES = {"keyring": "OS keyring", "env": "environment", "file": "file (LLMGW_*_FILE)"}
 SERVER_ONLY = (
     ' "server": a key of the running server that this terminal does not see (its environment, or a '
     "keyring this session cannot open)."
