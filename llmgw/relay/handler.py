@@ -44,6 +44,7 @@ from llmgw.relay.forward import Call, forward
 from llmgw.relay.limits import WorstCase
 from llmgw.relay.output_cap import CAP_FIELDS, OutputCap, output_cap, refuse_foreign_caps
 from llmgw.relay.prompt_bound import PromptBound, measure, measure_async
+from llmgw.relay.record import LineContext
 from llmgw.relay.responses import JSON, error_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
@@ -63,6 +64,8 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
     """A model-calling request at `endpoint` (the app binds each row of `ENDPOINTS` to a route)."""
     gw: Gateway = request.app.state.gateway
     ex = Exchange(gw, endpoint)
+    if gw.recorder.json_lines:  # only then: text mode's hot path pays one attribute read
+        ex.line = LineContext(request.method, request.scope["path"], gw.client_address(request))
     headers = request.headers
     if endpoint.dialect == "gemini":  # old Gemini clients send the key as `?key=`
         headers = with_query_key(headers, request.query_params.get("key"))
