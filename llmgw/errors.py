@@ -9,6 +9,7 @@ Exception
     ├── SecretBackendUnavailable     no usable OS keyring (the CLI says so; environment secrets still work)
     ├── DatabaseInUse                another `llmgw serve` holds the database's serve lock
     ├── DatabaseUnreadable           `llmgw db check` / `backup`: not a SQLite database, or damaged
+    ├── DatabaseTooNew               migrations this llmgw does not know: a newer one upgraded the database
     ├── LaunchError                  `llmgw run` cannot start the agent: no key, a gateway URL not http(s)
     │   └── AgentNotFound            the agent's program is not on PATH
     ├── AccountError                 an account use case refused (the CLI exits 1; the portal says why)
@@ -115,6 +116,21 @@ class DatabaseInUse(LlmgwError):
 class DatabaseUnreadable(LlmgwError):
     """A database file SQLite cannot read (not a database, damaged), or a backup of it that failed;
     the message is SQLite's."""
+
+
+class DatabaseTooNew(LlmgwError):
+    """The database records migrations this version does not know: a newer llmgw upgraded it. Every
+    command that would write to it refuses before changing anything (an older binary would write rows
+    the newer schema does not expect); the message says what to do."""
+
+    def __init__(self, database: str, unknown: tuple[str, ...]) -> None:
+        self.database = database
+        self.unknown = unknown
+        super().__init__(
+            f"refusing the database {database}: it was upgraded by a newer llmgw (migrations this version "
+            f"does not know: {', '.join(unknown)}); nothing was changed. Run that newer llmgw, or restore "
+            "the backup taken before the upgrade and run this version with it."
+        )
 
 
 class LaunchError(LlmgwError):

@@ -1,7 +1,7 @@
-"""The `llmgw` command line: one module per command group (serve, config, secret, usage, user, key,
-access, audit, limit, backup and db, tui, run, install-service), each with `add_parser` and `run`.
-Argument parsing and messages only: the rules live in `llmgw.services`. A command raises; `main` turns
-what it raised into an exit code and a message through the one table in `cli/exit_codes.py`."""
+"""The `llmgw` command line: one module per command group (serve, healthcheck, config, secret, usage,
+user, key, access, audit, limit, backup and db, tui, run, install-service), each with `add_parser` and
+`run`. Argument parsing and messages only: the rules live in `llmgw.services`. A command raises; `main`
+turns what it raised into an exit code and a message through the one table in `cli/exit_codes.py`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from llmgw.cli import exit_codes
 # the password hasher (tests/process/test_import_hygiene.py).
 MODULES: dict[str, str] = {
     "serve": "serve",
+    "healthcheck": "healthcheck",
     "config": "config",
     "secret": "secret",
     "usage": "usage",

@@ -4,9 +4,10 @@ something else there (`llmgw db check` reports an unreadable database as its fin
 says the backup failed, `llmgw secret list` reads no configuration when it is invalid).
 
 Exit codes: 0 done; 1 refused (an account use case said no) or failed; 2 the setup is wrong (the
-configuration, no OS keyring, the database in use by another server, `llmgw run` without a key or with a
-gateway URL that is not http(s)); 127 `llmgw run`'s agent not on PATH (the shell's "command not found");
-130 interrupted (Ctrl-C). `llmgw run` otherwise exits with the agent's own code (it becomes the agent).
+configuration, no OS keyring, the database in use by another server or upgraded by a newer llmgw,
+`llmgw run` without a key or with a gateway URL that is not http(s)); 127 `llmgw run`'s agent not on
+PATH (the shell's "command not found"); 130 interrupted (Ctrl-C). `llmgw run` otherwise exits with the
+agent's own code (it becomes the agent).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from llmgw.errors import (
     AgentNotFound,
     ConfigError,
     DatabaseInUse,
+    DatabaseTooNew,
     LaunchError,
     SecretBackendUnavailable,
 )
@@ -38,6 +40,7 @@ EXITS: Final[dict[type[BaseException], Exit]] = {
     AccountError: Exit(1, "error: "),  # and its subclasses: not found, denied, invalid, a broken rule
     SecretBackendUnavailable: Exit(2, "error: "),
     DatabaseInUse: Exit(2, "llmgw: "),
+    DatabaseTooNew: Exit(2, "llmgw: "),
     LaunchError: Exit(2, "llmgw run: "),
     AgentNotFound: Exit(127, "llmgw run: "),
     KeyboardInterrupt: Exit(130, None),

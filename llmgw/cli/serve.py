@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from llmgw.server.listeners import run as run_server
     from llmgw.server.listeners import setup_logging
 
-    setup_logging(config.server.log_level)
+    setup_logging(config.server.log_level, config.server.log_format)
     if refuse_unsafe_production(config, args.no_auth):
         return 2
     mode = config.server.auth_mode

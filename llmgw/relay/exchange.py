@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from llmgw.errors import ClientClosed, GatewayError, kind_of
 from llmgw.relay.endpoints import ClientEndpoint
+from llmgw.relay.record import LineContext
 from llmgw.relay.responses import error_response, new_request_id
 from llmgw.relay.runtime import Gateway
 from llmgw.services.key_index import Principal
@@ -23,7 +24,7 @@ from llmgw.translate.usage import Usage
 class Exchange:
     """A request's life: `row` (filled on the way), `started` (its clock), `endpoint` (its dialect)."""
 
-    __slots__ = ("endpoint", "gw", "recorded", "row", "started")
+    __slots__ = ("endpoint", "gw", "line", "recorded", "row", "started")
 
     def __init__(self, gw: Gateway, endpoint: ClientEndpoint) -> None:
         self.gw = gw
@@ -33,6 +34,7 @@ class Exchange:
             request_id=new_request_id(), created_at=time.time(), endpoint=endpoint.path, attempts=0
         )
         self.recorded = False
+        self.line: LineContext | None = None  # the JSON request line's context (`log_format = "json"`)
 
     @property
     def request_id(self) -> str:
@@ -41,6 +43,8 @@ class Exchange:
     def attribute(self, principal: Principal) -> None:
         """The request belongs to this user and key (none for the proxy key's `legacy` principal)."""
         self.row.user_id, self.row.api_key_id = principal.user_id, principal.api_key_id
+        if self.line is not None:
+            self.line.user, self.line.key = principal.user_name, principal.key_public_id
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 2)
@@ -65,7 +69,7 @@ class Exchange:
         self.recorded = True
         if self.row.error_kind is None:  # an error no exception named (an upstream's, passed on)
             self.row.error_kind = kind_of(self.row.status, self.row.error_type)
-        self.gw.recorder.finish(self.row, self.started)
+        self.gw.recorder.finish(self.row, self.started, self.line)
 
     def fail(self, exc: GatewayError) -> Response:
         """The request ends with `exc`, answered in the client's dialect."""

@@ -44,6 +44,7 @@ from llmgw.relay.forward import Call, forward
 from llmgw.relay.limits import WorstCase
 from llmgw.relay.output_cap import CAP_FIELDS, OutputCap, output_cap, refuse_foreign_caps
 from llmgw.relay.prompt_bound import PromptBound, measure, measure_async
+from llmgw.relay.record import LineContext
 from llmgw.relay.responses import JSON, error_response
 from llmgw.relay.runtime import Gateway
 from llmgw.relay.token_count import count_anthropic_request
@@ -56,6 +57,8 @@ log = logging.getLogger("llmgw")
 # Real model ids stay well under 100 characters (`openrouter/meta-llama/llama-3.1-405b-instruct:free`);
 # the bound keeps what the client chose out of the ledger and the logs at any size.
 MODEL_MAX_CHARS = 256
+# An oversized body is read and dropped up to this many times the limit before the 413 (read_json).
+DRAIN_FACTOR = 2
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -63,6 +66,8 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
     """A model-calling request at `endpoint` (the app binds each row of `ENDPOINTS` to a route)."""
     gw: Gateway = request.app.state.gateway
     ex = Exchange(gw, endpoint)
+    if gw.recorder.json_lines:  # only then: text mode's hot path pays one attribute read
+        ex.line = LineContext(request.method, request.scope["path"], gw.client_address(request))
     headers = request.headers
     if endpoint.dialect == "gemini":  # old Gemini clients send the key as `?key=`
         headers = with_query_key(headers, request.query_params.get("key"))
@@ -251,10 +256,15 @@ def count_locally(gw: Gateway, target: Target, body: dict[str, Any], ex: Exchang
 
 async def read_json(request: Request, limit: int, deadline: float) -> dict[str, Any]:
     """The body as a JSON object; 413 past `limit` bytes (checked before and while reading), 408 when
-    it is not complete within `deadline` seconds, `ClientClosed` when the client leaves mid-body."""
+    it is not complete within `deadline` seconds, `ClientClosed` when the client leaves mid-body.
+
+    An oversized body is read on and dropped, up to `limit` bytes more, before the 413: a TLS proxy in
+    front (nginx, Caddy) still writing it when the gateway answers and closes gets a connection reset
+    and shows its client a 502 instead of the 413 (seen under load in tests/process/test_tls_proxy.py).
+    """
+    too_large = PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
+    oversized = bool(declared and declared.isdigit() and int(declared) > limit)
     chunks: list[bytes] = []
     size = 0
     try:
@@ -262,14 +272,23 @@ async def read_json(request: Request, limit: int, deadline: float) -> dict[str, 
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
-                    raise PayloadTooLarge(
-                        f"Request body is larger than the {limit} bytes this gateway accepts."
-                    )
-                chunks.append(chunk)
+                    oversized = True
+                if oversized:
+                    chunks.clear()
+                    if size > DRAIN_FACTOR * limit:
+                        break
+                else:
+                    chunks.append(chunk)
     except TimeoutError:
+        if oversized:
+            raise too_large from None
         raise RequestTimeout(f"The request body did not arrive in full within {deadline:g} s.") from None
     except ClientDisconnect:
+        if oversized:
+            raise too_large from None
         raise ClientClosed("The client closed the connection before its request body arrived.") from None
+    if oversized:
+        raise too_large
     try:
         body = orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:

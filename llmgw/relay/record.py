@@ -1,5 +1,6 @@
 """The end of every request: its ledger row queued for the writer thread, its metrics counted, and one
-access-log line.
+access-log line: text, or with `log_format = "json"` the row's fields and the request's `LineContext`
+as one JSON object (`server/json_logs.py` writes it), made from the same data, never a second pass.
 
 A request refused for a missing or wrong key gets neither (a flood of wrong keys would fill both): it
 is counted, per minute in the ledger, and reported in at most one warning a minute.
@@ -12,6 +13,8 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from llmgw.relay.metrics import Metrics
 from llmgw.services.pricing import PriceTable
@@ -33,6 +36,48 @@ def log_value(value: str | None) -> str:
 
 
 _NO_PRICES = PriceTable({})
+_PATH_MAX = 512  # a Gemini path carries the model the client named: bounded like the model itself
+
+
+@dataclass(slots=True)
+class LineContext:
+    """What a JSON request line says that the ledger row does not (kept only in json mode): the method,
+    the path (never the query string, where a Gemini client may put its key), the client's address as
+    the audit log sees it, and who made the request: user name and key public id, never a secret."""
+
+    method: str
+    path: str
+    client: str | None
+    user: str | None = None
+    key: str | None = None
+
+
+def request_fields(row: UsageRow, context: LineContext | None) -> dict[str, Any]:
+    """A finished request's JSON log fields (the logger adds time, level and logger)."""
+    return {
+        "request_id": row.request_id,
+        "method": context.method if context else "POST",
+        "path": (context.path if context else row.endpoint)[:_PATH_MAX],
+        "status": row.status,
+        "duration_ms": row.latency_ms,
+        "ttft_ms": row.ttft_ms,
+        "client": context.client if context else None,
+        "user": context.user if context else None,
+        "key": context.key if context else None,
+        "model": row.model_requested,
+        "model_upstream": row.model_upstream,
+        "provider": row.provider,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "total_tokens": row.total_tokens,
+        "usage_source": row.usage_source,
+        "cost_usd": row.cost_usd,
+        "stream": row.streamed,
+        "attempts": row.attempts,
+        "error_kind": row.error_kind,
+        "error": row.error_type,
+        "client_closed": row.client_closed,
+    }
 
 
 class Recorder:
@@ -42,14 +87,17 @@ class Recorder:
         prices: Callable[[], PriceTable] | None = None,
         metrics: Metrics | None = None,
         settle: Callable[[UsageRow], None] | None = None,
+        *,
+        json_lines: bool = False,
     ) -> None:
         self.ledger = ledger
+        self.json_lines = json_lines  # log_format = "json": the handler keeps each request's LineContext
         # Read at each use: the gateway's table (tests swap it on a running gateway).
         self.prices = prices if prices is not None else lambda: _NO_PRICES
         self.metrics = metrics
         self.settle = settle  # the limiter's: the request's budget reservation becomes its exact cost
 
-    def finish(self, row: UsageRow, started: float) -> None:
+    def finish(self, row: UsageRow, started: float, context: LineContext | None = None) -> None:
         """Record a finished request in the ledger and write its access-log line. The row's cost is
         set first, before anything else reads it (what settles a budget runs right after `price`)."""
         row.latency_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -61,6 +109,9 @@ class Recorder:
             self.metrics.request_finished(row)
         if not access_log.isEnabledFor(logging.INFO):
             return  # the escaping below is not free; at `warning` nobody reads it
+        if self.json_lines:
+            access_log.info("request", extra={"request": request_fields(row, context)})
+            return
         access_log.info(
             "%s POST %s %d model=%s provider=%s key=%s attempts=%d latency_ms=%.1f%s%s",
             row.request_id,

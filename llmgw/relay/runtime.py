@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import httpx
+from starlette.requests import HTTPConnection
 
 from llmgw.providers import adapter_for
 from llmgw.relay.auth import Auth, LegacyAuth, PersonalKeyAuth
@@ -108,7 +110,13 @@ class Gateway:
         self.upstreams = upstreams
         pools = {name: up.keys for name, up in upstreams.items()}
         self.metrics = Metrics(self.catalog, pools, ledger, lambda: self.auth_failures.total)
-        self.recorder = Recorder(ledger, lambda: self.prices, self.metrics, self.limits.settle)
+        json_lines = config.server.log_format == "json"
+        self.recorder = Recorder(
+            ledger, lambda: self.prices, self.metrics, self.limits.settle, json_lines=json_lines
+        )
+        # The client's address for the JSON request log: the peer's, unless the server gives the one
+        # its audit log uses (behind `trusted_proxies`, the client's; `server/app.py`).
+        self.client_address: Callable[[HTTPConnection], str | None] = _peer
         self.key_source = key_source
         self._no_key_logged: dict[str, float] = {}  # provider → when its last "no key" warning was
         self.key_index = auth.index if isinstance(auth, PersonalKeyAuth) else None
@@ -188,6 +196,10 @@ class Gateway:
     async def close(self) -> None:
         """Shutdown's last step: the store closed, only once the writer has stopped (`drain`)."""
         await asyncio.to_thread(self.store.close)
+
+
+def _peer(conn: HTTPConnection) -> str | None:
+    return conn.client.host if conn.client else None
 
 
 def start_auth(config: Config, proxy_key: str | None, store: Store) -> Auth:

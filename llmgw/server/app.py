@@ -26,16 +26,13 @@ from llmgw.relay.guard import RequestGuard
 from llmgw.relay.handler import handle
 from llmgw.relay.metrics_endpoint import open_metrics, protected_metrics
 from llmgw.relay.model_list import ModelCache, get_gemini_model, get_model, list_gemini_models, list_models
-from llmgw.relay.responses import JSON, error_response, new_request_id
+from llmgw.relay.responses import error_response, new_request_id
 from llmgw.relay.runtime import Gateway, KeySource
 from llmgw.relay.stored_responses import ROUTES as STORED_RESPONSE_ROUTES
 from llmgw.server.loops import Loops
+from llmgw.server.probes import Readiness, healthz, readyz
 from llmgw.services.pricing import PriceTable
 from llmgw.settings import Config
-
-
-async def healthz(request: Request) -> Response:
-    return Response(b'{"status":"ok"}', media_type=JSON)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -77,6 +74,7 @@ def create_app(
         app.state.gateway = gw
         loops = Loops(gw)
         app.state.loops = loops
+        app.state.readiness = Readiness(gw)
         app.state.model_cache = ModelCache(config.server.models_cache_ttl)
         index = gw.key_index
 
@@ -85,13 +83,16 @@ def create_app(
                 await asyncio.to_thread(index.load)
                 await asyncio.to_thread(gw.load_limits)  # a limit set in the portal applies at once
 
-        portal.state.backend = Backend(gw.store, reload_keys, site=Site.from_config(config.server))
+        site = Site.from_config(config.server)
+        gw.client_address = site.client_address  # the JSON request log's, as the audit log's
+        portal.state.backend = Backend(gw.store, reload_keys, site=site)
         loops.start()
         try:
             yield
         finally:
             # In this order: nothing runs over the gateway while it closes; the ledger's rows are
             # written before the loops' last writes (hints: last use, key states); the store last.
+            app.state.readiness = None  # stopping: not ready
             loops.cancel()
             await gw.drain()
             await loops.last_writes()
@@ -99,7 +100,8 @@ def create_app(
 
     portal = create_portal()
     routes = [
-        Route("/healthz", healthz, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),  # and HEAD: Starlette adds it to a GET route
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", protected_metrics, methods=["GET"]),
         Route("/ui", lambda request: RedirectResponse("/ui/", status_code=308), methods=["GET"]),
         Mount("/ui", app=portal),

@@ -24,20 +24,26 @@ from starlette.applications import Starlette
 from llmgw.relay.auth import auth_enabled
 from llmgw.relay.runtime import KeySource
 from llmgw.server.app import create_app, create_metrics_app
+from llmgw.server.json_logs import JsonFormatter
 from llmgw.settings import Config, metrics_address
-from llmgw.storage import hold_serve_lock
+from llmgw.storage import Store, hold_serve_lock
 
 log = logging.getLogger("llmgw")
 
 
-def setup_logging(level: str) -> None:
-    """The process's log lines on stderr at `level`; the HTTP libraries' chatter kept out."""
+def setup_logging(level: str, log_format: str = "text") -> None:
+    """The process's log lines on stderr at `level`, as text or one JSON object each (`log_format`);
+    the HTTP libraries' chatter kept out."""
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
         force=True,
     )
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
+        logging.captureWarnings(True)  # Python's warnings too, or they would print plain text lines
     # httpx and aiohttp log request URLs and headers at DEBUG; keep them quiet whatever our level.
     for noisy in ("httpx", "httpcore", "aiohttp", "hypercorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -90,9 +96,12 @@ def metrics_hypercorn_config(config: Config) -> HypercornConfig | None:
 
 
 def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
-    """Serve until SIGTERM/SIGINT; returns the exit code. Raises DatabaseInUse, before binding and
-    before the database is opened, when another `llmgw serve` holds the database's serve lock."""
+    """Serve until SIGTERM/SIGINT; returns the exit code. Raises, before binding and before the database
+    is opened: DatabaseTooNew when a newer llmgw upgraded the database, DatabaseInUse when another
+    `llmgw serve` holds its serve lock."""
     hc = hypercorn_config(config)
+    # Before the lock file exists and before hypercorn: a refusal is the CLI's message and exit code 2.
+    Store.check_known(config.server.database)
     with hold_serve_lock(config.server.database, f"http://{hc.bind[0]}"):
         mode = config.server.auth_mode
         app = create_app(config, proxy_key, key_source)

@@ -43,6 +43,8 @@ from llmgw.settings.environment import FILE_SUFFIX, Environment, effective_envir
 
 __all__ = [
     "BUDGET_ALERT_WEBHOOK_NAME",
+    "KEYRING_BACKEND_ENV",
+    "KEYRING_OFF",
     "NOT_PROVIDER_SECRETS",
     "PROXY_KEY_NAME",
     "SERVICE",
@@ -56,6 +58,7 @@ __all__ = [
     "env_secrets",
     "env_var_name",
     "has_secret",
+    "keyring_turned_off",
     "list_secrets",
     "mask_secret",
     "parse_secret_name",
@@ -73,6 +76,10 @@ BUDGET_ALERT_WEBHOOK_NAME = "budget-alert-webhook"
 BUDGET_ALERT_WEBHOOK_ENV = "LLMGW_BUDGET_ALERT_WEBHOOK"
 NOT_PROVIDER_SECRETS = (PROXY_KEY_NAME, BUDGET_ALERT_WEBHOOK_NAME)  # the gateway's own, not upstream keys
 _INDEX_NAME = "__index__"
+# keyring's own way to say "no keyring here": its variable naming its `fail` backend. The container image
+# sets it (secrets come from the environment there), so the keyring's absence is no warning then.
+KEYRING_BACKEND_ENV = "PYTHON_KEYRING_BACKEND"
+KEYRING_OFF = "keyring.backends.fail.Keyring"
 _PROVIDER_RE = re.compile(r"[a-z0-9_-]+")
 _SECRET_RE = re.compile(r"(?P<provider>[a-z0-9_-]+)(?:\.(?P<index>[1-9][0-9]*))?")
 
@@ -179,8 +186,16 @@ _BACKEND_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def keyring_turned_off() -> bool:
+    """Whether the operator turned the OS keyring off (`PYTHON_KEYRING_BACKEND` names keyring's
+    `fail` backend): secrets then come from the environment by design."""
+    return os.environ.get(KEYRING_BACKEND_ENV, "").strip() == KEYRING_OFF
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, NoKeyringError):
+        if keyring_turned_off():
+            return f"turned off by {KEYRING_BACKEND_ENV}={KEYRING_OFF}"
         if sys.platform.startswith("linux") and not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
             return "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set"
         if sys.platform.startswith("linux"):
@@ -254,8 +269,10 @@ def _warn_unavailable_once(exc: SecretBackendUnavailable) -> None:
         if _warned_unavailable:
             return
         _warned_unavailable = True
-    logger.warning(
-        "OS keyring unavailable (%s); reading secrets from LLMGW_* environment variables", exc.reason
+    logger.log(
+        logging.INFO if keyring_turned_off() else logging.WARNING,
+        "OS keyring unavailable (%s); reading secrets from LLMGW_* environment variables",
+        exc.reason,
     )
 
 

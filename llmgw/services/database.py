@@ -10,13 +10,19 @@ from llmgw.storage import Store
 if TYPE_CHECKING:
     from llmgw.settings import Config
 
-__all__ = ["Store", "open_configured_store", "open_store"]
+__all__ = ["Store", "check_known", "open_configured_store", "open_store"]
 
 
 def open_store(config: Config) -> Store:
     """The configured SQLite file, migrated; a context manager. Works while `llmgw serve` runs on it
     (WAL: readers never wait; a change waits up to the busy timeout for the server's write)."""
     return Store.open(config.server.database)
+
+
+def check_known(config: Config) -> None:
+    """Raise DatabaseTooNew, changing nothing, when a newer llmgw upgraded the configured database (a
+    front end that opens it later asks first, so it can refuse before it starts)."""
+    Store.check_known(config.server.database)
 
 
 def open_configured_store(config_file: str | None) -> Store:

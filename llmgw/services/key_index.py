@@ -32,6 +32,7 @@ class Principal:
     user_name: str
     role: str  # "admin" or "user" for a personal key; "legacy" / "anonymous" for the built-ins
     access: ModelAccess = UNRESTRICTED  # the models it may call: its user's list and its key's
+    key_public_id: str | None = None  # the key's public id (never its secret), for the JSON request log
 
     @property
     def is_admin(self) -> bool:
@@ -73,7 +74,14 @@ class KeyIndex:
         self._keys = {
             r.public_id: (
                 r,
-                Principal(r.user_id, r.key_id, r.user_name, r.role, ModelAccess(r.user_access, r.key_access)),
+                Principal(
+                    r.user_id,
+                    r.key_id,
+                    r.user_name,
+                    r.role,
+                    ModelAccess(r.user_access, r.key_access),
+                    key_public_id=r.public_id,
+                ),
             )
             for r in records
         }

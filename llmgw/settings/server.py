@@ -70,6 +70,17 @@ class ServerConfig(Table):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="debug, info, warning or error."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description=(
+            "`text`: one line per log record, and per request `llmgw.access`'s line. `json`: every log "
+            "line on stderr is one JSON object (time, level, logger, message), and each model call ends "
+            "with one carrying its request id, method, path, status, duration, time to first token, "
+            "client address (behind `trusted_proxies`, the client's), user and key public id, models, "
+            "provider, tokens, cost, stream and error kind and code; never a key, a cookie, a prompt or "
+            "an answer. For Loki, Elasticsearch and other collectors."
+        ),
+    )
     max_body_bytes: int = Field(
         16 * 1024 * 1024, gt=0, description="Largest request body accepted (413 above)."
     )

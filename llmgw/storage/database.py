@@ -81,7 +81,8 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
-        """Open (creating if needed) the SQLite file at `path`, set pragmas and apply migrations.
+        """Open (creating if needed) the SQLite file at `path`, set pragmas and apply migrations; raise
+        DatabaseTooNew, changing nothing, when a newer llmgw upgraded the file.
 
         `busy_timeout`: seconds a statement waits for another connection's lock (another process
         writing the same file) before it fails with "database is locked"."""
@@ -91,9 +92,11 @@ class Store:
         conn = sqlite3.connect(path, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
+            # Before any pragma: a file a newer llmgw upgraded is refused unchanged (DatabaseTooNew).
+            pending = schema.refuse_unknown(conn, path)
             for pragma in _PRAGMAS:
                 conn.execute(pragma)
-            if schema.pending(conn):  # one query; the migrations and sqlite-utils only when needed
+            if pending:  # the migrations and sqlite-utils only when needed
                 from llmgw.storage.migrations import migrations
 
                 migrations.apply(_wrap(conn))
@@ -101,6 +104,12 @@ class Store:
             conn.close()
             raise
         return cls(conn, path)
+
+    @staticmethod
+    def check_known(path: str | Path) -> None:
+        """Raise DatabaseTooNew when the file at `path` was upgraded by a newer llmgw, changing nothing
+        (`llmgw serve` asks before it takes the serve lock; `open` refuses such a file too)."""
+        schema.check_known(Path(path))
 
     @classmethod
     def open_read_only(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
@@ -124,6 +133,26 @@ class Store:
     def file_mode_warnings(self) -> list[str]:
         """One sentence, with the fix, per file of this database that its group or others may access."""
         return [warning(p, mode) for p, mode in loose_modes(health.database_files(self.path))]
+
+    def writable(self, timeout: float) -> bool:
+        """Whether the file takes a write now (`/readyz`): SQLite's write lock taken on a connection of
+        its own (never created: a file gone is not writable) within `timeout` seconds, and given back
+        with nothing written. False for a file locked past `timeout`, read-only or gone. Blocking: call
+        it from a worker thread. It does not wait for this store's lock (the ledger's writes)."""
+        try:
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=timeout, isolation_level=None
+            )
+        except sqlite3.Error:
+            return False
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return True
+        except sqlite3.Error:
+            return False
+        finally:
+            conn.close()
 
     def backup(self, target: str | Path, *, overwrite: bool = False) -> None:
         """A consistent copy of the database at `target`, taken while others keep writing (SQLite's

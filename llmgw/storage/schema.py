@@ -5,7 +5,10 @@ up-to-date file for a listing costs one query."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any, Protocol
+
+from llmgw.errors import DatabaseTooNew
 
 # sqlite-utils `Migrations`' own table and this project's set name in it (storage/migrations.py).
 MIGRATIONS_TABLE = "_sqlite_migrations"
@@ -32,19 +35,48 @@ MIGRATION_NAMES = (
 )
 
 
-def pending(conn: sqlite3.Connection) -> list[str]:
-    """This version's steps the database at `conn` has not recorded, in order (all of them for a new
-    file). Reads only."""
+def applied(conn: sqlite3.Connection) -> list[str]:
+    """The steps the database at `conn` has recorded, in the order they were (none for a new file).
+    Reads only."""
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [MIGRATIONS_TABLE]
     ).fetchone()
     if exists is None:
-        return list(MIGRATION_NAMES)
-    applied = {
-        r[0]
-        for r in conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = ?", [MIGRATION_SET])
-    }
-    return [name for name in MIGRATION_NAMES if name not in applied]
+        return []
+    query = f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = ? ORDER BY rowid"
+    return [r[0] for r in conn.execute(query, [MIGRATION_SET])]
+
+
+def pending(conn: sqlite3.Connection) -> list[str]:
+    """This version's steps the database at `conn` has not recorded, in order (all of them for a new
+    file). Reads only."""
+    done = set(applied(conn))
+    return [name for name in MIGRATION_NAMES if name not in done]
+
+
+def refuse_unknown(conn: sqlite3.Connection, path: Path) -> list[str]:
+    """This version's pending steps for the database at `conn`; raises DatabaseTooNew, naming them, when
+    it records steps this version does not know (a newer llmgw upgraded it). Reads only."""
+    done = applied(conn)
+    unknown = tuple(name for name in done if name not in MIGRATION_NAMES)
+    if unknown:
+        raise DatabaseTooNew(str(path), unknown)
+    return [name for name in MIGRATION_NAMES if name not in done]
+
+
+def check_known(path: Path) -> None:
+    """Raise DatabaseTooNew when the database file at `path` was upgraded by a newer llmgw; nothing when
+    there is no file. Changes nothing: no file created, no pragma set, no migration applied, and SQLite's
+    -wal and -shm files, made by the read, removed again as the last connection closes (a read-only
+    connection could not remove them)."""
+    if not path.is_file():
+        return
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        refuse_unknown(conn, path)
+    finally:
+        conn.close()
 
 
 class Sql(Protocol):

@@ -75,6 +75,7 @@ class LedgerWriter:
         self._give_up = False  # a write failed while closing: spool the rest without waiting again
         self._abandoned = False  # close() timed out and spooled what the thread held
         self._pending = 0  # rows in memory: queued or being written
+        self._waiting_since: float | None = None  # monotonic: since when rows wait with no batch done
         self._inflight: list[UsageRow] = []
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
@@ -117,6 +118,8 @@ class LedgerWriter:
         with self._lock:
             closed = self._closed
             if not closed and self._pending < self._max_queue:
+                if not self._pending:
+                    self._waiting_since = time.monotonic()
                 self._pending += 1
                 self._queue.put(row)
                 if self._queue.qsize() >= self._max_batch:  # a full batch: write it now
@@ -153,6 +156,20 @@ class LedgerWriter:
         """Return how many recorded rows are in memory, not yet written or spooled."""
         with self._lock:
             return self._pending
+
+    @property
+    def max_queue(self) -> int:
+        """The most rows that wait in memory; past it rows go straight to the spool."""
+        return self._max_queue
+
+    def stalled(self, now: float | None = None) -> float:
+        """Seconds rows have waited in memory without the thread finishing a batch (written or
+        spooled); 0 when none waits. A writer stuck in a write (a hung disk) shows here (`/readyz`)."""
+        with self._lock:
+            since = self._waiting_since if self._pending else None
+        if since is None:
+            return 0.0
+        return max(0.0, (time.monotonic() if now is None else now) - since)
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop accepting rows, write or spool every pending row and join the thread; safe to call
@@ -249,6 +266,7 @@ class LedgerWriter:
                 if self._inflight is batch:  # else close() took it over
                     self._inflight = []
                     self._pending -= len(batch)
+                self._waiting_since = time.monotonic() if self._pending else None
         return written
 
     def _insert_with_retries(self, batch: list[UsageRow]) -> list[UsageRow] | None:

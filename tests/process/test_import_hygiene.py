@@ -16,6 +16,7 @@ import sqlite_utils
 
 from llmgw.storage import Store, schema
 from llmgw.storage.migrations import migrations
+from tests.support.gateway_process import free_port
 
 HEAVY = ("keyring", "secretstorage", "jeepney", "textual", "tui", "llmgw_tui", "llmgw.services.credentials")
 
@@ -167,8 +168,28 @@ def test_an_account_listing_loads_only_what_it_needs(tmp_path: Path, command: tu
     assert "llmgw.settings.locations" in loaded  # found by the configuration
     found = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in NOT_FOR_A_LISTING)]
     assert found == []
-    others = {"serve", "config", "secret", "usage", "access", "audit", "db", "tui", "run"}
+    others = {"serve", "healthcheck", "config", "secret", "usage", "access", "audit", "db", "tui", "run"}
     assert [m for m in loaded if m.startswith("llmgw.cli.") and m.split(".")[2] in others] == []
+
+
+def test_the_health_check_loads_no_server_keyring_or_http_stack(tmp_path: Path) -> None:
+    """A container runs `llmgw healthcheck` every 30 s: it reads the configuration and makes one request."""
+    config = tmp_path / "llmgw.toml"
+    config.write_text(f"[server]\nport = {free_port()}\n", encoding="utf-8")  # nothing listens there
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from llmgw.cli import main\n"
+        "with contextlib.redirect_stderr(io.StringIO()):\n"
+        f"    code = main(['healthcheck', '--config', {str(config)!r}])\n"
+        "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMGW_")}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    found = json.loads(out.stdout)
+    assert found["code"] == 1  # it did ask, and nothing answered
+    heavy = ("httpx", "aiohttp", "asyncio", "keyring", "starlette", "hypercorn", "sqlite_utils", "argon2")
+    heavy += ("sqlite3", "llmgw.server", "llmgw.relay", "llmgw.portal", "llmgw.services.credentials")
+    assert [m for m in found["modules"] if any(m == h or m.startswith(h + ".") for h in heavy)] == []
 
 
 def run_alone(code: str) -> dict[str, object]:

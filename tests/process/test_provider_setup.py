@@ -168,17 +168,17 @@ async def test_start_up_says_per_provider_how_many_keys_and_from_where(
         pass
     lines = {r.getMessage(): r.levelno for r in caplog.records if r.getMessage().startswith("provider ")}
     assert lines == {
-        "provider groq (openai-compatible): no key: run `llmgw secret set groq` or set LLMGW_GROQ_API_KEY": (
+        "provider groq (openai-compatible): no key: run `llmgw secret set groq` or set LLMGW_GROQ_API_KEY "
+        "(or LLMGW_GROQ_API_KEY_FILE)": (
             logging.WARNING  # configured, so meant to be used
         ),
         "provider openai (openai): 2 keys from the OS keyring": logging.INFO,
         "provider anthropic (anthropic): no key: run `llmgw secret set anthropic` or set "
-        "LLMGW_ANTHROPIC_API_KEY": logging.INFO,
-        "provider gemini (gemini): no key: run `llmgw secret set gemini` or set LLMGW_GEMINI_API_KEY": (
-            logging.INFO
-        ),
+        "LLMGW_ANTHROPIC_API_KEY (or LLMGW_ANTHROPIC_API_KEY_FILE)": logging.INFO,
+        "provider gemini (gemini): no key: run `llmgw secret set gemini` or set LLMGW_GEMINI_API_KEY "
+        "(or LLMGW_GEMINI_API_KEY_FILE)": logging.INFO,
         "provider openrouter (openrouter): no key: run `llmgw secret set openrouter` or set "
-        "LLMGW_OPENROUTER_API_KEY": logging.INFO,
+        "LLMGW_OPENROUTER_API_KEY (or LLMGW_OPENROUTER_API_KEY_FILE)": logging.INFO,
     }
 
 

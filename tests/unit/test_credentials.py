@@ -173,6 +173,32 @@ def test_no_backend_warns_once_without_secrets(caplog: pytest.LogCaptureFixture)
 
 
 @pytest.mark.usefixtures("no_keyring")
+def test_a_keyring_turned_off_on_purpose_is_no_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The container image sets PYTHON_KEYRING_BACKEND to keyring's `fail` backend: one INFO line says
+    where secrets come from, and writing one says why it cannot (never a warning at every start)."""
+    monkeypatch.setenv(credentials.KEYRING_BACKEND_ENV, credentials.KEYRING_OFF)
+    with caplog.at_level(logging.INFO, logger="llmgw.credentials"):
+        assert provider_keys("openai", {"LLMGW_OPENAI_API_KEY": SECRET_A}) == [SECRET_A]
+        assert proxy_key({}) is None
+    records = [r for r in caplog.records if r.name == "llmgw.credentials"]
+    assert [r.levelno for r in records] == [logging.INFO]
+    assert "(turned off by PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring)" in records[0].getMessage()
+    with pytest.raises(SecretBackendUnavailable, match="turned off") as info:
+        set_secret("openai", SECRET_A)
+    assert "LLMGW_OPENAI_API_KEY" in str(info.value) and SECRET_A not in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["", "keyring.backends.null.Keyring", "keyring.backends.fail"])
+def test_only_the_fail_backend_turns_the_keyring_off(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(credentials.KEYRING_BACKEND_ENV, value)
+    assert not credentials.keyring_turned_off()
+    monkeypatch.setenv(credentials.KEYRING_BACKEND_ENV, f" {credentials.KEYRING_OFF}\n")
+    assert credentials.keyring_turned_off()
+
+
+@pytest.mark.usefixtures("no_keyring")
 def test_no_backend_set_delete_list_raise() -> None:
     with pytest.raises(SecretBackendUnavailable) as info:
         set_secret("openai", SECRET_A)

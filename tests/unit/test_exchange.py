@@ -25,7 +25,7 @@ class Recorder:
     def __init__(self) -> None:
         self.rows: list[UsageRow] = []
 
-    def finish(self, row: UsageRow, started: float) -> None:
+    def finish(self, row: UsageRow, started: float, context: object = None) -> None:
         self.rows.append(row)
 
 

@@ -39,7 +39,7 @@ def test_a_valid_key_is_its_owner(db: Path, store: Store) -> None:
     key = add_key(db, ada)
     index = KeyIndex(store)
     index.load()
-    assert who(index, key.token) == Principal(ada, key.key_id, "ada", "admin")
+    assert who(index, key.token) == Principal(ada, key.key_id, "ada", "admin", key_public_id=key.public_id)
     assert Principal(None, None, "legacy", "legacy") == LEGACY and not LEGACY.is_admin
 
 
@@ -66,7 +66,7 @@ def test_every_refusal_says_why(db: Path, store: Store) -> None:
     assert who(index, deleted.token) == "unknown key"
     assert who(index, unknown) == "unknown key"
     assert who(index, wrong_secret) == "wrong secret"
-    assert who(index, good.token) == Principal(bob, good.key_id, "bob", "user")
+    assert who(index, good.token) == Principal(bob, good.key_id, "bob", "user", key_public_id=good.public_id)
 
 
 def test_reloads_only_when_another_process_committed(db: Path, store: Store) -> None:

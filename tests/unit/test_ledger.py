@@ -310,6 +310,24 @@ def test_a_writer_stuck_past_the_close_timeout_spools_what_it_holds(tmp_path: Pa
     store.close()
 
 
+def test_a_stuck_writer_shows_as_stalled_until_its_batch_is_done(tmp_path: Path) -> None:
+    store = StuckStore.open(tmp_path / "llmgw.db")
+    store.release = threading.Event()
+    writer = LedgerWriter(store, max_batch=1, max_delay=0.0)
+    assert writer.stalled() == 0.0  # nothing waits
+    writer.start()
+    writer.record(row("r0"))
+    since = time.monotonic()
+    writer.record(row("r1"))  # waits behind the stuck batch: the wait counts from the first row
+    assert writer.stalled(now=since + 60) >= 60
+    store.release.set()
+    wait_until_written(writer)
+    assert writer.stalled(now=time.monotonic() + 60) == 0.0  # none waits: nothing is stalled
+    writer.close()
+    assert ids_in(store) == ["r0", "r1"]
+    store.close()
+
+
 class PickyStore(Store):
     """A real store that refuses one row for a reason of its own (not a lock)."""
 

@@ -1,5 +1,6 @@
 """`Store.open`'s cheap check of pending schema steps (storage/schema.py, plain sqlite3): it agrees with
-sqlite-utils' own reading, and a file with a step pending is migrated on open. That an up-to-date file
+sqlite-utils' own reading, a file with a step pending is migrated on open, and one with a step this
+version does not know (a newer llmgw's) is refused unchanged. That an up-to-date file
 opens without sqlite-utils: tests/process/test_import_hygiene.py."""
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from llmgw.errors import DatabaseTooNew
 from llmgw.storage import Store, schema
 from llmgw.storage.migrations import migrations
 
@@ -58,3 +61,33 @@ def test_open_applies_what_is_pending(tmp_path: Path) -> None:
         assert store.health(quick=True).pending == ()
     with closing(sqlite3.connect(path)) as conn:
         assert schema.pending(conn) == []
+
+
+def record_future_step(path: Path, name: str, migration_set: str = schema.MIGRATION_SET) -> None:
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES (?, ?, '')",
+            [migration_set, name],
+        )
+
+
+def test_a_step_this_version_does_not_know_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    Store.open(path).close()
+    record_future_step(path, "m099_newer")
+    record_future_step(path, "m100_not_ours", migration_set="someone-else")  # another set's: not counted
+    for refuse in (lambda: Store.open(path), lambda: Store.check_known(path)):
+        with pytest.raises(DatabaseTooNew) as caught:
+            refuse()
+        assert caught.value.unknown == ("m099_newer",) and caught.value.database == str(path)
+        assert "m099_newer" in str(caught.value) and "m100" not in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer.db"]  # no -wal or -shm left
+
+
+def test_check_known_creates_nothing_and_passes_a_current_file(tmp_path: Path) -> None:
+    missing = tmp_path / "none" / "llmgw.db"
+    Store.check_known(missing)  # nothing to refuse: `open` creates it later
+    assert not missing.parent.exists()
+    current = tmp_path / "llmgw.db"
+    Store.open(current).close()
+    Store.check_known(current)
