@@ -8,7 +8,7 @@ Exception
     ├── ConfigError                  bad configuration: a located message, never a traceback
     ├── SecretBackendUnavailable     no usable OS keyring (the CLI says so; environment secrets still work)
     ├── DatabaseInUse                another `llmgw serve` holds the database's serve lock
-    ├── DatabaseUnreadable           `llmgw db check` / `backup`: not a SQLite database, or damaged
+    ├── DatabaseUnreadable           not a SQLite database, or damaged (exit 2; `db check` reports it)
     ├── DatabaseTooNew               migrations this llmgw does not know: a newer one upgraded the database
     ├── LaunchError                  `llmgw run` cannot start the agent: no key, a gateway URL not http(s)
     │   └── AgentNotFound            the agent's program is not on PATH

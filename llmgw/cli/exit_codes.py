@@ -22,6 +22,7 @@ from llmgw.errors import (
     ConfigError,
     DatabaseInUse,
     DatabaseTooNew,
+    DatabaseUnreadable,
     LaunchError,
     SecretBackendUnavailable,
 )
@@ -41,6 +42,7 @@ EXITS: Final[dict[type[BaseException], Exit]] = {
     SecretBackendUnavailable: Exit(2, "error: "),
     DatabaseInUse: Exit(2, "llmgw: "),
     DatabaseTooNew: Exit(2, "llmgw: "),
+    DatabaseUnreadable: Exit(2, "llmgw: "),
     LaunchError: Exit(2, "llmgw run: "),
     AgentNotFound: Exit(127, "llmgw run: "),
     KeyboardInterrupt: Exit(130, None),

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Protocol
 
-from llmgw.errors import DatabaseTooNew
+from llmgw.errors import DatabaseTooNew, DatabaseUnreadable
 
 # sqlite-utils `Migrations`' own table and this project's set name in it (storage/migrations.py).
 MIGRATIONS_TABLE = "_sqlite_migrations"
@@ -57,7 +57,13 @@ def pending(conn: sqlite3.Connection) -> list[str]:
 def refuse_unknown(conn: sqlite3.Connection, path: Path) -> list[str]:
     """This version's pending steps for the database at `conn`; raises DatabaseTooNew, naming them, when
     it records steps this version does not know (a newer llmgw upgraded it). Reads only."""
-    done = applied(conn)
+    try:
+        done = applied(conn)
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        raise DatabaseUnreadable(
+            f"the database {path} cannot be read: {exc}. Point LLMGW_DATABASE (or [server] database) at "
+            "the right file, or restore it from a backup; `llmgw db check` says more."
+        ) from exc
     unknown = tuple(name for name in done if name not in MIGRATION_NAMES)
     if unknown:
         raise DatabaseTooNew(str(path), unknown)

@@ -87,6 +87,28 @@ def test_a_newer_database_is_refused_and_left_unchanged(tmp_path: Path, command:
     assert files(db.parent) == before  # the same bytes; no -wal, -shm, spool or serve lock left
 
 
+@pytest.mark.parametrize("command", [("serve",), ("user", "list"), ("key", "create", "admin")])
+def test_a_file_that_is_not_a_database_is_refused_without_a_traceback(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A wrong LLMGW_DATABASE (a file of something else) is named with what to do, exit 2, unchanged."""
+    db = tmp_path / "data" / "llmgw.db"
+    db.parent.mkdir()
+    db.write_bytes(b"not a database at all; " * 200)
+    cfg = tmp_path / "llmgw.toml"
+    cfg.write_text(f"[server]\nport = {free_port()}\ndatabase = '{db}'\n", encoding="utf-8")
+    before = files(db.parent)
+    r = llmgw(*command, "--config", str(cfg), env={"LLMGW_PROXY_KEY": PROXY_KEY})
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    message = r.stderr.strip().splitlines()[-1]
+    assert message == (
+        f"llmgw: the database {db} cannot be read: file is not a database. Point LLMGW_DATABASE (or "
+        "[server] database) at the right file, or restore it from a backup; `llmgw db check` says more."
+    )
+    assert "Traceback" not in r.stderr
+    assert files(db.parent) == before
+
+
 def test_read_only_commands_still_read_a_newer_database(tmp_path: Path) -> None:
     _, cfg = newer_database(tmp_path)
     r = llmgw("db", "check", "--config", str(cfg))
