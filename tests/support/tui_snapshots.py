@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.pilot import Pilot
+from textual.worker import WorkerState
 
 from tests.support.tui_support import settle
 
@@ -36,17 +37,23 @@ async def screenshot(
         if before is not None:
             await before(pilot)
             await settle(pilot)
-        # Some widgets finish their layout a refresh later (a table's column widths): the screen is
-        # taken once two shots in a row agree.
+        # Some widgets finish their layout a refresh later (a table's column widths), and the screens
+        # load their data in workers (threads that a loaded machine may run late): the screen is taken
+        # once no worker is pending or running and two shots in a row agree.
         shot = normalize(app.export_screenshot())
-        for _ in range(50):
+        for _ in range(100):
+            await app.workers.wait_for_complete()
             await pilot.wait_for_scheduled_animations()
             await pilot.pause(0.02)
             again = normalize(app.export_screenshot())
-            if again == shot:
+            if again == shot and not _busy(app):
                 return shot
             shot = again
         pytest.fail("the screen never settled")
+
+
+def _busy(app: App[object]) -> bool:
+    return any(worker.state in (WorkerState.PENDING, WorkerState.RUNNING) for worker in app.workers)
 
 
 def check(name: str, svg: str, failed_dir: Path) -> None:
