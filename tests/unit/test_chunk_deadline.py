@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+import uvloop
 
 from llmgw.errors import UpstreamTimeout
 from llmgw.providers import adapter_for
@@ -17,6 +18,7 @@ from llmgw.relay.upstream import Upstream
 from llmgw.settings import ProviderConfig
 
 LIMIT = 0.4  # chunk_timeout: pauses well under it pass, a stall far over it does not
+LOOPS = pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])  # as served
 
 
 class PacedBody(httpx.AsyncByteStream):
@@ -59,21 +61,23 @@ async def collect(
     return got
 
 
-def test_many_chunks_within_the_limit_outlast_it_together() -> None:
+@LOOPS
+def test_many_chunks_within_the_limit_outlast_it_together(run: Callable[..., list[bytes]]) -> None:
     """30 pauses of a quarter of the limit: the stream lasts ~2x the limit and none is cut."""
-    got = asyncio.run(collect([LIMIT / 4] * 30))
+    got = run(collect([LIMIT / 4] * 30))
     assert len(got) == 30
 
 
-def test_a_stall_after_many_chunks_is_an_upstream_timeout() -> None:
-    async def run() -> list[bytes]:
+@LOOPS
+def test_a_stall_after_many_chunks_is_an_upstream_timeout(run: Callable[..., list[bytes]]) -> None:
+    async def stalled() -> list[bytes]:
         got: list[bytes] = []
         with pytest.raises(UpstreamTimeout, match="did not answer in time"):
             async for chunk in upstream().chunks(response([LIMIT / 4] * 12 + [None])):
                 got.append(chunk)
         return got
 
-    assert len(asyncio.run(run())) == 12  # every piece before the stall reached the consumer
+    assert len(run(stalled())) == 12  # every piece before the stall reached the consumer
 
 
 def test_the_consumers_time_between_reads_is_not_counted() -> None:
