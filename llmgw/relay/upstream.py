@@ -2,8 +2,9 @@
 
 httpx is the client API; its transport is aiohttp's (httpx-aiohttp), which measured ~4x the
 throughput of httpx's own transport here (docs/PERFORMANCE.md). Timeouts: connect through the
-transport; first byte and between chunks with asyncio deadlines, because a non-stream answer may
-legitimately take minutes while a stalled stream should be cut much sooner. Tests may give another
+transport; first byte and between chunks with asyncio deadlines (between chunks one re-armed timer
+per stream, `relay/idle_watch.py`), because a non-stream answer may legitimately take minutes while a
+stalled stream should be cut much sooner. Tests may give another
 transport (`httpx.MockTransport`): the same deadlines and error mapping then apply to its answers.
 """
 
@@ -18,6 +19,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from llmgw.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
 from llmgw.providers import ProviderAdapter, UpstreamRequest
+from llmgw.relay.idle_watch import IdleWatch
 from llmgw.relay.keypool import KeyPool
 from llmgw.settings import ProviderConfig
 
@@ -76,17 +78,27 @@ class Upstream:
     ) -> AsyncIterator[bytes]:
         """The body as it arrives, each piece within chunk_timeout (the first within first_timeout)."""
         it = response.aiter_raw().__aiter__()
-        timeout = first_timeout if first_timeout is not None else self.config.chunk_timeout
-        while True:
-            try:
-                async with asyncio.timeout(timeout):
+        limit = first_timeout if first_timeout is not None else self.config.chunk_timeout
+        watch = IdleWatch()  # one timer per stream, not an asyncio.timeout per chunk (issue #22)
+        try:
+            while True:
+                watch.begin(limit)
+                try:
                     chunk = await it.__anext__()
-            except StopAsyncIteration:
-                return
-            except (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-                raise transport_error(exc, self.name) from None
-            timeout = self.config.chunk_timeout
-            yield chunk
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    if watch.expired():
+                        raise transport_error(TimeoutError(), self.name) from None
+                    raise
+                except (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                    raise transport_error(exc, self.name) from None
+                finally:
+                    watch.end()
+                limit = self.config.chunk_timeout
+                yield chunk
+        finally:
+            watch.close()
 
     async def read(
         self, response: httpx.Response, limit: int, seconds: float, *, truncate: bool = False
