@@ -37,7 +37,7 @@ class ServerConfig(Table):
             "one; the HTTP server's own default is 100. The kernel caps it at `net.core.somaxconn` on "
             "Linux (4096 by default since Linux 5.4): a warning at start names that sysctl when this is "
             "above it. At start the soft open-files limit is also raised to the hard one (each stream "
-            "holds two descriptors), with a warning when the hard limit is below two per backlog slot."
+            "holds two descriptors), with a warning when it stays below two per backlog slot plus 64."
         ),
     )
     auth_mode: Literal["legacy", "users", "both"] = Field(
