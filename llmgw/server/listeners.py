@@ -25,6 +25,7 @@ from llmgw.relay.auth import auth_enabled
 from llmgw.relay.runtime import KeySource
 from llmgw.server.app import create_app, create_metrics_app
 from llmgw.server.json_logs import JsonFormatter
+from llmgw.server.os_limits import check_backlog, raise_open_files
 from llmgw.settings import Config, metrics_address
 from llmgw.storage import Store, hold_serve_lock
 
@@ -58,6 +59,7 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     hc.accesslog = None  # llmgw.access writes one richer line per request
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.keep_alive_timeout = 75
+    hc.backlog = config.server.backlog  # hypercorn's 100 drops connections in a burst of streams
     # h11 refuses a longer head itself (431, empty body); below that, relay/guard.py answers 431 with
     # a body for more than max_header_count headers or more than max_header_bytes of them.
     hc.h11_max_incomplete_size = max(64 * 1024, config.server.max_header_bytes + 16 * 1024)
@@ -107,6 +109,8 @@ def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
         app = create_app(config, proxy_key, key_source)
         mhc = metrics_hypercorn_config(config)
         metrics = (create_metrics_app(app), mhc) if mhc is not None else None
+        raise_open_files(config.server.backlog)
+        check_backlog(config.server.backlog)
         _serve(app, hc, mode if auth_enabled(mode, proxy_key) else "OFF", portal_url(config), metrics)
     return 0
 

@@ -26,6 +26,20 @@ class ServerConfig(Table):
     )
     host: str = Field("127.0.0.1", description="Address to listen on. Loopback by default.")
     port: int = Field(4000, ge=0, le=65535, description="TCP port to listen on.")
+    backlog: int = Field(
+        4096,
+        ge=1,
+        le=65535,
+        description=(
+            "Most connections the kernel holds for the gateway before it accepts them (the listen "
+            "backlog). Past it a new client's connection is dropped and the client waits out its SYN "
+            "retries (seconds each), so a burst of thousands of streams opening at once needs a large "
+            "one; the HTTP server's own default is 100. The kernel caps it at `net.core.somaxconn` on "
+            "Linux (4096 by default since Linux 5.4): a warning at start names that sysctl when this is "
+            "above it. At start the soft open-files limit is also raised to the hard one (each stream "
+            "holds two descriptors), with a warning when it stays below two per backlog slot plus 64."
+        ),
+    )
     auth_mode: Literal["legacy", "users", "both"] = Field(
         "both",
         description=(

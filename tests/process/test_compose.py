@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from llmgw.cli import MODULES
+from llmgw.server.os_limits import descriptors_needed
 from llmgw.services import credentials, production
 from llmgw.settings import ServerConfig, load
 from llmgw.settings.environment import FILE_SUFFIX, effective_environment
@@ -158,6 +159,9 @@ def test_the_volume_and_the_stop_grace_fit_the_image() -> None:
     assert image_env()["LLMGW_DATABASE"].startswith("/data/") and image_env()[CONFIG_ENV].startswith("/data/")
     grace = ServerConfig.model_fields["shutdown_grace"].default
     assert int(service["stop_grace_period"].removesuffix("s")) > grace  # the drain ends before SIGKILL
+    # Two descriptors per stream: the default backlog's worth of streams without the start's warning.
+    backlog = ServerConfig.model_fields["backlog"].default
+    assert service["ulimits"]["nofile"] >= descriptors_needed(backlog)
     assert service["restart"] == "unless-stopped" and "ports" not in service  # only Caddy is published
 
 

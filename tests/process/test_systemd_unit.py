@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from llmgw.server.os_limits import descriptors_needed
 from llmgw.settings import ServerConfig
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import free_port
@@ -134,6 +135,8 @@ def test_the_unit_agrees_with_llmgw() -> None:
     env = unit.environment()
     drain = ServerConfig.model_fields["shutdown_grace"].default
     assert seconds(unit.one("TimeoutStopSec")) > drain, "SIGKILL would cut the drain short"
+    backlog = ServerConfig.model_fields["backlog"].default
+    assert int(unit.one("LimitNOFILE")) >= descriptors_needed(backlog), "start would warn: too few files"
     assert unit.one("KillSignal") == "SIGTERM"
     assert unit.one("Restart") == "on-failure"
     state, config = unit.one("StateDirectory"), unit.one("ConfigurationDirectory")
