@@ -21,16 +21,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 __all__ = [
+    "PEER_CASES",
+    "PORTKEY_VERSION",
     "CpuTimes",
+    "PeerRow",
     "Proc",
+    "Totals",
     "WrkResult",
     "cpu_seconds",
     "cpu_times",
     "free_port",
+    "peer_rows",
+    "peer_table",
     "pinned",
+    "portkey_headers",
     "post",
     "rss_bytes",
     "run_wrk",
+    "totals",
+    "wrk_script",
     "wrk_version",
 ]
 
@@ -43,7 +52,7 @@ wrk.method = "POST"
 wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {key}"
-
+{extra}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -164,10 +173,15 @@ class Proc:
         return self.popen.returncode
 
 
-def post(url: str, body: bytes, key: str, timeout: float = 10.0) -> tuple[int, bytes]:
-    """One POST with the bench's headers; (status, body), HTTP errors included."""
+def post(
+    url: str, body: bytes, key: str, timeout: float = 10.0, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """One POST with the bench's headers (and `headers`); (status, body), HTTP errors included."""
     req = urllib.request.Request(
-        url, body, {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}, method="POST"
+        url,
+        body,
+        {"Content-Type": "application/json", "Authorization": f"Bearer {key}", **(headers or {})},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -218,6 +232,13 @@ def wrk_version() -> str:
     return (out.stdout + out.stderr).split("Copyright")[0].strip() or "unknown"
 
 
+def wrk_script(body: bytes, key: str, headers: dict[str, str] | None = None) -> str:
+    """wrk's Lua for one POST of `body` with the bench's headers and `headers`."""
+    # A JSON string is a valid Lua string literal for these ASCII bodies (and header names and values).
+    extra = "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in (headers or {}).items())
+    return _LUA.format(body=json.dumps(body.decode()), key=key, extra=extra)
+
+
 def run_wrk(
     url: str,
     body: bytes,
@@ -228,11 +249,12 @@ def run_wrk(
     cpu: int | None,
     workdir: Path,
     on_tick: Callable[[], None] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
-    """Drive `url` with wrk (one thread, `connections` connections) for `seconds`; `on_tick` ~5x a second."""
+    """Drive `url` with wrk (one thread, `connections` connections) for `seconds`; `on_tick` ~5x a second.
+    `headers` are sent besides the bench's own (a peer gateway's routing headers)."""
     script = workdir / f"wrk-{os.getpid()}-{time.monotonic_ns()}.lua"
-    # A JSON string is a valid Lua string literal for these ASCII bodies.
-    script.write_text(_LUA.format(body=json.dumps(body.decode()), key=key))
+    script.write_text(wrk_script(body, key, headers))
     argv = pinned(
         cpu,
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script), url],
@@ -257,3 +279,127 @@ def run_wrk(
         if line.startswith("BENCH "):
             return WrkResult(**{k: int(v) if k != "mean_us" else v for k, v in json.loads(line[6:]).items()})
     raise RuntimeError(f"wrk printed no result (exit {proc.returncode}):\n{output}")
+
+
+# -- a peer gateway side by side (issue #22) -------------------------------------------------------
+
+PORTKEY_VERSION = "1.15.2"  # the version issue #22 measured
+
+
+def portkey_headers(upstream_port: int) -> dict[str, str]:
+    """Portkey's routing headers: its `openai` provider, sent to the fake upstream instead of OpenAI
+    (127.0.0.1 is on its default list of trusted custom hosts)."""
+    return {"x-portkey-provider": "openai", "x-portkey-custom-host": f"http://127.0.0.1:{upstream_port}/v1"}
+
+
+# The cases of issue #22's table: (label, mode, connections, upstream model), in the order they run.
+PEER_CASES = (
+    ("non-stream c=32", "non-stream", 32, "chunks-20"),
+    ("stream c=32", "stream", 32, "chunks-20"),
+    ("50 ms upstream c=64", "non-stream", 64, "slow-0.05"),
+    ("non-stream c=1", "non-stream", 1, "chunks-20"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """One target's runs of one case, over every round: sums, and the median of the rounds' p50s."""
+
+    requests: int
+    seconds: float
+    cpu_s: float | None  # None: not measured (the direct runs)
+    p50_us: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        return self.cpu_s / self.requests * 1e6 if self.cpu_s is not None and self.requests else None
+
+
+def totals(runs: Sequence[tuple[WrkResult, float | None]]) -> Totals:
+    """Sum (wrk result, CPU seconds or None) over rounds; the p50 is the median round's."""
+    if not runs:
+        raise ValueError("no runs to sum")
+    p50s = sorted(r.p50_us for r, _ in runs)
+    mid = len(p50s) // 2
+    p50 = p50s[mid] if len(p50s) % 2 else (p50s[mid - 1] + p50s[mid]) / 2
+    cpus = [c for _, c in runs]
+    return Totals(
+        requests=sum(r.requests for r, _ in runs),
+        seconds=sum(r.duration_us for r, _ in runs) / 1e6,
+        cpu_s=None if any(c is None for c in cpus) else sum(c for c in cpus if c is not None),
+        p50_us=p50,
+        errors=sum(r.errors for r, _ in runs),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRow:
+    """One line of the side-by-side table: the peer's figure, llmgw's, their ratio, issue #22's goal."""
+
+    case: str
+    peer: str
+    llmgw: str
+    ratio: str
+    goal: str
+    met: bool
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def peer_rows(direct: dict[str, Totals], llmgw: dict[str, Totals], peer: dict[str, Totals]) -> list[PeerRow]:
+    """Issue #22's table from each target's totals per case label (PEER_CASES): ratios are llmgw over
+    the peer; a goal is met only when neither side had errors in that case."""
+    rows: list[PeerRow] = []
+    label = "non-stream c=32"
+    g, p = llmgw[label], peer[label]
+    clean = not g.errors and not p.errors
+    r = _ratio(g.rps, p.rps)
+    rows.append(
+        PeerRow(f"{label}, req/s", f"{p.rps:,.0f}", f"{g.rps:,.0f}", f"{r:.2f}x", ">= 2x", clean and r >= 2)
+    )
+    gc, pc = g.cpu_us_per_request or 0.0, p.cpu_us_per_request or 0.0
+    r = _ratio(gc, pc)
+    rows.append(
+        PeerRow(
+            f"{label}, CPU us/request",
+            f"{pc:,.0f}",
+            f"{gc:,.0f}",
+            f"{r:.2f}x",
+            "<= 0.5x",
+            clean and 0 < r <= 0.5,
+        )
+    )
+    label = "stream c=32"
+    g, p = llmgw[label], peer[label]
+    r = _ratio(g.rps, p.rps)
+    met = not g.errors and not p.errors and r >= 2
+    rows.append(
+        PeerRow(f"{label} (20 chunks), req/s", f"{p.rps:,.0f}", f"{g.rps:,.0f}", f"{r:.2f}x", ">= 2x", met)
+    )
+    label = "50 ms upstream c=64"
+    d, g, p = direct[label], llmgw[label], peer[label]
+    gs, ps = _ratio(g.rps, d.rps), _ratio(p.rps, d.rps)
+    met = not g.errors and gs >= 0.9
+    rows.append(PeerRow(f"{label}, share of direct", f"{ps:.2f}", f"{gs:.2f}", "-", ">= 0.9", met))
+    label = "non-stream c=1"
+    d, g, p = direct[label], llmgw[label], peer[label]
+    ga, pa = (g.p50_us - d.p50_us) / 1000, (p.p50_us - d.p50_us) / 1000
+    met = not g.errors and ga <= 0.6
+    rows.append(PeerRow(f"{label}, added p50", f"{pa:+.2f} ms", f"{ga:+.2f} ms", "-", "<= +0.6 ms", met))
+    return rows
+
+
+def peer_table(peer_name: str, rows: Sequence[PeerRow]) -> list[str]:
+    """The rows as a Markdown table (what docs/PERFORMANCE.md shows), a verdict per goal."""
+    lines = [f"| case | {peer_name} | llmgw | ratio | goal | met |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        verdict = "yes" if row.met else "NO"
+        lines.append(f"| {row.case} | {row.peer} | {row.llmgw} | {row.ratio} | {row.goal} | {verdict} |")
+    return lines
