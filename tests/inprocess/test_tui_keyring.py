@@ -5,7 +5,6 @@ masked input; each change audited by name, never by value."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from textual.widgets import DataTable, Input
 
 from llmgw.services import audit, credentials
 from llmgw.storage import Store
+from tests.support.required import unavailable
 from tests.support.tui_support import ADMIN, app, seed, settle, write_config
 from tests.unit.test_credentials import _os_keyring_skip_reason
 
@@ -26,10 +26,8 @@ SECOND = "sk-tui-second-9876543210"
 @pytest.fixture
 def provider() -> Iterator[str]:
     reason = _os_keyring_skip_reason()
-    if reason and os.environ.get("LLMGW_REQUIRE_KEYRING") == "1":
-        pytest.fail(f"the OS keyring is required here (scripts/test and CI set this): {reason}")
     if reason:
-        pytest.skip(reason)
+        unavailable("LLMGW_REQUIRE_KEYRING", reason)
     name = f"t-{uuid.uuid4().hex[:12]}"
     yield name
     credentials.delete_secret(name)

@@ -30,6 +30,7 @@ from llmgw import __version__
 from tests.conftest import PROXY_KEY, ledger_row, provider
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import GatewayProcess
+from tests.support.required import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CONFIG = ROOT / "packaging" / "sample-config.toml"
@@ -42,9 +43,10 @@ def _binary() -> Path:
     """The executable under test, from LLMGW_BINARY: skip without it, or fail if CI requires it."""
     value = os.environ.get("LLMGW_BINARY")
     if not value:
-        if os.environ.get("LLMGW_REQUIRE_BINARY") == "1":
-            pytest.fail("LLMGW_REQUIRE_BINARY=1 but LLMGW_BINARY is not set (build: scripts/build)")
-        pytest.skip("LLMGW_BINARY is not set: build with scripts/build, then LLMGW_BINARY=dist/llmgw")
+        unavailable(
+            "LLMGW_REQUIRE_BINARY",
+            "LLMGW_BINARY is not set: build with scripts/build, then LLMGW_BINARY=dist/llmgw",
+        )
     path = Path(value).resolve()
     if not path.is_file():
         pytest.fail(f"LLMGW_BINARY={value}: no such file (build: scripts/build)")
@@ -57,9 +59,7 @@ def _secret_service_bus() -> str:
         pytest.skip("the Secret Service is Linux's keyring; the environment-secret gateway covers serve here")
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     if not address:
-        if os.environ.get("LLMGW_REQUIRE_BINARY") == "1":
-            pytest.fail("no D-Bus session: run under scripts/with-keyring")
-        pytest.skip("no D-Bus session (run under scripts/with-keyring)")
+        unavailable("LLMGW_REQUIRE_BINARY", "no D-Bus session (run under scripts/with-keyring)")
     return address
 
 
@@ -251,9 +251,7 @@ def _tmux() -> str:
         pytest.skip("tmux is not on Windows; the TUI's Pilot tests cover the app there")
     found = shutil.which("tmux")
     if found is None:
-        if os.environ.get("LLMGW_REQUIRE_BINARY") == "1":
-            pytest.fail("tmux is missing (scripts/install-system-deps installs it)")
-        pytest.skip("tmux is missing (scripts/install-system-deps installs it)")
+        unavailable("LLMGW_REQUIRE_BINARY", "tmux is missing (scripts/install-system-deps installs it)")
     return found
 
 

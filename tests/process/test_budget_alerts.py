@@ -17,6 +17,7 @@ from tests.process.test_limits_accounts import ok
 from tests.support.accounts_rows import add_key, add_user, create_schema
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import GatewayProcess
+from tests.support.required import unavailable
 from tests.support.webhook_receiver import webhook_receiver
 
 PRICES = '\n[prices."up/m"]\ninput = 1000000.0\noutput = 1000000.0\n'  # 1 USD a token: spend is visible
@@ -74,9 +75,7 @@ def test_the_webhook_from_the_real_keyring(fake: FakeOpenAI, tmp_path: Path) -> 
     """`llmgw secret set budget-alert-webhook`, then `serve` sends its alerts there (nothing in the
     environment), and `config check` shows it masked."""
     if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
-        if os.environ.get("LLMGW_REQUIRE_KEYRING") == "1":
-            pytest.fail("a real Secret Service is required here")
-        pytest.skip("no D-Bus session (run under scripts/with-keyring)")
+        unavailable("LLMGW_REQUIRE_KEYRING", "no D-Bus session (run under scripts/with-keyring)")
     db = tmp_path / "llmgw.db"
     create_schema(db)
     key = add_key(db, add_user(db, "ada"))

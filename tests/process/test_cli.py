@@ -21,6 +21,7 @@ from llmgw import __version__
 from tests.conftest import PROXY_KEY, UPSTREAM_KEY, ledger_row, provider
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import GatewayProcess
+from tests.support.required import unavailable
 
 USER = [{"role": "user", "content": "Hello"}]
 
@@ -298,9 +299,7 @@ def test_usage_summary(fake: FakeOpenAI, tmp_path: Path) -> None:
 def test_provider_key_from_the_real_keyring(fake: FakeOpenAI, tmp_path: Path) -> None:
     """`llmgw secret set` into the Secret Service, then `serve` uses it (no env key at all)."""
     if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
-        if os.environ.get("LLMGW_REQUIRE_KEYRING") == "1":
-            pytest.fail("a real Secret Service is required here")
-        pytest.skip("no D-Bus session (run under scripts/with-keyring)")
+        unavailable("LLMGW_REQUIRE_KEYRING", "no D-Bus session (run under scripts/with-keyring)")
     name = f"kr-{uuid.uuid4().hex[:8]}"
     keyring_env = {"DBUS_SESSION_BUS_ADDRESS": os.environ["DBUS_SESSION_BUS_ADDRESS"]}
     # The change is audited in the configured database: a throwaway one, not the user's.

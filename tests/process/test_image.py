@@ -39,6 +39,7 @@ from tests.conftest import ledger_row, provider
 from tests.support.fakes.fake_server import DRIP_CHUNKS
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import free_port
+from tests.support.required import unavailable
 
 pytestmark = pytest.mark.linux_only(
     reason="runs a Linux container image: podman, and util-linux's unshare as root, mount namespaces"
@@ -53,9 +54,10 @@ def _image() -> str:
     """The image under test, from LLMGW_IMAGE: skip without it, or fail if CI requires it."""
     value = os.environ.get("LLMGW_IMAGE")
     if not value:
-        if os.environ.get("LLMGW_REQUIRE_IMAGE") == "1":
-            pytest.fail("LLMGW_REQUIRE_IMAGE=1 but LLMGW_IMAGE is not set (build: scripts/build-image)")
-        pytest.skip("LLMGW_IMAGE is not set: build with scripts/build-image, then LLMGW_IMAGE=llmgw:latest")
+        unavailable(
+            "LLMGW_REQUIRE_IMAGE",
+            "LLMGW_IMAGE is not set: build with scripts/build-image, then LLMGW_IMAGE=llmgw:latest",
+        )
     if not sys.platform.startswith("linux") or os.geteuid() != 0 or shutil.which("podman") is None:
         pytest.fail("running the image needs Linux, root and podman (scripts/install-system-deps)")
     return value

@@ -42,11 +42,12 @@ from llmgw.server.os_limits import descriptors_needed
 from llmgw.settings import ServerConfig
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import free_port
+from tests.support.required import required, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "packaging" / "llmgw.service"
 SYSUSERS = ROOT / "packaging" / "llmgw.sysusers"
-REQUIRED = os.environ.get("LLMGW_REQUIRE_SYSTEMD") == "1"
+REQUIRED = required("LLMGW_REQUIRE_SYSTEMD")
 DEBIAN_TOOLS = "systemd-analyze, systemd-sysusers and strace, Debian packages (scripts/install-system-deps)"
 UPSTREAM_KEY = "sk-openai-key-from-a-systemd-credential-0123"
 PR_SET_MDWE = 65  # prctl(2), Linux 6.3+
@@ -69,9 +70,7 @@ def tool(name: str) -> str:
     """The program `name`: skipped without it, failed if LLMGW_REQUIRE_SYSTEMD=1."""
     path = shutil.which(name)
     if path is None:
-        if REQUIRED:
-            pytest.fail(f"LLMGW_REQUIRE_SYSTEMD=1 but {name} is not installed (scripts/install-system-deps)")
-        pytest.skip(f"{name} is not installed (Debian: scripts/install-system-deps)")
+        unavailable("LLMGW_REQUIRE_SYSTEMD", f"{name} is not installed (Debian: scripts/install-system-deps)")
     return path
 
 
@@ -389,7 +388,7 @@ def test_the_gateway_runs_as_the_unit_starts_it(tmp_path: Path) -> None:
     unit = Unit.read(UNIT)
     strace = shutil.which("strace")
     if strace is None and REQUIRED:
-        pytest.fail("LLMGW_REQUIRE_SYSTEMD=1 but strace is not installed (scripts/install-system-deps)")
+        unavailable("LLMGW_REQUIRE_SYSTEMD", "strace is not installed (Debian: scripts/install-system-deps)")
     allowed = allowed_syscalls(unit) if strace else set()
 
     # The unit's paths, moved under tmp_path: what systemd would create before ExecStart.

@@ -21,7 +21,6 @@ sets it on Linux), where that is a failure.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import sqlite3
@@ -43,6 +42,7 @@ from tests.process.test_portal_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.fakes.fake_server import Scenario
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import GatewayProcess
+from tests.support.required import unavailable
 from tests.support.tls_proxies import NAME, TlsProxy, caddy, nginx, spki_sha256
 
 CLIENT = "127.0.0.1"  # where Chromium and the SDK connect to the proxy from
@@ -148,10 +148,10 @@ def deployment(
 ) -> Iterator[Deployment]:
     kind = str(request.param)
     if missing := missing_tools(kind):
-        reason = "; ".join(missing) + " (scripts/install-system-deps, DEV=1 scripts/install)"
-        if os.environ.get("LLMGW_REQUIRE_PROXIES"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(
+            "LLMGW_REQUIRE_PROXIES",
+            "; ".join(missing) + " (scripts/install-system-deps, DEV=1 scripts/install)",
+        )
     tmp = tmp_path_factory.mktemp(kind)
     gw_dir, proxy_dir = tmp / "gw", tmp / "proxy"
     gw_dir.mkdir()
