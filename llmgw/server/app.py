@@ -21,6 +21,7 @@ from llmgw.errors import MethodNotAllowed, UnknownEndpoint
 from llmgw.portal import Backend, Site, create_portal
 from llmgw.relay.auth import auth_enabled
 from llmgw.relay.cors import CORS
+from llmgw.relay.dispatch import ModelCalls
 from llmgw.relay.endpoints import ENDPOINTS, path_dialect
 from llmgw.relay.guard import RequestGuard
 from llmgw.relay.handler import handle
@@ -105,6 +106,7 @@ def create_app(
         Route("/metrics", protected_metrics, methods=["GET"]),
         Route("/ui", lambda request: RedirectResponse("/ui/", status_code=308), methods=["GET"]),
         Mount("/ui", app=portal),
+        # For the 405 another method gets (naming POST): ModelCalls answers the POSTs before routing.
         *(Route(e.route, functools.partial(handle, e), methods=["POST"]) for e in ENDPOINTS),
         *STORED_RESPONSE_ROUTES,
         Route("/v1/models", list_models, methods=["GET"]),
@@ -122,6 +124,7 @@ def create_app(
     middleware = [guard]  # the guard first: nothing, a CORS preflight included, gets past its refusals
     if config.server.cors_origins:  # not installed otherwise: no cost without CORS
         middleware.append(Middleware(CORS, origins=config.server.cors_origins))
+    middleware.append(Middleware(ModelCalls))  # last: behind the guard's refusals and CORS
     app = Starlette(
         routes=routes,
         middleware=middleware,
