@@ -14,8 +14,10 @@ import ipaddress
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
+from wsgiref.handlers import format_date_time
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
@@ -50,9 +52,25 @@ def setup_logging(level: str, log_format: str = "text") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+class ServerConfig(HypercornConfig):
+    """hypercorn's settings, with the Date header formatted once a second instead of for every
+    response (hypercorn's own formatting was 1.2% of a stream's CPU, issue #22)."""
+
+    include_date_header = False  # the base class's per-response Date: this class adds its own
+    _second = -1
+    _date = b""
+
+    def response_headers(self, protocol: str) -> list[tuple[bytes, bytes]]:
+        now = int(time.time())
+        if now != self._second:  # one loop thread: no race between these two assignments
+            self._date = format_date_time(now).encode("ascii")
+            self._second = now
+        return [(b"date", self._date), *super().response_headers(protocol)]
+
+
 def hypercorn_config(config: Config) -> HypercornConfig:
     """The main listener's hypercorn settings."""
-    hc = HypercornConfig()
+    hc = ServerConfig()
     host = config.server.host
     hc.bind = [f"[{host}]:{config.server.port}" if ":" in host else f"{host}:{config.server.port}"]
     hc.graceful_timeout = config.server.shutdown_grace

@@ -3,6 +3,7 @@ process holds the database's write lock and 200 once it lets go; 503 `keys` with
 
 from __future__ import annotations
 
+import email.utils
 import sqlite3
 import time
 from pathlib import Path
@@ -33,6 +34,9 @@ def test_probes_of_a_real_server(tmp_path: Path, fake: FakeOpenAI) -> None:
         for path, body in (("/readyz", OK), ("/healthz", {"status": "ok"})):
             r = httpx.get(f"{gw.base_url}{path}")
             assert r.status_code == 200 and r.json() == body
+            # One Date (the server's own, cached for a second: listeners.ServerConfig), and it is now.
+            assert len(r.headers.get_list("date")) == 1
+            assert abs(email.utils.parsedate_to_datetime(r.headers["date"]).timestamp() - time.time()) < 3
             head = httpx.head(f"{gw.base_url}{path}")
             assert head.status_code == 200 and head.content == b""
         holder = sqlite3.connect(gw.db_path, isolation_level=None)
