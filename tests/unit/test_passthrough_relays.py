@@ -169,3 +169,79 @@ def test_anthropic_usage_table(payload: object, want: Usage | None) -> None:
 )
 def test_gemini_usage_table(payload: object, want: Usage | None) -> None:
     assert gemini_usage(payload) == want
+
+
+# What each event's keys say, read in place, in the compact JSON OpenAI sends and the spaced JSON some
+# OpenAI-compatible servers send (Python's json.dumps): (event, client wants usage) → (bytes out,
+# finished, usage, events, content events).
+_COMPACT = b'data: {"choices":[{"index":0,"finish_reason":null,"delta":{"content":"a"}}],"usage":null}\n\n'
+_SPACED = (
+    b'data: {"choices": [{"index": 0, "finish_reason": null, "delta": {"content": "a"}}], "usage": null}\n\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("event", "wants", "out", "finished", "usage", "events", "content"),
+    [
+        (_COMPACT, False, _COMPACT.replace(b',"usage":null', b""), False, None, 1, 1),
+        (_COMPACT, True, _COMPACT, False, None, 1, 1),
+        (_SPACED, False, _SPACED.replace(b', "usage": null', b""), False, None, 1, 0),  # `"delta": {` spaced
+        (_SPACED, True, _SPACED, False, None, 1, 0),
+        (
+            b'data: {"choices":[{"finish_reason":"stop","delta":{}}],"usage":null}\n\n',
+            True,
+            None,
+            True,
+            None,
+            1,
+            0,
+        ),
+        (b'data: {"choices": [{"finish_reason": "stop", "delta": {}}]}\n\n', True, None, True, None, 1, 0),
+        (b'data: {"choices":[{"finish_reason":null,"delta":{}}]}\n\n', True, None, False, None, 1, 0),
+        # the usage object, compact and spaced: kept as usage; the usage-only chunk dropped unasked
+        (
+            b'data: {"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}\n\n',
+            False,
+            b"",
+            False,
+            Usage(2, 1, 3, None),
+            0,
+            0,
+        ),
+        (
+            b'data: {"choices": [], "usage": {"prompt_tokens": 2}}\n\n',
+            True,
+            None,
+            False,
+            Usage(2, None, 2, None),
+            0,
+            0,
+        ),
+        # "usage" as text inside a string is escaped: never read as the key
+        (
+            b'data: {"choices":[{"delta":{"content":"\\"usage\\":{"}}],"usage":null}\n\n',
+            False,
+            b'data: {"choices":[{"delta":{"content":"\\"usage\\":{"}}]}\n\n',
+            False,
+            None,
+            1,
+            1,
+        ),
+        # a usage key at the very end of a cut-short event: nothing past it to read
+        (b'data: {"choices":[{"delta":{"content":"a"}}],"usage":\n\n', False, None, False, None, 1, 1),
+    ],
+)
+def test_keys_read_in_place(
+    event: bytes,
+    wants: bool,
+    out: bytes | None,
+    finished: bool,
+    usage: Usage | None,
+    events: int,
+    content: int,
+) -> None:
+    relay = OpenAIPassthroughRelay(client_wants_usage=wants)
+    assert relay.feed(event) == (event if out is None else out)
+    assert relay._finished is finished
+    assert relay.usage == usage
+    assert (relay.events, relay.content_events) == (events, content)

@@ -44,9 +44,11 @@ from llmgw.wire import render
 from llmgw.wire.responses import TERMINAL, stream_error_code
 
 # Structural JSON: inside a string the quotes would be escaped, so these cannot match string content.
-_NULL_USAGE = (b',"usage":null', b', "usage": null')
-_HAS_USAGE = (b'"usage":{', b'"usage": {')
-_FINISHED = (b'"finish_reason":"', b'"finish_reason": "')
+# Each key is found once per event and what follows it read in place (with or without a space after
+# the colon): every scan of an event costs, and this runs for every event of every OpenAI stream.
+_USAGE = b'"usage":'
+_NULL_USAGE = {b"n": b',"usage":null', b" n": b', "usage": null'}  # by what follows the key
+_FINISH = b'"finish_reason":'
 _DONE = (b"data: [DONE]", b"data:[DONE]")
 _ERROR = (b'data: {"error"', b'data:{"error"')
 
@@ -69,7 +71,7 @@ class OpenAIPassthroughRelay:
             return b""
         if complete.count(b"\n\n") == 1:
             return self._event(complete)
-        return b"".join(self._event(e + b"\n\n") for e in complete[:-2].split(b"\n\n"))
+        return b"".join([self._event(e + b"\n\n") for e in complete[:-2].split(b"\n\n")])
 
     @staticmethod
     def error_event(exc: GatewayError) -> bytes:
@@ -92,17 +94,18 @@ class OpenAIPassthroughRelay:
         if event.startswith(_ERROR):
             self._upstream_error(event)
             return event
-        # `in` chains, not any(generator): this runs for every event of every OpenAI stream.
-        if _FINISHED[0] in event or _FINISHED[1] in event:
-            self._finished = True
-        if _HAS_USAGE[0] in event or _HAS_USAGE[1] in event:
+        at = event.find(_FINISH)
+        if at >= 0 and (event[at + 16 : at + 17] == b'"' or event[at + 16 : at + 18] == b' "'):
+            self._finished = True  # a finish reason, not null
+        at = event.find(_USAGE)
+        after = event[at + 8 : at + 10] if at >= 0 else b""
+        if after[:1] == b"{" or after == b" {":
             return self._usage_event(event)
         self.events += 1
         if _carries_output(event):
             self.content_events += 1
-        if not self.client_wants_usage and b'"usage"' in event:
-            for m in _NULL_USAGE:
-                event = event.replace(m, b"")
+        if not self.client_wants_usage and (null := _NULL_USAGE.get(after[:1]) or _NULL_USAGE.get(after)):
+            event = event.replace(null, b"")  # what the gateway's include_usage added
         return event
 
     def _upstream_error(self, event: bytes) -> None:
