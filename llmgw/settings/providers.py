@@ -99,7 +99,16 @@ class ProviderConfig(Table):
         ),
     )
     chunk_timeout: float = Field(120.0, gt=0, description="Seconds allowed between two chunks of a stream.")
-    max_connections: int = Field(100, ge=1, description="Connection pool size towards this upstream.")
+    # Not httpx's and aiohttp's 100: one connection per concurrent stream, and past the pool a request
+    # waits for a free one, so 100 would quietly cap a team's concurrent streams (issue #22).
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description=(
+            "Connection pool size towards this upstream: the most requests in flight to it at once (one "
+            "connection each); more wait for a free connection."
+        ),
+    )
     http_referer: str | None = Field(
         None, description="OpenRouter only: `HTTP-Referer` sent for app attribution."
     )
