@@ -254,6 +254,10 @@ def count_locally(gw: Gateway, target: Target, body: dict[str, Any], ex: Exchang
     return Response(orjson.dumps(answer), media_type=JSON, headers={"x-request-id": ex.request_id})
 
 
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
+
+
 async def read_json(request: Request, limit: int, deadline: float) -> dict[str, Any]:
     """The body as a JSON object; 413 past `limit` bytes (checked before and while reading), 408 when
     it is not complete within `deadline` seconds, `ClientClosed` when the client leaves mid-body.
@@ -262,7 +266,6 @@ async def read_json(request: Request, limit: int, deadline: float) -> dict[str, 
     front (nginx, Caddy) still writing it when the gateway answers and closes gets a connection reset
     and shows its client a 502 instead of the 413 (seen under load in tests/process/test_tls_proxy.py).
     """
-    too_large = PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
     declared = request.headers.get("content-length")
     oversized = bool(declared and declared.isdigit() and int(declared) > limit)
     chunks: list[bytes] = []
@@ -281,14 +284,14 @@ async def read_json(request: Request, limit: int, deadline: float) -> dict[str, 
                     chunks.append(chunk)
     except TimeoutError:
         if oversized:
-            raise too_large from None
+            raise too_large(limit) from None
         raise RequestTimeout(f"The request body did not arrive in full within {deadline:g} s.") from None
     except ClientDisconnect:
         if oversized:
-            raise too_large from None
+            raise too_large(limit) from None
         raise ClientClosed("The client closed the connection before its request body arrived.") from None
     if oversized:
-        raise too_large
+        raise too_large(limit)
     try:
         body = orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:
