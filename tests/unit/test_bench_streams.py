@@ -65,6 +65,7 @@ def test_summary_counts_intact_streams_errors_and_every_gap() -> None:
     assert (s.ttfb_p50_ms, s.ttfb_p99_ms, s.ttfb_max_ms) == (8.0, 30_000.0, 30_000.0)
     assert (s.gap_p50_ms, s.gap_p99_ms, s.gap_max_ms) == (1000.0, 2000.0, 2000.0)
     assert (s.stream_bytes, s.wall_s) == (100, 25.0)
+    assert s.failed_events == {1: 2, 2: 1}  # events received -> failed streams
 
 
 def test_summary_of_a_run_where_nothing_arrived() -> None:
@@ -83,6 +84,12 @@ def test_cpu_split_recovers_setup_and_per_event_cost(short_streams: int) -> None
     got_setup, got_event = bs.split_cpu(run(1000, 20), run(short_streams, 4))
     assert got_setup == pytest.approx(setup)
     assert got_event == pytest.approx(per_event)
+
+
+def test_core_share_needed_at_a_cost() -> None:
+    # issue #22: 10,000 streams of 20 events at ~2 ms + 155 us each, within a 5 s ramp + 20 s
+    assert bs.core_share(10_000, 20, 2000.0, 155.0, 25.0) == pytest.approx(2.04)
+    assert bs.core_share(9000, 20, 1000.0, 50.0, 25.0) == pytest.approx(0.72)
 
 
 def test_cpu_split_needs_two_different_events_per_stream() -> None:
@@ -154,6 +161,7 @@ def summary(streams: int, intact: int, gap_p99_ms: float = 1010.0) -> Any:
         gap_max_ms=1200.0,
         stream_bytes=5000,
         wall_s=26.0,
+        failed_events={} if intact == streams else {19: streams - intact},
     )
 
 
@@ -170,6 +178,7 @@ def case(streams: int, intact: int | None = None, **over: Any) -> Any:
         "peak_rss": 300_000_000,
         "settled_rss": 250_000_000,
         "max_fds": 2 * streams + 20,
+        "max_accept_queue": 0,
         "setup_us": 800.0,
         "event_us": 40.0,
         "warm_setup_us": 500.0,
