@@ -11,7 +11,8 @@
 // `--prefix` goes before the model's name in the request (a gateway's `provider/`); the upstream
 // answers with the name it was sent, `paced-<events>`.
 //
-// FILE gets {"expected_bytes", "wall_s", "streams": [{"ttfb_ms", "gaps_ms", "bytes", "events", "error"}],
+// FILE gets {"expected_bytes", "wall_s", "streams": [{"start_ms", "end_ms", "ttfb_ms", "gaps_ms", "bytes",
+// "events", "error"}] (times since the client's start),
 // "samples": {error kind: first message}}; `error` is null for an intact stream. bench-streams
 // summarises it. Streams not done `--grace` seconds after they were due to end count as `timeout`.
 
@@ -62,13 +63,14 @@ function finish(s, error, detail) {
     detail = `${s.events} events, ${s.bytes} bytes`;
   }
   s.error = error;
+  s.end = performance.now();
   if (error !== null && !(error in samples)) samples[error] = detail;
   if (open === 0 && started === total) report();
 }
 
 function start() {
   const s = { t: performance.now(), ttfb: null, last: 0, gaps: [], bytes: 0, events: 0, tail: Buffer.alloc(0),
-    done: false, error: null, req: null, nl: false };
+    done: false, error: null, req: null, nl: false, end: 0 };
   streams.push(s);
   started++;
   open++;
@@ -118,6 +120,8 @@ function report() {
     expected_bytes: expectedBytes,
     wall_s: (performance.now() - t0) / 1000,
     streams: streams.map((s) => ({
+      start_ms: Math.round(s.t - t0),
+      end_ms: Math.round(s.end - t0),
       ttfb_ms: s.ttfb === null ? null : Math.round(s.ttfb * 10) / 10,
       gaps_ms: s.gaps,
       bytes: s.bytes,
