@@ -89,12 +89,10 @@ def refusal(fake: FakeAnthropic, body: Any, headers: dict[str, str] | None = Non
     return message
 
 
-def test_lifecycle_is_quick_and_leaks_no_thread() -> None:
+def test_lifecycle_leaks_no_thread() -> None:
     threads = threading.active_count()
-    began = time.perf_counter()
     with FakeAnthropic() as server:
         assert server.base_url == f"http://127.0.0.1:{server.port}"
-    assert time.perf_counter() - began < 0.5
     assert threading.active_count() == threads
 
 

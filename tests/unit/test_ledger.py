@@ -184,15 +184,15 @@ def test_persistent_failure_spools_the_batch_and_the_thread_survives(
     assert any("spooled 3 usage rows" in r.getMessage() for r in caplog.records)
 
 
-def test_record_is_cheap(store: Store) -> None:
-    writer = LedgerWriter(store)  # not started: measure the queue put alone
-    rows = [row(f"r{i}") for i in range(10_000)]
-    started = time.perf_counter()
-    for r in rows:
-        writer.record(r)
-    per_call = (time.perf_counter() - started) / len(rows)
-    assert per_call < 20e-6  # generous bound for slow CI; typically well under 1 µs
-    writer.close()
+def test_record_only_queues(store: Store) -> None:
+    """The request path's part is a queue put: with the writer thread not started, rows wait in
+    memory and nothing reaches the database (its cost is measured by scripts/bench, not here)."""
+    writer = LedgerWriter(store)
+    for i in range(1_000):
+        writer.record(row(f"r{i}"))
+    assert ids_in(store) == []
+    writer.close()  # closing writes what waited
+    assert len(ids_in(store)) == 1_000
 
 
 # -- the spool: rows the database cannot take in time ---------------------------------------------
