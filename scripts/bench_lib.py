@@ -21,12 +21,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 __all__ = [
+    "MAX_VARIANT_RATIO",
     "PEER_CASES",
     "PORTKEY_VERSION",
+    "VARIANT_CASES",
     "CpuTimes",
     "PeerRow",
     "Proc",
     "Totals",
+    "VariantRow",
     "WrkResult",
     "cpu_seconds",
     "cpu_times",
@@ -39,6 +42,8 @@ __all__ = [
     "rss_bytes",
     "run_wrk",
     "totals",
+    "variant_rows",
+    "variant_table",
     "wrk_script",
     "wrk_version",
 ]
@@ -299,6 +304,10 @@ PEER_CASES = (
     ("50 ms upstream c=64", "non-stream", 64, "slow-0.05"),
     ("non-stream c=1", "non-stream", 1, "chunks-20"),
 )
+# The cases where llmgw's variants (users mode with limits on, the Responses API) run beside its legacy
+# chat completions in the same rounds, and how much dearer in CPU per request they may be (issue #22).
+VARIANT_CASES = ("non-stream c=32", "stream c=32")
+MAX_VARIANT_RATIO = 1.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,4 +411,76 @@ def peer_table(peer_name: str, rows: Sequence[PeerRow]) -> list[str]:
     for row in rows:
         verdict = "yes" if row.met else "NO"
         lines.append(f"| {row.case} | {row.peer} | {row.llmgw} | {row.ratio} | {row.goal} | {verdict} |")
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class VariantRow:
+    """One line of the variants' table: an llmgw variant's figure beside llmgw's legacy chat
+    completions' and the peer's, measured in the same rounds."""
+
+    case: str
+    peer: str
+    chat: str
+    variant: str
+    vs_chat: str
+    goal: str
+    met: bool | None  # None: no goal on this line
+    vs_peer: str
+
+
+def variant_rows(
+    name: str, variant: dict[str, Totals], chat: dict[str, Totals], peer: dict[str, Totals]
+) -> list[VariantRow]:
+    """Req/s and CPU per request of one llmgw variant (`name`, e.g. "users + limits") per case it ran
+    (in PEER_CASES order), as ratios to legacy chat's and to the peer's. Issue #22's goal: CPU per request
+    at most MAX_VARIANT_RATIO x legacy chat's, met only when neither the variant nor chat had errors."""
+    rows: list[VariantRow] = []
+    for label, mode, *_ in PEER_CASES:
+        if label not in variant:
+            continue
+        v, c, p = variant[label], chat[label], peer[label]
+        case = f"{name}, {label}{' (20 chunks)' if mode == 'stream' else ''}"
+        rows.append(
+            VariantRow(
+                f"{case}, req/s",
+                f"{p.rps:,.0f}",
+                f"{c.rps:,.0f}",
+                f"{v.rps:,.0f}",
+                f"{_ratio(v.rps, c.rps):.2f}x",
+                "-",
+                None,
+                f"{_ratio(v.rps, p.rps):.2f}x",
+            )
+        )
+        vc, cc, pc = (t.cpu_us_per_request or 0.0 for t in (v, c, p))
+        r = _ratio(vc, cc)
+        met = not v.errors and not c.errors and 0 < r <= MAX_VARIANT_RATIO
+        rows.append(
+            VariantRow(
+                f"{case}, CPU us/request",
+                f"{pc:,.0f}",
+                f"{cc:,.0f}",
+                f"{vc:,.0f}",
+                f"{r:.2f}x",
+                f"<= {MAX_VARIANT_RATIO:.2f}x",
+                met,
+                f"{_ratio(vc, pc):.2f}x",
+            )
+        )
+    return rows
+
+
+def variant_table(peer_name: str, rows: Sequence[VariantRow]) -> list[str]:
+    """The variants' rows as a Markdown table; the goal is on the ratio to legacy chat."""
+    lines = [
+        f"| case | {peer_name} | llmgw legacy chat | llmgw | vs legacy chat | goal | met | vs {peer_name} |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        verdict = "-" if row.met is None else "yes" if row.met else "NO"
+        lines.append(
+            f"| {row.case} | {row.peer} | {row.chat} | {row.variant} | {row.vs_chat} | {row.goal} | "
+            f"{verdict} | {row.vs_peer} |"
+        )
     return lines

@@ -1,6 +1,7 @@
 """scripts/bench_lib.py's side-by-side table with a peer gateway (`scripts/bench --peer portkey`, issue #22):
-the totals over rounds, the ratios and the verdict on each goal, the Markdown it prints, and the wrk script
-that carries the peer's routing headers. Pure functions: no process, no network."""
+the totals over rounds, the ratios and the verdict on each goal, the Markdown it prints, the second table of
+llmgw's variants (users mode with limits, the Responses API) beside its legacy chat completions and the peer,
+and the wrk script that carries the peer's routing headers. Pure functions: no process, no network."""
 
 from __future__ import annotations
 
@@ -181,3 +182,118 @@ def test_the_peer_cases_are_the_issue_table_s() -> None:
         ("non-stream c=1", "non-stream", 1),
     ]
     assert dict((label, model) for label, _, _, model in bl.PEER_CASES)["50 ms upstream c=64"] == "slow-0.05"
+
+
+# -- llmgw's variants beside its legacy chat completions (users mode with limits, Responses) --------
+
+
+def variants(over: dict[str, object] | None = None) -> dict[str, object]:
+    """A variant's totals in the two cases it runs: 5% dearer than `figures()`'s llmgw unless `over`
+    (case -> totals) says otherwise."""
+    return {"non-stream c=32": one(1900, cpu_us=420), "stream c=32": one(1300, cpu_us=735), **(over or {})}
+
+
+def test_variant_rows_read_beside_legacy_chat_and_the_peer() -> None:
+    _, llmgw, peer = figures()
+    rows = bl.variant_rows("users + limits", variants(), llmgw, peer)
+    assert [(r.case, r.peer, r.chat, r.variant, r.vs_chat, r.goal, r.met, r.vs_peer) for r in rows] == [
+        ("users + limits, non-stream c=32, req/s", "800", "2,000", "1,900", "0.95x", "-", None, "2.38x"),
+        (
+            "users + limits, non-stream c=32, CPU us/request",
+            "1,250",
+            "400",
+            "420",
+            "1.05x",
+            "<= 1.10x",
+            True,
+            "0.34x",
+        ),
+        (
+            "users + limits, stream c=32 (20 chunks), req/s",
+            "600",
+            "1,400",
+            "1,300",
+            "0.93x",
+            "-",
+            None,
+            "2.17x",
+        ),
+        (
+            "users + limits, stream c=32 (20 chunks), CPU us/request",
+            "1,600",
+            "700",
+            "735",
+            "1.05x",
+            "<= 1.10x",
+            True,
+            "0.46x",
+        ),
+    ]
+
+
+def test_a_variant_more_than_ten_percent_dearer_misses_and_on_the_edge_meets() -> None:
+    _, llmgw, peer = figures()
+    rows = bl.variant_rows(
+        "Responses",
+        variants({"non-stream c=32": one(1900, cpu_us=440), "stream c=32": one(1300, cpu_us=780)}),
+        llmgw,
+        peer,
+    )
+    assert [(r.vs_chat, r.met) for r in rows if r.met is not None] == [("1.10x", True), ("1.11x", False)]
+
+
+def test_errors_of_the_variant_or_of_legacy_chat_void_its_goal_the_peer_s_do_not() -> None:
+    _, llmgw, peer = figures()
+    bad = variants({"stream c=32": one(1300, cpu_us=735, errors=2)})
+    assert [r.met for r in bl.variant_rows("v", bad, llmgw, peer) if r.met is not None] == [True, False]
+    _, llmgw, peer = figures({("llmgw", "non-stream c=32"): one(2000, cpu_us=400, errors=1)})
+    assert [r.met for r in bl.variant_rows("v", variants(), llmgw, peer) if r.met is not None] == [
+        False,
+        True,
+    ]
+    _, llmgw, peer = figures({("peer", "stream c=32"): one(600, cpu_us=1600, errors=5)})
+    assert all(r.met for r in bl.variant_rows("v", variants(), llmgw, peer) if r.met is not None)
+
+
+def test_a_variant_s_rows_follow_the_peer_cases_order_and_only_the_cases_it_ran() -> None:
+    _, llmgw, peer = figures()
+    ran = {"stream c=32": one(1300, cpu_us=735), "non-stream c=32": one(1900, cpu_us=420)}
+    assert [r.case for r in bl.variant_rows("v", ran, llmgw, peer)][::2] == [
+        "v, non-stream c=32, req/s",
+        "v, stream c=32 (20 chunks), req/s",
+    ]
+    only = bl.variant_rows("v", {"stream c=32": one(1300, cpu_us=735)}, llmgw, peer)
+    assert [r.case for r in only] == [
+        "v, stream c=32 (20 chunks), req/s",
+        "v, stream c=32 (20 chunks), CPU us/request",
+    ]
+
+
+def test_no_cpu_figure_for_legacy_chat_gives_ratio_zero_and_no_verdict_of_cheap() -> None:
+    _, llmgw, peer = figures({("llmgw", "non-stream c=32"): one(0, cpu_us=None)})
+    rows = bl.variant_rows("v", variants(), llmgw, peer)
+    assert (rows[0].vs_chat, rows[1].vs_chat, rows[1].met) == ("0.00x", "0.00x", False)
+
+
+def test_the_variants_markdown_table_names_both_references_and_marks_lines_without_a_goal() -> None:
+    _, llmgw, peer = figures()
+    rows = bl.variant_rows("Responses", variants({"stream c=32": one(1300, cpu_us=800)}), llmgw, peer)
+    lines = bl.variant_table("Portkey", rows)
+    assert (
+        lines[0]
+        == "| case | Portkey | llmgw legacy chat | llmgw | vs legacy chat | goal | met | vs Portkey |"
+    )
+    assert lines[1] == "|---|---|---|---|---|---|---|---|"
+    assert len(lines) == 2 + len(rows)
+    assert lines[2] == "| Responses, non-stream c=32, req/s | 800 | 2,000 | 1,900 | 0.95x | - | - | 2.38x |"
+    assert lines[5] == (
+        "| Responses, stream c=32 (20 chunks), CPU us/request | 1,600 | 700 | 800 | 1.14x | <= 1.10x | NO "
+        "| 0.50x |"
+    )
+    assert all(line.count("|") == 9 for line in lines)
+
+
+def test_the_variants_run_in_two_of_the_peer_cases() -> None:
+    assert bl.VARIANT_CASES == ("non-stream c=32", "stream c=32")
+    assert set(bl.VARIANT_CASES) <= {label for label, *_ in bl.PEER_CASES}
+    assert bl.MAX_VARIANT_RATIO == 1.10
