@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import anyio
-import httpx
 
 from llmgw.errors import UpstreamUnavailable
 from llmgw.relay.bridge import Bridge
 from llmgw.relay.streams import StreamRelay
+from llmgw.relay.transport import UpstreamResponse
 from llmgw.relay.upstream import Upstream
 
 RESPONSE_LIMIT = 256 * 1024 * 1024  # a non-stream answer past this is refused, never cut
@@ -35,7 +35,7 @@ class PrimedStream:
     """A stream whose first bytes for the client are ready (`first`; empty when the upstream's stream
     ended without any); `chunks` goes on where priming stopped, unless `at_end`."""
 
-    response: httpx.Response
+    response: UpstreamResponse
     chunks: AsyncIterator[bytes]
     relay: StreamRelay
     bridge: Bridge
@@ -43,14 +43,14 @@ class PrimedStream:
     at_end: bool
 
 
-async def read_answer(up: Upstream, resp: httpx.Response, bridge: Bridge) -> Answer:
+async def read_answer(up: Upstream, resp: UpstreamResponse, bridge: Bridge) -> Answer:
     """The whole body within the first-byte timeout, at most `RESPONSE_LIMIT` bytes."""
     raw = await up.read(resp, RESPONSE_LIMIT, up.config.first_byte_timeout)
     return Answer(resp.status_code, raw, bridge)
 
 
 async def prime_stream(
-    up: Upstream, resp: httpx.Response, bridge: Bridge, max_event_bytes: int
+    up: Upstream, resp: UpstreamResponse, bridge: Bridge, max_event_bytes: int
 ) -> PrimedStream:
     """Read the upstream's stream until the relay has bytes for the client. An upstream that fails,
     sends garbage or an endless event before that raises (502), its response released."""

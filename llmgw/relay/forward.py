@@ -14,10 +14,9 @@ import email.utils
 import math
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-import httpx
 
 from llmgw.dialects import Operation
 from llmgw.errors import (
@@ -38,6 +37,7 @@ from llmgw.relay.endpoints import ClientEndpoint
 from llmgw.relay.exchange import Exchange
 from llmgw.relay.keypool import Key
 from llmgw.relay.runtime import Gateway
+from llmgw.relay.transport import UpstreamResponse
 from llmgw.relay.upstream import Upstream
 from llmgw.wire.upstream_errors import parse_upstream_error
 
@@ -199,14 +199,14 @@ def scrub(text: str, key: str) -> str:
     return _KEYISH.sub("[redacted]", text.replace(key, "[redacted]"))
 
 
-async def upstream_error(up: Upstream, resp: httpx.Response, key: str) -> UpstreamStatusError:
+async def upstream_error(up: Upstream, resp: UpstreamResponse, key: str) -> UpstreamStatusError:
     raw = await up.read(resp, ERROR_BODY_LIMIT, up.config.chunk_timeout, truncate=True)
     parsed = parse_upstream_error(up.adapter.dialect, resp.status_code, raw)
     message = f"Upstream provider '{up.name}' answered {resp.status_code}: {scrub(parsed.message, key)}"
     return UpstreamStatusError(replace(parsed, message=message.rstrip(": ")))
 
 
-def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """The wait an upstream states in its headers, in seconds: `retry-after-ms` (OpenAI, Anthropic),
     `Retry-After` as seconds or as an HTTP date (RFC 9110); None if it states none."""
     if (ms := headers.get("retry-after-ms")) is not None:

@@ -1,33 +1,34 @@
-"""One pooled HTTP client per provider, and the mapping of transport failures to gateway errors.
+"""One connection pool per provider, and the mapping of transport failures to gateway errors.
 
-httpx is the client API; its transport is aiohttp's (httpx-aiohttp), which measured ~4x the
-throughput of httpx's own transport here (docs/PERFORMANCE.md). Timeouts: connect through the
-transport; first byte and between chunks with asyncio deadlines (between chunks one re-armed timer
-per stream, `relay/idle_watch.py`), because a non-stream answer may legitimately take minutes while a
-stalled stream should be cut much sooner. Tests may give another
-transport (`httpx.MockTransport`): the same deadlines and error mapping then apply to its answers.
+The pool is aiohttp's, called directly with a request's parts (`relay/transport.py`: no httpx request
+or response models per call, issue #22). Timeouts: connect through the transport; first byte and
+between chunks with asyncio deadlines (between chunks one re-armed timer per stream,
+`relay/idle_watch.py`), because a non-stream answer may legitimately take minutes while a stalled
+stream should be cut much sooner. Tests may give an httpx transport instead (`httpx.MockTransport`):
+requests are then built as `httpx.Request`s, and the same deadlines and error mapping apply to its
+answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from llmgw.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
 from llmgw.providers import ProviderAdapter, UpstreamRequest
 from llmgw.relay.idle_watch import IdleWatch
 from llmgw.relay.keypool import KeyPool
+from llmgw.relay.transport import AiohttpTransport, UpstreamResponse
 from llmgw.settings import ProviderConfig
 
 
 def transport_error(exc: BaseException, provider: str) -> GatewayError:
     """A gateway error for a transport failure; never includes request headers (our key is there)."""
-    # httpx-aiohttp re-raises aiohttp errors as httpx ones, not always aptly (a dropped connection
-    # becomes ConnectTimeout), so classify by the original aiohttp error where there is one.
+    # An httpx error may wrap an aiohttp one (an `httpx.AsyncClient` over our transport): classify
+    # by the original where there is one.
     cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) and exc.__cause__ else exc
     if isinstance(cause, aiohttp.ConnectionTimeoutError | httpx.ConnectTimeout):
         return UpstreamTimeout(f"Timed out connecting to provider '{provider}'.")
@@ -54,27 +55,24 @@ class Upstream:
         self.config = config
         self.adapter = adapter
         self.keys = keys
-        self._owns_transport = transport is None
+        self._pool: AiohttpTransport | None = None
+        self._send: Callable[[str, str, Mapping[str, str], bytes | None], Awaitable[UpstreamResponse]]
         if transport is None:
-            limits = httpx.Limits(max_connections=config.max_connections, keepalive_expiry=60)
-            transport = AiohttpTransport(limits=limits, trust_env=False)
-        self._transport = transport
-        timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0)
-        self._extensions = {"timeout": timeout.as_dict()}
+            self._pool = AiohttpTransport(config.max_connections, config.connect_timeout)
+            self._send = self._pool.send
+        else:
+            self._send = _through(transport)
 
-    async def send(self, req: UpstreamRequest) -> httpx.Response:
+    async def send(self, req: UpstreamRequest) -> UpstreamResponse:
         """Send and wait for the response head within first_byte_timeout; the body is not read yet."""
-        request = httpx.Request(
-            req.method, req.url, headers=req.headers, content=req.content, extensions=self._extensions
-        )
         try:
             async with asyncio.timeout(self.config.first_byte_timeout):
-                return await self._transport.handle_async_request(request)
+                return await self._send(req.method, req.url, req.headers, req.content)
         except (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise transport_error(exc, self.name) from None
 
     async def chunks(
-        self, response: httpx.Response, first_timeout: float | None = None
+        self, response: UpstreamResponse, first_timeout: float | None = None
     ) -> AsyncIterator[bytes]:
         """The body as it arrives, each piece within chunk_timeout (the first within first_timeout)."""
         it = response.aiter_raw().__aiter__()
@@ -101,7 +99,7 @@ class Upstream:
             watch.close()
 
     async def read(
-        self, response: httpx.Response, limit: int, seconds: float, *, truncate: bool = False
+        self, response: UpstreamResponse, limit: int, seconds: float, *, truncate: bool = False
     ) -> bytes:
         """The whole body within `seconds`; past `limit` bytes: cut there if `truncate`, else an error."""
         parts: list[bytes] = []
@@ -123,5 +121,20 @@ class Upstream:
         return b"".join(parts)
 
     async def aclose(self) -> None:
-        if self._owns_transport:
-            await self._transport.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()
+
+
+def _through(
+    transport: httpx.AsyncBaseTransport,
+) -> Callable[[str, str, Mapping[str, str], bytes | None], Awaitable[UpstreamResponse]]:
+    """`send` through an httpx transport: the request built as an `httpx.Request`."""
+
+    async def send(
+        method: str, url: str, headers: Mapping[str, str], content: bytes | None
+    ) -> httpx.Response:
+        return await transport.handle_async_request(
+            httpx.Request(method, url, headers=headers, content=content)
+        )
+
+    return send
