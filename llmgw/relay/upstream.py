@@ -24,6 +24,8 @@ from llmgw.relay.keypool import KeyPool
 from llmgw.relay.transport import AiohttpTransport, UpstreamResponse
 from llmgw.settings import ProviderConfig
 
+Send = Callable[[str, str, Mapping[str, str], bytes | None], Awaitable[UpstreamResponse]]
+
 
 def transport_error(exc: BaseException, provider: str) -> GatewayError:
     """A gateway error for a transport failure; never includes request headers (our key is there)."""
@@ -56,12 +58,12 @@ class Upstream:
         self.adapter = adapter
         self.keys = keys
         self._pool: AiohttpTransport | None = None
-        self._send: Callable[[str, str, Mapping[str, str], bytes | None], Awaitable[UpstreamResponse]]
+        self._send: Send
         if transport is None:
             self._pool = AiohttpTransport(config.max_connections, config.connect_timeout)
             self._send = self._pool.send
         else:
-            self._send = _through(transport)
+            self._send = _through(transport, config.connect_timeout)
 
     async def send(self, req: UpstreamRequest) -> UpstreamResponse:
         """Send and wait for the response head within first_byte_timeout; the body is not read yet."""
@@ -125,16 +127,17 @@ class Upstream:
             await self._pool.aclose()
 
 
-def _through(
-    transport: httpx.AsyncBaseTransport,
-) -> Callable[[str, str, Mapping[str, str], bytes | None], Awaitable[UpstreamResponse]]:
-    """`send` through an httpx transport: the request built as an `httpx.Request`."""
+def _through(transport: httpx.AsyncBaseTransport, connect_timeout: float) -> Send:
+    """`send` through an httpx transport: the request built as an `httpx.Request`, with the pool's
+    timeouts (httpx's own transport honours them; a `MockTransport` ignores them)."""
+    timeout = httpx.Timeout(connect=connect_timeout, read=None, write=30.0, pool=30.0)
+    extensions = {"timeout": timeout.as_dict()}
 
     async def send(
         method: str, url: str, headers: Mapping[str, str], content: bytes | None
     ) -> httpx.Response:
         return await transport.handle_async_request(
-            httpx.Request(method, url, headers=headers, content=content)
+            httpx.Request(method, url, headers=headers, content=content, extensions=extensions)
         )
 
     return send
