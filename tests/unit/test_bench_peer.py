@@ -5,26 +5,11 @@ and the wrk script that carries the peer's routing headers. Pure functions: no p
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+from tests.support.scripts import load_script
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_lib", SCRIPTS / "bench_lib.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_lib", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-bl = _load()
+bl = load_script("bench_lib.py", "bench_lib")
 
 
 def wrk(requests: int, seconds: float = 10.0, p50_us: int = 1000, status: int = 0, read: int = 0) -> object:

@@ -4,29 +4,13 @@ goal. No process, no network."""
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench-streams"
+from tests.support.scripts import load_script
 
-
-def _load() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("bench_streams", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("bench_streams", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_streams", module)  # dataclasses look their module up there
-    loader.exec_module(module)
-    return module
-
-
-bs = _load()
+bs = load_script("bench-streams", "bench_streams")
 
 
 def stream(gaps: list[float], ttfb: float | None = 5.0, error: str | None = None) -> dict[str, Any]:

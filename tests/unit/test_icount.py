@@ -4,30 +4,14 @@ what the check after the counted run sets tiny, the client's bodies, and the use
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from llmgw.storage import LimitValues, Store
+from tests.support.scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "icount"
-
-
-def _load() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("icount", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("icount", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("icount", module)
-    loader.exec_module(module)
-    return module
-
-
-ic = _load()
+ic = load_script("icount", "icount")
 
 
 def test_the_first_cases_are_unchanged_and_the_personal_ones_follow() -> None:
