@@ -7,7 +7,8 @@ from the moment SQLite has it. `save` and `remember` are a dict insert and a que
 loop; until the thread has committed a record, `pending_response` / `pending_key` / `pending_items`
 answer for it (one `llmgw serve` per database, so this process's memory and the file are all there is).
 The thread batches like the ledger's writer (`storage/writer.py`): a batch is what arrived within
-`max_delay` of its first record, written in one transaction.
+`max_delay` of its first record (the thread sleeps through that window rather than waking per record;
+`close` or a full batch cuts it short), written in one transaction.
 
 `delete` (from a worker thread) and the thread's write take one lock, so a response deleted while its
 write is pending is never written after it was deleted. A write the database does not take within
@@ -64,6 +65,7 @@ class ResponseWriter:
         self._keys: dict[str, UpstreamResponseKey] = {}
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._wake = threading.Event()  # cuts the batch window short: close(), or a full batch
 
     def start(self) -> None:
         with self._lock:
@@ -80,6 +82,8 @@ class ResponseWriter:
             if refused is None:
                 self._responses[record.id] = record
                 self._queue.put(record)
+                if self._queue.qsize() >= self._max_batch:
+                    self._wake.set()
         return self._accepted(record, refused)
 
     def remember(self, record: UpstreamResponseKey) -> bool:
@@ -89,6 +93,8 @@ class ResponseWriter:
             if refused is None:
                 self._keys[record.response_id] = record
                 self._queue.put(record)
+                if self._queue.qsize() >= self._max_batch:
+                    self._wake.set()
         return self._accepted(record, refused)
 
     def _refusal(self) -> str | None:
@@ -140,6 +146,7 @@ class ResponseWriter:
                 return
             self._closed = True
             self._queue.put(None)
+            self._wake.set()
             thread = self._thread
         if thread is None:
             self._run()  # never started: write in the caller's thread
@@ -157,10 +164,14 @@ class ResponseWriter:
             if first is None:
                 break
             batch = [first]
-            deadline = time.monotonic() + self._max_delay
+            # Sleep through the batch window, then drain: not a wake-up per record, each a GIL
+            # hand-off that preempts the event loop (as the ledger's writer, issue #22).
+            self._wake.wait(self._max_delay)
+            if not self._closed:
+                self._wake.clear()
             while len(batch) < self._max_batch:
                 try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:

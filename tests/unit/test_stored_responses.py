@@ -5,7 +5,9 @@ which upstream key made a response, and m011 on a database that had everything b
 
 from __future__ import annotations
 
+import queue
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -238,6 +240,65 @@ def test_the_writer_thread_writes_and_a_racing_delete_wins(store: Store, clock: 
     assert writer.pending() == 0
     kept = {n for n in range(20) if store.stored_response(f"resp_{n}") is not None}
     assert kept == set(range(0, 20, 2))
+
+
+def key_record(n: int) -> UpstreamResponseKey:
+    return UpstreamResponseKey(f"resp_k{n}", "openai", "0123456789ab", None, T0)
+
+
+class WaitsSeen(queue.SimpleQueue):  # type: ignore[type-arg]
+    """A queue that notes each blocking wait for a record."""
+
+    waits: list[float | None]
+
+    def get(self, block: bool = True, timeout: float | None = None) -> object:
+        self.waits.append(timeout)
+        return super().get(block, timeout)
+
+
+def test_records_within_the_window_are_one_batch(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread waits for a batch's first record only, then sleeps through its window and drains
+    what came: no wake-up per record (each one a GIL hand-off that preempts the event loop)."""
+    writer = ResponseWriter(store, max_delay=0.2)
+    waits = WaitsSeen()
+    waits.waits = []
+    writer._queue = waits
+    batches: list[int] = []
+    write = writer._write
+
+    def noted(batch: Any) -> None:
+        batches.append(len(batch))
+        write(batch)
+
+    monkeypatch.setattr(writer, "_write", noted)
+    writer.start()
+    for n in range(30):
+        writer.remember(key_record(n))
+    writer.close()
+    assert sum(batches) == 30 and len(batches) <= 2  # 30 records within one 0.2 s window (or two)
+    # one untimed wait per batch (and maybe one for the stop), never a timed wait per record
+    assert set(waits.waits) == {None} and len(waits.waits) <= len(batches) + 1
+    assert all(store.response_upstream_key(f"resp_k{n}") is not None for n in range(30))
+
+
+def test_a_full_batch_does_not_wait_out_the_window(store: Store) -> None:
+    writer = ResponseWriter(store, max_batch=5, max_delay=60.0)
+    writer.start()
+    for n in range(5):
+        writer.remember(key_record(n))
+    deadline = time.monotonic() + 30  # a hang guard: the window alone would be 60 s
+    while writer.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writer.pending() == 0
+    writer.close()
+
+
+def test_close_right_after_a_record_writes_it(store: Store) -> None:
+    writer = ResponseWriter(store, max_delay=60.0)
+    writer.start()
+    writer.remember(key_record(1))
+    writer.close()  # cuts the 60 s window short
+    assert writer.pending() == 0 and store.response_upstream_key("resp_k1") is not None
 
 
 # -- the chain: previous_response_id -----------------------------------------------------------------
