@@ -13,6 +13,7 @@ import pytest
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import GatewayProcess, free_port
 from tests.support.platform_limits import apply_limits
+from tests.support.postgres import PgServer, running_server
 
 # Fails the run if the test process reads anything beside the checkout (a fresh clone has nothing there).
 pytest_plugins = ("tests.support.checkout_guard",)
@@ -42,6 +43,26 @@ def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     passwords._dummy_hash.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One real PostgreSQL cluster per test process (tests/support/postgres.py)."""
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a storage or service test's store lives, once per engine: a new SQLite file, or a new
+    database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "llmgw.db")
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture(scope="session")

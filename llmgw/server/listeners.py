@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from wsgiref.handlers import format_date_time
 
@@ -29,7 +30,7 @@ from llmgw.server.app import create_app, create_metrics_app
 from llmgw.server.json_logs import JsonFormatter
 from llmgw.server.os_limits import check_backlog, raise_open_files
 from llmgw.settings import Config, metrics_address
-from llmgw.storage import Store, hold_serve_lock
+from llmgw.storage import Store, hold_serve_lock, is_database_url
 
 log = logging.getLogger("llmgw")
 
@@ -122,7 +123,12 @@ def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
     hc = hypercorn_config(config)
     # Before the lock file exists and before hypercorn: a refusal is the CLI's message and exit code 2.
     Store.check_known(config.server.database)
-    with hold_serve_lock(config.server.database, f"http://{hc.bind[0]}"):
+    # A file is one server's; a PostgreSQL database is shared by every instance (README, "Scaling out").
+    database = config.server.database
+    lock: AbstractContextManager[object] = (
+        nullcontext() if is_database_url(database) else hold_serve_lock(database, f"http://{hc.bind[0]}")
+    )
+    with lock:
         mode = config.server.auth_mode
         app = create_app(config, proxy_key, key_source)
         mhc = metrics_hypercorn_config(config)

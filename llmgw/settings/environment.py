@@ -83,6 +83,15 @@ def effective_environment(environ: Mapping[str, str] | None = None) -> Environme
         if content:
             values[var] = content
             from_files[var] = file_var
+    # `LLMGW_DATABASE_URL`, the name hosting platforms give a database's URL, is `LLMGW_DATABASE`.
+    alias, var = "LLMGW_DATABASE_URL", "LLMGW_DATABASE"
+    if values.get(alias):
+        if values.get(var) and values[var] != values[alias]:
+            problems.append(f"both {var} and {alias} are set, to different databases: use one of them")
+        else:
+            values[var] = values.pop(alias)
+            if alias in from_files:
+                from_files[var] = from_files.pop(alias)
     if problems:
         raise ConfigError("\n".join(problems))
     return Environment(values, from_files)

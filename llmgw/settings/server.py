@@ -57,7 +57,13 @@ class ServerConfig(Table):
     )
     database: Annotated[str, Shown("`<user data dir>/llmgw.db`")] = Field(
         default_factory=default_database,
-        description="SQLite file for the usage ledger (`~/.local/share/llmgw/llmgw.db` on Linux).",
+        description=(
+            "Where users, keys, limits and the usage ledger live: a SQLite file "
+            "(`~/.local/share/llmgw/llmgw.db` on Linux), or a PostgreSQL server's URL, "
+            "`postgresql://user:password@host:5432/llmgw`, which several `llmgw serve` instances can "
+            'share (README, "Scaling out"). `LLMGW_DATABASE_URL` sets it too. Keep a password out '
+            "of the file: `LLMGW_DATABASE_FILE`, or libpq's `PGPASSWORD` / `~/.pgpass`."
+        ),
     )
     database_busy_timeout: float = Field(
         5.0,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from llmgw.storage.health import DbHealth
     from llmgw.storage.key_states import KeyState, KeyStateRow
     from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
+    from llmgw.storage.postgres import is_url as is_database_url
     from llmgw.storage.request_log import Cursor, LogQuery
     from llmgw.storage.requests import COLUMNS as LEDGER_COLUMNS
     from llmgw.storage.requests import USAGE_SOURCES, UsageRow
@@ -44,6 +45,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     "DbHealth": ("health", "DbHealth"),
     "KeyState": ("key_states", "KeyState"),
     "KeyStateRow": ("key_states", "KeyStateRow"),
+    "is_database_url": ("postgres", "is_url"),
     "LimitRow": ("limits", "LimitRow"),
     "LimitValues": ("limits", "LimitValues"),
     "Scope": ("limits", "Scope"),
@@ -93,6 +95,7 @@ __all__ = [
     "UsageStats",
     "UserRow",
     "hold_serve_lock",
+    "is_database_url",
 ]
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from llmgw.storage import deleted_accounts, limits
 from llmgw.storage.deleted_accounts import DeletedKey
 from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
+from llmgw.storage.postgres import is_postgres
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -105,8 +106,9 @@ def data_version(db: sqlite_utils.Database) -> int:
 
 def touch_api_keys(db: sqlite_utils.Database, last_used: dict[int, float]) -> None:
     """Record when keys were last used (`key_id` → unix seconds), never moving a time backwards."""
+    greatest = "GREATEST" if is_postgres(db) else "MAX"  # SQLite's two-argument max
     db.conn.executemany(
-        "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
+        f"UPDATE api_keys SET last_used_at = {greatest}(COALESCE(last_used_at, 0), ?) WHERE id = ?",
         [(at, key_id) for key_id, at in last_used.items()],
     )
 
@@ -252,10 +254,10 @@ class Accounts:
     def insert_user(self, name: str, role: str, password_hash: str, now: float) -> int:
         cursor = self._db.execute(
             "INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at) "
-            "VALUES (?, ?, ?, 0, ?, ?)",
+            "VALUES (?, ?, ?, 0, ?, ?) RETURNING id",
             [name, role, password_hash, now, now],
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
     def set_user_disabled(self, user_id: int, disabled: bool, now: float) -> None:
         self._db.execute(
@@ -336,10 +338,10 @@ class Accounts:
     ) -> int:
         cursor = self._db.execute(
             "INSERT INTO api_keys (public_id, user_id, name, secret_hash, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             [public_id, user_id, name, secret_hash, now, expires_at],
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
     def key_by_id(self, key_id: int) -> KeyRow | None:
         r = self._db.execute(_KEY_SQL + " WHERE k.id = ?", [key_id]).fetchone()

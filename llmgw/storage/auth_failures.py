@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from llmgw.storage.postgres import is_postgres
+
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -18,16 +20,19 @@ __all__ = ["add", "count"]
 
 _UPSERT_SQL = """
 INSERT INTO auth_failures (minute, run, count) VALUES (?, ?, ?)
-ON CONFLICT (minute, run) DO UPDATE SET count = max(count, excluded.count)
+ON CONFLICT (minute, run) DO UPDATE SET count = {greatest}(auth_failures.count, excluded.count)
 """
 
 
 def add(db: sqlite_utils.Database, run: str, counts: Sequence[tuple[int, int]]) -> None:
     """Store run `run`'s counts as (minute, count) pairs (the caller holds the transaction)."""
-    db.conn.executemany(_UPSERT_SQL, [(minute, run, n) for minute, n in counts])
+    greatest = "GREATEST" if is_postgres(db) else "max"  # SQLite's max of two values
+    db.conn.executemany(_UPSERT_SQL.format(greatest=greatest), [(minute, run, n) for minute, n in counts])
 
 
 def count(db: sqlite_utils.Database, since: float | None) -> int:
     """Failed authentications in the minutes that end after `since` (unix seconds; None = all time)."""
-    sql = "SELECT COALESCE(SUM(count), 0) FROM auth_failures WHERE :since IS NULL OR minute + 60 > :since"
-    return int(db.execute(sql, {"since": since}).fetchone()[0])
+    if since is None:
+        return int(db.execute("SELECT COALESCE(SUM(count), 0) FROM auth_failures").fetchone()[0])
+    sql = "SELECT COALESCE(SUM(count), 0) FROM auth_failures WHERE minute + 60 > ?"
+    return int(db.execute(sql, [since]).fetchone()[0])

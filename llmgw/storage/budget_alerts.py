@@ -54,8 +54,8 @@ def insert(db: sqlite_utils.Database, alert: SentAlert, sent_at: float) -> None:
     """Record a delivered alert (again: nothing changes)."""
     column = "user_id" if alert.scope == "user" else "api_key_id"
     db.execute(
-        f"INSERT OR IGNORE INTO budget_alerts ({column}, period, period_start, threshold, sent_at) "
-        "VALUES (?, ?, ?, ?, ?)",
+        f"INSERT INTO budget_alerts ({column}, period, period_start, threshold, sent_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [alert.subject_id, alert.period, alert.period_start, alert.threshold, sent_at],
     )
 

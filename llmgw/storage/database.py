@@ -37,6 +37,7 @@ from llmgw.storage.file_modes import create_private, loose_modes, make_private_d
 from llmgw.storage.health import DbHealth
 from llmgw.storage.key_states import KeyStateRow
 from llmgw.storage.limits import LimitRow, Spend
+from llmgw.storage.postgres import is_url
 from llmgw.storage.request_log import Cursor, LogQuery
 from llmgw.storage.requests import UsageRow
 from llmgw.storage.rollups import UsageStats
@@ -59,7 +60,12 @@ _PRAGMAS = (
 
 
 class Store:
-    """The SQLite store. Thread-safe: one connection, serialised by a lock."""
+    """The SQLite store (and, through `open`, `pg_store.PostgresStore`'s base). Thread-safe: one
+    connection, serialised by a lock."""
+
+    postgres = False
+    # What the database raises for a row it refuses (a foreign key gone): the engine's own class.
+    integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         """Wrap an open connection; use `Store.open()` rather than calling this directly."""
@@ -85,7 +91,14 @@ class Store:
         DatabaseTooNew, changing nothing, when a newer llmgw upgraded the file.
 
         `busy_timeout`: seconds a statement waits for another connection's lock (another process
-        writing the same file) before it fails with "database is locked"."""
+        writing the same file) before it fails with "database is locked".
+
+        A `postgresql://` URL opens a `PostgresStore` instead (`pg_store.py`, its `busy_timeout` the
+        connect timeout): psycopg is imported only then."""
+        if is_url(path) and cls is Store:
+            from llmgw.storage.pg_store import PostgresStore
+
+            return PostgresStore.open(path, busy_timeout=busy_timeout)  # type: ignore[return-value]
         path = Path(path)
         make_private_dirs(path.parent)
         create_private(path)  # before SQLite would, with 0644: its -wal and -shm take this file's mode
@@ -109,12 +122,21 @@ class Store:
     def check_known(path: str | Path) -> None:
         """Raise DatabaseTooNew when the file at `path` was upgraded by a newer llmgw, changing nothing
         (`llmgw serve` asks before it takes the serve lock; `open` refuses such a file too)."""
+        if is_url(path):
+            from llmgw.storage.pg_store import PostgresStore
+
+            PostgresStore.check_known(path)
+            return
         schema.check_known(Path(path))
 
     @classmethod
     def open_read_only(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
         """Open the existing SQLite file at `path` read-only: no migration, no pragma written, never
         created (raises FileNotFoundError). For `llmgw db check` and `llmgw backup`."""
+        if is_url(path) and cls is Store:
+            from llmgw.storage.pg_store import PostgresStore
+
+            return PostgresStore.open_read_only(path, busy_timeout=busy_timeout)  # type: ignore[return-value]
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no database at {path}")
@@ -197,6 +219,10 @@ class Store:
             raise
         conn.commit()
 
+    def spool_path(self) -> Path:
+        """Where the ledger's writer spools rows the database cannot take: `<database>.spool`."""
+        return Path(f"{self.path}.spool")
+
     def api_key_records(self) -> list[ApiKeyRecord]:
         """Every personal API key with its owner's state, for the running gateway's key index."""
         with self._lock:
@@ -211,7 +237,7 @@ class Store:
         """Record keys' last use in one transaction (batched by the caller: never a write per request)."""
         if not last_used:
             return
-        with self._lock, self._db.atomic():
+        with self._lock, self._immediate():
             accounts.touch_api_keys(self._db, last_used)
 
     def insert_requests(self, rows: Sequence[UsageRow]) -> None:
@@ -225,7 +251,7 @@ class Store:
         """Store a gateway run's running counts of failed authentications, as (minute, count) pairs."""
         if not counts:
             return
-        with self._lock, self._db.atomic():
+        with self._lock, self._immediate():
             auth_failures.add(self._db, run, counts)
 
     def auth_failure_count(self, since: float | None = None) -> int:
@@ -287,12 +313,12 @@ class Store:
     def purge_requests_before(self, cutoff: float, limit: int = 500) -> int:
         """Delete at most `limit` of the oldest ledger rows created before `cutoff`, in one short
         transaction (call again until it returns less than `limit`); the rollups keep their counts."""
-        with self._lock, self._db.atomic():
+        with self._lock, self._immediate():
             return requests.delete_before(self._db, cutoff, limit)
 
     def purge_rollups_before(self, cutoff: float, limit: int = 500) -> int:
         """Delete at most `limit` hourly rollup rows of hours that ended by `cutoff`."""
-        with self._lock, self._db.atomic():
+        with self._lock, self._immediate():
             return rollups.delete_before(self._db, cutoff, limit)
 
     def limit_rows(self) -> list[LimitRow]:
@@ -339,20 +365,20 @@ class Store:
                     stored_responses.insert(self._db, responses)
                     stored_responses.insert_upstream_keys(self._db, keys)
                 return []
-            except sqlite3.IntegrityError:
+            except self.integrity_errors:
                 pass
             refused: list[str] = []
             for r in responses:
                 try:
                     with self._immediate():
                         stored_responses.insert(self._db, [r])
-                except sqlite3.IntegrityError:
+                except self.integrity_errors:
                     refused.append(r.id)
             for k in keys:
                 try:
                     with self._immediate():
                         stored_responses.insert_upstream_keys(self._db, [k])
-                except sqlite3.IntegrityError:
+                except self.integrity_errors:
                     refused.append(k.response_id)
             return refused
 

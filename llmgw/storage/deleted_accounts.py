@@ -58,13 +58,15 @@ def create_tables(db: sqlite_utils.Database) -> None:
 def record_user_deletion(db: Sql, user_id: int, now: float) -> None:
     """Keep the names of a user about to be deleted and of their keys (call before the DELETE)."""
     db.execute(
-        "INSERT OR REPLACE INTO deleted_keys (id, public_id, name, user_id, deleted_at) "
-        "SELECT id, public_id, name, user_id, ? FROM api_keys WHERE user_id = ?",
+        "INSERT INTO deleted_keys (id, public_id, name, user_id, deleted_at) "
+        "SELECT id, public_id, name, user_id, ? FROM api_keys WHERE user_id = ? "
+        "ON CONFLICT (id) DO UPDATE SET public_id = excluded.public_id, name = excluded.name, "
+        "user_id = excluded.user_id, deleted_at = excluded.deleted_at",
         [now, user_id],
     )
     db.execute(
-        "INSERT OR REPLACE INTO deleted_users (id, name, deleted_at) "
-        "SELECT id, name, ? FROM users WHERE id = ?",
+        "INSERT INTO deleted_users (id, name, deleted_at) SELECT id, name, ? FROM users WHERE id = ? "
+        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, deleted_at = excluded.deleted_at",
         [now, user_id],
     )
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmgw.storage import rollups
+from llmgw.storage.postgres import is_postgres
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -64,6 +65,12 @@ _row_values = operator.attrgetter(*COLUMNS)
 _INSERT_SQL = (
     f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 )
+# PostgreSQL has no OR REPLACE: the same row replaced in place (the key's other columns all set).
+_PG_INSERT_SQL = (
+    f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+    "ON CONFLICT (request_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "request_id")
+)
 
 
 def insert(db: sqlite_utils.Database, rows: Sequence[UsageRow]) -> None:
@@ -74,7 +81,9 @@ def insert(db: sqlite_utils.Database, rows: Sequence[UsageRow]) -> None:
     replaced = _existing(db, list(latest))
     # executemany over attrgetter tuples measured 2-5x faster than insert_all() over dicts
     # (1-500 rows).
-    db.conn.executemany(_INSERT_SQL, [_row_values(row) for row in rows])
+    db.conn.executemany(
+        _PG_INSERT_SQL if is_postgres(db) else _INSERT_SQL, [_row_values(row) for row in rows]
+    )
     rollups.record(db, replaced, [rollups.source_values(row) for row in latest.values()])
 
 
@@ -97,10 +106,16 @@ def delete_before(db: sqlite_utils.Database, cutoff: float, limit: int) -> int:
     """Delete at most `limit` of the oldest rows created before `cutoff` (the rollups keep their
     counts: retention drops detail, not totals); returns how many. A range of the created_at index."""
     return db.execute(
-        "DELETE FROM requests WHERE rowid IN "
-        "(SELECT rowid FROM requests WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+        "DELETE FROM requests WHERE request_id IN "
+        "(SELECT request_id FROM requests WHERE created_at < ? ORDER BY created_at LIMIT ?)",
         [cutoff, limit],
     ).rowcount
+
+
+def _last(db: object) -> str:
+    """What orders rows of the same instant: SQLite's rowid (the later written), or on PostgreSQL,
+    which has none, the request id."""
+    return "request_id" if is_postgres(db) else "rowid"
 
 
 def _with_bools(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -115,7 +130,7 @@ def _with_bools(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def recent(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
     """The newest `limit` rows as dicts keyed by column name, booleans as `bool`."""
     return _with_bools(
-        db.query("SELECT * FROM requests ORDER BY created_at DESC, rowid DESC LIMIT ?", [limit])
+        db.query(f"SELECT * FROM requests ORDER BY created_at DESC, {_last(db)} DESC LIMIT ?", [limit])
     )
 
 
@@ -124,7 +139,7 @@ def recent_of_user(db: sqlite_utils.Database, user_id: int, since: float, limit:
     return _with_bools(
         db.query(
             "SELECT * FROM requests WHERE created_at >= ? AND user_id = ? "
-            "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            f"ORDER BY created_at DESC, {_last(db)} DESC LIMIT ?",
             [since, user_id, limit],
         )
     )
@@ -133,10 +148,11 @@ def recent_of_user(db: sqlite_utils.Database, user_id: int, since: float, limit:
 # Per time bucket: a range of the created_at index (the window bounds the scan), grouped in memory order.
 _ACTIVITY_SQL = """
 SELECT
-    CAST(created_at / :width AS INTEGER) AS bucket,
+    {bucket} AS bucket,
     COUNT(*) AS requests,
-    SUM(status >= 400 OR error_type IS NOT NULL) AS errors,
-    SUM((status >= 400 OR error_type IS NOT NULL) AND error_kind IS 'upstream') AS errors_upstream,
+    SUM(CASE WHEN status >= 400 OR error_type IS NOT NULL THEN 1 ELSE 0 END) AS errors,
+    SUM(CASE WHEN (status >= 400 OR error_type IS NOT NULL) AND error_kind = 'upstream' THEN 1 ELSE 0 END)
+        AS errors_upstream,
     COALESCE(SUM(total_tokens), 0) AS tokens,
     COALESCE(SUM(cost_usd), 0.0) AS cost_usd
 FROM requests
@@ -150,7 +166,10 @@ def activity(db: sqlite_utils.Database, since: float, width: int) -> list[dict[s
     """Requests, errors (and of them upstream errors), tokens and cost per `width`-second bucket since
     `since`, oldest first; a bucket is `floor(created_at / width)`, and buckets without requests are
     absent."""
-    return list(db.query(_ACTIVITY_SQL, {"since": since, "width": width}))
+    bucket = (
+        "FLOOR(created_at / :width)::bigint" if is_postgres(db) else "CAST(created_at / :width AS INTEGER)"
+    )
+    return list(db.query(_ACTIVITY_SQL.format(bucket=bucket), {"since": since, "width": width}))
 
 
 def recent_with_users(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
@@ -166,7 +185,7 @@ def recent_with_users(db: sqlite_utils.Database, limit: int) -> list[dict[str, A
             "LEFT JOIN users AS u ON u.id = r.user_id LEFT JOIN deleted_users AS d ON d.id = r.user_id "
             "LEFT JOIN api_keys AS k ON k.id = r.api_key_id "
             "LEFT JOIN deleted_keys AS dk ON dk.id = r.api_key_id "
-            "ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
+            f"ORDER BY r.created_at DESC, r.{_last(db)} DESC LIMIT ?",
             [limit],
         )
     )

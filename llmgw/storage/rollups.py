@@ -35,6 +35,8 @@ import operator
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from llmgw.storage.postgres import is_postgres
+
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -153,7 +155,7 @@ class Layout:
             f"INSERT INTO {table} ({', '.join(self.keys + self.values)}) "
             f"VALUES ({', '.join('?' * (len(self.keys) + len(self.values)))}) "
             f"ON CONFLICT ({', '.join(self.keys)}) DO UPDATE SET "
-            + ", ".join(f"{c} = {c} + excluded.{c}" for c in self.values)
+            + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in self.values)
         )
 
     def drop_empty_sql(self) -> str:
@@ -168,7 +170,7 @@ M006 = Layout.of(_M006_KEYS, _VALUES[:10] + _LATENCY + _TTFT, 17, codes=False)
 _ERRORS_UPSERT_SQL = (
     f"INSERT INTO usage_errors_hourly ({', '.join(_ERROR_KEYS)}, errors) "
     f"VALUES ({', '.join('?' * (len(_ERROR_KEYS) + 1))}) "
-    f"ON CONFLICT ({', '.join(_ERROR_KEYS)}) DO UPDATE SET errors = errors + excluded.errors"
+    f"ON CONFLICT ({', '.join(_ERROR_KEYS)}) DO UPDATE SET errors = usage_errors_hourly.errors + excluded.errors"
 )
 _ERRORS_DROP_EMPTY_SQL = (
     f"DELETE FROM usage_errors_hourly WHERE errors <= 0 AND {' AND '.join(f'{k} = ?' for k in _ERROR_KEYS)}"
@@ -341,6 +343,11 @@ DIMENSIONS: dict[str, str] = {
     "day": "hour_start - hour_start % 86400",
     "month": "CAST(strftime('%s', hour_start, 'unixepoch', 'start of month') AS INTEGER)",
     "source": "usage_source",  # provider, estimated or none (the plain `llmgw usage` summary)
+}
+# PostgreSQL has no strftime: the same month start from its own calendar functions (sessions run in UTC).
+_PG_DIMENSIONS = {
+    **DIMENSIONS,
+    "month": "EXTRACT(EPOCH FROM date_trunc('month', to_timestamp(hour_start) AT TIME ZONE 'UTC'))::bigint",
 }
 _NONE_SENTINELS = {"user": 0, "key": 0, "provider": "", "model": "", "upstream_model": ""}
 
@@ -520,12 +527,17 @@ def _group_values(dims: Sequence[str], row: Sequence[Any]) -> tuple[Any, ...]:
 
 
 def _query(
-    table: str, dims: Sequence[str], columns: Sequence[str], where: Sequence[str], by: Sequence[str] = ()
+    table: str,
+    dims: Sequence[str],
+    columns: Sequence[str],
+    where: Sequence[str],
+    by: Sequence[str] = (),
+    sql_of: dict[str, str] = DIMENSIONS,
 ) -> str:
     """SELECT the `dims` (as d0, d1, …), the columns `by` and the aggregates `columns`, grouped by the
     first two."""
     group = [*(f"d{i}" for i in range(len(dims))), *by]
-    select = [*(f"{DIMENSIONS[d]} AS d{i}" for i, d in enumerate(dims)), *by, *columns]
+    select = [*(f"{sql_of[d]} AS d{i}" for i, d in enumerate(dims)), *by, *columns]
     sql = f"SELECT {', '.join(select)} FROM {table} WHERE {' AND '.join(where)}"
     return f"{sql} GROUP BY {', '.join(group)} ORDER BY {', '.join(group)}" if group else sql
 
@@ -551,13 +563,18 @@ def totals(
         where.append("user_id = ?")
         params.append(user_id)
     codes: dict[tuple[Any, ...], list[ErrorCount]] = {}
-    error_sql = _query("usage_errors_hourly", dims, ["SUM(errors)"], where, by=("error_kind", "error_type"))
+    sql_of = _PG_DIMENSIONS if is_postgres(db) else DIMENSIONS
+    error_sql = _query(
+        "usage_errors_hourly", dims, ["SUM(errors)"], where, by=("error_kind", "error_type"), sql_of=sql_of
+    )
     for r in db.execute(error_sql, params):
         kind, code, n = r[len(dims) :]
         if n:
             codes.setdefault(_group_values(dims, r), []).append(ErrorCount(kind or None, code or None, n))
     out = {}
-    for r in db.execute(_query("usage_hourly", dims, [f"SUM({c})" for c in _VALUES], where), params):
+    for r in db.execute(
+        _query("usage_hourly", dims, [f"SUM({c})" for c in _VALUES], where, sql_of=sql_of), params
+    ):
         if r[len(dims)] is None:  # no rows at all: SUM() over nothing
             continue
         group = _group_values(dims, r)
@@ -569,10 +586,11 @@ def delete_before(db: sqlite_utils.Database, cutoff: float, limit: int) -> int:
     """Delete at most `limit` rollup rows (of either table) of hours that ended by `cutoff`; returns how
     many."""
     deleted = 0
+    row = "ctid" if is_postgres(db) else "rowid"  # each engine's physical row address
     for table in ("usage_hourly", "usage_errors_hourly"):
         deleted += db.execute(
-            f"DELETE FROM {table} WHERE rowid IN "
-            f"(SELECT rowid FROM {table} WHERE hour_start + 3600 <= ? LIMIT ?)",
+            f"DELETE FROM {table} WHERE {row} IN "
+            f"(SELECT {row} FROM {table} WHERE hour_start + 3600 <= ? LIMIT ?)",
             [cutoff, limit - deleted],
         ).rowcount
         if deleted >= limit:

@@ -126,7 +126,7 @@ _COLUMNS = (
     "output_items, response"
 )
 _INSERT = f"INSERT INTO stored_responses ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_INSERT_ITEM = "INSERT OR IGNORE INTO stored_response_items (item_id, response_id) VALUES (?, ?)"
+_INSERT_ITEM = "INSERT INTO stored_response_items (item_id, response_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
 _KEY_COLUMNS = "response_id, provider, key_fingerprint, user_id, created_at"
 
 
@@ -176,7 +176,7 @@ def insert_upstream_keys(db: sqlite_utils.Database, rows: Sequence[UpstreamRespo
     """Record which upstream key made each response (the caller holds the transaction); an id seen
     again keeps its first record."""
     db.conn.executemany(
-        f"INSERT OR IGNORE INTO response_upstream_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+        f"INSERT INTO response_upstream_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(r.response_id, r.provider, r.key_fingerprint, r.user_id, r.created_at) for r in rows],
     )
 

@@ -12,7 +12,6 @@ import queue
 import threading
 import time
 import uuid
-from pathlib import Path
 
 from llmgw.storage.database import Store
 from llmgw.storage.requests import UsageRow
@@ -59,7 +58,7 @@ class LedgerWriter:
         if max_batch < 1 or max_queue < 1:
             raise ValueError("max_batch and max_queue must be at least 1")
         self._store = store
-        self.spool = spool or Spool(Path(f"{store.path}.spool"))
+        self.spool = spool or Spool(store.spool_path())
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._max_delay = max_delay

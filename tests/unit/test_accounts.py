@@ -3,13 +3,14 @@ last-admin guard, states, cascades, and an audit entry in the same transaction a
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.support import raw_db
 
 from llmgw.errors import AccountNotFound, AccountRuleViolation, InvalidAccountInput, PermissionDenied
 from llmgw.services import audit, keys, passwords, tokens, users
@@ -23,17 +24,17 @@ CLI = Actor.cli()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "llmgw.db") as s:
+def store(database: str) -> Iterator[Store]:
+    with Store.open(database) as s:
         yield s
 
 
 def audit_rows(store: Store) -> list[tuple[object, ...]]:
-    with sqlite3.connect(store.path) as conn:
-        return conn.execute(
-            "SELECT actor_user_id, actor_name, action, target_type, target_id, target_name, client_address, "
-            "detail FROM audit_log ORDER BY id"
-        ).fetchall()
+    return raw_db.rows(
+        store,
+        "SELECT actor_user_id, actor_name, action, target_type, target_id, target_name, client_address, "
+        "detail FROM audit_log ORDER BY id",
+    )
 
 
 def as_user(store: Store, name: str, address: str | None = "192.0.2.7") -> Actor:
@@ -145,7 +146,7 @@ def test_passwords_own_with_the_current_one_others_by_an_admin(store: Store) -> 
 
 
 def add_session(store: Store, user_id: int) -> None:
-    with sqlite3.connect(store.path) as conn:
+    with raw_db.connection(store) as conn:
         conn.execute(
             "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at) "
             "VALUES (?, ?, 'c', 0, 0)",
@@ -154,9 +155,8 @@ def add_session(store: Store, user_id: int) -> None:
 
 
 def count(store: Store, table: str) -> int:
-    with sqlite3.connect(store.path) as conn:
-        n: int = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-        return n
+    n: int = raw_db.rows(store, f"SELECT COUNT(*) FROM {table}")[0][0]
+    return n
 
 
 def test_sessions_end_on_disable_and_password_change_and_cascade_on_delete(store: Store) -> None:
@@ -338,8 +338,7 @@ def test_a_password_never_lands_on_a_user_who_took_a_deleted_users_id(
     real = passwords.hash_password
 
     def meanwhile(password: str) -> str:
-        with sqlite3.connect(store.path) as conn:
-            conn.execute("PRAGMA foreign_keys=ON")
+        with raw_db.connection(store) as conn:
             conn.execute("DELETE FROM users WHERE id = ?", (bob.id,))
             conn.execute(
                 "INSERT INTO users (id, name, role, password_hash, created_at, updated_at) "

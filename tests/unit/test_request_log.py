@@ -26,8 +26,8 @@ pytestmark = pytest.mark.usefixtures("fast_hashes")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "llmgw.db") as s:
+def store(database: str) -> Iterator[Store]:
+    with Store.open(database) as s:
         yield s
 
 

@@ -14,8 +14,8 @@ from llmgw.storage import ApiKeyRecord, Store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "llmgw.db") as s:
+def store(database: str) -> Iterator[Store]:
+    with Store.open(database) as s:
         yield s
 
 

@@ -20,8 +20,8 @@ NOW = 1_800_000_030.0  # 30 s into a minute
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "llmgw.db") as s:
+def store(database: str) -> Iterator[Store]:
+    with Store.open(database) as s:
         yield s
 
 

@@ -1,0 +1,234 @@
+"""The store on PostgreSQL: the same public methods as SQLite's `Store` (it is one), over one psycopg
+connection serialised by the same lock, with the table functions' SQL (`postgres.PgSql` adapts it).
+
+What differs from a file: no serve lock (several instances share the database: that is the point), the
+migrations serialised by an advisory lock (instances starting together apply them once), an account use
+case's write transaction serialised by another (SQLite's `BEGIN IMMEDIATE`), `data_version` read from
+`llmgw_changes` (bumped by triggers, pg_schema.py), `db check` asked of the server's catalogue, and a
+backup left to `pg_dump` (`backup` says so). A lost connection is reopened on the next call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+import psycopg
+
+from llmgw.errors import DatabaseTooNew, DatabaseUnreadable
+from llmgw.storage import pg_schema
+from llmgw.storage.accounts import Accounts
+from llmgw.storage.database import Store
+from llmgw.storage.health import DbHealth
+from llmgw.storage.postgres import MIGRATIONS_LOCK, PgSql, connect, redacted
+from llmgw.storage.schema import MIGRATION_NAMES
+
+__all__ = ["PostgresStore"]
+
+
+class PostgresStore(Store):
+    """The PostgreSQL store. Thread-safe as SQLite's: one connection, serialised by a lock."""
+
+    postgres = True
+    integrity_errors: tuple[type[Exception], ...] = (psycopg.IntegrityError,)
+
+    def __init__(self, pg: PgSql, url: str, connect_timeout: float) -> None:
+        self._pg = pg
+        self.url = url
+        self.path = Path(redacted(url))  # what messages name; nothing is created there
+        self._lock = threading.Lock()
+        self._closed = False
+        self._connect_timeout = connect_timeout
+
+    @property
+    def _db(self) -> Any:
+        return self._live()
+
+    def _live(self) -> PgSql:
+        """The connection, reopened first if the server closed it (a restart, a failover)."""
+        if self._pg.raw.closed or self._pg.raw.broken:
+            self._pg = PgSql(connect(self.url, connect_timeout=self._connect_timeout))
+        return self._pg
+
+    @classmethod
+    def open(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
+        """Connect to the database at the URL `path` and apply pending steps (once across instances);
+        DatabaseTooNew when a newer llmgw upgraded it."""
+        url = str(path)
+        try:
+            pg = PgSql(connect(url, connect_timeout=busy_timeout))
+        except Exception as exc:
+            raise DatabaseUnreadable(f"cannot connect to the database {redacted(url)}: {exc}") from exc
+        try:
+            _migrate(pg, redacted(url))
+        except BaseException:
+            pg.close()
+            raise
+        return cls(pg, url, busy_timeout)
+
+    @classmethod
+    def open_read_only(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
+        """Connect without applying anything; every transaction read-only (`db check`)."""
+        url = str(path)
+        try:
+            pg = PgSql(connect(url, connect_timeout=busy_timeout))
+        except Exception as exc:
+            raise DatabaseUnreadable(f"cannot connect to the database {redacted(url)}: {exc}") from exc
+        pg.raw.execute("SET default_transaction_read_only = on")
+        return cls(pg, url, busy_timeout)
+
+    @staticmethod
+    def check_known(path: str | Path) -> None:
+        pg = PgSql(connect(str(path)))
+        try:
+            _refuse_unknown(pg, redacted(str(path)))
+        finally:
+            pg.close()
+
+    @contextmanager
+    def accounts(self, *, write: bool = True) -> Iterator[Accounts]:
+        with self._lock:
+            db = self._live()
+            db.begin(exclusive=write)
+            try:
+                yield Accounts(db)
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        db = self._live()
+        db.begin()
+        try:
+            yield
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
+
+    def data_version(self) -> int:
+        """Bumped by every change to users, keys and limits, whoever made it (pg_schema's triggers)."""
+        with self._lock:
+            version: int = (
+                self._live().execute("SELECT version FROM llmgw_changes WHERE id = 1").fetchone()[0]
+            )
+            return version
+
+    def health(self, *, quick: bool = False) -> DbHealth:
+        with self._lock:
+            db = self._live()
+            done = _applied(db)
+            return DbHealth(
+                path=redacted(self.url),
+                integrity=("ok",),  # the server checks its own pages (data checksums, if enabled)
+                quick=quick,
+                foreign_key_problems=(),  # enforced by the server, never deferred
+                applied=tuple(done),
+                pending=tuple(n for n in MIGRATION_NAMES if n not in done),
+                unknown=tuple(n for n in done if n not in MIGRATION_NAMES),
+                journal_mode="postgresql " + str(db.execute("SHOW server_version").fetchone()[0]),
+                spool_files=(),
+            )
+
+    def spool_path(self) -> Path:
+        """A file of this machine's (the database is elsewhere): in the user data dir, by database and
+        process, so instances on one machine never share one."""
+        import hashlib
+        import os
+
+        from llmgw.settings.locations import default_database
+
+        digest = hashlib.sha256(redacted(self.url).encode()).hexdigest()[:16]
+        return Path(default_database()).parent / "spool" / f"{digest}-{os.getpid()}.spool"
+
+    def file_mode_warnings(self) -> list[str]:
+        return []
+
+    def writable(self, timeout: float) -> bool:
+        """Whether the server takes a write now: a connection of its own within `timeout`, not a
+        read-only standby. Blocking: call it from a worker thread."""
+        try:
+            conn = connect(self.url, connect_timeout=timeout)
+        except Exception:
+            return False
+        try:
+            return conn.execute("SELECT NOT pg_is_in_recovery()").fetchone() == (True,)
+        except Exception:
+            return False
+        finally:
+            conn.close()
+
+    def backup(self, target: str | Path, *, overwrite: bool = False) -> None:
+        raise DatabaseUnreadable(
+            "`llmgw backup` copies a SQLite file; back a PostgreSQL database up with its own tools: "
+            f"pg_dump --format=custom --file {target} '{redacted(self.url)}' (README, Scaling out)"
+        )
+
+    def pragmas(self) -> dict[str, Any]:
+        with self._lock:
+            db = self._live()
+            names = ("server_version", "transaction_isolation", "timezone")
+            return {n: db.execute(f"SHOW {n}").fetchone()[0] for n in names}
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._pg.close()
+
+
+def _applied(db: PgSql) -> list[str]:
+    exists = db.execute("SELECT to_regclass(?) IS NOT NULL", [pg_schema.MIGRATIONS_TABLE]).fetchone()[0]
+    if not exists:
+        return []
+    return [r[0] for r in db.execute(f"SELECT name FROM {pg_schema.MIGRATIONS_TABLE} ORDER BY seq")]
+
+
+def _refuse_unknown(db: PgSql, where: str) -> list[str]:
+    done = _applied(db)
+    unknown = tuple(n for n in done if n not in MIGRATION_NAMES)
+    if unknown:
+        raise DatabaseTooNew(where, unknown)
+    return [n for n in MIGRATION_NAMES if n not in done]
+
+
+def _migrate(db: PgSql, where: str) -> None:
+    """Apply the pending steps, each in its own transaction, under the migrations' advisory lock."""
+    if not _refuse_unknown(db, where):
+        return  # up to date: no lock taken
+    db.begin()
+    try:
+        db.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATIONS_LOCK])
+        pending = _refuse_unknown(db, where)  # again, now that no one else is migrating
+        if pending:
+            db.execute(
+                f"CREATE TABLE IF NOT EXISTS {pg_schema.MIGRATIONS_TABLE} ("
+                "seq BIGINT GENERATED ALWAYS AS IDENTITY, name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+            steps = dict(pg_schema.STEPS)
+            if pending[0] == pg_schema.BASELINE_NAMES[0]:
+                for statement in pg_schema.baseline():
+                    db.raw.execute(statement)  # type: ignore[arg-type]  # our own DDL, no parameters
+                for name in pg_schema.BASELINE_NAMES:
+                    db.execute(
+                        f"INSERT INTO {pg_schema.MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
+                        [name, now],
+                    )
+                pending = pending[len(pg_schema.BASELINE_NAMES) :]
+            for name in pending:
+                for statement in steps[name]():
+                    db.raw.execute(statement)  # type: ignore[arg-type]
+                db.execute(
+                    f"INSERT INTO {pg_schema.MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", [name, now]
+                )
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
