@@ -10,6 +10,8 @@ Exception
     ├── DatabaseInUse                another `llmgw serve` holds the database's serve lock
     ├── DatabaseUnreadable           not a SQLite database, or damaged (exit 2; `db check` reports it)
     ├── DatabaseTooNew               migrations this llmgw does not know: a newer one upgraded the database
+    ├── DatabaseNotEmpty             `llmgw db copy`'s target already holds rows: nothing copied
+    ├── CopyFailed                   `llmgw db copy` failed (a row refused, totals that differ): rolled back
     ├── LaunchError                  `llmgw run` cannot start the agent: no key, a gateway URL not http(s)
     │   └── AgentNotFound            the agent's program is not on PATH
     ├── AccountError                 an account use case refused (the CLI exits 1; the portal says why)
@@ -131,6 +133,24 @@ class DatabaseTooNew(LlmgwError):
             f"does not know: {', '.join(unknown)}); nothing was changed. Run that newer llmgw, or restore "
             "the backup taken before the upgrade and run this version with it."
         )
+
+
+class DatabaseNotEmpty(LlmgwError):
+    """`llmgw db copy` refuses a target that already holds rows: a copy merged into another installation's
+    data would mix two ledgers and two sets of ids."""
+
+    def __init__(self, database: str, tables: tuple[str, ...]) -> None:
+        self.database = database
+        self.tables = tables
+        super().__init__(
+            f"refusing to copy into {database}: it already holds rows ({', '.join(tables)}); nothing was "
+            "copied. Copy into a new, empty database (createdb), or drop this one's tables first."
+        )
+
+
+class CopyFailed(LlmgwError):
+    """`llmgw db copy` failed after it began: the target refused a row, or the counts and totals read
+    back differ from the source's. Its one transaction was rolled back: the target is as it was."""
 
 
 class LaunchError(LlmgwError):

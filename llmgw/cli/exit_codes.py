@@ -3,11 +3,12 @@ which `main` applies around every command. A command raises; it catches only whe
 something else there (`llmgw db check` reports an unreadable database as its finding, `llmgw backup`
 says the backup failed, `llmgw secret list` reads no configuration when it is invalid).
 
-Exit codes: 0 done; 1 refused (an account use case said no) or failed; 2 the setup is wrong (the
-configuration, no OS keyring, the database in use by another server or upgraded by a newer llmgw,
-`llmgw run` without a key or with a gateway URL that is not http(s)); 127 `llmgw run`'s agent not on
-PATH (the shell's "command not found"); 130 interrupted (Ctrl-C). `llmgw run` otherwise exits with the
-agent's own code (it becomes the agent).
+Exit codes: 0 done; 1 refused (an account use case said no) or failed (a `llmgw db copy` rolled
+back); 2 the setup is wrong (the configuration, no OS keyring, the database in use by another server or
+upgraded by a newer llmgw, a `llmgw db copy` target that is not empty, `llmgw run` without a key or with
+a gateway URL that is not http(s)); 127 `llmgw run`'s agent not on PATH (the shell's "command not
+found"); 130 interrupted (Ctrl-C). `llmgw run` otherwise exits with the agent's own code (it becomes
+the agent).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from llmgw.errors import (
     AccountError,
     AgentNotFound,
     ConfigError,
+    CopyFailed,
     DatabaseInUse,
+    DatabaseNotEmpty,
     DatabaseTooNew,
     DatabaseUnreadable,
     LaunchError,
@@ -43,6 +46,8 @@ EXITS: Final[dict[type[BaseException], Exit]] = {
     DatabaseInUse: Exit(2, "llmgw: "),
     DatabaseTooNew: Exit(2, "llmgw: "),
     DatabaseUnreadable: Exit(2, "llmgw: "),
+    DatabaseNotEmpty: Exit(2, "llmgw db copy: "),
+    CopyFailed: Exit(1, "llmgw db copy: "),
     LaunchError: Exit(2, "llmgw run: "),
     AgentNotFound: Exit(127, "llmgw run: "),
     KeyboardInterrupt: Exit(130, None),

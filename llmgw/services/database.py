@@ -5,17 +5,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from llmgw.settings.locations import database_path
-from llmgw.storage import Store
+from llmgw.storage import Store, is_database_url, redacted_location
 
 if TYPE_CHECKING:
     from llmgw.settings import Config
 
-__all__ = ["Store", "check_known", "open_configured_store", "open_store"]
+__all__ = ["Store", "check_known", "is_server", "open_configured_store", "open_store", "shown"]
+
+
+def is_server(location: str) -> bool:
+    """Whether a `database` setting names a PostgreSQL server (a URL) rather than a SQLite file."""
+    return is_database_url(location)
+
+
+def shown(location: str) -> str:
+    """A `database` setting as messages show it: a URL's password replaced by `***`, a path as it is."""
+    return redacted_location(location)
 
 
 def open_store(config: Config) -> Store:
-    """The configured SQLite file, migrated; a context manager. Works while `llmgw serve` runs on it
-    (WAL: readers never wait; a change waits up to the busy timeout for the server's write)."""
+    """The configured database, migrated; a context manager. A SQLite file works while `llmgw serve`
+    runs on it (WAL: readers never wait; a change waits up to the busy timeout for the server's write);
+    a PostgreSQL database is shared by any number of them."""
     return Store.open(config.server.database)
 
 

@@ -15,12 +15,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from llmgw.storage.accounts import Accounts, ApiKeyRecord, AuditRow, KeyRow, SessionRow, UserRow
     from llmgw.storage.budget_alerts import SentAlert
+    from llmgw.storage.copy import CopyReport, TableCopy, copy_database
+    from llmgw.storage.copy import open_source as open_copy_source
     from llmgw.storage.database import Store
     from llmgw.storage.deleted_accounts import DeletedKey
     from llmgw.storage.health import DbHealth
     from llmgw.storage.key_states import KeyState, KeyStateRow
     from llmgw.storage.limits import LimitRow, LimitValues, Scope, Spend
+    from llmgw.storage.postgres import dump_hint as pg_dump_hint
     from llmgw.storage.postgres import is_url as is_database_url
+    from llmgw.storage.postgres import redacted as redacted_location
     from llmgw.storage.request_log import Cursor, LogQuery
     from llmgw.storage.requests import COLUMNS as LEDGER_COLUMNS
     from llmgw.storage.requests import USAGE_SOURCES, UsageRow
@@ -40,12 +44,18 @@ _HOMES: dict[str, tuple[str, str]] = {
     "SessionRow": ("accounts", "SessionRow"),
     "UserRow": ("accounts", "UserRow"),
     "SentAlert": ("budget_alerts", "SentAlert"),
+    "CopyReport": ("copy", "CopyReport"),
+    "TableCopy": ("copy", "TableCopy"),
+    "copy_database": ("copy", "copy_database"),
+    "open_copy_source": ("copy", "open_source"),
     "Store": ("database", "Store"),
     "DeletedKey": ("deleted_accounts", "DeletedKey"),
     "DbHealth": ("health", "DbHealth"),
     "KeyState": ("key_states", "KeyState"),
     "KeyStateRow": ("key_states", "KeyStateRow"),
     "is_database_url": ("postgres", "is_url"),
+    "pg_dump_hint": ("postgres", "dump_hint"),
+    "redacted_location": ("postgres", "redacted"),
     "LimitRow": ("limits", "LimitRow"),
     "LimitValues": ("limits", "LimitValues"),
     "Scope": ("limits", "Scope"),
@@ -72,6 +82,7 @@ __all__ = [
     "Accounts",
     "ApiKeyRecord",
     "AuditRow",
+    "CopyReport",
     "Cursor",
     "DbHealth",
     "DeletedKey",
@@ -90,12 +101,17 @@ __all__ = [
     "Spool",
     "Store",
     "StoredResponse",
+    "TableCopy",
     "UpstreamResponseKey",
     "UsageRow",
     "UsageStats",
     "UserRow",
+    "copy_database",
     "hold_serve_lock",
     "is_database_url",
+    "open_copy_source",
+    "pg_dump_hint",
+    "redacted_location",
 ]
 
 

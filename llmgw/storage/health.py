@@ -24,7 +24,7 @@ _MAX_MESSAGES = 20  # integrity_check stops after this many problems; enough to 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class DbHealth:
-    """What `llmgw db check` reports about one SQLite file."""
+    """What `llmgw db check` reports about one SQLite file, or a PostgreSQL database (`server` set)."""
 
     path: str
     integrity: tuple[str, ...]  # ("ok",) when sound, else SQLite's messages
@@ -36,6 +36,7 @@ class DbHealth:
     journal_mode: str
     spool_files: tuple[tuple[str, int], ...]  # (path, bytes) of the ledger spool's files present
     loose_files: tuple[tuple[str, int], ...] = ()  # (path, mode) of its files others may access
+    server: str | None = None  # PostgreSQL's version (its path a redacted URL); None: a SQLite file
 
     @property
     def problems(self) -> list[str]:

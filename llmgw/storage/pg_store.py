@@ -24,7 +24,7 @@ from llmgw.storage import pg_schema
 from llmgw.storage.accounts import Accounts
 from llmgw.storage.database import Store
 from llmgw.storage.health import DbHealth
-from llmgw.storage.postgres import MIGRATIONS_LOCK, PgSql, connect, redacted
+from llmgw.storage.postgres import MIGRATIONS_LOCK, PgSql, connect, dump_hint, redacted
 from llmgw.storage.schema import MIGRATION_NAMES
 
 __all__ = ["PostgresStore"]
@@ -83,7 +83,10 @@ class PostgresStore(Store):
 
     @staticmethod
     def check_known(path: str | Path) -> None:
-        pg = PgSql(connect(str(path)))
+        try:
+            pg = PgSql(connect(str(path)))
+        except Exception as exc:
+            raise DatabaseUnreadable(f"cannot connect to the database {redacted(str(path))}: {exc}") from exc
         try:
             _refuse_unknown(pg, redacted(str(path)))
         finally:
@@ -132,8 +135,9 @@ class PostgresStore(Store):
                 applied=tuple(done),
                 pending=tuple(n for n in MIGRATION_NAMES if n not in done),
                 unknown=tuple(n for n in done if n not in MIGRATION_NAMES),
-                journal_mode="postgresql " + str(db.execute("SHOW server_version").fetchone()[0]),
-                spool_files=(),
+                journal_mode="",  # SQLite's; the server keeps its own write-ahead log
+                spool_files=(),  # each instance's own, on its machine (`spool_path`)
+                server="PostgreSQL " + str(db.execute("SHOW server_version").fetchone()[0]),
             )
 
     def spool_path(self) -> Path:
@@ -165,10 +169,7 @@ class PostgresStore(Store):
             conn.close()
 
     def backup(self, target: str | Path, *, overwrite: bool = False) -> None:
-        raise DatabaseUnreadable(
-            "`llmgw backup` copies a SQLite file; back a PostgreSQL database up with its own tools: "
-            f"pg_dump --format=custom --file {target} '{redacted(self.url)}' (README, Scaling out)"
-        )
+        raise DatabaseUnreadable(dump_hint(self.url, target))
 
     def pragmas(self) -> dict[str, Any]:
         with self._lock:

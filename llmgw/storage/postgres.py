@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PgSql", "connect", "is_postgres", "is_url", "redacted"]
+__all__ = ["PgSql", "connect", "dump_hint", "is_postgres", "is_url", "redacted"]
 
 _SCHEMES = ("postgresql://", "postgres://")
 
@@ -37,6 +37,14 @@ def is_url(location: str | object) -> bool:
 def redacted(url: str) -> str:
     """The URL with any password replaced by `***`: what logs and messages show."""
     return re.sub(r"^(postgres(?:ql)?://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def dump_hint(url: str, target: str | object) -> str:
+    """What `llmgw backup` says for a PostgreSQL database: the server's own tool, the command to run."""
+    return (
+        "`llmgw backup` copies a SQLite file; back a PostgreSQL database up with its own tools: "
+        f"pg_dump --format=custom --file {target} '{redacted(url)}' (README, Scaling out)"
+    )
 
 
 @functools.lru_cache(maxsize=1024)
