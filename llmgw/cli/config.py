@@ -7,6 +7,7 @@ import json
 import sys
 
 from llmgw.services import credentials, production
+from llmgw.services.database import shown
 from llmgw.services.masking import mask_secret
 from llmgw.settings import Loaded, load
 from llmgw.settings.environment import FILE_SUFFIX
@@ -46,6 +47,8 @@ def describe(loaded: Loaded) -> str:
             )
         elif k in SECRET_SETTINGS and v:
             lines.append(f"{k} = {json.dumps(mask_secret(v), ensure_ascii=False)}  # a secret, masked")
+        elif k == "database" and shown(v) != v:
+            lines.append(f"{k} = {json.dumps(shown(v))}  # its password masked")
         else:
             lines.append(f"{k} = {json.dumps(v)}")
     if not c.server.budget_alert_webhook and credentials.budget_alert_webhook():

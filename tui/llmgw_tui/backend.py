@@ -20,7 +20,7 @@ from llmgw.services import model_access as access_cases
 from llmgw.services import request_log as log_cases
 from llmgw.services import users as user_cases
 from llmgw.services.audit import Actor
-from llmgw.services.database import Store, open_store
+from llmgw.services.database import Store, is_server, open_store
 from llmgw.services.keys import Key, KeyChange, NewKey
 from llmgw.services.users import DeletedUser, Role, User, UserChange
 from llmgw.settings import Config, ProviderConfig, with_implicit_providers
@@ -63,7 +63,10 @@ class Backend:
         return f" --config {self.config_path}" if self.config_path else ""
 
     def database_exists(self) -> bool:
-        return Path(self.database).exists()
+        """A SQLite file there; a PostgreSQL database always counts (its administrator created it; the
+        first open applies the schema, as `llmgw serve` does, and a server out of reach is a problem
+        the first use case reports)."""
+        return is_server(self.database) or Path(self.database).exists()
 
     def store(self) -> Store:
         """The database, opened (created and migrated if needed) on first use."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmgw.errors import AccountError, ConfigError, SecretBackendUnavailable
+from llmgw.errors import AccountError, ConfigError, DatabaseUnreadable, SecretBackendUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,12 @@ def from_exception(exc: BaseException, config_hint: str = "") -> Problem:
             exc.reason,
             "Provider secrets live in the OS keyring: start a Secret Service (e.g. gnome-keyring) in this "
             "session, or give the gateway its keys in LLMGW_<PROVIDER>_API_KEY variables.",
+        )
+    if isinstance(exc, DatabaseUnreadable):  # its message names the database, a URL without its password
+        return Problem(
+            "Database unavailable",
+            str(exc),
+            f"Check the database setting (a file, or a server that is up) (llmgw db check{config_hint}).",
         )
     if isinstance(exc, AccountError | ValueError):  # ValueError: the secrets' checks (a bad name)
         return Problem("Refused", str(exc), "Nothing was changed.")
