@@ -42,7 +42,7 @@ def app(config_path: Path) -> AdminApp:
     return AdminApp(backend(config_path), live=False)
 
 
-def seed(db: Path) -> None:
+def seed(db: str | Path) -> None:
     """Three users (an admin; alice, with a key; bob), and ledger rows over the last hour and more, all
     at fixed times and with a fixed key id (snapshots must be the same on every run)."""
     fixed_time = mock.patch("time.time", return_value=NOW - 7200)
