@@ -41,7 +41,8 @@ def redacted(url: str) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def translate(sql: str) -> str:
-    """SQLite's parameter styles → psycopg's: `?` → `%s`, `:name` → `%(name)s`, a literal `%` → `%%`."""
+    """SQLite's parameter styles → psycopg's: `?` → `%s`, `:name` → `%(name)s` (neither inside quotes),
+    every literal `%` → `%%` (psycopg reads its placeholders in quoted text as well)."""
 
     def one(m: re.Match[str]) -> str:
         text = m.group(0)
@@ -51,7 +52,7 @@ def translate(sql: str) -> str:
             return "%%"
         if m.group(1):
             return f"%({m.group(1)})s"
-        return text  # a quoted string or identifier
+        return text.replace("%", "%%")  # a quoted string or identifier: psycopg reads `%` in it too
 
     return _TOKENS.sub(one, sql)
 
