@@ -118,8 +118,14 @@ class PgSql:
     def conn(self) -> PgSql:
         return self
 
-    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = (), /) -> psycopg.Cursor[Any]:
+    def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[Any]:
         return self.raw.execute(translate(sql), parameters or None)
+
+    def value(self, sql: str, parameters: Any = (), /) -> Any:
+        """The first column of the one row a query returns."""
+        row = self.execute(sql, parameters).fetchone()
+        assert row is not None, sql
+        return row[0]
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> None:
         rows = list(rows)
