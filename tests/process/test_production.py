@@ -57,8 +57,12 @@ def test_a_safe_production_config_has_no_problem() -> None:
         ({"auth_mode": "legacy"}, False, None, "no proxy key"),
         ({"cookie_secure": False}, False, GOOD_KEY, "cookie_secure = false"),
         ({"cors_origins": ["*"]}, False, GOOD_KEY, 'cors_origins = ["*"]'),
-        ({"database": "postgresql://llmgw@db.internal/llmgw?sslmode=disable"}, False, GOOD_KEY,
-         "sslmode=disable to db.internal"),  # fmt: skip
+        (
+            {"database": "postgresql://llmgw@db.internal/llmgw?sslmode=disable"},
+            False,
+            GOOD_KEY,
+            "sslmode=disable to db.internal",
+        ),
         ({"public_url": "http://llm.example.com"}, False, GOOD_KEY, 'public_url = "http://llm.example.com"'),
     ],
 )
