@@ -17,6 +17,30 @@ MIN_PROXY_KEY_CHARS = 32
 _NEW_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))" | llmgw secret set proxy-key'
 
 
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).hostname or "a socket"
+
+
+def _database_in_clear(database: str) -> str | None:
+    """The `sslmode` of a PostgreSQL URL that may speak to a server on another machine in clear
+    (`disable`, `allow`), else None (a file, a socket or loopback, or a mode that requires TLS)."""
+    if not database.startswith(("postgresql://", "postgres://")):
+        return None
+    parts = urllib.parse.urlsplit(database)
+    mode = urllib.parse.parse_qs(parts.query).get("sslmode", [""])[-1]
+    if mode not in ("disable", "allow"):
+        return None
+    host = parts.hostname or ""
+    if host in ("", "localhost") or host.startswith("/"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return mode
+
+
 def production_problems(config: Config, *, no_auth: bool, proxy_key: str | None) -> list[str]:
     """Why `config` must not serve in production (empty in development, or when nothing is wrong).
 
@@ -51,6 +75,12 @@ def production_problems(config: Config, *, no_auth: bool, proxy_key: str | None)
         problems.append(
             f'public_url = "{server.public_url}": production mode serves the portal over HTTPS only (its '
             "session cookie is Secure); give the https:// address browsers use"
+        )
+    if (unsafe := _database_in_clear(server.database)) is not None:
+        problems.append(
+            f"database: sslmode={unsafe} to {_host(server.database)} sends the gateway's database traffic "
+            "(key hashes, sessions, the ledger) over the network in clear; use sslmode=verify-full (or "
+            "require), or a server on this machine"
         )
     if "*" in server.cors_origins:
         problems.append(

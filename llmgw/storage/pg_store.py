@@ -118,9 +118,7 @@ class PostgresStore(Store):
     def data_version(self) -> int:
         """Bumped by every change to users, keys and limits, whoever made it (pg_schema's triggers)."""
         with self._lock:
-            version: int = (
-                self._live().execute("SELECT version FROM llmgw_changes WHERE id = 1").fetchone()[0]
-            )
+            version: int = self._live().value("SELECT version FROM llmgw_changes WHERE id = 1")
             return version
 
     def health(self, *, quick: bool = False) -> DbHealth:
@@ -137,7 +135,7 @@ class PostgresStore(Store):
                 unknown=tuple(n for n in done if n not in MIGRATION_NAMES),
                 journal_mode="",  # SQLite's; the server keeps its own write-ahead log
                 spool_files=(),  # each instance's own, on its machine (`spool_path`)
-                server="PostgreSQL " + str(db.execute("SHOW server_version").fetchone()[0]),
+                server="PostgreSQL " + str(db.value("SHOW server_version")),
             )
 
     def spool_path(self) -> Path:
@@ -175,7 +173,7 @@ class PostgresStore(Store):
         with self._lock:
             db = self._live()
             names = ("server_version", "transaction_isolation", "timezone")
-            return {n: db.execute(f"SHOW {n}").fetchone()[0] for n in names}
+            return {n: db.value(f"SHOW {n}") for n in names}
 
     def close(self) -> None:
         with self._lock:
@@ -185,7 +183,7 @@ class PostgresStore(Store):
 
 
 def _applied(db: PgSql) -> list[str]:
-    exists = db.execute("SELECT to_regclass(?) IS NOT NULL", [pg_schema.MIGRATIONS_TABLE]).fetchone()[0]
+    exists = db.value("SELECT to_regclass(?) IS NOT NULL", [pg_schema.MIGRATIONS_TABLE])
     if not exists:
         return []
     return [r[0] for r in db.execute(f"SELECT name FROM {pg_schema.MIGRATIONS_TABLE} ORDER BY seq")]
@@ -216,7 +214,7 @@ def _migrate(db: PgSql, where: str) -> None:
             steps = dict(pg_schema.STEPS)
             if pending[0] == pg_schema.BASELINE_NAMES[0]:
                 for statement in pg_schema.baseline():
-                    db.raw.execute(statement)  # type: ignore[arg-type]  # our own DDL, no parameters
+                    db.raw.execute(statement)  # our own DDL, no parameters
                 for name in pg_schema.BASELINE_NAMES:
                     db.execute(
                         f"INSERT INTO {pg_schema.MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
@@ -225,7 +223,7 @@ def _migrate(db: PgSql, where: str) -> None:
                 pending = pending[len(pg_schema.BASELINE_NAMES) :]
             for name in pending:
                 for statement in steps[name]():
-                    db.raw.execute(statement)  # type: ignore[arg-type]
+                    db.raw.execute(statement)
                 db.execute(
                     f"INSERT INTO {pg_schema.MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", [name, now]
                 )

@@ -49,7 +49,8 @@ def dump_hint(url: str, target: str | object) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def translate(sql: str) -> str:
-    """SQLite's parameter styles → psycopg's: `?` → `%s`, `:name` → `%(name)s`, a literal `%` → `%%`."""
+    """SQLite's parameter styles → psycopg's: `?` → `%s`, `:name` → `%(name)s` (neither inside quotes),
+    every literal `%` → `%%` (psycopg reads its placeholders in quoted text as well)."""
 
     def one(m: re.Match[str]) -> str:
         text = m.group(0)
@@ -59,7 +60,7 @@ def translate(sql: str) -> str:
             return "%%"
         if m.group(1):
             return f"%({m.group(1)})s"
-        return text  # a quoted string or identifier
+        return text.replace("%", "%%")  # a quoted string or identifier: psycopg reads `%` in it too
 
     return _TOKENS.sub(one, sql)
 
@@ -125,8 +126,14 @@ class PgSql:
     def conn(self) -> PgSql:
         return self
 
-    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = (), /) -> psycopg.Cursor[Any]:
+    def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[Any]:
         return self.raw.execute(translate(sql), parameters or None)
+
+    def value(self, sql: str, parameters: Any = (), /) -> Any:
+        """The first column of the one row a query returns."""
+        row = self.execute(sql, parameters).fetchone()
+        assert row is not None, sql
+        return row[0]
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> None:
         rows = list(rows)

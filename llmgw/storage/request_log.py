@@ -113,7 +113,7 @@ def day_counts(db: sqlite_utils.Database, since: float, until: float) -> dict[st
         f"""
         SELECT CASE WHEN {_IS_ERROR} THEN COALESCE(error_kind, '') END AS kind, COUNT(*),
                COALESCE(SUM(total_tokens), 0), COALESCE(SUM(cost_usd), 0.0),
-               COALESCE(SUM(cost_usd IS NULL AND total_tokens > 0), 0)
+               COALESCE(SUM(CASE WHEN cost_usd IS NULL AND total_tokens > 0 THEN 1 ELSE 0 END), 0)
         FROM requests WHERE created_at >= ? AND created_at < ?
         GROUP BY kind
         """,

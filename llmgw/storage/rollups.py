@@ -170,7 +170,8 @@ M006 = Layout.of(_M006_KEYS, _VALUES[:10] + _LATENCY + _TTFT, 17, codes=False)
 _ERRORS_UPSERT_SQL = (
     f"INSERT INTO usage_errors_hourly ({', '.join(_ERROR_KEYS)}, errors) "
     f"VALUES ({', '.join('?' * (len(_ERROR_KEYS) + 1))}) "
-    f"ON CONFLICT ({', '.join(_ERROR_KEYS)}) DO UPDATE SET errors = usage_errors_hourly.errors + excluded.errors"
+    f"ON CONFLICT ({', '.join(_ERROR_KEYS)}) DO UPDATE SET "
+    "errors = usage_errors_hourly.errors + excluded.errors"
 )
 _ERRORS_DROP_EMPTY_SQL = (
     f"DELETE FROM usage_errors_hourly WHERE errors <= 0 AND {' AND '.join(f'{k} = ?' for k in _ERROR_KEYS)}"

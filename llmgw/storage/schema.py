@@ -5,6 +5,7 @@ up-to-date file for a listing costs one query."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -85,10 +86,20 @@ def check_known(path: Path) -> None:
         conn.close()
 
 
+class Rows(Protocol):
+    """What a statement's caller reads back: a `sqlite3.Cursor`, or psycopg's on PostgreSQL."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
 class Sql(Protocol):
     """What a table function that only runs statements needs of its connection. Both a plain
     `sqlite3.Connection` (an account use case's, inside the transaction `Store.accounts` holds: no
-    sqlite-utils on a listing's path) and a `sqlite_utils.Database` are one; the two run a statement
-    alike inside a transaction."""
+    sqlite-utils on a listing's path), a `sqlite_utils.Database` and PostgreSQL's `postgres.PgSql` are
+    one; they run a statement alike inside a transaction."""
 
-    def execute(self, sql: str, parameters: Any = ..., /) -> sqlite3.Cursor: ...
+    def execute(self, sql: str, parameters: Any = ..., /) -> Rows: ...

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from llmgw.storage.postgres import is_postgres
+
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -193,10 +195,11 @@ def find_item(
     """The newest response of `user_id` (None: the proxy key's) created since `since` that holds an
     item of that id."""
     columns = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
+    same = "IS NOT DISTINCT FROM" if is_postgres(db) else "IS"  # equal, NULL (the proxy key's) included
     found = db.execute(
         f"""
         SELECT {columns} FROM stored_response_items i JOIN stored_responses r ON r.id = i.response_id
-        WHERE i.item_id = ? AND r.user_id IS ? AND r.created_at >= ?
+        WHERE i.item_id = ? AND r.user_id {same} ? AND r.created_at >= ?
         ORDER BY r.created_at DESC LIMIT 1
         """,
         [item_id, user_id, since],

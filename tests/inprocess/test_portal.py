@@ -24,6 +24,8 @@ from llmgw.services.database import Store
 from llmgw.services.key_index import Principal
 from llmgw.services.login_throttle import ACCOUNT_FREE, MAX_DELAY, LoginThrottle
 from llmgw.settings import Config
+from llmgw.storage import is_database_url
+from tests.support import raw_db
 
 pytestmark = pytest.mark.usefixtures(
     "fast_hashes"
@@ -48,8 +50,8 @@ class NoKeys:
         return "none"
 
 
-def make_app(tmp_path: Path, **server: Any) -> Starlette:
-    db = tmp_path / "llmgw.db"
+def make_app(database: str, **server: Any) -> Starlette:
+    db = database
     with Store.open(db) as store:
         users.create_user(store, Actor.cli(), "alice", ADMIN_PW, role="admin")
         users.create_user(store, Actor.cli(), "bob", BOB_PW)
@@ -77,8 +79,8 @@ def backend_of(app: Starlette) -> Backend:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Starlette:
-    return make_app(tmp_path)
+def app(database: str) -> Starlette:
+    return make_app(database)
 
 
 @pytest.fixture
@@ -117,8 +119,8 @@ def post(c: TestClient, path: str, data: dict[str, str], origin: str | None = SI
     return c.post(path, data=data, headers=headers, follow_redirects=False)
 
 
-def store_of(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "llmgw.db")
+def store_of(database: str) -> Store:
+    return Store.open(database)
 
 
 # --- login, pages, headers ----------------------------------------------------------------------------
@@ -150,7 +152,7 @@ def test_ui_redirects_to_login_then_to_the_keys_page(client: TestClient) -> None
     assert page.status_code == 200 and "You have no keys yet" in page.text
 
 
-def test_a_new_keys_token_is_shown_once_with_no_store(client: TestClient, tmp_path: Path) -> None:
+def test_a_new_keys_token_is_shown_once_with_no_store(client: TestClient, database: str) -> None:
     login(client, "bob", BOB_PW)
     r = post(client, "/ui/keys", {"csrf_token": csrf(client), "name": "laptop"})
     assert r.status_code == 200
@@ -159,7 +161,7 @@ def test_a_new_keys_token_is_shown_once_with_no_store(client: TestClient, tmp_pa
     assert token and token.group(1).startswith("llmgw-")
     again = client.get("/ui/keys")
     assert token.group(1) not in again.text and "laptop" in again.text
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         [key] = keys.list_keys(store, Actor.cli(), "bob")
     assert key.name == "laptop" and key.public_id in token.group(1)
 
@@ -185,8 +187,8 @@ def test_cookie_flags_in_development(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("server", [{"cookie_secure": True}, {"env": "production"}])
-def test_cookie_flags_with_secure_cookies(tmp_path: Path, server: dict[str, Any]) -> None:
-    app = make_app(tmp_path, **server)
+def test_cookie_flags_with_secure_cookies(database: str, server: dict[str, Any]) -> None:
+    app = make_app(database, **server)
     with TestClient(app, base_url="https://testserver") as c:
         r = login(c, "bob", BOB_PW, origin="https://testserver")
         cookie = r.headers["set-cookie"]
@@ -201,7 +203,7 @@ def test_cookie_flags_with_secure_cookies(tmp_path: Path, server: dict[str, Any]
 
 
 def test_state_changes_need_the_sessions_csrf_token(
-    app: Starlette, client: TestClient, tmp_path: Path
+    app: Starlette, client: TestClient, database: str
 ) -> None:
     login(client, "bob", BOB_PW)
     mine = csrf(client)
@@ -211,7 +213,7 @@ def test_state_changes_need_the_sessions_csrf_token(
     for data in ({"name": "x"}, {"name": "x", "csrf_token": "wrong"}, {"name": "x", "csrf_token": alices}):
         r = post(client, "/ui/keys", data)
         assert r.status_code == 403 and "not sent from this site" in r.text
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         assert keys.list_keys(store, Actor.cli(), "bob") == []
     assert post(client, "/ui/keys", {"name": "x", "csrf_token": mine}).status_code == 200
 
@@ -258,11 +260,15 @@ def test_a_planted_session_id_is_not_adopted(client: TestClient) -> None:
     assert f"llmgw_session={planted}" not in r.headers["set-cookie"]
 
 
-def test_the_session_id_is_stored_hashed(client: TestClient, tmp_path: Path) -> None:
+def test_the_session_id_is_stored_hashed(client: TestClient, database: str) -> None:
     login(client, "bob", BOB_PW)
     sid = client.cookies["llmgw_session"]
-    raw = (tmp_path / "llmgw.db").read_bytes() + (tmp_path / "llmgw.db-wal").read_bytes()
-    assert sid.encode() not in raw
+    with store_of(database) as store:
+        stored = raw_db.rows(store, "SELECT id_hash, csrf_token FROM sessions")
+    assert len(stored) == 1 and sid not in str(stored)
+    if not is_database_url(database):  # the file's every byte, its write-ahead log included
+        raw = Path(database).read_bytes() + Path(f"{database}-wal").read_bytes()
+        assert sid.encode() not in raw
 
 
 def test_logout_ends_the_session_for_good(client: TestClient) -> None:
@@ -308,10 +314,10 @@ def test_disabling_a_user_ends_their_sessions(app: Starlette, client: TestClient
     assert login(client, "bob", BOB_PW).status_code == 400
 
 
-def test_sessions_expire_when_idle_and_absolutely(client: TestClient, tmp_path: Path) -> None:
+def test_sessions_expire_when_idle_and_absolutely(client: TestClient, database: str) -> None:
     from llmgw.services import sessions
 
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         bob = next(u for u in users.list_users(store, Actor.cli()) if u.name == "bob")
         sid, _ = sessions.start(store, bob, None, now=1000.0)
         assert sessions.resume(store, sid, None, now=1000.0 + sessions.IDLE_TIMEOUT - 1) is not None
@@ -346,13 +352,13 @@ def test_login_is_rate_limited_per_account_and_address_with_growing_delays(
 
 
 def test_an_attack_from_one_address_never_locks_the_admin_out(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """200 wrong passwords for alice from one address, one a second (about one per delay window: what
     kept an account-wide lock closed for everyone): alice logs in from her own address during the
     attack and after it; the attacking address is refused unchecked, even with the right password,
     and gets only a handful of its guesses checked; it may still log in to another account."""
-    app = make_app(tmp_path, trusted_proxies=["10.9.9.9"])  # TLS ends at a proxy: X-Forwarded-For
+    app = make_app(database, trusted_proxies=["10.9.9.9"])  # TLS ends at a proxy: X-Forwarded-For
     now = [5000.0]
     checked: list[str | None] = []
     authenticate = users.authenticate
@@ -496,8 +502,8 @@ def test_login_throttle_forgets_old_failures_and_successes_do_not_count() -> Non
 # --- another user's things, and the admin pages ---------------------------------------------------------
 
 
-def test_another_users_key_answers_404(client: TestClient, tmp_path: Path) -> None:
-    with store_of(tmp_path) as store:
+def test_another_users_key_answers_404(client: TestClient, database: str) -> None:
+    with store_of(database) as store:
         alices = keys.create_key(store, Actor.cli(), "alice", "admin-key").key
     login(client, "bob", BOB_PW)
     token = csrf(client)
@@ -505,13 +511,13 @@ def test_another_users_key_answers_404(client: TestClient, tmp_path: Path) -> No
     missing = post(client, "/ui/keys/0123456789abcdef/revoke", {"csrf_token": token})
     assert theirs.status_code == missing.status_code == 404
     assert "not yours to see" in theirs.text
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         [key] = keys.list_keys(store, Actor.cli(), "alice")
     assert key.state == "active"
     assert alices.public_id not in client.get("/ui/keys").text
 
 
-def test_a_user_revokes_their_own_key(client: TestClient, tmp_path: Path) -> None:
+def test_a_user_revokes_their_own_key(client: TestClient, database: str) -> None:
     login(client, "bob", BOB_PW)
     created = post(client, "/ui/keys", {"csrf_token": csrf(client), "name": "ci"})
     public_id = re.search(r'data-token="llmgw-([0-9a-f]{16})-', created.text)
@@ -519,7 +525,7 @@ def test_a_user_revokes_their_own_key(client: TestClient, tmp_path: Path) -> Non
     r = post(client, f"/ui/keys/{public_id.group(1)}/revoke", {"csrf_token": csrf(client), "confirm": "yes"})
     assert r.status_code == 303
     assert "The key was revoked." in client.get(r.headers["location"]).text
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         [key] = keys.list_keys(store, Actor.cli(), "bob")
     assert key.state == "revoked"
 
@@ -532,18 +538,18 @@ def test_admin_pages_are_404_for_users_and_strangers(client: TestClient, page: s
     assert "Users" not in client.get("/ui/keys").text.split("<main>")[0]
 
 
-def test_a_user_cannot_post_admin_actions(client: TestClient, tmp_path: Path) -> None:
+def test_a_user_cannot_post_admin_actions(client: TestClient, database: str) -> None:
     login(client, "bob", BOB_PW)
     token = csrf(client)
     assert post(client, "/ui/admin/users/alice/disable", {"csrf_token": token}).status_code == 404
     made = {"csrf_token": token, "username": "mallory", "password": "mallory-password-1"}
     assert post(client, "/ui/admin/users", made).status_code == 404
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         names = {u.name: u for u in users.list_users(store, Actor.cli())}
     assert "mallory" not in names and not names["alice"].disabled
 
 
-def test_admin_manages_users_keys_and_reads_the_audit_log(client: TestClient, tmp_path: Path) -> None:
+def test_admin_manages_users_keys_and_reads_the_audit_log(client: TestClient, database: str) -> None:
     login(client, "alice", ADMIN_PW)
     token = csrf(client)
     made = {"csrf_token": token, "username": "carol", "password": "carol-password-12", "role": "user"}
@@ -556,7 +562,7 @@ def test_admin_manages_users_keys_and_reads_the_audit_log(client: TestClient, tm
     )
     reset = {"csrf_token": token, "password": "carol-reset-pass-9"}
     assert post(client, "/ui/admin/users/carol/password", reset).status_code == 303
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         keys.create_key(store, Actor.cli(), "bob", "bobs")
     all_keys = client.get("/ui/admin/keys").text
     assert "bobs" in all_keys and "bob" in all_keys
@@ -576,12 +582,12 @@ def test_admin_manages_users_keys_and_reads_the_audit_log(client: TestClient, tm
     assert "key.revoked" in log and "user.deleted" in log
 
 
-def test_logout_is_audited(client: TestClient, tmp_path: Path) -> None:
+def test_logout_is_audited(client: TestClient, database: str) -> None:
     login(client, "bob", BOB_PW)
     post(client, "/ui/logout", {"csrf_token": csrf(client)})
     from llmgw.services import audit
 
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         actions = [e.action for e in audit.entries(store, Actor.cli())]
     assert actions[-1] == "session.revoked"
 
@@ -604,13 +610,13 @@ def test_the_running_gateway_sees_portal_key_changes_at_once(app: Starlette, cli
 
 
 def test_logging_in_again_drops_the_old_session_without_a_logout_entry(
-    client: TestClient, tmp_path: Path
+    client: TestClient, database: str
 ) -> None:
     login(client, "bob", BOB_PW)
     login(client, "alice", ADMIN_PW)
     from llmgw.services import audit
 
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         actions = [e.action for e in audit.entries(store, Actor.cli())]
     assert "session.revoked" not in actions
 
@@ -618,11 +624,11 @@ def test_logging_in_again_drops_the_old_session_without_a_logout_entry(
 # --- one's own recent usage -----------------------------------------------------------------------------
 
 
-def test_a_user_sees_only_their_own_recent_usage(client: TestClient, tmp_path: Path) -> None:
+def test_a_user_sees_only_their_own_recent_usage(client: TestClient, database: str) -> None:
     from llmgw.storage import UsageRow
 
     now = time.time()
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         ids = {u.name: u.id for u in users.list_users(store, Actor.cli())}
         row = {"endpoint": "/v1/chat/completions", "status": 200, "created_at": now - 60}
         store.insert_requests(
@@ -643,12 +649,12 @@ def test_a_user_sees_only_their_own_recent_usage(client: TestClient, tmp_path: P
 
 
 def test_recent_requests_show_the_error_code_the_key_and_the_request_id(
-    client: TestClient, tmp_path: Path
+    client: TestClient, database: str
 ) -> None:
     from llmgw.storage import UsageRow
 
     now = time.time()
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         bob = next(u.id for u in users.list_users(store, Actor.cli()) if u.name == "bob")
         made = keys.create_key(store, Actor.cli(), "bob", "laptop")
         row = {"endpoint": "/v1/messages", "user_id": bob, "created_at": now - 60}
@@ -673,12 +679,12 @@ def test_recent_requests_show_the_error_code_the_key_and_the_request_id(
     assert '<td data-error=""></td>' in served and "<code>req_served02</code>" in served
 
 
-def test_an_admin_sees_a_users_recent_requests_on_their_dashboard(client: TestClient, tmp_path: Path) -> None:
+def test_an_admin_sees_a_users_recent_requests_on_their_dashboard(client: TestClient, database: str) -> None:
     from llmgw.errors import AccountNotFound, PermissionDenied
     from llmgw.services import usage
     from llmgw.storage import UsageRow
 
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         ids = {u.name: u.id for u in users.list_users(store, Actor.cli())}
         made = keys.create_key(store, Actor.cli(), "bob", "ci")
         store.insert_requests(
@@ -712,7 +718,7 @@ def test_usage_page_empty_state_and_login_required(client: TestClient) -> None:
 
 
 def test_admin_sets_and_clears_limits_and_the_gateway_applies_them_at_once(
-    app: Starlette, client: TestClient, tmp_path: Path
+    app: Starlette, client: TestClient, database: str
 ) -> None:
     login(client, "alice", ADMIN_PW)
     token = csrf(client, "/ui/admin/users")
@@ -730,7 +736,7 @@ def test_admin_sets_and_clears_limits_and_the_gateway_applies_them_at_once(
     page = client.get(r.headers["location"]).text
     assert "The limits were saved" in page and "2.50 USD/day" in page
     assert app.state.gateway.limits.subject_count == 1  # no poll needed: the portal reloads them
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         key = keys.create_key(store, Actor.cli(), "bob", "laptop").key
     r = post(
         client,
@@ -750,7 +756,7 @@ def test_admin_sets_and_clears_limits_and_the_gateway_applies_them_at_once(
     assert "limit.set" in log and "limit.cleared" in log
 
 
-def test_a_user_cannot_set_limits(client: TestClient, tmp_path: Path) -> None:
+def test_a_user_cannot_set_limits(client: TestClient, database: str) -> None:
     login(client, "bob", BOB_PW)
     token = csrf(client)
     form = {"csrf_token": token, "subject": "bob", "rpm": "", "tpm": "", "budget_usd": "", "period": "month"}
@@ -759,7 +765,7 @@ def test_a_user_cannot_set_limits(client: TestClient, tmp_path: Path) -> None:
     without_csrf = {**form, "csrf_token": "wrong"}
     login(client, "alice", ADMIN_PW)
     assert post(client, "/ui/admin/limits", {**without_csrf, "rpm": "5"}).status_code == 403
-    with store_of(tmp_path) as store:
+    with store_of(database) as store:
         from llmgw.services import limits
 
         assert limits.list_limits(store, Actor.cli()) == []

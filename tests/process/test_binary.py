@@ -30,6 +30,7 @@ from llmgw import __version__
 from tests.conftest import PROXY_KEY, ledger_row, provider
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import GatewayProcess
+from tests.support.postgres import PgServer
 from tests.support.required import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,6 +213,20 @@ def test_anthropic_messages_and_offline_count_tokens_in_the_binary(tmp_path: Pat
             assert answer.json()["type"] == "message" and answer.json()["content"][0]["text"]
         finally:
             gw.stop()
+
+
+@pytest.mark.needs_debian_tools(reason="a PostgreSQL server from Debian's postgresql package")
+def test_the_binary_carries_postgresql_a_user_made_there_is_listed(pg_server: PgServer) -> None:
+    """psycopg and its bundled libpq are in the executable: the CLI migrates a PostgreSQL database and
+    writes to it, by `LLMGW_DATABASE_URL`."""
+    url = pg_server.create_database()
+    env = _env(DBUS_SESSION_BUS_ADDRESS="", LLMGW_DATABASE_URL=url)
+    made = run("user", "add", "ada", "--password-stdin", env=env, stdin="correct horse battery")
+    assert made.returncode == 0, made.stderr
+    listed = run("user", "list", env=env)
+    assert listed.returncode == 0 and "ada" in listed.stdout, listed.stderr
+    checked = run("db", "check", env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_the_portal_is_in_the_binary_and_a_user_logs_in(tmp_path: Path) -> None:

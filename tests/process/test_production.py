@@ -40,6 +40,13 @@ def test_a_safe_production_config_has_no_problem() -> None:
     assert start_warnings(cfg, no_auth=False) == []
     cfg = server(cookie_secure=False, trusted_proxies=["10.0.0.0/8"])  # TLS ends at a trusted proxy
     assert production_problems(cfg, no_auth=False, proxy_key=GOOD_KEY) == []
+    for database in (
+        "postgresql://llmgw@db.internal/llmgw",  # libpq's default, prefer
+        "postgresql://llmgw@db.internal/llmgw?sslmode=verify-full",
+        "postgresql://llmgw@127.0.0.1/llmgw?sslmode=disable",
+        "postgresql:///llmgw?host=/run/postgresql&sslmode=disable",
+    ):
+        assert production_problems(server(database=database), no_auth=False, proxy_key=GOOD_KEY) == []
 
 
 @pytest.mark.parametrize(
@@ -50,6 +57,12 @@ def test_a_safe_production_config_has_no_problem() -> None:
         ({"auth_mode": "legacy"}, False, None, "no proxy key"),
         ({"cookie_secure": False}, False, GOOD_KEY, "cookie_secure = false"),
         ({"cors_origins": ["*"]}, False, GOOD_KEY, 'cors_origins = ["*"]'),
+        (
+            {"database": "postgresql://llmgw@db.internal/llmgw?sslmode=disable"},
+            False,
+            GOOD_KEY,
+            "sslmode=disable to db.internal",
+        ),
         ({"public_url": "http://llm.example.com"}, False, GOOD_KEY, 'public_url = "http://llm.example.com"'),
     ],
 )

@@ -15,7 +15,6 @@ import contextlib
 import glob
 import itertools
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -107,6 +106,8 @@ class PgServer:
 def _make(root: Path, bin_dir: Path) -> PgServer:
     as_user = None
     if os.geteuid() == 0:
+        import pwd  # POSIX only, as is running as root here
+
         try:
             pwd.getpwnam("postgres")
         except KeyError:

@@ -44,3 +44,33 @@ def rows(location: str | Path | Store, sql: str, params: Any = ()) -> list[tuple
     """A query's rows, as tuples, read through a connection of its own."""
     with connection(location) as conn:
         return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+
+
+@contextlib.contextmanager
+def statements(store: Store) -> Iterator[list[str]]:
+    """Every statement the store's own connection runs inside the block (SQLite's trace callback; on
+    PostgreSQL, what its connection is asked to execute)."""
+    seen: list[str] = []
+    db = store._db
+    if not store.postgres:
+        db.conn.set_trace_callback(seen.append)
+        try:
+            yield seen
+        finally:
+            db.conn.set_trace_callback(None)
+        return
+    execute, executemany = db.execute, db.executemany
+
+    def traced(sql: str, *args: Any) -> Any:
+        seen.append(sql)
+        return execute(sql, *args)
+
+    def traced_many(sql: str, *args: Any) -> Any:
+        seen.append(sql)
+        return executemany(sql, *args)
+
+    db.execute, db.executemany = traced, traced_many
+    try:
+        yield seen
+    finally:
+        del db.execute, db.executemany

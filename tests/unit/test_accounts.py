@@ -6,16 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-
-from tests.support import raw_db
 
 from llmgw.errors import AccountNotFound, AccountRuleViolation, InvalidAccountInput, PermissionDenied
 from llmgw.services import audit, keys, passwords, tokens, users
 from llmgw.services.audit import Actor
 from llmgw.storage import Store
+from tests.support import raw_db
 
 pytestmark = pytest.mark.usefixtures("fast_hashes")
 
@@ -199,7 +197,13 @@ def test_keys_token_shown_once_only_the_hash_stored(store: Store) -> None:
     assert (new.key.name, new.key.owner, new.key.state) == ("laptop", "bob", "active")
     assert new.key.expires_at == pytest.approx(new.key.created_at + 30 * 86400)
     store.close()
-    raw = b"".join(f.read_bytes() for f in store.path.parent.glob(f"{store.path.name}*"))
+    if store.postgres:  # every value of every table, as text
+        tables = [
+            r[0] for r in raw_db.rows(store, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
+        raw = "".join(str(raw_db.rows(store, f"SELECT * FROM {t}")) for t in tables).encode()
+    else:
+        raw = b"".join(f.read_bytes() for f in store.path.parent.glob(f"{store.path.name}*"))
     assert parsed.secret.encode() not in raw and new.token.encode() not in raw
     assert tokens.hash_secret(parsed.secret).encode() in raw
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -34,12 +34,12 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    db = tmp_path / "llmgw.db"
-    create_schema(db)
-    ada = add_user(db, "ada")
-    add_key(db, ada)
-    return Store.open(db)
+def store(database: str) -> Iterator[Store]:
+    create_schema(database)
+    ada = add_user(database, "ada")
+    add_key(database, ada)
+    with Store.open(database) as s:
+        yield s
 
 
 def limiter(clock: Clock, key_public_id: str = "0123456789abcdef") -> Limiter:

@@ -3,8 +3,6 @@ keyring key to its row."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from llmgw.errors import PermissionDenied
@@ -16,8 +14,8 @@ from tests.unit.test_key_states_store import state
 ADMIN = Actor("cli:admin")
 
 
-def test_published_states_and_their_freshness(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "db.sqlite") as store:
+def test_published_states_and_their_freshness(database: str) -> None:
+    with Store.open(database) as store:
         none = key_states.published_states(store, ADMIN)
         assert none.updated_at is None and not none.live(1000.0) and none.age(1000.0) is None
         store.publish_key_states([state("oai", 1, updated_at=1000.0), state("ant", 1, updated_at=1000.0)])
@@ -27,8 +25,8 @@ def test_published_states_and_their_freshness(tmp_path: Path) -> None:
     assert not got.live(1000.0 + key_states.STALE_AFTER + 1)
 
 
-def test_only_administrators_read_them(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "db.sqlite") as store:
+def test_only_administrators_read_them(database: str) -> None:
+    with Store.open(database) as store:
         bob = users.create_user(store, ADMIN, "bob", "a long enough password")
         with pytest.raises(PermissionDenied):
             key_states.published_states(store, Actor.user(bob.id, "bob"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -39,10 +38,9 @@ def _row(n: int, at: float, cost: float, user_id: int, key_id: int | None) -> Us
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "llmgw.db"
-    create_schema(path)
-    return path
+def db(database: str) -> str:
+    create_schema(database)
+    return database
 
 
 def test_period_bounds_are_utc_day_and_month() -> None:
@@ -54,7 +52,7 @@ def test_period_bounds_are_utc_day_and_month() -> None:
     assert december.end("day") == datetime(2027, 1, 1, tzinfo=UTC).timestamp()
 
 
-def test_each_limit_with_its_spend_and_what_remains(db: Path) -> None:
+def test_each_limit_with_its_spend_and_what_remains(db: str) -> None:
     ada = add_user(db, "ada")
     laptop = add_key(db, ada, name="laptop")
     phone = add_key(db, ada, name="phone")
@@ -112,7 +110,7 @@ def test_a_share_reads_as_people_compute_it_not_as_floats_do() -> None:
     assert (use.used, use.used_percent) == (0.8, "80%")  # so it counts as near its budget (>= 80%)
 
 
-def test_a_users_own_spend_with_their_keys_limits(db: Path) -> None:
+def test_a_users_own_spend_with_their_keys_limits(db: str) -> None:
     ada = add_user(db, "ada")
     bob = add_user(db, "bob")
     admin = add_user(db, "root", role="admin")
@@ -141,7 +139,7 @@ def test_a_users_own_spend_with_their_keys_limits(db: Path) -> None:
             limits.user_spend(store, CLI, now=NOW)  # the CLI is nobody's own
 
 
-def test_listing_with_spend_is_for_administrators(db: Path) -> None:
+def test_listing_with_spend_is_for_administrators(db: str) -> None:
     ada = add_user(db, "ada")
     with Store.open(db) as store:
         limits.set_limits(store, CLI, "ada", budget_usd=1.0)

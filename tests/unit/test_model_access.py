@@ -4,9 +4,7 @@ names them, the use cases' rights and audit entries, and the key index carrying 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from llmgw.services.key_index import KeyIndex
 from llmgw.services.model_patterns import UNRESTRICTED, ModelAccess, check_patterns, matches
 from llmgw.services.tokens import parse
 from llmgw.storage import Store
+from tests.support import raw_db
 
 CLI = Actor.cli()
 
@@ -128,8 +127,8 @@ def test_a_bare_name_is_checked_as_the_provider_model_it_routes_to() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "llmgw.db") as s:
+def store(database: str) -> Iterator[Store]:
+    with Store.open(database) as s:
         users.create_user(s, CLI, "root", "correct horse battery staple", role="admin")
         users.create_user(s, CLI, "ada", "correct horse battery staple")
         users.create_user(s, CLI, "bob", "correct horse battery staple")
@@ -209,7 +208,7 @@ def test_the_key_index_carries_both_lists(store: Store, tmp_path: Path) -> None:
     assert not isinstance(principal, str)
     assert principal.access == ModelAccess(("openai/*",), ("openai/gpt-4o-mini",))
     # another process clears the user's list: the next refresh sees it
-    with closing(sqlite3.connect(tmp_path / "llmgw.db")) as conn, conn:
+    with raw_db.connection(store) as conn:
         conn.execute("UPDATE users SET model_access = NULL WHERE name = 'ada'")
     assert index.refresh()
     principal = index.identify(token)

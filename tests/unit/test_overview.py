@@ -5,7 +5,6 @@ to anyone but an administrator."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

@@ -249,6 +249,8 @@ def test_csv_export_has_every_column_defused_cells_and_a_cap(store: Store, seede
 def test_each_filter_reads_an_index_range_never_the_whole_table(
     tmp_path: Path, store: Store, seeded: Seeded, query: LogQuery, index: str
 ) -> None:
+    if store.postgres:  # SQLite's planner, asked of the file; PostgreSQL plans by its statistics
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
     sql, params = page_sql(query, (NOW, "req_050"), 51)
     with sqlite3.connect(tmp_path / "llmgw.db") as db:
         plan = " | ".join(str(r[3]) for r in db.execute(f"EXPLAIN QUERY PLAN {sql}", params))

@@ -19,14 +19,15 @@ from llmgw.storage import Spool, Store, UsageRow, UsageStats, rollups
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import COLUMNS
 from llmgw.storage.rollups import ErrorCount
+from tests.support import raw_db
 
 H = 3600.0
 T0 = 1_700_000_000.0 - 1_700_000_000.0 % 86400  # a UTC midnight
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "llmgw.db") as s:
+def store(database: str) -> Iterator[Store]:
+    with Store.open(database) as s:
         yield s
 
 
@@ -43,9 +44,8 @@ def err(request_id: str, status: int, kind: str | None, code: str | None, **fiel
     return row(request_id, status=status, error_kind=kind, error_type=code, **fields)
 
 
-def raw(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(db)) as conn:
-        return conn.execute(sql).fetchall()
+def raw(db: Store | Path, sql: str) -> list[tuple[Any, ...]]:
+    return raw_db.rows(db, sql)
 
 
 def only(store: Store, **kw: Any) -> UsageStats:
@@ -59,7 +59,7 @@ def kinds(t: UsageStats) -> tuple[int, int, int, int, int]:
     return (t.errors, t.errors_client, t.errors_policy, t.errors_upstream, t.errors_unclassified)
 
 
-def from_raw(db: Path) -> dict[tuple[str, str], int]:
+def from_raw(db: Store | Path) -> dict[tuple[str, str], int]:
     """Errors per (kind, code), counted from the raw rows: what the codes table must say."""
     return {
         (k or "", c or ""): n
@@ -109,7 +109,7 @@ def test_a_success_is_no_error_whatever_kind_it_carries(store: Store) -> None:
     store.insert_requests([row("ok", error_kind="upstream")])
     t = only(store)
     assert kinds(t) == (0, 0, 0, 0, 0) and t.error_codes == ()
-    assert raw(store.path, "SELECT COUNT(*) FROM usage_errors_hourly") == [(0,)]
+    assert raw(store, "SELECT COUNT(*) FROM usage_errors_hourly") == [(0,)]
 
 
 def test_codes_follow_the_groups_a_report_asks_for(store: Store) -> None:
@@ -143,11 +143,11 @@ def test_a_replaced_row_takes_its_kind_and_code_out(store: Store) -> None:
     assert kinds(t) == (2, 1, 1, 0, 0)
     assert (
         codes(t)
-        == from_raw(store.path)
+        == from_raw(store)
         == {("client", "invalid_request_error"): 1, ("policy", "budget_exceeded"): 1}
     )
     # the old code's row is gone, not left at 0
-    assert raw(store.path, "SELECT error_kind, error_type, errors FROM usage_errors_hourly ORDER BY 1") == [
+    assert raw(store, "SELECT error_kind, error_type, errors FROM usage_errors_hourly ORDER BY 1") == [
         ("client", "invalid_request_error", 1),
         ("policy", "budget_exceeded", 1),
     ]
@@ -156,7 +156,7 @@ def test_a_replaced_row_takes_its_kind_and_code_out(store: Store) -> None:
     assert kinds(only(store)) == (2, 1, 1, 0, 0)
     # and a row that became a success leaves no error behind
     store.insert_requests([row("a", created_at=T0 + 3 * H)])
-    assert codes(only(store)) == from_raw(store.path) == {("policy", "budget_exceeded"): 1}
+    assert codes(only(store)) == from_raw(store) == {("policy", "budget_exceeded"): 1}
 
 
 def test_random_replays_agree_with_the_raw_rows(store: Store) -> None:
@@ -174,9 +174,11 @@ def test_random_replays_agree_with_the_raw_rows(store: Store) -> None:
             )  # fmt: skip
         store.insert_requests(batch)
     t = only(store)
-    assert codes(t) == from_raw(store.path)
+    assert codes(t) == from_raw(store)
     (n, per_kind) = raw(
-        store.path, "SELECT COUNT(*), SUM(error_kind = 'policy' AND status >= 400) FROM requests"
+        store,
+        "SELECT COUNT(*), SUM(CASE WHEN error_kind = 'policy' AND status >= 400 THEN 1 ELSE 0 END) "
+        "FROM requests",
     )[0]
     assert t.requests == n and t.errors_policy == per_kind
 
@@ -189,7 +191,7 @@ def test_retention_drops_both_tables_hours(store: Store) -> None:
     while (n := store.purge_rollups_before(T0 + 2 * H + 1, limit=1)) > 0:
         removed += n
     assert removed == 4  # hours 0 and 1, in each table
-    assert raw(store.path, "SELECT hour_start FROM usage_errors_hourly ORDER BY 1") == [
+    assert raw(store, "SELECT hour_start FROM usage_errors_hourly ORDER BY 1") == [
         (T0 + 2 * H,),
         (T0 + 3 * H,),
     ]
@@ -268,10 +270,12 @@ def test_m015_rebuilds_the_rollups_of_a_database_the_previous_schema_made(tmp_pa
         assert kinds(store.usage_rollups(since=T0 + 2 * H, until=T0 + 3 * H)[()]) == (3, 0, 1, 2, 0)
 
 
-def test_a_spool_replay_counts_each_error_once_under_its_last_kind_and_code(store: Store) -> None:
+def test_a_spool_replay_counts_each_error_once_under_its_last_kind_and_code(
+    store: Store, tmp_path: Path
+) -> None:
     # Written, then spooled again (the writer could not tell whether its batch went in), with the
     # second write of one request saying what happened in the end: the replay replaces the rows.
-    spool = Spool(Path(f"{store.path}.spool"))
+    spool = Spool(tmp_path / "llmgw.db.spool")
     first = [
         err("a", 502, "upstream", "upstream_error"),
         err("b", 429, "policy", "budget_exceeded"),
@@ -285,6 +289,4 @@ def test_a_spool_replay_counts_each_error_once_under_its_last_kind_and_code(stor
     assert spool.replay(store) == 3  # twice: still once each
     t = only(store)
     assert (t.requests, *kinds(t)) == (3, 2, 1, 1, 0, 0)
-    assert (
-        codes(t) == from_raw(store.path) == {("client", "client_closed"): 1, ("policy", "budget_exceeded"): 1}
-    )
+    assert codes(t) == from_raw(store) == {("client", "client_closed"): 1, ("policy", "budget_exceeded"): 1}

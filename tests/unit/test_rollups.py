@@ -18,6 +18,7 @@ from llmgw.storage import LedgerWriter, Store, UsageRow, UsageStats
 from llmgw.storage.migrations import migrations
 from llmgw.storage.requests import COLUMNS
 from llmgw.storage.rollups import BOUNDS_MS
+from tests.support import raw_db
 
 H = 3600.0
 T0 = 1_700_000_000.0 - 1_700_000_000.0 % 86400  # a UTC midnight
@@ -29,8 +30,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    with Store.open(db_path) as s:
+def store(database: str) -> Iterator[Store]:
+    with Store.open(database) as s:
         yield s
 
 
@@ -42,9 +43,8 @@ def row(request_id: str, **fields: Any) -> UsageRow:
     return UsageRow(request_id=request_id, endpoint="/v1/chat/completions", **fields)
 
 
-def raw(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(db_path)) as conn:
-        return conn.execute(sql, params).fetchall()
+def raw(db: Store | Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    return raw_db.rows(db, sql, params)
 
 
 def total(store: Store, **kw: Any) -> UsageStats:
@@ -73,15 +73,18 @@ def counters(t: UsageStats) -> tuple[Any, ...]:
     )
 
 
-def from_raw(db_path: Path) -> tuple[int, int, int, int, float, int]:
+def from_raw(db: Store | Path) -> tuple[int, int, int, int, float, int]:
     """What the rollups must say, summed from the raw rows."""
     (r,) = raw(
-        db_path,
-        "SELECT COUNT(*), COALESCE(SUM(status >= 400 OR error_type IS NOT NULL), 0), "
+        db,
+        "SELECT COUNT(*), "
+        "COALESCE(SUM(CASE WHEN status >= 400 OR error_type IS NOT NULL THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(total_tokens), 0), "
-        "ROUND(COALESCE(SUM(cost_usd), 0), 9), "
-        "COALESCE(SUM(cost_usd IS NULL AND usage_source != 'none'), 0) FROM requests",
+        "COALESCE(SUM(cost_usd), 0), "
+        "COALESCE(SUM(CASE WHEN cost_usd IS NULL AND usage_source != 'none' THEN 1 ELSE 0 END), 0) "
+        "FROM requests",
     )
+    r = (*r[:4], round(r[4], 9), r[5])
     return r  # type: ignore[return-value]
 
 
@@ -113,7 +116,7 @@ def test_an_insert_adds_its_rows_to_their_hour(store: Store) -> None:
     assert t.latency_buckets[BOUNDS_MS.index(2**7)] == 1
     assert t.latency_buckets[BOUNDS_MS.index(2**12)] == 1
     assert sum(t.ttft_buckets) == 1
-    assert raw(store.path, "SELECT DISTINCT hour_start FROM usage_hourly") == [(int(T0),)]
+    assert raw(store, "SELECT DISTINCT hour_start FROM usage_hourly") == [(int(T0),)]
 
 
 def test_rows_land_in_their_own_hour_and_group(store: Store) -> None:
@@ -127,7 +130,7 @@ def test_rows_land_in_their_own_hour_and_group(store: Store) -> None:
         ]
     )
     hours = raw(
-        store.path,
+        store,
         "SELECT hour_start, user_id, api_key_id, provider, model_requested, requests FROM usage_hourly "
         "ORDER BY hour_start, provider, user_id",
     )
@@ -145,9 +148,7 @@ def test_null_keys_share_one_rollup_row(store: Store) -> None:
     store.insert_requests([row("a", provider=None, model_requested=None, user_id=None, api_key_id=None)])
     store.insert_requests([row("b", provider=None, model_requested=None)])
     store.insert_requests([row("b", provider=None, model_requested=None, prompt_tokens=4)])
-    assert raw(store.path, "SELECT COUNT(*), SUM(requests), SUM(prompt_tokens) FROM usage_hourly") == [
-        (1, 2, 4)
-    ]
+    assert raw(store, "SELECT COUNT(*), SUM(requests), SUM(prompt_tokens) FROM usage_hourly") == [(1, 2, 4)]
     (group,) = store.usage_rollups(since=None, until=None, dims=("user", "key", "provider", "model"))
     assert group == (None, None, None, None)
 
@@ -160,9 +161,9 @@ def test_a_replaced_row_is_taken_out_before_the_new_one_is_added(store: Store) -
     second = row("a", created_at=T0 + 5 * H, user_id=2, model_requested="gpt-4o-mini", prompt_tokens=7,
                  total_tokens=7, usage_source="provider", cost_usd=0.3, latency_ms=900.0)  # fmt: skip
     store.insert_requests([second])
-    groups = raw(store.path, "SELECT hour_start, user_id, model_requested, requests FROM usage_hourly")
+    groups = raw(store, "SELECT hour_start, user_id, model_requested, requests FROM usage_hourly")
     assert sorted(groups) == [(T0, 0, "gpt-4o", 1), (T0 + 5 * H, 2, "gpt-4o-mini", 1)]  # old group gone
-    assert summed(store) == from_raw(store.path) == (2, 0, 8, 8, 0.4, 0)
+    assert summed(store) == from_raw(store) == (2, 0, 8, 8, 0.4, 0)
     t = total(store)
     assert sum(t.latency_buckets) == 1 and t.latency_buckets[BOUNDS_MS.index(2**10)] == 1
 
@@ -178,14 +179,14 @@ def test_replaying_a_spool_twice_counts_each_request_once(store: Store) -> None:
     store.insert_requests(rows)
     store.insert_requests(rows[:10])
     assert counters(total(store)) == before
-    assert summed(store) == from_raw(store.path)
+    assert summed(store) == from_raw(store)
 
 
 def test_a_batch_with_one_request_twice_keeps_the_last(store: Store) -> None:
     store.insert_requests([row("a", prompt_tokens=1), row("a", prompt_tokens=5), row("b", prompt_tokens=2)])
     t = total(store)
     assert (t.requests, t.prompt_tokens) == (2, 7)
-    assert raw(store.path, "SELECT prompt_tokens FROM requests WHERE request_id = 'a'") == [(5,)]
+    assert raw(store, "SELECT prompt_tokens FROM requests WHERE request_id = 'a'") == [(5,)]
 
 
 def test_random_batches_agree_with_the_raw_rows(store: Store) -> None:
@@ -207,11 +208,11 @@ def test_random_batches_agree_with_the_raw_rows(store: Store) -> None:
             for _ in range(rng.randrange(1, 25))
         ]
         store.insert_requests(batch)
-    assert summed(store) == from_raw(store.path)
+    assert summed(store) == from_raw(store)
     by_day = store.usage_rollups(since=None, until=None, dims=("day", "user"))
     raw_by_day = raw(
-        store.path,
-        "SELECT CAST(created_at / 86400 AS INTEGER) * 86400, user_id, COUNT(*), "
+        store,
+        "SELECT FLOOR(created_at / 86400) * 86400, user_id, COUNT(*), "
         "COALESCE(SUM(total_tokens), 0) FROM requests GROUP BY 1, 2 ORDER BY 1, COALESCE(user_id, 0)",
     )
     assert [(day, user, t.requests, t.total_tokens) for (day, user), t in by_day.items()] == raw_by_day
@@ -280,7 +281,7 @@ def test_purging_raw_rows_leaves_the_rollups_equal(store: Store) -> None:
     while (n := store.purge_requests_before(cutoff, limit=300)) > 0:
         removed.append(n)
     assert removed == [300, 300, 300, 100]
-    assert raw(store.path, "SELECT COUNT(*), MIN(created_at) FROM requests") == [(200, cutoff)]
+    assert raw(store, "SELECT COUNT(*), MIN(created_at) FROM requests") == [(200, cutoff)]
     after = [
         counters(t) for t in store.usage_rollups(since=None, until=None, dims=("hour", "model")).values()
     ]
@@ -312,6 +313,6 @@ def test_the_writer_keeps_writing_while_a_purge_runs(store: Store) -> None:
     writer.close(timeout=30)
     purger.join(timeout=60)
     assert sum(purged) == 20_000 and len(purged) == 40
-    assert raw(store.path, "SELECT COUNT(*) FROM requests") == [(500,)]
+    assert raw(store, "SELECT COUNT(*) FROM requests") == [(500,)]
     assert total(store, since=T0 + 2 * 86400).requests == 500
     assert summed(store)[0] == 20_500

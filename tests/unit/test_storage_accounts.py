@@ -3,14 +3,13 @@ last-used times. The account rules themselves are tested through llmgw.services.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from llmgw.storage import ApiKeyRecord, Store
+from llmgw.storage import ApiKeyRecord, Store, is_database_url
+from tests.support import raw_db
 
 
 @pytest.fixture
@@ -19,10 +18,10 @@ def store(database: str) -> Iterator[Store]:
         yield s
 
 
-def add_user_and_key(path: Path, *, revoked: float | None = None) -> None:
+def add_user_and_key(where: str, *, revoked: float | None = None) -> None:
     """What another process (the CLI) would write, through its own connection."""
     now = time.time()
-    with sqlite3.connect(path) as conn:
+    with raw_db.connection(where) as conn:
         conn.execute(
             "INSERT INTO users (id, name, role, password_hash, disabled, created_at, updated_at) "
             "VALUES (7, 'ada', 'admin', NULL, 0, ?, ?)",
@@ -35,9 +34,9 @@ def add_user_and_key(path: Path, *, revoked: float | None = None) -> None:
         )
 
 
-def test_key_records_carry_the_owner_state(store: Store, tmp_path: Path) -> None:
+def test_key_records_carry_the_owner_state(store: Store, database: str) -> None:
     assert store.api_key_records() == []
-    add_user_and_key(tmp_path / "llmgw.db", revoked=123.0)
+    add_user_and_key(database, revoked=123.0)
     assert store.api_key_records() == [
         ApiKeyRecord(
             key_id=3,
@@ -54,25 +53,27 @@ def test_key_records_carry_the_owner_state(store: Store, tmp_path: Path) -> None
     ]
 
 
-def test_data_version_moves_when_another_process_commits(store: Store, tmp_path: Path) -> None:
+def test_data_version_moves_when_another_process_commits(store: Store, database: str) -> None:
     before = store.data_version()
     assert store.data_version() == before  # nothing happened
     store.touch_api_keys({})  # our own connection: no change either way
-    add_user_and_key(tmp_path / "llmgw.db")
+    add_user_and_key(database)
     assert store.data_version() != before
+    if is_database_url(database):  # PostgreSQL's counter moves for what the index reads, not a key's use
+        after = store.data_version()
+        store.touch_api_keys({3: 500.0})
+        assert store.data_version() == after
 
 
-def test_touch_never_moves_last_used_backwards(store: Store, tmp_path: Path) -> None:
-    add_user_and_key(tmp_path / "llmgw.db")
+def test_touch_never_moves_last_used_backwards(store: Store, database: str) -> None:
+    add_user_and_key(database)
     store.touch_api_keys({3: 200.0})
     store.touch_api_keys({3: 100.0})
-    with sqlite3.connect(tmp_path / "llmgw.db") as conn:
-        assert conn.execute("SELECT last_used_at FROM api_keys WHERE id = 3").fetchone()[0] == 200.0
+    assert raw_db.rows(database, "SELECT last_used_at FROM api_keys WHERE id = 3") == [(200.0,)]
 
 
-def test_deleting_a_user_deletes_their_keys(store: Store, tmp_path: Path) -> None:
-    add_user_and_key(tmp_path / "llmgw.db")
-    with sqlite3.connect(tmp_path / "llmgw.db") as conn:
-        conn.execute("PRAGMA foreign_keys=ON")
+def test_deleting_a_user_deletes_their_keys(store: Store, database: str) -> None:
+    add_user_and_key(database)
+    with raw_db.connection(database) as conn:
         conn.execute("DELETE FROM users WHERE id = 7")
     assert store.api_key_records() == []

@@ -25,7 +25,15 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
+def store(database: str) -> Iterator[Store]:
+    """On each engine (tests/conftest.py's `database`)."""
+    with Store.open(database) as s:
+        yield s
+
+
+@pytest.fixture
+def sqlite_store(db_path: Path) -> Iterator[Store]:
+    """For what only a file has (PostgreSQL's are in test_pg_store.py)."""
     with Store.open(db_path) as s:
         yield s
 
@@ -57,7 +65,7 @@ def row(request_id: str, **fields: Any) -> UsageRow:
     return UsageRow(request_id=request_id, endpoint="/v1/chat/completions", **fields)
 
 
-def test_open_creates_parent_dirs_and_records_migration(store: Store, db_path: Path) -> None:
+def test_open_creates_parent_dirs_and_records_migration(sqlite_store: Store, db_path: Path) -> None:
     assert db_path.exists()
     applied = raw(db_path, "SELECT migration_set, name FROM _sqlite_migrations")
     assert applied[:5] == [
@@ -80,8 +88,8 @@ def test_reopen_is_idempotent(db_path: Path) -> None:
     assert raw(db_path, "SELECT COUNT(*) FROM _sqlite_migrations") == applied
 
 
-def test_pragmas_are_set(store: Store) -> None:
-    assert store.pragmas() == {
+def test_pragmas_are_set(sqlite_store: Store) -> None:
+    assert sqlite_store.pragmas() == {
         "journal_mode": "wal",
         "busy_timeout": 5000,
         "foreign_keys": 1,
@@ -89,7 +97,7 @@ def test_pragmas_are_set(store: Store) -> None:
     }
 
 
-def test_schema_matches_usage_row(store: Store, db_path: Path) -> None:
+def test_schema_matches_usage_row(sqlite_store: Store, db_path: Path) -> None:
     # PRAGMA table_info: (cid, name, type, notnull, dflt_value, pk)
     info = {r[1]: r for r in raw(db_path, "PRAGMA table_info(requests)")}
     assert list(info) == [f.name for f in dataclasses.fields(UsageRow)]

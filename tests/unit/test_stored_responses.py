@@ -29,6 +29,7 @@ from llmgw.services.stored_responses import (
 from llmgw.settings import ServerConfig
 from llmgw.storage import ResponseWriter, Store, StoredResponse, UpstreamResponseKey
 from llmgw.storage.migrations import migrations
+from tests.support import raw_db
 
 pytestmark = pytest.mark.usefixtures("fast_hashes")
 
@@ -136,8 +137,7 @@ def test_a_saved_response_is_found_at_once_and_after_it_is_written(store: Store,
         "content": [{"type": "input_text", "text": "Capital of France?"}],
     }
     # The Response's output is kept once, as the output items, and put back in its place on read.
-    with closing(sqlite3.connect(store.path)) as conn:
-        shell = conn.execute("SELECT response FROM stored_responses").fetchone()[0]
+    shell = raw_db.rows(store, "SELECT response FROM stored_responses")[0][0]
     assert '"output":null' in shell and "Paris." not in shell
     assert list(written.response) == list(answer("resp_1", "Paris."))
 
@@ -186,8 +186,7 @@ def test_a_deleted_users_responses_go_with_them(store: Store, clock: Clock) -> N
     users.delete_user(store, CLI, "ada")
     assert store.stored_response("resp_1") is None
     assert store.response_upstream_key("resp_up") is None
-    with closing(sqlite3.connect(store.path)) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM stored_response_items").fetchone()[0] == 0
+    assert raw_db.rows(store, "SELECT COUNT(*) FROM stored_response_items") == [(0,)]
 
 
 def test_a_response_whose_user_was_deleted_before_it_was_written_is_dropped(
@@ -216,8 +215,7 @@ def test_delete_answers_openais_shape_and_the_response_is_gone(store: Store, clo
     assert store.stored_response("resp_1") is None
     with pytest.raises(ResponseNotFound):
         svc.delete("resp_1", None)
-    with closing(sqlite3.connect(store.path)) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM stored_response_items").fetchone()[0] == 0
+    assert raw_db.rows(store, "SELECT COUNT(*) FROM stored_response_items") == [(0,)]
 
 
 def test_a_response_deleted_before_it_was_written_is_never_written(store: Store, clock: Clock) -> None:

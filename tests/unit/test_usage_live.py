@@ -4,7 +4,6 @@ newest requests (its live tail), over a real Store."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

@@ -4,7 +4,6 @@ percentiles, all from the rollups."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +21,12 @@ CLI = Actor(name="cli:tester")
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "llmgw.db"
+def db(database: str) -> str:
+    return database
 
 
 @pytest.fixture
-def store(db: Path) -> Iterator[Store]:
+def store(db: str) -> Iterator[Store]:
     with Store.open(db) as s:
         yield s
 
@@ -42,7 +41,7 @@ def row(request_id: str, **fields: Any) -> UsageRow:
 
 
 @pytest.fixture
-def people(db: Path, store: Store) -> dict[str, Any]:
+def people(db: str, store: Store) -> dict[str, Any]:
     ann = add_user(db, "ann", role="admin")
     bob = add_user(db, "bob")
     gone = add_user(db, "gone")
@@ -90,7 +89,7 @@ def test_a_portal_admin_may_narrow_to_one_user(store: Store, people: dict[str, A
         usage.report(store, ann, since=None, until=None, user="nobody")
 
 
-def test_a_user_sees_only_their_own_usage(store: Store, db: Path, people: dict[str, Any]) -> None:
+def test_a_user_sees_only_their_own_usage(store: Store, db: str, people: dict[str, Any]) -> None:
     bob = Actor.user(people["bob"], "bob")
     rep = usage.report(store, bob, since=None, until=None, by="user")
     assert [(g.label, g.stats.requests) for g in rep.groups] == [("bob", 3)]
