@@ -10,9 +10,11 @@ backup left to `pg_dump` (`backup` says so). A lost connection is reopened on th
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
@@ -22,10 +24,11 @@ import psycopg
 from llmgw.errors import DatabaseTooNew, DatabaseUnreadable
 from llmgw.storage import pg_schema
 from llmgw.storage.accounts import Accounts
-from llmgw.storage.database import Store
+from llmgw.storage.database import ChangeWatch, Store
 from llmgw.storage.health import DbHealth
 from llmgw.storage.postgres import MIGRATIONS_LOCK, PgSql, connect, redacted
 from llmgw.storage.schema import MIGRATION_NAMES
+from llmgw.storage.spool_owners import SpoolOwners
 
 __all__ = ["PostgresStore"]
 
@@ -35,6 +38,9 @@ class PostgresStore(Store):
 
     postgres = True
     integrity_errors: tuple[type[Exception], ...] = (psycopg.IntegrityError,)
+    # A row's own fault. Not InterfaceError: psycopg raises it for a connection already closed, which
+    # is the database being away (OperationalError and the rest: the rows are kept for later).
+    row_faults: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.DataError, OverflowError)
 
     def __init__(self, pg: PgSql, url: str, connect_timeout: float) -> None:
         self._pg = pg
@@ -136,14 +142,20 @@ class PostgresStore(Store):
 
     def spool_path(self) -> Path:
         """A file of this machine's (the database is elsewhere): in the user data dir, by database and
-        process, so instances on one machine never share one."""
-        import hashlib
-        import os
+        process, so instances on one machine never share one (`spool_owners`)."""
+        return self.spool_owners().spool_of(os.getpid())
 
+    def spool_owners(self) -> SpoolOwners:
         from llmgw.settings.locations import default_database
 
         digest = hashlib.sha256(redacted(self.url).encode()).hexdigest()[:16]
-        return Path(default_database()).parent / "spool" / f"{digest}-{os.getpid()}.spool"
+        return SpoolOwners(Path(default_database()).parent / "spool", digest)
+
+    def watch_changes(self, on_change: Callable[[bool], None]) -> ChangeWatch:
+        """`LISTEN llmgw_changes` on a connection of its own, in a thread (pg_changes.py)."""
+        from llmgw.storage.pg_changes import ChangeFeed
+
+        return ChangeFeed(self.url, on_change, self._connect_timeout).start()
 
     def file_mode_warnings(self) -> list[str]:
         return []
