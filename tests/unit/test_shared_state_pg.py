@@ -155,7 +155,7 @@ async def test_a_stated_wait_and_a_rejection_seen_by_one_instance_are_applied_by
 
 
 async def test_login_failures_count_across_two_instances(pg_url: str) -> None:
-    stores = [Store.open(pg_url), Store.open(pg_url)]
+    stores = [PostgresStore.open(pg_url), PostgresStore.open(pg_url)]
     try:
         a, b = (SharedLoginThrottle(s) for s in stores)
         for i in range(PAIR_FREE):
