@@ -11,6 +11,8 @@
   changed (`relay/key_states.py`), and a heartbeat.
 - retention: a purge at start, then every 10 minutes, of the ledger's rows (500-row transactions) and
   of stored responses (50 a transaction), in a worker thread with a pause between transactions.
+- shared state (PostgreSQL): the instance's heartbeat every 2 s and the upstream keys' waits exchanged
+  every 0.5 s (`relay/shared.py`).
 - budget alerts (with `budget_alert_webhook`): the limiter's spend looked at every 2 s, a JSON POST per
   threshold crossed, sent and retried by a task of its own (`server/budget_alerts.py`).
 
@@ -62,6 +64,7 @@ class Loops:
         self._purger: asyncio.Task[None] | None = None
         self._key_state_task: asyncio.Task[None] | None = None
         self._alert_task: asyncio.Task[None] | None = None
+        self._shared_tasks: list[asyncio.Task[None]] = []
         self.alerts: BudgetAlerts | None = None
         self._reread_failing = False
         self._index_failing = False
@@ -78,6 +81,11 @@ class Loops:
         if any(d > 0 for d in days):  # all 0: keep forever
             self._purger = _task(self._purge_periodically())
         self._key_state_task = _task(self._publish_key_states())
+        if self.gw.shared is not None:  # PostgreSQL: heartbeat, and upstream keys' waits shared
+            self._shared_tasks = [
+                _task(self.gw.shared.run_heartbeat()),
+                _task(self.gw.shared.run_key_events()),
+            ]
         if server.budget_alert_webhook and server.budget_alert_thresholds:
             self.alerts = BudgetAlerts(
                 self.gw.limits, self.gw.store, server.budget_alert_webhook, server.budget_alert_thresholds
@@ -97,6 +105,7 @@ class Loops:
             self._index_watch,
             self._key_state_task,
             self._alert_task,
+            *self._shared_tasks,
         ):
             if task is not None:
                 task.cancel()
