@@ -19,8 +19,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from llmgw.services import keys
+from llmgw.relay.prompt_bound import measure
+from llmgw.services import keys, limits
 from llmgw.services.audit import Actor
+from llmgw.services.pricing import Price
 from llmgw.storage import Store
 from tests.conftest import UPSTREAM_KEY, provider
 from tests.support.fakes.openai_upstream import FakeOpenAI
@@ -45,7 +47,7 @@ def config(fake: FakeOpenAI, extra: str = "") -> str:
     return (
         "shutdown_grace = 5\n"
         + extra
-        + provider("up", fake.base_url, 'models = ["m", "drip-20", "slow-0.2"]')
+        + provider("up", fake.base_url, 'models = ["m", "drip-20", "slow-0.2", "slow-2"]')
     )
 
 
@@ -74,6 +76,38 @@ def test_a_key_revoked_through_one_instance_is_refused_by_the_others_within_a_se
                 # The requirement: every instance refuses it within 1 s (LISTEN/NOTIFY, else the poll).
                 assert time.monotonic() - revoked < 1.0, gw.logs()
                 time.sleep(0.02)
+
+
+def test_fifty_requests_over_three_instances_against_a_budget_that_fits_ten(
+    fake: FakeOpenAI, tmp_path: Path, pg_url: str
+) -> None:
+    """The budget race: 50 concurrent requests spread over the three, each held 2 s upstream (so all are
+    decided while the first are in flight), against a budget of 10.5 worst cases: at most 10 admitted,
+    and what the ledger records spent stays within the budget."""
+    body = {"model": "up/slow-2", "messages": CHAT["messages"], "max_tokens": 100}
+    worst = Price(input=1.0, output=2.0).worst_case_usd(measure(body).tokens("up/slow-2"), 100)
+    budget = 10.5 * worst
+    token = personal_key(pg_url)
+    with Store.open(pg_url) as store:
+        limits.set_limits(store, Actor.cli(), "ada", budget_usd=budget, period="month")
+    prices = '\n[prices."up/slow-2"]\ninput = 1.0\noutput = 2.0\n'
+    with Instances(tmp_path, pg_url, config(fake) + prices, env=ENV) as gw:
+        urls = [gw.next_url() for _ in range(50)]
+        headers = {"authorization": f"Bearer {token}"}
+
+        def one(url: str) -> httpx.Response:
+            return httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=60)
+
+        with ThreadPoolExecutor(50) as pool:
+            answers = list(pool.map(one, urls))
+        codes = sorted(r.status_code for r in answers)
+        assert set(codes) <= {200, 429}, [r.text for r in answers if r.status_code not in (200, 429)]
+        assert 1 <= codes.count(200) <= 10, (codes, gw.logs())
+        refused = next(r for r in answers if r.status_code == 429)
+        assert "spend budget" in refused.json()["error"]["message"]
+    with Store.open(pg_url) as store:
+        (spent,) = store.usage_rollups(since=None, until=None, dims=()).values()
+        assert spent.requests == 50 and 0 < spent.cost_usd <= budget
 
 
 def test_an_instance_killed_mid_stream_costs_the_others_no_row(
