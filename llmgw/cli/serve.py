@@ -25,6 +25,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     serve.add_argument(
         "--no-auth", action="store_true", help="accept clients without a key (only on a loopback address)"
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve with N processes on the one port (PostgreSQL database only; default 1). Each worker "
+        "serves its own /metrics on the metrics_listen port plus its index; a worker that dies is restarted",
+    )
+    serve.add_argument("--worker-fds", help=argparse.SUPPRESS)  # a worker of --workers: its sockets
 
 
 def _with_server_overrides(config: Config, **overrides: Any) -> Config:
@@ -97,4 +106,17 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if not config.server.budget_alert_webhook and (webhook := credentials.budget_alert_webhook()):
         config = _with_server_overrides(config, budget_alert_webhook=webhook)  # the keyring's, a secret
+    if args.worker_fds:  # started by `--workers`'s parent: serve the sockets it bound
+        from llmgw.server.workers import WorkerSockets
+
+        sockets = WorkerSockets.parse(args.worker_fds)
+        return run_server(config, proxy_key, credentials.KeyringKeySource(), sockets)
+    if args.workers != 1:
+        from llmgw.server.workers import refusal, run_workers
+
+        problem = refusal(config, args.workers)
+        if problem:
+            print(f"llmgw: {problem}", file=sys.stderr)
+            return 2
+        return run_workers(config, args.workers)
     return run_server(config, proxy_key, credentials.KeyringKeySource())

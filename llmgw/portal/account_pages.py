@@ -4,7 +4,9 @@ off for them; revoke, after a confirmation page), their password."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -39,6 +41,8 @@ from llmgw.portal.web import (
 from llmgw.services import keys, passwords, sessions, users
 from llmgw.services.sessions import Session
 
+T = TypeVar("T")
+
 LOGIN_FAILED = "Login failed: check your user name and password, then try again in a moment."
 LOGIN_BUSY = "Too many login attempts right now: try again in a few seconds."
 _NOTICES = {
@@ -69,18 +73,23 @@ async def login(request: Request) -> Response:
     name, password = field_text(form, "username").strip()[:64], field_text(form, "password")[:1024]
     address = client_address(request)
     user = None
-    if name and password and b.throttle.allowed(name, address):
-        b.throttle.failed(name, address)  # counted before the check: parallel guesses cannot slip past
+    throttle = b.throttle
+    let_in: bool = bool(name and password)
+    if let_in:
+        let_in = await _throttled(lambda: throttle.allowed(name, address), throttle.blocking)
+    if let_in:
+        # counted before the check: parallel guesses cannot slip past
+        await _throttled(lambda: throttle.failed(name, address), throttle.blocking)
         try:
             user = await passwords.POOL.run(users.authenticate, b.store, name, password, address)
         except PasswordChecksBusy:
-            b.throttle.unchecked(name, address)
+            await _throttled(lambda: throttle.unchecked(name, address), throttle.blocking)
             busy = render(request, "login.html", None, {"error": LOGIN_BUSY, "username": name}, status=429)
             busy.headers["retry-after"] = "5"
             return busy
     if user is None:
         return render(request, "login.html", None, {"error": LOGIN_FAILED, "username": name}, status=400)
-    b.throttle.succeeded(name, address)
+    await _throttled(lambda: throttle.succeeded(name, address), throttle.blocking)
     old = session_cookie(request)
     if old:
         await asyncio.to_thread(sessions.discard, b.store, old)
@@ -88,6 +97,13 @@ async def login(request: Request) -> Response:
     response = redirect(landing(user.role == "admin"))
     set_session_cookie(response, request, session_id)
     return response
+
+
+async def _throttled(call: Callable[[], T], blocking: bool) -> T:
+    """A throttle's call: in a worker thread when it waits on the database (PostgreSQL's shared counts)."""
+    if blocking:
+        return await asyncio.to_thread(call)
+    return call()
 
 
 async def logout(request: Request) -> Response:

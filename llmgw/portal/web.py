@@ -29,7 +29,7 @@ from llmgw.errors import LlmgwError
 from llmgw.portal.site import HSTS, Site
 from llmgw.services import sessions
 from llmgw.services.database import Store
-from llmgw.services.login_throttle import LoginThrottle
+from llmgw.services.login_throttle import LoginThrottle, throttle_for
 from llmgw.services.money import usd_amount
 from llmgw.services.sessions import Session
 
@@ -92,6 +92,10 @@ class Backend:
     changed: Callable[[], Awaitable[None]]
     site: Site = field(default_factory=Site)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+
+    def __post_init__(self) -> None:
+        if self.store.postgres and not self.throttle.blocking:  # instances share the counts
+            self.throttle = throttle_for(self.store)
 
 
 def _site(scope: Scope) -> Site | None:

@@ -13,6 +13,7 @@ import asyncio
 import difflib
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -95,7 +96,11 @@ async def handle(endpoint: ClientEndpoint, request: Request) -> Response:
             budgeted = gw.limits.budget_applies(ex.row.user_id, ex.row.api_key_id)
             prompt = await measure_async(body) if budgeted else None  # counted off the loop when large
             try:
-                admit(gw, ex.row, body, targets, call.ctx.cap, endpoint, prompt)
+                if budgeted and gw.shared is not None:  # PostgreSQL: one round trip, every instance's holds
+                    worst = worst_case_of(gw, body, targets, call.ctx.cap, endpoint, prompt)
+                    await gw.shared.admit(ex.row.request_id, ex.row.user_id, ex.row.api_key_id, worst)
+                else:
+                    admit(gw, ex.row, body, targets, call.ctx.cap, endpoint, prompt)
             except ModelNotPriced:  # a typo'd model is unknown, not unpriced: say so first
                 await refuse_unlisted(gw, request, targets, principal.access)
                 raise
@@ -179,6 +184,21 @@ def admit(
     budget. The worst case is worked out only when a budget applies (then `cap` is the request's output
     cap, None for an operation without output; `prompt` its prompt's bound, measured here if not yet):
     each target's sides, the dearest reserved."""
+    gw.limits.admit(
+        row.request_id, row.user_id, row.api_key_id, worst_case_of(gw, body, targets, cap, endpoint, prompt)
+    )
+
+
+def worst_case_of(
+    gw: Gateway,
+    body: dict[str, Any],
+    targets: tuple[Target, ...],
+    cap: OutputCap | None,
+    endpoint: ClientEndpoint,
+    prompt: PromptBound | None = None,
+) -> Callable[[], WorstCase]:
+    """What a request under a budget may cost at most, worked out when called: each target's sides, the
+    dearest reserved; 403 for a target without a price."""
 
     def worst_case() -> WorstCase:
         bound = prompt if prompt is not None else measure(body)
@@ -198,7 +218,7 @@ def admit(
         field = (cap.source or fields[-1]) if cap is not None and fields else None
         return WorstCase(tuple(sides), cap, field)
 
-    gw.limits.admit(row.request_id, row.user_id, row.api_key_id, worst_case)
+    return worst_case
 
 
 async def refuse_unlisted(

@@ -32,12 +32,16 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from llmgw.providers import is_header_value
 
 log = logging.getLogger("llmgw.keys")
+
+# Told of a stated wait or a rejection, to share it with other instances (relay/shared.py):
+# (key, model, until (monotonic; None: rejected), key-wide, HTTP status, reason).
+Observer = Callable[["Key", str | None, float | None, bool, int, str | None], None]
 
 BASE_COOLDOWN = 1.0
 MAX_COOLDOWN = 60.0  # the longest guess
@@ -90,6 +94,7 @@ class KeyPool:
         self._unfit: set[str] = set()  # fingerprints of keys already logged as left out
         self._loaded = False
         self.cooldowns_started = 0  # cool-downs applied since start (for /metrics)
+        self.observer: Observer | None = None  # PostgreSQL: what other instances must learn
         self.refresh(secrets)
 
     def __len__(self) -> int:
@@ -167,6 +172,8 @@ class KeyPool:
         if wait is not None and wait >= 0:
             applied = min(wait, MAX_STATED)
             c.until, c.stated = now + applied, True  # the upstream's latest word, even if shorter
+            if self.observer is not None:
+                self.observer(key, model, c.until, key_wide, 429, key.reason)
             return applied
         applied = min(BASE_COOLDOWN * 2.0 ** min(c.strikes, 16), MAX_COOLDOWN)
         c.strikes += 1
@@ -189,6 +196,8 @@ class KeyPool:
         key.failures, key.last_error, key.reason = key.failures + 1, time.monotonic(), reason or str(status)
         if not key.rejected:
             key.rejected = True
+            if self.observer is not None:
+                self.observer(key, None, None, False, status, key.reason)
             log.warning(
                 "provider %s key #%d rejected by upstream (HTTP %d); disabled until its secret changes",
                 self.provider,

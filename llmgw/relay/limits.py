@@ -54,7 +54,7 @@ from llmgw.relay.output_cap import OutputCap
 from llmgw.services.money import usd
 from llmgw.storage import LimitRow, LimitValues, Spend, UsageRow
 
-__all__ = ["BudgetState", "Limiter", "WorstCase"]
+__all__ = ["BudgetState", "Limiter", "Pending", "WorstCase"]
 
 WINDOW = 60.0  # seconds: rpm and tpm are per rolling minute
 
@@ -85,6 +85,14 @@ class Rolling:
         else:
             buckets.append([second, amount])
         self.total += amount
+
+    def remove(self, second: int, amount: int) -> None:
+        """Take back what `add` counted in `second` (an admission refused later), if still there."""
+        for bucket in reversed(self.buckets):
+            if bucket[0] == second:
+                bucket[1] -= amount
+                self.total -= amount
+                return
 
     def wait_below(self, limit: int, now: float) -> float:
         """Seconds until the total drops under `limit` as buckets leave the window."""
@@ -192,6 +200,28 @@ class WorstCase:
         return max(prompt + out * per_token for prompt, per_token in self.sides)
 
 
+@dataclass(slots=True)
+class Pending:
+    """A request whose rates passed (and counted) and whose budgets the shared store checks next
+    (`Limiter.begin`, then `commit` or `cancel`)."""
+
+    request_id: str
+    subjects: list[Subject]
+    budgeted: list[Subject]
+    worst: float | WorstCase
+    cost: float
+    now: float
+
+    def ask(self, scope: str, periods: Periods) -> tuple[int, float, str, float] | None:
+        """(subject id, budget, period, period start) of this request's `scope` subject, if budgeted."""
+        for s in self.budgeted:
+            v = s.values
+            if s.key[0] == scope and s.key[1] is not None and v.budget_usd is not None:
+                start = periods.day_start if v.period == "day" else periods.month_start
+                return s.key[1], v.budget_usd, v.period, start
+        return None
+
+
 class Periods:
     """The current UTC day's and month's start and end, recomputed only when one ends."""
 
@@ -220,6 +250,9 @@ class Limiter:
         self._spent: dict[SubjectKey, Spent] = {}
         self._holds: dict[str, Hold] = {}
         self._periods = Periods()
+        # Instances sharing the rates (PostgreSQL: the live ones, from relay/shared.py's heartbeat):
+        # each enforces its share of an rpm or tpm limit.
+        self.instances = 1
 
     @property
     def subject_count(self) -> int:
@@ -319,18 +352,7 @@ class Limiter:
         if not subjects:
             return
         now = self.clock()
-        for s in subjects:
-            v = s.values
-            if v.rpm is not None:
-                s.requests.prune(now)
-                if s.requests.total >= v.rpm:
-                    wait = s.requests.wait_below(v.rpm, now)
-                    raise _limited(f"{s.label} has reached its limit of {v.rpm} requests per minute", wait)
-            if v.tpm is not None:
-                s.tokens.prune(now)
-                if s.tokens.total >= v.tpm:
-                    wait = s.tokens.wait_below(v.tpm, now)
-                    raise _limited(f"{s.label} has reached its limit of {v.tpm} tokens per minute", wait)
+        self._check_rates(subjects, now)
         budgeted = [s for s in subjects if s.values.budget_usd is not None]
         worst = worst_case() if budgeted else 0.0
         cost = worst.usd if isinstance(worst, WorstCase) else worst
@@ -346,13 +368,110 @@ class Limiter:
                     used = spent.day if v.period == "day" else spent.month
                 if used + s.reserved + cost > v.budget_usd:
                     reset_at = p.day_end if v.period == "day" else p.month_end
-                    raise _refusal(s, v.budget_usd, v.period, used, worst, reset_at, now)
+                    raise _refusal(s, v.budget_usd, v.period, used, s.reserved, worst, reset_at, now)
         for s in subjects:
             if s.values.rpm is not None:
                 s.requests.add(now, 1)
         for s in budgeted:
             s.reserved += cost
         self._holds[request_id] = Hold(subjects, budgeted, cost)
+
+    def _check_rates(self, subjects: list[Subject], now: float) -> None:
+        """429 for a subject at its rpm or tpm limit (this instance's share of it when several share
+        the database: relay/shared.py)."""
+        n = self.instances
+        for s in subjects:
+            v = s.values
+            if v.rpm is not None:
+                rpm = v.rpm if n == 1 else max(1, v.rpm // n)
+                s.requests.prune(now)
+                if s.requests.total >= rpm:
+                    wait = s.requests.wait_below(rpm, now)
+                    raise _limited(f"{s.label} has reached its limit of {v.rpm} requests per minute", wait)
+            if v.tpm is not None:
+                tpm = v.tpm if n == 1 else max(1, v.tpm // n)
+                s.tokens.prune(now)
+                if s.tokens.total >= tpm:
+                    wait = s.tokens.wait_below(tpm, now)
+                    raise _limited(f"{s.label} has reached its limit of {v.tpm} tokens per minute", wait)
+
+    # -- a budget checked by the shared store (PostgreSQL: relay/shared.py) ---------------------------
+
+    def begin(
+        self,
+        request_id: str,
+        user_id: int | None,
+        key_id: int | None,
+        worst_case: Callable[[], float | WorstCase],
+    ) -> Pending | None:
+        """`admit`'s rate checks, and its counting of the request against them, for a request whose
+        budget the shared store checks next; None when no budget applies (then it is admitted, as
+        `admit` would). Follow with `commit` once the store held it, or `cancel`."""
+        subjects = [
+            s
+            for s in (self._subjects.get(("user", user_id)), self._subjects.get(("key", key_id)))
+            if s is not None
+        ]
+        budgeted = [s for s in subjects if s.values.budget_usd is not None]
+        if not budgeted:
+            self.admit(request_id, user_id, key_id, worst_case)
+            return None
+        now = self.clock()
+        self._check_rates(subjects, now)
+        worst = worst_case()
+        cost = worst.usd if isinstance(worst, WorstCase) else worst
+        for s in subjects:
+            if s.values.rpm is not None:
+                s.requests.add(now, 1)
+        return Pending(request_id, subjects, budgeted, worst, cost, now)
+
+    def periods(self, now: float) -> Periods:
+        return self._periods.at(now)
+
+    def check_locally(self, pending: Pending) -> None:
+        """The budget check `admit` makes, on this instance's view alone (the store unreachable)."""
+        p = self._periods.at(pending.now)
+        for s in pending.budgeted:
+            v = s.values
+            assert v.budget_usd is not None
+            used = self._used(s, p)
+            if used + s.reserved + pending.cost > v.budget_usd:
+                self.cancel(pending)
+                reset_at = p.day_end if v.period == "day" else p.month_end
+                raise _refusal(
+                    s, v.budget_usd, v.period, used, s.reserved, pending.worst, reset_at, pending.now
+                )
+
+    def refused(self, pending: Pending, scope: str, spent: float, reserved: float) -> BudgetExceeded:
+        """The 429 of the store's refusal for the `scope` subject (its spent and reserved, every
+        instance's); the request's rates given back."""
+        self.cancel(pending)
+        s = next(s for s in pending.budgeted if s.key[0] == scope)
+        v = s.values
+        assert v.budget_usd is not None
+        p = self._periods.at(pending.now)
+        reset_at = p.day_end if v.period == "day" else p.month_end
+        return _refusal(s, v.budget_usd, v.period, spent, reserved, pending.worst, reset_at, pending.now)
+
+    def commit(self, pending: Pending) -> None:
+        """The store held the request's worst case: it is admitted, and settles as `admit`'s do."""
+        for s in pending.budgeted:
+            s.reserved += pending.cost
+        self._holds[pending.request_id] = Hold(pending.subjects, pending.budgeted, pending.cost)
+
+    def cancel(self, pending: Pending) -> None:
+        """The request is refused after `begin`: its rpm count given back."""
+        second = int(pending.now)
+        for s in pending.subjects:
+            if s.values.rpm is not None:
+                s.requests.remove(second, 1)
+
+    def _used(self, s: Subject, p: Periods) -> float:
+        spent = self._spent.get(s.key)
+        if spent is None:
+            return 0.0
+        spent.roll(p.day_start, p.month_start)
+        return spent.day if s.values.period == "day" else spent.month
 
     def settle(self, row: UsageRow) -> None:
         """A request ended: its reservation released, its exact cost (`row.cost_usd`, priced by the
@@ -385,18 +504,25 @@ class Limiter:
 
 
 def _refusal(
-    s: Subject, budget: float, period: str, used: float, worst: float | WorstCase, reset_at: float, now: float
+    s: Subject,
+    budget: float,
+    period: str,
+    used: float,
+    reserved: float,
+    worst: float | WorstCase,
+    reset_at: float,
+    now: float,
 ) -> BudgetExceeded:
     """The 429 of a budget, in words a user can act on: reached (wait for the reset, or for requests
     in flight to end), or this request's reservation too large for what remains (a lower output cap
     that would fit, named in the client's own field)."""
     resets = datetime.fromtimestamp(reset_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     wait = f"It resets at the start of the next UTC {period} ({resets})."
-    if s.reserved > 0:  # what requests in flight do not spend comes back when they end
+    if reserved > 0:  # what requests in flight do not spend comes back when they end
         wait = f"Requests in flight give back what they do not spend when they end. {wait}"
-    in_flight = f", {usd(s.reserved)} reserved by requests in flight until they end" if s.reserved > 0 else ""
+    in_flight = f", {usd(reserved)} reserved by requests in flight until they end" if reserved > 0 else ""
     of = f"spend budget of {usd(budget)} per {period}"
-    room = budget - used - s.reserved
+    room = budget - used - reserved
     headers = {"retry-after": str(max(1, math.ceil(reset_at - now)))}
     cost = worst.usd if isinstance(worst, WorstCase) else worst
     if room <= 0:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 from starlette.requests import HTTPConnection
@@ -32,6 +32,9 @@ from llmgw.services.pricing import PriceTable, load_prices
 from llmgw.services.stored_responses import StoredResponses
 from llmgw.settings import Config
 from llmgw.storage import LedgerWriter, Store
+
+if TYPE_CHECKING:
+    from llmgw.relay.shared import SharedState
 
 log = logging.getLogger("llmgw")
 
@@ -122,6 +125,13 @@ class Gateway:
         self.key_index = auth.index if isinstance(auth, PersonalKeyAuth) else None
         # The Responses API's conversation state; its writer thread starts with the gateway.
         self.stored_responses = StoredResponses(store, config.server)
+        # PostgreSQL: the budgets, rate shares and upstream keys' waits instances agree on.
+        self.shared: SharedState | None = None
+        if store.postgres:
+            from llmgw.relay.shared import SharedState
+
+            self.shared = SharedState(store, self.limits, pools)  # type: ignore[arg-type]
+            self.recorder.settle = self.shared.settle
 
     @classmethod
     def start(
@@ -154,6 +164,8 @@ class Gateway:
             gw.load_limits()
             day, month = gw.limits.period_starts()
             gw.limits.load_spend(store.spend_since(day), store.spend_since(month))
+        if gw.shared is not None:
+            gw.shared.start()
         return gw
 
     def load_limits(self) -> None:
@@ -192,6 +204,11 @@ class Gateway:
         busy = self.config.server.database_busy_timeout
         await asyncio.to_thread(self.ledger.close, 2 * busy + 5.0)
         await asyncio.to_thread(self.stored_responses.close, 2 * busy + 5.0)
+        if self.shared is not None:  # its holds are released by the rows just written, or go now
+            try:
+                await self.shared.leave()
+            except Exception as exc:
+                log.warning("could not leave the instances' table (%s); its heartbeat will go stale", exc)
 
     async def close(self) -> None:
         """Shutdown's last step: the store closed, only once the writer has stopped (`drain`)."""

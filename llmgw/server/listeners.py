@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -29,6 +31,7 @@ from llmgw.relay.runtime import KeySource
 from llmgw.server.app import create_app, create_metrics_app
 from llmgw.server.json_logs import JsonFormatter
 from llmgw.server.os_limits import check_backlog, raise_open_files
+from llmgw.server.workers import WorkerSockets
 from llmgw.settings import Config, metrics_address
 from llmgw.storage import Store, hold_serve_lock, is_database_url
 
@@ -69,11 +72,11 @@ class ServerConfig(HypercornConfig):
         return [(b"date", self._date), *super().response_headers(protocol)]
 
 
-def hypercorn_config(config: Config) -> HypercornConfig:
-    """The main listener's hypercorn settings."""
+def hypercorn_config(config: Config, fd: int | None = None) -> HypercornConfig:
+    """The main listener's hypercorn settings; `fd`: a socket bound by `serve --workers`'s parent."""
     hc = ServerConfig()
     host = config.server.host
-    hc.bind = [f"[{host}]:{config.server.port}" if ":" in host else f"{host}:{config.server.port}"]
+    hc.bind = [f"fd://{fd}"] if fd is not None else [_address(host, config.server.port)]
     hc.graceful_timeout = config.server.shutdown_grace
     hc.accesslog = None  # llmgw.access writes one richer line per request
     hc.errorlog = logging.getLogger("hypercorn.error")
@@ -103,39 +106,48 @@ def portal_url(config: Config) -> str:
     return f"http://{shown}:{server.port}/ui/"
 
 
-def metrics_hypercorn_config(config: Config) -> HypercornConfig | None:
-    """The `metrics_listen` listener's hypercorn settings (None: off)."""
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def metrics_hypercorn_config(config: Config, fd: int | None = None) -> HypercornConfig | None:
+    """The `metrics_listen` listener's hypercorn settings (None: off); `fd` as `hypercorn_config`'s."""
     if not config.server.metrics_listen:
         return None
     host, port = metrics_address(config.server.metrics_listen)
     hc = HypercornConfig()
-    hc.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    hc.bind = [f"fd://{fd}"] if fd is not None else [_address(host, port)]
     hc.graceful_timeout = 1.0  # a scrape is short; nothing to wait for
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
     return hc
 
 
-def run(config: Config, proxy_key: str | None, key_source: KeySource) -> int:
+def run(
+    config: Config, proxy_key: str | None, key_source: KeySource, inherited: WorkerSockets | None = None
+) -> int:
     """Serve until SIGTERM/SIGINT; returns the exit code. Raises, before binding and before the database
     is opened: DatabaseTooNew when a newer llmgw upgraded the database, DatabaseInUse when another
-    `llmgw serve` holds its serve lock."""
-    hc = hypercorn_config(config)
+    `llmgw serve` holds its serve lock. `inherited`: a worker of `serve --workers` (server/workers.py),
+    serving the sockets its parent bound, and stopping if that parent is gone."""
+    hc = hypercorn_config(config, inherited.main if inherited else None)
+    shown = _address(config.server.host, config.server.port)
     # Before the lock file exists and before hypercorn: a refusal is the CLI's message and exit code 2.
     Store.check_known(config.server.database)
     # A file is one server's; a PostgreSQL database is shared by every instance (README, "Scaling out").
     database = config.server.database
     lock: AbstractContextManager[object] = (
-        nullcontext() if is_database_url(database) else hold_serve_lock(database, f"http://{hc.bind[0]}")
+        nullcontext() if is_database_url(database) else hold_serve_lock(database, f"http://{shown}")
     )
     with lock:
         mode = config.server.auth_mode
         app = create_app(config, proxy_key, key_source)
-        mhc = metrics_hypercorn_config(config)
+        mhc = metrics_hypercorn_config(config, inherited.metrics if inherited else None)
         metrics = (create_metrics_app(app), mhc) if mhc is not None else None
         raise_open_files(config.server.backlog)
         check_backlog(config.server.backlog)
-        _serve(app, hc, mode if auth_enabled(mode, proxy_key) else "OFF", portal_url(config), metrics)
+        auth = mode if auth_enabled(mode, proxy_key) else "OFF"
+        _serve(app, hc, auth, portal_url(config), metrics, shown=shown, worker=inherited is not None)
     return 0
 
 
@@ -145,23 +157,51 @@ def _serve(
     auth: str,
     portal: str,
     metrics: tuple[Starlette, HypercornConfig] | None = None,
+    *,
+    shown: str,
+    worker: bool = False,
 ) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         stop_on_signals(asyncio.get_running_loop(), stop)
-        log.info("llmgw listening on http://%s (auth %s); web portal: %s", hc.bind[0], auth, portal)
+        if worker:
+            watch = asyncio.get_running_loop().create_task(parent_watch(stop))
+        log.info("llmgw listening on http://%s (auth %s); web portal: %s", shown, auth, portal)
         if metrics is None:
             await serve(app, hc, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
         else:
             metrics_app, mhc = metrics
-            log.info("metrics on http://%s/metrics (no key: loopback only)", mhc.bind[0])
+            where = metrics_socket_address(mhc.bind[0])
+            log.info("metrics on http://%s/metrics (no key: loopback only)", where)
             # One task group: if either listener fails (its port taken), the other stops too.
             async with asyncio.TaskGroup() as listeners:
                 listeners.create_task(serve(app, hc, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
                 listeners.create_task(serve(metrics_app, mhc, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+        if worker:
+            watch.cancel()
         log.info("llmgw stopped")
 
     _runner()(main())
+
+
+def metrics_socket_address(bind: str) -> str:
+    """What a log line shows for a listener: its address, an inherited socket's read from the socket."""
+    if not bind.startswith("fd://"):
+        return bind
+    with socket.socket(fileno=os.dup(int(bind[5:]))) as sock:
+        host, port = sock.getsockname()[:2]
+    return _address(host, port)
+
+
+async def parent_watch(stop: asyncio.Event, interval: float = 1.0) -> None:
+    """A worker's: stop when the parent that started it is gone (SIGKILLed), not serve on as an orphan."""
+    parent = os.getppid()
+    while True:
+        await asyncio.sleep(interval)
+        if os.getppid() != parent:
+            break
+    log.warning("the parent process %d is gone; stopping", parent)
+    stop.set()
 
 
 def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

@@ -4,10 +4,15 @@
   a worker thread); a provider whose store cannot be read keeps its pool.
 - key-index watch (`users` and `both` modes): every 0.25 s one PRAGMA in a worker thread, a reload of
   the personal keys, and of the limits with them, only on a change; keys' last use flushed every 10 s.
+  On PostgreSQL another instance's change is announced (`Store.watch_changes`: LISTEN/NOTIFY) and wakes
+  the watch at once; the poll stays as the fallback, every second, and a reload is forced each time the
+  listener (re)connects, since what was announced while it was away is lost.
 - key-state publishing: the upstream keys' states written for the front ends every 2 s when they
   changed (`relay/key_states.py`), and a heartbeat.
 - retention: a purge at start, then every 10 minutes, of the ledger's rows (500-row transactions) and
   of stored responses (50 a transaction), in a worker thread with a pause between transactions.
+- shared state (PostgreSQL): the instance's heartbeat every 2 s and the upstream keys' waits exchanged
+  every 0.5 s (`relay/shared.py`).
 - budget alerts (with `budget_alert_webhook`): the limiter's spend looked at every 2 s, a JSON POST per
   threshold crossed, sent and retried by a task of its own (`server/budget_alerts.py`).
 
@@ -18,6 +23,7 @@ first, and their last writes (keys' last use, keys' states) come after the ledge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -28,12 +34,15 @@ from llmgw.relay.key_states import KeyStatePublisher
 from llmgw.relay.runtime import Gateway
 from llmgw.server.budget_alerts import BudgetAlerts, receiver_host
 from llmgw.services import retention
+from llmgw.services.key_index import KeyIndex
 
 log = logging.getLogger("llmgw")
 
 # How often the personal-key index asks SQLite whether another process committed (one PRAGMA read,
 # off the event loop): a revoked key is refused within about this long.
 KEY_INDEX_POLL_INTERVAL = 0.25
+# The same poll while the database announces changes itself (PostgreSQL's LISTEN): only a fallback.
+KEY_INDEX_FALLBACK_INTERVAL = 1.0
 # How often keys' last use goes to the database (one batched UPDATE), besides at shutdown.
 LAST_USED_FLUSH_INTERVAL = 10.0
 # How often the upstream keys' states are built and, when changed, written.
@@ -55,6 +64,7 @@ class Loops:
         self._purger: asyncio.Task[None] | None = None
         self._key_state_task: asyncio.Task[None] | None = None
         self._alert_task: asyncio.Task[None] | None = None
+        self._shared_tasks: list[asyncio.Task[None]] = []
         self.alerts: BudgetAlerts | None = None
         self._reread_failing = False
         self._index_failing = False
@@ -71,6 +81,11 @@ class Loops:
         if any(d > 0 for d in days):  # all 0: keep forever
             self._purger = _task(self._purge_periodically())
         self._key_state_task = _task(self._publish_key_states())
+        if self.gw.shared is not None:  # PostgreSQL: heartbeat, and upstream keys' waits shared
+            self._shared_tasks = [
+                _task(self.gw.shared.run_heartbeat()),
+                _task(self.gw.shared.run_key_events()),
+            ]
         if server.budget_alert_webhook and server.budget_alert_thresholds:
             self.alerts = BudgetAlerts(
                 self.gw.limits, self.gw.store, server.budget_alert_webhook, server.budget_alert_thresholds
@@ -90,6 +105,7 @@ class Loops:
             self._index_watch,
             self._key_state_task,
             self._alert_task,
+            *self._shared_tasks,
         ):
             if task is not None:
                 task.cancel()
@@ -145,24 +161,53 @@ class Loops:
         assert index is not None
         loop = asyncio.get_running_loop()
         flushed = loop.time()
-        while True:
-            await asyncio.sleep(KEY_INDEX_POLL_INTERVAL)
-            try:
-                if await asyncio.to_thread(index.refresh):
-                    log.debug("personal API keys reloaded: %d", index.key_count)
-                    # The same commit may have changed limits (`llmgw limit set`): seen within a poll.
-                    await asyncio.to_thread(self.gw.load_limits)
+        wake = asyncio.Event()
+
+        def announced(reconnected: bool) -> None:  # the listener's thread
+            if reconnected:
+                index.invalidate()  # what changed while no one listened: reload whatever the counter says
+            loop.call_soon_threadsafe(wake.set)
+
+        watch = await asyncio.to_thread(self.gw.store.watch_changes, announced)
+        interval = KEY_INDEX_POLL_INTERVAL if watch is None else KEY_INDEX_FALLBACK_INTERVAL
+        try:
+            while True:
+                if watch is None:
+                    await asyncio.sleep(interval)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), interval)
+                    wake.clear()
+                await self._reload_key_index(index)
                 if loop.time() - flushed >= LAST_USED_FLUSH_INTERVAL:
                     flushed = loop.time()
-                    await self.flush_last_used()
-            except Exception as exc:  # e.g. the database briefly locked: keep the index, retry
-                if not self._index_failing:
-                    log.warning("could not re-read the personal API keys (%s); keeping the current ones", exc)
-                self._index_failing = True
-            else:
-                if self._index_failing:
-                    log.info("personal API keys can be re-read again")
-                self._index_failing = False
+                    await self._flush_last_used_logged()
+        finally:
+            if watch is not None:
+                watch.stop()
+
+    async def _reload_key_index(self, index: KeyIndex) -> None:
+        """The personal keys, and the limits with them, reloaded if anyone changed them."""
+        try:
+            if await asyncio.to_thread(index.refresh):
+                log.debug("personal API keys reloaded: %d", index.key_count)
+                # The same commit may have changed limits (`llmgw limit set`): seen within a poll.
+                await asyncio.to_thread(self.gw.load_limits)
+        except Exception as exc:  # e.g. the database briefly locked or away: keep the index, retry
+            if not self._index_failing:
+                log.warning("could not re-read the personal API keys (%s); keeping the current ones", exc)
+            self._index_failing = True
+            index.invalidate()  # the limits may not have followed the keys: both again next time
+        else:
+            if self._index_failing:
+                log.info("personal API keys can be re-read again")
+            self._index_failing = False
+
+    async def _flush_last_used_logged(self) -> None:
+        try:
+            await self.flush_last_used()
+        except Exception as exc:  # a hint only: the next flush carries newer values anyway
+            log.warning("could not record the personal API keys' last use (%s)", exc)
 
     async def flush_last_used(self) -> None:
         """Write the keys' last use gathered since the previous flush (one transaction, in a thread)."""

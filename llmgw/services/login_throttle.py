@@ -17,7 +17,10 @@ slip past one count; a success forgets its address's failures for the account an
 back to the address and the account; an attempt never checked (the hashing pool was full) is given
 back everywhere. Counts are forgotten after `FORGET_AFTER` without a failure. An IPv6 address counts
 as its /64 (one host usually holds a whole /64). Held in memory, per process: a restart forgets it,
-which only gives an attacker what the first free attempts give anyone.
+which only gives an attacker what the first free attempts give anyone. On PostgreSQL
+(`SharedLoginThrottle`) the counts live in the database's `login_failures`, so every instance behind a
+load balancer counts and refuses alike; each call is a round trip (one transaction for a count), so
+the portal calls it in a worker thread.
 """
 
 from __future__ import annotations
@@ -26,9 +29,21 @@ import ipaddress
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-__all__ = ["ACCOUNT_FREE", "ADDRESS_FREE", "FORGET_AFTER", "MAX_DELAY", "PAIR_FREE", "LoginThrottle"]
+if TYPE_CHECKING:
+    from llmgw.storage.pg_store import PostgresStore
+
+__all__ = [
+    "ACCOUNT_FREE",
+    "ADDRESS_FREE",
+    "FORGET_AFTER",
+    "MAX_DELAY",
+    "PAIR_FREE",
+    "LoginThrottle",
+    "SharedLoginThrottle",
+    "throttle_for",
+]
 
 PAIR_FREE = 5
 ADDRESS_FREE = 20
@@ -63,6 +78,8 @@ def _address_key(address: str | None) -> str:
 
 class LoginThrottle:
     """Failure counts by (account, address), by address and by account, and what each lets through."""
+
+    blocking = False  # whether its calls wait on the database (then: a worker thread)
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -139,3 +156,54 @@ class LoginThrottle:
             stale = sorted(table, key=lambda k: table[k].last)[: len(table) // 2]
         for k in stale:
             del table[k]
+
+
+class SharedLoginThrottle(LoginThrottle):
+    """The same rules over the counts every instance shares (PostgreSQL's `login_failures`)."""
+
+    blocking = True
+
+    def __init__(self, store: PostgresStore, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock)
+        self._store = store
+
+    @staticmethod
+    def _entries(account: str, address: str | None) -> list[tuple[str, str]]:
+        acct, addr = account.lower(), _address_key(address)
+        return [("pair", f"{acct}\n{addr}"), ("address", addr), ("account", acct)]
+
+    def allowed(self, account: str, address: str | None) -> bool:
+        now = self._clock()
+        pair_e, addr_e, acct_e = entries = self._entries(account, address)
+        found = {k: _Failures(*v) for k, v in self._store.login_failures(entries).items()}
+        if self._wait(found.get(addr_e), ADDRESS_FREE, now) > 0:
+            return False
+        pair = found.get(pair_e)
+        if self._wait(pair, PAIR_FREE, now) > 0:
+            return False
+        failing_here = pair is not None and now - pair.last < MAX_DELAY
+        return not (failing_here and self._wait(found.get(acct_e), ACCOUNT_FREE, now) > 0)
+
+    def failed(self, account: str, address: str | None) -> None:
+        now = self._clock()
+        self._store.count_login_failures(self._entries(account, address), now, FORGET_AFTER)
+        if now - self._pruned > MAX_DELAY:  # quiet counts go now and then, as the in-memory tables' do
+            self._pruned = now
+            self._store.prune_login_failures(now - FORGET_AFTER)
+
+    def succeeded(self, account: str, address: str | None) -> None:
+        pair, addr, acct = self._entries(account, address)
+        self._store.forget_login_failures(pair)
+        self._store.give_back_login_failures([addr, acct])
+
+    def unchecked(self, account: str, address: str | None) -> None:
+        self._store.give_back_login_failures(self._entries(account, address))
+
+    _pruned = 0.0
+
+
+def throttle_for(store: object) -> LoginThrottle:
+    """The login throttle of a store: shared through PostgreSQL, else this process's memory."""
+    if getattr(store, "postgres", False):
+        return SharedLoginThrottle(store)  # type: ignore[arg-type]
+    return LoginThrottle()

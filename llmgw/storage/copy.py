@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from llmgw.storage.pg_store import PostgresStore
     from llmgw.storage.postgres import PgSql
 
-__all__ = ["TABLES", "CopyReport", "Progress", "TableCopy", "copy_database", "open_source"]
+__all__ = ["SERVER_ONLY", "TABLES", "CopyReport", "Progress", "TableCopy", "copy_database", "open_source"]
 
 # Every table of the schema but the migrations' and PostgreSQL's `llmgw_changes`, parents first.
 TABLES = (
@@ -51,6 +51,12 @@ TABLES = (
     "response_upstream_keys",
     "budget_alerts",
 )
+
+# PostgreSQL's own tables (m017, shared_schema.py), not in the file and not copied: each running
+# instance's state (heartbeats, upstream key events, the login throttle), and the budgets' spend (kept by
+# triggers on `usage_hourly`, so the copy's rollups fill it) and holds, which must be empty as the rest.
+SERVER_ONLY = ("llmgw_instances", "upstream_key_events", "login_failures", "budget_spend", "budget_holds")
+MUST_BE_EMPTY = (*TABLES, "budget_spend", "budget_holds")
 
 # What is summed on both sides besides the counts: the ledger's spend and tokens, the rollups'.
 TOTALS: dict[str, tuple[str, ...]] = {
@@ -167,6 +173,7 @@ def copy_database(
                         ) from exc
                     tables.append(_verify(src, pg, table))
                 next_ids = _set_sequences(src, pg)
+                _verify_spend(pg)
             except BaseException:
                 pg.rollback()
                 raise
@@ -178,8 +185,8 @@ def copy_database(
 
 def _lock_empty(pg: PgSql, where: str) -> None:
     """Keep other writers out until the commit, then refuse a target with any row."""
-    pg.execute(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE")
-    held = tuple(t for t in TABLES if _one(pg, f"SELECT EXISTS (SELECT 1 FROM {t})"))
+    pg.execute(f"LOCK TABLE {', '.join(MUST_BE_EMPTY)} IN EXCLUSIVE MODE")
+    held = tuple(t for t in MUST_BE_EMPTY if _one(pg, f"SELECT EXISTS (SELECT 1 FROM {t})"))
     if held:
         raise DatabaseNotEmpty(where, held)
 
@@ -247,6 +254,23 @@ def _verify(src: sqlite3.Connection, pg: PgSql, table: str) -> TableCopy:
             + "; rolled back, nothing was copied"
         )
     return TableCopy(table, mine[0], tuple(zip(names, mine[1], strict=True)))
+
+
+def _verify_spend(pg: PgSql) -> None:
+    """The budgets' spend the rollups' triggers made: each period's total, per scope, the rollups' own."""
+    for scope, column in (("user", "user_id"), ("key", "api_key_id")):
+        want = _one(pg, f"SELECT COALESCE(SUM(cost_nusd), 0) FROM usage_hourly WHERE {column} <> 0")
+        for period in ("day", "month"):
+            got = _one(
+                pg,
+                "SELECT COALESCE(SUM(cost_nusd), 0) FROM budget_spend "
+                f"WHERE scope = '{scope}' AND period = '{period}'",
+            )
+            if got != want:
+                raise CopyFailed(
+                    f"the budgets' {period} spend per {scope} sums to {got} nUSD, the rollups to {want}; "
+                    "rolled back, nothing was copied"
+                )
 
 
 def _set_sequences(src: sqlite3.Connection, pg: PgSql) -> list[tuple[str, int]]:

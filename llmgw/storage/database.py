@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from llmgw.errors import DatabaseUnreadable
 from llmgw.storage import (
@@ -46,7 +46,15 @@ from llmgw.storage.stored_responses import StoredResponse, UpstreamResponseKey
 if TYPE_CHECKING:
     import sqlite_utils
 
-__all__ = ["Store"]
+    from llmgw.storage.spool_owners import SpoolOwners
+
+__all__ = ["ChangeWatch", "Store"]
+
+
+class ChangeWatch(Protocol):
+    """A running watch of other processes' changes (`Store.watch_changes`)."""
+
+    def stop(self) -> None: ...
 
 
 _PRAGMAS = (
@@ -66,6 +74,14 @@ class Store:
     postgres = False
     # What the database raises for a row it refuses (a foreign key gone): the engine's own class.
     integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    # What it raises for a ledger row's own fault (the spool rejects the row rather than keep it for a
+    # replay that would fail again); anything else means the database is unavailable.
+    row_faults: tuple[type[Exception], ...] = (
+        sqlite3.IntegrityError,
+        sqlite3.DataError,
+        sqlite3.InterfaceError,
+        OverflowError,
+    )
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         """Wrap an open connection; use `Store.open()` rather than calling this directly."""
@@ -232,6 +248,16 @@ class Store:
         """Changes whenever another connection (another process) has committed to the database."""
         with self._lock:
             return accounts.data_version(self._db)
+
+    def watch_changes(self, on_change: Callable[[bool], None]) -> ChangeWatch | None:
+        """Call `on_change(reconnected)` from another thread whenever another process changes users, keys
+        or limits, if the engine announces it: None on SQLite, whose `data_version` is only polled."""
+        return None
+
+    def spool_owners(self) -> SpoolOwners | None:
+        """The spools of other processes on this database that this one may replay (PostgreSQL: every
+        instance spools on its own); None on SQLite, where the serve lock keeps one spool's writer."""
+        return None
 
     def touch_api_keys(self, last_used: dict[int, float]) -> None:
         """Record keys' last use in one transaction (batched by the caller: never a write per request)."""

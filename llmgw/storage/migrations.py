@@ -266,6 +266,13 @@ def m016_request_log_indexes(db: sqlite_utils.Database) -> None:
     db.execute("DROP INDEX idx_requests_model_requested")
 
 
+@migrations()
+def m017_shared_state(db: sqlite_utils.Database) -> None:
+    """Nothing on SQLite: the state instances sharing a PostgreSQL database agree on (budget holds and
+    spend, heartbeats, upstream keys' cool-downs, login failures; storage/shared_schema.py) is held in
+    memory by a SQLite file's one `llmgw serve`, so these tables would never be read here."""
+
+
 # storage/schema.py lists these steps for `Store.open`'s cheap check of what is pending: the two agree.
 if [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))] != list(MIGRATION_NAMES):
     raise RuntimeError("storage/schema.py's MIGRATION_NAMES must list every step of storage/migrations.py")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from llmgw.storage import shared_schema
 from llmgw.storage.schema import MIGRATION_NAMES
 
 MIGRATIONS_TABLE = "llmgw_migrations"
@@ -260,7 +261,7 @@ CREATE TRIGGER limits_changed AFTER INSERT OR DELETE OR UPDATE ON limits
 """
 
 
-def _split(script: str) -> list[str]:
+def split(script: str) -> list[str]:
     """Statements of a script: split on `;` at a line's end, outside a `$$` body."""
     out: list[str] = []
     current: list[str] = []
@@ -279,11 +280,11 @@ def _split(script: str) -> list[str]:
 
 def baseline() -> list[str]:
     """The statements of the first step: SQLite's m001 to m016 in one."""
-    return [*_split(_BASELINE), *_rollup_tables()]
+    return [*split(_BASELINE), *_rollup_tables()]
 
 
 # Each step after the baseline: (name, its statements), in MIGRATION_NAMES' order.
-STEPS: tuple[tuple[str, Callable[[], list[str]]], ...] = ()
+STEPS: tuple[tuple[str, Callable[[], list[str]]], ...] = (("m017_shared_state", shared_schema.m017),)
 BASELINE_NAMES = MIGRATION_NAMES[: MIGRATION_NAMES.index("m016_request_log_indexes") + 1]
 assert tuple(n for n, _ in STEPS) == MIGRATION_NAMES[len(BASELINE_NAMES) :], (
     "every migration step needs its PostgreSQL body in storage/pg_schema.py"

@@ -10,9 +10,12 @@ backup left to `pg_dump` (`backup` says so). A lost connection is reopened on th
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
@@ -20,12 +23,25 @@ from typing import Any, Self
 import psycopg
 
 from llmgw.errors import DatabaseTooNew, DatabaseUnreadable
-from llmgw.storage import pg_schema
+from llmgw.storage import (
+    budget_holds,
+    budget_spend,
+    instances,
+    key_events,
+    login_failures,
+    pg_schema,
+    requests,
+)
 from llmgw.storage.accounts import Accounts
-from llmgw.storage.database import Store
+from llmgw.storage.budget_holds import BudgetAsk, Reservation
+from llmgw.storage.database import ChangeWatch, Store
 from llmgw.storage.health import DbHealth
-from llmgw.storage.postgres import MIGRATIONS_LOCK, PgSql, connect, dump_hint, redacted
+from llmgw.storage.key_events import KeyEvent
+from llmgw.storage.limits import Spend
+from llmgw.storage.postgres import MIGRATIONS_LOCK, PgSql, connect, connect_async, dump_hint, redacted
+from llmgw.storage.requests import UsageRow
 from llmgw.storage.schema import MIGRATION_NAMES
+from llmgw.storage.spool_owners import SpoolOwners
 
 __all__ = ["PostgresStore"]
 
@@ -35,6 +51,9 @@ class PostgresStore(Store):
 
     postgres = True
     integrity_errors: tuple[type[Exception], ...] = (psycopg.IntegrityError,)
+    # A row's own fault. Not InterfaceError: psycopg raises it for a connection already closed, which
+    # is the database being away (OperationalError and the rest: the rows are kept for later).
+    row_faults: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.DataError, OverflowError)
 
     def __init__(self, pg: PgSql, url: str, connect_timeout: float) -> None:
         self._pg = pg
@@ -43,6 +62,9 @@ class PostgresStore(Store):
         self._lock = threading.Lock()
         self._closed = False
         self._connect_timeout = connect_timeout
+        # The budgets' connection: asyncio's, opened on first use by the loop that reserves.
+        self._aconn: psycopg.AsyncConnection[Any] | None = None
+        self._aconn_lock: asyncio.Lock | None = None
 
     @property
     def _db(self) -> Any:
@@ -140,14 +162,20 @@ class PostgresStore(Store):
 
     def spool_path(self) -> Path:
         """A file of this machine's (the database is elsewhere): in the user data dir, by database and
-        process, so instances on one machine never share one."""
-        import hashlib
-        import os
+        process, so instances on one machine never share one (`spool_owners`)."""
+        return self.spool_owners().spool_of(os.getpid())
 
+    def spool_owners(self) -> SpoolOwners:
         from llmgw.settings.locations import default_database
 
         digest = hashlib.sha256(redacted(self.url).encode()).hexdigest()[:16]
-        return Path(default_database()).parent / "spool" / f"{digest}-{os.getpid()}.spool"
+        return SpoolOwners(Path(default_database()).parent / "spool", digest)
+
+    def watch_changes(self, on_change: Callable[[bool], None]) -> ChangeWatch:
+        """`LISTEN llmgw_changes` on a connection of its own, in a thread (pg_changes.py)."""
+        from llmgw.storage.pg_changes import ChangeFeed
+
+        return ChangeFeed(self.url, on_change, self._connect_timeout).start()
 
     def file_mode_warnings(self) -> list[str]:
         return []
@@ -180,6 +208,111 @@ class PostgresStore(Store):
             if not self._closed:
                 self._closed = True
                 self._pg.close()
+
+    # -- what instances sharing the database agree on (m017) ------------------------------------------
+
+    def insert_requests(self, rows: Sequence[UsageRow]) -> None:
+        """The ledger's batch, and in its transaction the release of the budget holds of its requests:
+        the rollups' triggers count their exact cost in `budget_spend` as their holds go."""
+        if not rows:
+            return
+        with self._lock, self._immediate():
+            db = self._db
+            requests.insert(db, rows)
+            budget_holds.release(
+                db, [r.request_id for r in rows if r.user_id is not None or r.api_key_id is not None]
+            )
+
+    async def reserve_budget(
+        self,
+        request_id: str,
+        instance: str,
+        cost_usd: float,
+        stale: float,
+        user: BudgetAsk | None,
+        key: BudgetAsk | None,
+    ) -> Reservation:
+        """Check a request's budgets against every instance's spend and holds and hold its worst case,
+        in one round trip on the event loop's own connection (reopened if lost); raises when the
+        server cannot be reached."""
+        if self._aconn_lock is None:
+            self._aconn_lock = asyncio.Lock()
+        conn = self._aconn
+        if conn is None or conn.closed or conn.broken:
+            async with self._aconn_lock:
+                conn = self._aconn
+                if conn is None or conn.closed or conn.broken:
+                    conn = self._aconn = await connect_async(self.url, connect_timeout=self._connect_timeout)
+        return await budget_holds.reserve(conn, request_id, instance, cost_usd, stale, user, key)
+
+    async def close_async(self) -> None:
+        """Close the budgets' connection (on the loop that opened it), before `close`."""
+        if self._aconn is not None:
+            await self._aconn.close()
+            self._aconn = None
+
+    def heartbeat(self, instance: str, stale: float, settled: Sequence[str]) -> int:
+        """Say this instance is alive; release its holds of `settled` requests; clear dead instances and
+        their holds. Returns the live instances (this one included)."""
+        with self._lock, self._immediate():
+            return instances.heartbeat(self._db, instance, stale, settled)
+
+    def leave(self, instance: str) -> None:
+        """This instance stops: its holds and its heartbeat go."""
+        with self._lock, self._immediate():
+            instances.leave(self._db, instance)
+
+    def budget_spent(self, period: str, period_start: float) -> Spend:
+        """Every user's and key's spend in a period, by every instance (`budget_spend`)."""
+        with self._lock:
+            return budget_spend.spent(self._db, period, period_start)
+
+    def rebuild_budget_spend(self) -> None:
+        """Recount `budget_spend` from the rollups."""
+        with self._lock, self._immediate():
+            budget_spend.rebuild(self._db)
+
+    def append_key_events(self, events: Sequence[KeyEvent]) -> None:
+        """Publish upstream keys' stated waits and rejections for the other instances."""
+        if events:
+            with self._lock, self._immediate():
+                key_events.append(self._db, events)
+
+    def key_events_since(self, seq: int, instance: str) -> list[tuple[int, KeyEvent]]:
+        """Other instances' key events after `seq`, oldest first, with their seq."""
+        with self._lock:
+            return key_events.since(self._db, seq, instance)
+
+    def latest_key_event(self) -> int:
+        with self._lock:
+            return key_events.latest(self._db)
+
+    def prune_key_events(self, before: float) -> None:
+        with self._lock:
+            key_events.prune(self._db, before)
+
+    def login_failures(self, entries: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, float]]:
+        """The login throttle's (count, last failure) per (kind, name) asked."""
+        with self._lock:
+            return login_failures.read(self._db, entries)
+
+    def count_login_failures(
+        self, entries: Sequence[tuple[str, str]], now: float, forget_after: float
+    ) -> None:
+        with self._lock, self._immediate():
+            login_failures.count(self._db, entries, now, forget_after)
+
+    def give_back_login_failures(self, entries: Sequence[tuple[str, str]]) -> None:
+        with self._lock, self._immediate():
+            login_failures.give_back(self._db, entries)
+
+    def forget_login_failures(self, entry: tuple[str, str]) -> None:
+        with self._lock:
+            login_failures.forget(self._db, entry)
+
+    def prune_login_failures(self, before: float) -> None:
+        with self._lock:
+            login_failures.prune(self._db, before)
 
 
 def _applied(db: PgSql) -> list[str]:

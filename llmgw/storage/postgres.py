@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PgSql", "connect", "dump_hint", "is_postgres", "is_url", "redacted"]
+__all__ = ["PgSql", "connect", "connect_async", "dump_hint", "is_postgres", "is_url", "redacted"]
 
 _SCHEMES = ("postgresql://", "postgres://")
 
@@ -85,6 +85,21 @@ def connect(url: str, *, connect_timeout: float = 5.0) -> psycopg.Connection[tup
     loader, dumper = _adapters()
     conn.adapters.register_loader("numeric", loader)
     conn.adapters.register_dumper(bool, dumper)
+    return conn
+
+
+async def connect_async(url: str, *, connect_timeout: float = 5.0) -> psycopg.AsyncConnection[Any]:
+    """`connect`'s settings on an asyncio connection (the budgets' reservations, awaited on the loop)."""
+    import psycopg
+
+    conn = await psycopg.AsyncConnection.connect(
+        url,
+        autocommit=True,
+        connect_timeout=max(1, round(connect_timeout)),
+        options="-c timezone=UTC",
+        application_name="llmgw",
+    )
+    conn.prepare_threshold = 0  # one statement, on every budgeted request: planned once
     return conn
 
 

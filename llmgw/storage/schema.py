@@ -33,6 +33,7 @@ MIGRATION_NAMES = (
     "m014_budget_alerts",
     "m015_rollups_per_upstream_model_and_error_kind",
     "m016_request_log_indexes",
+    "m017_shared_state",
 )
 
 

@@ -39,7 +39,7 @@ def lock_path(database: str | Path) -> Path:
 def hold_serve_lock(database: str | Path, address: str, platform: str = sys.platform) -> Iterator[Path]:
     """Hold the serve lock of `database` for the block; raise DatabaseInUse, naming the holder, if another
     process (or another holder in this one) has it. `platform` picks the OS lock (tests fake Windows's)."""
-    lock = _os_lock(platform)
+    lock = os_lock(platform)
     path = lock_path(database)
     make_private_dirs(path.parent)
     fd = open_private(path, os.O_RDWR)  # not truncated: the holder's words stay readable
@@ -121,5 +121,6 @@ class _PosixLock:
         self._fcntl.flock(fd, self._fcntl.LOCK_UN)
 
 
-def _os_lock(platform: str) -> _OsLock:
+def os_lock(platform: str = sys.platform) -> _OsLock:
+    """The OS lock of `platform`: `try_lock` an open file without waiting, `unlock` it."""
     return _WindowsLock() if platform == "win32" else _PosixLock()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,21 +25,13 @@ import orjson
 
 from llmgw.errors import kind_of
 from llmgw.storage.database import Store
-from llmgw.storage.file_modes import open_private
+from llmgw.storage.file_modes import make_private_dirs, open_private
 from llmgw.storage.requests import COLUMNS, UsageRow
 
-__all__ = ["ROW_FAULTS", "Spool", "insert_salvaging", "request_ids"]
+__all__ = ["Spool", "insert_salvaging", "request_ids"]
 
 logger = logging.getLogger("llmgw.ledger")
 
-# Errors that are the row's own fault; anything else (locked, busy, disk full, closed) means the
-# database is unavailable and the rows are worth keeping for later.
-ROW_FAULTS: tuple[type[Exception], ...] = (
-    sqlite3.IntegrityError,
-    sqlite3.DataError,
-    sqlite3.InterfaceError,
-    OverflowError,
-)
 _REPLAY_CHUNK = 2000  # rows per transaction: a long replay must not hold the lock for long
 
 
@@ -52,18 +43,21 @@ def request_ids(rows: Sequence[UsageRow], limit: int = 5) -> str:
 
 def insert_salvaging(store: Store, rows: Sequence[UsageRow]) -> list[UsageRow]:
     """Insert `rows`; when the database refuses the batch for a row's own reason, insert them one by
-    one so one bad row cannot sink the rest. Returns the rows refused; raises if it is unavailable."""
+    one so one bad row cannot sink the rest. Returns the rows refused; raises if it is unavailable.
+    Which errors are a row's own fault is the engine's (`Store.row_faults`): anything else (locked, busy,
+    disk full, the connection lost) means the database is unavailable and the rows are kept for later."""
+    faults = store.row_faults
     try:
         store.insert_requests(rows)
         return []
-    except ROW_FAULTS:
+    except faults:
         if len(rows) == 1:
             return list(rows)
     refused = []
     for row in rows:
         try:
             store.insert_requests([row])
-        except ROW_FAULTS:
+        except faults:
             refused.append(row)
     return refused
 
@@ -133,6 +127,7 @@ class Spool:
 
     @staticmethod
     def _append(path: Path, data: bytes, sync: bool) -> None:
+        make_private_dirs(path.parent)  # PostgreSQL's spools have a directory of their own
         fd = open_private(path, os.O_RDWR | os.O_APPEND | getattr(os, "O_BINARY", 0))
         with os.fdopen(fd, "a+b") as f:
             if f.seek(0, os.SEEK_END) > 0:

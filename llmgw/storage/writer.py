@@ -3,6 +3,10 @@
 Other processes write the same SQLite file, so a write may find the lock taken. Nothing is dropped for
 that: a batch the database does not take within a bounded time, a row that finds the queue full and
 whatever is pending at shutdown go to the spool (`llmgw.storage.spool`), replayed later.
+
+On PostgreSQL each process spools to a file of its own, held (`spool_owners.py`) while it runs; the
+writer also replays, at start and then at most every `ORPHAN_CHECK` seconds while it writes, the spools
+of processes on this machine that died before they could.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ __all__ = ["LedgerWriter"]
 logger = logging.getLogger("llmgw.ledger")
 
 _SPILL_LOG_INTERVAL = 60.0  # seconds between two "queue is full" warnings
+ORPHAN_CHECK = 10.0  # seconds between two looks for a dead process's spool (a directory listing)
 
 
 class _CountsDue:
@@ -59,6 +64,14 @@ class LedgerWriter:
             raise ValueError("max_batch and max_queue must be at least 1")
         self._store = store
         self.spool = spool or Spool(store.spool_path())
+        self._owners = store.spool_owners() if spool is None else None
+        if self._owners is not None:
+            try:
+                self._owners.hold()
+            except OSError as exc:  # the spool directory: rows can still be written, say so
+                logger.error("cannot lock the ledger spool %s: %s", self.spool.path, exc)
+                self._owners = None
+        self._orphans_seen = -ORPHAN_CHECK
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._max_delay = max_delay
@@ -96,7 +109,27 @@ class LedgerWriter:
             return 0
         if replayed:
             logger.info("replayed %d usage rows from %s", replayed, self.spool.path)
+        return replayed + self._replay_orphans()
+
+    def _replay_orphans(self) -> int:
+        """Replay the spools other processes left when they died (PostgreSQL); each locked meanwhile."""
+        if self._owners is None:
+            return 0
+        self._orphans_seen = time.monotonic()
+        replayed = 0
+        try:
+            with self._owners.orphans() as spools:
+                for path in spools:
+                    done = Spool(path).replay(self._store)
+                    if done:
+                        logger.info("replayed %d usage rows another process left in %s", done, path)
+                    replayed += done
+        except OSError as exc:
+            logger.error("cannot replay the ledger spools in %s: %s", self._owners.directory, exc)
         return replayed
+
+    def _orphans_due(self) -> bool:
+        return self._owners is not None and time.monotonic() - self._orphans_seen >= ORPHAN_CHECK
 
     def start(self) -> None:
         """Start the writer thread; rows recorded before this are written once it runs."""
@@ -173,7 +206,15 @@ class LedgerWriter:
     def close(self, timeout: float = 10.0) -> None:
         """Stop accepting rows, write or spool every pending row and join the thread; safe to call
         twice. A thread still busy after `timeout` seconds (a stalled disk) is abandoned: what it holds
-        and what is queued go to the spool."""
+        and what is queued go to the spool. Then the spool is no longer this process's (PostgreSQL: the
+        next instance to look replays what is left in it)."""
+        try:
+            self._close(timeout)
+        finally:
+            if self._owners is not None:
+                self._owners.release()
+
+    def _close(self, timeout: float) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -237,7 +278,7 @@ class LedgerWriter:
             if self._abandoned:
                 return
             written = self._write_counts() and written
-            if written and not self._closing.is_set() and self.spool.waiting():
+            if written and not self._closing.is_set() and (self.spool.waiting() or self._orphans_due()):
                 self.replay_spool()  # the database takes writes again: drain what waited
         self._write_counts()
 

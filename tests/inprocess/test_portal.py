@@ -50,8 +50,15 @@ class NoKeys:
         return "none"
 
 
-def make_app(database: str, **server: Any) -> Starlette:
-    db = database
+def location(where: str | Path) -> str:
+    """A database location: a PostgreSQL URL or a file as it is, a test's directory → its llmgw.db."""
+    if isinstance(where, Path) and where.is_dir():
+        return str(where / "llmgw.db")
+    return str(where)
+
+
+def make_app(database: str | Path, **server: Any) -> Starlette:
+    db = location(database)
     with Store.open(db) as store:
         users.create_user(store, Actor.cli(), "alice", ADMIN_PW, role="admin")
         users.create_user(store, Actor.cli(), "bob", BOB_PW)
@@ -119,8 +126,8 @@ def post(c: TestClient, path: str, data: dict[str, str], origin: str | None = SI
     return c.post(path, data=data, headers=headers, follow_redirects=False)
 
 
-def store_of(database: str) -> Store:
-    return Store.open(database)
+def store_of(database: str | Path) -> Store:
+    return Store.open(location(database))
 
 
 # --- login, pages, headers ----------------------------------------------------------------------------

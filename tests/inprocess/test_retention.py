@@ -38,12 +38,12 @@ def row(request_id: str, created_at: float) -> UsageRow:
     )
 
 
-def fill(db: Path, now: float, days: range, per_day: int = 100) -> None:
+def fill(db: str | Path, now: float, days: range, per_day: int = 100) -> None:
     with Store.open(db) as store:
         store.insert_requests([row(f"d{d}-{i}", now - d * DAY - i) for d in days for i in range(per_day)])
 
 
-def count(db: Path) -> int:
+def count(db: str | Path) -> int:
     with Store.open(db) as store:
         return len(store.recent_requests(1_000_000))
 
@@ -57,8 +57,8 @@ def test_cutoffs_follow_the_settings() -> None:
     )
 
 
-def test_purge_removes_old_rows_in_batches_and_keeps_report_totals(tmp_path: Path) -> None:
-    db = tmp_path / "llmgw.db"
+def test_purge_removes_old_rows_in_batches_and_keeps_report_totals(database: str) -> None:
+    db = database
     now = time.time()
     fill(db, now, range(0, 200, 20), per_day=130)  # days 0, 20 … 180
     with Store.open(db) as store:
@@ -74,8 +74,8 @@ def test_purge_removes_old_rows_in_batches_and_keeps_report_totals(tmp_path: Pat
     assert count(db) == 5 * 130
 
 
-def test_rollup_retention_drops_old_hours(tmp_path: Path) -> None:
-    db = tmp_path / "llmgw.db"
+def test_rollup_retention_drops_old_hours(database: str) -> None:
+    db = database
     now = time.time()
     fill(db, now, range(0, 60, 10), per_day=3)
     with Store.open(db) as store:
@@ -86,8 +86,8 @@ def test_rollup_retention_drops_old_hours(tmp_path: Path) -> None:
     assert count(db) == 18  # raw rows kept forever
 
 
-def test_only_an_admin_purges(tmp_path: Path) -> None:
-    db = tmp_path / "llmgw.db"
+def test_only_an_admin_purges(database: str) -> None:
+    db = database
     Store.open(db).close()
     bob = add_user(db, "bob")
     with Store.open(db) as store, pytest.raises(PermissionDenied):

@@ -156,7 +156,9 @@ def test_the_tables_copied_are_every_table_of_both_schemas(tmp_path: Path, targe
         )
     }
     assert in_file - {"_sqlite_migrations", "sqlite_sequence"} == set(copy_module.TABLES)
-    assert in_server - {MIGRATIONS_TABLE, "llmgw_changes"} == set(copy_module.TABLES)
+    assert in_server - {MIGRATIONS_TABLE, "llmgw_changes", *copy_module.SERVER_ONLY} == set(
+        copy_module.TABLES
+    )
 
 
 def test_a_target_that_holds_rows_is_refused_and_left_as_it_was(tmp_path: Path, target: str) -> None:

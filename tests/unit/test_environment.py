@@ -330,3 +330,20 @@ def test_serve_and_config_check_exit_2_naming_the_variable_and_path(
         "llmgw: configuration error:\n"
         f"LLMGW_OPENAI_API_KEY_FILE={missing}: cannot read the file: No such file or directory\n"
     )
+
+
+def test_database_url_is_the_database_setting_and_a_conflict_is_named() -> None:
+    url = "postgresql://llmgw@db/llmgw"
+    assert effective_environment({"LLMGW_DATABASE_URL": url})["LLMGW_DATABASE"] == url
+    same = effective_environment({"LLMGW_DATABASE_URL": url, "LLMGW_DATABASE": url})
+    assert same["LLMGW_DATABASE"] == url and "LLMGW_DATABASE_URL" not in same
+    with pytest.raises(ConfigError, match="both LLMGW_DATABASE and LLMGW_DATABASE_URL"):
+        effective_environment({"LLMGW_DATABASE_URL": url, "LLMGW_DATABASE": "/srv/llmgw.db"})
+
+
+def test_database_url_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "url"
+    secret.write_text("postgresql://llmgw:s3cret@db/llmgw\n", encoding="utf-8")
+    env = effective_environment({"LLMGW_DATABASE_URL_FILE": str(secret)})
+    assert env["LLMGW_DATABASE"] == "postgresql://llmgw:s3cret@db/llmgw"
+    assert env.from_files == {"LLMGW_DATABASE": "LLMGW_DATABASE_URL_FILE"}
