@@ -133,7 +133,8 @@ def test_db_copy_then_every_command_on_the_url(tmp_path: Path, url: str, llmgw: 
 
     # Upkeep: the check speaks of a server, a backup points to pg_dump.
     check = ok(llmgw("db", "check", database=url))
-    assert "server:          PostgreSQL" in check and f"migrations:      {len(MIGRATION_NAMES)} applied" in check
+    assert "server:          PostgreSQL" in check
+    assert f"migrations:      {len(MIGRATION_NAMES)} applied" in check
     assert "journal mode" not in check and "integrity_check" not in check
     found = json.loads(ok(llmgw("db", "check", "--json", database=url)))
     assert found["engine"] == "postgresql" and found["ok"] is True and found["check"] is None
