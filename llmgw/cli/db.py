@@ -195,7 +195,10 @@ def format_copy(report: CopyReport, source: str, target: str) -> str:
     width = max(len(t.name) for t in report.tables)
     lines = [f"copied {source} to {target}, verified (rows and totals read back from both):"]
     for t in report.tables:
-        totals = "".join(f", {name} {value:,}" for name, value in t.totals)
+        totals = "".join(
+            f", {name} {value:,}" if isinstance(value, int) else f", {name} {value:,.6f}"  # USD to the micro
+            for name, value in t.totals
+        )
         lines.append(f"  {t.name:<{width}}  {t.rows:>12,} rows{totals}")
     next_ids = ", ".join(f"{table} {n}" for table, n in report.next_ids if table in ("users", "api_keys"))
     lines.append(f"{report.rows:,} rows in {report.seconds:.1f} s; the next ids: {next_ids}")

@@ -107,7 +107,7 @@ def test_db_copy_then_every_command_on_the_url(tmp_path: Path, url: str, llmgw: 
 
     out = ok(llmgw("db", "copy", str(source), url))
     assert f"copied {source} to {url.replace(SECRET, '***')}, verified" in out
-    assert re.search(r"^\s+requests\s+40 rows, cost_usd 10\.0, total_tokens 4,000$", out, re.M), out
+    assert re.search(r"^\s+requests\s+40 rows, cost_usd 10\.000000, total_tokens 4,000$", out, re.M), out
     assert re.search(r"^\s+users\s+2 rows$", out, re.M) and "the next ids: users 4, api_keys 2" in out
 
     again = llmgw("db", "copy", str(source), url)  # into a target that now holds rows
