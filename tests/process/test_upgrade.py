@@ -24,7 +24,7 @@ from tests.process.test_cli import llmgw
 from tests.support.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway_process import GatewayProcess, free_port
 
-FUTURE = ("m017_from_a_newer_llmgw", "m018_also_newer")
+FUTURE = ("m901_from_a_newer_llmgw", "m902_also_newer")
 PASSWORD = "correct horse battery staple\n"
 
 
