@@ -25,6 +25,32 @@ __all__ = ["KEY_LOCK", "SEED_BUDGET_SPEND", "USER_LOCK", "m017"]
 USER_LOCK = 0x6C6C6D70
 KEY_LOCK = 0x6C6C6D71
 
+
+def _spend_function(name: str, changes: str) -> str:
+    """A trigger function adding what a statement changed in the rollups' cost to `budget_spend`, per
+    user and key, day and month; `changes` selects (user_id, api_key_id, hour_start, nusd) from the
+    statement's transition tables (an INSERT has no old rows, so its function has its own)."""
+    return f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH c AS ({changes})
+    INSERT INTO budget_spend AS s (scope, subject_id, period, period_start, cost_nusd)
+    SELECT d.scope, d.subject_id, p.period, p.period_start, sum(d.nusd)
+    FROM (
+        SELECT 'user' AS scope, user_id AS subject_id, hour_start, nusd FROM c WHERE user_id <> 0
+        UNION ALL
+        SELECT 'key', api_key_id, hour_start, nusd FROM c WHERE api_key_id <> 0
+    ) AS d
+    CROSS JOIN LATERAL (VALUES ('day', d.hour_start - d.hour_start % 86400),
+                               ('month', llmgw_month_start(d.hour_start))) AS p (period, period_start)
+    GROUP BY 1, 2, 3, 4
+    HAVING sum(d.nusd) <> 0
+    ON CONFLICT (scope, subject_id, period, period_start)
+        DO UPDATE SET cost_nusd = s.cost_nusd + excluded.cost_nusd;
+    RETURN NULL;
+END
+$$;"""
+
+
 _M017 = f"""
 CREATE TABLE llmgw_instances (
     instance TEXT PRIMARY KEY,
@@ -81,50 +107,19 @@ CREATE FUNCTION llmgw_month_start(t BIGINT) RETURNS BIGINT IMMUTABLE LANGUAGE sq
     SELECT extract(epoch FROM date_trunc('month', to_timestamp(t) AT TIME ZONE 'UTC'))::bigint
 $$;
 
-CREATE FUNCTION llmgw_spend_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    WITH c AS (
-        SELECT user_id, api_key_id, hour_start, cost_nusd AS nusd FROM new_rows
+{
+    _spend_function(
+        "llmgw_spend_inserted", "SELECT user_id, api_key_id, hour_start, cost_nusd AS nusd FROM new_rows"
     )
-    INSERT INTO budget_spend AS s (scope, subject_id, period, period_start, cost_nusd)
-    SELECT d.scope, d.subject_id, p.period, p.period_start, sum(d.nusd)
-    FROM (
-        SELECT 'user' AS scope, user_id AS subject_id, hour_start, nusd FROM c WHERE user_id <> 0
-        UNION ALL
-        SELECT 'key', api_key_id, hour_start, nusd FROM c WHERE api_key_id <> 0
-    ) AS d
-    CROSS JOIN LATERAL (VALUES ('day', d.hour_start - d.hour_start % 86400),
-                               ('month', llmgw_month_start(d.hour_start))) AS p (period, period_start)
-    GROUP BY 1, 2, 3, 4
-    HAVING sum(d.nusd) <> 0
-    ON CONFLICT (scope, subject_id, period, period_start)
-        DO UPDATE SET cost_nusd = s.cost_nusd + excluded.cost_nusd;
-    RETURN NULL;
-END
-$$;
+}
 
-CREATE FUNCTION llmgw_spend_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    WITH c AS (
-        SELECT user_id, api_key_id, hour_start, cost_nusd AS nusd FROM new_rows
-        UNION ALL SELECT user_id, api_key_id, hour_start, -cost_nusd FROM old_rows
+{
+    _spend_function(
+        "llmgw_spend_updated",
+        "SELECT user_id, api_key_id, hour_start, cost_nusd AS nusd FROM new_rows "
+        "UNION ALL SELECT user_id, api_key_id, hour_start, -cost_nusd FROM old_rows",
     )
-    INSERT INTO budget_spend AS s (scope, subject_id, period, period_start, cost_nusd)
-    SELECT d.scope, d.subject_id, p.period, p.period_start, sum(d.nusd)
-    FROM (
-        SELECT 'user' AS scope, user_id AS subject_id, hour_start, nusd FROM c WHERE user_id <> 0
-        UNION ALL
-        SELECT 'key', api_key_id, hour_start, nusd FROM c WHERE api_key_id <> 0
-    ) AS d
-    CROSS JOIN LATERAL (VALUES ('day', d.hour_start - d.hour_start % 86400),
-                               ('month', llmgw_month_start(d.hour_start))) AS p (period, period_start)
-    GROUP BY 1, 2, 3, 4
-    HAVING sum(d.nusd) <> 0
-    ON CONFLICT (scope, subject_id, period, period_start)
-        DO UPDATE SET cost_nusd = s.cost_nusd + excluded.cost_nusd;
-    RETURN NULL;
-END
-$$;
+}
 
 CREATE TRIGGER usage_hourly_spend_inserted AFTER INSERT ON usage_hourly
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION llmgw_spend_inserted();
