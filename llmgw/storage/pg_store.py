@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from llmgw.errors import DatabaseTooNew, DatabaseUnreadable
 from llmgw.storage import (
@@ -38,7 +39,15 @@ from llmgw.storage.database import ChangeWatch, Store
 from llmgw.storage.health import DbHealth
 from llmgw.storage.key_events import KeyEvent
 from llmgw.storage.limits import Spend
-from llmgw.storage.postgres import MIGRATIONS_LOCK, PgSql, connect, connect_async, dump_hint, redacted
+from llmgw.storage.postgres import (
+    MIGRATIONS_LOCK,
+    PgSql,
+    connect,
+    connect_async,
+    dump_hint,
+    open_pool,
+    redacted,
+)
 from llmgw.storage.requests import UsageRow
 from llmgw.storage.schema import MIGRATION_NAMES
 from llmgw.storage.spool_owners import SpoolOwners
@@ -47,7 +56,9 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(Store):
-    """The PostgreSQL store. Thread-safe as SQLite's: one connection, serialised by a lock."""
+    """The PostgreSQL store. Thread-safe: each method runs on a connection of a pool that its thread
+    holds for the call (`_Checkout`, in `Store._lock`'s place), so the ledger's writer, the portal's
+    threads and the loops run their statements side by side."""
 
     postgres = True
     integrity_errors: tuple[type[Exception], ...] = (psycopg.IntegrityError,)
@@ -55,11 +66,13 @@ class PostgresStore(Store):
     # is the database being away (OperationalError and the rest: the rows are kept for later).
     row_faults: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.DataError, OverflowError)
 
-    def __init__(self, pg: PgSql, url: str, connect_timeout: float) -> None:
-        self._pg = pg
+    def __init__(
+        self, pool: ConnectionPool[psycopg.Connection[Any]], url: str, connect_timeout: float
+    ) -> None:
+        self._pool = pool
         self.url = url
         self.path = Path(redacted(url))  # what messages name; nothing is created there
-        self._lock = threading.Lock()
+        self._lock = _Checkout(pool)  # type: ignore[assignment]  # the same `with`, a pooled connection
         self._closed = False
         self._connect_timeout = connect_timeout
         # The budgets' connection: asyncio's, opened on first use by the loop that reserves.
@@ -71,10 +84,12 @@ class PostgresStore(Store):
         return self._live()
 
     def _live(self) -> PgSql:
-        """The connection, reopened first if the server closed it (a restart, a failover)."""
-        if self._pg.raw.closed or self._pg.raw.broken:
-            self._pg = PgSql(connect(self.url, connect_timeout=self._connect_timeout))
-        return self._pg
+        """The connection the calling thread holds (inside `with self._lock`)."""
+        return self._checkout.db
+
+    @property
+    def _checkout(self) -> _Checkout:
+        return self._lock  # type: ignore[return-value]
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
@@ -87,21 +102,15 @@ class PostgresStore(Store):
             raise DatabaseUnreadable(f"cannot connect to the database {redacted(url)}: {exc}") from exc
         try:
             _migrate(pg, redacted(url))
-        except BaseException:
+        finally:
             pg.close()
-            raise
-        return cls(pg, url, busy_timeout)
+        return cls(_pool(url, busy_timeout), url, busy_timeout)
 
     @classmethod
     def open_read_only(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
         """Connect without applying anything; every transaction read-only (`db check`)."""
         url = str(path)
-        try:
-            pg = PgSql(connect(url, connect_timeout=busy_timeout))
-        except Exception as exc:
-            raise DatabaseUnreadable(f"cannot connect to the database {redacted(url)}: {exc}") from exc
-        pg.raw.execute("SET default_transaction_read_only = on")
-        return cls(pg, url, busy_timeout)
+        return cls(_pool(url, busy_timeout, read_only=True), url, busy_timeout)
 
     @staticmethod
     def check_known(path: str | Path) -> None:
@@ -204,10 +213,9 @@ class PostgresStore(Store):
             return {n: db.value(f"SHOW {n}") for n in names}
 
     def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._pg.close()
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
 
     # -- what instances sharing the database agree on (m017) ------------------------------------------
 
@@ -364,3 +372,43 @@ def _migrate(db: PgSql, where: str) -> None:
         db.rollback()
         raise
     db.commit()
+
+
+# Connections a store's pool holds at most: the ledger's writer, the stored responses' writer, a loop and
+# a portal or TUI thread at once (the budgets' reservations and the change listener have their own).
+POOL_SIZE = 4
+
+
+def _pool(
+    url: str, connect_timeout: float, *, read_only: bool = False
+) -> ConnectionPool[psycopg.Connection[Any]]:
+    try:
+        return open_pool(url, connect_timeout=connect_timeout, size=POOL_SIZE, read_only=read_only)
+    except Exception as exc:
+        raise DatabaseUnreadable(f"cannot connect to the database {redacted(url)}: {exc}") from exc
+
+
+class _Checkout:
+    """What `Store._lock` is on PostgreSQL: `with` it, the calling thread holds one of the pool's
+    connections (`db`) until the block ends; a connection left in a transaction by an error is rolled
+    back by the pool as it comes back, and one the server dropped is discarded."""
+
+    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]]) -> None:
+        self._pool = pool
+        self._held = threading.local()
+
+    @property
+    def db(self) -> PgSql:
+        db: PgSql | None = getattr(self._held, "db", None)
+        if db is None:
+            raise RuntimeError("a PostgreSQL store's connection is used outside `with store._lock`")
+        return db
+
+    def __enter__(self) -> None:
+        if getattr(self._held, "db", None) is not None:
+            raise RuntimeError("a PostgreSQL store's connection is already held by this thread")
+        self._held.db = PgSql(self._pool.getconn())
+
+    def __exit__(self, *exc: object) -> None:
+        db, self._held.db = self._held.db, None
+        self._pool.putconn(db.raw)

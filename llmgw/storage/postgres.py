@@ -20,8 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psycopg
+    import psycopg_pool
 
-__all__ = ["PgSql", "connect", "connect_async", "dump_hint", "is_postgres", "is_url", "redacted"]
+__all__ = [
+    "PgSql",
+    "configure",
+    "connect",
+    "connect_async",
+    "dump_hint",
+    "is_postgres",
+    "is_url",
+    "open_pool",
+    "redacted",
+]
 
 _SCHEMES = ("postgresql://", "postgres://")
 
@@ -70,35 +81,66 @@ def is_postgres(db: object) -> bool:
     return getattr(db, "postgres", False) is True
 
 
-def connect(url: str, *, connect_timeout: float = 5.0) -> psycopg.Connection[tuple[Any, ...]]:
-    """One autocommit connection (transactions are explicit, as on SQLite), UTC, prepared statements on."""
-    import psycopg
+def _settings(connect_timeout: float) -> dict[str, Any]:
+    """Every connection's: autocommit (transactions are explicit, as on SQLite), UTC, named."""
+    return {
+        "autocommit": True,
+        "connect_timeout": max(1, round(connect_timeout)),
+        "options": "-c timezone=UTC",
+        "application_name": "llmgw",
+    }
 
-    conn = psycopg.connect(
-        url,
-        autocommit=True,
-        connect_timeout=max(1, round(connect_timeout)),
-        options="-c timezone=UTC",
-        application_name="llmgw",
-    )
+
+def configure(conn: psycopg.Connection[Any]) -> None:
+    """Prepared statements from a statement's fifth use, sums read as numbers, flags written as 0/1."""
     conn.prepare_threshold = 5
     loader, dumper = _adapters()
     conn.adapters.register_loader("numeric", loader)
     conn.adapters.register_dumper(bool, dumper)
+
+
+def connect(url: str, *, connect_timeout: float = 5.0) -> psycopg.Connection[tuple[Any, ...]]:
+    """One connection of its own (the migrations, `check_known`, `writable`, the tests' raw access)."""
+    import psycopg
+
+    conn = psycopg.connect(url, **_settings(connect_timeout))
+    configure(conn)
     return conn
+
+
+def open_pool(
+    url: str, *, connect_timeout: float, size: int, read_only: bool = False
+) -> psycopg_pool.ConnectionPool[psycopg.Connection[tuple[Any, ...]]]:
+    """A pool of up to `size` connections, each checked (one round trip) as it is handed out, so a
+    connection the server dropped (a restart, a failover) is replaced rather than failing a statement;
+    waits for the first connection (`connect_timeout`), raising `psycopg_pool.PoolTimeout`."""
+    from psycopg_pool import ConnectionPool
+
+    def prepare(conn: psycopg.Connection[Any]) -> None:
+        configure(conn)
+        if read_only:
+            conn.execute("SET default_transaction_read_only = on")
+
+    pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+        url,
+        kwargs=_settings(connect_timeout),
+        min_size=1,
+        max_size=size,
+        configure=prepare,
+        check=ConnectionPool.check_connection,
+        timeout=connect_timeout,
+        name="llmgw",
+        open=False,
+    )
+    pool.open(wait=True, timeout=max(1.0, connect_timeout))
+    return pool
 
 
 async def connect_async(url: str, *, connect_timeout: float = 5.0) -> psycopg.AsyncConnection[Any]:
     """`connect`'s settings on an asyncio connection (the budgets' reservations, awaited on the loop)."""
     import psycopg
 
-    conn = await psycopg.AsyncConnection.connect(
-        url,
-        autocommit=True,
-        connect_timeout=max(1, round(connect_timeout)),
-        options="-c timezone=UTC",
-        application_name="llmgw",
-    )
+    conn = await psycopg.AsyncConnection.connect(url, **_settings(connect_timeout))
     conn.prepare_threshold = 0  # one statement, on every budgeted request: planned once
     return conn
 

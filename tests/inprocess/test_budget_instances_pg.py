@@ -17,6 +17,7 @@ from llmgw.services.audit import Actor
 from llmgw.storage import Store
 from tests.inprocess.test_limits_relay import OPENAI_BODY, PRICES, USERS, answer, gw_of, worst_case
 from tests.inprocess.test_relay_inprocess import gateway
+from tests.support import raw_db
 from tests.support.postgres import PgServer
 
 pytestmark = pytest.mark.anyio
@@ -75,4 +76,4 @@ async def test_three_gateways_share_a_budget_that_fits_ten(tmp_path: Path, pg_ur
     with Store.open(pg_url) as store:
         spent = store.usage_rollups(since=None, until=None).get((), None)
         assert spent is not None and 0 < spent.cost_usd <= budget
-        assert store._pg.execute("SELECT count(*) FROM budget_holds").fetchone() == (0,)  # type: ignore[attr-defined]
+        assert raw_db.rows(store, "SELECT count(*) FROM budget_holds") == [(0,)]

@@ -18,6 +18,7 @@ from llmgw.relay.shared import STALE, SharedState
 from llmgw.services.login_throttle import PAIR_FREE, LoginThrottle, SharedLoginThrottle
 from llmgw.storage import LimitRow, LimitValues, Store, UsageRow
 from llmgw.storage.pg_store import PostgresStore
+from tests.support import raw_db
 from tests.support.postgres import PgServer
 
 pytestmark = pytest.mark.anyio
@@ -113,13 +114,14 @@ async def test_a_dead_instances_holds_are_released_and_refusals_name_spent_and_r
         assert "(0.01 USD spent, 0.02 USD reserved by requests in flight" in message, message
         # The other instance is killed: no leave, no heartbeat. Its heartbeat made old, as STALE would.
         await asyncio.to_thread(
-            alive.store._pg.execute,
-            "UPDATE llmgw_instances SET seen_at = seen_at - ? WHERE instance = ?",
+            raw_db.rows,
+            alive.store,
+            "UPDATE llmgw_instances SET seen_at = seen_at - ? WHERE instance = ? RETURNING instance",
             [STALE + 1, dead.instance],
         )
         await alive.admit("req_a", USER_ID, KEY_ID, lambda: 2 * COST)  # its holds no longer count
         await alive.heartbeat()  # and are deleted
-        left = alive.store._pg.execute("SELECT request_id FROM budget_holds ORDER BY 1").fetchall()
+        left = raw_db.rows(alive.store, "SELECT request_id FROM budget_holds ORDER BY 1")
         assert left == [("req_a",)]
 
 

@@ -91,14 +91,22 @@ def test_a_refused_row_is_rejected_and_a_lost_connection_is_unavailable(pg_store
     refused = insert_salvaging(pg_store, [row("req_ok"), row("req_bad", model_requested="a\x00b")])
     assert [r.request_id for r in refused] == ["req_bad"]
     assert ledger_ids(pg_store) == ["req_ok"]
-    # The server ends the store's connection: unavailable (raised, the rows kept), then reopened.
-    with raw_db.connection(pg_store) as db:
+    # The database takes no connection and the store's are ended: unavailable (raised, the rows kept
+    # for the spool, never rejected as theirs), then, connections allowed again, written.
+    name = raw_db.where(pg_store).rsplit("/", 1)[1]
+    admin = raw_db.where(pg_store).rsplit("/", 1)[0] + "/postgres"
+    with raw_db.connection(admin) as db:
+        db.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
         db.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE application_name = 'llmgw' AND pid <> pg_backend_pid()"
         )
-    with pytest.raises(Exception) as raised:
-        insert_salvaging(pg_store, [row("req_later")])
-    assert not isinstance(raised.value, pg_store.row_faults)
+    try:
+        with pytest.raises(Exception) as raised:
+            insert_salvaging(pg_store, [row("req_later")])
+        assert not isinstance(raised.value, pg_store.row_faults)
+    finally:
+        with raw_db.connection(admin) as db:
+            db.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
     assert insert_salvaging(pg_store, [row("req_later")]) == []
     assert ledger_ids(pg_store) == ["req_later", "req_ok"]
