@@ -102,6 +102,12 @@ class PostgresStore(Store):
             raise DatabaseUnreadable(f"cannot connect to the database {redacted(url)}: {exc}") from exc
         try:
             _migrate(pg, redacted(url))
+        except psycopg.Error as exc:  # e.g. no right to create tables, a server built without ICU
+            raise DatabaseUnreadable(
+                f"cannot apply llmgw's schema to the database {redacted(url)}: {exc}"
+                ' (README, "Scaling out": PostgreSQL 13 or newer, built with ICU; a role that may create'
+                " tables in it)"
+            ) from exc
         finally:
             pg.close()
         return cls(_pool(url, busy_timeout), url, busy_timeout)

@@ -211,3 +211,14 @@ def test_threads_run_their_statements_on_connections_of_their_own(store: Store) 
         release.set()
         t.join()
     assert [r["status"] for r in store.recent_requests(1)] == [201]
+
+
+def test_a_role_that_may_not_create_tables_is_told_what_is_needed(url: str) -> None:
+    with raw_db.connection(url) as conn:
+        conn.execute("DROP ROLE IF EXISTS llmgw_reader")
+        conn.execute("CREATE ROLE llmgw_reader LOGIN")
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    as_reader = url.replace("postgresql://postgres@", "postgresql://llmgw_reader:not-shown@")
+    with pytest.raises(DatabaseUnreadable, match="cannot apply llmgw's schema") as caught:
+        Store.open(as_reader)
+    assert "not-shown" not in str(caught.value) and "a role that may create tables" in str(caught.value)
