@@ -48,29 +48,29 @@ def rows(location: str | Path | Store, sql: str, params: Any = ()) -> list[tuple
 
 @contextlib.contextmanager
 def statements(store: Store) -> Iterator[list[str]]:
-    """Every statement the store's own connection runs inside the block (SQLite's trace callback; on
-    PostgreSQL, what its connection is asked to execute)."""
+    """Every statement the store runs inside the block (SQLite's trace callback on its connection; on
+    PostgreSQL, what any of its pool's connections is asked to execute)."""
     seen: list[str] = []
-    db = store._db
     if not store.postgres:
-        db.conn.set_trace_callback(seen.append)
+        conn = store._db.conn
+        conn.set_trace_callback(seen.append)
         try:
             yield seen
         finally:
-            db.conn.set_trace_callback(None)
+            conn.set_trace_callback(None)
         return
-    execute, executemany = db.execute, db.executemany
+    execute, executemany = PgSql.execute, PgSql.executemany
 
-    def traced(sql: str, *args: Any) -> Any:
+    def traced(self: PgSql, sql: str, *args: Any) -> Any:
         seen.append(sql)
-        return execute(sql, *args)
+        return execute(self, sql, *args)
 
-    def traced_many(sql: str, *args: Any) -> Any:
+    def traced_many(self: PgSql, sql: str, *args: Any) -> Any:
         seen.append(sql)
-        return executemany(sql, *args)
+        return executemany(self, sql, *args)
 
-    db.execute, db.executemany = traced, traced_many
+    PgSql.execute, PgSql.executemany = traced, traced_many  # type: ignore[method-assign]
     try:
         yield seen
     finally:
-        del db.execute, db.executemany
+        PgSql.execute, PgSql.executemany = execute, executemany  # type: ignore[method-assign]
