@@ -72,7 +72,11 @@ class PostgresStore(Store):
         self._pool = pool
         self.url = url
         self.path = Path(redacted(url))  # what messages name; nothing is created there
-        self._lock = _Checkout(pool)  # type: ignore[assignment]  # the same `with`, a pooled connection
+        # The same `with`, a pooled connection; a thread waits for one at most as long as a connection
+        # takes to make, and no more than 2 s: with the server down, the ledger's writer must fail fast
+        # and spool, as it does at once when a SQLite file cannot be opened.
+        wait = max(0.5, min(connect_timeout, 2.0))
+        self._lock = _Checkout(pool, wait)  # type: ignore[assignment]
         self._closed = False
         self._connect_timeout = connect_timeout
         # The budgets' connection: asyncio's, opened on first use by the loop that reserves.
@@ -399,8 +403,9 @@ class _Checkout:
     connections (`db`) until the block ends; a connection left in a transaction by an error is rolled
     back by the pool as it comes back, and one the server dropped is discarded."""
 
-    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]]) -> None:
+    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], wait: float) -> None:
         self._pool = pool
+        self._wait = wait
         self._held = threading.local()
 
     @property
@@ -413,7 +418,7 @@ class _Checkout:
     def __enter__(self) -> None:
         if getattr(self._held, "db", None) is not None:
             raise RuntimeError("a PostgreSQL store's connection is already held by this thread")
-        self._held.db = PgSql(self._pool.getconn())
+        self._held.db = PgSql(self._pool.getconn(timeout=self._wait))  # PoolTimeout: unavailable
 
     def __exit__(self, *exc: object) -> None:
         db, self._held.db = self._held.db, None

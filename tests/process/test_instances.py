@@ -173,9 +173,11 @@ def test_a_postgresql_restart_under_load_loses_and_doubles_no_row(fake: FakeOpen
                 time.sleep(1)
                 pg.stop()
                 before = len(served)
-                time.sleep(4)  # beyond the writer's 2 s of retries: rows spool
+                deadline = time.monotonic() + 30  # a bound on a hang: the writer's retries, then the spool
+                while not spool_files(gw.data_home):
+                    assert time.monotonic() < deadline, gw.logs()
+                    time.sleep(0.1)
                 assert len(served) > before, "requests stopped being served without the database"
-                assert spool_files(gw.data_home), gw.logs()
                 pg.start()
                 gw.wait_for_no_spool()  # replayed while the load goes on
             finally:
