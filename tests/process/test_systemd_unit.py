@@ -348,7 +348,10 @@ class Trace:
             elif name in ("open", "openat", "openat2", "creat") and (name == "creat" or WRITES.search(args)):
                 trace.written.update(_paths(args)[:1])
             elif name in PATH_CALLS:
-                trace.written.update(_paths(args))
+                paths = _paths(args)
+                # A symbolic link's first string is what it points to (PyInstaller's links to the
+                # unpacked libraries, relative to them), not a path written.
+                trace.written.update(paths[1:] if name in ("symlink", "symlinkat") else paths)
         return trace
 
 
