@@ -239,6 +239,10 @@ class Periods:
             self.month_end = following.timestamp()
         return self
 
+    def end(self, period: str) -> float:
+        """When the current "day" or "month" ends: a budget of that period resets then."""
+        return self.day_end if period == "day" else self.month_end
+
 
 class Limiter:
     """The limits of every subject that has some, and every subject's spend. Runs on the event loop
@@ -341,14 +345,9 @@ class Limiter:
         when a budget applies) is the most it can cost, in USD or as a `WorstCase` (whose parts a
         refusal names); it raises when that cannot be known. Nothing is counted unless every check
         passes; check and count run with no await between them."""
-        all_subjects = self._subjects
-        if not all_subjects:
+        if not self._subjects:
             return
-        subjects = [
-            s
-            for s in (all_subjects.get(("user", user_id)), all_subjects.get(("key", key_id)))
-            if s is not None
-        ]
+        subjects = self._subjects_of(user_id, key_id)
         if not subjects:
             return
         now = self.clock()
@@ -357,24 +356,31 @@ class Limiter:
         worst = worst_case() if budgeted else 0.0
         cost = worst.usd if isinstance(worst, WorstCase) else worst
         if budgeted:
-            p = self._periods.at(now)
-            for s in budgeted:
-                v = s.values
-                assert v.budget_usd is not None
-                spent = self._spent.get(s.key)
-                used = 0.0
-                if spent is not None:
-                    spent.roll(p.day_start, p.month_start)
-                    used = spent.day if v.period == "day" else spent.month
-                if used + s.reserved + cost > v.budget_usd:
-                    reset_at = p.day_end if v.period == "day" else p.month_end
-                    raise _refusal(s, v.budget_usd, v.period, used, s.reserved, worst, reset_at, now)
+            self._check_budgets(budgeted, cost, worst, now)
         for s in subjects:
             if s.values.rpm is not None:
                 s.requests.add(now, 1)
         for s in budgeted:
             s.reserved += cost
         self._holds[request_id] = Hold(subjects, budgeted, cost)
+
+    def _subjects_of(self, user_id: int | None, key_id: int | None) -> list[Subject]:
+        """The request's user and key, those of them that have limits."""
+        subjects = self._subjects
+        found = (subjects.get(("user", user_id)), subjects.get(("key", key_id)))
+        return [s for s in found if s is not None]
+
+    def _check_budgets(
+        self, budgeted: list[Subject], cost: float, worst: float | WorstCase, now: float
+    ) -> None:
+        """429 for the first budget that spent + reserved + `cost` would exceed, on this instance's view."""
+        p = self._periods.at(now)
+        for s in budgeted:
+            v = s.values
+            assert v.budget_usd is not None
+            used = self._used(s, p)
+            if used + s.reserved + cost > v.budget_usd:
+                raise _refusal(s, v.budget_usd, v.period, used, s.reserved, worst, p.end(v.period), now)
 
     def _check_rates(self, subjects: list[Subject], now: float) -> None:
         """429 for a subject at its rpm or tpm limit (this instance's share of it when several share
@@ -407,11 +413,7 @@ class Limiter:
         """`admit`'s rate checks, and its counting of the request against them, for a request whose
         budget the shared store checks next; None when no budget applies (then it is admitted, as
         `admit` would). Follow with `commit` once the store held it, or `cancel`."""
-        subjects = [
-            s
-            for s in (self._subjects.get(("user", user_id)), self._subjects.get(("key", key_id)))
-            if s is not None
-        ]
+        subjects = self._subjects_of(user_id, key_id)
         budgeted = [s for s in subjects if s.values.budget_usd is not None]
         if not budgeted:
             self.admit(request_id, user_id, key_id, worst_case)
@@ -430,17 +432,11 @@ class Limiter:
 
     def check_locally(self, pending: Pending) -> None:
         """The budget check `admit` makes, on this instance's view alone (the store unreachable)."""
-        p = self._periods.at(pending.now)
-        for s in pending.budgeted:
-            v = s.values
-            assert v.budget_usd is not None
-            used = self._used(s, p)
-            if used + s.reserved + pending.cost > v.budget_usd:
-                self.cancel(pending)
-                reset_at = p.day_end if v.period == "day" else p.month_end
-                raise _refusal(
-                    s, v.budget_usd, v.period, used, s.reserved, pending.worst, reset_at, pending.now
-                )
+        try:
+            self._check_budgets(pending.budgeted, pending.cost, pending.worst, pending.now)
+        except BudgetExceeded:
+            self.cancel(pending)
+            raise
 
     def refused(self, pending: Pending, scope: str, spent: float, reserved: float) -> BudgetExceeded:
         """The 429 of the store's refusal for the `scope` subject (its spent and reserved, every
@@ -449,8 +445,7 @@ class Limiter:
         s = next(s for s in pending.budgeted if s.key[0] == scope)
         v = s.values
         assert v.budget_usd is not None
-        p = self._periods.at(pending.now)
-        reset_at = p.day_end if v.period == "day" else p.month_end
+        reset_at = self._periods.at(pending.now).end(v.period)
         return _refusal(s, v.budget_usd, v.period, spent, reserved, pending.worst, reset_at, pending.now)
 
     def commit(self, pending: Pending) -> None:
