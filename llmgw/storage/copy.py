@@ -157,7 +157,7 @@ def copy_database(
     # Both stores' own connections, under their locks: nothing else runs on them meanwhile.
     with source._lock, server._lock:
         src: sqlite3.Connection = source._conn
-        pg = server._live()
+        pg: PgSql = server._db
         src.execute("BEGIN")  # one snapshot of the file for the copy and its check
         try:
             pg.begin()

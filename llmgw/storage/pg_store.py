@@ -76,7 +76,8 @@ class PostgresStore(Store):
         # takes to make, and no more than 2 s: with the server down, the ledger's writer must fail fast
         # and spool, as it does at once when a SQLite file cannot be opened.
         wait = max(0.5, min(connect_timeout, 2.0))
-        self._lock = _Checkout(pool, wait)  # type: ignore[assignment]
+        self._held = _Checkout(pool, wait)
+        self._lock = self._held  # type: ignore[assignment]
         self._closed = False
         self._connect_timeout = connect_timeout
         # The budgets' connection: asyncio's, opened on first use by the loop that reserves.
@@ -85,15 +86,8 @@ class PostgresStore(Store):
 
     @property
     def _db(self) -> Any:
-        return self._live()
-
-    def _live(self) -> PgSql:
         """The connection the calling thread holds (inside `with self._lock`)."""
-        return self._checkout.db
-
-    @property
-    def _checkout(self) -> _Checkout:
-        return self._lock  # type: ignore[return-value]
+        return self._held.db
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout: float = 5.0) -> Self:
@@ -136,7 +130,7 @@ class PostgresStore(Store):
     @contextmanager
     def accounts(self, *, write: bool = True) -> Iterator[Accounts]:
         with self._lock:
-            db = self._live()
+            db = self._held.db
             db.begin(exclusive=write)
             try:
                 yield Accounts(db)
@@ -147,7 +141,7 @@ class PostgresStore(Store):
 
     @contextmanager
     def _immediate(self) -> Iterator[None]:
-        db = self._live()
+        db = self._held.db
         db.begin()
         try:
             yield
@@ -159,12 +153,12 @@ class PostgresStore(Store):
     def data_version(self) -> int:
         """Bumped by every change to users, keys and limits, whoever made it (pg_schema's triggers)."""
         with self._lock:
-            version: int = self._live().value("SELECT version FROM llmgw_changes WHERE id = 1")
+            version: int = self._held.db.value("SELECT version FROM llmgw_changes WHERE id = 1")
             return version
 
     def health(self, *, quick: bool = False) -> DbHealth:
         with self._lock:
-            db = self._live()
+            db = self._held.db
             done = _applied(db)
             return DbHealth(
                 path=redacted(self.url),
@@ -218,7 +212,7 @@ class PostgresStore(Store):
 
     def pragmas(self) -> dict[str, Any]:
         with self._lock:
-            db = self._live()
+            db = self._held.db
             names = ("server_version", "transaction_isolation", "timezone")
             return {n: db.value(f"SHOW {n}") for n in names}
 
