@@ -19,41 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llmgw.storage import shared_schema
+from llmgw.storage import rollups, shared_schema
 from llmgw.storage.schema import MIGRATION_NAMES
 
 MIGRATIONS_TABLE = "llmgw_migrations"
 CHANGES_CHANNEL = "llmgw_changes"
 
 _ROLLUP_KEYS = "hour_start, user_id, api_key_id, provider, model_upstream, model_requested, usage_source"
-
-
-def _rollup_tables() -> list[str]:
-    from llmgw.storage.rollups import _ERROR_KEYS, CURRENT
-
-    def key_columns(keys: tuple[str, ...]) -> list[str]:
-        ints = ("hour_start", "user_id", "api_key_id")
-        return [f"{k} {'BIGINT' if k in ints else 'TEXT'} NOT NULL" for k in keys]
-
-    hourly = ",\n".join(
-        [
-            *key_columns(CURRENT.keys),
-            *(f"{c} BIGINT NOT NULL DEFAULT 0" for c in CURRENT.values),
-            f"PRIMARY KEY ({', '.join(CURRENT.keys)})",
-        ]
-    )
-    errors = ",\n".join(
-        [
-            *key_columns(_ERROR_KEYS),
-            "errors BIGINT NOT NULL DEFAULT 0",
-            f"PRIMARY KEY ({', '.join(_ERROR_KEYS)})",
-        ]
-    )
-    return [
-        f"CREATE TABLE usage_hourly (\n{hourly}\n)",
-        "CREATE INDEX idx_usage_hourly_user ON usage_hourly (user_id, hour_start)",
-        f"CREATE TABLE usage_errors_hourly (\n{errors}\n)",
-    ]
 
 
 _BASELINE = """
@@ -280,7 +252,7 @@ def split(script: str) -> list[str]:
 
 def baseline() -> list[str]:
     """The statements of the first step: SQLite's m001 to m016 in one."""
-    return [*split(_BASELINE), *_rollup_tables()]
+    return [*split(_BASELINE), *rollups.table_statements(integer="BIGINT")]
 
 
 # Each step after the baseline: (name, its statements), in MIGRATION_NAMES' order.

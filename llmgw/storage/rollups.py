@@ -178,35 +178,47 @@ _ERRORS_DROP_EMPTY_SQL = (
 )
 
 
-def _key_columns(keys: Iterable[str]) -> list[str]:
-    return [
-        f"{k} {'INTEGER' if k in ('hour_start', 'user_id', 'api_key_id') else 'TEXT'} NOT NULL" for k in keys
+def table_statements(
+    layout: Layout = CURRENT, name: str = "usage_hourly", integer: str = "INTEGER"
+) -> list[str]:
+    """The statements that create `usage_hourly` in `layout` (and, with its error codes,
+    `usage_errors_hourly`); `integer`, the engine's 64-bit integer type (PostgreSQL's BIGINT)."""
+
+    def key_columns(keys: Iterable[str]) -> list[str]:
+        return [
+            f"{k} {integer if k in ('hour_start', 'user_id', 'api_key_id') else 'TEXT'} NOT NULL"
+            for k in keys
+        ]
+
+    columns = ",\n".join(
+        [
+            *key_columns(layout.keys),
+            *(f"{c} {integer} NOT NULL DEFAULT 0" for c in layout.values),
+            f"PRIMARY KEY ({', '.join(layout.keys)})",
+        ]
+    )
+    statements = [
+        f"CREATE TABLE {name} (\n{columns}\n)",
+        # Per-user reports (a user seeing their own usage) read a range of hours of one user.
+        f"CREATE INDEX idx_{name}_user ON {name} (user_id, hour_start)",
     ]
+    if layout.codes:
+        error_columns = ",\n".join(
+            [
+                *key_columns(_ERROR_KEYS),
+                f"errors {integer} NOT NULL DEFAULT 0",
+                f"PRIMARY KEY ({', '.join(_ERROR_KEYS)})",
+            ]
+        )
+        statements.append(f"CREATE TABLE usage_errors_hourly (\n{error_columns}\n)")
+    return statements
 
 
 def create_table(db: sqlite_utils.Database, layout: Layout = CURRENT, name: str = "usage_hourly") -> None:
     """Create `usage_hourly` in `layout` (m006: `M006`; m015: the current one, with
     `usage_errors_hourly`)."""
-    columns = ",\n".join(
-        [
-            *_key_columns(layout.keys),
-            *(f"{c} INTEGER NOT NULL DEFAULT 0" for c in layout.values),
-            f"PRIMARY KEY ({', '.join(layout.keys)})",
-        ]
-    )
-    db.execute(f"CREATE TABLE {name} (\n{columns}\n)")
-    # Per-user reports (a user seeing their own usage) read a range of hours of one user.
-    db.execute(f"CREATE INDEX idx_{name}_user ON {name} (user_id, hour_start)")
-    if not layout.codes:
-        return
-    error_columns = ",\n".join(
-        [
-            *_key_columns(_ERROR_KEYS),
-            "errors INTEGER NOT NULL DEFAULT 0",
-            f"PRIMARY KEY ({', '.join(_ERROR_KEYS)})",
-        ]
-    )
-    db.execute(f"CREATE TABLE usage_errors_hourly (\n{error_columns}\n)")
+    for statement in table_statements(layout, name):
+        db.execute(statement)
 
 
 def _bucket(ms: float) -> int:
